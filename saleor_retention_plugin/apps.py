@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class RetentionConfig(AppConfig):
+    name = "saleor_retention_plugin"
+    label = "saleor_retention_plugin"
+    verbose_name = "Retention: loyalty points, tiers and reminders"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import schedule
+
+        schedule.register_periodic_tasks()

@@ -1,0 +1,43 @@
+"""Pure earning rules: how many points an order is worth and how many a refund takes back."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+
+from ..conf import CreditTrigger
+from .orders import NON_EARNING_STATUSES, OrderSnapshot
+
+
+def points_for_amount(amount: Decimal, rate: Decimal, multiplier: Decimal = Decimal(1)) -> int:
+    """Whole points for ``amount`` of currency, rounded down; never negative."""
+    if amount <= 0 or rate <= 0 or multiplier <= 0:
+        return 0
+    return int((amount * rate * multiplier).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def order_earns_points(order: OrderSnapshot, trigger: CreditTrigger) -> bool:
+    """Whether the order, as it stands now, has reached the point where it earns."""
+    if order.status in NON_EARNING_STATUSES:
+        return False
+    if trigger is CreditTrigger.ORDER_FULLY_PAID:
+        # A cancelled order that had been paid earned (and now gives everything back);
+        # one cancelled before payment never earns.
+        return order.is_fully_paid
+    return True
+
+
+def points_to_take_back(earned: int, order: OrderSnapshot) -> int:
+    """How many of the order's ``earned`` points should have been taken back by now.
+
+    Cancellation takes back everything; refunds take back in proportion to the refunded
+    share of what the customer paid, rounded down in the customer's favour, so that a full
+    refund takes back exactly what was earned.
+    """
+    if earned <= 0:
+        return 0
+    if order.is_cancelled:
+        return earned
+    if order.refunded_amount <= 0 or order.total_amount <= 0:
+        return 0
+    share = min(order.refunded_amount, order.total_amount) / order.total_amount
+    return min(earned, int((earned * share).to_integral_value(rounding=ROUND_FLOOR)))

@@ -1,0 +1,75 @@
+"""A Saleor-shaped order as plain values: what the ledger needs to know about an order.
+
+Built by the Saleor glue from ``saleor.order.models.Order`` (or by the sandbox, or later
+from a webhook payload) and passed to Celery tasks as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+# Saleor's OrderStatus values that never earn points.
+NON_EARNING_STATUSES = frozenset({"draft", "unconfirmed", "expired"})
+CANCELLED_STATUS = "canceled"
+
+
+@dataclass(frozen=True)
+class OrderSnapshot:
+    order_id: str
+    number: str
+    channel_slug: str
+    channel_currency: str
+    currency: str
+    customer_id: int | None
+    email: str | None
+    status: str
+    is_fully_paid: bool
+    # Subtotal after every discount, without shipping and without tax: what points are earned on.
+    points_base_amount: Decimal
+    # What the customer paid in all (gross), the denominator of proportional refunds.
+    total_amount: Decimal
+    refunded_amount: Decimal
+    created_at: datetime
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == CANCELLED_STATUS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "number": self.number,
+            "channel_slug": self.channel_slug,
+            "channel_currency": self.channel_currency,
+            "currency": self.currency,
+            "customer_id": self.customer_id,
+            "email": self.email,
+            "status": self.status,
+            "is_fully_paid": self.is_fully_paid,
+            "points_base_amount": str(self.points_base_amount),
+            "total_amount": str(self.total_amount),
+            "refunded_amount": str(self.refunded_amount),
+            "created_at": self.created_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OrderSnapshot:
+        customer_id = data.get("customer_id")
+        return cls(
+            order_id=str(data["order_id"]),
+            number=str(data.get("number") or ""),
+            channel_slug=str(data["channel_slug"]),
+            channel_currency=str(data["channel_currency"]),
+            currency=str(data["currency"]),
+            customer_id=int(customer_id) if customer_id is not None else None,
+            email=data.get("email") or None,
+            status=str(data["status"]),
+            is_fully_paid=bool(data["is_fully_paid"]),
+            points_base_amount=Decimal(str(data["points_base_amount"])),
+            total_amount=Decimal(str(data["total_amount"])),
+            refunded_amount=Decimal(str(data.get("refunded_amount") or "0")),
+            created_at=datetime.fromisoformat(str(data["created_at"])),
+        )

@@ -1,0 +1,37 @@
+"""HTTP endpoints served under the plugin's path, routed by the first path segment.
+
+Saleor hands every request to ``/plugins/channel/<slug>/saleor.retention/<path>`` to
+``RetentionPlugin.webhook``; ``ROUTES`` maps the first segment of ``<path>`` to a view
+``(plugin, request, rest_of_path) -> HttpResponse``. Views import Saleor only through
+``integrations.saleor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+if TYPE_CHECKING:
+    from .plugin import RetentionPlugin
+
+PluginView = Callable[["RetentionPlugin", HttpRequest, str], HttpResponse]
+
+ROUTES: dict[str, PluginView] = {}
+
+
+def route(segment: str) -> Callable[[PluginView], PluginView]:
+    def register(view: PluginView) -> PluginView:
+        ROUTES[segment] = view
+        return view
+
+    return register
+
+
+def route_plugin_request(plugin: Any, request: HttpRequest, path: str) -> HttpResponse:
+    segment, _, rest = path.strip("/").partition("/")
+    view = ROUTES.get(segment)
+    if view is None:
+        return JsonResponse({"errors": [{"message": f"No such endpoint: {path!r}."}]}, status=404)
+    return view(plugin, request, rest)

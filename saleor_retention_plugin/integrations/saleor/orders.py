@@ -1,0 +1,66 @@
+"""Saleor order -> OrderSnapshot. Imports Saleor: runs only inside a Saleor process."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ...domain.orders import OrderSnapshot
+
+if TYPE_CHECKING:
+    from saleor.order.models import Order
+
+logger = logging.getLogger(__name__)
+
+FULLY_CHARGED_STATUSES = frozenset({"full", "overcharged"})
+
+
+def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
+    from saleor.order.models import Order
+
+    order = Order.objects.select_related("channel").filter(pk=order_id).first()
+    if order is None:
+        return None
+    return order_snapshot(order)
+
+
+def order_snapshot(order: Order) -> OrderSnapshot:
+    # Points are earned on what the goods cost after every discount, without tax and
+    # shipping: the net total (already discounted) minus the net shipping price.
+    points_base = order.total_net_amount - order.shipping_price_net_amount
+    return OrderSnapshot(
+        order_id=str(order.pk),
+        number=str(order.number),
+        channel_slug=order.channel.slug,
+        channel_currency=order.channel.currency_code,
+        currency=order.currency,
+        customer_id=order.user_id,
+        email=order.user_email or None,
+        status=order.status,
+        is_fully_paid=(
+            order.charge_status in FULLY_CHARGED_STATUSES
+            or (order.total_gross_amount > 0 and order.total_charged_amount >= order.total_gross_amount)
+        ),
+        points_base_amount=max(points_base, Decimal(0)),
+        total_amount=order.total_gross_amount,
+        refunded_amount=refunded_amount(order),
+        created_at=order.created_at,
+    )
+
+
+def refunded_amount(order: Order) -> Decimal:
+    """What has been refunded on the order so far, in its currency.
+
+    Saleor's ``order_refunded`` hook carries no amount, so this mirrors how Saleor itself
+    totals refunds in ``saleor.order.actions.order_refunded``: successful refund
+    transactions of the legacy payments plus ``refunded_value`` of the transaction items.
+    """
+    from saleor.payment import TransactionKind
+    from saleor.payment.models import Transaction
+
+    legacy = Transaction.objects.filter(
+        payment__order=order, kind=TransactionKind.REFUND, is_success=True
+    ).values_list("amount", flat=True)
+    transaction_items = order.payment_transactions.values_list("refunded_value", flat=True)
+    return sum(legacy, Decimal(0)) + sum(transaction_items, Decimal(0))

@@ -1,0 +1,3 @@
+from .ledger import LoyaltyAccount, PointsEntry, PointsLot
+
+__all__ = ["LoyaltyAccount", "PointsEntry", "PointsLot"]

@@ -1,0 +1,171 @@
+"""The Saleor glue: hook -> read a few fields -> enqueue a task after commit.
+
+Every hook returns ``previous_value`` and never raises into Saleor: an exception here
+would skip Saleor's later callbacks (the order confirmation email, for one). Work that
+needs more than the hook's own object runs in Celery.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from saleor.plugins.base_plugin import BasePlugin
+
+from . import conf
+from .conf import ChannelSettings, CreditTrigger, InvalidConfiguration
+from .domain.customers import normalise_email
+
+if TYPE_CHECKING:
+    from saleor.account.models import User
+    from saleor.checkout.models import Checkout
+    from saleor.order.models import Order
+    from saleor.plugins.models import PluginConfiguration
+
+logger = logging.getLogger(__name__)
+
+Hook = TypeVar("Hook", bound=Callable[..., Any])
+
+
+def never_raises(hook: Hook) -> Hook:
+    """Log instead of raising, and hand Saleor back the value it passed in."""
+
+    @functools.wraps(hook)
+    def guarded(self: RetentionPlugin, *args: Any, previous_value: Any = None, **kwargs: Any) -> Any:
+        try:
+            hook(self, *args, previous_value=previous_value, **kwargs)
+        except Exception:
+            logger.exception("Retention plugin hook %s failed; Saleor goes on", hook.__name__)
+        return previous_value
+
+    return guarded  # type: ignore[return-value]
+
+
+class RetentionPlugin(BasePlugin):
+    PLUGIN_ID = "saleor.retention"
+    PLUGIN_NAME = "Retention: loyalty points, tiers & reminders"
+    PLUGIN_DESCRIPTION = (
+        "Rewards customers with points for every order (1 point per currency unit by "
+        "default), takes them back on cancellations and refunds, and lets points expire "
+        "on your schedule. Configure it per channel."
+    )
+    CONFIGURATION_PER_CHANNEL = True
+    DEFAULT_ACTIVE = False
+    CONFIG_STRUCTURE = conf.config_structure()
+    DEFAULT_CONFIGURATION = conf.default_configuration()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Parsed once per instance (instances live per request / per task). Stored rows
+        # are validated on save; lenient parsing keeps an old bad row from breaking the shop.
+        self.settings = ChannelSettings.from_configuration(self.configuration, strict=False)
+
+    @classmethod
+    def validate_plugin_configuration(
+        cls, plugin_configuration: PluginConfiguration, **kwargs: Any
+    ) -> None:
+        try:
+            ChannelSettings.from_configuration(plugin_configuration.configuration, strict=True)
+        except InvalidConfiguration as error:
+            raise ValidationError(
+                {
+                    name: ValidationError(message, code="invalid")
+                    for name, message in error.errors.items()
+                }
+            ) from None
+
+    # --- HTTP: /plugins/channel/<channel-slug>/saleor.retention/<path> -------------------
+
+    def webhook(self, request: HttpRequest, path: str, previous_value: Any) -> HttpResponse:
+        from .endpoints import route_plugin_request
+
+        try:
+            return route_plugin_request(self, request, path)
+        except Exception:
+            logger.exception("Retention plugin endpoint %s failed", path)
+            return JsonResponse({"errors": [{"message": "Internal error."}]}, status=500)
+
+    # --- orders ---------------------------------------------------------------------------
+
+    @never_raises
+    def order_created(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+        if self.settings.ledger.credit_trigger is CreditTrigger.ORDER_CREATED:
+            self._sync_order_points(order)
+
+    @never_raises
+    def order_fully_paid(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        if self.settings.ledger.credit_trigger is CreditTrigger.ORDER_FULLY_PAID:
+            self._sync_order_points(order)
+
+    @never_raises
+    def order_cancelled(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+        self._sync_order_points(order)
+
+    @never_raises
+    def order_refunded(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+        self._sync_order_points(order)
+
+    @never_raises
+    def order_fully_refunded(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        self._sync_order_points(order)
+
+    def _sync_order_points(self, order: Order) -> None:
+        from .tasks import sync_saleor_order_points_task
+
+        order_id = str(order.pk)
+        configuration = self.settings.as_configuration()
+        transaction.on_commit(
+            lambda: sync_saleor_order_points_task.delay(order_id, configuration)
+        )
+
+    # --- customers ------------------------------------------------------------------------
+
+    @never_raises
+    def customer_created(self, customer: User, previous_value: Any, **kwargs: Any) -> None:
+        self._merge_guest_points(customer.pk, customer.email)
+
+    @never_raises
+    def checkout_updated(
+        self, checkout: Checkout, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        # A checkout attached to a user (checkoutCustomerAttach) brings their guest points.
+        if checkout.user_id is not None and checkout.email:
+            self._merge_guest_points(checkout.user_id, checkout.email)
+
+    @never_raises
+    def customer_deleted(
+        self, customer: User, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        self._anonymise(customer)
+
+    @never_raises
+    def account_deleted(self, user: User, previous_value: Any, **kwargs: Any) -> None:
+        self._anonymise(user)
+
+    def _merge_guest_points(self, customer_id: int, email: str) -> None:
+        from .models import LoyaltyAccount
+        from .tasks import merge_guest_accounts_task
+
+        email = normalise_email(email) or ""
+        # One indexed query, so the common case (no guest points) enqueues nothing.
+        if not email or not LoyaltyAccount.objects.open_guests_with_email(email).exists():
+            return
+        transaction.on_commit(lambda: merge_guest_accounts_task.delay(customer_id, email))
+
+    def _anonymise(self, user: User) -> None:
+        from .tasks import anonymise_customer_task
+
+        customer_id = user.pk
+        email = normalise_email(user.email) or ""
+        if customer_id is None:
+            return
+        transaction.on_commit(lambda: anonymise_customer_task.delay(customer_id, email))

@@ -1,0 +1,60 @@
+"""Named questions about the ledger's tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from django.db import models
+from django.db.models import Sum
+
+if TYPE_CHECKING:
+    from .models import LoyaltyAccount
+
+
+class LoyaltyAccountQuerySet(models.QuerySet):
+    def in_channel(self, channel_slug: str) -> LoyaltyAccountQuerySet:
+        return self.filter(channel_slug=channel_slug)
+
+    def for_customer(self, customer_id: int) -> LoyaltyAccountQuerySet:
+        return self.filter(customer_id=customer_id)
+
+    def open_guests_with_email(self, email: str) -> LoyaltyAccountQuerySet:
+        """Guest accounts still waiting to be merged into a registered customer's."""
+        return self.filter(customer_id__isnull=True, merged_into__isnull=True, email=email)
+
+    def live(self) -> LoyaltyAccountQuerySet:
+        return self.filter(merged_into__isnull=True, anonymised_at__isnull=True)
+
+
+class PointsEntryQuerySet(models.QuerySet):
+    def for_order(self, order_id: str) -> PointsEntryQuerySet:
+        return self.filter(order_id=order_id)
+
+    def history_of(self, account: LoyaltyAccount) -> PointsEntryQuerySet:
+        return self.filter(account=account).order_by("-created_at", "-id")
+
+    def total_points(self) -> int:
+        return int(self.aggregate(total=Sum("points"))["total"] or 0)
+
+
+class PointsLotQuerySet(models.QuerySet):
+    def open(self) -> PointsLotQuerySet:
+        return self.filter(remaining__gt=0)
+
+    def spendable_at(self, moment: datetime) -> PointsLotQuerySet:
+        return self.open().filter(available_at__lte=moment).exclude(expires_at__lte=moment)
+
+    def pending_at(self, moment: datetime) -> PointsLotQuerySet:
+        return self.open().filter(available_at__gt=moment)
+
+    def expired_by(self, moment: datetime) -> PointsLotQuerySet:
+        """Lots with points left whose expiry has passed: index-driven for the expiry sweep."""
+        return self.open().filter(expires_at__isnull=False, expires_at__lte=moment)
+
+    def expiring_between(self, start: datetime, end: datetime) -> PointsLotQuerySet:
+        return self.open().filter(expires_at__gt=start, expires_at__lte=end)
+
+    def total_remaining(self) -> int:
+        return int(self.aggregate(total=Sum("remaining"))["total"] or 0)
+

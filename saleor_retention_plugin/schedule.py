@@ -1,0 +1,28 @@
+"""Periodic tasks the plugin registers itself, so a Saleor deployment needs no settings edit.
+
+Saleor's ``CELERY_BEAT_SCHEDULE`` is a fixed dict in its settings; both of Saleor's beat
+schedulers also read ``app.conf.beat_schedule``, which we extend when Django is ready.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+PERIODIC_TASKS: dict[str, dict[str, Any]] = {
+    "saleor-retention-expire-points": {
+        "task": "saleor_retention_plugin.tasks.expire_due_points_task",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 14 * 60},
+    },
+}
+
+
+def register_periodic_tasks() -> None:
+    from celery import current_app
+
+    schedule = current_app.conf.beat_schedule
+    if schedule is None:
+        current_app.conf.beat_schedule = schedule = {}
+    for name, entry in PERIODIC_TASKS.items():
+        schedule.setdefault(name, entry)

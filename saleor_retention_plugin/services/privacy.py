@@ -1,0 +1,17 @@
+"""Forgetting a customer across every part of the plugin."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from . import ledger
+
+
+def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
+    """Remove the customer's email and identity from all loyalty data; keep the totals.
+
+    Every area of the plugin that stores personal data adds its step here, inside the
+    same transaction. Returns how many loyalty accounts were anonymised.
+    """
+    with transaction.atomic():
+        return ledger.anonymise_customer(customer_id, email)

@@ -1,0 +1,56 @@
+"""Extension signals: subscribe to react to changes of points.
+
+Every signal is sent only after the transaction that changed the ledger has committed,
+so a receiver never sees points that could still roll back, and a receiver that fails
+cannot undo a credit. Receivers get keyword arguments only:
+
+``points_earned``   account_id, channel_slug, customer_id, points, entry_id, order_id
+``points_spent``    account_id, channel_slug, customer_id, points, entry_id, reason
+``points_reversed`` account_id, channel_slug, customer_id, points, written_off, entry_id, order_id
+``points_expired``  account_id, channel_slug, customer_id, points, entry_id
+``points_adjusted`` account_id, channel_slug, customer_id, points, entry_id, reason, actor
+
+``points`` is always a positive count of the points that moved; ``written_off`` is the part
+of a take-back that could not be covered under the clamp-to-zero policy.
+
+Example::
+
+    from django.dispatch import receiver
+    from saleor_retention_plugin.signals import points_earned
+
+    @receiver(points_earned)
+    def thank_customer(sender, *, customer_id, points, **kwargs): ...
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+
+logger = logging.getLogger(__name__)
+
+points_earned = Signal()
+points_spent = Signal()
+points_reversed = Signal()
+points_expired = Signal()
+points_adjusted = Signal()
+
+
+def send_after_commit(signal: Signal, **kwargs: Any) -> None:
+    """Send ``signal`` once the current transaction commits; receivers' errors are logged."""
+
+    def send() -> None:
+        for receiver, result in signal.send_robust(sender=LedgerSender, **kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "Retention signal receiver %r failed", receiver, exc_info=result
+                )
+
+    transaction.on_commit(send)
+
+
+class LedgerSender:
+    """The ``sender`` of every ledger signal."""

@@ -1,0 +1,77 @@
+"""Celery tasks: JSON-native arguments, thin, idempotent.
+
+Each task parses its arguments into domain values and calls one service. Retrying is
+safe because every ledger effect is keyed by a unique idempotency key; only transient
+database errors (lost connections, serialisation failures, deadlocks) are retried, with
+exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from .conf import ChannelSettings
+from .domain.orders import OrderSnapshot
+from .services import ledger
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
+RETRY_POLICY: dict[str, Any] = {
+    "autoretry_for": TRANSIENT_DATABASE_ERRORS,
+    "retry_backoff": 2,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@shared_task(name="saleor_retention_plugin.tasks.sync_order_points_task", **RETRY_POLICY)
+def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any]) -> dict[str, Any]:
+    """Apply an order snapshot to the ledger (earn, take back); any event, any order."""
+    settings = ChannelSettings.from_configuration(configuration, strict=False)
+    outcome = ledger.sync_order_points(OrderSnapshot.from_json(order), settings.ledger)
+    return {
+        "order_id": outcome.order_id,
+        "earned": outcome.earned,
+        "taken_back": outcome.taken_back,
+        "written_off": outcome.written_off,
+        "skipped_reason": outcome.skipped_reason,
+    }
+
+
+@shared_task(name="saleor_retention_plugin.tasks.sync_saleor_order_points_task", **RETRY_POLICY)
+def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) -> dict[str, Any]:
+    """Read a Saleor order as it stands now and apply it to the ledger.
+
+    Runs in Saleor's worker; reading the order here instead of in the hook keeps the
+    customer's request free of the refund and payment queries.
+    """
+    from .integrations.saleor.orders import load_order_snapshot
+
+    snapshot = load_order_snapshot(order_id)
+    if snapshot is None:
+        logger.warning("Order %s no longer exists; no points changed", order_id)
+        return {"order_id": order_id, "skipped_reason": "order not found"}
+    return sync_order_points_task.run(snapshot.to_json(), configuration)
+
+
+@shared_task(name="saleor_retention_plugin.tasks.merge_guest_accounts_task", **RETRY_POLICY)
+def merge_guest_accounts_task(customer_id: int, email: str) -> list[int]:
+    return ledger.merge_guest_accounts(int(customer_id), email)
+
+
+@shared_task(name="saleor_retention_plugin.tasks.anonymise_customer_task", **RETRY_POLICY)
+def anonymise_customer_task(customer_id: int, email: str = "") -> int:
+    from .services.privacy import anonymise_customer_everywhere
+
+    return anonymise_customer_everywhere(int(customer_id), email or None)
+
+
+@shared_task(name="saleor_retention_plugin.tasks.expire_due_points_task", **RETRY_POLICY)
+def expire_due_points_task() -> int:
+    return ledger.expire_due_points()
