@@ -18,8 +18,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from saleor.plugins.base_plugin import BasePlugin
 
 from . import conf
-from .conf import ChannelSettings, CreditTrigger, InvalidConfiguration
+from .conf import ChannelSettings, InvalidConfiguration
 from .domain.customers import normalise_email
+from .domain.orders import order_event_syncs_points
 
 if TYPE_CHECKING:
     from saleor.account.models import User
@@ -94,33 +95,33 @@ class RetentionPlugin(BasePlugin):
 
     @never_raises
     def order_created(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
-        if self.settings.ledger.credit_trigger is CreditTrigger.ORDER_CREATED:
-            self._sync_order_points(order)
+        self._sync_order_points("order_created", order)
 
     @never_raises
     def order_fully_paid(
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
-        if self.settings.ledger.credit_trigger is CreditTrigger.ORDER_FULLY_PAID:
-            self._sync_order_points(order)
+        self._sync_order_points("order_fully_paid", order)
 
     @never_raises
     def order_cancelled(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
-        self._sync_order_points(order)
+        self._sync_order_points("order_cancelled", order)
 
     @never_raises
     def order_refunded(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
-        self._sync_order_points(order)
+        self._sync_order_points("order_refunded", order)
 
     @never_raises
     def order_fully_refunded(
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
-        self._sync_order_points(order)
+        self._sync_order_points("order_fully_refunded", order)
 
-    def _sync_order_points(self, order: Order) -> None:
+    def _sync_order_points(self, event: str, order: Order) -> None:
         from .tasks import sync_saleor_order_points_task
 
+        if not order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
+            return
         order_id = str(order.pk)
         configuration = self.settings.as_configuration()
         transaction.on_commit(

@@ -73,3 +73,25 @@ class OrderSnapshot:
             refunded_amount=Decimal(str(data.get("refunded_amount") or "0")),
             created_at=datetime.fromisoformat(str(data["created_at"])),
         )
+
+
+# Saleor order hooks that can change an order's points, and the credit trigger each needs.
+ORDER_EVENTS_THAT_SYNC_POINTS: dict[str, str | None] = {
+    "order_created": "order_created",
+    "order_fully_paid": "order_fully_paid",
+    "order_cancelled": None,
+    "order_refunded": None,
+    "order_fully_refunded": None,
+}
+
+
+def order_event_syncs_points(event: str, credit_trigger: str) -> bool:
+    """Whether a Saleor order event should bring the ledger in line with the order.
+
+    Crediting events count only when they are the merchant's chosen trigger (a paid
+    checkout fires both: enqueueing one is enough); take-backs always count.
+    """
+    if event not in ORDER_EVENTS_THAT_SYNC_POINTS:
+        return False
+    needed = ORDER_EVENTS_THAT_SYNC_POINTS[event]
+    return needed is None or needed == credit_trigger

@@ -1,0 +1,99 @@
+"""What the ledger holds at the end of a sandbox run, as plain text tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from django.db.models import Count, Sum
+
+from ..models import LoyaltyAccount, PointsEntry
+from ..services.ledger import summarise_account
+from ..services.ledger_audit import find_balance_drift
+from .store import CHANNELS, SimulatedStore
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    cells = [list(map(str, headers)), *[[str(cell) for cell in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths, strict=True))) for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) -> str:
+    names = {customer.email.lower(): customer.name for customer in store.customers}
+    out = [
+        f"Simulated {store.weeks} weeks: {store.log.orders} orders, {store.log.cancellations} cancellations, "
+        f"{store.log.refunds} refunds, {store.log.spends} spends, {store.log.registrations} guests registered, "
+        f"{store.log.duplicate_deliveries} duplicate event deliveries (ignored by the ledger).",
+    ]
+    for channel in CHANNELS:
+        accounts = LoyaltyAccount.objects.in_channel(channel.slug).live().order_by("email")
+        settings = channel.settings.ledger
+        out.append("")
+        out.append(
+            f"== {channel.slug} ({channel.currency}): {settings.points_per_currency_unit} point per "
+            f"{channel.currency}, credit on {settings.credit_trigger.value}, pending {settings.pending_days} days, "
+            f"expiry {settings.expiry_months or 'never'} months, {settings.overdraft_policy.value}"
+        )
+        rows = []
+        for account in accounts:
+            summary = summarise_account(account, now=now)
+            kinds = dict(
+                PointsEntry.objects.filter(account=account)
+                .values_list("kind")
+                .annotate(total=Sum("points"))
+                .values_list("kind", "total")
+            )
+            written_off = PointsEntry.objects.filter(account=account).aggregate(total=Sum("written_off"))["total"] or 0
+            expiring = ", ".join(f"{item.points} on {item.expires_at:%Y-%m-%d}" for item in summary.expiring_soon) or "-"
+            rows.append(
+                (
+                    names.get(account.email or "", account.email),
+                    "guest" if account.is_guest else f"#{account.customer_id}",
+                    summary.balance,
+                    summary.spendable,
+                    summary.pending,
+                    summary.lifetime_earned,
+                    -(kinds.get("redeem") or 0),
+                    -(kinds.get("expire") or 0),
+                    -(kinds.get("reverse") or 0),
+                    written_off,
+                    expiring,
+                )
+            )
+        out.append(
+            table(
+                ["customer", "id", "balance", "spendable", "pending", "earned", "spent", "expired",
+                 "taken back", "written off", "expiring within 30 days"],
+                rows,
+            )
+        )
+    merged = LoyaltyAccount.objects.filter(merged_into__isnull=False).count()
+    out.append("")
+    out.append(f"Guest accounts merged into registered customers: {merged}")
+    totals = PointsEntry.objects.values("kind").annotate(points=Sum("points"), entries=Count("id")).order_by("kind")
+    out.append(table(["entry kind", "entries", "points"], [(row["kind"], row["entries"], row["points"]) for row in totals]))
+    for account in LoyaltyAccount.objects.live().order_by("-lifetime_earned")[:history_for]:
+        out.append("")
+        out.append(f"History of {names.get(account.email or '', account.email)} in {account.channel_slug} (newest first):")
+        entries = PointsEntry.objects.history_of(account)[:12]
+        out.append(
+            table(
+                ["when (UTC)", "kind", "points", "order", "note"],
+                [
+                    (f"{entry.created_at:%Y-%m-%d %H:%M}", entry.kind, f"{entry.points:+d}", entry.order_number or "-",
+                     entry.reason or (f"written off {entry.written_off}" if entry.written_off else ""))
+                    for entry in entries
+                ],
+            )
+        )
+    drift = find_balance_drift()
+    out.append("")
+    out.append(
+        "Ledger audit: every cached balance matches its entries."
+        if not drift
+        else f"Ledger audit: {len(drift)} accounts drifted: {drift}"
+    )
+    return "\n".join(out)
