@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 MAX_POINTS_PER_CURRENCY_UNIT = Decimal(1000)
 
 
-class CreditTrigger(str, enum.Enum):
+class CreditTrigger(enum.StrEnum):
     ORDER_CREATED = "order_created"
     ORDER_FULLY_PAID = "order_fully_paid"
 
 
-class OverdraftPolicy(str, enum.Enum):
+class OverdraftPolicy(enum.StrEnum):
     """What happens when points to take back were already spent."""
 
     ALLOW_NEGATIVE = "allow_negative"  # the balance goes below zero; later earnings repay it
@@ -41,7 +41,7 @@ class InvalidConfiguration(ValueError):
         super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
 
 
-class FieldType(str, enum.Enum):
+class FieldType(enum.StrEnum):
     # Values of Saleor's ConfigurationTypeField; kept here so conf.py needs no Saleor import.
     STRING = "String"
     MULTILINE = "Multiline"
@@ -224,7 +224,12 @@ class ChannelSettings:
         if errors and strict:
             raise InvalidConfiguration(errors)
         sections = typing.get_type_hints(cls)
-        return cls(**{section.name: _build(sections[section.name], values) for section in dataclasses.fields(cls)})
+        return cls(
+            **{
+                section.name: _build(sections[section.name], values)
+                for section in dataclasses.fields(cls)
+            }
+        )
 
     def as_configuration(self) -> dict[str, str]:
         """The raw name->value mapping that parses back to these settings (JSON-native)."""
@@ -239,7 +244,9 @@ def default_configuration() -> list[dict[str, Any]]:
     return [
         {
             "name": field.name,
-            "value": parse_bool(field.default) if field.type is FieldType.BOOLEAN else field.default,
+            "value": parse_bool(field.default)
+            if field.type is FieldType.BOOLEAN
+            else field.default,
         }
         for field in SETTING_FIELDS
     ]

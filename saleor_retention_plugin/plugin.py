@@ -37,7 +37,9 @@ def never_raises(hook: Hook) -> Hook:
     """Log instead of raising, and hand Saleor back the value it passed in."""
 
     @functools.wraps(hook)
-    def guarded(self: RetentionPlugin, *args: Any, previous_value: Any = None, **kwargs: Any) -> Any:
+    def guarded(
+        self: RetentionPlugin, *args: Any, previous_value: Any = None, **kwargs: Any
+    ) -> Any:
         try:
             hook(self, *args, previous_value=previous_value, **kwargs)
         except Exception:
@@ -94,7 +96,9 @@ class RetentionPlugin(BasePlugin):
     # --- orders ---------------------------------------------------------------------------
 
     @never_raises
-    def order_created(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+    def order_created(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
         self._sync_order_points("order_created", order)
 
     @never_raises
@@ -104,11 +108,15 @@ class RetentionPlugin(BasePlugin):
         self._sync_order_points("order_fully_paid", order)
 
     @never_raises
-    def order_cancelled(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+    def order_cancelled(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
         self._sync_order_points("order_cancelled", order)
 
     @never_raises
-    def order_refunded(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+    def order_refunded(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
         self._sync_order_points("order_refunded", order)
 
     @never_raises
@@ -124,9 +132,7 @@ class RetentionPlugin(BasePlugin):
             return
         order_id = str(order.pk)
         configuration = self.settings.as_configuration()
-        transaction.on_commit(
-            lambda: sync_saleor_order_points_task.delay(order_id, configuration)
-        )
+        transaction.on_commit(lambda: sync_saleor_order_points_task.delay(order_id, configuration))
 
     # --- customers ------------------------------------------------------------------------
 

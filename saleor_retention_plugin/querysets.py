@@ -57,4 +57,3 @@ class PointsLotQuerySet(models.QuerySet):
 
     def total_remaining(self) -> int:
         return int(self.aggregate(total=Sum("remaining"))["total"] or 0)
-

@@ -45,9 +45,7 @@ def send_after_commit(signal: Signal, **kwargs: Any) -> None:
     def send() -> None:
         for receiver, result in signal.send_robust(sender=LedgerSender, **kwargs):
             if isinstance(result, Exception):
-                logger.error(
-                    "Retention signal receiver %r failed", receiver, exc_info=result
-                )
+                logger.error("Retention signal receiver %r failed", receiver, exc_info=result)
 
     transaction.on_commit(send)
 

@@ -54,7 +54,9 @@ class LoyaltyAccount(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["channel_slug", "email"],
-                condition=Q(customer_id__isnull=True, merged_into__isnull=True, email__isnull=False),
+                condition=Q(
+                    customer_id__isnull=True, merged_into__isnull=True, email__isnull=False
+                ),
                 name="retention_one_guest_account_per_email_and_channel",
             ),
             models.CheckConstraint(
@@ -125,7 +127,9 @@ class PointsEntry(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["account", "-created_at", "-id"], name="retention_entry_history_idx"),
+            models.Index(
+                fields=["account", "-created_at", "-id"], name="retention_entry_history_idx"
+            ),
             models.Index(fields=["order_id"], name="retention_entry_order_idx"),
         ]
 

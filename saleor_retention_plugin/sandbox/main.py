@@ -18,8 +18,12 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     parser.add_argument("--weeks", type=int, default=12, help="weeks to simulate (default 12)")
-    parser.add_argument("--customers", type=int, default=8, help="customers per channel (default 8)")
-    parser.add_argument("--seed", type=int, default=7, help="random seed; the same seed tells the same story")
+    parser.add_argument(
+        "--customers", type=int, default=8, help="customers per channel (default 8)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help="random seed; the same seed tells the same story"
+    )
     parser.add_argument("--start", default="2026-01-05", help="first simulated day, YYYY-MM-DD")
     args = parser.parse_args(argv)
     if args.weeks < 1 or args.customers < 1:
@@ -46,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", verbosity=0)
         if os.environ.get("DATABASE_URL"):
             call_command("flush", interactive=False, verbosity=0)
-        store = SimulatedStore(seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers)
+        store = SimulatedStore(
+            seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers
+        )
         store.plan()
         store.run()
         print(ledger_report(store, now=store.end))

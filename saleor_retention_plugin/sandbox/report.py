@@ -16,26 +16,34 @@ from .store import CHANNELS, SimulatedStore
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     cells = [list(map(str, headers)), *[[str(cell) for cell in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths, strict=True))) for row in cells]
+    lines = [
+        "  ".join(
+            cell.rjust(width) if i else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in cells
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
 
 def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) -> str:
     names = {customer.email.lower(): customer.name for customer in store.customers}
+    log = store.log
     out = [
-        f"Simulated {store.weeks} weeks: {store.log.orders} orders, {store.log.cancellations} cancellations, "
-        f"{store.log.refunds} refunds, {store.log.spends} spends, {store.log.registrations} guests registered, "
-        f"{store.log.duplicate_deliveries} duplicate event deliveries (ignored by the ledger).",
+        f"Simulated {store.weeks} weeks: {log.orders} orders, {log.cancellations} cancellations, "
+        f"{log.refunds} refunds, {log.spends} spends, {log.registrations} guests registered, "
+        f"{log.duplicate_deliveries} duplicate event deliveries (ignored by the ledger).",
     ]
     for channel in CHANNELS:
         accounts = LoyaltyAccount.objects.in_channel(channel.slug).live().order_by("email")
         settings = channel.settings.ledger
         out.append("")
         out.append(
-            f"== {channel.slug} ({channel.currency}): {settings.points_per_currency_unit} point per "
-            f"{channel.currency}, credit on {settings.credit_trigger.value}, pending {settings.pending_days} days, "
-            f"expiry {settings.expiry_months or 'never'} months, {settings.overdraft_policy.value}"
+            f"== {channel.slug} ({channel.currency}): {settings.points_per_currency_unit} point "
+            f"per {channel.currency}, credit on {settings.credit_trigger.value}, "
+            f"pending {settings.pending_days} days, expiry after "
+            f"{settings.expiry_months or 'never'} months, {settings.overdraft_policy.value}"
         )
         rows = []
         for account in accounts:
@@ -46,8 +54,15 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
                 .annotate(total=Sum("points"))
                 .values_list("kind", "total")
             )
-            written_off = PointsEntry.objects.filter(account=account).aggregate(total=Sum("written_off"))["total"] or 0
-            expiring = ", ".join(f"{item.points} on {item.expires_at:%Y-%m-%d}" for item in summary.expiring_soon) or "-"
+            written_off = PointsEntry.objects.filter(account=account).aggregate(
+                total=Sum("written_off")
+            )["total"]
+            expiring = (
+                ", ".join(
+                    f"{item.points} on {item.expires_at:%Y-%m-%d}" for item in summary.expiring_soon
+                )
+                or "-"
+            )
             rows.append(
                 (
                     names.get(account.email or "", account.email),
@@ -59,32 +74,59 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
                     -(kinds.get("redeem") or 0),
                     -(kinds.get("expire") or 0),
                     -(kinds.get("reverse") or 0),
-                    written_off,
+                    written_off or 0,
                     expiring,
                 )
             )
         out.append(
             table(
-                ["customer", "id", "balance", "spendable", "pending", "earned", "spent", "expired",
-                 "taken back", "written off", "expiring within 30 days"],
+                [
+                    "customer",
+                    "id",
+                    "balance",
+                    "spendable",
+                    "pending",
+                    "earned",
+                    "spent",
+                    "expired",
+                    "taken back",
+                    "written off",
+                    "expiring within 30 days",
+                ],
                 rows,
             )
         )
     merged = LoyaltyAccount.objects.filter(merged_into__isnull=False).count()
     out.append("")
     out.append(f"Guest accounts merged into registered customers: {merged}")
-    totals = PointsEntry.objects.values("kind").annotate(points=Sum("points"), entries=Count("id")).order_by("kind")
-    out.append(table(["entry kind", "entries", "points"], [(row["kind"], row["entries"], row["points"]) for row in totals]))
+    totals = (
+        PointsEntry.objects.values("kind")
+        .annotate(points=Sum("points"), entries=Count("id"))
+        .order_by("kind")
+    )
+    out.append(
+        table(
+            ["entry kind", "entries", "points"],
+            [(row["kind"], row["entries"], row["points"]) for row in totals],
+        )
+    )
     for account in LoyaltyAccount.objects.live().order_by("-lifetime_earned")[:history_for]:
         out.append("")
-        out.append(f"History of {names.get(account.email or '', account.email)} in {account.channel_slug} (newest first):")
+        owner = names.get(account.email or "", account.email)
+        out.append(f"History of {owner} in {account.channel_slug} (newest first):")
         entries = PointsEntry.objects.history_of(account)[:12]
         out.append(
             table(
                 ["when (UTC)", "kind", "points", "order", "note"],
                 [
-                    (f"{entry.created_at:%Y-%m-%d %H:%M}", entry.kind, f"{entry.points:+d}", entry.order_number or "-",
-                     entry.reason or (f"written off {entry.written_off}" if entry.written_off else ""))
+                    (
+                        f"{entry.created_at:%Y-%m-%d %H:%M}",
+                        entry.kind,
+                        f"{entry.points:+d}",
+                        entry.order_number or "-",
+                        entry.reason
+                        or (f"written off {entry.written_off}" if entry.written_off else ""),
+                    )
                     for entry in entries
                 ],
             )

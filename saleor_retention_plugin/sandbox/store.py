@@ -8,6 +8,7 @@ the clock is moved to each event's moment so pending periods and expiry play out
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections.abc import Callable
@@ -19,8 +20,8 @@ from typing import Any
 import time_machine
 
 from ..conf import ChannelSettings
-from ..domain.orders import OrderSnapshot, order_event_syncs_points
 from ..domain.customers import normalise_email
+from ..domain.orders import OrderSnapshot, order_event_syncs_points
 from ..models import LoyaltyAccount
 from ..services.ledger import spend_points, summarise_account
 from ..tasks import expire_due_points_task, merge_guest_accounts_task, sync_order_points_task
@@ -146,8 +147,21 @@ class SimulatedStore:
     # --- generating the story ---------------------------------------------------------
 
     def _make_customers(self, per_channel: int) -> list[Customer]:
-        names = ["Ann", "Bo", "Chen", "Dara", "Eli", "Fang", "Gus", "Hui", "Ida", "Jun", "Kai", "Lin"]
-        customers = []
+        names = [
+            "Ann",
+            "Bo",
+            "Chen",
+            "Dara",
+            "Eli",
+            "Fang",
+            "Gus",
+            "Hui",
+            "Ida",
+            "Jun",
+            "Kai",
+            "Lin",
+        ]
+        customers: list[Customer] = []
         for channel in CHANNELS:
             for index in range(per_channel):
                 name = names[index % len(names)]
@@ -165,18 +179,28 @@ class SimulatedStore:
 
     def plan(self) -> None:
         for day in range(self.weeks * 7):
-            midnight = datetime.combine(self.start.date() + timedelta(days=day), time.min, self.start.tzinfo)
+            midnight = datetime.combine(
+                self.start.date() + timedelta(days=day), time.min, self.start.tzinfo
+            )
             # Celery beat's expiry sweep, once a day in the simulation.
             self._at(midnight + timedelta(minutes=30), "expiry sweep", self._expire)
             for customer in self.customers:
                 if day % 7 == 6 and self.random.random() < 0.4:
-                    self._at(midnight + timedelta(hours=20), f"{customer.name} spends points",
-                             lambda c=customer: self._spend(c))
+                    self._at(
+                        midnight + timedelta(hours=20),
+                        f"{customer.name} spends points",
+                        functools.partial(self._spend, customer),
+                    )
                 if customer.registers_on_day == day:
-                    self._at(midnight + timedelta(hours=9), f"{customer.name} registers",
-                             lambda c=customer: self._register(c))
+                    self._at(
+                        midnight + timedelta(hours=9),
+                        f"{customer.name} registers",
+                        functools.partial(self._register, customer),
+                    )
                 if self.random.random() < 0.12:
-                    moment = midnight + timedelta(hours=self.random.randint(8, 22), minutes=self.random.randint(0, 59))
+                    moment = midnight + timedelta(
+                        hours=self.random.randint(8, 22), minutes=self.random.randint(0, 59)
+                    )
                     self._plan_order(customer, moment)
 
     def _plan_order(self, customer: Customer, moment: datetime) -> None:
@@ -192,23 +216,39 @@ class SimulatedStore:
             tax=(goods * Decimal("0.08")).quantize(Decimal("0.01")),
         )
         self.orders.append(order)
-        self._at(moment, f"order #{order.number} placed by {customer.name}", lambda: self._place(order))
+        self._at(
+            moment, f"order #{order.number} placed by {customer.name}", lambda: self._place(order)
+        )
         fate = self.random.random()
         if fate < 0.08:  # never paid: the merchant cancels it
-            self._at(moment + timedelta(days=3), f"unpaid order #{order.number} cancelled", lambda: self._cancel(order))
+            self._at(
+                moment + timedelta(days=3),
+                f"unpaid order #{order.number} cancelled",
+                lambda: self._cancel(order),
+            )
             return
         paid_at = moment + (timedelta(days=2) if fate < 0.18 else timedelta(minutes=1))
         self._at(paid_at, f"order #{order.number} paid", lambda: self._pay(order))
         later = self.random.random()
         if later < 0.06:
-            self._at(paid_at + timedelta(days=1), f"paid order #{order.number} cancelled", lambda: self._cancel(order))
+            self._at(
+                paid_at + timedelta(days=1),
+                f"paid order #{order.number} cancelled",
+                lambda: self._cancel(order),
+            )
         elif later < 0.18:
             share = Decimal(self.random.choice([25, 40, 50])) / 100
-            self._at(paid_at + timedelta(days=self.random.randint(3, 12)),
-                     f"order #{order.number} partly refunded", lambda: self._refund(order, share))
+            self._at(
+                paid_at + timedelta(days=self.random.randint(3, 12)),
+                f"order #{order.number} partly refunded",
+                lambda: self._refund(order, share),
+            )
         elif later < 0.22:
-            self._at(paid_at + timedelta(days=self.random.randint(3, 12)),
-                     f"order #{order.number} fully refunded", lambda: self._refund(order, Decimal(1)))
+            self._at(
+                paid_at + timedelta(days=self.random.randint(3, 12)),
+                f"order #{order.number} fully refunded",
+                lambda: self._refund(order, Decimal(1)),
+            )
 
     def _at(self, moment: datetime, description: str, apply: Callable[[], Any]) -> None:
         self._sequence += 1
@@ -245,7 +285,9 @@ class SimulatedStore:
     def _refund(self, order: Order, share: Decimal) -> None:
         if order.status == "canceled":
             return
-        order.refunded = min(order.total, order.refunded + (order.total * share).quantize(Decimal("0.01")))
+        order.refunded = min(
+            order.total, order.refunded + (order.total * share).quantize(Decimal("0.01"))
+        )
         self.log.refunds += 1
         event = "order_fully_refunded" if order.refunded >= order.total else "order_refunded"
         self._deliver(event, order)
@@ -266,7 +308,12 @@ class SimulatedStore:
         )
         if account is None or summarise_account(account).spendable < SPEND_STEP:
             return
-        spend_points(account.pk, SPEND_STEP, idempotency_key=f"sandbox-spend:{uuid.UUID(int=self.random.getrandbits(128))}", reason="used at checkout")
+        spend_points(
+            account.pk,
+            SPEND_STEP,
+            idempotency_key=f"sandbox-spend:{uuid.UUID(int=self.random.getrandbits(128))}",
+            reason="used at checkout",
+        )
         self.log.spends += 1
 
     def _expire(self) -> None:

@@ -10,11 +10,14 @@ nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import signals
@@ -91,7 +94,9 @@ def account_for(channel_slug: str, customer_id: int | None, email: str | None) -
     return account
 
 
-def _get_or_create(queryset, **values) -> tuple[LoyaltyAccount, bool]:  # type: ignore[no-untyped-def]
+def _get_or_create(
+    queryset: QuerySet[LoyaltyAccount], **values: Any
+) -> tuple[LoyaltyAccount, bool]:
     account = queryset.first()
     if account is not None:
         return account, False
@@ -193,7 +198,7 @@ def sync_order_points(
     order: OrderSnapshot,
     settings: LedgerSettings,
     *,
-    multiplier_for_account=None,  # type: ignore[no-untyped-def]
+    multiplier_for_account: Callable[[LoyaltyAccount], Decimal] | None = None,
     now: datetime | None = None,
 ) -> OrderPointsOutcome:
     """Bring the ledger in line with the order as it stands now.
@@ -227,7 +232,7 @@ def sync_order_points(
         )
         earned = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
         if not earned and order_earns_points(order, settings.credit_trigger):
-            multiplier = multiplier_for_account(account) if multiplier_for_account else 1
+            multiplier = multiplier_for_account(account) if multiplier_for_account else Decimal(1)
             points = points_for_amount(
                 order.points_base_amount, settings.points_per_currency_unit, multiplier
             )
@@ -256,7 +261,9 @@ def sync_order_points(
         )
         to_take = points_to_take_back(earned, order) - taken_before
         if to_take > 0:
-            entry = _take_back_for_order(account, order, to_take, taken_before + to_take, settings, now)
+            entry = _take_back_for_order(
+                account, order, to_take, taken_before + to_take, settings, now
+            )
             taken_now, written_off_now = -entry.points, entry.written_off
     return OrderPointsOutcome(
         order.order_id,
@@ -269,7 +276,9 @@ def sync_order_points(
 
 def _why_order_is_skipped(order: OrderSnapshot) -> str:
     if order.currency != order.channel_currency:
-        return f"order currency {order.currency} is not the channel currency {order.channel_currency}"
+        return (
+            f"order currency {order.currency} is not the channel currency {order.channel_currency}"
+        )
     if order.customer_id is None and normalise_email(order.email) is None:
         return "a guest order without an email address"
     if order.points_base_amount < 0 or order.total_amount < 0 or order.refunded_amount < 0:
@@ -639,7 +648,7 @@ def _credit(
     return entry
 
 
-def _plan(lots, points: int) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+def _plan(lots: Iterable[PointsLot], points: int) -> list[tuple[int, int]]:
     views = [LotView(lot.pk, lot.remaining, lot.available_at, lot.expires_at) for lot in lots]
     return allocate(views, points)
 

@@ -40,7 +40,10 @@ def order_snapshot(order: Order) -> OrderSnapshot:
         status=order.status,
         is_fully_paid=(
             order.charge_status in FULLY_CHARGED_STATUSES
-            or (order.total_gross_amount > 0 and order.total_charged_amount >= order.total_gross_amount)
+            or (
+                order.total_gross_amount > 0
+                and order.total_charged_amount >= order.total_gross_amount
+            )
         ),
         points_base_amount=max(points_base, Decimal(0)),
         total_amount=order.total_gross_amount,
