@@ -64,8 +64,9 @@ class SettingField:
 
 def parse_decimal_rate(raw: str) -> Decimal:
     try:
-        value = Decimal(raw.strip())
-    except (InvalidOperation, AttributeError):
+        # str() first: a plain mapping (the sandbox, an API client) may hold 2 or 0.5.
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
         raise ValueError("Enter a number, for example 1 or 0.5.") from None
     if not value.is_finite() or value < 0:
         raise ValueError("Enter a number that is zero or more.")
@@ -90,7 +91,8 @@ def parse_timezone(raw: str) -> str:
     name = str(raw).strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a directory of the tz database ("Asia") raises IsADirectoryError.
         raise ValueError(
             f"Unknown timezone {name!r}: use an IANA name such as Asia/Shanghai or Europe/Berlin."
         ) from None
