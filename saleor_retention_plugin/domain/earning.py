@@ -39,5 +39,7 @@ def points_to_take_back(earned: int, order: OrderSnapshot) -> int:
         return earned
     if order.refunded_amount <= 0 or order.total_amount <= 0:
         return 0
-    share = min(order.refunded_amount, order.total_amount) / order.total_amount
-    return min(earned, int((earned * share).to_integral_value(rounding=ROUND_FLOOR)))
+    # Multiply before dividing: a rounded share (1/3 = 0.333...) would floor 30 * 1/3 to 9.
+    refunded = min(order.refunded_amount, order.total_amount)
+    taken = (earned * refunded / order.total_amount).to_integral_value(rounding=ROUND_FLOOR)
+    return min(earned, int(taken))
