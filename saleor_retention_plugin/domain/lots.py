@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -67,7 +67,9 @@ def expiry_moment(earned_at: datetime, months: int, timezone: str) -> datetime |
     local_day = earned_at.astimezone(zone).date()
     last_day = add_months(local_day, months)
     start_of_next_day = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone)
-    return start_of_next_day - timedelta(microseconds=1)
+    # Step back in UTC, not on the local wall clock: where clocks fall back at midnight
+    # (America/Santiago) 23:59:59 happens twice, and the day ends after the second one.
+    return start_of_next_day.astimezone(UTC) - timedelta(microseconds=1)
 
 
 def available_moment(earned_at: datetime, pending_days: int) -> datetime:
