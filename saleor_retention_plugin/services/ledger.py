@@ -215,17 +215,28 @@ def sync_order_points(
         return OrderPointsOutcome(order.order_id, None, skipped_reason=skipped)
 
     already = list(
-        PointsEntry.objects.for_order(order.order_id).values("kind", "points", "written_off")
+        PointsEntry.objects.for_order(order.order_id).values(
+            "kind", "points", "written_off", "account_id"
+        )
     )
     earned_before = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
     if not earned_before and not order_earns_points(order, settings.credit_trigger):
         return OrderPointsOutcome(order.order_id, None, skipped_reason="not yet qualifying")
 
-    account = account_for(order.channel_slug, order.customer_id, order.email)
+    if already:
+        # The order's points stay on the account that earned them. A guest order keeps no
+        # user in Saleor after the guest registers, and an anonymised customer has no id:
+        # looking the account up again would open a fresh account and overdraw it.
+        account_id = already[0]["account_id"]
+    else:
+        account_id = account_for(order.channel_slug, order.customer_id, order.email).pk
     earned_now = 0
     taken_now = written_off_now = 0
     with transaction.atomic():
-        account = _lock(account.pk)
+        account = _lock(account_id)
+        while account.merged_into_id is not None:
+            # Merged while we waited for the lock: the entries moved to the target.
+            account = _lock(account.merged_into_id)
         # Re-read under the lock: a concurrent task for the same order may have run.
         already = list(
             PointsEntry.objects.for_order(order.order_id).values("kind", "points", "written_off")
