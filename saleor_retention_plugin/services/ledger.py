@@ -425,6 +425,11 @@ def adjust_points(
         return existing
     with transaction.atomic():
         account = _lock(account_id)
+        # Re-check under the lock: a concurrent delivery of the same adjustment may have
+        # committed while we waited, and must be returned rather than hit the unique key.
+        existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
         if points > 0:
             entry = _credit(
                 account,
