@@ -8,6 +8,7 @@ class RetentionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import schedule
+        from . import receivers, schedule
 
         schedule.register_periodic_tasks()
+        receivers.connect_customer_receivers()

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from saleor.plugins.base_plugin import BasePlugin
 
 from . import conf
 from .conf import ChannelSettings, InvalidConfiguration
-from .domain.customers import normalise_email
 from .domain.orders import order_event_syncs_points
+from .enqueue import enqueue_after_commit
+from .receivers import enqueue_anonymisation, enqueue_guest_merge
 
 if TYPE_CHECKING:
     from saleor.account.models import User
@@ -130,15 +130,15 @@ class RetentionPlugin(BasePlugin):
 
         if not order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
             return
-        order_id = str(order.pk)
-        configuration = self.settings.as_configuration()
-        transaction.on_commit(lambda: sync_saleor_order_points_task.delay(order_id, configuration))
+        enqueue_after_commit(
+            sync_saleor_order_points_task, str(order.pk), self.settings.as_configuration()
+        )
 
     # --- customers ------------------------------------------------------------------------
 
     @never_raises
     def customer_created(self, customer: User, previous_value: Any, **kwargs: Any) -> None:
-        self._merge_guest_points(customer.pk, customer.email)
+        enqueue_guest_merge(customer.pk, customer.email)
 
     @never_raises
     def checkout_updated(
@@ -146,33 +146,14 @@ class RetentionPlugin(BasePlugin):
     ) -> None:
         # A checkout attached to a user (checkoutCustomerAttach) brings their guest points.
         if checkout.user_id is not None and checkout.email:
-            self._merge_guest_points(checkout.user_id, checkout.email)
+            enqueue_guest_merge(checkout.user_id, checkout.email)
 
     @never_raises
     def customer_deleted(
         self, customer: User, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
-        self._anonymise(customer)
+        enqueue_anonymisation(customer.pk, customer.email)
 
     @never_raises
     def account_deleted(self, user: User, previous_value: Any, **kwargs: Any) -> None:
-        self._anonymise(user)
-
-    def _merge_guest_points(self, customer_id: int, email: str) -> None:
-        from .models import LoyaltyAccount
-        from .tasks import merge_guest_accounts_task
-
-        email = normalise_email(email) or ""
-        # One indexed query, so the common case (no guest points) enqueues nothing.
-        if not email or not LoyaltyAccount.objects.open_guests_with_email(email).exists():
-            return
-        transaction.on_commit(lambda: merge_guest_accounts_task.delay(customer_id, email))
-
-    def _anonymise(self, user: User) -> None:
-        from .tasks import anonymise_customer_task
-
-        customer_id = user.pk
-        email = normalise_email(user.email) or ""
-        if customer_id is None:
-            return
-        transaction.on_commit(lambda: anonymise_customer_task.delay(customer_id, email))
+        enqueue_anonymisation(user.pk, user.email)

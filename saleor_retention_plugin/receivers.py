@@ -1,0 +1,65 @@
+"""Receivers on the customer (user) model, connected when the app is ready.
+
+Saleor dispatches its channel-less hooks (``customer_created``, ``customer_deleted``,
+``account_deleted``) only to the per-channel plugin instances its manager has already
+loaded, which can be none. The user model's own signals fire on every create and delete,
+so they guarantee that guest points are merged and deleted customers are anonymised; the
+plugin hooks enqueue the same idempotent tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import post_delete, post_save
+
+from .domain.customers import normalise_email
+from .enqueue import enqueue_after_commit
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_guest_merge(customer_id: int, email: str | None) -> None:
+    """After commit, fold the email's guest points into the customer (one indexed query)."""
+    from .models import LoyaltyAccount
+    from .tasks import merge_guest_accounts_task
+
+    normalised = normalise_email(email)
+    if not normalised or not LoyaltyAccount.objects.open_guests_with_email(normalised).exists():
+        return
+    enqueue_after_commit(merge_guest_accounts_task, customer_id, normalised)
+
+
+def enqueue_anonymisation(customer_id: int | None, email: str | None) -> None:
+    from .tasks import anonymise_customer_task
+
+    if customer_id is None:
+        return
+    normalised = normalise_email(email) or ""
+    enqueue_after_commit(anonymise_customer_task, customer_id, normalised)
+
+
+def customer_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if not created or kwargs.get("raw"):
+        return
+    try:
+        enqueue_guest_merge(instance.pk, getattr(instance, "email", None))
+    except Exception:
+        logger.exception("Could not enqueue the guest points merge of customer %s", instance.pk)
+
+
+def customer_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    try:
+        enqueue_anonymisation(instance.pk, getattr(instance, "email", None))
+    except Exception:
+        logger.exception("Could not enqueue the anonymisation of customer %s", instance.pk)
+
+
+def connect_customer_receivers() -> None:
+    user_model = get_user_model()
+    post_save.connect(customer_saved, sender=user_model, dispatch_uid="retention_customer_saved")
+    post_delete.connect(
+        customer_deleted, sender=user_model, dispatch_uid="retention_customer_deleted"
+    )
