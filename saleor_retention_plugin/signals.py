@@ -10,8 +10,10 @@ cannot undo a credit. Receivers get keyword arguments only:
 ``points_expired``  account_id, channel_slug, customer_id, points, entry_id
 ``points_adjusted`` account_id, channel_slug, customer_id, points, entry_id, reason, actor
 
-``points`` is always a positive count of the points that moved; ``written_off`` is the part
-of a take-back that could not be covered under the clamp-to-zero policy.
+``points`` is a positive count of the points that moved; ``written_off`` is the part of a
+take-back that could not be covered under the clamp-to-zero policy. The one exception:
+``points_reversed`` carries ``points=0`` when the customer had nothing left and all of
+the take-back was written off.
 
 Example::
 

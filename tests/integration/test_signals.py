@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import transaction
 
+from saleor_retention_plugin.conf import OverdraftPolicy
 from saleor_retention_plugin.services import ledger
 
 from .conftest import later
@@ -149,3 +150,19 @@ def test_idempotent_repeats_send_no_second_signal(make_order, make_settings, rec
         ledger.sync_order_points(order, make_settings())
 
     assert len(received_signals.of("points_earned")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_take_back_with_nothing_left_is_signalled_as_written_off(
+    make_order, make_settings, received_signals
+):
+    settings = make_settings(overdraft_policy=OverdraftPolicy.CLAMP_TO_ZERO)
+    order = make_order()
+    outcome = ledger.sync_order_points(order, settings)
+    assert outcome.account_id is not None
+    ledger.spend_points(outcome.account_id, 100, idempotency_key="all")
+
+    ledger.sync_order_points(later(order, status="canceled"), settings)
+
+    [reversed_] = received_signals.of("points_reversed")
+    assert (reversed_["points"], reversed_["written_off"]) == (0, 100)
