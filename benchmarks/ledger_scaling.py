@@ -14,6 +14,7 @@ database of its own, ``retention_benchmark``, which it empties first.
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import time
@@ -152,7 +153,7 @@ def credit_with_history(history: int, orders: int = 50) -> float:
     for number in range(history):
         sync_order_points(order(number), settings, now=now)
     samples = [
-        timed(lambda n=number: sync_order_points(order(n), settings, now=now))
+        timed(functools.partial(sync_order_points, order(number), settings, now=now))
         for number in range(history, history + orders)
     ]
     return statistics.median(samples)
