@@ -31,6 +31,8 @@ from ..models import LoyaltyAccount, PointsEntry, PointsLot
 logger = logging.getLogger(__name__)
 
 MAX_ADJUSTMENT = 10_000_000
+# Far above any real order, far below what overflows a bigint at the highest rate.
+MAX_ORDER_AMOUNT = Decimal(10) ** 12
 
 
 class LedgerError(Exception):
@@ -294,6 +296,8 @@ def _why_order_is_skipped(order: OrderSnapshot) -> str:
         return "a guest order without an email address"
     if order.points_base_amount < 0 or order.total_amount < 0 or order.refunded_amount < 0:
         return "negative amounts"
+    if max(order.points_base_amount, order.total_amount, order.refunded_amount) > MAX_ORDER_AMOUNT:
+        return f"amounts above {MAX_ORDER_AMOUNT} (not a real order)"
     return ""
 
 
@@ -364,6 +368,7 @@ def spend_points(
     returns the entry of the first call instead of spending again.
     """
     _check_points(points)
+    _check_idempotency_key(idempotency_key)
     now = now or timezone.now()
     existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -419,6 +424,7 @@ def adjust_points(
         raise InvalidPoints(f"Adjust by at most {MAX_ADJUSTMENT} points at once.")
     if not reason or not reason.strip():
         raise LedgerError("A reason is required for a manual adjustment.")
+    _check_idempotency_key(idempotency_key)
     now = now or timezone.now()
     existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
@@ -577,6 +583,11 @@ def _lock(account_id: int) -> LoyaltyAccount:
         return LoyaltyAccount.objects.select_for_update().get(pk=account_id)
     except LoyaltyAccount.DoesNotExist:
         raise AccountNotFound("No such loyalty account.") from None
+
+
+def _check_idempotency_key(key: object) -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise LedgerError("An idempotency key is required, so that a retry cannot count twice.")
 
 
 def _check_points(points: object) -> None:

@@ -424,3 +424,16 @@ def test_ledger_state_helper_matches_summary(funded_account):
     account = funded_account(30)
 
     assert ledger_state(account)["balance"] == summary(account).balance == 30
+
+
+@pytest.mark.parametrize("field", ["points_base_amount", "total_amount", "refunded_amount"])
+def test_an_absurdly_large_order_is_skipped_without_touching_the_ledger(
+    make_order, make_settings, field
+):
+    order = make_order(**{field: "1000000000000.01"})
+
+    outcome = ledger.sync_order_points(order, make_settings(points_per_currency_unit="1000"))
+
+    assert "above" in outcome.skipped_reason
+    assert not LoyaltyAccount.objects.exists()
+    assert not PointsEntry.objects.exists()

@@ -239,3 +239,26 @@ def test_positive_adjustment_repays_a_negative_balance_first(make_order, make_se
     account = PointsEntry.objects.get(idempotency_key="adjust:repay").account
     assert ledger.summarise_account(account).spendable == 50
     assert_ledger_consistent(account)
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+def test_spending_or_adjusting_without_an_idempotency_key_is_refused(
+    funded_account, make_settings, key
+):
+    account = funded_account(100)
+
+    with pytest.raises(ledger.LedgerError, match="idempotency key"):
+        ledger.spend_points(account.pk, 10, idempotency_key=key)
+    with pytest.raises(ledger.LedgerError, match="idempotency key"):
+        ledger.adjust_points(
+            account.pk,
+            5,
+            reason="goodwill",
+            actor="user:1",
+            idempotency_key=key,
+            settings=make_settings(),
+        )
+
+    account.refresh_from_db()
+    assert account.balance == 100
+    assert account.entries.count() == 1

@@ -29,6 +29,7 @@ def order_snapshot(order: Order) -> OrderSnapshot:
     # Points are earned on what the goods cost after every discount, without tax and
     # shipping: the net total (already discounted) minus the net shipping price.
     points_base = order.total_net_amount - order.shipping_price_net_amount
+    refunded = refunded_amount(order)
     return OrderSnapshot(
         order_id=str(order.pk),
         number=str(order.number),
@@ -38,18 +39,25 @@ def order_snapshot(order: Order) -> OrderSnapshot:
         customer_id=order.user_id,
         email=order.user_email or None,
         status=order.status,
-        is_fully_paid=(
-            order.charge_status in FULLY_CHARGED_STATUSES
-            or (
-                order.total_gross_amount > 0
-                and order.total_charged_amount >= order.total_gross_amount
-            )
-        ),
+        is_fully_paid=was_fully_paid(order, refunded),
         points_base_amount=max(points_base, Decimal(0)),
         total_amount=order.total_gross_amount,
-        refunded_amount=refunded_amount(order),
+        refunded_amount=refunded,
         created_at=order.created_at,
     )
+
+
+def was_fully_paid(order: Order, refunded: Decimal) -> bool:
+    """Whether the customer paid the whole order at some point.
+
+    Refunds lower what Saleor counts as charged, so an order refunded before its
+    ``order_fully_paid`` task ran would otherwise never earn (and its refund would have
+    nothing to take back): count what was refunded as paid.
+    """
+    if order.charge_status in FULLY_CHARGED_STATUSES:
+        return True
+    total = order.total_gross_amount
+    return total > 0 and order.total_charged_amount + refunded >= total
 
 
 def refunded_amount(order: Order) -> Decimal:
