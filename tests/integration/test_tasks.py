@@ -151,7 +151,7 @@ def test_the_expiry_sweep_is_scheduled_without_overriding_the_merchants_entry(mo
     # Saleor's Celery app exists before Django is ready; the test app is created later, so
     # register on it the way apps.ready() registers on Saleor's.
     merchant_entry = {"task": PERIODIC_TASKS[EXPIRY]["task"], "schedule": 3600}
-    monkeypatch.setattr(current_app.conf, "beat_schedule", {"merchant-job": {}})
+    monkeypatch.setitem(current_app.conf, "beat_schedule", {"merchant-job": {}})
 
     register_periodic_tasks()
     register_periodic_tasks()
@@ -161,6 +161,6 @@ def test_the_expiry_sweep_is_scheduled_without_overriding_the_merchants_entry(mo
     assert schedule["merchant-job"] == {}
     assert PERIODIC_TASKS[EXPIRY]["task"] in current_app.tasks
 
-    monkeypatch.setattr(current_app.conf, "beat_schedule", {EXPIRY: merchant_entry})
+    monkeypatch.setitem(current_app.conf, "beat_schedule", {EXPIRY: merchant_entry})
     register_periodic_tasks()
     assert current_app.conf.beat_schedule[EXPIRY] == merchant_entry
