@@ -180,7 +180,204 @@ LEDGER_FIELDS: tuple[SettingField, ...] = (
     ),
 )
 
-SETTING_FIELDS: tuple[SettingField, ...] = LEDGER_FIELDS
+
+class DeliveryChannelName(enum.StrEnum):
+    EMAIL = "email"  # Django's mail framework, SMTP server from the settings below
+    NOTIFY = "notify"  # Saleor's NOTIFY_USER, for merchants who deliver through a Saleor app
+    WEBHOOK = "webhook"  # JSON POST signed with HMAC-SHA256, for SMS or chat gateways
+
+
+def parse_text(raw: Any) -> str:
+    return "" if raw is None else str(raw).strip()
+
+
+def parse_port(raw: str) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ValueError("Enter a port number, for example 587 or 465.") from None
+    if not 1 <= value <= 65535:
+        raise ValueError("Enter a port number between 1 and 65535.")
+    return value
+
+
+def parse_optional_url(raw: Any) -> str:
+    text = parse_text(raw)
+    if text:
+        _validate_http_url(text)
+    return text.rstrip("/")
+
+
+def parse_checkout_url_template(raw: Any) -> str:
+    text = parse_text(raw)
+    if not text:
+        return ""
+    if "{token}" not in text:
+        raise ValueError(
+            "Include {token} where the checkout token goes, "
+            "for example https://shop.example/checkout?token={token}."
+        )
+    try:
+        example = text.format(token="00000000-0000-0000-0000-000000000000")
+    except (KeyError, IndexError, ValueError):
+        raise ValueError(
+            "Use only the {token} placeholder; write other braces as {{ and }}."
+        ) from None
+    _validate_http_url(example)
+    return text
+
+
+def parse_optional_email_address(raw: Any) -> str:
+    """An address or ``Name <address>``; empty means Django's DEFAULT_FROM_EMAIL."""
+    from email.utils import parseaddr
+
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    text = parse_text(raw)
+    if not text:
+        return ""
+    _, address = parseaddr(text)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise ValueError("Enter an email address, for example Shop <hello@shop.example>.") from None
+    return text
+
+
+def _validate_http_url(text: str) -> None:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    try:
+        URLValidator(schemes=["http", "https"])(text)
+    except ValidationError:
+        raise ValueError(
+            f"Enter a full http:// or https:// address; {text!r} is not one."
+        ) from None
+
+
+DELIVERY_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="delivery_channel",
+        label="Send reminders by",
+        help_text=(
+            "email: the plugin sends email itself through the SMTP server below; "
+            "notify: hand the message to a Saleor app as a NOTIFY_USER event; "
+            "webhook: POST signed JSON to your SMS or chat gateway."
+        ),
+        default=DeliveryChannelName.EMAIL.value,
+        parse=parse_choice(DeliveryChannelName),
+    ),
+    SettingField(
+        name="smtp_host",
+        label="SMTP server",
+        help_text=(
+            "Host name of your mail server. "
+            "Leave empty to use the mail settings of your Saleor server."
+        ),
+        default="",
+        parse=parse_text,
+    ),
+    SettingField(
+        name="smtp_port",
+        label="SMTP port",
+        help_text="Usually 587 with STARTTLS, 465 with SSL, 25 without encryption.",
+        default="587",
+        parse=parse_port,
+    ),
+    SettingField(
+        name="smtp_username",
+        label="SMTP user name",
+        help_text="Leave empty if your mail server needs no login.",
+        default="",
+        parse=parse_text,
+    ),
+    SettingField(
+        name="smtp_password",
+        label="SMTP password",
+        help_text="Stored as a secret; the dashboard shows only its last characters.",
+        default="",
+        parse=parse_text,
+        type=FieldType.SECRET,
+    ),
+    SettingField(
+        name="smtp_use_tls",
+        label="Use STARTTLS",
+        help_text="Upgrade the connection with STARTTLS (port 587). Do not combine with SSL.",
+        default="true",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="smtp_use_ssl",
+        label="Use SSL",
+        help_text="Connect with SSL from the start (port 465). Do not combine with STARTTLS.",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="from_email",
+        label="Sender address",
+        help_text=(
+            "For example Shop <hello@shop.example>. "
+            "Empty uses DEFAULT_FROM_EMAIL of your Saleor server."
+        ),
+        default="",
+        parse=parse_optional_email_address,
+    ),
+    SettingField(
+        name="reply_to",
+        label="Reply-to address",
+        help_text="Where customers' replies go. Leave empty to use the sender address.",
+        default="",
+        parse=parse_optional_email_address,
+    ),
+    SettingField(
+        name="webhook_url",
+        label="Webhook URL",
+        help_text=(
+            "With the webhook channel: the https:// address "
+            "that receives each message as signed JSON."
+        ),
+        default="",
+        parse=parse_optional_url,
+    ),
+    SettingField(
+        name="webhook_secret",
+        label="Webhook signing secret",
+        help_text=(
+            "Shared secret for the X-Retention-Signature header "
+            "(sha256=HMAC-SHA256 of timestamp + '.' + body). At least 16 characters."
+        ),
+        default="",
+        parse=parse_text,
+        type=FieldType.SECRET,
+    ),
+    SettingField(
+        name="checkout_url_template",
+        label="Storefront checkout link",
+        help_text=(
+            "Link back to the cart in your storefront, with {token} where the checkout token goes, "
+            "for example https://shop.example/checkout?token={token}."
+        ),
+        default="",
+        parse=parse_checkout_url_template,
+    ),
+    SettingField(
+        name="public_api_url",
+        label="Public address of your Saleor API",
+        help_text=(
+            "For unsubscribe links, for example https://api.shop.example. "
+            "Empty uses the PUBLIC_URL setting of your Saleor server."
+        ),
+        default="",
+        parse=parse_optional_url,
+    ),
+)
+
+SETTING_FIELDS: tuple[SettingField, ...] = LEDGER_FIELDS + DELIVERY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -193,11 +390,53 @@ class LedgerSettings:
     overdraft_policy: OverdraftPolicy = OverdraftPolicy.ALLOW_NEGATIVE
 
 
+MIN_WEBHOOK_SECRET_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    delivery_channel: DeliveryChannelName = DeliveryChannelName.EMAIL
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_use_tls: bool = True
+    smtp_use_ssl: bool = False
+    from_email: str = ""
+    reply_to: str = ""
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    checkout_url_template: str = ""
+    public_api_url: str = ""
+
+    def problems(self) -> dict[str, str]:
+        """Errors that depend on more than one field, keyed by the field to fix."""
+        errors: dict[str, str] = {}
+        if self.smtp_use_tls and self.smtp_use_ssl:
+            errors["smtp_use_ssl"] = "Choose STARTTLS or SSL, not both."
+        if self.delivery_channel is DeliveryChannelName.WEBHOOK:
+            if not self.webhook_url:
+                errors["webhook_url"] = "Enter the address that receives the webhook."
+            if len(self.webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:
+                errors["webhook_secret"] = (
+                    f"Enter a signing secret of at least {MIN_WEBHOOK_SECRET_LENGTH} characters."
+                )
+        if self.smtp_password and not self.smtp_username:
+            errors["smtp_username"] = "Enter the user name that goes with the SMTP password."
+        return errors
+
+    def checkout_url(self, token: str) -> str | None:
+        if not self.checkout_url_template:
+            return None
+        return self.checkout_url_template.format(token=token)
+
+
 @dataclass(frozen=True)
 class ChannelSettings:
     """Everything the plugin needs to know about one channel, typed."""
 
     ledger: LedgerSettings = LedgerSettings()
+    delivery: DeliverySettings = DeliverySettings()
 
     @classmethod
     def from_configuration(
@@ -221,10 +460,20 @@ class ChannelSettings:
             except ValueError as error:
                 errors[field.name] = str(error)
                 values[field.name] = field.parse(field.default)
+        sections = typing.get_type_hints(cls)
+        built = {
+            section.name: _build(sections[section.name], values)
+            for section in dataclasses.fields(cls)
+        }
+        for section_settings in built.values():
+            # A section may check rules that span several of its fields.
+            problems = getattr(section_settings, "problems", None)
+            if problems is not None:
+                for name, message in problems().items():
+                    errors.setdefault(name, message)
         if errors and strict:
             raise InvalidConfiguration(errors)
-        sections = typing.get_type_hints(cls)
-        return cls(**{section.name: _build(sections[section.name], values) for section in dataclasses.fields(cls)})
+        return cls(**built)
 
     def as_configuration(self) -> dict[str, str]:
         """The raw name->value mapping that parses back to these settings (JSON-native)."""
@@ -239,7 +488,9 @@ def default_configuration() -> list[dict[str, Any]]:
     return [
         {
             "name": field.name,
-            "value": parse_bool(field.default) if field.type is FieldType.BOOLEAN else field.default,
+            "value": parse_bool(field.default)
+            if field.type is FieldType.BOOLEAN
+            else field.default,
         }
         for field in SETTING_FIELDS
     ]
