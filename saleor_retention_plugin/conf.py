@@ -16,9 +16,13 @@ import enum
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .domain.contact_rules import FrequencyCap, QuietHours
+from .domain.schedules import DiscountKind, Incentive, ReminderSeries
 
 MAX_POINTS_PER_CURRENCY_UNIT = Decimal(1000)
 
@@ -377,7 +381,186 @@ DELIVERY_FIELDS: tuple[SettingField, ...] = (
     ),
 )
 
-SETTING_FIELDS: tuple[SettingField, ...] = LEDGER_FIELDS + DELIVERY_FIELDS
+
+def parse_clock_time(raw: Any) -> time:
+    text = str(raw).strip()
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise ValueError("Enter a time of day as HH:MM, for example 21:00.") from None
+
+
+def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:
+    """``"1, 24, 72"`` -> the delays of the reminder steps, in hours after the last activity."""
+    parts = [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
+    if not parts:
+        raise ValueError("Enter at least one delay in hours, for example 1, 24, 72.")
+    if len(parts) > MAX_REMINDER_STEPS:
+        raise ValueError(f"Enter at most {MAX_REMINDER_STEPS} steps.")
+    try:
+        hours = tuple(Decimal(part) for part in parts)
+    except InvalidOperation:
+        raise ValueError("Enter hours as numbers separated by commas, for example 1, 24, 72.") from None
+    if any(not value.is_finite() or value <= 0 or value > MAX_REMINDER_DELAY_HOURS for value in hours):
+        raise ValueError(f"Each delay is more than 0 and at most {MAX_REMINDER_DELAY_HOURS} hours.")
+    if list(hours) != sorted(set(hours)):
+        raise ValueError("Each step must come later than the one before, for example 1, 24, 72.")
+    return hours
+
+
+def parse_discount(raw: Any) -> str:
+    """``"10%"`` (a percentage off) or ``"5"`` (a fixed amount in the channel's currency)."""
+    text = str(raw).strip().replace(" ", "")
+    is_percentage = text.endswith("%")
+    try:
+        value = Decimal(text.rstrip("%"))
+    except InvalidOperation:
+        raise ValueError("Enter a discount such as 10% or a fixed amount such as 5.") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError("Enter a discount greater than zero.")
+    if is_percentage and value > 100:
+        raise ValueError("A percentage discount is at most 100%.")
+    return f"{value.normalize():f}%" if is_percentage else f"{value.normalize():f}"
+
+
+def parse_percent(raw: Any) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().rstrip("%"))
+    except InvalidOperation:
+        raise ValueError("Enter a percentage, for example 10.") from None
+    if not value.is_finite() or not 0 <= value <= MAX_HOLDOUT_PERCENT:
+        raise ValueError(f"Enter a percentage between 0 and {MAX_HOLDOUT_PERCENT}.")
+    return value
+
+
+MAX_REMINDER_STEPS = 5
+MAX_REMINDER_DELAY_HOURS = 24 * 30
+MAX_HOLDOUT_PERCENT = 50
+
+REMINDER_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="cart_reminders_enabled",
+        label="Send abandoned-cart reminders",
+        help_text=(
+            "Carts are tracked either way; reminders go out only when this is on. "
+            "Set up the delivery settings first."
+        ),
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="cart_abandoned_after_minutes",
+        label="Cart counts as abandoned after (minutes)",
+        help_text=(
+            "Minutes without any change to the cart before it counts as abandoned, "
+            "if it has items and an email address or a signed-in customer."
+        ),
+        default="60",
+        parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=7 * 24 * 60)),
+    ),
+    SettingField(
+        name="cart_reminder_delays_hours",
+        label="Reminder times (hours after the last change)",
+        help_text=(
+            "One number per reminder, hours after the customer last changed the cart, "
+            "for example 1, 24, 72 for three reminders. A change restarts the clock; "
+            "a reminder already sent is not sent again."
+        ),
+        default="1, 24, 72",
+        parse=parse_hours_list,
+    ),
+    SettingField(
+        name="cart_incentive_step",
+        label="Reminder that carries a coupon",
+        help_text=(
+            "Number of the reminder (1, 2, 3...) that includes a single-use coupon. "
+            "0 sends no coupon."
+        ),
+        default="2",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=MAX_REMINDER_STEPS),
+    ),
+    SettingField(
+        name="cart_incentive_discount",
+        label="Coupon discount",
+        help_text=(
+            "10% for a percentage off the order, or 5 for a fixed amount in the "
+            "channel's currency. The coupon is a single-use Saleor voucher code."
+        ),
+        default="10%",
+        parse=parse_discount,
+    ),
+    SettingField(
+        name="cart_incentive_valid_days",
+        label="Coupon valid for (days)",
+        help_text="Days the coupon can be used after the reminder is sent.",
+        default="7",
+        parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=365)),
+    ),
+    SettingField(
+        name="frequency_cap_hours",
+        label="At most one marketing message per (hours)",
+        help_text=(
+            "A customer gets at most one message from this plugin in this many hours, "
+            "across all reminders and campaigns; later ones wait. 0 turns the cap off."
+        ),
+        default="16",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 14),
+    ),
+    SettingField(
+        name="cart_reminders_bypass_cap",
+        label="Cart reminders ignore the frequency cap",
+        help_text="Let cart reminders go out even if the customer got another message recently.",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="quiet_hours_start",
+        label="Quiet hours start",
+        help_text=(
+            "No messages from this time (customer's local time, HH:MM); they wait until the "
+            "quiet hours end. Same start and end turns quiet hours off."
+        ),
+        default="21:00",
+        parse=parse_clock_time,
+    ),
+    SettingField(
+        name="quiet_hours_end",
+        label="Quiet hours end",
+        help_text="Messages held back during quiet hours go out from this time (HH:MM).",
+        default="08:00",
+        parse=parse_clock_time,
+    ),
+    SettingField(
+        name="cart_holdout_percent",
+        label="Holdout group (% of carts)",
+        help_text=(
+            "This share of abandoned carts, picked at random but fixed per cart, gets no "
+            "reminders, so you can see how much the reminders really recover. 0 turns it off."
+        ),
+        default="10",
+        parse=parse_percent,
+    ),
+    SettingField(
+        name="attribution_window_days",
+        label="Credit a reminder for orders within (days)",
+        help_text=(
+            "An order placed this many days after a reminder, by the same customer, counts "
+            "as recovered by that reminder even if it came from another cart."
+        ),
+        default="7",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=90),
+    ),
+)
+
+
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise ValueError("Enter a whole number of at least 1.")
+    return value
+
+SETTING_FIELDS: tuple[SettingField, ...] = LEDGER_FIELDS + DELIVERY_FIELDS + REMINDER_FIELDS
 
 
 @dataclass(frozen=True)
@@ -432,11 +615,69 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class ReminderSettings:
+    cart_reminders_enabled: bool = False
+    cart_abandoned_after_minutes: int = 60
+    cart_reminder_delays_hours: tuple[Decimal, ...] = (Decimal(1), Decimal(24), Decimal(72))
+    cart_incentive_step: int = 2
+    cart_incentive_discount: str = "10%"
+    cart_incentive_valid_days: int = 7
+    frequency_cap_hours: int = 16
+    cart_reminders_bypass_cap: bool = False
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    cart_holdout_percent: Decimal = Decimal(10)
+    attribution_window_days: int = 7
+
+    def problems(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if self.cart_incentive_step > len(self.cart_reminder_delays_hours):
+            errors["cart_incentive_step"] = (
+                f"There are only {len(self.cart_reminder_delays_hours)} reminders; "
+                "choose one of them or 0 for no coupon."
+            )
+        return errors
+
+    @property
+    def abandonment_threshold(self) -> timedelta:
+        return timedelta(minutes=self.cart_abandoned_after_minutes)
+
+    @property
+    def attribution_window(self) -> timedelta:
+        return timedelta(days=self.attribution_window_days)
+
+    @property
+    def incentive(self) -> Incentive | None:
+        if not self.cart_incentive_step:
+            return None
+        text = self.cart_incentive_discount
+        kind = DiscountKind.PERCENTAGE if text.endswith("%") else DiscountKind.FIXED
+        return Incentive(kind, Decimal(text.rstrip("%")), valid_days=self.cart_incentive_valid_days)
+
+    @property
+    def series(self) -> ReminderSeries:
+        return ReminderSeries.from_delays(
+            tuple(timedelta(hours=float(hours)) for hours in self.cart_reminder_delays_hours),
+            incentive_step=self.cart_incentive_step or None,
+            incentive=self.incentive,
+        )
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
+
+    @property
+    def frequency_cap(self) -> FrequencyCap:
+        return FrequencyCap(timedelta(hours=self.frequency_cap_hours))
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     """Everything the plugin needs to know about one channel, typed."""
 
     ledger: LedgerSettings = LedgerSettings()
     delivery: DeliverySettings = DeliverySettings()
+    reminders: ReminderSettings = ReminderSettings()
 
     @classmethod
     def from_configuration(
@@ -515,6 +756,10 @@ def _build(section: type, values: Mapping[str, Any]) -> Any:
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(_format(item) for item in value)
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
     if isinstance(value, enum.Enum):
         return str(value.value)
     if isinstance(value, bool):
