@@ -400,8 +400,10 @@ def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:
     try:
         hours = tuple(Decimal(part) for part in parts)
     except InvalidOperation:
-        raise ValueError("Enter hours as numbers separated by commas, for example 1, 24, 72.") from None
-    if any(not value.is_finite() or value <= 0 or value > MAX_REMINDER_DELAY_HOURS for value in hours):
+        raise ValueError(
+            "Enter hours as numbers separated by commas, for example 1, 24, 72."
+        ) from None
+    if any(not hour.is_finite() or hour <= 0 or hour > MAX_REMINDER_DELAY_HOURS for hour in hours):
         raise ValueError(f"Each delay is more than 0 and at most {MAX_REMINDER_DELAY_HOURS} hours.")
     if list(hours) != sorted(set(hours)):
         raise ValueError("Each step must come later than the one before, for example 1, 24, 72.")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from saleor.plugins.base_plugin import BasePlugin
 
 from . import conf
@@ -94,6 +95,7 @@ class RetentionPlugin(BasePlugin):
 
     @never_raises
     def order_created(self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any) -> None:
+        self._record_order_for_carts(order)
         if self.settings.ledger.credit_trigger is CreditTrigger.ORDER_CREATED:
             self._sync_order_points(order)
 
@@ -134,9 +136,16 @@ class RetentionPlugin(BasePlugin):
         self._merge_guest_points(customer.pk, customer.email)
 
     @never_raises
+    def checkout_created(
+        self, checkout: Checkout, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        self._record_cart_activity(checkout)
+
+    @never_raises
     def checkout_updated(
         self, checkout: Checkout, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
+        self._record_cart_activity(checkout)
         # A checkout attached to a user (checkoutCustomerAttach) brings their guest points.
         if checkout.user_id is not None and checkout.email:
             self._merge_guest_points(checkout.user_id, checkout.email)
@@ -160,6 +169,47 @@ class RetentionPlugin(BasePlugin):
         if not email or not LoyaltyAccount.objects.open_guests_with_email(email).exists():
             return
         transaction.on_commit(lambda: merge_guest_accounts_task.delay(customer_id, email))
+
+    # --- carts ----------------------------------------------------------------------------
+
+    def _record_cart_activity(self, checkout: Checkout) -> None:
+        """One upsert from fields already on the checkout; no lines, no prices.
+
+        In a savepoint: should it fail, Saleor's own transaction stays usable.
+        """
+        from .domain.carts import CartActivity
+        from .services.carts import record_cart_activity
+
+        channel = self.channel if self.channel is not None else checkout.channel
+        activity = CartActivity(
+            checkout_token=str(checkout.token),
+            channel_slug=channel.slug,
+            customer_id=checkout.user_id,
+            email=checkout.email,
+            language_code=checkout.language_code or "en",
+            currency=checkout.currency or "",
+            occurred_at=timezone.now(),
+        )
+        with transaction.atomic():
+            record_cart_activity(activity, self.settings.reminders)
+
+    def _record_order_for_carts(self, order: Order) -> None:
+        from .domain.carts import PlacedOrder
+        from .tasks import record_order_for_carts_task
+
+        channel = self.channel if self.channel is not None else order.channel
+        placed = PlacedOrder(
+            order_id=str(order.pk),
+            channel_slug=channel.slug,
+            checkout_token=str(order.checkout_token or "") or None,
+            customer_id=order.user_id,
+            email=order.user_email or None,
+            total=order.total_gross_amount,
+            currency=order.currency,
+            placed_at=order.created_at,
+        ).to_json()
+        configuration = self.settings.as_configuration()
+        transaction.on_commit(lambda: record_order_for_carts_task.delay(placed, configuration))
 
     def _anonymise(self, user: User) -> None:
         from .tasks import anonymise_customer_task

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 DEFAULT_ABANDONMENT_THRESHOLD = timedelta(minutes=60)
 
 
-class NotAbandoned(str, enum.Enum):
+class NotAbandoned(enum.StrEnum):
     """Why a cart is not (or no longer) worth a reminder. Values are stored as stop reasons."""
 
     STILL_ACTIVE = "still_active"  # not idle for long enough yet: look again later
@@ -27,8 +27,9 @@ class NotAbandoned(str, enum.Enum):
 
     @property
     def is_final(self) -> bool:
-        """A final reason stops the series; the others only mean "not yet"."""
-        return self not in {NotAbandoned.STILL_ACTIVE, NotAbandoned.NO_CONTACT, NotAbandoned.EMPTY}
+        """A final reason stops the series (until new activity reopens the cart); the
+        others only mean "not now"."""
+        return self not in {NotAbandoned.STILL_ACTIVE, NotAbandoned.NO_CONTACT}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from decimal import Decimal
 MAX_STEPS = 5
 
 
-class DiscountKind(str, enum.Enum):
+class DiscountKind(enum.StrEnum):
     PERCENTAGE = "percentage"
     FIXED = "fixed"
 

@@ -38,7 +38,7 @@ class TrackedCart(models.Model):
     channel_slug = models.SlugField(max_length=255)
     customer_id = models.BigIntegerField(null=True, blank=True)
     # Normalised email (domain.customers.normalise_email); null for carts without one.
-    email = models.CharField(max_length=254, null=True, blank=True)
+    email = models.CharField(max_length=254, null=True, blank=True)  # noqa: DJ001
     language_code = models.CharField(max_length=35, default="en")
     currency = models.CharField(max_length=3, blank=True, default="")
     # IANA zone of the customer when known (from the shipping address); else the shop's.
@@ -87,7 +87,9 @@ class TrackedCart(models.Model):
                 condition=Q(state=CartState.OPEN, next_check_at__isnull=False),
                 name="retention_cart_due_idx",
             ),
-            models.Index(fields=["channel_slug", "customer_id"], name="retention_cart_customer_idx"),
+            models.Index(
+                fields=["channel_slug", "customer_id"], name="retention_cart_customer_idx"
+            ),
             models.Index(fields=["channel_slug", "email"], name="retention_cart_email_idx"),
         ]
 
@@ -119,7 +121,7 @@ class FlowMessage(models.Model):
     )
     channel_slug = models.SlugField(max_length=255)
     customer_id = models.BigIntegerField(null=True, blank=True)
-    recipient_email = models.CharField(max_length=254, null=True, blank=True)
+    recipient_email = models.CharField(max_length=254, null=True, blank=True)  # noqa: DJ001
     language_code = models.CharField(max_length=35, default="en")
 
     state = models.CharField(
@@ -133,7 +135,7 @@ class FlowMessage(models.Model):
     idempotency_key = models.CharField(max_length=128, unique=True)
     # The cart's last activity when this step was scheduled: newer activity re-times it.
     scheduled_for_activity_at = models.DateTimeField(null=True, blank=True)
-    coupon_code = models.CharField(max_length=64, null=True, blank=True)
+    coupon_code = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     context = models.JSONField(default=dict, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivery_channel = models.CharField(max_length=32, blank=True, default="")
@@ -198,7 +200,7 @@ class MarketingOptOut(models.Model):
 
     channel_slug = models.SlugField(max_length=255)
     customer_id = models.BigIntegerField(null=True, blank=True)
-    email_digest = models.CharField(max_length=64, null=True, blank=True)
+    email_digest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     source = models.CharField(max_length=64, default="unsubscribe_link")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -275,7 +277,9 @@ class CartRecovery(models.Model):
                 name="retention_holdout_never_recovered_by_a_message",
             ),
         ]
-        indexes = [models.Index(fields=["channel_slug", "recovered_at"], name="retention_recovery_idx")]
+        indexes = [
+            models.Index(fields=["channel_slug", "recovered_at"], name="retention_recovery_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.cart} recovered by order {self.order_id}"
