@@ -4,13 +4,13 @@ the holdout, recovery attribution, and carts that are not what they should be.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core import mail
 
-from saleor_retention_plugin.domain.carts import CartActivity, PlacedOrder
+from saleor_retention_plugin.domain.carts import PlacedOrder
 from saleor_retention_plugin.models import (
     CartRecovery,
     CartState,
@@ -23,88 +23,19 @@ from saleor_retention_plugin.services import cart_reminders, carts, consent, flo
 from saleor_retention_plugin.services.privacy import anonymise_customer_everywhere
 
 from . import cart_shop
-from .cart_shop import CHANNEL, put_cart, tea_line
+from .cart_shop import (
+    CHANNEL,
+    HOUR,
+    T0,
+    message,
+    order,
+    put_cart,
+    reminders,
+    sweep,
+    tea_line,
+)
 
 pytestmark = pytest.mark.django_db
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def shop(settings):
-    settings.RETENTION_CART_CONTENTS_LOADER = "tests.integration.cart_shop.load_cart_contents"
-    settings.RETENTION_CHANNEL_SETTINGS_LOADER = "tests.integration.cart_shop.load_channel_settings"
-    settings.RETENTION_COUPON_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
-    cart_shop.CARTS.clear()
-    cart_shop.SETTINGS.clear()
-    cart_shop.configure()
-    yield
-    cart_shop.CARTS.clear()
-    cart_shop.SETTINGS.clear()
-
-
-@pytest.fixture
-def track():
-    """Record checkout activity the way the checkout hooks do."""
-
-    def track(
-        token=None,
-        *,
-        at=T0,
-        email="ann@example.com",
-        customer_id=None,
-        language="en",
-        currency="CNY",
-        channel=CHANNEL,
-    ):
-        token = token or str(uuid.uuid4())
-        activity = CartActivity(
-            checkout_token=token,
-            channel_slug=channel,
-            customer_id=customer_id,
-            email=email,
-            language_code=language,
-            currency=currency,
-            occurred_at=at,
-        )
-        carts.record_cart_activity(
-            activity, cart_shop.load_channel_settings(channel).reminders, now=at
-        )
-        return token
-
-    return track
-
-
-def sweep(at):
-    """One run of the periodic sweep, delivering in-process; returns the outcomes."""
-    cart_reminders.advance_due_carts(now=at)
-    return [
-        flows.deliver_message(claim.message_id, claim.claim_token, now=at)
-        for claim in flows.claim_due_messages(now=at)
-    ]
-
-
-def message(token, step):
-    return FlowMessage.objects.get(subject_key=token, step=step)
-
-
-def order(token=None, *, at, total="176.00", customer_id=None, email="ann@example.com"):
-    return PlacedOrder(
-        order_id=str(uuid.uuid4()),
-        channel_slug=CHANNEL,
-        checkout_token=token,
-        customer_id=customer_id,
-        email=email,
-        total=Decimal(total),
-        currency="CNY",
-        placed_at=at,
-    )
-
-
-def reminders():
-    return cart_shop.load_channel_settings(CHANNEL).reminders
-
 
 # --- tracking ----------------------------------------------------------------------------
 
@@ -175,7 +106,8 @@ def test_the_series_runs_1h_24h_72h_with_a_coupon_on_the_second_step_then_stops(
     steps = FlowMessage.objects.filter(subject_key=token).order_by("step")
     assert [(m.step, m.state) for m in steps] == [(1, "sent"), (2, "sent"), (3, "sent")]
     coupons = [m.coupon_code for m in steps]
-    assert coupons[0] is None and coupons[2] is None
+    assert coupons[0] is None
+    assert coupons[2] is None
     assert coupons[1].startswith("CART-")
     assert steps[1].context["coupon_discount"] == "10%"
     assert coupons[1] in mail.outbox[1].body
@@ -282,7 +214,7 @@ def test_no_reminder_after_the_same_customer_ordered_another_cart(track):
 
 
 def test_no_reminder_for_an_emptied_cart(track):
-    token, outcomes = scheduled_then(track, lambda token: put_cart(token, customer_id=5))
+    _, outcomes = scheduled_then(track, lambda token: put_cart(token, customer_id=5))
     assert outcomes == ["cancelled:cart_emptied"]
     assert mail.outbox == []
 
@@ -314,7 +246,8 @@ def test_a_cart_without_email_or_customer_is_tracked_but_never_reminded(track):
     put_cart(token, tea_line(), email=None)
     assert sweep(T0 + 80 * HOUR) == []
     cart = TrackedCart.objects.get(checkout_token=token)
-    assert cart.state == CartState.OPEN and cart.next_check_at is None
+    assert cart.state == CartState.OPEN
+    assert cart.next_check_at is None
     # Typing an email is activity: the cart is armed again.
     track(token, at=T0 + 81 * HOUR)
     put_cart(token, tea_line())

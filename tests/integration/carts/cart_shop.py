@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from saleor_retention_plugin.conf import ChannelSettings
-from saleor_retention_plugin.domain.carts import CartContents, CartLine
+from saleor_retention_plugin.domain.carts import CartContents, CartLine, PlacedOrder
+from saleor_retention_plugin.models import FlowMessage
+from saleor_retention_plugin.services import cart_reminders, flows
 from saleor_retention_plugin.services.carts import stored_cart_contents
 
 CHANNEL = "tea-cn"
@@ -94,3 +98,37 @@ def put_cart(
     )
     CARTS[token] = contents
     return contents
+
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def sweep(at):
+    """One run of the periodic sweep, delivering in-process; returns the outcomes."""
+    cart_reminders.advance_due_carts(now=at)
+    return [
+        flows.deliver_message(claim.message_id, claim.claim_token, now=at)
+        for claim in flows.claim_due_messages(now=at)
+    ]
+
+
+def message(token, step):
+    return FlowMessage.objects.get(subject_key=token, step=step)
+
+
+def order(token=None, *, at, total="176.00", customer_id=None, email="ann@example.com"):
+    return PlacedOrder(
+        order_id=str(uuid.uuid4()),
+        channel_slug=CHANNEL,
+        checkout_token=token,
+        customer_id=customer_id,
+        email=email,
+        total=Decimal(total),
+        currency="CNY",
+        placed_at=at,
+    )
+
+
+def reminders():
+    return load_channel_settings(CHANNEL).reminders
