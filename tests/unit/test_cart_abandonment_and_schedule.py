@@ -112,7 +112,4 @@ def test_a_series_that_makes_no_sense_is_refused(steps):
 
 
 def test_a_fixed_coupon_is_described_in_the_cart_currency():
-    assert (
-        Incentive(DiscountKind.FIXED, __import__("decimal").Decimal("5")).describe("USD")
-        == "5.00 USD"
-    )
+    assert Incentive(DiscountKind.FIXED, Decimal("5")).describe("USD") == "5.00 USD"
