@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import select_template
 
-from .base import OutgoingMessage
+from .base import OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from .language import MessageLanguage, message_language
 
 TEMPLATE_ROOT = "saleor_retention_plugin/messages"
@@ -97,7 +98,15 @@ def render_message(message: OutgoingMessage, *, unsubscribe_url: str | None) -> 
     rendered = {}
     for part in PARTS:
         names = template_names(message.channel_slug, message.flow, message.step, language, part)
-        rendered[part] = select_template(names).render(context)
+        try:
+            rendered[part] = select_template(names).render(context)
+        except TemplateDoesNotExist:
+            raise PermanentDeliveryError(
+                f"No {part} template for flow {message.flow!r}; looked for {', '.join(names)}."
+            ) from None
+        except TemplateSyntaxError as error:
+            # Most likely a merchant's override: the message waits until it is fixed.
+            raise TransientDeliveryError(f"A message template is broken: {error}.") from error
     # A subject is one line whatever the template's whitespace.
     subject = " ".join(rendered["subject.txt"].split())
     return RenderedMessage(
