@@ -407,3 +407,63 @@ def test_a_cart_ordered_before_it_was_abandoned_is_no_recovery(track):
     put_cart(token, tea_line())
     assert carts.record_order(order(token, at=T0 + timedelta(minutes=20)), reminders()) is None
     assert TrackedCart.objects.get(checkout_token=token).state == CartState.CONVERTED
+
+
+# --- respecting the customer --------------------------------------------------------------
+
+
+def test_a_reminder_due_at_night_in_the_customers_zone_waits_for_the_morning(track):
+    cart_shop.configure(quiet_hours_start="21:00", quiet_hours_end="08:00")
+    # 13:00 UTC activity: due 14:00 UTC, which is 22:00 in Shanghai.
+    at = T0.replace(hour=13)
+    token = track(at=at)
+    put_cart(token, tea_line(), timezone="Asia/Shanghai")
+
+    assert sweep(at + HOUR) == ["deferred:quiet_hours"]
+    deferred = message(token, 1)
+    assert deferred.state == MessageState.DEFERRED
+    assert deferred.next_attempt_at == T0.replace(day=3, hour=0)  # 08:00 in Shanghai
+    assert sweep(T0.replace(day=2, hour=23, minute=59)) == []
+    assert sweep(T0.replace(day=3, hour=0)) == ["sent"]
+
+
+def test_quiet_hours_fall_back_to_the_shop_timezone(track):
+    cart_shop.configure(
+        timezone="America/New_York", quiet_hours_start="21:00", quiet_hours_end="08:00"
+    )
+    token = track(at=T0.replace(hour=1))  # due 02:00 UTC = 21:00 in New York
+    put_cart(token, tea_line())
+    assert sweep(T0.replace(hour=2)) == ["deferred:quiet_hours"]
+    assert message(token, 1).next_attempt_at == T0.replace(hour=13)  # 08:00 EST
+
+
+def test_the_frequency_cap_counts_messages_of_every_cart_of_the_customer(track):
+    cart_shop.configure(frequency_cap_hours="16")
+    first = track(customer_id=5)
+    put_cart(first, tea_line(), customer_id=5)
+    assert sweep(T0 + HOUR) == ["sent"]
+
+    second = track(at=T0 + 2 * HOUR, customer_id=5)
+    put_cart(second, tea_line("Pu-erh cake", sku="PE"), customer_id=5)
+    assert sweep(T0 + 3 * HOUR) == ["deferred:frequency_cap"]
+    assert message(second, 1).next_attempt_at == T0 + 17 * HOUR
+    assert sweep(T0 + 17 * HOUR) == ["sent"]
+
+
+def test_merchants_may_let_cart_reminders_bypass_the_cap(track):
+    cart_shop.configure(frequency_cap_hours="16", cart_reminders_bypass_cap="true")
+    first = track(customer_id=5)
+    put_cart(first, tea_line(), customer_id=5)
+    second = track(at=T0 + 2 * HOUR, customer_id=5)
+    put_cart(second, tea_line("Pu-erh cake", sku="PE"), customer_id=5)
+    assert sweep(T0 + HOUR) == ["sent"]
+    assert sweep(T0 + 3 * HOUR) == ["sent"]
+
+
+def test_the_reminder_speaks_the_customers_language(track):
+    token = track(language="zh-hans")
+    put_cart(token, tea_line())
+    assert sweep(T0 + HOUR) == ["sent"]
+    assert message(token, 1).language_code == "zh-hans"
+    assert mail.outbox[0].subject != ""
+    assert any("\u4e00" <= char <= "\u9fff" for char in mail.outbox[0].subject)
