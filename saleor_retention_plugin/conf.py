@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -191,6 +192,24 @@ class DeliveryChannelName(enum.StrEnum):
     WEBHOOK = "webhook"  # JSON POST signed with HMAC-SHA256, for SMS or chat gateways
 
 
+def delivery_channel_names() -> list[str]:
+    """Built-in channels first, then those other apps registered with ``register_channel``."""
+    from .delivery.base import CHANNELS
+
+    names = [member.value for member in DeliveryChannelName]
+    return names + sorted(set(CHANNELS) - set(names))
+
+
+def parse_delivery_channel(raw: Any) -> str:
+    # Only the form is checked here; whether a channel of that name is installed is a
+    # ``DeliverySettings.problems`` check, so lenient parsing keeps a stored custom name
+    # (and holds messages) instead of silently falling back to email.
+    name = parse_text(raw)
+    if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name):
+        raise ValueError(f"Choose one of: {', '.join(delivery_channel_names())}.")
+    return name
+
+
 def parse_text(raw: Any) -> str:
     return "" if raw is None else str(raw).strip()
 
@@ -271,7 +290,7 @@ DELIVERY_FIELDS: tuple[SettingField, ...] = (
             "webhook: POST signed JSON to your SMS or chat gateway."
         ),
         default=DeliveryChannelName.EMAIL.value,
-        parse=parse_choice(DeliveryChannelName),
+        parse=parse_delivery_channel,
     ),
     SettingField(
         name="smtp_host",
@@ -562,6 +581,7 @@ def _at_least_one(value: int) -> int:
         raise ValueError("Enter a whole number of at least 1.")
     return value
 
+
 SETTING_FIELDS: tuple[SettingField, ...] = LEDGER_FIELDS + DELIVERY_FIELDS + REMINDER_FIELDS
 
 
@@ -580,7 +600,8 @@ MIN_WEBHOOK_SECRET_LENGTH = 16
 
 @dataclass(frozen=True)
 class DeliverySettings:
-    delivery_channel: DeliveryChannelName = DeliveryChannelName.EMAIL
+    # A DeliveryChannelName value, or the name of a channel another app registered.
+    delivery_channel: str = DeliveryChannelName.EMAIL.value
     smtp_host: str = ""
     smtp_port: int = 587
     smtp_username: str = ""
@@ -597,9 +618,11 @@ class DeliverySettings:
     def problems(self) -> dict[str, str]:
         """Errors that depend on more than one field, keyed by the field to fix."""
         errors: dict[str, str] = {}
+        if self.delivery_channel not in delivery_channel_names():
+            errors["delivery_channel"] = f"Choose one of: {', '.join(delivery_channel_names())}."
         if self.smtp_use_tls and self.smtp_use_ssl:
             errors["smtp_use_ssl"] = "Choose STARTTLS or SSL, not both."
-        if self.delivery_channel is DeliveryChannelName.WEBHOOK:
+        if self.delivery_channel == DeliveryChannelName.WEBHOOK:
             if not self.webhook_url:
                 errors["webhook_url"] = "Enter the address that receives the webhook."
             if len(self.webhook_secret) < MIN_WEBHOOK_SECRET_LENGTH:

@@ -69,7 +69,13 @@ CHANNELS: dict[str, DeliveryChannel] = {}
 
 
 def register_channel(name: str) -> Callable[[DeliveryChannel], DeliveryChannel]:
-    """Register a channel under the name merchants choose in the ``delivery_channel`` setting."""
+    """Register a channel under the name merchants choose in the ``delivery_channel`` setting.
+
+    Another Django app adds its own channel (say ``"wechat"``) by decorating a function
+    ``(OutgoingMessage, ChannelSettings) -> DeliveryReceipt`` in its ``AppConfig.ready``;
+    the setting then accepts that name. The function must raise only
+    ``TransientDeliveryError`` or ``PermanentDeliveryError`` for delivery problems.
+    """
 
     def register(channel: DeliveryChannel) -> DeliveryChannel:
         CHANNELS[name] = channel
@@ -89,5 +95,6 @@ def send_message(message: OutgoingMessage, settings: ChannelSettings) -> Deliver
     name = str(settings.delivery.delivery_channel)
     channel = CHANNELS.get(name)
     if channel is None:
-        raise PermanentDeliveryError(f"No delivery channel named {name!r} is installed.")
+        # Transient: the app that registers it may simply not be loaded in this process yet.
+        raise TransientDeliveryError(f"No delivery channel named {name!r} is installed.")
     return channel(message, settings)

@@ -18,7 +18,7 @@ def errors_for(configuration):
 def test_defaults_send_email_through_the_server_mail_settings():
     delivery = ChannelSettings.from_configuration({}).delivery
 
-    assert delivery.delivery_channel is DeliveryChannelName.EMAIL
+    assert delivery.delivery_channel == DeliveryChannelName.EMAIL
     assert delivery.smtp_host == ""
     assert (delivery.smtp_port, delivery.smtp_use_tls, delivery.smtp_use_ssl) == (587, True, False)
 
