@@ -47,6 +47,20 @@ def never_raises(hook: Hook) -> Hook:
     return guarded  # type: ignore[return-value]
 
 
+def _after_commit(callback: Callable[[], Any]) -> None:
+    """``transaction.on_commit``, or at once where Django refuses it.
+
+    Saleor runs ``order_created`` from its own on-commit callbacks; its test client runs
+    those with autocommit off outside any atomic block, where ``on_commit`` raises. The
+    work enqueued here only reads our own tables, so running it at once is safe.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block or connection.get_autocommit():
+        transaction.on_commit(callback)
+    else:
+        callback()
+
+
 class RetentionPlugin(BasePlugin):
     PLUGIN_ID = "saleor.retention"
     PLUGIN_NAME = "Retention: loyalty points, tiers & reminders"
@@ -209,7 +223,7 @@ class RetentionPlugin(BasePlugin):
             placed_at=order.created_at,
         ).to_json()
         configuration = self.settings.as_configuration()
-        transaction.on_commit(lambda: record_order_for_carts_task.delay(placed, configuration))
+        _after_commit(lambda: record_order_for_carts_task.delay(placed, configuration))
 
     def _anonymise(self, user: User) -> None:
         from .tasks import anonymise_customer_task

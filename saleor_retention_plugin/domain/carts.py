@@ -72,6 +72,9 @@ class CartContents:
     customer_id: int | None = None
     timezone: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "email", normalise_email(self.email))
+
     @property
     def total(self) -> Decimal:
         return sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
