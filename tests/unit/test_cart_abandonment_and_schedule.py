@@ -86,7 +86,9 @@ def test_default_series_is_1h_24h_72h_with_a_coupon_on_step_two():
         None,
     ]
     assert [step.incentive is not None for step in DEFAULT_SERIES.steps] == [False, True, False]
-    assert DEFAULT_SERIES.steps[1].incentive.describe("CNY") == "10%"
+    incentive = DEFAULT_SERIES.steps[1].incentive
+    assert incentive is not None
+    assert incentive.describe("CNY") == "10%"
 
 
 def test_the_first_check_waits_for_both_the_threshold_and_step_one():

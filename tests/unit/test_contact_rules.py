@@ -25,8 +25,8 @@ ZONES = [
 ]
 
 
-def local(zone, *args):
-    return datetime(*args, tzinfo=zone)
+def local(zone, year, month, day, hour, minute=0):
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 @pytest.mark.parametrize(

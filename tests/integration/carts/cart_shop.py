@@ -131,4 +131,6 @@ def order(token=None, *, at, total="176.00", customer_id=None, email="ann@exampl
 
 
 def reminders():
-    return load_channel_settings(CHANNEL).reminders
+    settings = load_channel_settings(CHANNEL)
+    assert settings is not None
+    return settings.reminders

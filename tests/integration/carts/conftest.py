@@ -51,7 +51,9 @@ def track():
             currency=currency,
             occurred_at=at,
         )
-        carts.record_cart_activity(activity, load_channel_settings(channel).reminders, now=at)
+        settings = load_channel_settings(channel)
+        assert settings is not None
+        carts.record_cart_activity(activity, settings.reminders, now=at)
         return token
 
     return track

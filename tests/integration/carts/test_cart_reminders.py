@@ -342,6 +342,7 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
     sweep(T0 + HOUR)
     sweep(T0 + 24 * HOUR)
     recovery = carts.record_order(order(token, at=T0 + 30 * HOUR, total="158.40"), reminders())
+    assert recovery is not None
 
     assert (recovery.recovered_by_step, recovery.revenue, recovery.via, recovery.is_holdout) == (
         2,
@@ -374,6 +375,7 @@ def test_a_holdout_cart_that_converts_counts_as_recovered_without_a_step(track):
     put_cart(token, tea_line())
     sweep(T0 + 2 * HOUR)
     recovery = carts.record_order(order(token, at=T0 + 3 * HOUR), reminders())
+    assert recovery is not None
     assert (recovery.is_holdout, recovery.recovered_by_step) == (True, None)
     assert (
         cart_reminders.cart_recovery_summary(CHANNEL)["groups"]["holdout"]["recovered_carts"] == 1
@@ -385,7 +387,9 @@ def test_an_order_from_another_cart_within_the_window_recovers_the_reminded_cart
     put_cart(token, tea_line(), customer_id=5)
     sweep(T0 + HOUR)
     recovery = carts.record_order(order(None, at=T0 + 5 * 24 * HOUR, customer_id=5), reminders())
-    assert (recovery.cart.checkout_token, recovery.via, recovery.recovered_by_step) == (
+    assert recovery is not None
+    recovered_cart = TrackedCart.objects.get(pk=recovery.cart_id)
+    assert (recovered_cart.checkout_token, recovery.via, recovery.recovered_by_step) == (
         uuid.UUID(token),
         "same_customer",
         1,

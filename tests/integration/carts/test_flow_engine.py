@@ -60,7 +60,7 @@ def welcome(customer_id, *, at):
 def test_the_frequency_cap_spans_flows(welcome_flow, track):
     configure(frequency_cap_hours="16")
     welcome(5, at=T0)
-    sent = []
+    sent: list[str] = []
     for claim in flows.claim_due_messages(now=T0):
         sent.append(
             flows.deliver_message(
@@ -118,6 +118,7 @@ def test_tasks_take_plain_json(track):
     assert (cart.line_count, str(cart.total_amount)) == (1, "264.000")
     assert sweep(T0 + HOUR) == ["sent"]  # from the stored snapshot: no live loader entry
 
+    assert cart.total_amount is not None
     order = PlacedOrder(
         str(uuid.uuid4()), CHANNEL, token, 5, None, cart.total_amount, "CNY", T0 + 2 * HOUR
     )

@@ -59,7 +59,7 @@ def test_concurrent_claimers_never_claim_the_same_message(track):
     assert FlowMessage.objects.count() == 60
 
     def claim_until_empty(_):
-        mine = []
+        mine: list[int] = []
         while claims := flows.claim_due_messages(now=DUE, limit=7):
             mine.extend(claim.message_id for claim in claims)
         return mine
