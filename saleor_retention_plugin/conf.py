@@ -169,7 +169,10 @@ LEDGER_FIELDS: tuple[SettingField, ...] = (
     SettingField(
         name="timezone",
         label="Timezone",
-        help_text="IANA timezone of your shop, for example Asia/Shanghai. Expiry days end here.",
+        help_text=(
+            "IANA timezone of your shop, for example Asia/Shanghai. Expiry days end here; "
+            "quiet hours use it when the customer's own timezone is unknown."
+        ),
         default="UTC",
         parse=parse_timezone,
     ),

@@ -42,6 +42,8 @@ from .flows import (
     Ready,
     Retime,
     channel_settings_loader,
+    claim_due_messages,
+    deliver_message,
     register_flow,
 )
 
@@ -320,6 +322,22 @@ def cart_reminder_context(
         "checkout_url": settings.delivery.checkout_url(str(cart.checkout_token)),
         "checkout_token": str(cart.checkout_token),
     }
+
+
+def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
+    """One sweep with delivery in this process: what the beat task and its delivery tasks do.
+
+    For the sandbox, management commands and tests; production runs
+    ``tasks.sweep_flows_task``, which hands each claimed message to its own task.
+    """
+    now = now or timezone.now()
+    advance_due_carts(now=now)
+    outcomes: list[str] = []
+    while claims := claim_due_messages(now=now):
+        outcomes.extend(
+            deliver_message(claim.message_id, claim.claim_token, now=now) for claim in claims
+        )
+    return outcomes
 
 
 def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.domain.carts import CartContents, CartLine, PlacedOrder
 from saleor_retention_plugin.models import FlowMessage
-from saleor_retention_plugin.services import cart_reminders, flows
+from saleor_retention_plugin.services import cart_reminders
 from saleor_retention_plugin.services.carts import stored_cart_contents
 
 CHANNEL = "tea-cn"
@@ -106,11 +106,7 @@ HOUR = timedelta(hours=1)
 
 def sweep(at):
     """One run of the periodic sweep, delivering in-process; returns the outcomes."""
-    cart_reminders.advance_due_carts(now=at)
-    return [
-        flows.deliver_message(claim.message_id, claim.claim_token, now=at)
-        for claim in flows.claim_due_messages(now=at)
-    ]
+    return cart_reminders.sweep_and_deliver(now=at)
 
 
 def message(token, step):
