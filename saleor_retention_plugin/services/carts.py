@@ -70,7 +70,7 @@ ON CONFLICT (checkout_token) DO UPDATE SET
     stop_reason = '',
     series_stopped_at = NULL,
     updated_at = EXCLUDED.updated_at
-WHERE cart.state <> 'converted'
+WHERE cart.state <> 'converted' AND cart.stop_reason <> 'customer_deleted'
 """
 
 
@@ -80,7 +80,8 @@ def record_cart_activity(
     """Note that the cart changed: one upsert, no reads of lines or prices.
 
     New activity restarts the clock (the sweep looks again one abandonment threshold
-    later) and reopens a cart whose series had stopped, unless it became an order.
+    later) and reopens a cart whose series had stopped, unless it became an order or
+    its customer was deleted (a forgotten customer stays forgotten).
     """
     now = now or timezone.now()
     params: dict[str, Any] = {

@@ -313,6 +313,10 @@ def test_a_customer_deleted_mid_series_gets_nothing_more_and_is_forgotten(track)
     first = message(token, 1)
     assert (first.recipient_email, first.customer_id, first.context) == (None, None, {})
     assert not ContactLogEntry.objects.filter(recipient_key="customer:5").exists()
+    # Late activity on the deleted customer's checkout does not bring the cart back.
+    track(token, at=T0 + 25 * HOUR, customer_id=None)
+    assert sweep(T0 + 80 * HOUR) == []
+    assert TrackedCart.objects.get(checkout_token=token).email is None
     assert len(mail.outbox) == 1
 
 
