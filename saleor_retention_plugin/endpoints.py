@@ -35,3 +35,7 @@ def route_plugin_request(plugin: Any, request: HttpRequest, path: str) -> HttpRe
     if view is None:
         return JsonResponse({"errors": [{"message": f"No such endpoint: {path!r}."}]}, status=404)
     return view(plugin, request, rest)
+
+
+# Views register themselves with @route when imported; they import ``route`` from here.
+from .delivery import views as _delivery_views  # noqa: E402, F401

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from saleor.plugins.base_plugin import BasePlugin
 
 from . import conf
@@ -99,6 +101,7 @@ class RetentionPlugin(BasePlugin):
     def order_created(
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
+        self._record_order_for_carts(order)
         self._sync_order_points("order_created", order)
 
     @never_raises
@@ -141,9 +144,16 @@ class RetentionPlugin(BasePlugin):
         enqueue_guest_merge(customer.pk, customer.email)
 
     @never_raises
+    def checkout_created(
+        self, checkout: Checkout, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        self._record_cart_activity(checkout)
+
+    @never_raises
     def checkout_updated(
         self, checkout: Checkout, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
+        self._record_cart_activity(checkout)
         # A checkout attached to a user (checkoutCustomerAttach) brings their guest points.
         if checkout.user_id is not None and checkout.email:
             enqueue_guest_merge(checkout.user_id, checkout.email)
@@ -157,3 +167,43 @@ class RetentionPlugin(BasePlugin):
     @never_raises
     def account_deleted(self, user: User, previous_value: Any, **kwargs: Any) -> None:
         enqueue_anonymisation(user.pk, user.email)
+
+    # --- carts ----------------------------------------------------------------------------
+
+    def _record_cart_activity(self, checkout: Checkout) -> None:
+        """One upsert from fields already on the checkout; no lines, no prices.
+
+        In a savepoint: should it fail, Saleor's own transaction stays usable.
+        """
+        from .domain.carts import CartActivity
+        from .services.carts import record_cart_activity
+
+        channel = self.channel if self.channel is not None else checkout.channel
+        activity = CartActivity(
+            checkout_token=str(checkout.token),
+            channel_slug=channel.slug,
+            customer_id=checkout.user_id,
+            email=checkout.email,
+            language_code=checkout.language_code or "en",
+            currency=checkout.currency or "",
+            occurred_at=timezone.now(),
+        )
+        with transaction.atomic():
+            record_cart_activity(activity, self.settings.reminders)
+
+    def _record_order_for_carts(self, order: Order) -> None:
+        from .domain.carts import PlacedOrder
+        from .tasks import record_order_for_carts_task
+
+        channel = self.channel if self.channel is not None else order.channel
+        placed = PlacedOrder(
+            order_id=str(order.pk),
+            channel_slug=channel.slug,
+            checkout_token=str(order.checkout_token or "") or None,
+            customer_id=order.user_id,
+            email=order.user_email or None,
+            total=order.total_gross_amount,
+            currency=order.currency,
+            placed_at=order.created_at,
+        ).to_json()
+        enqueue_after_commit(record_order_for_carts_task, placed, self.settings.as_configuration())

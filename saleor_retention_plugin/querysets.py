@@ -57,3 +57,39 @@ class PointsLotQuerySet(models.QuerySet):
 
     def total_remaining(self) -> int:
         return int(self.aggregate(total=Sum("remaining"))["total"] or 0)
+
+
+class TrackedCartQuerySet(models.QuerySet):
+    def open(self) -> TrackedCartQuerySet:
+        return self.filter(state="open")
+
+    def due(self, now: datetime) -> TrackedCartQuerySet:
+        """Open carts the sweep should look at now (served by a partial index)."""
+        return self.filter(state="open", next_check_at__isnull=False, next_check_at__lte=now)
+
+    def of_customer(
+        self, channel_slug: str, *, customer_id: int | None, email: str | None
+    ) -> TrackedCartQuerySet:
+        """Carts in the channel that belong to this customer, by id or by email."""
+        who = models.Q(pk__in=[])
+        if customer_id is not None:
+            who |= models.Q(customer_id=customer_id)
+        if email:
+            who |= models.Q(email=email)
+        return self.filter(who, channel_slug=channel_slug)
+
+
+class FlowMessageQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> FlowMessageQuerySet:
+        """Scheduled or deferred messages whose time has come (served by a partial index)."""
+        return self.filter(state__in=("scheduled", "deferred"), next_attempt_at__lte=now)
+
+    def stale_claims(self, claimed_before: datetime) -> FlowMessageQuerySet:
+        """Messages a worker claimed and never finished: it crashed or was lost."""
+        return self.filter(state="claimed", claimed_at__lt=claimed_before)
+
+    def waiting(self) -> FlowMessageQuerySet:
+        return self.filter(state__in=("scheduled", "deferred"))
+
+    def sent(self) -> FlowMessageQuerySet:
+        return self.filter(state="sent")

@@ -15,6 +15,12 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=15),
         "options": {"expires": 14 * 60},
     },
+    # Cart reminders (and later flows): due carts -> outbox -> claimed -> sent once.
+    "saleor-retention-sweep-flows": {
+        "task": "saleor_retention_plugin.tasks.sweep_flows_task",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
 }
 
 

@@ -75,3 +75,59 @@ def anonymise_customer_task(customer_id: int, email: str = "") -> int:
 @shared_task(name="saleor_retention_plugin.tasks.expire_due_points_task", **RETRY_POLICY)
 def expire_due_points_task() -> int:
     return ledger.expire_due_points()
+
+
+# --- flows: cart reminders ---------------------------------------------------------------
+
+
+@shared_task(name="saleor_retention_plugin.tasks.sweep_flows_task", **RETRY_POLICY)
+def sweep_flows_task() -> dict[str, Any]:
+    """The periodic sweep: schedule due reminders, claim due messages, hand them out.
+
+    Each claimed message goes to its own delivery task; a delivery task that is lost
+    leaves its message claimed, and a later sweep claims it again after the timeout.
+    """
+    from .services import cart_reminders, flows
+
+    report = cart_reminders.advance_due_carts().as_json()
+    claimed = 0
+    while True:
+        claims = flows.claim_due_messages(limit=100)
+        for claim in claims:
+            deliver_flow_message_task.delay(claim.message_id, claim.claim_token)
+        claimed += len(claims)
+        if len(claims) < 100:
+            break
+    report["claimed"] = claimed
+    return report
+
+
+@shared_task(name="saleor_retention_plugin.tasks.deliver_flow_message_task", **RETRY_POLICY)
+def deliver_flow_message_task(message_id: int, claim_token: str) -> str:
+    from .services import cart_reminders, flows  # noqa: F401  (registers the cart flow)
+
+    return flows.deliver_message(int(message_id), str(claim_token))
+
+
+@shared_task(name="saleor_retention_plugin.tasks.refresh_cart_contents_task", **RETRY_POLICY)
+def refresh_cart_contents_task(checkout_token: str, contents: dict[str, Any] | None = None) -> bool:
+    """Store a cart's lines and prices: from ``contents`` when given, else read from the shop."""
+    from .domain.carts import CartContents
+    from .services import carts
+
+    loaded = (
+        CartContents.from_json(contents)
+        if contents is not None
+        else carts.cart_contents_loader()(checkout_token)
+    )
+    return carts.refresh_cart_contents(checkout_token, loaded) is not None
+
+
+@shared_task(name="saleor_retention_plugin.tasks.record_order_for_carts_task", **RETRY_POLICY)
+def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, Any]) -> bool:
+    """Stop the customer's cart series and credit a recovered cart for this order."""
+    from .domain.carts import PlacedOrder
+    from .services import carts
+
+    settings = ChannelSettings.from_configuration(configuration, strict=False)
+    return carts.record_order(PlacedOrder.from_json(order), settings.reminders) is not None

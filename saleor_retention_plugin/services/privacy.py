@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import ledger
+from . import carts, ledger
 
 
 def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
@@ -14,4 +14,7 @@ def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
     same transaction. Returns how many loyalty accounts were anonymised.
     """
     with transaction.atomic():
-        return ledger.anonymise_customer(customer_id, email)
+        anonymised = ledger.anonymise_customer(customer_id, email)
+        # Carts, reminders and the contact log; opt-outs keep only a digest and stay.
+        carts.anonymise_carts(customer_id, email)
+        return anonymised

@@ -92,6 +92,7 @@ def funded_account(make_order, make_settings) -> Callable[..., LoyaltyAccount]:
         )
         outcome = ledger.sync_order_points(order, settings or make_settings(), now=now)
         assert outcome.earned == points
+        assert outcome.account_id is not None
         return LoyaltyAccount.objects.get(pk=outcome.account_id)
 
     return fund

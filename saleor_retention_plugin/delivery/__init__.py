@@ -1,0 +1,17 @@
+"""Delivery of flow messages: email, Saleor NOTIFY_USER and signed webhooks."""
+
+from .base import (
+    DeliveryReceipt,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    send_message,
+)
+
+__all__ = [
+    "DeliveryReceipt",
+    "OutgoingMessage",
+    "PermanentDeliveryError",
+    "TransientDeliveryError",
+    "send_message",
+]

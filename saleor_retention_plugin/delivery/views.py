@@ -1,0 +1,118 @@
+"""The unsubscribe page: ``/plugins/channel/<slug>/saleor.retention/unsubscribe/?token=...``.
+
+GET shows a confirmation button (a link scanner that follows every link in an email
+must not unsubscribe anyone); POST records the opt-out. Mail clients that support
+RFC 8058 POST ``List-Unsubscribe=One-Click`` to the same URL, with the token in the
+query string, and get the same result. A bad token changes nothing and answers 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
+
+from ..endpoints import route
+from ..services.consent import record_opt_out
+from .language import MessageLanguage, message_language
+from .unsubscribe import InvalidUnsubscribeToken, UnsubscribeRequest, read_unsubscribe_token
+
+PAGE_TEMPLATE = "saleor_retention_plugin/unsubscribe/page.html"
+
+COPY: dict[MessageLanguage, dict[str, str]] = {
+    MessageLanguage.ENGLISH: {
+        "confirm_title": "Unsubscribe from our messages?",
+        "confirm_body": "You will no longer receive reminders and offers from this shop.",
+        "confirm_button": "Unsubscribe",
+        "done_title": "You are unsubscribed",
+        "done_body": "You will no longer receive reminders and offers from this shop.",
+        "invalid_title": "This link does not work",
+        "invalid_body": (
+            "This unsubscribe link is not valid or was changed, so nothing was changed. "
+            "Please use the link from the email exactly as it came."
+        ),
+    },
+    MessageLanguage.SIMPLIFIED_CHINESE: {
+        "confirm_title": "确定退订吗?",
+        "confirm_body": "退订后,您将不再收到本店的提醒和优惠消息。",
+        "confirm_button": "确认退订",
+        "done_title": "已成功退订",
+        "done_body": "您将不再收到本店的提醒和优惠消息。",
+        "invalid_title": "链接无效",
+        "invalid_body": (
+            "这个退订链接无效或已被修改,我们没有做任何更改。请直接使用邮件中的原始链接。"
+        ),
+    },
+}
+
+
+@route("unsubscribe")
+def unsubscribe_view(plugin: Any, request: HttpRequest, rest: str) -> HttpResponse:
+    language = _page_language(request)
+    if request.method not in ("GET", "POST"):
+        response = _page(request, language, "invalid", status=405)
+        response["Allow"] = "GET, POST"
+        return response
+    token = request.GET.get("token") or request.POST.get("token") or ""
+    try:
+        unsubscribe = _read_token_for_channel(token, plugin.channel.slug)
+    except InvalidUnsubscribeToken:
+        return _page(request, language, "invalid", status=400)
+    if request.method == "GET":
+        return _page(request, language, "confirm", token=token)
+    try:
+        record_opt_out(
+            unsubscribe.channel_slug,
+            email=unsubscribe.email,
+            customer_id=unsubscribe.customer_id,
+            source="unsubscribe_link",
+        )
+    except ValueError:
+        return _page(request, language, "invalid", status=400)
+    return _page(request, language, "done")
+
+
+def _read_token_for_channel(token: str, channel_slug: str) -> UnsubscribeRequest:
+    unsubscribe = read_unsubscribe_token(token)
+    # A link signed for one channel must not opt the customer out of another.
+    if unsubscribe.channel_slug != channel_slug:
+        raise InvalidUnsubscribeToken("This unsubscribe link belongs to another channel.")
+    return unsubscribe
+
+
+def _page_language(request: HttpRequest) -> MessageLanguage:
+    requested = request.GET.get("lang")
+    if requested:
+        return message_language(requested)
+    accept = request.headers.get("Accept-Language", "")
+    first = accept.split(",")[0].split(";")[0].strip()
+    return message_language(first)
+
+
+def _page(
+    request: HttpRequest,
+    language: MessageLanguage,
+    state: str,
+    *,
+    status: int = 200,
+    token: str = "",
+) -> HttpResponse:
+    copy = COPY[language]
+    html = render_to_string(
+        PAGE_TEMPLATE,
+        {
+            "state": state,
+            "html_lang": "zh-Hans" if language is MessageLanguage.SIMPLIFIED_CHINESE else "en",
+            "title": copy[f"{state}_title"],
+            "body": copy[f"{state}_body"],
+            "button": copy["confirm_button"],
+            "token": token,
+            "action": request.get_full_path(),
+        },
+    )
+    response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
+    # The token identifies a customer; keep the page out of caches and referrers.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

@@ -1,0 +1,285 @@
+"""The flow engine's tables: tracked carts, the message outbox, opt-outs, contact log, recoveries.
+
+Design. A *flow* (the cart series first; welcome, win-back... later) turns a subject (a
+cart, a customer) into numbered steps. Each step that is due becomes exactly one
+``FlowMessage`` row (unique per subject, flow and step), the outbox. Workers claim a row
+atomically (``scheduled``/``deferred`` -> ``claimed`` with a fresh claim token), check
+every stop condition again, send it with an idempotency key derived from the row, and
+mark it ``sent``. A worker that dies after claiming leaves a ``claimed`` row behind; once
+its claim is older than the claim timeout the sweep hands it to another worker, which
+sends it with the same idempotency key. So a message is never lost and never written
+twice; a crash in the tiny window after the channel accepted a message and before the row
+is marked sent is covered by the channel's own idempotency key where it has one.
+
+``TrackedCart`` rows are written by the checkout hooks with a single upsert (token,
+channel, contact, language, last activity) and carry ``next_check_at``: the only column
+the sweep searches (a partial index over open carts), so the sweep's cost grows with the
+carts that are due, not with the carts tracked.
+
+Customers are referenced by id and channels by slug, never by foreign keys into Saleor.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from ..querysets import FlowMessageQuerySet, TrackedCartQuerySet
+
+
+class CartState(models.TextChoices):
+    OPEN = "open", "Open"  # tracked; the series may run
+    CONVERTED = "converted", "Became an order"
+    CLOSED = "closed", "Closed"  # series stopped for good (see stop_reason)
+
+
+class TrackedCart(models.Model):
+    checkout_token = models.UUIDField(unique=True)
+    channel_slug = models.SlugField(max_length=255)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    # Normalised email (domain.customers.normalise_email); null for carts without one.
+    email = models.CharField(max_length=254, null=True, blank=True)
+    language_code = models.CharField(max_length=35, default="en")
+    currency = models.CharField(max_length=3, blank=True, default="")
+    # IANA zone of the customer when known (from the shipping address); else the shop's.
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    last_activity_at = models.DateTimeField()
+
+    # Snapshot of the lines, written by a task (never by the checkout hook).
+    line_count = models.PositiveIntegerField(null=True, blank=True)
+    lines = models.JSONField(default=list, blank=True)
+    total_amount = models.DecimalField(max_digits=20, decimal_places=3, null=True, blank=True)
+    contents_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    state = models.CharField(max_length=16, choices=CartState.choices, default=CartState.OPEN)
+    is_holdout = models.BooleanField(default=False)
+    # The next step of the cart series (1-based) and when the sweep should look again.
+    next_step = models.PositiveSmallIntegerField(default=1)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    abandoned_at = models.DateTimeField(null=True, blank=True)
+    series_stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=64, blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TrackedCartQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                check=Q(state__in=CartState.values), name="retention_cart_state_valid"
+            ),
+            models.CheckConstraint(check=Q(next_step__gte=1), name="retention_cart_step_from_one"),
+            # A cart that is not open is never looked at by the sweep again.
+            models.CheckConstraint(
+                check=Q(state=CartState.OPEN) | Q(next_check_at__isnull=True),
+                name="retention_cart_only_open_carts_are_due",
+            ),
+            models.CheckConstraint(
+                check=Q(state=CartState.OPEN) | ~Q(stop_reason=""),
+                name="retention_cart_stopped_with_a_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_check_at"],
+                condition=Q(state=CartState.OPEN, next_check_at__isnull=False),
+                name="retention_cart_due_idx",
+            ),
+            models.Index(
+                fields=["channel_slug", "customer_id"], name="retention_cart_customer_idx"
+            ),
+            models.Index(fields=["channel_slug", "email"], name="retention_cart_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"cart {self.checkout_token} @ {self.channel_slug} ({self.state})"
+
+
+class MessageState(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    DEFERRED = "deferred", "Deferred (quiet hours, frequency cap or a retry)"
+    CLAIMED = "claimed", "Claimed by a worker"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed for good"
+    CANCELLED = "cancelled", "Cancelled (a stop condition held)"
+
+
+WAITING_STATES = (MessageState.SCHEDULED, MessageState.DEFERRED)
+
+
+class FlowMessage(models.Model):
+    """The outbox: one row per (subject, flow, step), sent at most once."""
+
+    flow = models.CharField(max_length=64)
+    # What the flow is about: the cart token for cart reminders, "customer:<id>" later.
+    subject_key = models.CharField(max_length=128)
+    step = models.PositiveSmallIntegerField()
+    cart = models.ForeignKey(
+        TrackedCart, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    channel_slug = models.SlugField(max_length=255)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    recipient_email = models.CharField(max_length=254, null=True, blank=True)
+    language_code = models.CharField(max_length=35, default="en")
+
+    state = models.CharField(
+        max_length=16, choices=MessageState.choices, default=MessageState.SCHEDULED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Stable for the row's whole life: every retry of the same message carries the same key.
+    idempotency_key = models.CharField(max_length=128, unique=True)
+    # The cart's last activity when this step was scheduled: newer activity re-times it.
+    scheduled_for_activity_at = models.DateTimeField(null=True, blank=True)
+    coupon_code = models.CharField(max_length=64, null=True, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivery_channel = models.CharField(max_length=32, blank=True, default="")
+    provider_message_id = models.CharField(max_length=255, blank=True, default="")
+    last_error = models.TextField(blank=True, default="")
+    cancel_reason = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FlowMessageQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject_key", "flow", "step"], name="retention_one_message_per_step"
+            ),
+            models.CheckConstraint(
+                check=Q(state__in=MessageState.values), name="retention_message_state_valid"
+            ),
+            models.CheckConstraint(check=Q(step__gte=1), name="retention_message_step_from_one"),
+            models.CheckConstraint(
+                check=~Q(state__in=WAITING_STATES) | Q(next_attempt_at__isnull=False),
+                name="retention_waiting_message_has_a_time",
+            ),
+            models.CheckConstraint(
+                check=~Q(state=MessageState.CLAIMED)
+                | Q(claim_token__isnull=False, claimed_at__isnull=False),
+                name="retention_claimed_message_has_a_claim",
+            ),
+            models.CheckConstraint(
+                check=~Q(state=MessageState.SENT) | Q(sent_at__isnull=False),
+                name="retention_sent_message_has_sent_at",
+            ),
+            models.CheckConstraint(
+                check=~Q(state=MessageState.CANCELLED) | ~Q(cancel_reason=""),
+                name="retention_cancelled_message_has_a_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=WAITING_STATES),
+                name="retention_message_due_idx",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(state=MessageState.CLAIMED),
+                name="retention_message_claimed_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} step {self.step} for {self.subject_key} ({self.state})"
+
+
+class MarketingOptOut(models.Model):
+    """A customer who unsubscribed from the plugin's marketing messages in a channel.
+
+    Emails are kept only as a SHA-256 digest of the normalised address: enough to honour
+    the opt-out, nothing to leak or to mail.
+    """
+
+    channel_slug = models.SlugField(max_length=255)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    email_digest = models.CharField(max_length=64, null=True, blank=True)
+    source = models.CharField(max_length=64, default="unsubscribe_link")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_slug", "customer_id"],
+                condition=Q(customer_id__isnull=False),
+                name="retention_one_opt_out_per_customer",
+            ),
+            models.UniqueConstraint(
+                fields=["channel_slug", "email_digest"],
+                condition=Q(email_digest__isnull=False),
+                name="retention_one_opt_out_per_email",
+            ),
+            models.CheckConstraint(
+                check=Q(customer_id__isnull=False) | Q(email_digest__isnull=False),
+                name="retention_opt_out_names_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"opt-out @ {self.channel_slug} ({self.source})"
+
+
+class ContactLogEntry(models.Model):
+    """Every marketing message the plugin sent (or is sending), for the frequency cap.
+
+    Keyed by recipient (``customer:<id>`` or ``email:<digest>``) across channels and flows.
+    One row per outbox message, so a retried send does not count twice.
+    """
+
+    recipient_key = models.CharField(max_length=128)
+    message = models.OneToOneField(FlowMessage, on_delete=models.CASCADE, related_name="contact")
+    flow = models.CharField(max_length=64)
+    contacted_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["recipient_key", "-contacted_at"], name="retention_contact_recent_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} to {self.recipient_key} at {self.contacted_at:%Y-%m-%d %H:%M}"
+
+
+class CartRecovery(models.Model):
+    """An abandoned cart that became an order, and what it brought in."""
+
+    class Via(models.TextChoices):
+        CHECKOUT = "checkout", "The cart itself was completed"
+        SAME_CUSTOMER = "same_customer", "The same customer ordered within the window"
+
+    cart = models.OneToOneField(TrackedCart, on_delete=models.CASCADE, related_name="recovery")
+    channel_slug = models.SlugField(max_length=255)
+    order_id = models.CharField(max_length=64)
+    revenue = models.DecimalField(max_digits=20, decimal_places=3)
+    currency = models.CharField(max_length=3)
+    # The last reminder sent before the order; null when none was (holdout, or too early).
+    recovered_by_step = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_holdout = models.BooleanField()
+    via = models.CharField(max_length=16, choices=Via.choices)
+    recovered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                check=Q(revenue__gte=0), name="retention_recovery_revenue_not_negative"
+            ),
+            models.CheckConstraint(
+                check=Q(is_holdout=False) | Q(recovered_by_step__isnull=True),
+                name="retention_holdout_never_recovered_by_a_message",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["channel_slug", "recovered_at"], name="retention_recovery_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cart} recovered by order {self.order_id}"

@@ -1,0 +1,385 @@
+"""The first flow: abandoned-cart reminders.
+
+``advance_due_carts`` is the flow's scheduler, run by the periodic sweep. It reads only
+carts whose ``next_check_at`` has passed (a partial index), locks them with
+``SKIP LOCKED`` so concurrent sweeps share the work, loads each cart's current contents,
+and either stops its series, looks again later, or writes the outbox row of the step that
+is due. ``CartReminderFlow.prepare`` checks everything again right before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ..conf import ChannelSettings
+from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
+from ..domain.carts import CartContents
+from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
+from . import consent
+from .carts import (
+    CART_FLOW,
+    CartContentsLoader,
+    apply_contents,
+    cart_contents_loader,
+    stop_series,
+)
+from .flows import (
+    Cancel,
+    ChannelSettingsLoader,
+    Preparation,
+    Ready,
+    Retime,
+    channel_settings_loader,
+    claim_due_messages,
+    deliver_message,
+    register_flow,
+)
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 200
+SALEOR_ORDER_CHECK = "saleor_retention_plugin.integrations.saleor.checkouts.customer_ordered_since"
+
+# (channel_slug, customer_id, email, since) -> did the customer place any order since?
+OrderCheck = Callable[[str, int | None, str | None, datetime], bool]
+
+
+def customer_order_check() -> OrderCheck:
+    """Asks the shop whether the customer ordered since a moment.
+
+    Inside Saleor this reads Saleor's orders, so a reminder never follows an order whose
+    hook task has not run yet. Elsewhere the order hooks (``record_order``) are the only
+    source, and they already close the customer's carts.
+    """
+    from django.apps import apps
+
+    path = getattr(django_settings, "RETENTION_CUSTOMER_ORDER_CHECK", None)
+    if path is None and apps.is_installed("saleor.order"):
+        path = SALEOR_ORDER_CHECK
+    if path is None:
+        return lambda channel_slug, customer_id, email, since: False
+    return import_string(path)
+
+
+def cart_zone(cart: TrackedCart, settings: ChannelSettings) -> ZoneInfo:
+    """The customer's zone when the cart tells it, else the shop's."""
+    for name in (cart.timezone, settings.ledger.timezone):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def subject_key(cart: TrackedCart) -> str:
+    return str(cart.checkout_token)
+
+
+def idempotency_key(cart: TrackedCart, step: int) -> str:
+    return f"retention:{CART_FLOW}:{cart.checkout_token}:{step}"
+
+
+@dataclass
+class SweepReport:
+    looked_at: int = 0
+    scheduled: int = 0
+    stopped: int = 0
+    held_out: int = 0
+    waiting: int = 0
+
+    def as_json(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def _assess(
+    cart: TrackedCart,
+    contents: CartContents | None,
+    settings: ChannelSettings,
+    now: datetime,
+    ordered_since: OrderCheck,
+) -> NotAbandoned | None:
+    if contents is not None:
+        apply_contents(cart, contents, now=now)
+    facts = CartFacts(
+        last_activity_at=cart.last_activity_at,
+        has_email=bool(cart.email),
+        has_customer=cart.customer_id is not None,
+        line_count=cart.line_count or 0,
+        exists=contents is not None,
+        opted_out=consent.is_opted_out(
+            cart.channel_slug, email=cart.email, customer_id=cart.customer_id
+        ),
+        customer_ordered_since_activity=(
+            contents is not None
+            and ordered_since(
+                cart.channel_slug, cart.customer_id, cart.email, cart.last_activity_at
+            )
+        ),
+    )
+    return why_not_abandoned(facts, now=now, threshold=settings.reminders.abandonment_threshold)
+
+
+def advance_due_carts(
+    *,
+    now: datetime | None = None,
+    batch_size: int = SWEEP_BATCH_SIZE,
+    max_batches: int = 50,
+    load_settings: ChannelSettingsLoader | None = None,
+    load_contents: CartContentsLoader | None = None,
+) -> SweepReport:
+    """Move every due cart one step on: stop it, look later, or schedule its due reminder.
+
+    When the sweep was down and several steps are overdue, only the latest one is sent:
+    a late reminder is fine, three at once are spam.
+    """
+    now = now or timezone.now()
+    load_settings = load_settings or channel_settings_loader()
+    load_contents = load_contents or cart_contents_loader()
+    ordered_since = customer_order_check()
+    settings_cache: dict[str, ChannelSettings | None] = {}
+    report = SweepReport()
+    for _ in range(max_batches):
+        with transaction.atomic():
+            carts = list(
+                TrackedCart.objects.due(now)
+                .select_for_update(skip_locked=True)
+                .order_by("next_check_at")[:batch_size]
+            )
+            for cart in carts:
+                report.looked_at += 1
+                if cart.channel_slug not in settings_cache:
+                    settings_cache[cart.channel_slug] = load_settings(cart.channel_slug)
+                _advance(
+                    cart,
+                    settings_cache[cart.channel_slug],
+                    now,
+                    load_contents,
+                    ordered_since,
+                    report,
+                )
+        if len(carts) < batch_size:
+            break
+    return report
+
+
+def _advance(
+    cart: TrackedCart,
+    settings: ChannelSettings | None,
+    now: datetime,
+    load_contents: CartContentsLoader,
+    ordered_since: OrderCheck,
+    report: SweepReport,
+) -> None:
+    if settings is None or not settings.reminders.cart_reminders_enabled:
+        # Tracked, but nothing to send in this channel; new activity arms it again.
+        cart.next_check_at = None
+        cart.save()
+        return
+    reminders = settings.reminders
+    contents = load_contents(str(cart.checkout_token))
+    verdict = _assess(cart, contents, settings, now, ordered_since)
+    if verdict is not None and verdict.is_final:
+        stop_series(cart, verdict.value, now=now)
+        report.stopped += 1
+        return
+    if verdict is NotAbandoned.STILL_ACTIVE:
+        cart.next_check_at = cart.last_activity_at + reminders.abandonment_threshold
+        cart.save()
+        report.waiting += 1
+        return
+    if verdict is NotAbandoned.NO_CONTACT:
+        cart.next_check_at = None  # an email or a sign-in is new activity and re-arms it
+        cart.save()
+        return
+
+    threshold_at = cart.last_activity_at + reminders.abandonment_threshold
+    if cart.abandoned_at is None or cart.abandoned_at < cart.last_activity_at:
+        cart.abandoned_at = threshold_at
+    if cart.is_holdout:
+        # Tracked for comparison, never reminded.
+        cart.next_check_at = None
+        cart.save()
+        report.held_out += 1
+        return
+    series = reminders.series
+
+    def due(step: int) -> datetime | None:
+        at = series.due_at(step, last_activity_at=cart.last_activity_at)
+        return None if at is None else max(at, threshold_at)
+
+    due_steps = [
+        step
+        for step in range(cart.next_step, len(series.steps) + 1)
+        if (at := due(step)) is not None and at <= now
+    ]
+    if due_steps:
+        step = due_steps[-1]
+        FlowMessage.objects.get_or_create(
+            subject_key=subject_key(cart),
+            flow=CART_FLOW,
+            step=step,
+            defaults={
+                "cart": cart,
+                "channel_slug": cart.channel_slug,
+                "customer_id": cart.customer_id,
+                "recipient_email": cart.email,
+                "language_code": cart.language_code,
+                "state": MessageState.SCHEDULED,
+                "next_attempt_at": now,
+                "idempotency_key": idempotency_key(cart, step),
+                "scheduled_for_activity_at": cart.last_activity_at,
+            },
+        )
+        cart.next_step = step + 1
+        report.scheduled += 1
+    cart.next_check_at = due(cart.next_step)
+    cart.save()
+
+
+class CartReminderFlow:
+    name = CART_FLOW
+
+    def is_enabled(self, settings: ChannelSettings) -> bool:
+        return settings.reminders.cart_reminders_enabled
+
+    def prepare(
+        self, message: FlowMessage, settings: ChannelSettings, now: datetime
+    ) -> Preparation:
+        cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
+        if cart is None:
+            return Cancel(NotAbandoned.DELETED.value)
+        if cart.state != CartState.OPEN:
+            return Cancel(cart.stop_reason or "cart_closed")
+        if cart.is_holdout:
+            return Cancel("holdout")
+        reminders = settings.reminders
+        threshold_at = cart.last_activity_at + reminders.abandonment_threshold
+        if (
+            message.scheduled_for_activity_at is not None
+            and cart.last_activity_at > message.scheduled_for_activity_at
+        ):
+            # The customer came back after this step was scheduled: its clock restarts.
+            due = reminders.series.due_at(message.step, last_activity_at=cart.last_activity_at)
+            message.scheduled_for_activity_at = cart.last_activity_at
+            if due is not None and max(due, threshold_at) > now:
+                return Retime(max(due, threshold_at))
+        contents = cart_contents_loader()(str(cart.checkout_token))
+        verdict = _assess(cart, contents, settings, now, customer_order_check())
+        if verdict is not None and verdict.is_final:
+            stop_series(cart, verdict.value, now=now)
+            return Cancel(verdict.value)
+        if verdict is NotAbandoned.STILL_ACTIVE:
+            cart.save()
+            return Retime(threshold_at)
+        if verdict is NotAbandoned.NO_CONTACT:
+            cart.save()
+            return Cancel(verdict.value)
+        cart.save()
+        assert contents is not None  # a missing cart is a final verdict
+        message.recipient_email = cart.email
+        message.customer_id = cart.customer_id
+        message.language_code = cart.language_code
+        step = reminders.series.step(message.step)
+        return Ready(
+            context=cart_reminder_context(cart, contents, settings),
+            zone=cart_zone(cart, settings),
+            bypass_frequency_cap=reminders.cart_reminders_bypass_cap,
+            incentive=step.incentive if step else None,
+            currency=contents.currency or cart.currency,
+        )
+
+    def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
+        if message.cart_id is None:
+            return
+        cart = TrackedCart.objects.filter(id=message.cart_id, state=CartState.OPEN).first()
+        if cart is not None:
+            stop_series(cart, NotAbandoned.OPTED_OUT.value, now=now)
+
+
+register_flow(CartReminderFlow())
+
+
+def cart_reminder_context(
+    cart: TrackedCart, contents: CartContents, settings: ChannelSettings
+) -> dict[str, Any]:
+    """What the templates show: the lines with images and prices, the total, the link."""
+    currency = contents.currency or cart.currency
+    return {
+        "lines": [line.to_json() for line in contents.lines],
+        "total": str(contents.total),
+        "currency": currency,
+        "checkout_url": settings.delivery.checkout_url(str(cart.checkout_token)),
+        "checkout_token": str(cart.checkout_token),
+    }
+
+
+def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
+    """One sweep with delivery in this process: what the beat task and its delivery tasks do.
+
+    For the sandbox, management commands and tests; production runs
+    ``tasks.sweep_flows_task``, which hands each claimed message to its own task.
+    """
+    now = now or timezone.now()
+    advance_due_carts(now=now)
+    outcomes: list[str] = []
+    while claims := claim_due_messages(now=now):
+        outcomes.extend(
+            deliver_message(claim.message_id, claim.claim_token, now=now) for claim in claims
+        )
+    return outcomes
+
+
+def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:
+    """Abandoned, reminded and recovered carts, reminded vs holdout, revenue per step."""
+    abandoned = TrackedCart.objects.filter(channel_slug=channel_slug, abandoned_at__isnull=False)
+    groups = {}
+    for label, is_holdout in (("reminded", False), ("holdout", True)):
+        carts = abandoned.filter(is_holdout=is_holdout)
+        recoveries = CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=is_holdout)
+        total = carts.count()
+        recovered = recoveries.count()
+        groups[label] = {
+            "abandoned_carts": total,
+            "recovered_carts": recovered,
+            "recovery_rate": (
+                str((Decimal(recovered) / total * 100).quantize(Decimal("0.1"))) if total else "0"
+            ),
+            "revenue": str(recoveries.aggregate(total=Sum("revenue"))["total"] or Decimal(0)),
+        }
+    per_step = list(
+        CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=False)
+        .values("recovered_by_step", "currency")
+        .annotate(carts=Count("id"), revenue=Sum("revenue"))
+        .order_by("recovered_by_step")
+    )
+    messages = FlowMessage.objects.filter(channel_slug=channel_slug, flow=CART_FLOW)
+    return {
+        "channel_slug": channel_slug,
+        "groups": groups,
+        "recovered_by_step": [
+            {
+                "step": row["recovered_by_step"],
+                "currency": row["currency"],
+                "carts": row["carts"],
+                "revenue": str(row["revenue"]),
+            }
+            for row in per_step
+        ],
+        "messages": dict(messages.values_list("state").annotate(n=Count("id")).order_by()),
+        "open_carts": TrackedCart.objects.filter(channel_slug=channel_slug, state=CartState.OPEN)
+        .filter(~Q(line_count=0))
+        .count(),
+    }

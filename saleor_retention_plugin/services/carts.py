@@ -1,0 +1,304 @@
+"""Tracking carts: activity from the checkout hooks, contents from a task, orders, privacy.
+
+``record_cart_activity`` is what a checkout hook calls inside Saleor's request: a single
+``INSERT ... ON CONFLICT DO UPDATE`` that reads no lines and no prices. Everything that
+needs the lines (the snapshot, whether the cart is empty, its total) is loaded later, in
+a task, through the cart contents loader:
+
+* inside Saleor, ``integrations.saleor.checkouts.load_cart_contents`` reads the Checkout;
+* elsewhere (the sandbox, tests) the ``RETENTION_CART_CONTENTS_LOADER`` Django setting
+  names a function ``(checkout_token) -> CartContents | None``; without one, the
+  snapshot last stored by ``refresh_cart_contents`` stands for the cart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ..conf import ReminderSettings
+from ..domain.abandonment import NotAbandoned
+from ..domain.carts import CartActivity, CartContents, PlacedOrder
+from ..domain.customers import normalise_email
+from ..domain.holdout import is_in_holdout
+from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
+from .consent import email_digest
+
+logger = logging.getLogger(__name__)
+
+CART_FLOW = "cart"
+SALEOR_CART_LOADER = "saleor_retention_plugin.integrations.saleor.checkouts.load_cart_contents"
+
+CartContentsLoader = Callable[[str], CartContents | None]
+
+
+def holdout_salt(channel_slug: str) -> str:
+    # Per channel, so each channel draws its own holdout group.
+    return f"cart-holdout:{channel_slug}"
+
+
+_UPSERT_ACTIVITY = """
+INSERT INTO {table} AS cart (
+    checkout_token, channel_slug, customer_id, email, language_code, currency, timezone,
+    last_activity_at, lines, state, is_holdout, next_step, next_check_at, stop_reason,
+    created_at, updated_at
+) VALUES (
+    %(token)s, %(channel_slug)s, %(customer_id)s, %(email)s, %(language_code)s, %(currency)s,
+    '', %(occurred_at)s, '[]'::jsonb, 'open', %(is_holdout)s, 1, %(next_check_at)s, '',
+    %(now)s, %(now)s
+)
+ON CONFLICT (checkout_token) DO UPDATE SET
+    channel_slug = EXCLUDED.channel_slug,
+    customer_id = EXCLUDED.customer_id,
+    email = COALESCE(EXCLUDED.email, cart.email),
+    language_code = EXCLUDED.language_code,
+    currency = COALESCE(NULLIF(EXCLUDED.currency, ''), cart.currency),
+    last_activity_at = GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at),
+    next_check_at = GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at)
+        + (EXCLUDED.next_check_at - EXCLUDED.last_activity_at),
+    state = 'open',
+    stop_reason = '',
+    series_stopped_at = NULL,
+    updated_at = EXCLUDED.updated_at
+WHERE cart.state <> 'converted' AND cart.stop_reason <> 'customer_deleted'
+"""
+
+
+def record_cart_activity(
+    activity: CartActivity, reminders: ReminderSettings, *, now: datetime | None = None
+) -> None:
+    """Note that the cart changed: one upsert, no reads of lines or prices.
+
+    New activity restarts the clock (the sweep looks again one abandonment threshold
+    later) and reopens a cart whose series had stopped, unless it became an order or
+    its customer was deleted (a forgotten customer stays forgotten).
+    """
+    now = now or timezone.now()
+    params: dict[str, Any] = {
+        "token": str(activity.checkout_token),
+        "channel_slug": activity.channel_slug,
+        "customer_id": activity.customer_id,
+        "email": activity.email,
+        "language_code": (activity.language_code or "en")[:35],
+        "currency": (activity.currency or "")[:3],
+        "occurred_at": activity.occurred_at,
+        "is_holdout": is_in_holdout(
+            str(activity.checkout_token),
+            salt=holdout_salt(activity.channel_slug),
+            percent=reminders.cart_holdout_percent,
+        ),
+        "next_check_at": activity.occurred_at + reminders.abandonment_threshold,
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT_ACTIVITY.format(table=TrackedCart._meta.db_table), params)
+
+
+def cart_contents_loader() -> CartContentsLoader:
+    path = getattr(settings, "RETENTION_CART_CONTENTS_LOADER", None)
+    if path is None and apps.is_installed("saleor.checkout"):
+        path = SALEOR_CART_LOADER
+    if path is None:
+        return stored_cart_contents
+    return import_string(path)
+
+
+def stored_cart_contents(checkout_token: str) -> CartContents | None:
+    """The last snapshot stored for the cart, for setups with no live source of carts."""
+    cart = TrackedCart.objects.filter(checkout_token=checkout_token).first()
+    if cart is None or cart.contents_refreshed_at is None:
+        return None
+    return CartContents.from_json(
+        {
+            "currency": cart.currency,
+            "lines": cart.lines,
+            "email": cart.email,
+            "customer_id": cart.customer_id,
+            "timezone": cart.timezone,
+        }
+    )
+
+
+def refresh_cart_contents(
+    checkout_token: str, contents: CartContents | None, *, now: datetime | None = None
+) -> TrackedCart | None:
+    """Store the cart's lines, total, currency and contact as they stand now.
+
+    ``contents`` None means the checkout no longer exists: the series stops.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        cart = TrackedCart.objects.select_for_update().filter(checkout_token=checkout_token).first()
+        if cart is None:
+            return None
+        if cart.state != CartState.OPEN:
+            return cart  # converted, or closed for good: nothing to refresh
+        if contents is None:
+            stop_series(cart, NotAbandoned.DELETED.value, now=now)
+            return cart
+        apply_contents(cart, contents, now=now)
+        cart.save()
+        return cart
+
+
+def apply_contents(cart: TrackedCart, contents: CartContents, *, now: datetime) -> None:
+    """Copy fresh contents onto the cart (unsaved); the currency follows the cart's."""
+    cart.lines = [line.to_json() for line in contents.lines]
+    cart.line_count = contents.line_count
+    cart.total_amount = contents.total
+    if contents.currency:
+        cart.currency = contents.currency
+    # The checkout is the truth about its contact: a deleted customer leaves it without.
+    cart.customer_id = contents.customer_id
+    cart.email = contents.email
+    if contents.timezone:
+        cart.timezone = contents.timezone
+    cart.contents_refreshed_at = now
+
+
+def stop_series(cart: TrackedCart, reason: str, *, now: datetime, converted: bool = False) -> None:
+    """End the cart's series and cancel whatever it still had waiting. Saves the cart."""
+    cart.state = CartState.CONVERTED if converted else CartState.CLOSED
+    cart.stop_reason = reason
+    cart.series_stopped_at = now
+    cart.next_check_at = None
+    cart.save()
+    cancel_waiting_messages(Q(cart=cart), reason)
+
+
+def cancel_waiting_messages(which: Q, reason: str) -> int:
+    return (
+        FlowMessage.objects.waiting()
+        .filter(which)
+        .update(state=MessageState.CANCELLED, cancel_reason=reason, updated_at=timezone.now())
+    )
+
+
+def record_order(
+    order: PlacedOrder, reminders: ReminderSettings, *, now: datetime | None = None
+) -> CartRecovery | None:
+    """An order arrived: stop the customer's cart series and credit a recovered cart.
+
+    The order's own cart (Saleor keeps the checkout token on the order) becomes
+    ``converted``; the customer's other open carts in the channel stop with
+    ``customer_ordered``. If the order's cart had been abandoned, or else if one of the
+    customer's carts was abandoned within the attribution window, that cart is recorded
+    as recovered with the order's revenue and the last reminder step sent before it
+    (none for holdout carts). Idempotent: Saleor may report the same order more than once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        if CartRecovery.objects.filter(order_id=order.order_id).exists():
+            return None
+        own_cart = None
+        if order.checkout_token:
+            own_cart = (
+                TrackedCart.objects.select_for_update()
+                .filter(checkout_token=order.checkout_token)
+                .first()
+            )
+        customer_carts = list(
+            TrackedCart.objects.select_for_update()
+            .of_customer(order.channel_slug, customer_id=order.customer_id, email=order.email)
+            .exclude(pk=own_cart.pk if own_cart else None)
+            .filter(Q(state=CartState.OPEN) | Q(stop_reason=NotAbandoned.CUSTOMER_ORDERED.value))
+            .order_by("-abandoned_at")
+        )
+        if own_cart is not None and own_cart.state != CartState.CONVERTED:
+            stop_series(own_cart, NotAbandoned.ORDERED.value, now=now, converted=True)
+        for cart in customer_carts:
+            if cart.state == CartState.OPEN:
+                stop_series(cart, NotAbandoned.CUSTOMER_ORDERED.value, now=now)
+
+        recovered, via = None, CartRecovery.Via.CHECKOUT
+        if own_cart is not None and own_cart.abandoned_at is not None:
+            recovered = own_cart
+        else:
+            window_start = order.placed_at - reminders.attribution_window
+            recovered = next(
+                (
+                    cart
+                    for cart in customer_carts
+                    if cart.abandoned_at is not None
+                    and cart.abandoned_at >= window_start
+                    and not CartRecovery.objects.filter(cart=cart).exists()
+                ),
+                None,
+            )
+            via = CartRecovery.Via.SAME_CUSTOMER
+        if recovered is None or CartRecovery.objects.filter(cart=recovered).exists():
+            return None
+        last_step = (
+            None
+            if recovered.is_holdout
+            else recovered.messages.sent()
+            .filter(sent_at__lte=order.placed_at)
+            .aggregate(step=Max("step"))["step"]
+        )
+        return CartRecovery.objects.create(
+            cart=recovered,
+            channel_slug=order.channel_slug,
+            order_id=order.order_id,
+            revenue=max(order.total, Decimal(0)),
+            currency=order.currency,
+            recovered_by_step=last_step,
+            is_holdout=recovered.is_holdout,
+            via=via,
+            recovered_at=order.placed_at,
+        )
+
+
+def anonymise_carts(customer_id: int | None, email: str | None) -> int:
+    """Forget the customer in carts and messages; keep counts and revenue. Returns carts."""
+    email = normalise_email(email)
+    now = timezone.now()
+    who = Q(pk__in=[])
+    if customer_id is not None:
+        who |= Q(customer_id=customer_id)
+    if email:
+        who |= Q(email=email)
+    carts = TrackedCart.objects.filter(who)
+    cart_ids = list(carts.values_list("pk", flat=True))
+    open_carts = TrackedCart.objects.filter(pk__in=cart_ids, state=CartState.OPEN)
+    open_carts.update(
+        state=CartState.CLOSED,
+        stop_reason="customer_deleted",
+        series_stopped_at=now,
+        next_check_at=None,
+    )
+    message_who = Q(cart_id__in=cart_ids)
+    if customer_id is not None:
+        message_who |= Q(customer_id=customer_id)
+    if email:
+        message_who |= Q(recipient_email=email)
+    cancel_waiting_messages(message_who, "customer_deleted")
+    FlowMessage.objects.filter(message_who).update(
+        customer_id=None, recipient_email=None, context={}
+    )
+    TrackedCart.objects.filter(pk__in=cart_ids).update(
+        customer_id=None, email=None, lines=[], updated_at=now
+    )
+    from ..models import ContactLogEntry
+
+    keys = [recipient_key(customer_id, None)] if customer_id is not None else []
+    if email:
+        keys.append(recipient_key(None, email))
+    ContactLogEntry.objects.filter(recipient_key__in=keys).update(recipient_key="anonymised")
+    return len(cart_ids)
+
+
+def recipient_key(customer_id: int | None, email: str | None) -> str:
+    """Who the frequency cap counts messages for: the customer, else the email's digest."""
+    if customer_id is not None:
+        return f"customer:{customer_id}"
+    return f"email:{email_digest(email)}"

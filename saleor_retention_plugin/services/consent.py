@@ -1,0 +1,67 @@
+"""Marketing consent: who unsubscribed, honoured by every flow of the plugin.
+
+``record_opt_out`` is what the unsubscribe endpoint calls; ``is_opted_out`` is asked
+when a message is scheduled and again right before it is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db.models import Q
+
+from ..domain.customers import normalise_email
+from ..models import MarketingOptOut
+
+
+def email_digest(email: str | None) -> str | None:
+    """SHA-256 of the normalised address, the only form in which opt-outs keep emails."""
+    normalised = normalise_email(email)
+    if normalised is None:
+        return None
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def record_opt_out(
+    channel_slug: str,
+    *,
+    email: str | None = None,
+    customer_id: int | None = None,
+    source: str = "unsubscribe_link",
+) -> None:
+    """Remember that this customer (by id, by email, or both) wants no marketing messages.
+
+    Idempotent: recording the same opt-out again changes nothing. Pending messages are
+    not touched here; they are cancelled when a worker checks consent before sending.
+    """
+    digest = email_digest(email)
+    if customer_id is None and digest is None:
+        raise ValueError("An opt-out needs a customer id or a valid email address.")
+    rows = []
+    if customer_id is not None:
+        rows.append(
+            MarketingOptOut(
+                channel_slug=channel_slug, customer_id=customer_id, email_digest=None, source=source
+            )
+        )
+    if digest is not None:
+        rows.append(
+            MarketingOptOut(
+                channel_slug=channel_slug, customer_id=None, email_digest=digest, source=source
+            )
+        )
+    # ON CONFLICT DO NOTHING: a concurrent or repeated opt-out is not an error.
+    MarketingOptOut.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def is_opted_out(channel_slug: str, *, email: str | None, customer_id: int | None) -> bool:
+    """True when the customer opted out in this channel by id or by email."""
+    digest = email_digest(email)
+    who = Q(pk__in=[])
+    if customer_id is not None:
+        who |= Q(customer_id=customer_id)
+    if digest is not None:
+        who |= Q(email_digest=digest)
+    if customer_id is None and digest is None:
+        return False
+    return MarketingOptOut.objects.filter(who, channel_slug=channel_slug).exists()

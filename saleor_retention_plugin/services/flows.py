@@ -1,0 +1,360 @@
+"""The flow engine: outbox rows are claimed atomically, checked again, sent once.
+
+A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due row:
+
+1. ``claim_due_messages`` flips due rows (and rows whose claim went stale because a
+   worker died) to ``claimed`` with a fresh claim token, in one
+   ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)``: concurrent sweeps
+   never claim the same row.
+2. ``deliver_message`` holds the claim token. Under the row lock it asks the flow to
+   check every stop condition again (the flow may cancel the row, or re-time it after new
+   activity), checks consent, applies quiet hours and the frequency cap (deferring,
+   never dropping), reserves the contact in the log and mints the coupon once.
+3. It sends outside any transaction, with the row's stable idempotency key, and marks
+   the row ``sent`` only if it still holds the claim. A transient failure releases the
+   row for a retry with backoff; a permanent one marks it ``failed``.
+
+A crash after step 1 or 2 leaves a ``claimed`` row that is claimed again after
+``CLAIM_TIMEOUT``, and sent with the same key and the same coupon: no second message
+from us, no lost one. ``CLAIM_TIMEOUT`` must stay longer than the slowest send (the
+delivery channels time out well within it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from ..conf import ChannelSettings
+from ..delivery.base import (
+    DeliveryReceipt,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from ..domain.contact_rules import decide_contact
+from ..domain.schedules import Incentive
+from ..models import ContactLogEntry, FlowMessage, MessageState
+from . import consent
+from .carts import recipient_key
+from .incentives import CouponRequest, coupon_issuer
+
+logger = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=15)
+MAX_SEND_ATTEMPTS = 8
+FIRST_RETRY_DELAY = timedelta(minutes=2)
+MAX_RETRY_DELAY = timedelta(hours=6)
+SALEOR_SETTINGS_LOADER = (
+    "saleor_retention_plugin.integrations.saleor.configuration.load_channel_settings"
+)
+
+ChannelSettingsLoader = Callable[[str], ChannelSettings | None]
+Sender = Callable[[OutgoingMessage, ChannelSettings], DeliveryReceipt]
+
+
+# --- what a flow tells the engine ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cancel:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retime:
+    """New activity moved the step: wait until ``at`` (the row goes back to scheduled)."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Ready:
+    context: dict[str, Any]
+    zone: ZoneInfo
+    bypass_frequency_cap: bool = False
+    incentive: Incentive | None = None
+    currency: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Preparation = Cancel | Retime | Ready
+
+
+class Flow(Protocol):
+    name: str
+
+    def is_enabled(self, settings: ChannelSettings) -> bool: ...
+
+    def prepare(
+        self, message: FlowMessage, settings: ChannelSettings, now: datetime
+    ) -> Preparation:
+        """Check every stop condition again and build the message context (under lock).
+
+        May update ``message.recipient_email`` / ``customer_id`` to the subject's current
+        contact. Returning ``Cancel`` should also stop the subject's series if it has to.
+        """
+        ...
+
+    def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
+        """The recipient unsubscribed: stop the subject's series."""
+        ...
+
+
+FLOWS: dict[str, Flow] = {}
+
+
+def register_flow(flow: Flow) -> Flow:
+    FLOWS[flow.name] = flow
+    return flow
+
+
+# --- seams -----------------------------------------------------------------------------
+
+
+def channel_settings_loader() -> ChannelSettingsLoader:
+    """``RETENTION_CHANNEL_SETTINGS_LOADER`` (dotted path), else the Saleor plugin rows."""
+    path = getattr(django_settings, "RETENTION_CHANNEL_SETTINGS_LOADER", None)
+    if path is None and apps.is_installed("saleor.plugins"):
+        path = SALEOR_SETTINGS_LOADER
+    if path is None:
+        return lambda channel_slug: None
+    return import_string(path)
+
+
+def default_sender() -> Sender:
+    from ..delivery.base import send_message
+
+    return send_message
+
+
+# --- claiming --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    message_id: int
+    claim_token: str
+
+
+_CLAIM_DUE = """
+UPDATE {table} SET state = 'claimed', claim_token = gen_random_uuid(), claimed_at = %(now)s,
+    updated_at = %(now)s
+WHERE id IN (
+    SELECT id FROM {table}
+    WHERE (state IN ('scheduled', 'deferred') AND next_attempt_at <= %(now)s)
+       OR (state = 'claimed' AND claimed_at < %(stale_before)s)
+    ORDER BY COALESCE(next_attempt_at, claimed_at)
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, claim_token
+"""
+
+
+def claim_due_messages(
+    *, now: datetime | None = None, limit: int = 100, claim_timeout: timedelta = CLAIM_TIMEOUT
+) -> list[Claim]:
+    """Atomically claim up to ``limit`` due messages, including stale claims of dead workers."""
+    now = now or timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_DUE.format(table=FlowMessage._meta.db_table),
+            {"now": now, "stale_before": now - claim_timeout, "limit": limit},
+        )
+        rows = cursor.fetchall()
+    return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
+
+
+# --- delivering ------------------------------------------------------------------------
+
+
+def deliver_message(
+    message_id: int,
+    claim_token: str,
+    *,
+    now: datetime | None = None,
+    load_settings: ChannelSettingsLoader | None = None,
+    send: Sender | None = None,
+) -> str:
+    """Send one claimed message, at most once. Returns what happened, for logs and tests:
+    ``sent``, ``cancelled:<reason>``, ``deferred:<reason>``, ``retimed``, ``retry``,
+    ``failed`` or ``claim_lost`` (another worker holds it now, or it is done)."""
+    now = now or timezone.now()
+    load_settings = load_settings or channel_settings_loader()
+    send = send or default_sender()
+
+    with transaction.atomic():
+        message = (
+            FlowMessage.objects.select_for_update()
+            .filter(pk=message_id, claim_token=claim_token, state=MessageState.CLAIMED)
+            .first()
+        )
+        if message is None:
+            return "claim_lost"
+        settings = load_settings(message.channel_slug)
+        flow = FLOWS.get(message.flow)
+        if flow is None:
+            return _cancel(message, "unknown_flow")
+        if settings is None or not flow.is_enabled(settings):
+            return _cancel(message, "flow_disabled")
+        prepared = flow.prepare(message, settings, now)
+        if isinstance(prepared, Cancel):
+            return _cancel(message, prepared.reason)
+        if isinstance(prepared, Retime):
+            _release(message, MessageState.SCHEDULED, prepared.at)
+            return "retimed"
+        if consent.is_opted_out(
+            message.channel_slug, email=message.recipient_email, customer_id=message.customer_id
+        ):
+            flow.on_opt_out(message, now)
+            return _cancel(message, "opted_out")
+        if message.recipient_email is None and message.customer_id is None:
+            return _cancel(message, "no_contact")
+
+        key = recipient_key(message.customer_id, message.recipient_email)
+        with connection.cursor() as cursor:
+            # Serialises cap decisions for one recipient across flows and workers.
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+        last_contacted_at = (
+            ContactLogEntry.objects.filter(recipient_key=key)
+            .exclude(message=message)
+            .aggregate(last=Max("contacted_at"))["last"]
+        )
+        decision = decide_contact(
+            now=now,
+            zone=prepared.zone,
+            quiet_hours=settings.reminders.quiet_hours,
+            cap=settings.reminders.frequency_cap,
+            last_contacted_at=last_contacted_at,
+            bypass_cap=prepared.bypass_frequency_cap,
+        )
+        if not decision.is_now(now):
+            message.last_error = f"deferred: {decision.reason}"
+            _release(message, MessageState.DEFERRED, decision.send_at)
+            return f"deferred:{decision.reason}"
+        ContactLogEntry.objects.update_or_create(
+            message=message,
+            defaults={"recipient_key": key, "flow": message.flow, "contacted_at": now},
+        )
+        context = dict(prepared.context)
+        if prepared.incentive is not None:
+            if not message.coupon_code:
+                message.coupon_code = coupon_issuer().issue(
+                    CouponRequest(
+                        idempotency_key=message.idempotency_key,
+                        channel_slug=message.channel_slug,
+                        currency=prepared.currency,
+                        incentive=prepared.incentive,
+                        valid_until=now + timedelta(days=prepared.incentive.valid_days),
+                        purpose=f"{message.flow} reminder {message.step}",
+                    )
+                )
+            context["coupon_discount"] = prepared.incentive.describe(prepared.currency)
+            context["coupon_valid_days"] = prepared.incentive.valid_days
+        context["coupon_code"] = message.coupon_code
+        message.context = context
+        message.attempts += 1
+        message.save()
+
+    outgoing = OutgoingMessage(
+        idempotency_key=message.idempotency_key,
+        flow=message.flow,
+        step=message.step,
+        channel_slug=message.channel_slug,
+        customer_id=message.customer_id,
+        recipient_email=message.recipient_email,
+        language=message.language_code,
+        context=context,
+    )
+    try:
+        receipt = send(outgoing, settings)
+    except TransientDeliveryError as error:
+        return _after_transient_failure(message, claim_token, error.reason, now)
+    except PermanentDeliveryError as error:
+        return _after_permanent_failure(message, claim_token, error.reason)
+
+    updated = FlowMessage.objects.filter(
+        pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
+    ).update(
+        state=MessageState.SENT,
+        sent_at=now,
+        delivery_channel=receipt.channel,
+        provider_message_id=receipt.provider_message_id or "",
+        last_error="",
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        # Only possible if the send outlived CLAIM_TIMEOUT and another worker took over.
+        logger.error("Message %s was sent but its claim had been taken over", message.pk)
+        return "claim_lost"
+    return "sent"
+
+
+def retry_delay(attempts: int) -> timedelta:
+    return min(FIRST_RETRY_DELAY * (2 ** max(attempts - 1, 0)), MAX_RETRY_DELAY)
+
+
+def _cancel(message: FlowMessage, reason: str) -> str:
+    message.state = MessageState.CANCELLED
+    message.cancel_reason = reason
+    message.save()
+    ContactLogEntry.objects.filter(message=message).delete()
+    return f"cancelled:{reason}"
+
+
+def _release(message: FlowMessage, state: str, at: datetime) -> None:
+    message.state = state
+    message.next_attempt_at = at
+    message.save()
+
+
+def _after_transient_failure(
+    message: FlowMessage, claim_token: str, reason: str, now: datetime
+) -> str:
+    with transaction.atomic():
+        current = (
+            FlowMessage.objects.select_for_update()
+            .filter(pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED)
+            .first()
+        )
+        if current is None:
+            return "claim_lost"
+        current.last_error = reason[:2000]
+        if current.attempts >= MAX_SEND_ATTEMPTS:
+            current.state = MessageState.FAILED
+            current.save()
+            ContactLogEntry.objects.filter(message=current).delete()
+            logger.warning(
+                "Giving up on message %s after %s attempts: %s",
+                current.pk,
+                current.attempts,
+                reason,
+            )
+            return "failed"
+        _release(current, MessageState.DEFERRED, now + retry_delay(current.attempts))
+    logger.info("Message %s will be retried: %s", message.pk, reason)
+    return "retry"
+
+
+def _after_permanent_failure(message: FlowMessage, claim_token: str, reason: str) -> str:
+    with transaction.atomic():
+        updated = FlowMessage.objects.filter(
+            pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
+        ).update(state=MessageState.FAILED, last_error=reason[:2000], updated_at=timezone.now())
+        if updated:
+            # Nothing reached the customer: the contact must not count against the cap.
+            ContactLogEntry.objects.filter(message_id=message.pk).delete()
+    logger.warning("Message %s failed for good: %s", message.pk, reason)
+    return "failed" if updated else "claim_lost"

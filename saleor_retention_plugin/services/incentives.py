@@ -1,0 +1,67 @@
+"""Coupons attached to reminder steps, through a code issuer.
+
+The engine asks an issuer for one single-use code per outbox message, keyed by the
+message's idempotency key, and stores the code on the message before sending, so a
+retried send reuses it instead of minting a second coupon.
+
+Which issuer: the ``RETENTION_COUPON_ISSUER`` Django setting (a dotted path to a class
+or factory) when set; inside Saleor the voucher issuer
+(``integrations.saleor.vouchers.SaleorVoucherIssuer``: a single-use Saleor voucher with
+its channel listing and code); elsewhere ``PlainCodeIssuer``. The rewards issue builds
+the same seam (``services/codes.py``: ``CodeIssuer``); the two meet at merge time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from django.apps import apps
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from ..domain.schedules import Incentive
+
+SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorVoucherIssuer"
+PLAIN_CODE_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
+
+
+@dataclass(frozen=True)
+class CouponRequest:
+    idempotency_key: str  # the same key always yields the same code
+    channel_slug: str
+    currency: str
+    incentive: Incentive
+    valid_until: datetime
+    purpose: str  # shown to the merchant, e.g. "Cart reminder 2"
+
+
+class CouponIssuer(Protocol):
+    def issue(self, request: CouponRequest) -> str:
+        """Create (or find, for a key seen before) a single-use code and return it."""
+
+
+class PlainCodeIssuer:
+    """Deterministic codes from the idempotency key, for shops that redeem codes elsewhere.
+
+    The code is an HMAC of the key with Django's SECRET_KEY: stable across retries and
+    not guessable from the key.
+    """
+
+    prefix = "CART"
+
+    def issue(self, request: CouponRequest) -> str:
+        digest = hmac.new(
+            settings.SECRET_KEY.encode(), request.idempotency_key.encode(), hashlib.sha256
+        ).hexdigest()
+        return f"{self.prefix}-{digest[:10].upper()}"
+
+
+def coupon_issuer() -> CouponIssuer:
+    path = getattr(settings, "RETENTION_COUPON_ISSUER", None)
+    if path is None:
+        path = SALEOR_VOUCHER_ISSUER if apps.is_installed("saleor.discount") else PLAIN_CODE_ISSUER
+    return import_string(path)()

@@ -1,0 +1,175 @@
+"""The engine is general: other flows share the outbox, consent and the frequency cap;
+its tasks take JSON; the sweep registers itself with beat and reads only due carts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from saleor_retention_plugin import schedule
+from saleor_retention_plugin.domain.carts import PlacedOrder
+from saleor_retention_plugin.models import FlowMessage, TrackedCart
+from saleor_retention_plugin.services import cart_reminders, consent, flows
+from saleor_retention_plugin.tasks import record_order_for_carts_task, refresh_cart_contents_task
+
+from .cart_shop import BASE_CONFIGURATION, CHANNEL, HOUR, T0, configure, put_cart, sweep, tea_line
+
+pytestmark = pytest.mark.django_db
+
+
+class WelcomeFlow:
+    """A second flow, as the lifecycle flows will be: one message per customer."""
+
+    name = "welcome_test"
+
+    def is_enabled(self, settings):
+        return True
+
+    def prepare(self, message, settings, now):
+        return flows.Ready(context={"greeting": "hello"}, zone=ZoneInfo("UTC"))
+
+    def on_opt_out(self, message, now):
+        pass
+
+
+@pytest.fixture
+def welcome_flow():
+    flows.register_flow(WelcomeFlow())
+    yield
+    flows.FLOWS.pop(WelcomeFlow.name)
+
+
+def welcome(customer_id, *, at):
+    return FlowMessage.objects.create(
+        flow=WelcomeFlow.name,
+        subject_key=f"customer:{customer_id}",
+        step=1,
+        channel_slug=CHANNEL,
+        customer_id=customer_id,
+        recipient_email="ann@example.com",
+        next_attempt_at=at,
+        idempotency_key=f"welcome:{customer_id}",
+    )
+
+
+def test_the_frequency_cap_spans_flows(welcome_flow, track):
+    configure(frequency_cap_hours="16")
+    welcome(5, at=T0)
+    sent: list[str] = []
+    for claim in flows.claim_due_messages(now=T0):
+        sent.append(
+            flows.deliver_message(
+                claim.message_id, claim.claim_token, now=T0, send=lambda m, s: record(sent, m)
+            )
+        )
+    assert sent[-1] == "sent"
+
+    token = track(customer_id=5)
+    put_cart(token, tea_line(), customer_id=5)
+    assert sweep(T0 + HOUR) == ["deferred:frequency_cap"]
+    assert FlowMessage.objects.get(subject_key=token).next_attempt_at == T0 + 16 * HOUR
+
+
+def record(sent, message):
+    sent.append(message.flow)
+    from saleor_retention_plugin.delivery.base import DeliveryReceipt
+
+    return DeliveryReceipt(channel="test")
+
+
+def test_an_opt_out_is_honoured_by_every_flow(welcome_flow):
+    consent.record_opt_out(CHANNEL, customer_id=5)
+    welcome(5, at=T0)
+    [claim] = flows.claim_due_messages(now=T0)
+    assert (
+        flows.deliver_message(claim.message_id, claim.claim_token, now=T0) == "cancelled:opted_out"
+    )
+    assert mail.outbox == []
+
+
+def test_opting_out_twice_is_harmless_and_nobody_cannot_opt_out():
+    consent.record_opt_out(CHANNEL, email="Ann@Example.com", customer_id=5)
+    consent.record_opt_out(CHANNEL, email="ann@example.com")
+    assert consent.is_opted_out(CHANNEL, email="ANN@example.com", customer_id=None)
+    assert consent.is_opted_out(CHANNEL, email=None, customer_id=5)
+    assert not consent.is_opted_out("other-channel", email="ann@example.com", customer_id=5)
+    assert not consent.is_opted_out(CHANNEL, email=None, customer_id=None)
+    with pytest.raises(ValueError, match="customer id or a valid email"):
+        consent.record_opt_out(CHANNEL, email="not an email")
+
+
+def test_tasks_take_plain_json(track):
+    token = track(customer_id=5)
+    assert refresh_cart_contents_task(
+        token,
+        {
+            "currency": "CNY",
+            "email": "ann@example.com",
+            "customer_id": 5,
+            "lines": [tea_line(quantity=3).to_json()],
+        },
+    )
+    cart = TrackedCart.objects.get(checkout_token=token)
+    assert (cart.line_count, str(cart.total_amount)) == (1, "264.000")
+    assert sweep(T0 + HOUR) == ["sent"]  # from the stored snapshot: no live loader entry
+
+    assert cart.total_amount is not None
+    order = PlacedOrder(
+        str(uuid.uuid4()), CHANNEL, token, 5, None, cart.total_amount, "CNY", T0 + 2 * HOUR
+    )
+    assert record_order_for_carts_task(order.to_json(), BASE_CONFIGURATION)
+    assert not record_order_for_carts_task(order.to_json(), BASE_CONFIGURATION)  # idempotent
+
+
+def test_refreshing_a_deleted_checkout_stops_its_series(track):
+    token = track()
+    assert refresh_cart_contents_task(token, None) is True  # loader: nothing stored -> deleted
+    assert TrackedCart.objects.get(checkout_token=token).stop_reason == "cart_deleted"
+
+
+def test_the_sweep_registers_itself_with_celery_beat():
+    from celery import current_app
+
+    schedule.register_periodic_tasks()
+    entry = current_app.conf.beat_schedule["saleor-retention-sweep-flows"]
+    assert entry["task"] == "saleor_retention_plugin.tasks.sweep_flows_task"
+    assert entry["schedule"] == timedelta(minutes=1)
+
+
+def test_the_sweep_reads_only_due_carts_whatever_the_number_tracked(track):
+    for _ in range(2):
+        put_cart(track(), tea_line())
+
+    def queries_of_one_sweep(at):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            cart_reminders.advance_due_carts(now=at)
+        return len(captured)
+
+    few = queries_of_one_sweep(T0 + HOUR)
+    FlowMessage.objects.all().delete()
+    TrackedCart.objects.update(next_step=1, next_check_at=T0 + HOUR)
+    TrackedCart.objects.bulk_create(
+        TrackedCart(
+            checkout_token=uuid.uuid4(),
+            channel_slug=CHANNEL,
+            email="x@example.com",
+            last_activity_at=T0 + 50 * HOUR,
+            next_check_at=T0 + 51 * HOUR,
+        )
+        for _ in range(3000)
+    )
+    many = queries_of_one_sweep(T0 + HOUR)
+    assert many == few
+    assert FlowMessage.objects.count() == 2
+
+
+def test_models_and_migrations_agree():
+    call_command("makemigrations", "saleor_retention_plugin", "--check", "--dry-run", verbosity=0)

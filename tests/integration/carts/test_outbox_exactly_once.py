@@ -1,0 +1,296 @@
+"""The outbox sends each reminder exactly once: concurrent sweeps and claims on real
+PostgreSQL connections, workers that die mid-way, transient and permanent failures,
+and the invariants the database enforces."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import IntegrityError, connection, transaction
+
+from saleor_retention_plugin.delivery import TransientDeliveryError, send_message
+from saleor_retention_plugin.delivery.base import PermanentDeliveryError
+from saleor_retention_plugin.models import ContactLogEntry, FlowMessage, MessageState
+from saleor_retention_plugin.services import cart_reminders, flows
+
+from .cart_shop import HOUR, T0, message, put_cart, sweep, tea_line
+
+DUE = T0 + HOUR
+
+
+def run_in_threads(count, work):
+    """Run ``work(i)`` in ``count`` threads that start together; each uses its own connection."""
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as error:  # surfaced by the assertion below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def abandoned_carts(track, count, **cart):
+    tokens = [track(customer_id=100 + i) for i in range(count)]
+    for i, token in enumerate(tokens):
+        put_cart(token, tea_line(), customer_id=100 + i, **cart)
+    return tokens
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claimers_never_claim_the_same_message(track):
+    abandoned_carts(track, 60)
+    cart_reminders.advance_due_carts(now=DUE)
+    assert FlowMessage.objects.count() == 60
+
+    def claim_until_empty(_):
+        mine: list[int] = []
+        while claims := flows.claim_due_messages(now=DUE, limit=7):
+            mine.extend(claim.message_id for claim in claims)
+        return mine
+
+    claimed = [mid for ids in run_in_threads(6, claim_until_empty) for mid in ids]
+    assert sorted(claimed) == sorted(FlowMessage.objects.values_list("id", flat=True))
+    assert len(set(claimed)) == len(claimed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sweeps_send_every_reminder_exactly_once(track):
+    tokens = abandoned_carts(track, 30)
+    outcomes = run_in_threads(5, lambda _: sweep(DUE))
+    assert Counter(outcome for run in outcomes for outcome in run) == {"sent": 30}
+    sent_to = Counter(email.extra_headers["Message-ID"] for email in mail.outbox)
+    assert len(sent_to) == 30
+    assert set(sent_to.values()) == {1}
+    assert FlowMessage.objects.filter(state=MessageState.SENT).count() == len(tokens)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_reminders_for_one_customer_due_together_respect_the_cap(track):
+    from . import cart_shop
+
+    cart_shop.configure(frequency_cap_hours="16")
+    first, second = track(customer_id=7), track(customer_id=7)
+    for token in (first, second):
+        put_cart(token, tea_line(), customer_id=7)
+    cart_reminders.advance_due_carts(now=DUE)
+    claims = flows.claim_due_messages(now=DUE)
+    outcomes = run_in_threads(
+        2, lambda i: flows.deliver_message(claims[i].message_id, claims[i].claim_token, now=DUE)
+    )
+    assert sorted(outcomes) == ["deferred:frequency_cap", "sent"]
+    deferred = FlowMessage.objects.get(state=MessageState.DEFERRED)
+    assert deferred.next_attempt_at == DUE + timedelta(hours=16)
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_worker_that_died_after_claiming_is_replaced_after_the_claim_timeout(track):
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+    [lost] = flows.claim_due_messages(now=DUE)  # the worker dies here
+
+    assert flows.claim_due_messages(now=DUE + timedelta(minutes=14)) == []
+    [retry] = flows.claim_due_messages(now=DUE + flows.CLAIM_TIMEOUT + timedelta(seconds=1))
+    assert retry.message_id == lost.message_id
+    assert retry.claim_token != lost.claim_token
+
+    # Should the first worker wake up, its claim no longer holds.
+    assert flows.deliver_message(lost.message_id, lost.claim_token, now=DUE) == "claim_lost"
+    assert flows.deliver_message(retry.message_id, retry.claim_token, now=DUE) == "sent"
+    assert len(mail.outbox) == 1
+    assert sweep(DUE + timedelta(hours=2)) == []
+
+
+class WorkerCrashed(BaseException):
+    """Stands for the process dying: not an error the engine could catch."""
+
+
+@pytest.mark.django_db
+def test_a_crash_between_preparing_and_sending_retries_once_with_the_same_coupon_and_key(track):
+    token = track()
+    put_cart(token, tea_line())
+    sweep(DUE)
+    at = T0 + 24 * HOUR
+    cart_reminders.advance_due_carts(now=at)
+    [claim] = flows.claim_due_messages(now=at)
+
+    def crash(outgoing, settings):
+        raise WorkerCrashed
+
+    with pytest.raises(WorkerCrashed):
+        flows.deliver_message(claim.message_id, claim.claim_token, now=at, send=crash)
+    prepared = message(token, 2)
+    assert prepared.state == MessageState.CLAIMED
+    assert prepared.attempts == 1
+    assert prepared.coupon_code
+
+    later = at + flows.CLAIM_TIMEOUT + timedelta(minutes=1)
+    sent_keys = []
+
+    def record_and_send(outgoing, settings):
+        sent_keys.append((outgoing.idempotency_key, outgoing.context["coupon_code"]))
+        return send_message(outgoing, settings)
+
+    [retry] = flows.claim_due_messages(now=later)
+    assert (
+        flows.deliver_message(retry.message_id, retry.claim_token, now=later, send=record_and_send)
+        == "sent"
+    )
+    assert sent_keys == [(prepared.idempotency_key, prepared.coupon_code)]
+    assert message(token, 2).attempts == 2
+    assert ContactLogEntry.objects.filter(message=prepared).count() == 1
+    assert len(mail.outbox) == 2  # step 1 and step 2, each once
+    assert sweep(later + timedelta(hours=1)) == []
+
+
+@pytest.mark.django_db
+def test_a_transient_failure_is_retried_with_backoff_then_sent(track):
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+    [claim] = flows.claim_due_messages(now=DUE)
+
+    def refused(outgoing, settings):
+        raise TransientDeliveryError("connection refused")
+
+    assert (
+        flows.deliver_message(claim.message_id, claim.claim_token, now=DUE, send=refused) == "retry"
+    )
+    waiting = message(token, 1)
+    assert (waiting.state, waiting.next_attempt_at, waiting.last_error) == (
+        MessageState.DEFERRED,
+        DUE + flows.FIRST_RETRY_DELAY,
+        "connection refused",
+    )
+    assert sweep(DUE + timedelta(minutes=1)) == []
+    assert sweep(DUE + flows.FIRST_RETRY_DELAY) == ["sent"]
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(track):
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+
+    def refused(outgoing, settings):
+        raise TransientDeliveryError("connection refused")
+
+    at, outcomes = DUE, []
+    for _ in range(flows.MAX_SEND_ATTEMPTS):
+        for claim in flows.claim_due_messages(now=at):
+            outcomes.append(
+                flows.deliver_message(claim.message_id, claim.claim_token, now=at, send=refused)
+            )
+        at += flows.MAX_RETRY_DELAY
+    assert outcomes == ["retry"] * (flows.MAX_SEND_ATTEMPTS - 1) + ["failed"]
+    failed = message(token, 1)
+    assert (failed.state, failed.attempts) == (MessageState.FAILED, flows.MAX_SEND_ATTEMPTS)
+    assert not ContactLogEntry.objects.filter(message=failed).exists()
+
+
+@pytest.mark.django_db
+def test_a_permanent_failure_is_recorded_and_does_not_count_against_the_cap(track):
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+    [claim] = flows.claim_due_messages(now=DUE)
+
+    def rejected(outgoing, settings):
+        raise PermanentDeliveryError("550 mailbox unavailable")
+
+    assert (
+        flows.deliver_message(claim.message_id, claim.claim_token, now=DUE, send=rejected)
+        == "failed"
+    )
+    failed = message(token, 1)
+    assert (failed.state, failed.last_error) == (MessageState.FAILED, "550 mailbox unavailable")
+    assert not ContactLogEntry.objects.exists()
+    assert flows.claim_due_messages(now=DUE + timedelta(days=1)) == []
+
+
+@pytest.mark.django_db
+def test_a_broken_smtp_server_delays_the_reminder_without_losing_it(track):
+    from aiosmtpd.controller import Controller
+
+    from ..delivery_servers import RecordingSMTPHandler, free_port
+    from . import cart_shop
+
+    port = free_port()
+    cart_shop.configure(smtp_host="127.0.0.1", smtp_port=str(port), smtp_use_tls="false")
+    token = track()
+    put_cart(token, tea_line())
+
+    assert sweep(DUE) == ["retry"]  # nothing listens on the port yet
+    handler = RecordingSMTPHandler()
+    handler.rcpt_reply = "451 4.3.0 try again later"
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        assert sweep(DUE + flows.retry_delay(1)) == ["retry"]
+        handler.rcpt_reply = None
+        assert sweep(DUE + flows.retry_delay(1) + flows.retry_delay(2)) == ["sent"]
+    finally:
+        controller.stop()
+    [received] = handler.messages
+    assert received["Message-ID"] == message(token, 1).provider_message_id
+    assert message(token, 1).attempts == 3
+
+
+# --- invariants in the database ------------------------------------------------------------
+
+
+def outbox_row(**fields):
+    defaults = {
+        "flow": "cart",
+        "subject_key": "cart-1",
+        "step": 1,
+        "channel_slug": "tea-cn",
+        "idempotency_key": "key-1",
+        "next_attempt_at": T0,
+    }
+    return FlowMessage(**{**defaults, **fields})
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"state": MessageState.SENT}, id="sent without sent_at"),
+        pytest.param({"state": MessageState.CLAIMED}, id="claimed without a claim"),
+        pytest.param(
+            {"state": MessageState.SCHEDULED, "next_attempt_at": None}, id="waiting without a time"
+        ),
+        pytest.param({"state": MessageState.CANCELLED}, id="cancelled without a reason"),
+        pytest.param({"step": 0}, id="step zero"),
+        pytest.param({"state": "lost"}, id="unknown state"),
+    ],
+)
+def test_the_database_rejects_impossible_outbox_rows(fields):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        outbox_row(**fields).save()
+
+
+@pytest.mark.django_db
+def test_the_database_allows_one_row_per_subject_flow_and_step():
+    outbox_row().save()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        outbox_row(idempotency_key="key-2").save()
+    outbox_row(idempotency_key="key-3", step=2).save()
