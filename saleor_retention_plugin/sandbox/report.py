@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from decimal import Decimal
 
+from django.core import mail
 from django.db.models import Count, Sum
 
 from ..models import LoyaltyAccount, PointsEntry
+from ..services.cart_reminders import cart_recovery_summary
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
 from .store import CHANNELS, SimulatedStore
@@ -42,8 +45,13 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
         out.append(
             f"== {channel.slug} ({channel.currency}): {settings.points_per_currency_unit} point "
             f"per {channel.currency}, credit on {settings.credit_trigger.value}, "
-            f"pending {settings.pending_days} days, expiry after "
-            f"{settings.expiry_months or 'never'} months, {settings.overdraft_policy.value}"
+            f"pending {settings.pending_days} days, "
+            + (
+                f"expiry after {settings.expiry_months} months"
+                if settings.expiry_months
+                else "no expiry"
+            )
+            + f", {settings.overdraft_policy.value}"
         )
         rows = []
         for account in accounts:
@@ -96,6 +104,8 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
                 rows,
             )
         )
+    out.append("")
+    out.append(cart_report(store))
     merged = LoyaltyAccount.objects.filter(merged_into__isnull=False).count()
     out.append("")
     out.append(f"Guest accounts merged into registered customers: {merged}")
@@ -138,4 +148,64 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
         if not drift
         else f"Ledger audit: {len(drift)} accounts drifted: {drift}"
     )
+    return "\n".join(out)
+
+
+def money(amount: object, currency: str) -> str:
+    # SQLite sums decimals as floats; show what a merchant reads on an invoice.
+    return f"{Decimal(str(amount)).quantize(Decimal('0.01'))} {currency}"
+
+
+def cart_report(store: SimulatedStore) -> str:
+    log = store.log
+    out = [
+        "== Abandoned carts and reminders",
+        f"Simulated behaviour: {log.carts_left} carts left behind; "
+        f"{log.carts_back_by_themselves} came back by themselves, "
+        f"{log.carts_back_after_reminder} after a reminder ({log.reminders_read} reminders read).",
+    ]
+    rows = []
+    for channel in CHANNELS:
+        summary = cart_recovery_summary(channel.slug)
+        for group in ("reminded", "holdout"):
+            numbers = summary["groups"][group]
+            rows.append(
+                (
+                    channel.slug,
+                    group,
+                    numbers["abandoned_carts"],
+                    numbers["recovered_carts"],
+                    f"{numbers['recovery_rate']}%",
+                    money(numbers["revenue"], channel.currency),
+                )
+            )
+    out.append(table(["channel", "group", "abandoned", "recovered", "rate", "revenue"], rows))
+    step_rows = [
+        (channel.slug, row["step"] or "-", row["carts"], money(row["revenue"], row["currency"]))
+        for channel in CHANNELS
+        for row in cart_recovery_summary(channel.slug)["recovered_by_step"]
+    ]
+    out.append("Recovered carts by the last reminder before the order:")
+    out.append(table(["channel", "step", "carts", "revenue"], step_rows))
+    message_rows = [
+        (channel.slug, state, count)
+        for channel in CHANNELS
+        for state, count in sorted(cart_recovery_summary(channel.slug)["messages"].items())
+    ]
+    out.append(table(["channel", "reminder state", "messages"], message_rows))
+    outbox = getattr(mail, "outbox", [])
+    out.append(f"Emails handed to the mail backend: {len(outbox)}")
+    for language in ("en", "zh"):
+        sample = next(
+            (
+                message
+                for message in outbox
+                if message.extra_headers.get("Content-Language", "").lower().startswith(language)
+            ),
+            None,
+        )
+        if sample is not None:
+            out.append("")
+            out.append(f"A reminder as sent ({language}) to {sample.to[0]}: {sample.subject}")
+            out.extend("    " + line for line in sample.body.strip().splitlines()[:14])
     return "\n".join(out)

@@ -1,14 +1,17 @@
-"""A small simulated store: customers placing, paying, cancelling and refunding orders.
+"""A small simulated store: customers filling carts, placing, paying, cancelling and
+refunding orders, leaving carts behind and coming back.
 
-Events are generated up front from a seeded random source (so a run is reproducible),
-then delivered in time order the way Saleor delivers them: every order hook of the
-plugin maps to the same task the plugin enqueues, fed with Saleor-shaped order data, and
-the clock is moved to each event's moment so pending periods and expiry play out.
+Events come from a seeded random source (so a run is reproducible) and are delivered
+in time order the way Saleor delivers them: every plugin hook maps to the same task the
+plugin enqueues, fed with Saleor-shaped data, and the clock is moved to each event's
+moment so pending periods, expiry, abandonment and reminder timing play out. Some events
+(a customer coming back after a reminder) are scheduled while the simulation runs.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
 import random
 import uuid
 from collections.abc import Callable
@@ -20,17 +23,35 @@ from typing import Any
 import time_machine
 
 from ..conf import ChannelSettings
+from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import OrderSnapshot, order_event_syncs_points
-from ..models import LoyaltyAccount
+from ..models import FlowMessage, LoyaltyAccount, MessageState
+from ..services.carts import record_cart_activity, refresh_cart_contents
 from ..services.ledger import spend_points, summarise_account
-from ..tasks import expire_due_points_task, merge_guest_accounts_task, sync_order_points_task
+from ..tasks import (
+    expire_due_points_task,
+    merge_guest_accounts_task,
+    record_order_for_carts_task,
+    sweep_flows_task,
+    sync_order_points_task,
+)
+
+SPEND_STEP = 100
+# Simulated behaviour (assumptions of the simulation, not measurements): a customer fills
+# a cart and leaves it with ABANDON_DAILY a day; a cart left behind comes back by itself
+# with NATURAL_RETURN, and each reminder read adds the chance of its step.
+ORDER_DAILY = 0.12
+ABANDON_DAILY = 0.05
+NATURAL_RETURN = 0.08
+RETURN_AFTER_REMINDER = {1: 0.18, 2: 0.12, 3: 0.06}
 
 
 @dataclass(frozen=True)
 class SandboxChannel:
     slug: str
     currency: str
+    language: str
     configuration: dict[str, str]
 
     @property
@@ -38,13 +59,21 @@ class SandboxChannel:
         return ChannelSettings.from_configuration(self.configuration)
 
 
-SPEND_STEP = 100
+# Links in messages, and the sender: what a merchant fills in for reminders.
+MESSAGE_SETTINGS = {
+    "cart_reminders_enabled": "true",
+    "public_api_url": "https://api.sandbox-shop.example",
+    "checkout_url_template": "https://sandbox-shop.example/checkout?token={token}",
+    "from_email": "Sandbox Shop <hello@sandbox-shop.example>",
+}
 
 CHANNELS = (
     SandboxChannel(
         "default-channel",
         "USD",
+        "en",
         {
+            **MESSAGE_SETTINGS,
             "credit_trigger": "order_fully_paid",
             "pending_days": "14",
             "expiry_months": "2",
@@ -55,7 +84,9 @@ CHANNELS = (
     SandboxChannel(
         "channel-cn",
         "CNY",
+        "zh-hans",
         {
+            **MESSAGE_SETTINGS,
             "credit_trigger": "order_created",
             "pending_days": "0",
             "expiry_months": "0",
@@ -64,6 +95,22 @@ CHANNELS = (
         },
     ),
 )
+
+CATALOGUE = (
+    ("Longjing green tea", "100 g", "TEA-LJ", Decimal("24.00")),
+    ("Pu-erh cake", "357 g", "TEA-PE", Decimal("58.00")),
+    ("Celadon teapot", "300 ml", "POT-CE", Decimal("89.00")),
+    ("Bamboo tea tray", "M", "TRAY-BM", Decimal("45.00")),
+    ("Jasmine pearls", "50 g", "TEA-JP", Decimal("19.50")),
+)
+
+
+def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
+    """The sandbox's ``RETENTION_CHANNEL_SETTINGS_LOADER``: its channels' plugin settings."""
+    for channel in CHANNELS:
+        if channel.slug == channel_slug:
+            return channel.settings
+    return None
 
 
 @dataclass
@@ -76,15 +123,28 @@ class Customer:
 
 
 @dataclass
+class Cart:
+    token: str
+    customer: Customer
+    lines: tuple[CartLine, ...]
+    return_planned: bool = False
+
+    @property
+    def goods(self) -> Decimal:
+        return sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
+
+
+@dataclass
 class Order:
     order_id: str
     number: int
     customer: Customer
-    customer_id: int | None
+    checkout_token: str
     created_at: datetime
     goods: Decimal
     shipping: Decimal
     tax: Decimal
+    customer_id: int | None = None
     status: str = "unfulfilled"
     paid: bool = False
     refunded: Decimal = Decimal(0)
@@ -129,7 +189,10 @@ class StoreLog:
     refunds: int = 0
     registrations: int = 0
     spends: int = 0
-    lines: list[str] = field(default_factory=list)
+    carts_left: int = 0
+    carts_back_by_themselves: int = 0
+    carts_back_after_reminder: int = 0
+    reminders_read: int = 0
 
 
 class SimulatedStore:
@@ -139,10 +202,12 @@ class SimulatedStore:
         self.start = start
         self.customers = self._make_customers(customers_per_channel)
         self.orders: list[Order] = []
-        self.events: list[Event] = []
+        self.carts: dict[str, Cart] = {}
         self.log = StoreLog()
+        self._queue: list[Event] = []
         self._sequence = 0
         self._next_customer_id = 1000
+        self._now = start
 
     # --- generating the story ---------------------------------------------------------
 
@@ -182,8 +247,11 @@ class SimulatedStore:
             midnight = datetime.combine(
                 self.start.date() + timedelta(days=day), time.min, self.start.tzinfo
             )
-            # Celery beat's expiry sweep, once a day in the simulation.
+            # Celery beat: the expiry sweep daily; the reminder sweep (every minute in a
+            # real shop) hourly here.
             self._at(midnight + timedelta(minutes=30), "expiry sweep", self._expire)
+            for hour in range(24):
+                self._at(midnight + timedelta(hours=hour, minutes=5), "reminder sweep", self._sweep)
             for customer in self.customers:
                 if day % 7 == 6 and self.random.random() < 0.4:
                     self._at(
@@ -197,19 +265,58 @@ class SimulatedStore:
                         f"{customer.name} registers",
                         functools.partial(self._register, customer),
                     )
-                if self.random.random() < 0.12:
-                    moment = midnight + timedelta(
-                        hours=self.random.randint(8, 22), minutes=self.random.randint(0, 59)
+                if self.random.random() < ABANDON_DAILY:
+                    self._plan_abandoned_cart(customer, self._daytime(midnight))
+                if self.random.random() < ORDER_DAILY:
+                    cart, moment = self._new_cart(customer), self._daytime(midnight)
+                    self._at(
+                        moment - timedelta(minutes=20),
+                        f"{customer.name} fills a cart",
+                        functools.partial(self._touch_cart, cart),
                     )
-                    self._plan_order(customer, moment)
+                    self._plan_order(cart, moment)
 
-    def _plan_order(self, customer: Customer, moment: datetime) -> None:
-        goods = Decimal(self.random.randint(15, 260)) + Decimal(self.random.randint(0, 99)) / 100
+    def _daytime(self, midnight: datetime) -> datetime:
+        return midnight + timedelta(
+            hours=self.random.randint(8, 22), minutes=self.random.randint(20, 59)
+        )
+
+    def _new_cart(self, customer: Customer) -> Cart:
+        picks = self.random.sample(CATALOGUE, k=self.random.randint(1, 3))
+        lines = tuple(
+            CartLine(
+                product_name=name,
+                variant_name=variant,
+                sku=sku,
+                quantity=self.random.randint(1, 3),
+                unit_price=price,
+                currency=customer.channel.currency,
+                image_url=f"https://cdn.sandbox-shop.example/{sku}.jpg",
+            )
+            for name, variant, sku, price in picks
+        )
+        cart = Cart(str(uuid.UUID(int=self.random.getrandbits(128))), customer, lines)
+        self.carts[cart.token] = cart
+        return cart
+
+    def _plan_abandoned_cart(self, customer: Customer, moment: datetime) -> None:
+        cart = self._new_cart(customer)
+        self._at(moment, f"{customer.name} leaves a cart", functools.partial(self._leave, cart))
+        if self.random.random() < NATURAL_RETURN:
+            cart.return_planned = True
+            self._at(
+                moment + timedelta(hours=self.random.randint(20, 96)),
+                f"{customer.name} comes back for a cart",
+                functools.partial(self._come_back, cart, after_reminder=False),
+            )
+
+    def _plan_order(self, cart: Cart, moment: datetime) -> Order:
+        goods = cart.goods
         order = Order(
             order_id=str(uuid.UUID(int=self.random.getrandbits(128))),
             number=len(self.orders) + 1,
-            customer=customer,
-            customer_id=None,
+            customer=cart.customer,
+            checkout_token=cart.token,
             created_at=moment,
             goods=goods,
             shipping=Decimal("6.00"),
@@ -217,42 +324,45 @@ class SimulatedStore:
         )
         self.orders.append(order)
         self._at(
-            moment, f"order #{order.number} placed by {customer.name}", lambda: self._place(order)
+            moment,
+            f"order #{order.number} placed by {cart.customer.name}",
+            functools.partial(self._place, order),
         )
         fate = self.random.random()
         if fate < 0.08:  # never paid: the merchant cancels it
             self._at(
                 moment + timedelta(days=3),
                 f"unpaid order #{order.number} cancelled",
-                lambda: self._cancel(order),
+                functools.partial(self._cancel, order),
             )
-            return
+            return order
         paid_at = moment + (timedelta(days=2) if fate < 0.18 else timedelta(minutes=1))
-        self._at(paid_at, f"order #{order.number} paid", lambda: self._pay(order))
+        self._at(paid_at, f"order #{order.number} paid", functools.partial(self._pay, order))
         later = self.random.random()
         if later < 0.06:
             self._at(
                 paid_at + timedelta(days=1),
                 f"paid order #{order.number} cancelled",
-                lambda: self._cancel(order),
+                functools.partial(self._cancel, order),
             )
         elif later < 0.18:
             share = Decimal(self.random.choice([25, 40, 50])) / 100
             self._at(
                 paid_at + timedelta(days=self.random.randint(3, 12)),
                 f"order #{order.number} partly refunded",
-                lambda: self._refund(order, share),
+                functools.partial(self._refund, order, share),
             )
         elif later < 0.22:
             self._at(
                 paid_at + timedelta(days=self.random.randint(3, 12)),
                 f"order #{order.number} fully refunded",
-                lambda: self._refund(order, Decimal(1)),
+                functools.partial(self._refund, order, Decimal(1)),
             )
+        return order
 
     def _at(self, moment: datetime, description: str, apply: Callable[[], Any]) -> None:
         self._sequence += 1
-        self.events.append(Event(moment, self._sequence, description, apply))
+        heapq.heappush(self._queue, Event(moment, self._sequence, description, apply))
 
     # --- Saleor's side of each event --------------------------------------------------
 
@@ -265,10 +375,94 @@ class SimulatedStore:
             sync_order_points_task.delay(order.snapshot().to_json(), channel.configuration)
         self.log.duplicate_deliveries += times - 1
 
+    def _touch_cart(self, cart: Cart) -> None:
+        """checkoutCreate / checkoutLinesAdd: the hook's upsert, then the lines task."""
+        customer = cart.customer
+        record_cart_activity(
+            CartActivity(
+                checkout_token=cart.token,
+                channel_slug=customer.channel.slug,
+                customer_id=customer.customer_id,
+                email=customer.email,
+                language_code=customer.channel.language,
+                currency=customer.channel.currency,
+                occurred_at=self._now,
+            ),
+            customer.channel.settings.reminders,
+        )
+        refresh_cart_contents(
+            cart.token,
+            CartContents(
+                currency=customer.channel.currency,
+                lines=cart.lines,
+                email=normalise_email(customer.email),
+                customer_id=customer.customer_id,
+                timezone=None,
+            ),
+        )
+
+    def _leave(self, cart: Cart) -> None:
+        self.log.carts_left += 1
+        self._touch_cart(cart)
+
+    def _sweep(self) -> None:
+        sweep_flows_task.delay()
+        # Customers read what was just sent; some come back for their cart.
+        just_sent = FlowMessage.objects.filter(
+            state=MessageState.SENT, sent_at__gt=self._now - timedelta(hours=1)
+        ).values_list("subject_key", "step")
+        for token, step in just_sent:
+            cart = self.carts.get(str(token))
+            if cart is None or cart.return_planned:
+                continue
+            self.log.reminders_read += 1
+            if self.random.random() < RETURN_AFTER_REMINDER.get(step, 0):
+                cart.return_planned = True
+                self._at(
+                    self._now + timedelta(hours=self.random.randint(1, 8)),
+                    f"{cart.customer.name} comes back after reminder {step}",
+                    functools.partial(self._come_back, cart, after_reminder=True),
+                )
+
+    def _come_back(self, cart: Cart, *, after_reminder: bool) -> None:
+        if after_reminder:
+            self.log.carts_back_after_reminder += 1
+        else:
+            self.log.carts_back_by_themselves += 1
+        self._touch_cart(cart)
+        self._pay(self._plan_order_now(cart))
+
+    def _plan_order_now(self, cart: Cart) -> Order:
+        order = Order(
+            order_id=str(uuid.UUID(int=self.random.getrandbits(128))),
+            number=len(self.orders) + 1,
+            customer=cart.customer,
+            checkout_token=cart.token,
+            created_at=self._now,
+            goods=cart.goods,
+            shipping=Decimal("6.00"),
+            tax=(cart.goods * Decimal("0.08")).quantize(Decimal("0.01")),
+        )
+        self.orders.append(order)
+        self._place(order)
+        return order
+
     def _place(self, order: Order) -> None:
         order.customer_id = order.customer.customer_id
         self.log.orders += 1
         self._deliver("order_created", order)
+        # order_created also tells the cart flows, as the plugin's hook does.
+        placed = PlacedOrder(
+            order_id=order.order_id,
+            channel_slug=order.customer.channel.slug,
+            checkout_token=order.checkout_token,
+            customer_id=order.customer_id,
+            email=order.customer.email,
+            total=order.total,
+            currency=order.customer.channel.currency,
+            placed_at=self._now,
+        )
+        record_order_for_carts_task.delay(placed.to_json(), order.customer.channel.configuration)
 
     def _pay(self, order: Order) -> None:
         if order.status == "canceled":
@@ -321,14 +515,15 @@ class SimulatedStore:
 
     # --- running ---------------------------------------------------------------------
 
-    def run(self, *, on_event: Callable[[Event], None] | None = None) -> None:
-        for event in sorted(self.events):
+    def run(self) -> None:
+        while self._queue:
+            event = heapq.heappop(self._queue)
+            self._now = event.at
             with time_machine.travel(event.at, tick=False):
                 event.apply()
-                self.log.events += 1
-                if on_event:
-                    on_event(event)
+            self.log.events += 1
 
     @property
     def end(self) -> datetime:
-        return self.start + timedelta(weeks=self.weeks)
+        """When the story ends: the last simulated day, or a late return after it."""
+        return max(self.start + timedelta(weeks=self.weeks), self._now)

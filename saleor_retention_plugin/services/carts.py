@@ -100,8 +100,48 @@ def record_cart_activity(
         "next_check_at": activity.occurred_at + reminders.abandonment_threshold,
         "now": now,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_ACTIVITY.format(table=TrackedCart._meta.db_table), params)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_UPSERT_ACTIVITY.format(table=TrackedCart._meta.db_table), params)
+    else:
+        _record_activity_portably(params)
+
+
+def _record_activity_portably(params: dict[str, Any]) -> None:
+    """The upsert above for databases without it (the sandbox's SQLite), same rules.
+
+    SQLite serialises writers, so reading and then writing in one transaction is as safe
+    there as the single statement is on PostgreSQL.
+    """
+    with transaction.atomic():
+        cart = TrackedCart.objects.filter(checkout_token=params["token"]).first()
+        if cart is None:
+            TrackedCart.objects.create(
+                checkout_token=params["token"],
+                channel_slug=params["channel_slug"],
+                customer_id=params["customer_id"],
+                email=params["email"],
+                language_code=params["language_code"],
+                currency=params["currency"],
+                last_activity_at=params["occurred_at"],
+                is_holdout=params["is_holdout"],
+                next_check_at=params["next_check_at"],
+            )
+            return
+        if cart.state == CartState.CONVERTED or cart.stop_reason == "customer_deleted":
+            return
+        last_activity = max(cart.last_activity_at, params["occurred_at"])
+        cart.channel_slug = params["channel_slug"]
+        cart.customer_id = params["customer_id"]
+        cart.email = params["email"] or cart.email
+        cart.language_code = params["language_code"]
+        cart.currency = params["currency"] or cart.currency
+        cart.last_activity_at = last_activity
+        cart.next_check_at = last_activity + (params["next_check_at"] - params["occurred_at"])
+        cart.state = CartState.OPEN
+        cart.stop_reason = ""
+        cart.series_stopped_at = None
+        cart.save()
 
 
 def cart_contents_loader() -> CartContentsLoader:

@@ -23,6 +23,7 @@ delivery channels time out well within it).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,8 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -168,6 +170,8 @@ def claim_due_messages(
 ) -> list[Claim]:
     """Atomically claim up to ``limit`` due messages, including stale claims of dead workers."""
     now = now or timezone.now()
+    if connection.vendor != "postgresql":
+        return _claim_due_portably(now, now - claim_timeout, limit)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             _CLAIM_DUE.format(table=FlowMessage._meta.db_table),
@@ -175,6 +179,31 @@ def claim_due_messages(
         )
         rows = cursor.fetchall()
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
+
+
+def _claim_due_portably(now: datetime, stale_before: datetime, limit: int) -> list[Claim]:
+    """The claim above for databases without ``SKIP LOCKED`` (the sandbox's SQLite).
+
+    SQLite has a single writer, so no other worker can claim between the read and the
+    updates of this transaction.
+    """
+    due = Q(state__in=("scheduled", "deferred"), next_attempt_at__lte=now) | Q(
+        state="claimed", claimed_at__lt=stale_before
+    )
+    claims = []
+    with transaction.atomic():
+        ids = list(
+            FlowMessage.objects.filter(due)
+            .order_by(Coalesce("next_attempt_at", "claimed_at"), "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        for message_id in ids:
+            token = uuid.uuid4()
+            FlowMessage.objects.filter(pk=message_id).update(
+                state="claimed", claim_token=token, claimed_at=now, updated_at=now
+            )
+            claims.append(Claim(message_id=message_id, claim_token=str(token)))
+    return claims
 
 
 # --- delivering ------------------------------------------------------------------------
@@ -224,9 +253,11 @@ def deliver_message(
             return _cancel(message, "no_contact")
 
         key = recipient_key(message.customer_id, message.recipient_email)
-        with connection.cursor() as cursor:
-            # Serialises cap decisions for one recipient across flows and workers.
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+        if connection.vendor == "postgresql":
+            # Serialises cap decisions for one recipient across flows and workers
+            # (SQLite, the sandbox's database, serialises every writer anyway).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
         last_contacted_at = (
             ContactLogEntry.objects.filter(recipient_key=key)
             .exclude(message=message)
