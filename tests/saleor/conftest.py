@@ -1,0 +1,117 @@
+"""Boot a real Saleor for this tier, the way Saleor's own root ``conftest.py`` does.
+
+Saleor's root conftest is not part of the installed ``saleor`` package, so its boot
+logic is repeated here: Saleor's fixture modules as pytest plugins, and the
+``default``/``replica`` database aliases sharing one connection.
+
+Run the tier on its own, naming this directory on the command line (``pytest_plugins``
+is only allowed in a conftest that pytest loads before collection starts):
+
+    python -m pytest tests/saleor --ds=tests.saleor.settings --reuse-db
+
+When Saleor cannot be imported, or the tier is collected under other settings, no
+test module here is imported: the tier turns into one skipped item and the run ends
+with a "Saleor tier skipped: ..." line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+SALEOR_TIER_SETTINGS = "tests.saleor.settings"
+_CONFTEST = Path(__file__).resolve()
+_HERE = _CONFTEST.parent
+
+
+def _skip_reason() -> str | None:
+    if importlib.util.find_spec("saleor") is None:
+        return "Saleor tier skipped: Saleor is not importable (No module named 'saleor')"
+    if not settings.configured or not hasattr(settings, "SALEOR_IMPORT_ERROR"):
+        current = getattr(settings, "SETTINGS_MODULE", None) if settings.configured else None
+        return (
+            f"Saleor tier skipped: Django settings are {current!r}, not the Saleor tier's "
+            f"(run: python -m pytest tests/saleor --ds={SALEOR_TIER_SETTINGS})"
+        )
+    if settings.SALEOR_IMPORT_ERROR:
+        return f"Saleor tier skipped: Saleor is not importable ({settings.SALEOR_IMPORT_ERROR})"
+    try:
+        import saleor  # noqa: F401
+    except Exception as exc:
+        return f"Saleor tier skipped: Saleor is not importable ({type(exc).__name__}: {exc})"
+    return None
+
+
+SKIP_REASON = _skip_reason()
+
+if SKIP_REASON is None:
+    import django.test
+
+    from saleor.tests.utils import prepare_test_db_connections
+
+    # As Saleor does: every Django test case uses both aliases, so tests need no
+    # @pytest.mark.django_db(databases=[...]) ...
+    _TEST_DATABASES = {
+        settings.DATABASE_CONNECTION_DEFAULT_NAME,
+        settings.DATABASE_CONNECTION_REPLICA_NAME,
+    }
+    django.test.TransactionTestCase.databases = _TEST_DATABASES
+    django.test.TestCase.databases = _TEST_DATABASES
+    # ... and "replica" is the writer connection under another alias, so reads
+    # through the replica see the test's uncommitted rows.
+    prepare_test_db_connections()
+
+    # The same fixture modules, in the same order, as Saleor's root conftest.py.
+    pytest_plugins = [
+        "saleor.tests.fixtures",
+        "saleor.discount.tests.test_utils.fixtures",
+        "saleor.plugins.tests.fixtures",
+        "saleor.graphql.tests.fixtures",
+        "saleor.graphql.channel.tests.fixtures",
+        "saleor.graphql.channel.tests.benchmark.fixtures",
+        "saleor.graphql.checkout.tests.benchmark.fixtures",
+        "saleor.graphql.account.tests.benchmark.fixtures",
+        "saleor.graphql.order.tests.benchmark.fixtures",
+        "saleor.graphql.giftcard.tests.benchmark.fixtures",
+        "saleor.graphql.webhook.tests.benchmark.fixtures",
+        "saleor.plugins.webhook.tests.subscription_webhooks.fixtures",
+        "saleor.tax.tests.fixtures",
+    ]
+
+else:
+    # A module-level pytest.skip() in a conftest aborts pytest when the conftest is
+    # loaded before collection (``pytest tests/saleor``), so skip through collection:
+    # this conftest becomes the tier's single (skipped) item, and no test module
+    # here, which would import Saleor, is ever imported.
+
+    class _SkippedTierItem(pytest.Item):
+        def runtest(self) -> None:
+            pytest.skip(SKIP_REASON)
+
+        def reportinfo(self):  # type: ignore[no-untyped-def]
+            return self.path, None, "Saleor tier"
+
+    class _SkippedTier(pytest.File):
+        def collect(self):  # type: ignore[no-untyped-def]
+            yield _SkippedTierItem.from_parent(self, name="saleor_tier")
+
+    def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+        path = Path(collection_path).resolve()
+        if path != _CONFTEST and _HERE in path.parents:
+            return True
+        return None
+
+    def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.File | None:
+        if Path(file_path).resolve() == _CONFTEST:
+            return _SkippedTier.from_parent(parent, path=file_path)
+        return None
+
+    def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.File:
+        # Test modules named explicitly on the command line are not ignored.
+        return _SkippedTier.from_parent(parent, path=module_path)
+
+    def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+        terminalreporter.write_line(SKIP_REASON)
