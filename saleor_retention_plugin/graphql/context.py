@@ -18,6 +18,8 @@ class LoyaltyContext:
     settings: ChannelSettings
     requestor: Requestor
     request: Any = None
+    # Preferred language of texts ("zh-Hans", "en"), from the Accept-Language header.
+    language: str | None = None
     # One clock per request, so every field of a response agrees on "now".
     now: datetime = field(default_factory=timezone.now)
     # Per-request memo (e.g. the channel's tiers), so a field asked for on many
