@@ -180,7 +180,8 @@ LEDGER_FIELDS: tuple[SettingField, ...] = (
     ),
 )
 
-class TierBasis(str, enum.Enum):
+
+class TierBasis(enum.StrEnum):
     POINTS_EARNED = "points_earned"
     AMOUNT_SPENT = "amount_spent"
 

@@ -59,7 +59,6 @@ class PointsLotQuerySet(models.QuerySet):
         return int(self.aggregate(total=Sum("remaining"))["total"] or 0)
 
 
-
 # --- membership and points mall ----------------------------------------------------------
 
 

@@ -15,6 +15,16 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=15),
         "options": {"expires": 14 * 60},
     },
+    "saleor-retention-reevaluate-tiers": {
+        "task": "saleor_retention_plugin.tasks.reevaluate_tiers_task",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 12 * 60 * 60},
+    },
+    "saleor-retention-expire-reward-codes": {
+        "task": "saleor_retention_plugin.tasks.expire_reward_codes_task",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 50 * 60},
+    },
 }
 
 

@@ -16,7 +16,7 @@ from django.db import InterfaceError, OperationalError
 
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
-from .services import ledger
+from .services import ledger, mall, tiers
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,13 @@ RETRY_POLICY: dict[str, Any] = {
 def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any]) -> dict[str, Any]:
     """Apply an order snapshot to the ledger (earn, take back); any event, any order."""
     settings = ChannelSettings.from_configuration(configuration, strict=False)
-    outcome = ledger.sync_order_points(OrderSnapshot.from_json(order), settings.ledger)
+    snapshot = OrderSnapshot.from_json(order)
+    outcome = ledger.sync_order_points(
+        snapshot, settings.ledger, multiplier_for_account=tiers.points_multiplier_for_account
+    )
+    # After the points are booked: the order may lift the customer to a better tier
+    # (never lower: downgrades wait for the daily re-evaluation and its grace period).
+    tiers.apply_order_to_tiers(snapshot, settings)
     return {
         "order_id": outcome.order_id,
         "earned": outcome.earned,
@@ -75,3 +81,43 @@ def anonymise_customer_task(customer_id: int, email: str = "") -> int:
 @shared_task(name="saleor_retention_plugin.tasks.expire_due_points_task", **RETRY_POLICY)
 def expire_due_points_task() -> int:
     return ledger.expire_due_points()
+
+
+@shared_task(name="saleor_retention_plugin.tasks.reevaluate_tiers_task", **RETRY_POLICY)
+def reevaluate_tiers_task(
+    channel_slug: str | None = None, reason: str = "reevaluation"
+) -> dict[str, dict[str, int]]:
+    """Re-evaluate every account's tier of one channel (or of every channel with tiers):
+    upgrades at once, downgrades once their grace period is over. Daily, and after a
+    merchant changed thresholds."""
+    import dataclasses
+
+    channels = [channel_slug] if channel_slug else tiers.channels_with_tiers()
+    reports = {}
+    for slug in channels:
+        settings = channel_settings(slug)
+        report = tiers.reevaluate_channel(slug, settings=settings.membership, reason=reason)
+        reports[slug] = dataclasses.asdict(report)
+    return reports
+
+
+@shared_task(name="saleor_retention_plugin.tasks.expire_reward_codes_task", **RETRY_POLICY)
+def expire_reward_codes_task() -> dict[str, int]:
+    """Close reward codes that expired; give their points back where the merchant chose so."""
+    import dataclasses
+
+    return dataclasses.asdict(mall.expire_unused_codes(settings_for_channel=channel_settings))
+
+
+def channel_settings(channel_slug: str) -> ChannelSettings:
+    """A channel's settings for periodic work that no hook hands a configuration to:
+    the plugin's stored configuration inside Saleor, the defaults elsewhere."""
+    from django.apps import apps
+
+    if apps.is_installed("saleor.plugins"):
+        from .integrations.saleor.configuration import load_channel_configuration
+
+        configuration = load_channel_configuration(channel_slug)
+        if configuration is not None:
+            return ChannelSettings.from_configuration(configuration, strict=False)
+    return ChannelSettings()

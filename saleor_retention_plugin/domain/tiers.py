@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import calendar
 import enum
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 DEFAULT_LANGUAGE = "en"
 
 
-class Basis(str, enum.Enum):
+class Basis(enum.StrEnum):
     POINTS_EARNED = "points_earned"
     AMOUNT_SPENT = "amount_spent"
 
@@ -51,6 +53,18 @@ class Activity:
     amount_spent: Decimal
 
 
+@dataclass(frozen=True)
+class Totals:
+    """Points earned and amount spent inside one window."""
+
+    points_earned: int = 0
+    amount_spent: Decimal = Decimal(0)
+
+
+# Totals per window length in months (0: lifetime): what the database sums for us.
+TotalsByWindow = Mapping[int, Totals]
+
+
 def window_start(now: datetime, months: int) -> datetime | None:
     """Start of a rolling window of ``months`` ending at ``now``; None for lifetime (0).
 
@@ -66,30 +80,48 @@ def window_start(now: datetime, months: int) -> datetime | None:
     return now.replace(year=year, month=month, day=day)
 
 
-def progress_for(rule: TierRule, activity: Sequence[Activity], now: datetime) -> Decimal:
+def totals_from_activity(
+    activity: Sequence[Activity], windows: Sequence[int], now: datetime
+) -> dict[int, Totals]:
+    """The totals the database computes, from plain activity (for tests and the sandbox)."""
+    result = {}
+    for months in set(windows):
+        start = window_start(now, months)
+        counted = [
+            item
+            for item in activity
+            if (start is None or item.placed_at >= start) and item.placed_at <= now
+        ]
+        result[months] = Totals(
+            sum(item.points_earned for item in counted),
+            sum((item.amount_spent for item in counted), Decimal(0)),
+        )
+    return result
+
+
+def progress_for(rule: TierRule, totals: TotalsByWindow) -> Decimal:
     """The account's figure towards ``rule``: points or money inside the rule's window."""
-    start = window_start(now, rule.window_months)
-    counted = [item for item in activity if (start is None or item.placed_at >= start) and item.placed_at <= now]
+    window = totals.get(rule.window_months, Totals())
     if rule.basis is Basis.POINTS_EARNED:
-        return Decimal(sum(item.points_earned for item in counted))
-    return sum((item.amount_spent for item in counted), Decimal(0))
+        return Decimal(window.points_earned)
+    return window.amount_spent
 
 
-def qualifying_tier(
-    rules: Sequence[TierRule], activity: Sequence[Activity], now: datetime
-) -> TierRule | None:
-    """The best tier whose own threshold the activity meets; None if there is none."""
+def qualifying_tier(rules: Sequence[TierRule], totals: TotalsByWindow) -> TierRule | None:
+    """The best tier whose own threshold the totals meet; None if there is none."""
     best: TierRule | None = None
     for rule in sorted(rules, key=lambda rule: rule.rank):
-        if progress_for(rule, activity, now) >= rule.threshold:
+        if progress_for(rule, totals) >= rule.threshold:
             best = rule
     return best
 
 
-class Move(str, enum.Enum):
+class Move(enum.StrEnum):
     STAY = "stay"
     UPGRADE = "upgrade"
-    START_GRACE = "start_grace"  # below the tier: downgrade at ``downgrade_due_at`` unless it recovers
+    START_GRACE = (
+        "start_grace"  # below the tier: downgrade at ``downgrade_due_at`` unless it recovers
+    )
     CANCEL_GRACE = "cancel_grace"  # qualifies again during the grace period
     DOWNGRADE = "downgrade"
 
@@ -145,10 +177,7 @@ class NextTierProgress:
 
 
 def progress_to_next_tier(
-    rules: Sequence[TierRule],
-    current: TierRule | None,
-    activity: Sequence[Activity],
-    now: datetime,
+    rules: Sequence[TierRule], current: TierRule | None, totals: TotalsByWindow
 ) -> NextTierProgress | None:
     """Progress towards the tier ranked just above ``current``; None at the top."""
     above = sorted(
@@ -158,7 +187,7 @@ def progress_to_next_tier(
     if not above:
         return None
     target = above[0]
-    value = progress_for(target, activity, now)
+    value = progress_for(target, totals)
     remaining = max(target.threshold - value, Decimal(0))
     ratio = Decimal(1) if target.threshold <= 0 else min(value / target.threshold, Decimal(1))
     return NextTierProgress(target, value, remaining, ratio.quantize(Decimal("0.0001")))
@@ -176,11 +205,16 @@ def validate_thresholds(rules: Sequence[TierRule]) -> dict[int, str]:
     for rule in ordered:
         if rule.threshold < 0:
             errors[rule.tier_id] = "The threshold cannot be negative."
-        elif rule.basis is Basis.POINTS_EARNED and rule.threshold != rule.threshold.to_integral_value():
+        elif (
+            rule.basis is Basis.POINTS_EARNED
+            and rule.threshold != rule.threshold.to_integral_value()
+        ):
             errors[rule.tier_id] = "A points threshold must be a whole number."
     if ordered and ordered[0].threshold != 0 and ordered[0].tier_id not in errors:
-        errors[ordered[0].tier_id] = "The lowest tier must have threshold 0 so every customer has a tier."
-    for lower, higher in zip(ordered, ordered[1:], strict=False):
+        errors[ordered[0].tier_id] = (
+            "The lowest tier must have threshold 0 so every customer has a tier."
+        )
+    for lower, higher in itertools.pairwise(ordered):
         same_scale = lower.basis is higher.basis and lower.window_months == higher.window_months
         if same_scale and higher.threshold <= lower.threshold and higher.tier_id not in errors:
             errors[higher.tier_id] = (
@@ -189,7 +223,9 @@ def validate_thresholds(rules: Sequence[TierRule]) -> dict[int, str]:
     return errors
 
 
-def localised(texts: Mapping[str, str] | None, language: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+def localised(
+    texts: Mapping[str, str] | None, language: str | None, default: str = DEFAULT_LANGUAGE
+) -> str:
     """The best text for ``language``: exact code, then its base language, then the
     default language, then Chinese/any text there is.
 
@@ -259,8 +295,16 @@ DEFAULT_TIERS: tuple[DefaultTier, ...] = (
         amount_threshold=Decimal(1000),
         benefits=(
             ("points_multiplier", Decimal("1.2"), {"en": "1.2x points", "zh-Hans": "1.2 倍积分"}),
-            ("birthday_gift", Decimal(100), {"en": "Birthday gift: 100 points", "zh-Hans": "生日礼：100 积分"}),
-            ("early_access", Decimal(24), {"en": "Early access to new arrivals", "zh-Hans": "新品优先购"}),
+            (
+                "birthday_gift",
+                Decimal(100),
+                {"en": "Birthday gift: 100 points", "zh-Hans": "生日礼：100 积分"},
+            ),
+            (
+                "early_access",
+                Decimal(24),
+                {"en": "Early access to new arrivals", "zh-Hans": "新品优先购"},
+            ),
         ),
     ),
     DefaultTier(
@@ -268,18 +312,37 @@ DEFAULT_TIERS: tuple[DefaultTier, ...] = (
         rank=2,
         name={"en": "Gold", "zh-Hans": "黄金会员"},
         description={
-            "en": "1.5x points, 5% member discount, free shipping, birthday gift and priority service.",
+            "en": (
+                "1.5x points, 5% member discount, free shipping, birthday gift "
+                "and priority service."
+            ),
             "zh-Hans": "1.5 倍积分、会员 95 折、包邮、生日礼遇和专属客服。",
         },
         points_threshold=5000,
         amount_threshold=Decimal(5000),
         benefits=(
             ("points_multiplier", Decimal("1.5"), {"en": "1.5x points", "zh-Hans": "1.5 倍积分"}),
-            ("percentage_discount", Decimal(5), {"en": "5% member discount", "zh-Hans": "会员 95 折"}),
+            (
+                "percentage_discount",
+                Decimal(5),
+                {"en": "5% member discount", "zh-Hans": "会员 95 折"},
+            ),
             ("free_shipping", None, {"en": "Free shipping", "zh-Hans": "全场包邮"}),
-            ("birthday_gift", Decimal(300), {"en": "Birthday gift: 300 points", "zh-Hans": "生日礼：300 积分"}),
-            ("early_access", Decimal(48), {"en": "Early access to new arrivals", "zh-Hans": "新品优先购"}),
-            ("priority_service", None, {"en": "Priority customer service", "zh-Hans": "专属客服优先服务"}),
+            (
+                "birthday_gift",
+                Decimal(300),
+                {"en": "Birthday gift: 300 points", "zh-Hans": "生日礼：300 积分"},
+            ),
+            (
+                "early_access",
+                Decimal(48),
+                {"en": "Early access to new arrivals", "zh-Hans": "新品优先购"},
+            ),
+            (
+                "priority_service",
+                None,
+                {"en": "Priority customer service", "zh-Hans": "专属客服优先服务"},
+            ),
         ),
     ),
 )
@@ -292,3 +355,60 @@ def points_multiplier(benefits: Sequence[tuple[str, Decimal | None]]) -> Decimal
     """
     values = [value for kind, value in benefits if kind == "points_multiplier" and value]
     return max([Decimal(1), *values])
+
+
+# --- benefits -------------------------------------------------------------------------------
+
+BENEFIT_KINDS = (
+    "percentage_discount",
+    "points_multiplier",
+    "free_shipping",
+    "birthday_gift",
+    "early_access",
+    "member_only_products",
+    "priority_service",
+    "custom",
+)
+MAX_BIRTHDAY_POINTS = 1_000_000
+
+
+def benefit_errors(
+    kind: str, value: Decimal | None, config: Mapping[str, Any], title: Mapping[str, str]
+) -> dict[str, str]:
+    """Per-field messages for a benefit that a storefront could not act on."""
+    if kind not in BENEFIT_KINDS:
+        return {"kind": f"Choose one of: {', '.join(BENEFIT_KINDS)}."}
+    errors: dict[str, str] = {}
+    if kind == "percentage_discount":
+        if value is None or not (0 < value <= 100):
+            errors["value"] = "Enter the percentage off, greater than 0 and at most 100."
+    elif kind == "points_multiplier":
+        if value is None or not (1 <= value <= 100):
+            errors["value"] = "Enter the multiplier, from 1 to 100 (1.5 earns 50% more points)."
+    elif kind == "free_shipping":
+        if value is not None and value < 0:
+            errors["value"] = "The minimum order amount cannot be negative."
+    elif kind == "birthday_gift":
+        if (
+            value is None
+            or value != value.to_integral_value()
+            or not (0 < value <= MAX_BIRTHDAY_POINTS)
+        ):
+            errors["value"] = (
+                f"Enter the birthday gift in whole points, from 1 to {MAX_BIRTHDAY_POINTS}."
+            )
+    elif kind == "early_access":
+        if value is not None and (value != value.to_integral_value() or not (1 <= value <= 8760)):
+            errors["value"] = "Enter how many hours early members get access, from 1 to 8760."
+    elif kind == "member_only_products":
+        ids = [*config.get("product_ids", []), *config.get("collection_ids", [])]
+        if not ids or not all(isinstance(item, str | int) and str(item) for item in ids):
+            errors["config"] = (
+                'List the member-only products or collections: {"product_ids": [...]} '
+                'or {"collection_ids": [...]}.'
+            )
+    elif kind == "custom" and not any(text.strip() for text in title.values()):
+        errors["title"] = "A custom benefit needs a title the storefront can show."
+    if kind not in {"member_only_products"} and config and not isinstance(config, Mapping):
+        errors["config"] = "Config must be an object."
+    return errors

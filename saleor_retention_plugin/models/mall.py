@@ -68,7 +68,9 @@ class Reward(models.Model):
     class Meta:
         ordering = ["channel_slug", "position", "points_cost", "id"]
         constraints = [
-            models.CheckConstraint(check=Q(points_cost__gt=0), name="retention_reward_cost_positive"),
+            models.CheckConstraint(
+                check=Q(points_cost__gt=0), name="retention_reward_cost_positive"
+            ),
             models.CheckConstraint(
                 check=Q(stock__isnull=True) | Q(stock__gte=0),
                 name="retention_reward_stock_not_negative",
@@ -114,7 +116,9 @@ class Redemption(models.Model):
         REFUNDED = "refunded", "Expired unused, points given back"
         NO_PRIZE = "no_prize", "Draw entry without a prize"
 
-    account = models.ForeignKey(LoyaltyAccount, on_delete=models.PROTECT, related_name="redemptions")
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.PROTECT, related_name="redemptions"
+    )
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
     channel_slug = models.SlugField(max_length=255)
     points_entry = models.OneToOneField(

@@ -106,8 +106,7 @@ class TierBenefit(models.Model):
                 name="retention_benefit_value_not_negative",
             ),
             models.CheckConstraint(
-                check=~Q(kind="percentage_discount")
-                | (Q(value__gt=0) & Q(value__lte=100)),
+                check=~Q(kind="percentage_discount") | (Q(value__gt=0) & Q(value__lte=100)),
                 name="retention_benefit_percentage_within_0_100",
             ),
             models.CheckConstraint(
@@ -193,7 +192,7 @@ class QualifyingOrder(models.Model):
     account = models.ForeignKey(
         LoyaltyAccount, on_delete=models.CASCADE, related_name="qualifying_orders"
     )
-    order_id = models.CharField(max_length=64)
+    order_id = models.CharField(max_length=64, db_index=True)
     points_earned = models.BigIntegerField(default=0)
     amount_spent = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(max_length=3)
@@ -212,9 +211,10 @@ class QualifyingOrder(models.Model):
                 name="retention_qualifying_order_not_negative",
             ),
         ]
-        indexes = [
-            models.Index(fields=["account", "placed_at"], name="retention_qualifying_idx")
-        ]
+        indexes = [models.Index(fields=["account", "placed_at"], name="retention_qualifying_idx")]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id}: {self.points_earned} points, {self.amount_spent}"
 
 
 class CustomerProfile(models.Model):
@@ -241,6 +241,7 @@ class CustomerProfile(models.Model):
                 name="retention_birth_year_plausible",
             ),
         ]
-        indexes = [
-            models.Index(fields=["birth_month", "birth_day"], name="retention_birthday_idx")
-        ]
+        indexes = [models.Index(fields=["birth_month", "birth_day"], name="retention_birthday_idx")]
+
+    def __str__(self) -> str:
+        return f"customer {self.customer_id}: birthday {self.birth_month}/{self.birth_day}"

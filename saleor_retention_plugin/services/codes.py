@@ -56,7 +56,10 @@ class CodeIssuer(Protocol):
         *,
         what: IssuedReward,
     ) -> IssuedCode:
-        """Create a single-use code worth ``what`` in ``channel_slug``, valid until ``expires_at``."""
+        """Create a single-use code worth ``what`` in the channel, valid until ``expires_at``.
+
+        ``redemption`` is not saved yet (it is saved with the code, in the same transaction).
+        """
         ...
 
     def is_used(self, code: str) -> bool:
@@ -66,7 +69,11 @@ class CodeIssuer(Protocol):
 
 def generate_code(prefix: str = "PTS", length: int = CODE_LENGTH) -> str:
     body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
-    return f"{prefix}-{body[:4]}-{body[4:8]}-{body[8:12]}-{body[12:]}" if length == 16 else f"{prefix}-{body}"
+    return (
+        f"{prefix}-{body[:4]}-{body[4:8]}-{body[8:12]}-{body[12:]}"
+        if length == 16
+        else f"{prefix}-{body}"
+    )
 
 
 class PlainCodeIssuer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import ledger
+from . import ledger, tiers
 
 
 def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
@@ -14,4 +14,5 @@ def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
     same transaction. Returns how many loyalty accounts were anonymised.
     """
     with transaction.atomic():
+        tiers.anonymise_membership(customer_id)  # the birthday
         return ledger.anonymise_customer(customer_id, email)

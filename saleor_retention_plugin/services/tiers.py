@@ -7,21 +7,53 @@ under the account's row lock so a concurrent order and re-evaluation cannot inte
 
 from __future__ import annotations
 
+import calendar
+import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from ..conf import MembershipSettings
+from ..conf import ChannelSettings, MembershipSettings
+from ..domain import tiers as rules
+from ..domain.earning import order_earns_points
 from ..domain.orders import OrderSnapshot
-from ..models import CustomerProfile, CustomerTier, LoyaltyAccount, MembershipTier, TierBenefit, TierChange
-from .errors import InvalidInput, NotFound, RetentionError  # noqa: F401
+from ..models import (
+    BenefitKind,
+    CustomerProfile,
+    CustomerTier,
+    LoyaltyAccount,
+    MembershipTier,
+    PointsEntry,
+    QualifyingOrder,
+    ThresholdKind,
+    TierBenefit,
+    TierChange,
+)
+from .errors import InvalidInput, NotFound, RetentionError
+
+logger = logging.getLogger(__name__)
+
+MAX_THRESHOLD = Decimal("999999999999")
+MAX_TIERS_PER_CHANNEL = 20
+MAX_NAME_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 2000
+BIRTHDAY_CHANGE_INTERVAL = timedelta(days=365)
+TIER_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 class TierNotFound(NotFound):
+    pass
+
+
+class BenefitNotFound(NotFound):
     pass
 
 
@@ -39,7 +71,11 @@ class NextTier:
 
 @dataclass(frozen=True)
 class MembershipSummary:
-    """Everything a storefront shows about an account's membership (fixed query count)."""
+    """Everything a storefront shows about an account's membership (fixed query count).
+
+    ``tier`` is the stored tier, or for an account never evaluated yet, the tier it
+    qualifies for (``achieved_at`` is then None).
+    """
 
     tier: MembershipTier | None
     benefits: tuple[TierBenefit, ...]
@@ -48,7 +84,7 @@ class MembershipSummary:
     next_tier: NextTier | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReevaluationReport:
     evaluated: int = 0
     upgraded: int = 0
@@ -60,15 +96,45 @@ class ReevaluationReport:
 # --- tiers and benefits (staff) -----------------------------------------------------------
 
 
-def seed_default_tiers(channel_slug: str, settings: MembershipSettings | None = None) -> list[MembershipTier]:
+def seed_default_tiers(
+    channel_slug: str, settings: MembershipSettings | None = None
+) -> list[MembershipTier]:
     """Create Member / Silver / Gold (普通会员 / 白银会员 / 黄金会员) with their benefits
     for a channel that has no tiers yet; returns the channel's tiers. Idempotent."""
-    raise NotImplementedError
+    settings = settings or MembershipSettings()
+    existing = tiers_of_channel(channel_slug)
+    if existing:
+        return existing
+    amount_based = settings.tier_basis.value == ThresholdKind.AMOUNT_SPENT
+    try:
+        with transaction.atomic():
+            for default in rules.DEFAULT_TIERS:
+                tier = MembershipTier.objects.create(
+                    channel_slug=channel_slug,
+                    rank=default.rank,
+                    code=default.code,
+                    name=dict(default.name),
+                    description=dict(default.description),
+                    threshold_kind=settings.tier_basis.value,
+                    threshold_value=(
+                        default.amount_threshold
+                        if amount_based
+                        else Decimal(default.points_threshold)
+                    ),
+                    window_months=settings.tier_window_months,
+                )
+                for position, (kind, value, title) in enumerate(default.benefits):
+                    TierBenefit.objects.create(
+                        tier=tier, kind=kind, value=value, title=dict(title), position=position
+                    )
+    except IntegrityError:
+        pass  # seeded concurrently by another worker: theirs stands
+    return tiers_of_channel(channel_slug)
 
 
 def tiers_of_channel(channel_slug: str) -> list[MembershipTier]:
     """The channel's tiers by rank, benefits prefetched (``tier.benefits.all()``): 2 queries."""
-    raise NotImplementedError
+    return list(MembershipTier.objects.in_channel(channel_slug).prefetch_related("benefits"))
 
 
 def create_tier(
@@ -86,20 +152,162 @@ def create_tier(
     """Add a tier; kind and window default to the channel settings. Raises ``InvalidInput``
     (fields: code, rank, name, threshold_value, threshold_kind, window_months) and
     re-evaluates the channel's accounts after commit."""
-    raise NotImplementedError
+    settings = settings or MembershipSettings()
+    if MembershipTier.objects.filter(channel_slug=channel_slug).count() >= MAX_TIERS_PER_CHANNEL:
+        raise InvalidInput({"rank": f"A channel can have at most {MAX_TIERS_PER_CHANNEL} tiers."})
+    tier = MembershipTier(channel_slug=channel_slug)
+    values = {
+        "code": code,
+        "rank": rank,
+        "name": name,
+        "description": description or {},
+        "threshold_kind": threshold_kind or settings.tier_basis.value,
+        "threshold_value": threshold_value,
+        "window_months": settings.tier_window_months if window_months is None else window_months,
+    }
+    return _save_tier(tier, values, creating=True)
 
 
 def update_tier(tier_id: int, **changes: Any) -> MembershipTier:
     """Change any of code, rank, name, description, threshold_kind, threshold_value,
     window_months. A threshold change re-evaluates every account of the channel after
     commit (upgrades at once, downgrades through the grace period); the programme stays on."""
-    raise NotImplementedError
+    unknown = set(changes) - _TIER_FIELDS
+    if unknown:
+        raise InvalidInput(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    tier = _get_tier(tier_id)
+    return _save_tier(tier, changes, creating=False)
+
+
+_TIER_FIELDS = {
+    "code",
+    "rank",
+    "name",
+    "description",
+    "threshold_kind",
+    "threshold_value",
+    "window_months",
+}
+_THRESHOLD_FIELDS = ("threshold_kind", "threshold_value", "window_months", "rank")
+
+
+def _save_tier(
+    tier: MembershipTier, values: Mapping[str, Any], *, creating: bool
+) -> MembershipTier:
+    cleaned, errors = _clean_tier_values(values)
+    if errors:
+        raise InvalidInput(errors)
+    before = {field: getattr(tier, field) for field in _THRESHOLD_FIELDS}
+    for field, value in cleaned.items():
+        setattr(tier, field, value)
+    with transaction.atomic():
+        # Lock the channel's ladder so two staff edits are checked against each other.
+        siblings = list(
+            MembershipTier.objects.select_for_update()
+            .filter(channel_slug=tier.channel_slug)
+            .exclude(pk=tier.pk)
+        )
+        ladder_errors = rules.validate_thresholds([_rule(t) for t in [*siblings, tier]])
+        if ladder_errors:
+            own = ladder_errors.get(tier.pk or -1) or next(iter(ladder_errors.values()))
+            raise InvalidInput({"threshold_value": own})
+        if any(t.rank == tier.rank for t in siblings):
+            raise InvalidInput(
+                {"rank": f"Another tier of this channel already has rank {tier.rank}."}
+            )
+        if any(t.code == tier.code for t in siblings):
+            raise InvalidInput(
+                {"code": f"Another tier of this channel is already called {tier.code!r}."}
+            )
+        tier.save()
+    changed = creating or any(getattr(tier, f) != before[f] for f in _THRESHOLD_FIELDS)
+    if changed:
+        _reevaluate_after_commit(tier.channel_slug)
+    return tier
+
+
+def _clean_tier_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    if "code" in values:
+        code = str(values["code"] or "").strip().lower()
+        if not TIER_CODE.match(code):
+            errors["code"] = "Use 1-64 lower-case letters, digits, - or _, e.g. gold."
+        cleaned["code"] = code
+    if "rank" in values:
+        rank = values["rank"]
+        if not _is_int(rank) or not (0 <= rank <= 1000):
+            errors["rank"] = "Enter a whole number from 0 (entry tier) to 1000."
+        cleaned["rank"] = rank
+    if "name" in values:
+        try:
+            cleaned["name"] = _texts(values["name"], required=True, max_length=MAX_NAME_LENGTH)
+        except ValueError as error:
+            errors["name"] = str(error)
+    if "description" in values:
+        try:
+            cleaned["description"] = _texts(
+                values["description"], required=False, max_length=MAX_DESCRIPTION_LENGTH
+            )
+        except ValueError as error:
+            errors["description"] = str(error)
+    if "threshold_kind" in values:
+        kind = values["threshold_kind"]
+        kind = getattr(kind, "value", kind)
+        if kind not in ThresholdKind.values:
+            errors["threshold_kind"] = "Choose points_earned or amount_spent."
+        cleaned["threshold_kind"] = kind
+    if "threshold_value" in values:
+        try:
+            value = parse_decimal(values["threshold_value"], maximum=MAX_THRESHOLD)
+        except ValueError as error:
+            errors["threshold_value"] = str(error)
+        else:
+            cleaned["threshold_value"] = value
+    if "window_months" in values:
+        months = values["window_months"]
+        if not _is_int(months) or not (0 <= months <= 120):
+            errors["window_months"] = "Enter 0 (lifetime) or a number of months up to 120."
+        cleaned["window_months"] = months
+    return cleaned, errors
 
 
 def delete_tier(tier_id: int) -> None:
     """Remove a tier; its members move to the best remaining tier they qualify for
-    (history reason ``tier_deleted``). Refused (``InvalidInput``) for the last tier."""
-    raise NotImplementedError
+    (history reason ``tier_deleted``). Refused (``InvalidInput``) for the last tier, or
+    when the remaining tiers would leave customers without a tier."""
+    tier = _get_tier(tier_id)
+    now = timezone.now()
+    with transaction.atomic():
+        remaining = list(
+            MembershipTier.objects.select_for_update()
+            .filter(channel_slug=tier.channel_slug)
+            .exclude(pk=tier.pk)
+        )
+        if not remaining:
+            raise InvalidInput({"id": "A channel keeps at least one tier."})
+        errors = rules.validate_thresholds([_rule(t) for t in remaining])
+        if errors:
+            raise InvalidInput(
+                {
+                    "id": "Removing this tier would leave customers without a tier: "
+                    + next(iter(errors.values()))
+                }
+            )
+        remaining_rules = [_rule(t) for t in remaining]
+        by_id = {t.pk: t for t in remaining}
+        for membership in CustomerTier.objects.select_for_update().filter(tier=tier):
+            totals = _totals(membership.account_id, remaining_rules, now)
+            target = rules.qualifying_tier(remaining_rules, totals) or remaining_rules[0]
+            new_tier = by_id[target.tier_id]
+            _record_change(
+                membership.account_id, tier, new_tier, TierChange.Reason.TIER_DELETED, None, now
+            )
+            membership.tier = new_tier
+            membership.achieved_at = now
+            membership.downgrade_due_at = None
+            membership.save(update_fields=["tier", "achieved_at", "downgrade_due_at"])
+        tier.delete()
 
 
 def create_benefit(
@@ -115,38 +323,212 @@ def create_benefit(
 ) -> TierBenefit:
     """Attach a benefit; ``value`` is validated per kind (percent 0-100, multiplier 1-100,
     birthday gift points, early-access hours, ...). Raises ``InvalidInput``."""
-    raise NotImplementedError
+    benefit = TierBenefit(tier=_get_tier(tier_id))
+    return _save_benefit(
+        benefit,
+        {
+            "kind": kind,
+            "value": value,
+            "config": config or {},
+            "title": title or {},
+            "description": description or {},
+            "position": position,
+            "is_active": is_active,
+        },
+    )
 
 
 def update_benefit(benefit_id: int, **changes: Any) -> TierBenefit:
-    raise NotImplementedError
+    unknown = set(changes) - {
+        "kind",
+        "value",
+        "config",
+        "title",
+        "description",
+        "position",
+        "is_active",
+    }
+    if unknown:
+        raise InvalidInput(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    benefit = TierBenefit.objects.select_related("tier").filter(pk=benefit_id).first()
+    if benefit is None:
+        raise BenefitNotFound("No such benefit.", field="id")
+    return _save_benefit(benefit, changes)
+
+
+def _save_benefit(benefit: TierBenefit, values: Mapping[str, Any]) -> TierBenefit:
+    errors: dict[str, str] = {}
+    merged = {
+        "kind": getattr(
+            values.get("kind", benefit.kind), "value", values.get("kind", benefit.kind)
+        ),
+        "value": values.get("value", benefit.value),
+        "config": values.get("config", benefit.config),
+        "title": values.get("title", benefit.title),
+        "description": values.get("description", benefit.description),
+        "position": values.get("position", benefit.position),
+        "is_active": values.get("is_active", benefit.is_active),
+    }
+    value = merged["value"]
+    if value is not None:
+        try:
+            value = parse_decimal(value, maximum=MAX_THRESHOLD)
+        except ValueError as error:
+            errors["value"] = str(error)
+            value = None
+    config = merged["config"]
+    if not isinstance(config, Mapping):
+        errors["config"] = "Config must be an object."
+        config = {}
+    for field in ("title", "description"):
+        try:
+            merged[field] = _texts(
+                merged[field],
+                required=False,
+                max_length=MAX_NAME_LENGTH if field == "title" else MAX_DESCRIPTION_LENGTH,
+            )
+        except ValueError as error:
+            errors[field] = str(error)
+            merged[field] = {}
+    if not _is_int(merged["position"]) or not (0 <= merged["position"] <= 1000):
+        errors["position"] = "Enter a whole number from 0 to 1000."
+    if not isinstance(merged["is_active"], bool):
+        errors["is_active"] = "Enter true or false."
+    if "value" not in errors:
+        for field, message in rules.benefit_errors(
+            merged["kind"], value, config, merged["title"]
+        ).items():
+            errors.setdefault(field, message)
+    if errors:
+        raise InvalidInput(errors)
+    benefit.kind = merged["kind"]
+    benefit.value = value
+    benefit.config = dict(config)
+    benefit.title = merged["title"]
+    benefit.description = merged["description"]
+    benefit.position = merged["position"]
+    benefit.is_active = merged["is_active"]
+    benefit.save()
+    return benefit
 
 
 def delete_benefit(benefit_id: int) -> None:
-    raise NotImplementedError
+    deleted, _ = TierBenefit.objects.filter(pk=benefit_id).delete()
+    if not deleted:
+        raise BenefitNotFound("No such benefit.", field="id")
 
 
 # --- accounts -----------------------------------------------------------------------------
 
 
 def membership_of(account: LoyaltyAccount, *, now: datetime | None = None) -> MembershipSummary:
-    """The account's tier, its active benefits and progress to the next tier."""
-    raise NotImplementedError
+    """The account's tier, its active benefits and progress to the next tier.
+
+    Four queries whatever the account's history: its tier row, the channel's tiers,
+    their benefits, and one aggregate over its qualifying orders.
+    """
+    now = now or timezone.now()
+    membership = CustomerTier.objects.filter(account=account).first()
+    tiers = tiers_of_channel(account.channel_slug)
+    if not tiers:
+        return MembershipSummary(None, (), None, None, None)
+    ladder = [_rule(t) for t in tiers]
+    by_id = {t.pk: t for t in tiers}
+    totals = _totals(account.pk, ladder, now)
+    if membership is not None and membership.tier_id in by_id:
+        tier: MembershipTier | None = by_id[membership.tier_id]
+    else:
+        qualified = rules.qualifying_tier(ladder, totals)
+        tier = by_id[qualified.tier_id] if qualified else None
+    current_rule = _rule(tier) if tier else None
+    progress = rules.progress_to_next_tier(ladder, current_rule, totals)
+    return MembershipSummary(
+        tier=tier,
+        benefits=tuple(b for b in tier.benefits.all() if b.is_active) if tier else (),
+        achieved_at=membership.achieved_at if membership else None,
+        downgrade_due_at=membership.downgrade_due_at if membership else None,
+        next_tier=(
+            NextTier(
+                by_id[progress.tier.tier_id],
+                progress.current_value,
+                progress.remaining,
+                progress.ratio,
+            )
+            if progress
+            else None
+        ),
+    )
 
 
 def points_multiplier_for_account(account: LoyaltyAccount) -> Decimal:
     """The earning multiplier of the account's current tier (1 without a tier).
 
-    Passed to ``ledger.sync_order_points(multiplier_for_account=...)``."""
-    raise NotImplementedError
+    Passed to ``ledger.sync_order_points(multiplier_for_account=...)``: one query."""
+    values = TierBenefit.objects.filter(
+        tier__members__account_id=account.pk,
+        kind=BenefitKind.POINTS_MULTIPLIER,
+        is_active=True,
+    ).values_list("kind", "value")
+    return rules.points_multiplier(list(values))
 
 
 def apply_order_to_tiers(
-    order: OrderSnapshot, settings: MembershipSettings, *, now: datetime | None = None
+    order: OrderSnapshot, settings: ChannelSettings, *, now: datetime | None = None
 ) -> TierChange | None:
     """Record what the order counts towards tiers (net of refunds) and upgrade the account
-    if it now qualifies for a better tier. Never downgrades. Idempotent per order."""
-    raise NotImplementedError
+    if it now qualifies for a better tier. Never downgrades. Idempotent per order.
+
+    Call it after ``ledger.sync_order_points`` for the same snapshot, so the points the
+    order earned (net of what was taken back) are known.
+    """
+    from .ledger import LedgerError, account_for
+
+    now = now or timezone.now()
+    if order.currency != order.channel_currency:
+        return None
+    entries = PointsEntry.objects.for_order(order.order_id).filter(
+        kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSE]
+    )
+    net_points = max(entries.total_points(), 0)
+    qualifies = order_earns_points(order, settings.ledger.credit_trigger)
+    amount = _net_amount(order) if qualifies else Decimal(0)
+    if (
+        not qualifies
+        and net_points == 0
+        and not QualifyingOrder.objects.filter(order_id=order.order_id).exists()
+    ):
+        return None  # not (yet) a qualifying order, and never was: nothing to record
+    try:
+        account = account_for(order.channel_slug, order.customer_id, order.email)
+    except LedgerError:
+        return None  # a guest order without an email: nobody to hold a tier
+    QualifyingOrder.objects.update_or_create(
+        account=account,
+        order_id=order.order_id,
+        defaults={
+            "points_earned": net_points,
+            "amount_spent": amount,
+            "currency": order.currency,
+            "placed_at": order.created_at,
+        },
+    )
+    return evaluate_account(
+        account.pk,
+        settings=settings.membership,
+        reason=TierChange.Reason.QUALIFYING_ORDER,
+        allow_downgrade=False,
+        now=now,
+        details={"order_id": order.order_id, "order_number": order.number},
+    )
+
+
+def _net_amount(order: OrderSnapshot) -> Decimal:
+    if order.is_cancelled or order.points_base_amount <= 0:
+        return Decimal(0)
+    if order.refunded_amount <= 0 or order.total_amount <= 0:
+        return order.points_base_amount
+    kept = max(order.total_amount - order.refunded_amount, Decimal(0)) / order.total_amount
+    return (order.points_base_amount * kept).quantize(Decimal("0.01"))
 
 
 def evaluate_account(
@@ -156,9 +538,72 @@ def evaluate_account(
     reason: str = TierChange.Reason.REEVALUATION,
     allow_downgrade: bool = True,
     now: datetime | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> TierChange | None:
     """Apply the tier rules to one account; returns the change made, if any."""
-    raise NotImplementedError
+    _, change = _evaluate(
+        account_id, settings, reason, allow_downgrade, now or timezone.now(), details
+    )
+    return change
+
+
+def _evaluate(
+    account_id: int,
+    settings: MembershipSettings,
+    reason: str,
+    allow_downgrade: bool,
+    now: datetime,
+    details: Mapping[str, Any] | None,
+) -> tuple[rules.Move, TierChange | None]:
+    account = LoyaltyAccount.objects.filter(pk=account_id).first()
+    if account is None or account.merged_into_id is not None:
+        return rules.Move.STAY, None
+    tiers = tiers_of_channel(account.channel_slug) or seed_default_tiers(
+        account.channel_slug, settings
+    )
+    ladder = [_rule(t) for t in tiers]
+    by_id = {t.pk: t for t in tiers}
+    with transaction.atomic():
+        LoyaltyAccount.objects.select_for_update().filter(pk=account_id).get()
+        membership = CustomerTier.objects.filter(account_id=account_id).first()
+        current = by_id.get(membership.tier_id) if membership else None
+        totals = _totals(account_id, ladder, now)
+        qualified = rules.qualifying_tier(ladder, totals)
+        decision = rules.decide(
+            current=_rule(current) if current else None,
+            qualified=qualified,
+            downgrade_due_at=membership.downgrade_due_at if membership else None,
+            now=now,
+            grace_days=settings.tier_downgrade_grace_days,
+            allow_downgrade=allow_downgrade,
+        )
+        new_tier = by_id[decision.tier.tier_id] if decision.tier else None
+        value = rules.progress_for(decision.tier, totals) if decision.tier else None
+        change = None
+        if decision.move in (rules.Move.UPGRADE, rules.Move.DOWNGRADE) and new_tier is not None:
+            why = TierChange.Reason.JOINED if current is None else reason
+            change = _record_change(account_id, current, new_tier, why, value, now, details)
+            if membership is None:
+                membership = CustomerTier(
+                    account_id=account_id, channel_slug=account.channel_slug, tier=new_tier
+                )
+            membership.tier = new_tier
+            membership.achieved_at = now
+            membership.downgrade_due_at = None
+        elif membership is not None:
+            membership.downgrade_due_at = decision.downgrade_due_at
+        if membership is not None:
+            membership.last_evaluated_at = now
+            membership.save()
+    if change is not None:
+        logger.info(
+            "Loyalty account %s: tier %s -> %s (%s)",
+            account_id,
+            change.from_code or "-",
+            change.to_code,
+            change.reason,
+        )
+    return decision.move, change
 
 
 def reevaluate_channel(
@@ -170,12 +615,47 @@ def reevaluate_channel(
     batch_size: int = 500,
 ) -> ReevaluationReport:
     """Evaluate every live account of the channel, in batches, one transaction each."""
-    raise NotImplementedError
+    now = now or timezone.now()
+    report = ReevaluationReport()
+    last_id = 0
+    while True:
+        ids = list(
+            LoyaltyAccount.objects.in_channel(channel_slug)
+            .filter(merged_into__isnull=True, pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return report
+        for account_id in ids:
+            move, _ = _evaluate(account_id, settings, reason, True, now, None)
+            report.evaluated += 1
+            if move is rules.Move.UPGRADE:
+                report.upgraded += 1
+            elif move is rules.Move.DOWNGRADE:
+                report.downgraded += 1
+            elif move is rules.Move.START_GRACE:
+                report.grace_started += 1
+            elif move is rules.Move.CANCEL_GRACE:
+                report.grace_cancelled += 1
+        last_id = ids[-1]
+
+
+def channels_with_tiers() -> list[str]:
+    return list(MembershipTier.objects.order_by().values_list("channel_slug", flat=True).distinct())
 
 
 def tier_history(account: LoyaltyAccount) -> QuerySet[TierChange]:
     """The account's tier changes, newest first."""
-    raise NotImplementedError
+    return TierChange.objects.filter(account=account).order_by("-changed_at", "-id")
+
+
+def _reevaluate_after_commit(channel_slug: str) -> None:
+    from ..tasks import reevaluate_tiers_task
+
+    transaction.on_commit(
+        lambda: reevaluate_tiers_task.delay(channel_slug, TierChange.Reason.THRESHOLDS_CHANGED)
+    )
 
 
 # --- birthdays ------------------------------------------------------------------------------
@@ -193,13 +673,182 @@ def set_birthday(
     """Record the customer's birthday. Customers may change it once a year (staff always),
     so birthday gifts cannot be farmed. Raises ``InvalidInput`` (fields month, day, year)
     or ``BirthdayLocked``."""
-    raise NotImplementedError
+    now = now or timezone.now()
+    errors = birthday_errors(month, day, year, today_year=now.year)
+    if errors:
+        raise InvalidInput(errors)
+    if not _is_int(customer_id):
+        raise InvalidInput({"customer_id": "Unknown customer."})
+    with transaction.atomic():
+        profile = (
+            CustomerProfile.objects.select_for_update().filter(customer_id=customer_id).first()
+        )
+        if profile is None:
+            try:
+                with transaction.atomic():
+                    return CustomerProfile.objects.create(
+                        customer_id=customer_id,
+                        birth_month=month,
+                        birth_day=day,
+                        birth_year=year,
+                        birthday_set_at=now,
+                    )
+            except IntegrityError:
+                profile = CustomerProfile.objects.select_for_update().get(customer_id=customer_id)
+        if (profile.birth_month, profile.birth_day, profile.birth_year) == (month, day, year):
+            return profile
+        if not staff and profile.birthday_set_at > now - BIRTHDAY_CHANGE_INTERVAL:
+            next_change = profile.birthday_set_at + BIRTHDAY_CHANGE_INTERVAL
+            raise BirthdayLocked(
+                "Your birthday can be changed once a year; next on "
+                f"{next_change.date().isoformat()}. Contact us to correct it sooner.",
+                field="birthday",
+            )
+        profile.birth_month, profile.birth_day, profile.birth_year = month, day, year
+        profile.birthday_set_at = now
+        profile.save()
+        return profile
+
+
+def birthday_errors(month: Any, day: Any, year: Any, *, today_year: int) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not _is_int(month) or not (1 <= month <= 12):
+        errors["month"] = "Enter the month as a whole number from 1 to 12."
+    if year is not None and (not _is_int(year) or not (1900 <= year <= today_year)):
+        errors["year"] = f"Enter a year from 1900 to {today_year}, or leave it empty."
+    if not _is_int(day):
+        errors["day"] = "Enter the day as a whole number."
+    elif "month" not in errors:
+        # Without a year, 29 February is allowed (leap-year birthdays exist).
+        days = calendar.monthrange(year if _is_int(year) and "year" not in errors else 2000, month)[
+            1
+        ]
+        if not (1 <= day <= days):
+            errors["day"] = f"That month has days 1 to {days}."
+    return errors
 
 
 def birthday_of(customer_id: int) -> CustomerProfile | None:
-    raise NotImplementedError
+    return CustomerProfile.objects.filter(customer_id=customer_id).first()
 
 
 def anonymise_membership(customer_id: int) -> int:
     """Delete the customer's birthday; returns rows deleted."""
-    raise NotImplementedError
+    deleted, _ = CustomerProfile.objects.filter(customer_id=customer_id).delete()
+    return deleted
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _get_tier(tier_id: Any) -> MembershipTier:
+    if not _is_int(tier_id):
+        raise TierNotFound("No such tier.", field="id")
+    tier = MembershipTier.objects.filter(pk=tier_id).first()
+    if tier is None:
+        raise TierNotFound("No such tier.", field="id")
+    return tier
+
+
+def _rule(tier: MembershipTier) -> rules.TierRule:
+    return rules.TierRule(
+        tier_id=tier.pk or -1,
+        rank=tier.rank,
+        basis=rules.Basis(tier.threshold_kind),
+        threshold=Decimal(tier.threshold_value),
+        window_months=tier.window_months,
+    )
+
+
+def _totals(
+    account_id: int, ladder: list[rules.TierRule], now: datetime
+) -> dict[int, rules.Totals]:
+    """Points earned and amount spent per window the ladder uses: one aggregate query."""
+    windows = sorted({rule.window_months for rule in ladder})
+    if not windows:
+        return {}
+    aggregates: dict[str, Any] = {}
+    money: DecimalField = DecimalField(max_digits=16, decimal_places=2)
+    for months in windows:
+        start = rules.window_start(now, months)
+        condition = Q(placed_at__lte=now) & (Q() if start is None else Q(placed_at__gte=start))
+        aggregates[f"points_{months}"] = Coalesce(Sum("points_earned", filter=condition), 0)
+        aggregates[f"amount_{months}"] = Coalesce(
+            Sum("amount_spent", filter=condition), Value(Decimal(0)), output_field=money
+        )
+    row = QualifyingOrder.objects.filter(account_id=account_id).aggregate(**aggregates)
+    return {
+        months: rules.Totals(int(row[f"points_{months}"]), Decimal(row[f"amount_{months}"]))
+        for months in windows
+    }
+
+
+def _record_change(
+    account_id: int,
+    from_tier: MembershipTier | None,
+    to_tier: MembershipTier,
+    reason: str,
+    value: Decimal | None,
+    now: datetime,
+    details: Mapping[str, Any] | None = None,
+) -> TierChange:
+    return TierChange.objects.create(
+        account_id=account_id,
+        from_tier=from_tier,
+        to_tier=to_tier,
+        from_code=from_tier.code if from_tier else "",
+        to_code=to_tier.code,
+        reason=reason,
+        qualifying_value=value,
+        details=dict(details or {}),
+        changed_at=now,
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_decimal(raw: Any, *, maximum: Decimal) -> Decimal:
+    """A non-negative amount with at most 2 decimal places; clear messages otherwise."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError("Enter a number.")
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError("Enter a number, for example 1000 or 99.50.") from None
+    if not value.is_finite():
+        raise ValueError("Enter a finite number.")
+    if value < 0:
+        raise ValueError("Enter a number that is zero or more.")
+    if value > maximum:
+        raise ValueError(f"Enter at most {maximum}.")
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError("Use at most 2 decimal places.")
+    return value.quantize(Decimal("0.01"))
+
+
+def _texts(raw: Any, *, required: bool, max_length: int) -> dict[str, str]:
+    """A language -> text object, e.g. {"en": "Gold", "zh-Hans": "黄金会员"}."""
+    if raw is None:
+        raw = {}
+    if isinstance(raw, str):
+        raw = {rules.DEFAULT_LANGUAGE: raw}
+    if not isinstance(raw, Mapping):
+        raise ValueError('Enter texts per language, e.g. {"en": "Gold", "zh-Hans": "黄金会员"}.')
+    texts: dict[str, str] = {}
+    for language, text in raw.items():
+        if not isinstance(language, str) or not re.match(
+            r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", language
+        ):
+            raise ValueError(f"{language!r} is not a language code such as en or zh-Hans.")
+        if not isinstance(text, str):
+            raise ValueError(f"The {language} text must be text.")
+        text = text.strip()
+        if len(text) > max_length:
+            raise ValueError(f"The {language} text is longer than {max_length} characters.")
+        if text:
+            texts[language] = text
+    if required and not texts:
+        raise ValueError("Enter a name in at least one language.")
+    return texts
