@@ -12,6 +12,7 @@ from ..services.ledger import adjust_points
 from .accounts import find_account, own_account
 from .errors import MutationError
 from .mutations import LoyaltyMutation
+from .scalars import PointsAmount
 from .types import AccountView, LoyaltyAccount, PointsTransaction
 
 MAX_REASON_LENGTH = 500
@@ -50,7 +51,9 @@ class LedgerQueries(graphene.ObjectType):
     ) -> AccountView | None:
         require_manager(info)
         try:
-            return AccountView(find_account(info.context, account_id=id, user_id=user_id, email=email))
+            return AccountView(
+                find_account(info.context, account_id=id, user_id=user_id, email=email)
+            )
         except MutationError as error:
             if error.code == "not_found":
                 return None
@@ -60,7 +63,7 @@ class LedgerQueries(graphene.ObjectType):
 class LoyaltyPointsAdjustInput(graphene.InputObjectType):
     account_id = graphene.ID(description="The account's id; or give userId.")
     user_id = graphene.ID(description="Saleor's global id of the customer; or give accountId.")
-    points = graphene.Int(
+    points = PointsAmount(
         required=True, description="Points to add (positive) or take (negative); not zero."
     )
     reason = graphene.String(required=True, description="Why; recorded with who did it.")
@@ -80,7 +83,7 @@ class LoyaltyPointsAdjust(LoyaltyMutation):
         input = LoyaltyPointsAdjustInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         context = info.context
         points = input["points"]
         if points == 0:
@@ -92,15 +95,21 @@ class LoyaltyPointsAdjust(LoyaltyMutation):
             raise MutationError("A reason is required.", code="required", field="reason")
         if len(reason) > MAX_REASON_LENGTH:
             raise MutationError(
-                f"Keep the reason under {MAX_REASON_LENGTH} characters.", code="invalid", field="reason"
+                f"Keep the reason under {MAX_REASON_LENGTH} characters.",
+                code="invalid",
+                field="reason",
             )
         key = (input.get("idempotency_key") or "").strip()
         if len(key) > 100:
             raise MutationError(
-                "Keep the idempotency key under 100 characters.", code="invalid", field="idempotencyKey"
+                "Keep the idempotency key under 100 characters.",
+                code="invalid",
+                field="idempotencyKey",
             )
         if input.get("account_id") and input.get("user_id"):
-            raise MutationError("Give accountId or userId, not both.", code="invalid", field="accountId")
+            raise MutationError(
+                "Give accountId or userId, not both.", code="invalid", field="accountId"
+            )
         if not input.get("account_id") and not input.get("user_id"):
             raise MutationError("Give accountId or userId.", code="required", field="accountId")
         account = find_account(

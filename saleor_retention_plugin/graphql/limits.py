@@ -6,9 +6,14 @@ Depth follows fragments (a cycle counts as too deep) and does not count introspe
 
 from __future__ import annotations
 
+from graphql.error import GraphQLSyntaxError
 from graphql.language import ast
+from graphql.language.lexer import Lexer, TokenKind
+from graphql.language.source import Source
 
 MAX_QUERY_SIZE = 20_000  # characters
+# The deepest query the schema allows today is 6 levels (_entities/loyalty/history/edges/
+# node/field); the margin leaves room for new fields, not for abuse.
 MAX_QUERY_DEPTH = 10
 
 
@@ -18,9 +23,35 @@ class QueryRejected(ValueError):
 
 def check_size(query: str, limit: int = MAX_QUERY_SIZE) -> None:
     if len(query) > limit:
-        raise QueryRejected(
-            f"The query is {len(query)} characters long; the limit is {limit}."
-        )
+        raise QueryRejected(f"The query is {len(query)} characters long; the limit is {limit}.")
+
+
+def check_nesting(query: str, limit: int = MAX_QUERY_DEPTH) -> None:
+    """Refuse text that nests brackets far deeper than any allowed query, before parsing.
+
+    graphql-core's parser is recursive: a small but deeply nested document would exhaust
+    Python's stack. The lexer is not, so it can count safely; strings and comments are
+    tokens of their own and do not count. Selections, arguments and literal values all
+    nest, hence the margin over the selection depth limit.
+    """
+    ceiling = 3 * limit
+    lexer = Lexer(Source(query))
+    opening = {TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L}
+    closing = {TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R}
+    nesting = 0
+    try:
+        while True:
+            token = lexer.next_token()
+            if token.kind == TokenKind.EOF:
+                return
+            if token.kind in opening:
+                nesting += 1
+                if nesting > ceiling:
+                    raise QueryRejected(f"The query nests deeper than the limit of {limit} levels.")
+            elif token.kind in closing:
+                nesting -= 1
+    except GraphQLSyntaxError:
+        return  # the parser reports syntax errors with their position
 
 
 def check_depth(document: ast.Document, limit: int = MAX_QUERY_DEPTH) -> None:

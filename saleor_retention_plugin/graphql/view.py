@@ -23,8 +23,9 @@ from graphql.validation import validate
 
 from ..conf import ChannelSettings
 from ..endpoints import route
+from . import limits
 from .context import LoyaltyContext
-from .limits import QueryRejected, check_depth, check_size
+from .limits import QueryRejected, check_depth, check_nesting, check_size
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
 from .schema import schema
 
@@ -43,7 +44,9 @@ DESCRIPTION = (
 
 
 def requestor_resolver() -> RequestorResolver:
-    path = getattr(django_settings, "RETENTION_GRAPHQL_REQUESTOR_RESOLVER", DEFAULT_REQUESTOR_RESOLVER)
+    path = getattr(
+        django_settings, "RETENTION_GRAPHQL_REQUESTOR_RESOLVER", DEFAULT_REQUESTOR_RESOLVER
+    )
     return import_string(path) if isinstance(path, str) else path
 
 
@@ -77,7 +80,8 @@ def serve_graphql(
         return response
     try:
         operation = _read_operation(request)
-        check_size(operation["query"])
+        check_size(operation["query"], limits.MAX_QUERY_SIZE)
+        check_nesting(operation["query"], limits.MAX_QUERY_DEPTH)
     except (ValueError, QueryRejected) as error:
         return _errors(str(error), status=400)
 
@@ -90,13 +94,14 @@ def serve_graphql(
         document = parse(operation["query"])
     except GraphQLSyntaxError as error:
         return JsonResponse({"errors": [format_error(error)]}, status=400)
+    try:
+        # Before validation: validating a pathologically nested document is itself costly.
+        check_depth(document, limits.MAX_QUERY_DEPTH)
+    except QueryRejected as error:
+        return _errors(str(error), status=400)
     validation_errors = validate(schema, document)
     if validation_errors:
         return JsonResponse({"errors": [format_error(e) for e in validation_errors]}, status=400)
-    try:
-        check_depth(document)
-    except QueryRejected as error:
-        return _errors(str(error), status=400)
 
     context = LoyaltyContext(
         channel_slug=channel_slug,
@@ -105,13 +110,17 @@ def serve_graphql(
         request=request,
         language=_preferred_language(request),
     )
-    result = execute(
-        schema,
-        document,
-        context=context,
-        variables=operation["variables"],
-        operation_name=operation["operation_name"],
-    )
+    try:
+        result = execute(
+            schema,
+            document,
+            context_value=context,
+            variable_values=operation["variables"],
+            operation_name=operation["operation_name"],
+        )
+    except GraphQLError as error:
+        # Variables that do not fit their types, an unknown operationName: nothing ran.
+        return JsonResponse({"errors": [format_error(error)]}, status=400)
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
         body["errors"] = [_format_execution_error(error) for error in result.errors]
@@ -124,7 +133,7 @@ def _read_operation(request: HttpRequest) -> dict[str, Any]:
     try:
         payload = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("Send a JSON body: {\"query\": ..., \"variables\": {...}}.") from None
+        raise ValueError('Send a JSON body: {"query": ..., "variables": {...}}.') from None
     if not isinstance(payload, dict):
         raise ValueError("Send one operation as a JSON object; batches are not supported.")
     query = payload.get("query")

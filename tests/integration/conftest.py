@@ -1,3 +1,4 @@
 import pytest
 
 import tests.celery_app  # noqa: F401  (binds shared tasks to the test app)
+from tests.integration.graphql_fixtures import *  # noqa: F403  (loyalty API fixtures)
