@@ -8,6 +8,7 @@ class RetentionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import schedule
+        from . import mirror, schedule
 
         schedule.register_periodic_tasks()
+        mirror.connect()

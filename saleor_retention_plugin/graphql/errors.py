@@ -19,9 +19,10 @@ class LoyaltyErrorCode(graphene.Enum):
     INSUFFICIENT_POINTS = "insufficient_points"
     OUT_OF_STOCK = "out_of_stock"
     LIMIT_REACHED = "limit_reached"
-    INACTIVE = "inactive"
     UNIQUE = "unique"
-    ALREADY_SET = "already_set"
+    REWARD_UNAVAILABLE = "reward_unavailable"
+    DUPLICATE_REDEMPTION = "duplicate_redemption"
+    BIRTHDAY_LOCKED = "birthday_locked"
 
 
 class LoyaltyError(graphene.ObjectType):
@@ -43,6 +44,21 @@ class MutationError(Exception):
 
     def as_error(self) -> LoyaltyError:
         return LoyaltyError(field=self.field, code=self.code, message=self.message)
+
+
+KNOWN_CODES = frozenset(code.value for code in LoyaltyErrorCode._meta.enum)
+
+
+def to_error(field: str | None, code: str, message: str) -> LoyaltyError:
+    """A service's ``(field, code, message)`` as the API shows it: camelCase field names,
+    codes outside the enum reported as ``invalid``."""
+    from graphene.utils.str_converters import to_camel_case
+
+    return LoyaltyError(
+        field=to_camel_case(field) if field else None,
+        code=code if code in KNOWN_CODES else "invalid",
+        message=message,
+    )
 
 
 def permission_denied() -> MutationError:

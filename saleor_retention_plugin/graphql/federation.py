@@ -73,8 +73,10 @@ class UserReference:
 class User(graphene.ObjectType):
     """Saleor's ``User``, as far as this service extends it."""
 
-    id = graphene.ID(required=True)
-    email = graphene.String(required=True)
+    # Saleor owns these (``@external`` in the SDL); a gateway never asks this service for
+    # them, so they are only as known as the representation made them.
+    id = graphene.ID()
+    email = graphene.String()
     loyalty = graphene.Field(LoyaltyAccount)
 
     @staticmethod

@@ -8,7 +8,8 @@ from typing import Any, ClassVar
 import graphene
 
 from ..services.ledger import LedgerError
-from .errors import LoyaltyError, MutationError, permission_denied, unauthenticated
+from ..services.errors import RetentionError
+from .errors import LoyaltyError, MutationError, permission_denied, to_error, unauthenticated
 from .ids import InvalidGlobalId, from_global_id
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ class LoyaltyMutation(graphene.Mutation):
         except MutationError as error:
             return cls(errors=[error.as_error()])
         except LedgerError as error:
-            return cls(errors=[LoyaltyError(field=None, code=error.code, message=str(error))])
+            return cls(errors=[to_error(None, error.code, str(error))])
+        except RetentionError as error:
+            return cls(errors=[to_error(e.field, e.code, e.message) for e in error.errors])
         except Exception:
             logger.exception("Loyalty mutation %s failed", cls.__name__)
             return cls(
@@ -47,7 +50,8 @@ class LoyaltyMutation(graphene.Mutation):
                     )
                 ]
             )
-        return cls(errors=[], **fields)
+        fields.setdefault("errors", [])
+        return cls(**fields)
 
     @classmethod
     def perform(cls, info: Any, **data: Any) -> dict[str, Any]:

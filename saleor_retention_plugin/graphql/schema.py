@@ -6,9 +6,10 @@ import graphene
 
 from .federation import FederationQueries, User
 from .ledger import LedgerMutations, LedgerQueries
+from .membership import MembershipMutations, MembershipQueries
 
-QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerQueries, FederationQueries)
-MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations,)
+QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerQueries, MembershipQueries, FederationQueries)
+MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations, MembershipMutations)
 
 
 class Query(*QUERY_PARTS):  # type: ignore[misc]

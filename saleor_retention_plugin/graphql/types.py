@@ -201,6 +201,7 @@ class AccountView:
 
     account: LoyaltyAccountModel
     _summary: AccountSummary | None = None
+    _membership: Any = None
 
     def summary(self, context: Any) -> AccountSummary:
         if self._summary is None:
@@ -208,6 +209,19 @@ class AccountView:
                 self.account, now=context.now, expiring_within_days=EXPIRING_WITHIN_DAYS
             )
         return self._summary
+
+    def membership(self, context: Any) -> Any:
+        if self._membership is None:
+            from ..services.tiers import membership_of
+
+            self._membership = membership_of(self.account, now=context.now)
+        return self._membership
+
+
+def _membership_types() -> Any:
+    from . import membership_types
+
+    return membership_types
 
 
 class LoyaltyAccount(graphene.ObjectType):
@@ -227,6 +241,30 @@ class LoyaltyAccount(graphene.ObjectType):
         graphene.NonNull(ExpiringPoints),
         required=True,
         description=f"Points that expire within {EXPIRING_WITHIN_DAYS} days, soonest first.",
+    )
+    tier = graphene.Field(
+        lambda: _membership_types().MembershipTier, description="The current tier."
+    )
+    tier_achieved_at = graphene.DateTime()
+    tier_downgrade_due_at = graphene.DateTime(
+        description="Set when the account no longer qualifies: the tier is kept until then."
+    )
+    next_tier = graphene.Field(
+        lambda: _membership_types().TierProgress,
+        description="Progress to the next tier up; null at the top tier.",
+    )
+    benefits = graphene.List(
+        lambda: graphene.NonNull(_membership_types().TierBenefit),
+        required=True,
+        description="Active benefits of the current tier.",
+    )
+    birthday = graphene.Field(lambda: _membership_types().Birthday)
+    redemptions = graphene.Field(
+        lambda: _membership_types().RedemptionConnection,
+        required=True,
+        first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
+        after=graphene.String(),
+        description="Rewards redeemed, newest first.",
     )
     history = graphene.Field(
         PointsTransactionConnection,
@@ -289,4 +327,63 @@ class LoyaltyAccount(graphene.ObjectType):
         )
         return build_connection(
             PointsTransactionConnection, PointsTransactionEdge, rows, has_next, kind, "created_at"
+        )
+
+    @staticmethod
+    def resolve_tier(root: AccountView, info: Any) -> Any:
+        return root.membership(info.context).tier
+
+    @staticmethod
+    def resolve_tier_achieved_at(root: AccountView, info: Any) -> Any:
+        return root.membership(info.context).achieved_at
+
+    @staticmethod
+    def resolve_tier_downgrade_due_at(root: AccountView, info: Any) -> Any:
+        return root.membership(info.context).downgrade_due_at
+
+    @staticmethod
+    def resolve_next_tier(root: AccountView, info: Any) -> Any:
+        progress = root.membership(info.context).next_tier
+        if progress is None:
+            return None
+        return _membership_types().TierProgress(
+            tier=progress.tier,
+            current_value=progress.current_value,
+            remaining=progress.remaining,
+            ratio=float(progress.ratio),
+        )
+
+    @staticmethod
+    def resolve_benefits(root: AccountView, info: Any) -> Any:
+        return list(root.membership(info.context).benefits)
+
+    @staticmethod
+    def resolve_birthday(root: AccountView, info: Any) -> Any:
+        from ..models import CustomerProfile
+
+        if root.account.customer_id is None:
+            return None
+        profile = CustomerProfile.objects.filter(customer_id=root.account.customer_id).first()
+        if profile is None:
+            return None
+        return _membership_types().Birthday(
+            month=profile.birth_month, day=profile.birth_day, year=profile.birth_year
+        )
+
+    @staticmethod
+    def resolve_redemptions(
+        root: AccountView, info: Any, first: int | None = None, after: str | None = None
+    ) -> Any:
+        from ..models import Redemption
+
+        types = _membership_types()
+        rows, has_next, kind = newest_first_page(
+            Redemption.objects.filter(account_id=root.account.pk).select_related("reward"),
+            kind="Redemption",
+            first=first,
+            after=after,
+            moment_field="created_at",
+        )
+        return build_connection(
+            types.RedemptionConnection, types.RedemptionEdge, rows, has_next, kind, "created_at"
         )
