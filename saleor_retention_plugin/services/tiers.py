@@ -207,10 +207,6 @@ def _save_tier(
             .filter(channel_slug=tier.channel_slug)
             .exclude(pk=tier.pk)
         )
-        ladder_errors = rules.validate_thresholds([_rule(t) for t in [*siblings, tier]])
-        if ladder_errors:
-            own = ladder_errors.get(tier.pk or -1) or next(iter(ladder_errors.values()))
-            raise InvalidInput({"threshold_value": own})
         if any(t.rank == tier.rank for t in siblings):
             raise InvalidInput(
                 {"rank": f"Another tier of this channel already has rank {tier.rank}."}
@@ -219,6 +215,10 @@ def _save_tier(
             raise InvalidInput(
                 {"code": f"Another tier of this channel is already called {tier.code!r}."}
             )
+        ladder_errors = rules.validate_thresholds([_rule(t) for t in [*siblings, tier]])
+        if ladder_errors:
+            own = ladder_errors.get(tier.pk or -1) or next(iter(ladder_errors.values()))
+            raise InvalidInput({"threshold_value": own})
         tier.save()
     changed = creating or any(getattr(tier, f) != before[f] for f in _THRESHOLD_FIELDS)
     if changed:
