@@ -15,6 +15,9 @@ from saleor_retention_plugin.domain.orders import OrderSnapshot
 from saleor_retention_plugin.models import LoyaltyAccount
 from saleor_retention_plugin.services import ledger, tiers
 
+# Fixtures exported to conftest.py; helpers are imported by name.
+__all__ = ["account_with_points"]
+
 CHANNEL = "main"
 _order_numbers = itertools.count(1)
 
