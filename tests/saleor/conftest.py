@@ -28,7 +28,11 @@ _HERE = _CONFTEST.parent
 
 
 def _skip_reason() -> str | None:
-    if importlib.util.find_spec("saleor") is None:
+    try:
+        spec = importlib.util.find_spec("saleor")
+    except Exception as exc:
+        return f"Saleor tier skipped: Saleor is not importable ({type(exc).__name__}: {exc})"
+    if spec is None:
         return "Saleor tier skipped: Saleor is not importable (No module named 'saleor')"
     if not settings.configured or not hasattr(settings, "SALEOR_IMPORT_ERROR"):
         current = getattr(settings, "SETTINGS_MODULE", None) if settings.configured else None
@@ -49,7 +53,6 @@ SKIP_REASON = _skip_reason()
 
 if SKIP_REASON is None:
     import django.test
-
     from saleor.tests.utils import prepare_test_db_connections
 
     # As Saleor does: every Django test case uses both aliases, so tests need no
@@ -115,3 +118,72 @@ else:
 
     def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
         terminalreporter.write_line(SKIP_REASON)
+
+
+RETENTION_PLUGIN_PATH = "saleor_retention_plugin.plugin.RetentionPlugin"
+RETENTION_PLUGIN_ID = "saleor.retention"
+
+
+@pytest.fixture
+def enable_retention_plugin(settings, channel_USD):  # type: ignore[no-untyped-def]
+    """Install the plugin next to Saleor's dummy gateways and switch it on for a channel.
+
+    Saleor's autouse ``setup_dummy_gateways`` overwrites ``settings.PLUGINS`` before each
+    test; this fixture runs after it. Returns ``enable(channel=None, **configuration)``,
+    which (re)writes the channel's ``PluginConfiguration`` row as the dashboard would.
+    """
+    from saleor.plugins.models import PluginConfiguration
+
+    from saleor_retention_plugin.conf import default_configuration
+
+    if RETENTION_PLUGIN_PATH not in settings.PLUGINS:
+        settings.PLUGINS = [*settings.PLUGINS, RETENTION_PLUGIN_PATH]
+
+    def enable(channel=None, active=True, **configuration):  # type: ignore[no-untyped-def]
+        values = {item["name"]: item["value"] for item in default_configuration()}
+        values.update({name: str(value) for name, value in configuration.items()})
+        row, _ = PluginConfiguration.objects.update_or_create(
+            identifier=RETENTION_PLUGIN_ID,
+            channel=channel or channel_USD,
+            defaults={
+                "active": active,
+                "configuration": [{"name": k, "value": v} for k, v in values.items()],
+            },
+        )
+        return row
+
+    return enable
+
+
+@pytest.fixture
+def ready_checkout(checkout_with_item, address, shipping_method, payment_dummy):  # type: ignore[no-untyped-def]
+    """A checkout with addresses, shipping and a dummy payment covering its total.
+
+    Returns ``prepare(user=None, email=None)``; complete it with ``checkoutComplete``.
+    """
+    from saleor.checkout import calculations
+    from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
+    from saleor.plugins.manager import get_plugins_manager
+
+    def prepare(user=None, email=None):
+        checkout = checkout_with_item
+        checkout.user = user
+        checkout.email = email or (user.email if user else "guest@example.com")
+        checkout.shipping_address = address
+        checkout.billing_address = address
+        checkout.shipping_method = shipping_method
+        checkout.save()
+        manager = get_plugins_manager(allow_replica=False)
+        lines, _ = fetch_checkout_lines(checkout)
+        info = fetch_checkout_info(checkout, lines, manager)
+        total = calculations.calculate_checkout_total_with_gift_cards(manager, info, lines, address)
+        payment = payment_dummy
+        payment.is_active = True
+        payment.order = None
+        payment.total = total.gross.amount
+        payment.currency = total.gross.currency
+        payment.checkout = checkout
+        payment.save()
+        return checkout
+
+    return prepare

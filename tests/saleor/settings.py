@@ -33,8 +33,8 @@ else:
     # Saleor's settings add every ``saleor.plugins`` entry point's *name* to
     # INSTALLED_APPS (see EXTERNAL_PLUGINS in saleor/settings.py). Without
     # ``pip install -e .`` there is no entry point, so add the app here.
-    if PLUGIN_APP not in INSTALLED_APPS and importlib.util.find_spec(PLUGIN_APP):  # noqa: F405
-        INSTALLED_APPS.append(PLUGIN_APP)  # noqa: F405
+    if PLUGIN_APP not in INSTALLED_APPS and importlib.util.find_spec(PLUGIN_APP):
+        INSTALLED_APPS.append(PLUGIN_APP)
 
     # Same two aliases as Saleor's own test run: "replica" mirrors "default" in
     # tests, and conftest.py turns it into a view of the writer connection
@@ -62,3 +62,5 @@ else:
     # As in Saleor's test settings: tasks run in-process (eager), and task
     # exceptions are NOT propagated (CELERY_TASK_EAGER_PROPAGATES stays unset).
     CELERY_TASK_ALWAYS_EAGER = True
+    # Our own tasks' errors must fail our tests instead of vanishing in eager mode.
+    CELERY_TASK_EAGER_PROPAGATES = True
