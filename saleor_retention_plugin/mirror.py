@@ -41,7 +41,9 @@ def mirror_enabled() -> bool:
     return apps.is_installed("saleor.account")
 
 
-def _on_ledger_change(sender: Any, *, account_id: int, customer_id: int | None, **kwargs: Any) -> None:
+def _on_ledger_change(
+    sender: Any, *, account_id: int, customer_id: int | None, **kwargs: Any
+) -> None:
     if customer_id is not None and mirror_enabled():
         # Ledger signals are already sent after commit.
         mirror_loyalty_metadata_task.delay(account_id)

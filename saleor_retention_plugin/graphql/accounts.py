@@ -41,7 +41,9 @@ def find_account(
 
     Accounts of other channels are "not found": an id is never a way into another channel.
     """
-    given = [name for name, value in (("id", account_id), ("userId", user_id), ("email", email)) if value]
+    given = [
+        name for name, value in (("id", account_id), ("userId", user_id), ("email", email)) if value
+    ]
     if len(given) != 1:
         raise MutationError("Give exactly one of id, userId or email.", code="invalid")
     accounts = LoyaltyAccount.objects.in_channel(context.channel_slug).live()
@@ -67,5 +69,7 @@ def find_account(
     except InvalidGlobalId as error:
         raise MutationError(str(error), code="invalid", field=given[0]) from None
     if found is None:
-        raise MutationError("No loyalty account found in this channel.", code="not_found", field=field)
+        raise MutationError(
+            "No loyalty account found in this channel.", code="not_found", field=field
+        )
     return found

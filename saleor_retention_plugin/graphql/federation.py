@@ -162,7 +162,9 @@ class FederationQueries(graphene.ObjectType):
         return [_reference(representation) for representation in representations]
 
 
-_FEDERATION_TYPES = re.compile(r"^(scalar _Any|union _Entity = [^\n]*|type _Service \{[^}]*\}|type User \{[^}]*\})\n*", re.M)
+_FEDERATION_TYPES = re.compile(
+    r"^(scalar _Any|union _Entity = [^\n]*|type _Service \{[^}]*\}|type User \{[^}]*\})\n*", re.M
+)
 _FEDERATION_FIELDS = re.compile(r"^  (_service|_entities)\b[^\n]*\n", re.M)
 
 

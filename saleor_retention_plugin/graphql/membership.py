@@ -107,7 +107,7 @@ class MembershipQueries(graphene.ObjectType):
         )
 
     @staticmethod
-    def resolve_reward(root: Any, info: Any, id: str) -> RewardModel | None:  # noqa: A002
+    def resolve_reward(root: Any, info: Any, id: str) -> RewardModel | None:
         from .ids import InvalidGlobalId, from_global_id
 
         context = info.context
@@ -142,9 +142,7 @@ class RewardRedeem(LoyaltyMutation):
             raise unauthenticated()
         account = own_account(context)
         if account is None:
-            raise MutationError(
-                "Only customers can redeem rewards.", code="permission_denied"
-            )
+            raise MutationError("Only customers can redeem rewards.", code="permission_denied")
         pk = decode_id(reward_id, "Reward", "rewardId")
         if not RewardModel.objects.in_channel(context.channel_slug).filter(pk=pk).exists():
             raise MutationError("No such reward in this shop.", code="not_found", field="rewardId")
@@ -192,7 +190,9 @@ class BirthdaySet(LoyaltyMutation):
         elif requestor.user_id is not None:
             customer_id = requestor.user_id
         else:
-            raise MutationError("Give the userId whose birthday to set.", code="required", field="userId")
+            raise MutationError(
+                "Give the userId whose birthday to set.", code="required", field="userId"
+            )
         profile = tiers.set_birthday(
             customer_id,
             month=month,
@@ -265,7 +265,7 @@ class MembershipTierCreate(LoyaltyMutation):
         input = MembershipTierInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         context = info.context
         values = _changes(input)
         tier = tiers.create_tier(
@@ -293,7 +293,7 @@ class MembershipTierUpdate(LoyaltyMutation):
         input = MembershipTierInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
         tier = _tier_of_channel(info.context, id)
         return {"tier": tiers.update_tier(tier.pk, **_changes(input))}
 
@@ -308,7 +308,7 @@ class MembershipTierDelete(LoyaltyMutation):
         id = graphene.ID(required=True)
 
     @classmethod
-    def perform(cls, info: Any, id: str) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
         tier = _tier_of_channel(info.context, id)
         tiers.delete_tier(tier.pk)
         return {"deleted_id": id}
@@ -326,7 +326,9 @@ class TierBenefitInput(graphene.InputObjectType):
 
 def _benefit_of_channel(context: Any, global_id: str) -> TierBenefitModel:
     pk = decode_id(global_id, "TierBenefit", "id")
-    benefit = TierBenefitModel.objects.filter(pk=pk, tier__channel_slug=context.channel_slug).first()
+    benefit = TierBenefitModel.objects.filter(
+        pk=pk, tier__channel_slug=context.channel_slug
+    ).first()
     if benefit is None:
         raise MutationError("No such benefit in this channel.", code="not_found", field="id")
     return benefit
@@ -341,7 +343,7 @@ class TierBenefitCreate(LoyaltyMutation):
         input = TierBenefitInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, tier_id: str, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, tier_id: str, input: dict[str, Any]) -> dict[str, Any]:
         tier = _tier_of_channel(info.context, tier_id, field="tierId")
         values = _changes(input)
         if not values.get("kind"):
@@ -359,7 +361,7 @@ class TierBenefitUpdate(LoyaltyMutation):
         input = TierBenefitInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
         benefit = _benefit_of_channel(info.context, id)
         return {"benefit": tiers.update_benefit(benefit.pk, **_changes(input))}
 
@@ -372,7 +374,7 @@ class TierBenefitDelete(LoyaltyMutation):
         id = graphene.ID(required=True)
 
     @classmethod
-    def perform(cls, info: Any, id: str) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
         benefit = _benefit_of_channel(info.context, id)
         tiers.delete_benefit(benefit.pk)
         return {"deleted_id": id}
@@ -441,7 +443,7 @@ class RewardCreate(LoyaltyMutation):
         input = RewardInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
         return {"reward": mall.create_reward(info.context.channel_slug, **_reward_changes(input))}
 
 
@@ -454,7 +456,7 @@ class RewardUpdate(LoyaltyMutation):
         input = RewardInput(required=True)
 
     @classmethod
-    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
         reward = _reward_of_channel(info.context, id)
         return {"reward": mall.update_reward(reward.pk, **_reward_changes(input))}
 
@@ -471,7 +473,7 @@ class RewardDelete(LoyaltyMutation):
         id = graphene.ID(required=True)
 
     @classmethod
-    def perform(cls, info: Any, id: str) -> dict[str, Any]:  # noqa: A002
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
         reward = _reward_of_channel(info.context, id)
         deleted = mall.delete_reward(reward.pk)
         if deleted:

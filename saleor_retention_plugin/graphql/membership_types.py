@@ -86,7 +86,9 @@ class TierBenefit(graphene.ObjectType):
 
 class MembershipTier(graphene.ObjectType):
     id = graphene.ID(required=True)
-    code = graphene.String(required=True, description='Stable name for labels and CSS, e.g. "gold".')
+    code = graphene.String(
+        required=True, description='Stable name for labels and CSS, e.g. "gold".'
+    )
     rank = graphene.Int(required=True, description="0 is the entry tier; higher is better.")
     name = _texts_field("The tier's name in the requested language.")
     description = _texts_field("The tier's description in the requested language.")

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import graphene
 
-from ..services.ledger import LedgerError
 from ..services.errors import RetentionError
+from ..services.ledger import LedgerError
 from .errors import LoyaltyError, MutationError, permission_denied, to_error, unauthenticated
 from .ids import InvalidGlobalId, from_global_id
 
@@ -54,7 +54,7 @@ class LoyaltyMutation(graphene.Mutation):
         return cls(**fields)
 
     @classmethod
-    def perform(cls, info: Any, **data: Any) -> dict[str, Any]:
+    def perform(cls, info: Any, *args: Any, **data: Any) -> dict[str, Any]:
         raise NotImplementedError
 
 

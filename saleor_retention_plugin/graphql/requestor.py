@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 MANAGE_USERS = "MANAGE_USERS"
 
 
-class RequestorKind(str, enum.Enum):
+class RequestorKind(enum.StrEnum):
     ANONYMOUS = "anonymous"
     CUSTOMER = "customer"
     STAFF = "staff"

@@ -8,7 +8,11 @@ from .federation import FederationQueries, User
 from .ledger import LedgerMutations, LedgerQueries
 from .membership import MembershipMutations, MembershipQueries
 
-QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerQueries, MembershipQueries, FederationQueries)
+QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (
+    LedgerQueries,
+    MembershipQueries,
+    FederationQueries,
+)
 MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations, MembershipMutations)
 
 

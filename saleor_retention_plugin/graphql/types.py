@@ -68,9 +68,7 @@ def validate_page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE_SIZE
     if first < 1 or first > MAX_PAGE_SIZE:
-        raise GraphQLError(
-            f"'first' must be between 1 and {MAX_PAGE_SIZE}; {first} was given."
-        )
+        raise GraphQLError(f"'first' must be between 1 and {MAX_PAGE_SIZE}; {first} was given.")
     return first
 
 
@@ -126,9 +124,7 @@ def build_connection(
     ]
     return connection_type(
         edges=edges,
-        page_info=PageInfo(
-            has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-        ),
+        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
     )
 
 
@@ -146,9 +142,7 @@ class PointsTransactionKind(graphene.Enum):
 class PointsTransaction(graphene.ObjectType):
     id = graphene.ID(required=True)
     kind = graphene.Field(PointsTransactionKind, required=True)
-    points = graphene.Int(
-        required=True, description="Points added (positive) or taken (negative)."
-    )
+    points = graphene.Int(required=True, description="Points added (positive) or taken (negative).")
     written_off = graphene.Int(
         required=True, description="Points that could not be taken back (already spent)."
     )

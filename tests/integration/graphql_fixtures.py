@@ -99,7 +99,9 @@ class LoyaltyApi:
         self.channel_settings = channel_settings
 
     def plugin(self, channel: str) -> Any:
-        return SimpleNamespace(channel=SimpleNamespace(slug=channel), settings=self.channel_settings)
+        return SimpleNamespace(
+            channel=SimpleNamespace(slug=channel), settings=self.channel_settings
+        )
 
     def post(
         self,
@@ -111,7 +113,11 @@ class LoyaltyApi:
         raw_body: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> ApiResponse:
-        body = raw_body if raw_body is not None else json.dumps({"query": query, "variables": variables or {}})
+        body = (
+            raw_body
+            if raw_body is not None
+            else json.dumps({"query": query, "variables": variables or {}})
+        )
         extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
         extra.update(headers or {})
         request = self.factory.post(
@@ -162,10 +168,17 @@ def staff_token():
     """``staff_token(permissions=..., channels=...)``; MANAGE_USERS by default."""
 
     def make(
-        *, user_id: int = 9001, permissions: Iterable[str] = (MANAGE_USERS,), channels: Iterable[str] | None = None
+        *,
+        user_id: int = 9001,
+        permissions: Iterable[str] = (MANAGE_USERS,),
+        channels: Iterable[str] | None = None,
     ) -> Caller:
         token = issue_token(
-            "staff", user_id=user_id, email="staff@example.com", permissions=permissions, channels=channels
+            "staff",
+            user_id=user_id,
+            email="staff@example.com",
+            permissions=permissions,
+            channels=channels,
         )
         return Caller(token, user_id, "staff@example.com")
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from saleor_retention_plugin.conf import LedgerSettings
 from saleor_retention_plugin.graphql.ids import to_global_id
 from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry
+from saleor_retention_plugin.services import tiers
 from saleor_retention_plugin.services.ledger import account_for, adjust_points
 
 pytestmark = pytest.mark.django_db
@@ -22,6 +23,9 @@ query MyAccount($first: Int, $after: String) {
   myLoyaltyAccount {
     id channel userId balance spendablePoints pendingPoints lifetimePoints
     pointsExpiringSoon { points expiresAt }
+    tier { code name benefits { kind value } }
+    nextTier { tier { code } remaining ratio }
+    benefits { kind }
     history(first: $first, after: $after) {
       edges { cursor node { id kind points reason actor createdAt } }
       pageInfo { hasNextPage endCursor }
@@ -155,6 +159,7 @@ def test_reading_my_account_costs_the_same_queries_for_10_or_10_000_entries(
 ):
     me = customer_token(user_id=1001)
     account = give_points(1001, 5)
+    tiers.seed_default_tiers("main")
 
     def grow_history_to(size: int) -> None:
         now = timezone.now()
@@ -182,8 +187,9 @@ def test_reading_my_account_costs_the_same_queries_for_10_or_10_000_entries(
     grow_history_to(10_000)
     with_10_000 = queries_to_read_my_account()
 
-    # The account row, its open lots (balances, expiry), one page of history.
-    assert with_10 == with_10_000 == 3
+    # The account row, its open lots (balances, expiry), its tier row, the channel's tiers,
+    # their benefits, one aggregate over qualifying orders, one page of history.
+    assert with_10 == with_10_000 == 7
 
 
 # --- staff reading any account --------------------------------------------------------------
@@ -247,7 +253,9 @@ def test_an_account_of_another_channel_is_not_found(loyalty_api, staff_token, gi
     elsewhere = give_points(2002, 80, channel="cn-store")
 
     response = loyalty_api.post(
-        ACCOUNT_BY_KEY, {"id": to_global_id("LoyaltyAccount", elsewhere.pk)}, token=staff_token().token
+        ACCOUNT_BY_KEY,
+        {"id": to_global_id("LoyaltyAccount", elsewhere.pk)},
+        token=staff_token().token,
     )
 
     assert response.data == {"loyaltyAccount": None}

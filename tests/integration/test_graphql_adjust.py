@@ -29,9 +29,9 @@ def adjust(api, token, **input_):
 def test_staff_adds_points_with_a_reason_and_is_recorded_as_the_actor(loyalty_api, staff_token):
     staff = staff_token(user_id=9001)
 
-    payload = adjust(
-        loyalty_api, staff.token, userId=to_global_id("User", 1001), points=250
-    ).data["loyaltyPointsAdjust"]
+    payload = adjust(loyalty_api, staff.token, userId=to_global_id("User", 1001), points=250).data[
+        "loyaltyPointsAdjust"
+    ]
 
     assert payload["errors"] == []
     assert payload["account"]["balance"] == payload["account"]["spendablePoints"] == 250
@@ -51,7 +51,11 @@ def test_an_app_takes_points_back_by_account_id(loyalty_api, staff_token, app_to
     ).data["loyaltyPointsAdjust"]["account"]["id"]
 
     payload = adjust(
-        loyalty_api, app_token(app_id=7).token, accountId=account_id, points=-40, reason="Duplicate credit"
+        loyalty_api,
+        app_token(app_id=7).token,
+        accountId=account_id,
+        points=-40,
+        reason="Duplicate credit",
     ).data["loyaltyPointsAdjust"]
 
     assert payload["errors"] == []
@@ -63,7 +67,11 @@ def test_the_same_idempotency_key_adjusts_once(loyalty_api, staff_token):
     staff = staff_token()
     for _ in range(2):
         payload = adjust(
-            loyalty_api, staff.token, userId=to_global_id("User", 1001), points=30, idempotencyKey="ticket-812"
+            loyalty_api,
+            staff.token,
+            userId=to_global_id("User", 1001),
+            points=30,
+            idempotencyKey="ticket-812",
         ).data["loyaltyPointsAdjust"]
         assert payload["errors"] == []
 
@@ -74,8 +82,16 @@ def test_the_same_idempotency_key_adjusts_once(loyalty_api, staff_token):
     ("points", "code", "message"),
     [
         (0, "INVALID_POINTS", "Enter a whole, non-zero number of points."),
-        (MAX_ADJUSTMENT + 1, "INVALID_POINTS", f"Adjust by at most {MAX_ADJUSTMENT} points at once."),
-        (-(MAX_ADJUSTMENT + 1), "INVALID_POINTS", f"Adjust by at most {MAX_ADJUSTMENT} points at once."),
+        (
+            MAX_ADJUSTMENT + 1,
+            "INVALID_POINTS",
+            f"Adjust by at most {MAX_ADJUSTMENT} points at once.",
+        ),
+        (
+            -(MAX_ADJUSTMENT + 1),
+            "INVALID_POINTS",
+            f"Adjust by at most {MAX_ADJUSTMENT} points at once.",
+        ),
         (2**31, "INVALID_POINTS", f"Adjust by at most {MAX_ADJUSTMENT} points at once."),
         (10**30, "INVALID_POINTS", f"Adjust by at most {MAX_ADJUSTMENT} points at once."),
         (-50, "INSUFFICIENT_POINTS", "Cannot take 50 points: the balance is 10."),
@@ -105,7 +121,9 @@ def test_bad_amounts_are_field_errors_and_change_nothing(
 def test_amounts_that_are_not_whole_numbers_are_refused_before_execution(
     loyalty_api, staff_token, points
 ):
-    response = adjust(loyalty_api, staff_token().token, userId=to_global_id("User", 1001), points=points)
+    response = adjust(
+        loyalty_api, staff_token().token, userId=to_global_id("User", 1001), points=points
+    )
 
     assert response.status == 400
     assert 'Variable "$input" got invalid value' in response.error_messages[0]
@@ -113,7 +131,10 @@ def test_amounts_that_are_not_whole_numbers_are_refused_before_execution(
 
 
 def test_a_fractional_literal_is_refused_too(loyalty_api, staff_token):
-    query = 'mutation { loyaltyPointsAdjust(input: {userId: "%s", points: 2.5, reason: "x"}) { errors { code } } }'
+    query = (
+        'mutation { loyaltyPointsAdjust(input: {userId: "%s", points: 2.5, reason: "x"}) '
+        "{ errors { code } } }"
+    )
     response = loyalty_api.post(query % to_global_id("User", 1), token=staff_token().token)
 
     assert response.status == 400
@@ -150,13 +171,22 @@ def test_bad_input_is_a_field_error(loyalty_api, staff_token, input_, field, cod
         (lambda c, s, a: s(channels=["cn-store"]).token, "PERMISSION_DENIED"),
         (lambda c, s, a: None, "UNAUTHENTICATED"),
     ],
-    ids=["customer", "staff-without-manage-users", "app-without-it", "staff-of-another-channel", "anonymous"],
+    ids=[
+        "customer",
+        "staff-without-manage-users",
+        "app-without-it",
+        "staff-of-another-channel",
+        "anonymous",
+    ],
 )
 def test_only_loyalty_managers_of_this_channel_adjust(
     loyalty_api, customer_token, staff_token, app_token, make_token, code
 ):
     payload = adjust(
-        loyalty_api, make_token(customer_token, staff_token, app_token), userId=to_global_id("User", 1001), points=500
+        loyalty_api,
+        make_token(customer_token, staff_token, app_token),
+        userId=to_global_id("User", 1001),
+        points=500,
     ).data["loyaltyPointsAdjust"]
 
     assert [e["code"] for e in payload["errors"]] == [code]
@@ -165,9 +195,7 @@ def test_only_loyalty_managers_of_this_channel_adjust(
 
 def test_an_account_of_another_channel_cannot_be_adjusted_here(loyalty_api, staff_token):
     staff = staff_token()
-    elsewhere = adjust(
-        loyalty_api, staff.token, userId=to_global_id("User", 1001), points=5
-    )
+    elsewhere = adjust(loyalty_api, staff.token, userId=to_global_id("User", 1001), points=5)
     other_id = loyalty_api.post(
         ADJUST,
         {"input": {"userId": to_global_id("User", 1001), "points": 5, "reason": "x"}},
@@ -176,7 +204,9 @@ def test_an_account_of_another_channel_cannot_be_adjusted_here(loyalty_api, staf
     ).data["loyaltyPointsAdjust"]["account"]["id"]
     del elsewhere
 
-    payload = adjust(loyalty_api, staff.token, accountId=other_id, points=5).data["loyaltyPointsAdjust"]
+    payload = adjust(loyalty_api, staff.token, accountId=other_id, points=5).data[
+        "loyaltyPointsAdjust"
+    ]
 
     assert [e["code"] for e in payload["errors"]] == ["NOT_FOUND"]
     assert LoyaltyAccount.objects.get(channel_slug="cn-store").balance == 5

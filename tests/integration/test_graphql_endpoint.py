@@ -1,4 +1,4 @@
-"""The HTTP side of the loyalty API: methods, bodies, tokens, and limits checked before execution."""
+"""The HTTP side of the loyalty API: methods, bodies, tokens, limits checked before execution."""
 
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ def test_an_invalid_token_is_a_401(loyalty_api, token):
 
 def test_a_query_over_the_size_limit_is_refused_unread(loyalty_api, customer_token):
     padding = " " * MAX_QUERY_SIZE
-    response = loyalty_api.post("{ myLoyaltyAccount { balance } }" + padding, token=customer_token().token)
+    response = loyalty_api.post(
+        "{ myLoyaltyAccount { balance } }" + padding, token=customer_token().token
+    )
 
     assert response.status == 400
     assert response.error_messages[0].endswith(f"the limit is {MAX_QUERY_SIZE}.")
@@ -87,7 +89,7 @@ def test_a_query_deeper_than_the_limit_is_refused_before_validation(loyalty_api,
     for level in range(MAX_QUERY_DEPTH + 5):
         nested = f"f{level} {{ {nested} }}"
 
-    response = loyalty_api.post("{ %s }" % nested, token=customer_token().token)
+    response = loyalty_api.post(f"{{ {nested} }}", token=customer_token().token)
 
     assert response.status == 400
     assert response.error_messages == [
@@ -113,7 +115,9 @@ def test_the_deepest_real_query_is_within_the_limit(loyalty_api, customer_token)
       }
     }
     """
-    response = loyalty_api.post(query, {"reps": [{"__typename": "User", "id": me.global_user_id}]}, token=me.token)
+    response = loyalty_api.post(
+        query, {"reps": [{"__typename": "User", "id": me.global_user_id}]}, token=me.token
+    )
 
     assert response.data["_entities"][0]["loyalty"]["history"]["edges"] == []
 
@@ -130,5 +134,7 @@ def test_depth_follows_fragment_spreads(loyalty_api, customer_token, monkeypatch
     response = loyalty_api.post(query, token=customer_token().token)
 
     assert response.status == 400
-    assert response.error_messages == ["The query 'Spread' nests deeper than the limit of 3 levels."]
+    assert response.error_messages == [
+        "The query 'Spread' nests deeper than the limit of 3 levels."
+    ]
     assert not LoyaltyAccount.objects.exists()

@@ -26,8 +26,12 @@ def points_of():
     def give(customer_id: int, points: int, email: str, channel: str = "main") -> None:
         account = account_for(channel, customer_id, email)
         adjust_points(
-            account.pk, points, reason="seed", actor="user:1",
-            idempotency_key=f"seed:{customer_id}:{channel}", settings=LedgerSettings(),
+            account.pk,
+            points,
+            reason="seed",
+            actor="user:1",
+            idempotency_key=f"seed:{customer_id}:{channel}",
+            settings=LedgerSettings(),
         )
 
     return give
@@ -101,7 +105,10 @@ def test_staff_resolve_any_users_loyalty(loyalty_api, staff_token, points_of):
 @pytest.mark.parametrize(
     ("representation", "message"),
     [
-        ({"__typename": "Order", "id": "T3JkZXI6MQ=="}, "Only User entities can be resolved by this service."),
+        (
+            {"__typename": "Order", "id": "T3JkZXI6MQ=="},
+            "Only User entities can be resolved by this service.",
+        ),
         ({"__typename": "User", "id": to_global_id("Order", 1)}, "Must receive a User id."),
         ({"__typename": "User"}, "A User representation needs an id or an email."),
     ],

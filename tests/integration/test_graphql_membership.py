@@ -40,7 +40,9 @@ def default_tiers():
     return tiers.seed_default_tiers("main")
 
 
-def test_anyone_lists_the_channels_tiers_with_benefits_in_their_language(loyalty_api, default_tiers):
+def test_anyone_lists_the_channels_tiers_with_benefits_in_their_language(
+    loyalty_api, default_tiers
+):
     data = loyalty_api.post(TIERS, {"lang": "zh-Hans"}).data
 
     listed = data["membershipTiers"]
@@ -82,7 +84,9 @@ def test_my_account_shows_tier_benefits_and_progress(loyalty_api, customer_token
     assert data["nextTier"]["remaining"] == "3500.00"
     assert data["nextTier"]["ratio"] == pytest.approx(0.3)
     assert {b["kind"] for b in data["benefits"]} == {
-        "POINTS_MULTIPLIER", "BIRTHDAY_GIFT", "EARLY_ACCESS",
+        "POINTS_MULTIPLIER",
+        "BIRTHDAY_GIFT",
+        "EARLY_ACCESS",
     }
 
 
@@ -101,20 +105,30 @@ mutation Birthday($month: Int!, $day: Int!, $year: Int, $userId: ID) {
 def test_customer_records_their_birthday_and_reads_it_back(loyalty_api, customer_token):
     me = customer_token(user_id=1)
 
-    payload = loyalty_api.post(SET_BIRTHDAY, {"month": 2, "day": 29}, token=me.token).data["birthdaySet"]
+    payload = loyalty_api.post(SET_BIRTHDAY, {"month": 2, "day": 29}, token=me.token).data[
+        "birthdaySet"
+    ]
 
     assert payload == {"errors": [], "birthday": {"month": 2, "day": 29, "year": None}}
     assert loyalty_api.post(MY_TIER, token=me.token).data["myLoyaltyAccount"]["birthday"] == {
-        "month": 2, "day": 29, "year": None,
+        "month": 2,
+        "day": 29,
+        "year": None,
     }
 
 
 @pytest.mark.parametrize(
     ("variables", "field"),
-    [({"month": 13, "day": 1}, "month"), ({"month": 2, "day": 30}, "day"), ({"month": 1, "day": 1, "year": 1800}, "year")],
+    [
+        ({"month": 13, "day": 1}, "month"),
+        ({"month": 2, "day": 30}, "day"),
+        ({"month": 1, "day": 1, "year": 1800}, "year"),
+    ],
 )
 def test_impossible_birthdays_are_field_errors(loyalty_api, customer_token, variables, field):
-    payload = loyalty_api.post(SET_BIRTHDAY, variables, token=customer_token().token).data["birthdaySet"]
+    payload = loyalty_api.post(SET_BIRTHDAY, variables, token=customer_token().token).data[
+        "birthdaySet"
+    ]
 
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(field, "INVALID")]
     assert not CustomerProfile.objects.exists()
@@ -126,11 +140,15 @@ def test_customers_change_their_birthday_once_a_year_staff_any_time(
     me = customer_token(user_id=1)
     loyalty_api.post(SET_BIRTHDAY, {"month": 5, "day": 1}, token=me.token)
 
-    again = loyalty_api.post(SET_BIRTHDAY, {"month": 6, "day": 1}, token=me.token).data["birthdaySet"]
+    again = loyalty_api.post(SET_BIRTHDAY, {"month": 6, "day": 1}, token=me.token).data[
+        "birthdaySet"
+    ]
     assert [e["code"] for e in again["errors"]] == ["BIRTHDAY_LOCKED"]
 
     by_staff = loyalty_api.post(
-        SET_BIRTHDAY, {"month": 6, "day": 1, "userId": to_global_id("User", 1)}, token=staff_token().token
+        SET_BIRTHDAY,
+        {"month": 6, "day": 1, "userId": to_global_id("User", 1)},
+        token=staff_token().token,
     ).data["birthdaySet"]
     assert by_staff["errors"] == []
     assert CustomerProfile.objects.get(customer_id=1).birth_month == 6
@@ -162,11 +180,16 @@ mutation Create($input: MembershipTierInput!) {
 """
 UPDATE_TIER = """
 mutation Update($id: ID!, $input: MembershipTierInput!) {
-  membershipTierUpdate(id: $id, input: $input) { errors { field code message } tier { thresholdValue } }
+  membershipTierUpdate(id: $id, input: $input) {
+    errors { field code message }
+    tier { thresholdValue }
+  }
 }
 """
 DELETE_TIER = """
-mutation Delete($id: ID!) { membershipTierDelete(id: $id) { errors { field code message } deletedId } }
+mutation Delete($id: ID!) {
+  membershipTierDelete(id: $id) { errors { field code message } deletedId }
+}
 """
 CREATE_BENEFIT = """
 mutation Benefit($tierId: ID!, $input: TierBenefitInput!) {
@@ -187,7 +210,10 @@ mutation Benefit($id: ID!) { tierBenefitDelete(id: $id) { errors { field code } 
 PLATINUM = {
     "code": "platinum",
     "rank": 3,
-    "name": [{"languageCode": "en", "text": "Platinum"}, {"languageCode": "zh-Hans", "text": "铂金会员"}],
+    "name": [
+        {"languageCode": "en", "text": "Platinum"},
+        {"languageCode": "zh-Hans", "text": "铂金会员"},
+    ],
     "thresholdKind": "AMOUNT_SPENT",
     "thresholdValue": "20000",
     "windowMonths": 0,
@@ -197,10 +223,15 @@ PLATINUM = {
 def test_staff_create_update_and_delete_a_tier(loyalty_api, staff_token, default_tiers):
     staff = staff_token()
 
-    created = loyalty_api.post(CREATE_TIER, {"input": PLATINUM}, token=staff.token).data["membershipTierCreate"]
+    created = loyalty_api.post(CREATE_TIER, {"input": PLATINUM}, token=staff.token).data[
+        "membershipTierCreate"
+    ]
     assert created["errors"] == []
     assert created["tier"]["code"] == "platinum"
-    assert (created["tier"]["thresholdKind"], created["tier"]["windowMonths"]) == ("AMOUNT_SPENT", 0)
+    assert (created["tier"]["thresholdKind"], created["tier"]["windowMonths"]) == (
+        "AMOUNT_SPENT",
+        0,
+    )
 
     tier_id = created["tier"]["id"]
     updated = loyalty_api.post(
@@ -208,7 +239,9 @@ def test_staff_create_update_and_delete_a_tier(loyalty_api, staff_token, default
     ).data["membershipTierUpdate"]
     assert updated == {"errors": [], "tier": {"thresholdValue": "25000.00"}}
 
-    deleted = loyalty_api.post(DELETE_TIER, {"id": tier_id}, token=staff.token).data["membershipTierDelete"]
+    deleted = loyalty_api.post(DELETE_TIER, {"id": tier_id}, token=staff.token).data[
+        "membershipTierDelete"
+    ]
     assert deleted == {"errors": [], "deletedId": tier_id}
     assert not MembershipTier.objects.filter(code="platinum").exists()
 
@@ -223,7 +256,9 @@ def test_staff_create_update_and_delete_a_tier(loyalty_api, staff_token, default
         ({"windowMonths": 500}, "windowMonths"),
     ],
 )
-def test_invalid_tiers_are_field_errors_and_create_nothing(loyalty_api, staff_token, default_tiers, change, field):
+def test_invalid_tiers_are_field_errors_and_create_nothing(
+    loyalty_api, staff_token, default_tiers, change, field
+):
     payload = loyalty_api.post(
         CREATE_TIER, {"input": {**PLATINUM, **change}}, token=staff_token().token
     ).data["membershipTierCreate"]
@@ -239,7 +274,14 @@ def test_staff_manage_benefits_of_a_tier(loyalty_api, staff_token, default_tiers
 
     created = loyalty_api.post(
         CREATE_BENEFIT,
-        {"tierId": gold_id, "input": {"kind": "MEMBER_ONLY_PRODUCTS", "config": '{"collection_ids": ["Q29sbGVjdGlvbjox"]}', "title": [{"languageCode": "en", "text": "Members' collection"}]}},
+        {
+            "tierId": gold_id,
+            "input": {
+                "kind": "MEMBER_ONLY_PRODUCTS",
+                "config": '{"collection_ids": ["Q29sbGVjdGlvbjox"]}',
+                "title": [{"languageCode": "en", "text": "Members' collection"}],
+            },
+        },
         token=staff.token,
     ).data["tierBenefitCreate"]
     assert created["errors"] == []
@@ -251,7 +293,9 @@ def test_staff_manage_benefits_of_a_tier(loyalty_api, staff_token, default_tiers
     ).data["tierBenefitUpdate"]
     assert updated == {"errors": [], "benefit": {"value": None, "isActive": False}}
 
-    deleted = loyalty_api.post(DELETE_BENEFIT, {"id": benefit_id}, token=staff.token).data["tierBenefitDelete"]
+    deleted = loyalty_api.post(DELETE_BENEFIT, {"id": benefit_id}, token=staff.token).data[
+        "tierBenefitDelete"
+    ]
     assert deleted["errors"] == []
     assert not TierBenefit.objects.filter(kind="member_only_products").exists()
 
@@ -276,7 +320,9 @@ def test_invalid_benefits_are_field_errors(loyalty_api, staff_token, default_tie
     assert TierBenefit.objects.count() == before
 
 
-def test_tiers_of_another_channel_cannot_be_changed_from_here(loyalty_api, staff_token, default_tiers):
+def test_tiers_of_another_channel_cannot_be_changed_from_here(
+    loyalty_api, staff_token, default_tiers
+):
     elsewhere = tiers.seed_default_tiers("cn-store")[2]
 
     payload = loyalty_api.post(
@@ -307,10 +353,16 @@ def test_only_loyalty_managers_change_tiers_and_benefits(
     gold_id = to_global_id("MembershipTier", default_tiers[2].pk)
 
     responses = [
-        loyalty_api.post(CREATE_TIER, {"input": PLATINUM}, token=token).data["membershipTierCreate"],
-        loyalty_api.post(UPDATE_TIER, {"id": gold_id, "input": {"thresholdValue": "1"}}, token=token).data["membershipTierUpdate"],
+        loyalty_api.post(CREATE_TIER, {"input": PLATINUM}, token=token).data[
+            "membershipTierCreate"
+        ],
+        loyalty_api.post(
+            UPDATE_TIER, {"id": gold_id, "input": {"thresholdValue": "1"}}, token=token
+        ).data["membershipTierUpdate"],
         loyalty_api.post(DELETE_TIER, {"id": gold_id}, token=token).data["membershipTierDelete"],
-        loyalty_api.post(CREATE_BENEFIT, {"tierId": gold_id, "input": {"kind": "CUSTOM"}}, token=token).data["tierBenefitCreate"],
+        loyalty_api.post(
+            CREATE_BENEFIT, {"tierId": gold_id, "input": {"kind": "CUSTOM"}}, token=token
+        ).data["tierBenefitCreate"],
     ]
 
     for payload in responses:

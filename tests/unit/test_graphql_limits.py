@@ -3,14 +3,19 @@
 import pytest
 from graphql import parse
 
-from saleor_retention_plugin.graphql.limits import QueryRejected, check_depth, check_nesting, check_size
+from saleor_retention_plugin.graphql.limits import (
+    QueryRejected,
+    check_depth,
+    check_nesting,
+    check_size,
+)
 
 
 def nested(depth: int) -> str:
     selection = "leaf"
     for level in range(depth - 1):
         selection = f"f{level} {{ {selection} }}"
-    return "{ %s }" % selection
+    return f"{{ {selection} }}"
 
 
 @pytest.mark.parametrize("depth", [1, 5, 10])
@@ -59,7 +64,9 @@ def test_fragment_cycles_are_rejected_not_followed_forever():
 
 
 def test_introspection_does_not_count_towards_depth():
-    check_depth(parse("{ __schema { types { fields { type { ofType { ofType { name } } } } } } }"), limit=2)
+    check_depth(
+        parse("{ __schema { types { fields { type { ofType { ofType { name } } } } } } }"), limit=2
+    )
 
 
 def test_size_limit():

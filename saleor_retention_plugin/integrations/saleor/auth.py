@@ -14,7 +14,7 @@ loyalty only in those channels.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from django.contrib.auth import authenticate
@@ -43,9 +43,7 @@ def resolve_saleor_requestor(request: HttpRequest, channel_slug: str) -> Request
             code="ExpiredSignatureError",
         ) from None
     except jwt.PyJWTError as error:
-        raise AuthenticationFailed(
-            f"Invalid token: {error}", code=type(error).__name__
-        ) from None
+        raise AuthenticationFailed(f"Invalid token: {error}", code=type(error).__name__) from None
     if user is None or not user.is_active:
         raise AuthenticationFailed(
             "Invalid token: send a Saleor access token from tokenCreate or an app token."
@@ -53,7 +51,7 @@ def resolve_saleor_requestor(request: HttpRequest, channel_slug: str) -> Request
     return _user_requestor(user)
 
 
-def _user_requestor(user) -> Requestor:  # type: ignore[no-untyped-def]
+def _user_requestor(user: Any) -> Requestor:
     from saleor.permission.enums import AccountPermissions
 
     if not user.is_staff:
@@ -70,16 +68,14 @@ def _user_requestor(user) -> Requestor:  # type: ignore[no-untyped-def]
     )
 
 
-def _accessible_channels(user) -> frozenset[str] | None:  # type: ignore[no-untyped-def]
+def _accessible_channels(user: Any) -> frozenset[str] | None:
     """None (every channel) unless each of the staff member's groups is channel-restricted."""
     groups = list(user.groups.all())
     if not groups or any(not group.restricted_access_to_channels for group in groups):
         return None
     from saleor.channel.models import Channel
 
-    return frozenset(
-        Channel.objects.filter(group__in=groups).values_list("slug", flat=True)
-    )
+    return frozenset(Channel.objects.filter(group__in=groups).values_list("slug", flat=True))
 
 
 def _app_requestor(request: HttpRequest, token: str) -> Requestor:
