@@ -283,7 +283,7 @@ def test_app_tokens_authenticate_like_in_saleors_api(
     status, body = call(
         retention_plugin,
         ADJUST,
-        {"userId": to_global_id("User", customer_user.pk)},
+        {"userId": customer_gid},
         token=raw_token,
     )
 
@@ -294,7 +294,7 @@ def test_app_tokens_authenticate_like_in_saleors_api(
     _, body = call(
         retention_plugin,
         ADJUST,
-        {"userId": to_global_id("User", customer_user.pk)},
+        {"userId": customer_gid},
         token=raw_token,
     )
     assert [e["code"] for e in body["data"]["loyaltyPointsAdjust"]["errors"]] == [
