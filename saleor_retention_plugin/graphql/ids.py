@@ -9,6 +9,8 @@ from __future__ import annotations
 import binascii
 from base64 import b64decode, b64encode
 
+MAX_PK = 2**63 - 1
+
 
 class InvalidGlobalId(ValueError):
     pass
@@ -29,6 +31,7 @@ def from_global_id(global_id: str, expected_type: str) -> int:
         raise InvalidGlobalId(f"Couldn't resolve id: {global_id}.")
     if type_name != expected_type:
         raise InvalidGlobalId(f"Must receive a {expected_type} id.")
-    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+    # ASCII digits only (str.isdigit accepts other scripts' digits), within PostgreSQL's bigint.
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 19 or int(pk) > MAX_PK:
         raise InvalidGlobalId(f"Couldn't resolve id: {global_id}.")
     return int(pk)

@@ -20,11 +20,11 @@ from saleor.app.models import AppToken
 from saleor.graphql.tests.utils import get_graphql_content
 from saleor.plugins.models import PluginConfiguration
 
-from saleor_retention_plugin.conf import LedgerSettings
+from saleor_retention_plugin.conf import LedgerSettings, MembershipSettings
 from saleor_retention_plugin.graphql.ids import to_global_id
 from saleor_retention_plugin.integrations.saleor.metadata import METADATA_KEY
 from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry
-from saleor_retention_plugin.services import ledger, mall
+from saleor_retention_plugin.services import ledger, mall, tiers
 
 PLUGIN_PATH = "saleor_retention_plugin.plugin.RetentionPlugin"
 
@@ -315,6 +315,22 @@ def test_balance_and_tier_are_mirrored_into_public_metadata(
     mirrored = json.loads(customer_user.metadata[METADATA_KEY])
     assert mirrored["channels"][retention_plugin.slug]["balance"] == 120
     assert mirrored["channels"][retention_plugin.slug]["spendable"] == 120
+
+
+def test_a_tier_change_is_mirrored_into_public_metadata(
+    retention_plugin, customer_user, django_capture_on_commit_callbacks
+):
+    tiers.seed_default_tiers(retention_plugin.slug)
+    account = ledger.account_for(retention_plugin.slug, customer_user.pk, customer_user.email)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        change = tiers.evaluate_account(account.pk, settings=MembershipSettings())
+
+    assert change is not None
+    customer_user.refresh_from_db()
+    mirrored = json.loads(customer_user.metadata[METADATA_KEY])
+    assert mirrored["channels"][retention_plugin.slug]["tier"] == "member"
+    assert mirrored["channels"][retention_plugin.slug]["tierName"]["zh-Hans"] == "普通会员"
 
 
 def test_the_endpoint_answers_404_where_the_plugin_is_not_active(channel_USD, settings):
