@@ -8,7 +8,7 @@ from typing import Any
 import graphene
 from graphql import GraphQLError
 
-from ..services.ledger import adjust_points
+from ..services.ledger import InvalidPoints, adjust_points
 from .accounts import find_account, own_account
 from .errors import MutationError
 from .mutations import LoyaltyMutation
@@ -112,14 +112,17 @@ class LoyaltyPointsAdjust(LoyaltyMutation):
             )
         if not input.get("account_id") and not input.get("user_id"):
             raise MutationError("Give accountId or userId.", code="required", field="accountId")
-        account = find_account(
-            context,
-            account_id=input.get("account_id"),
-            user_id=input.get("user_id"),
-            create_for_user=True,
-        )
-        from ..services.ledger import InvalidPoints
-
+        try:
+            account = find_account(
+                context,
+                account_id=input.get("account_id"),
+                user_id=input.get("user_id"),
+                create_for_user=True,
+            )
+        except MutationError as error:
+            if error.field == "id":
+                error.field = "accountId"
+            raise
         try:
             entry = adjust_points(
                 account.pk,

@@ -149,7 +149,11 @@ def test_a_fractional_literal_is_refused_too(loyalty_api, staff_token):
         ({"userId": None}, "accountId", "REQUIRED"),
         ({"accountId": to_global_id("LoyaltyAccount", 1)}, "accountId", "INVALID"),
         ({"userId": to_global_id("Reward", 1001)}, "userId", "INVALID"),
-        ({"userId": None, "accountId": to_global_id("LoyaltyAccount", 999_999)}, "id", "NOT_FOUND"),
+        (
+            {"userId": None, "accountId": to_global_id("LoyaltyAccount", 999_999)},
+            "accountId",
+            "NOT_FOUND",
+        ),
     ],
 )
 def test_bad_input_is_a_field_error(loyalty_api, staff_token, input_, field, code):
