@@ -144,7 +144,7 @@ def _reference(representation: Any) -> UserReference:
 class FederationQueries(graphene.ObjectType):
     service = graphene.Field(_Service, required=True, name="_service")
     entities = graphene.Field(
-        graphene.List(_Entity, required=True),
+        graphene.NonNull(graphene.List(_Entity)),
         name="_entities",
         representations=graphene.Argument(
             graphene.List(graphene.NonNull(_Any), required=True), required=True

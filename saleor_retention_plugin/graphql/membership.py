@@ -101,9 +101,7 @@ class MembershipQueries(graphene.ObjectType):
         ]
         return RewardConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of(edges, len(rows) > size),
         )
 
     @staticmethod

@@ -106,8 +106,22 @@ def newest_first_page(
 
 
 class PageInfo(graphene.ObjectType):
+    """Relay's page info. Lists page forward only (``first``/``after``), so
+    ``hasPreviousPage`` is always false, as the Relay spec allows."""
+
     has_next_page = graphene.Boolean(required=True)
+    has_previous_page = graphene.Boolean(required=True)
+    start_cursor = graphene.String()
     end_cursor = graphene.String()
+
+    @staticmethod
+    def of(edges: list[Any], has_next: bool) -> PageInfo:
+        return PageInfo(
+            has_next_page=has_next,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
 
 
 def build_connection(
@@ -124,7 +138,7 @@ def build_connection(
     ]
     return connection_type(
         edges=edges,
-        page_info=PageInfo(has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None),
+        page_info=PageInfo.of(edges, has_next),
     )
 
 

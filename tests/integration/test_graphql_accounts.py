@@ -28,7 +28,7 @@ query MyAccount($first: Int, $after: String) {
     benefits { kind }
     history(first: $first, after: $after) {
       edges { cursor node { id kind points reason actor createdAt } }
-      pageInfo { hasNextPage endCursor }
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     }
   }
 }
@@ -128,6 +128,8 @@ def test_history_pages_follow_cursors_to_the_end(loyalty_api, customer_token, gi
         page = loyalty_api.post(MY_ACCOUNT, {"first": 2, "after": after}, token=me.token)
         history = page.data["myLoyaltyAccount"]["history"]
         seen += [edge["node"]["points"] for edge in history["edges"]]
+        assert history["pageInfo"]["startCursor"] == history["edges"][0]["cursor"]
+        assert history["pageInfo"]["hasPreviousPage"] is False
         pages += 1
         if not history["pageInfo"]["hasNextPage"]:
             break

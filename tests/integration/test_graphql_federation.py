@@ -119,3 +119,16 @@ def test_bad_representations_are_errors(loyalty_api, staff_token, representation
     )
 
     assert response.error_messages == [message]
+
+
+def test_the_schema_command_prints_both_sdls():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    plain, federated = StringIO(), StringIO()
+    call_command("retention_graphql_schema", stdout=plain)
+    call_command("retention_graphql_schema", "--federation", stdout=federated)
+
+    assert "_entities(representations: [_Any!]!): [_Entity]!" in plain.getvalue()
+    assert "extend type User @key" in federated.getvalue()
