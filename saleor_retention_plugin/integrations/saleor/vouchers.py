@@ -18,7 +18,7 @@ import binascii
 import logging
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ...services.codes import IssuedCode, IssuedReward, generate_code
 from ...services.errors import RetentionError
@@ -119,7 +119,7 @@ def _value(what: IssuedReward) -> Decimal:
     return what.discount_value
 
 
-def _gift_product(what: IssuedReward):  # type: ignore[no-untyped-def]
+def _gift_product(what: IssuedReward) -> Any:
     from saleor.product.models import Product
 
     pk = product_pk(what.gift_product_id)
