@@ -138,3 +138,45 @@ def test_depth_follows_fragment_spreads(loyalty_api, customer_token, monkeypatch
         "The query 'Spread' nests deeper than the limit of 3 levels."
     ]
     assert not LoyaltyAccount.objects.exists()
+
+
+def test_an_unexpected_failure_in_a_mutation_is_an_error_not_a_crash(
+    loyalty_api, staff_token, monkeypatch
+):
+    from saleor_retention_plugin.graphql import ledger as ledger_api
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("connection details that must not leak")
+
+    monkeypatch.setattr(ledger_api, "adjust_points", broken)
+    mutation = """
+    mutation { loyaltyPointsAdjust(input: {userId: "VXNlcjox", points: 5, reason: "x"}) {
+      errors { field code message } account { id }
+    } }
+    """
+
+    response = loyalty_api.post(mutation, token=staff_token().token)
+
+    assert response.data["loyaltyPointsAdjust"] == {
+        "errors": [
+            {"field": None, "code": "GRAPHQL_ERROR", "message": "Internal error; nothing changed."}
+        ],
+        "account": None,
+    }
+
+
+def test_an_unexpected_failure_in_a_query_hides_its_details(
+    loyalty_api, customer_token, monkeypatch
+):
+    from saleor_retention_plugin.graphql import ledger as ledger_api
+
+    def broken(context):
+        raise RuntimeError("connection details that must not leak")
+
+    monkeypatch.setattr(ledger_api, "own_account", broken)
+
+    response = loyalty_api.post(BALANCE, token=customer_token().token)
+
+    assert response.status == 200
+    assert response.body["data"] == {"myLoyaltyAccount": None}
+    assert response.error_messages == ["Internal error."]
