@@ -20,6 +20,12 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(days=1),
         "options": {"expires": 12 * 60 * 60},
     },
+    # Hourly so each shop's day starts in its own timezone; a gift is once a year anyway.
+    "saleor-retention-birthday-gifts": {
+        "task": "saleor_retention_plugin.tasks.grant_birthday_gifts_task",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 50 * 60},
+    },
     "saleor-retention-expire-reward-codes": {
         "task": "saleor_retention_plugin.tasks.expire_reward_codes_task",
         "schedule": timedelta(hours=1),

@@ -109,6 +109,15 @@ def expire_reward_codes_task() -> dict[str, int]:
     return dataclasses.asdict(mall.expire_unused_codes(settings_for_channel=channel_settings))
 
 
+@shared_task(name="saleor_retention_plugin.tasks.grant_birthday_gifts_task", **RETRY_POLICY)
+def grant_birthday_gifts_task() -> dict[str, int]:
+    """Birthday gift points for today's birthdays, per channel, once a year each."""
+    return {
+        slug: tiers.grant_birthday_gifts(slug, channel_settings(slug))
+        for slug in tiers.channels_with_tiers()
+    }
+
+
 def channel_settings(channel_slug: str) -> ChannelSettings:
     """A channel's settings for periodic work that no hook hands a configuration to:
     the plugin's stored configuration inside Saleor, the defaults elsewhere."""

@@ -728,6 +728,60 @@ def birthday_errors(month: Any, day: Any, year: Any, *, today_year: int) -> dict
     return errors
 
 
+def grant_birthday_gifts(
+    channel_slug: str, settings: ChannelSettings, *, now: datetime | None = None
+) -> int:
+    """Give today's birthday customers of the channel their tier's birthday gift points.
+
+    "Today" is the shop's day in its timezone; 29 February birthdays are celebrated on
+    28 February in other years. The ledger key ``birthday:<account>:<year>`` makes the
+    gift once a year whatever runs twice. Returns how many gifts were given now.
+    """
+    from zoneinfo import ZoneInfo
+
+    from .ledger import adjust_points
+
+    now = now or timezone.now()
+    today = now.astimezone(ZoneInfo(settings.ledger.timezone)).date()
+    days = [(today.month, today.day)]
+    if (today.month, today.day) == (2, 28) and not calendar.isleap(today.year):
+        days.append((2, 29))
+    born_today = Q()
+    for month, day in days:
+        born_today |= Q(birth_month=month, birth_day=day)
+    customers = CustomerProfile.objects.filter(born_today).values_list("customer_id", flat=True)
+    gifts = (
+        TierBenefit.objects.filter(
+            kind=BenefitKind.BIRTHDAY_GIFT,
+            is_active=True,
+            tier__channel_slug=channel_slug,
+            tier__members__account__customer_id__in=customers,
+            tier__members__account__merged_into__isnull=True,
+        )
+        .values_list("tier__members__account_id", "value")
+        .order_by("tier__members__account_id")
+    )
+    best: dict[int, Decimal] = {}
+    for account_id, value in gifts:
+        best[account_id] = max(best.get(account_id, Decimal(0)), value or Decimal(0))
+    given = 0
+    for account_id, points in best.items():
+        key = f"birthday:{account_id}:{today.year}"
+        if points <= 0 or PointsEntry.objects.filter(idempotency_key=key).exists():
+            continue
+        adjust_points(
+            account_id,
+            int(points),
+            reason="Happy birthday! 生日快乐！",
+            actor="system:birthday-gift",
+            idempotency_key=key,
+            settings=settings.ledger,
+            now=now,
+        )
+        given += 1
+    return given
+
+
 def birthday_of(customer_id: int) -> CustomerProfile | None:
     return CustomerProfile.objects.filter(customer_id=customer_id).first()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -417,3 +417,57 @@ class TestBirthday:
         tiers.set_birthday(42, month=5, day=1)
         privacy.anonymise_customer_everywhere(42, "x@example.com")
         assert tiers.birthday_of(42) is None
+
+
+class TestBirthdayGifts:
+    def test_a_silver_member_gets_the_birthday_points_once_a_year(self):
+        from datetime import datetime
+
+        from saleor_retention_plugin.tasks import grant_birthday_gifts_task
+
+        outcome, _ = place_order(make_order(customer_id=7, amount="1200"))  # silver: 100 points
+        place_order(make_order(customer_id=8, amount="50"))  # member: no birthday gift
+        tiers.set_birthday(7, month=5, day=1)
+        tiers.set_birthday(8, month=5, day=1)
+        birthday = datetime(2027, 5, 1, 9, tzinfo=UTC)
+        settings = ChannelSettings()
+        assert tiers.grant_birthday_gifts(CHANNEL, settings, now=birthday) == 1
+        assert tiers.grant_birthday_gifts(CHANNEL, settings, now=birthday) == 0
+        gift = PointsEntry.objects.get(account_id=outcome.account_id, actor="system:birthday-gift")
+        assert gift.points == 100
+        assert "生日快乐" in gift.reason
+        assert grant_birthday_gifts_task.delay().get() == {CHANNEL: 0}
+        next_year = datetime(2028, 5, 1, 9, tzinfo=UTC)
+        assert tiers.grant_birthday_gifts(CHANNEL, settings, now=next_year) == 1
+
+    def test_the_day_before_gives_nothing(self):
+        from datetime import datetime
+
+        place_order(make_order(customer_id=7, amount="1200"))
+        tiers.set_birthday(7, month=5, day=1)
+        eve = datetime(2027, 4, 30, 9, tzinfo=UTC)
+        assert tiers.grant_birthday_gifts(CHANNEL, ChannelSettings(), now=eve) == 0
+
+    def test_leap_day_birthdays_are_celebrated_on_28_february(self):
+        from datetime import datetime
+
+        place_order(make_order(customer_id=7, amount="1200"))
+        tiers.set_birthday(7, month=2, day=29)
+        settings = ChannelSettings()
+        assert (
+            tiers.grant_birthday_gifts(CHANNEL, settings, now=datetime(2027, 2, 28, tzinfo=UTC))
+            == 1
+        )
+
+    def test_the_birthday_starts_in_the_shops_timezone(self):
+        from datetime import datetime
+
+        from saleor_retention_plugin.conf import LedgerSettings
+
+        place_order(make_order(customer_id=7, amount="1200"))
+        tiers.set_birthday(7, month=5, day=1)
+        shanghai = ChannelSettings(ledger=LedgerSettings(timezone="Asia/Shanghai"))
+        # 17:00 UTC on 30 April is already 01:00 on 1 May in Shanghai.
+        late_utc = datetime(2027, 4, 30, 17, tzinfo=UTC)
+        assert tiers.grant_birthday_gifts(CHANNEL, ChannelSettings(), now=late_utc) == 0
+        assert tiers.grant_birthday_gifts(CHANNEL, shanghai, now=late_utc) == 1
