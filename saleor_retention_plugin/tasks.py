@@ -17,6 +17,7 @@ from django.db import InterfaceError, OperationalError
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
 from .services import ledger, mall, tiers
+from .services.codes import CODE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) 
     if snapshot is None:
         logger.warning("Order %s no longer exists; no points changed", order_id)
         return {"order_id": order_id, "skipped_reason": "order not found"}
+    _mark_reward_code_used(order_id)
     return sync_order_points_task.run(snapshot.to_json(), configuration)
 
 
@@ -116,6 +118,15 @@ def grant_birthday_gifts_task() -> dict[str, int]:
         slug: tiers.grant_birthday_gifts(slug, channel_settings(slug))
         for slug in tiers.channels_with_tiers()
     }
+
+
+def _mark_reward_code_used(order_id: str) -> None:
+    """A points-mall code used on this order shows as used at once (never refunded)."""
+    from .integrations.saleor.vouchers import voucher_code_of_order
+
+    code = voucher_code_of_order(order_id)
+    if code and code.startswith(f"{CODE_PREFIX}-"):
+        mall.mark_code_used(code)
 
 
 def channel_settings(channel_slug: str) -> ChannelSettings:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # Crockford-style alphabet: no 0/O or 1/I/L to misread when typed from an email.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 16  # 31**16 ~ 7e23 codes: ~79 bits, not guessable by trying
+CODE_PREFIX = "PTS"
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class CodeIssuer(Protocol):
         ...
 
 
-def generate_code(prefix: str = "PTS", length: int = CODE_LENGTH) -> str:
+def generate_code(prefix: str = CODE_PREFIX, length: int = CODE_LENGTH) -> str:
     body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
     return (
         f"{prefix}-{body[:4]}-{body[4:8]}-{body[8:12]}-{body[12:]}"

@@ -554,12 +554,15 @@ def _evaluate(
     allow_downgrade: bool,
     now: datetime,
     details: Mapping[str, Any] | None,
+    channel_tiers: list[MembershipTier] | None = None,
 ) -> tuple[rules.Move, TierChange | None]:
     account = LoyaltyAccount.objects.filter(pk=account_id).first()
     if account is None or account.merged_into_id is not None:
         return rules.Move.STAY, None
-    tiers = tiers_of_channel(account.channel_slug) or seed_default_tiers(
-        account.channel_slug, settings
+    tiers = (
+        channel_tiers
+        or tiers_of_channel(account.channel_slug)
+        or seed_default_tiers(account.channel_slug, settings)
     )
     ladder = [_rule(t) for t in tiers]
     by_id = {t.pk: t for t in tiers}
@@ -617,6 +620,10 @@ def reevaluate_channel(
     """Evaluate every live account of the channel, in batches, one transaction each."""
     now = now or timezone.now()
     report = ReevaluationReport()
+    # Read once for the whole run: a threshold edit meanwhile triggers its own run.
+    ladder = tiers_of_channel(channel_slug)
+    if not ladder:
+        return report
     last_id = 0
     while True:
         ids = list(
@@ -628,7 +635,7 @@ def reevaluate_channel(
         if not ids:
             return report
         for account_id in ids:
-            move, _ = _evaluate(account_id, settings, reason, True, now, None)
+            move, _ = _evaluate(account_id, settings, reason, True, now, None, ladder)
             report.evaluated += 1
             if move is rules.Move.UPGRADE:
                 report.upgraded += 1

@@ -10,10 +10,11 @@ from django.utils import timezone
 from saleor.discount.models import Voucher, VoucherCode
 from saleor.graphql.core.utils import to_global_id_or_none
 from saleor.graphql.tests.utils import get_graphql_content
+from saleor.order.models import Order
 
 from saleor_retention_plugin.conf import LedgerSettings
 from saleor_retention_plugin.integrations.saleor.vouchers import SaleorVoucherIssuer
-from saleor_retention_plugin.models import Redemption
+from saleor_retention_plugin.models import CustomerTier, PointsEntry, Redemption
 from saleor_retention_plugin.services import ledger, mall
 from saleor_retention_plugin.services.codes import default_code_issuer
 
@@ -183,3 +184,54 @@ def test_a_used_code_is_never_refunded_and_an_unused_one_is(customer_account, ch
     assert unused.status == Redemption.Status.REFUNDED
     customer_account.refresh_from_db()
     assert customer_account.balance == 1500
+
+
+COMPLETE_CHECKOUT = """
+    mutation($id: ID) {
+        checkoutComplete(id: $id) {
+            order { id voucherCode total { gross { amount } } }
+            errors { field code message }
+        }
+    }
+"""
+
+
+def test_an_order_placed_with_a_reward_code_marks_the_redemption_used(
+    user_api_client,
+    checkout_with_item,
+    ready_checkout,
+    enable_retention_plugin,
+    customer_user,
+    customer_account,
+    channel_USD,
+    django_capture_on_commit_callbacks,
+):
+    enable_retention_plugin()
+    reward = mall.create_reward(
+        channel_USD.slug, kind="fixed_discount", name="5 off", points_cost=500, discount_value="5"
+    )
+    redemption = mall.redeem_reward(customer_account, reward.pk, "to-use")
+    assert apply_code(user_api_client, checkout_with_item, redemption.code)["errors"] == []
+    checkout_with_item.refresh_from_db()
+    checkout = ready_checkout(user=customer_user)
+
+    # Saleor's post_graphql flushes on-commit callbacks, but not the ones our hooks
+    # register while those run; capturing runs the whole chain, as a real commit would.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = user_api_client.post_graphql(
+            COMPLETE_CHECKOUT, {"id": to_global_id_or_none(checkout)}
+        )
+
+    result = get_graphql_content(response)["data"]["checkoutComplete"]
+    assert result["errors"] == []
+    assert result["order"]["voucherCode"] == redemption.code
+    redemption.refresh_from_db()
+    assert redemption.status == Redemption.Status.USED
+    assert not VoucherCode.objects.get(code=redemption.code).is_active  # single use
+    # The same order earned points (at the tier's multiplier) and gave the customer a tier.
+    order_id = Order.objects.get(voucher_code=redemption.code).pk
+    assert PointsEntry.objects.filter(order_id=str(order_id), kind="earn").exists()
+    assert CustomerTier.objects.get(account=customer_account).tier.code == "member"
+    # An expiry run later never gives these points back.
+    report = mall.expire_unused_codes(now=timezone.now() + timedelta(days=31))
+    assert report.refunded == 0

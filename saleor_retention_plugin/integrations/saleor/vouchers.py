@@ -140,3 +140,10 @@ def product_pk(raw: str) -> int | None:
         return None
     kind, _, number = decoded.partition(":")
     return int(number) if kind == "Product" and number.isdigit() else None
+
+
+def voucher_code_of_order(order_id: str) -> str | None:
+    """The promo code an order used, if any (to mark a reward code as used at once)."""
+    from saleor.order.models import Order
+
+    return Order.objects.filter(pk=order_id).values_list("voucher_code", flat=True).first()
