@@ -27,7 +27,7 @@ from ..models import LoyaltyAccount, Redemption, Reward, RewardKind
 from . import ledger
 from .codes import CodeIssuer, IssuedReward, PlainCodeIssuer, default_code_issuer
 from .errors import InvalidInput, NotFound, RetentionError
-from .tiers import _texts, parse_decimal
+from .inputs import clean_texts, parse_amount, parse_whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -164,11 +164,13 @@ def clean_reward(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     cleaned["kind"] = kind
     for field, required, length in (("name", True, 100), ("description", False, 2000)):
         try:
-            cleaned[field] = _texts(values.get(field), required=required, max_length=length)
+            cleaned[field] = clean_texts(values.get(field), required=required, max_length=length)
         except ValueError as error:
             errors[field] = str(error)
     try:
-        cleaned["points_cost"] = parse_points(values.get("points_cost"), maximum=MAX_POINTS_COST)
+        cleaned["points_cost"] = parse_whole_number(
+            values.get("points_cost"), maximum=MAX_POINTS_COST
+        )
     except ValueError as error:
         errors["points_cost"] = str(error)
     cleaned["discount_value"] = _clean_discount(
@@ -225,7 +227,7 @@ def _clean_discount(kind: Any, raw: Any, errors: dict[str, str], field: str) -> 
             errors[field] = "Enter the discount: an amount off, or a percentage off."
             return None
         try:
-            value = parse_decimal(raw, maximum=MAX_DISCOUNT)
+            value = parse_amount(raw, maximum=MAX_DISCOUNT)
         except ValueError as error:
             errors[field] = str(error)
             return None
@@ -243,7 +245,7 @@ def _optional_amount(raw: Any, errors: dict[str, str], field: str) -> Decimal | 
     if raw in (None, ""):
         return None
     try:
-        return parse_decimal(raw, maximum=MAX_DISCOUNT)
+        return parse_amount(raw, maximum=MAX_DISCOUNT)
     except ValueError as error:
         errors[field] = str(error)
         return None
@@ -255,33 +257,11 @@ def _optional_int(
     if raw is None or raw == "":
         return None
     try:
-        value = parse_points(raw, maximum=maximum, minimum=minimum)
+        value = parse_whole_number(raw, maximum=maximum, minimum=minimum)
     except ValueError as error:
         errors[field] = str(error)
         return None
     return value
-
-
-def parse_points(raw: Any, *, maximum: int, minimum: int = 1) -> int:
-    """A whole number from ``minimum`` to ``maximum``: ints, or text of digits."""
-    if isinstance(raw, bool) or raw is None:
-        raise ValueError("Enter a whole number.")
-    if isinstance(raw, str):
-        text = raw.strip()
-        if not re.fullmatch(r"[+-]?\d{1,12}", text):
-            raise ValueError("Enter a whole number, for example 500.")
-        raw = int(text)
-    elif isinstance(raw, Decimal | float):
-        if raw != raw or raw in (float("inf"), float("-inf")) or raw != int(raw):
-            raise ValueError("Enter a whole number, for example 500.")
-        raw = int(raw)
-    elif not isinstance(raw, int):
-        raise ValueError("Enter a whole number, for example 500.")
-    if raw < minimum:
-        raise ValueError(f"Enter at least {minimum}.")
-    if raw > maximum:
-        raise ValueError(f"Enter at most {maximum}.")
-    return raw
 
 
 def _clean_prizes(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
@@ -312,7 +292,7 @@ def _clean_prizes(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
         value = _clean_discount(kind, item.get("discount_value"), prize_errors, "value")
         try:
             ppm = draws.probability_to_ppm(item.get("probability"))
-            name = _texts(item.get("name"), required=True, max_length=100)
+            name = clean_texts(item.get("name"), required=True, max_length=100)
         except ValueError as error:
             prize_errors["value"] = str(error)
         quantity = _optional_int(item.get("quantity"), 0, MAX_STOCK, prize_errors, "value")
@@ -634,7 +614,7 @@ def _clean_key(raw: Any) -> str:
 
 def _clean_reward_id(raw: Any) -> int:
     try:
-        return parse_points(raw, maximum=2**63 - 1)
+        return parse_whole_number(raw, maximum=2**63 - 1)
     except ValueError:
         raise RewardNotFound("No such reward in this shop.", field="reward_id") from None
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -38,6 +38,7 @@ from ..models import (
     TierChange,
 )
 from .errors import InvalidInput, NotFound, RetentionError
+from .inputs import clean_texts, is_whole_number, parse_amount
 
 logger = logging.getLogger(__name__)
 
@@ -236,17 +237,17 @@ def _clean_tier_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         cleaned["code"] = code
     if "rank" in values:
         rank = values["rank"]
-        if not _is_int(rank) or not (0 <= rank <= 1000):
+        if not is_whole_number(rank) or not (0 <= rank <= 1000):
             errors["rank"] = "Enter a whole number from 0 (entry tier) to 1000."
         cleaned["rank"] = rank
     if "name" in values:
         try:
-            cleaned["name"] = _texts(values["name"], required=True, max_length=MAX_NAME_LENGTH)
+            cleaned["name"] = clean_texts(values["name"], required=True, max_length=MAX_NAME_LENGTH)
         except ValueError as error:
             errors["name"] = str(error)
     if "description" in values:
         try:
-            cleaned["description"] = _texts(
+            cleaned["description"] = clean_texts(
                 values["description"], required=False, max_length=MAX_DESCRIPTION_LENGTH
             )
         except ValueError as error:
@@ -259,14 +260,14 @@ def _clean_tier_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         cleaned["threshold_kind"] = kind
     if "threshold_value" in values:
         try:
-            value = parse_decimal(values["threshold_value"], maximum=MAX_THRESHOLD)
+            value = parse_amount(values["threshold_value"], maximum=MAX_THRESHOLD)
         except ValueError as error:
             errors["threshold_value"] = str(error)
         else:
             cleaned["threshold_value"] = value
     if "window_months" in values:
         months = values["window_months"]
-        if not _is_int(months) or not (0 <= months <= 120):
+        if not is_whole_number(months) or not (0 <= months <= 120):
             errors["window_months"] = "Enter 0 (lifetime) or a number of months up to 120."
         cleaned["window_months"] = months
     return cleaned, errors
@@ -372,7 +373,7 @@ def _save_benefit(benefit: TierBenefit, values: Mapping[str, Any]) -> TierBenefi
     value = merged["value"]
     if value is not None:
         try:
-            value = parse_decimal(value, maximum=MAX_THRESHOLD)
+            value = parse_amount(value, maximum=MAX_THRESHOLD)
         except ValueError as error:
             errors["value"] = str(error)
             value = None
@@ -382,7 +383,7 @@ def _save_benefit(benefit: TierBenefit, values: Mapping[str, Any]) -> TierBenefi
         config = {}
     for field in ("title", "description"):
         try:
-            merged[field] = _texts(
+            merged[field] = clean_texts(
                 merged[field],
                 required=False,
                 max_length=MAX_NAME_LENGTH if field == "title" else MAX_DESCRIPTION_LENGTH,
@@ -390,7 +391,7 @@ def _save_benefit(benefit: TierBenefit, values: Mapping[str, Any]) -> TierBenefi
         except ValueError as error:
             errors[field] = str(error)
             merged[field] = {}
-    if not _is_int(merged["position"]) or not (0 <= merged["position"] <= 1000):
+    if not is_whole_number(merged["position"]) or not (0 <= merged["position"] <= 1000):
         errors["position"] = "Enter a whole number from 0 to 1000."
     if not isinstance(merged["is_active"], bool):
         errors["is_active"] = "Enter true or false."
@@ -684,7 +685,7 @@ def set_birthday(
     errors = birthday_errors(month, day, year, today_year=now.year)
     if errors:
         raise InvalidInput(errors)
-    if not _is_int(customer_id):
+    if not is_whole_number(customer_id):
         raise InvalidInput({"customer_id": "Unknown customer."})
     with transaction.atomic():
         profile = (
@@ -719,17 +720,17 @@ def set_birthday(
 
 def birthday_errors(month: Any, day: Any, year: Any, *, today_year: int) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not _is_int(month) or not (1 <= month <= 12):
+    if not is_whole_number(month) or not (1 <= month <= 12):
         errors["month"] = "Enter the month as a whole number from 1 to 12."
-    if year is not None and (not _is_int(year) or not (1900 <= year <= today_year)):
+    if year is not None and (not is_whole_number(year) or not (1900 <= year <= today_year)):
         errors["year"] = f"Enter a year from 1900 to {today_year}, or leave it empty."
-    if not _is_int(day):
+    if not is_whole_number(day):
         errors["day"] = "Enter the day as a whole number."
     elif "month" not in errors:
         # Without a year, 29 February is allowed (leap-year birthdays exist).
-        days = calendar.monthrange(year if _is_int(year) and "year" not in errors else 2000, month)[
-            1
-        ]
+        days = calendar.monthrange(
+            year if is_whole_number(year) and "year" not in errors else 2000, month
+        )[1]
         if not (1 <= day <= days):
             errors["day"] = f"That month has days 1 to {days}."
     return errors
@@ -803,7 +804,7 @@ def anonymise_membership(customer_id: int) -> int:
 
 
 def _get_tier(tier_id: Any) -> MembershipTier:
-    if not _is_int(tier_id):
+    if not is_whole_number(tier_id):
         raise TierNotFound("No such tier.", field="id")
     tier = MembershipTier.objects.filter(pk=tier_id).first()
     if tier is None:
@@ -864,52 +865,3 @@ def _record_change(
         details=dict(details or {}),
         changed_at=now,
     )
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def parse_decimal(raw: Any, *, maximum: Decimal) -> Decimal:
-    """A non-negative amount with at most 2 decimal places; clear messages otherwise."""
-    if isinstance(raw, bool) or raw is None:
-        raise ValueError("Enter a number.")
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise ValueError("Enter a number, for example 1000 or 99.50.") from None
-    if not value.is_finite():
-        raise ValueError("Enter a finite number.")
-    if value < 0:
-        raise ValueError("Enter a number that is zero or more.")
-    if value > maximum:
-        raise ValueError(f"Enter at most {maximum}.")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError("Use at most 2 decimal places.")
-    return value.quantize(Decimal("0.01"))
-
-
-def _texts(raw: Any, *, required: bool, max_length: int) -> dict[str, str]:
-    """A language -> text object, e.g. {"en": "Gold", "zh-Hans": "黄金会员"}."""
-    if raw is None:
-        raw = {}
-    if isinstance(raw, str):
-        raw = {rules.DEFAULT_LANGUAGE: raw}
-    if not isinstance(raw, Mapping):
-        raise ValueError('Enter texts per language, e.g. {"en": "Gold", "zh-Hans": "黄金会员"}.')
-    texts: dict[str, str] = {}
-    for language, text in raw.items():
-        if not isinstance(language, str) or not re.match(
-            r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$", language
-        ):
-            raise ValueError(f"{language!r} is not a language code such as en or zh-Hans.")
-        if not isinstance(text, str):
-            raise ValueError(f"The {language} text must be text.")
-        text = text.strip()
-        if len(text) > max_length:
-            raise ValueError(f"The {language} text is longer than {max_length} characters.")
-        if text:
-            texts[language] = text
-    if required and not texts:
-        raise ValueError("Enter a name in at least one language.")
-    return texts
