@@ -192,7 +192,8 @@ class QualifyingOrder(models.Model):
     account = models.ForeignKey(
         LoyaltyAccount, on_delete=models.CASCADE, related_name="qualifying_orders"
     )
-    order_id = models.CharField(max_length=64, db_index=True)
+    # Saleor order ids are UUIDs: an order counts once, for the account that holds it.
+    order_id = models.CharField(max_length=64, unique=True)
     points_earned = models.BigIntegerField(default=0)
     amount_spent = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     currency = models.CharField(max_length=3)
@@ -203,9 +204,6 @@ class QualifyingOrder(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "order_id"], name="retention_qualifying_order_once"
-            ),
             models.CheckConstraint(
                 check=Q(points_earned__gte=0) & Q(amount_spent__gte=0),
                 name="retention_qualifying_order_not_negative",

@@ -493,20 +493,21 @@ def apply_order_to_tiers(
     net_points = max(entries.total_points(), 0)
     qualifies = order_earns_points(order, settings.ledger.credit_trigger)
     amount = _net_amount(order) if qualifies else Decimal(0)
-    if (
-        not qualifies
-        and net_points == 0
-        and not QualifyingOrder.objects.filter(order_id=order.order_id).exists()
-    ):
+    record = QualifyingOrder.objects.filter(order_id=order.order_id).first()
+    if not qualifies and net_points == 0 and record is None:
         return None  # not (yet) a qualifying order, and never was: nothing to record
-    try:
-        account = account_for(order.channel_slug, order.customer_id, order.email)
-    except LedgerError:
-        return None  # a guest order without an email: nobody to hold a tier
+    # The order belongs to whichever account holds its points now: the ledger moves them
+    # when a guest's account is merged into a registered customer's.
+    holder = entries.filter(kind=PointsEntry.Kind.EARN).values_list("account_id", flat=True).first()
+    if holder is None:
+        try:
+            holder = account_for(order.channel_slug, order.customer_id, order.email).pk
+        except LedgerError:
+            return None  # a guest order without an email: nobody to hold a tier
     QualifyingOrder.objects.update_or_create(
-        account=account,
         order_id=order.order_id,
         defaults={
+            "account_id": holder,
             "points_earned": net_points,
             "amount_spent": amount,
             "currency": order.currency,
@@ -514,7 +515,7 @@ def apply_order_to_tiers(
         },
     )
     return evaluate_account(
-        account.pk,
+        holder,
         settings=settings.membership,
         reason=TierChange.Reason.QUALIFYING_ORDER,
         allow_downgrade=False,
@@ -838,7 +839,9 @@ def _totals(
         aggregates[f"amount_{months}"] = Coalesce(
             Sum("amount_spent", filter=condition), Value(Decimal(0)), output_field=money
         )
-    row = QualifyingOrder.objects.filter(account_id=account_id).aggregate(**aggregates)
+    # A guest account merged into this one brings the orders recorded before the merge.
+    owned = Q(account_id=account_id) | Q(account__merged_into_id=account_id)
+    row = QualifyingOrder.objects.filter(owned).aggregate(**aggregates)
     return {
         months: rules.Totals(int(row[f"points_{months}"]), Decimal(row[f"amount_{months}"]))
         for months in windows

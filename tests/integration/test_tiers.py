@@ -471,3 +471,30 @@ class TestBirthdayGifts:
         late_utc = datetime(2027, 4, 30, 17, tzinfo=UTC)
         assert tiers.grant_birthday_gifts(CHANNEL, ChannelSettings(), now=late_utc) == 0
         assert tiers.grant_birthday_gifts(CHANNEL, shanghai, now=late_utc) == 1
+
+
+class TestGuests:
+    def test_a_guests_orders_count_for_the_customer_after_registering(self):
+        order = make_order(customer_id=None, email="Guest@Example.com", amount="1200")
+        guest, _ = place_order(order)
+        assert tier_code(guest.account_id) == "silver"
+
+        ledger.merge_guest_accounts(9, "guest@example.com")
+        customer = ledger.account_for(CHANNEL, 9, None)
+        assert tiers.membership_of(customer).next_tier.current_value == Decimal(5000 - 3800)
+        tiers.evaluate_account(customer.pk, settings=MEMBERSHIP)
+        assert tier_code(customer.pk) == "silver"
+
+        # A later refund of the guest order updates the same record, now the customer's.
+        place_order(
+            make_order(
+                customer_id=None,
+                email="guest@example.com",
+                amount="1200",
+                refunded="1200",
+                order_id=order.order_id,
+            )
+        )
+        record = QualifyingOrder.objects.get(order_id=order.order_id)
+        assert record.account_id == customer.pk
+        assert record.points_earned == 0
