@@ -13,6 +13,14 @@ cannot undo a credit. Receivers get keyword arguments only:
 ``points`` is always a positive count of the points that moved; ``written_off`` is the part
 of a take-back that could not be covered under the clamp-to-zero policy.
 
+Membership and points mall:
+
+``tier_changed``    account_id, channel_slug, customer_id, change_id, from_tier, to_tier, reason
+                    (tier codes such as "silver"; ``from_tier`` is "" when joining; ``reason``
+                    is a ``TierChange.Reason`` value)
+``reward_redeemed`` account_id, channel_slug, customer_id, redemption_id, reward_id, points,
+                    status ("issued" or, for a prize draw without a prize, "no_prize")
+
 Example::
 
     from django.dispatch import receiver
@@ -37,6 +45,8 @@ points_spent = Signal()
 points_reversed = Signal()
 points_expired = Signal()
 points_adjusted = Signal()
+tier_changed = Signal()
+reward_redeemed = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs: Any) -> None:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from .. import signals
 from ..conf import ChannelSettings, MembershipSettings
 from ..domain import draws
 from ..domain.tiers import localised
@@ -373,6 +374,16 @@ def redeem_reward(
         # The same key committed by a concurrent request between our check and insert.
         _raise_if_duplicate(account, key)
         raise
+    signals.send_after_commit(
+        signals.reward_redeemed,
+        account_id=account.pk,
+        channel_slug=account.channel_slug,
+        customer_id=account.customer_id,
+        redemption_id=redemption.pk,
+        reward_id=reward_pk,
+        points=redemption.points_spent,
+        status=redemption.status,
+    )
     logger.info(
         "Loyalty account %s redeemed reward %s for %s points (redemption %s, %s)",
         account.pk,

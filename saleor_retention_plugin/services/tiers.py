@@ -21,6 +21,7 @@ from django.db.models import DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import signals
 from ..conf import ChannelSettings, MembershipSettings
 from ..domain import tiers as rules
 from ..domain.earning import order_earns_points
@@ -857,7 +858,7 @@ def _record_change(
     now: datetime,
     details: Mapping[str, Any] | None = None,
 ) -> TierChange:
-    return TierChange.objects.create(
+    change = TierChange.objects.create(
         account_id=account_id,
         from_tier=from_tier,
         to_tier=to_tier,
@@ -868,3 +869,16 @@ def _record_change(
         details=dict(details or {}),
         changed_at=now,
     )
+    signals.send_after_commit(
+        signals.tier_changed,
+        account_id=account_id,
+        channel_slug=to_tier.channel_slug,
+        customer_id=LoyaltyAccount.objects.filter(pk=account_id)
+        .values_list("customer_id", flat=True)
+        .first(),
+        change_id=change.pk,
+        from_tier=change.from_code,
+        to_tier=change.to_code,
+        reason=reason,
+    )
+    return change

@@ -530,3 +530,36 @@ class TestConcurrentRedemptions:
         assert outcomes(results) == ["LimitReached", "LimitReached", "Redemption"]
         account.refresh_from_db()
         assert account.balance == 4500
+
+
+@pytest.mark.django_db
+def test_a_redemption_is_announced_after_commit(
+    account_with_points, reward_factory, django_capture_on_commit_callbacks
+):
+    from saleor_retention_plugin.signals import reward_redeemed
+
+    heard = []
+
+    def receiver(sender, **kwargs):
+        heard.append(kwargs)
+
+    account = account_with_points(500)
+    reward = reward_factory()
+    reward_redeemed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            redemption = redeem(account, reward)
+    finally:
+        reward_redeemed.disconnect(receiver)
+    assert heard == [
+        {
+            "signal": reward_redeemed,
+            "account_id": account.pk,
+            "channel_slug": CHANNEL,
+            "customer_id": account.customer_id,
+            "redemption_id": redemption.pk,
+            "reward_id": reward.pk,
+            "points": 500,
+            "status": "issued",
+        }
+    ]

@@ -498,3 +498,34 @@ class TestGuests:
         record = QualifyingOrder.objects.get(order_id=order.order_id)
         assert record.account_id == customer.pk
         assert record.points_earned == 0
+
+
+def test_a_tier_change_is_announced_after_commit(django_capture_on_commit_callbacks):
+    from saleor_retention_plugin.signals import tier_changed
+
+    heard = []
+
+    def receiver(sender, **kwargs):
+        heard.append(kwargs)
+
+    tier_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            outcome, change = place_order(make_order(customer_id=3, amount="1200"))
+        assert heard == []  # nothing is said before the commit
+        for callback in callbacks:
+            callback()
+    finally:
+        tier_changed.disconnect(receiver)
+    assert heard == [
+        {
+            "signal": tier_changed,
+            "account_id": outcome.account_id,
+            "channel_slug": CHANNEL,
+            "customer_id": 3,
+            "change_id": change.pk,
+            "from_tier": "",
+            "to_tier": "silver",
+            "reason": "joined",
+        }
+    ]
