@@ -27,7 +27,7 @@ from ..domain.tiers import localised
 from ..models import LoyaltyAccount, Redemption, Reward, RewardKind
 from . import ledger
 from .codes import CodeIssuer, IssuedReward, PlainCodeIssuer, default_code_issuer
-from .errors import InvalidInput, NotFound, RetentionError
+from .errors import FieldError, InvalidInput, NotFound, RetentionError
 from .inputs import clean_texts, parse_amount, parse_whole_number
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,9 @@ class DuplicateRedemption(RetentionError):
     code = "duplicate_redemption"
 
     def __init__(self, message: str, *, redemption: Redemption):
-        super().__init__(message, field="idempotency_key")
+        super().__init__(
+            message, field="idempotency_key", zh="这次兑换已经完成，没有重复扣除积分。"
+        )
         self.redemption = redemption
 
 
@@ -405,15 +407,23 @@ def _redeem_locked(
 ) -> Redemption:
     reward = Reward.objects.select_for_update().filter(pk=reward_pk).first()
     if reward is None or reward.channel_slug != account.channel_slug:
-        raise RewardNotFound("No such reward in this shop.", field="reward_id")
+        raise RewardNotFound(
+            "No such reward in this shop.", field="reward_id", zh="本店没有这个奖品。"
+        )
     # Re-check under the reward lock: a request with the same key may have just committed.
     _raise_if_duplicate(account, key)
     if not reward.is_active or (reward.active_from and reward.active_from > now):
-        raise RewardUnavailable("This reward is not available yet or any more.", field="reward_id")
+        raise RewardUnavailable(
+            "This reward is not available yet or any more.",
+            field="reward_id",
+            zh="这个奖品暂不可兑换或已下架。",
+        )
     if reward.active_until and reward.active_until <= now:
-        raise RewardUnavailable("This reward is no longer available.", field="reward_id")
+        raise RewardUnavailable(
+            "This reward is no longer available.", field="reward_id", zh="这个奖品已下架。"
+        )
     if reward.stock is not None and reward.stock <= 0:
-        raise OutOfStock("This reward is out of stock.", field="reward_id")
+        raise OutOfStock("This reward is out of stock.", field="reward_id", zh="这个奖品已兑完。")
     if reward.per_customer_limit is not None:
         taken = (
             Redemption.objects.filter(account=account, reward=reward)
@@ -424,6 +434,7 @@ def _redeem_locked(
             raise LimitReached(
                 f"You have already redeemed this reward {taken} time(s), the most allowed.",
                 field="reward_id",
+                zh=f"这个奖品每人最多兑换 {taken} 次，您已达到上限。",
             )
     name = localised(reward.name, None)
     try:
@@ -435,7 +446,11 @@ def _redeem_locked(
             now=now,
         )
     except ledger.InsufficientPoints as error:
-        raise NotEnoughPoints(str(error), field="reward_id") from None
+        raise NotEnoughPoints(
+            str(error),
+            field="reward_id",
+            zh=f"积分不足：兑换这个奖品需要 {reward.points_cost} 积分。",
+        ) from None
     if reward.stock is not None:
         reward.stock -= 1
     redemption = Redemption(
@@ -614,11 +629,27 @@ def _close_expired(
 
 def _clean_key(raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidInput({"idempotency_key": "Send a unique key for this redemption."})
+        raise InvalidInput(
+            [
+                FieldError(
+                    "idempotency_key",
+                    "required",
+                    "Send a unique key for this redemption.",
+                    {"zh-Hans": "请为这次兑换提供一个唯一的请求键。"},
+                )
+            ]
+        )
     key = raw.strip()
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise InvalidInput(
-            {"idempotency_key": f"Use at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters."}
+            [
+                FieldError(
+                    "idempotency_key",
+                    "invalid",
+                    f"Use at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+                    {"zh-Hans": f"请求键最多 {MAX_IDEMPOTENCY_KEY_LENGTH} 个字符。"},
+                )
+            ]
         )
     return key
 
@@ -627,7 +658,9 @@ def _clean_reward_id(raw: Any) -> int:
     try:
         return parse_whole_number(raw, maximum=2**63 - 1)
     except ValueError:
-        raise RewardNotFound("No such reward in this shop.", field="reward_id") from None
+        raise RewardNotFound(
+            "No such reward in this shop.", field="reward_id", zh="本店没有这个奖品。"
+        ) from None
 
 
 def _get_reward(reward_id: Any) -> Reward:
@@ -643,7 +676,7 @@ def _live_account(account: LoyaltyAccount | int) -> LoyaltyAccount:
         Q(pk=account_id), merged_into__isnull=True, anonymised_at__isnull=True
     ).first()
     if found is None:
-        raise NotFound("No such loyalty account.", field="account_id")
+        raise NotFound("No such loyalty account.", field="account_id", zh="找不到这个积分账户。")
     return found
 
 

@@ -38,7 +38,7 @@ from ..models import (
     TierBenefit,
     TierChange,
 )
-from .errors import InvalidInput, NotFound, RetentionError
+from .errors import FieldError, InvalidInput, NotFound, RetentionError
 from .inputs import clean_texts, is_whole_number, parse_amount
 
 logger = logging.getLogger(__name__)
@@ -713,6 +713,8 @@ def set_birthday(
                 "Your birthday can be changed once a year; next on "
                 f"{next_change.date().isoformat()}. Contact us to correct it sooner.",
                 field="birthday",
+                zh=f"生日每年只能修改一次，下次可修改日期为 {next_change.date().isoformat()}。"
+                "如需尽快更正，请联系我们。",
             )
         profile.birth_month, profile.birth_day, profile.birth_year = month, day, year
         profile.birthday_set_at = now
@@ -720,21 +722,31 @@ def set_birthday(
         return profile
 
 
-def birthday_errors(month: Any, day: Any, year: Any, *, today_year: int) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not is_whole_number(month) or not (1 <= month <= 12):
-        errors["month"] = "Enter the month as a whole number from 1 to 12."
-    if year is not None and (not is_whole_number(year) or not (1900 <= year <= today_year)):
-        errors["year"] = f"Enter a year from 1900 to {today_year}, or leave it empty."
+def birthday_errors(month: Any, day: Any, year: Any, *, today_year: int) -> list[FieldError]:
+    """Customer-facing problems with a birthday, in English and Simplified Chinese."""
+    errors: list[FieldError] = []
+
+    def refuse(field: str, english: str, chinese: str) -> None:
+        errors.append(FieldError(field, "invalid", english, {"zh-Hans": chinese}))
+
+    month_ok = is_whole_number(month) and 1 <= month <= 12
+    if not month_ok:
+        refuse("month", "Enter the month as a whole number from 1 to 12.", "月份请填写 1 到 12。")
+    year_ok = year is None or (is_whole_number(year) and 1900 <= year <= today_year)
+    if not year_ok:
+        refuse(
+            "year",
+            f"Enter a year from 1900 to {today_year}, or leave it empty.",
+            f"年份请填写 1900 到 {today_year}，或留空。",
+        )
     if not is_whole_number(day):
-        errors["day"] = "Enter the day as a whole number."
-    elif "month" not in errors:
+        refuse("day", "Enter the day as a whole number.", "日期请填写整数。")
+    elif month_ok:
         # Without a year, 29 February is allowed (leap-year birthdays exist).
-        days = calendar.monthrange(
-            year if is_whole_number(year) and "year" not in errors else 2000, month
-        )[1]
+        leap_or_given = year if year is not None and year_ok else 2000
+        days = calendar.monthrange(leap_or_given, month)[1]
         if not (1 <= day <= days):
-            errors["day"] = f"That month has days 1 to {days}."
+            refuse("day", f"That month has days 1 to {days}.", f"该月只有 1 到 {days} 日。")
     return errors
 
 

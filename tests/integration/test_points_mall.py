@@ -155,10 +155,10 @@ class TestRedeeming:
                 mall.NotEnoughPoints,
                 "insufficient_points",
             ),
-            (lambda r: {"key": ""}, InvalidInput, "invalid"),
-            (lambda r: {"key": "   "}, InvalidInput, "invalid"),
+            (lambda r: {"key": ""}, InvalidInput, "required"),
+            (lambda r: {"key": "   "}, InvalidInput, "required"),
             (lambda r: {"key": "x" * 101}, InvalidInput, "invalid"),
-            (lambda r: {"key": None}, InvalidInput, "invalid"),
+            (lambda r: {"key": None}, InvalidInput, "required"),
         ],
     )
     def test_refused_redemptions_change_nothing(
@@ -176,6 +176,9 @@ class TestRedeeming:
             )
         assert raised.value.code == code
         assert raised.value.message
+        # Customers read it in English or Simplified Chinese.
+        assert raised.value.message_for("en") == raised.value.errors[0].message
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in raised.value.message_for("zh-CN"))
         assert snapshot(account, reward) == before
 
     def test_another_channels_reward_is_not_found(self, account_with_points, reward_factory):

@@ -401,14 +401,18 @@ class TestBirthday:
         with pytest.raises(InvalidInput) as error:
             tiers.set_birthday(42, month=month, day=day, year=year)
         assert field in {e.field for e in error.value.errors}
+        chinese = next(e for e in error.value.errors if e.field == field).message_for("zh-Hans")
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese)
         assert not CustomerProfile.objects.exists()
 
     def test_a_customer_changes_the_birthday_at_most_once_a_year(self):
         now = timezone.now()
         tiers.set_birthday(42, month=5, day=1, now=now)
         tiers.set_birthday(42, month=5, day=1, now=now)  # the same again is fine
-        with pytest.raises(tiers.BirthdayLocked):
+        with pytest.raises(tiers.BirthdayLocked) as locked:
             tiers.set_birthday(42, month=6, day=1, now=now + timedelta(days=30))
+        assert "once a year" in locked.value.message_for("en")
+        assert "每年只能修改一次" in locked.value.message_for("zh")
         assert tiers.birthday_of(42).birth_month == 5
         tiers.set_birthday(42, month=6, day=1, now=now + timedelta(days=30), staff=True)
         assert tiers.birthday_of(42).birth_month == 6
