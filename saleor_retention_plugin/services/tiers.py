@@ -144,7 +144,7 @@ def create_tier(
     *,
     code: str,
     rank: int,
-    name: Mapping[str, str],
+    name: Mapping[str, str] | str,
     threshold_value: Decimal | int | str,
     threshold_kind: str | None = None,
     window_months: int | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -494,7 +495,7 @@ class TestConcurrentRedemptions:
     def test_the_last_item_in_stock_goes_to_one_customer(self, account_with_points, reward_factory):
         reward = reward_factory(stock=1)
         buyers = [account_with_points(500, customer_id=c) for c in range(1, 5)]
-        results = run_at_once([lambda a=a: redeem(a, reward) for a in buyers])
+        results = run_at_once([functools.partial(redeem, a, reward) for a in buyers])
         assert outcomes(results) == ["OutOfStock", "OutOfStock", "OutOfStock", "Redemption"]
         assert Reward.objects.get(pk=reward.pk).stock == 0
         assert sum(LoyaltyAccount.objects.get(pk=a.pk).balance for a in buyers) == 1500
@@ -529,7 +530,7 @@ class TestConcurrentRedemptions:
     ):
         account = account_with_points(5000)
         reward = reward_factory(per_customer_limit=1)
-        results = run_at_once([lambda k=k: redeem(account, reward, key=k) for k in "abc"])
+        results = run_at_once([functools.partial(redeem, account, reward, key=k) for k in "abc"])
         assert outcomes(results) == ["LimitReached", "LimitReached", "Redemption"]
         account.refresh_from_db()
         assert account.balance == 4500
