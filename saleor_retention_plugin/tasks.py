@@ -96,6 +96,8 @@ def reevaluate_tiers_task(
 
     channels = [channel_slug] if channel_slug else tiers.channels_with_tiers()
     reports = {}
+    # A channel where the merchant switched the plugin off keeps its tiers as they are.
+    channels = [slug for slug in channels if channel_is_active(slug)]
     for slug in channels:
         settings = channel_settings(slug)
         report = tiers.reevaluate_channel(slug, settings=settings.membership, reason=reason)
@@ -117,6 +119,7 @@ def grant_birthday_gifts_task() -> dict[str, int]:
     return {
         slug: tiers.grant_birthday_gifts(slug, channel_settings(slug))
         for slug in tiers.channels_with_tiers()
+        if channel_is_active(slug)
     }
 
 
@@ -132,12 +135,23 @@ def _mark_reward_code_used(order_id: str) -> None:
 def channel_settings(channel_slug: str) -> ChannelSettings:
     """A channel's settings for periodic work that no hook hands a configuration to:
     the plugin's stored configuration inside Saleor, the defaults elsewhere."""
+    stored = _stored_configuration(channel_slug)
+    if stored is None:
+        return ChannelSettings()
+    return ChannelSettings.from_configuration(stored[1], strict=False)
+
+
+def channel_is_active(channel_slug: str) -> bool:
+    """Inside Saleor, whether the merchant switched the plugin on for the channel."""
+    stored = _stored_configuration(channel_slug)
+    return stored is None or stored[0]
+
+
+def _stored_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
     from django.apps import apps
 
-    if apps.is_installed("saleor.plugins"):
-        from .integrations.saleor.configuration import load_channel_configuration
+    if not apps.is_installed("saleor.plugins"):
+        return None
+    from .integrations.saleor.configuration import load_channel_configuration
 
-        configuration = load_channel_configuration(channel_slug)
-        if configuration is not None:
-            return ChannelSettings.from_configuration(configuration, strict=False)
-    return ChannelSettings()
+    return load_channel_configuration(channel_slug)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def load_channel_configuration(channel_slug: str) -> list[dict[str, Any]] | None:
-    """The ``[{"name", "value"}]`` list saved for the channel in the dashboard, if any."""
+def load_channel_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
+    """Whether the plugin is active in the channel and the ``[{"name", "value"}]`` list
+    saved for it in the dashboard; None when the channel has no configuration row."""
     from saleor.plugins.models import PluginConfiguration
 
     from ...plugin import RetentionPlugin
@@ -15,7 +16,7 @@ def load_channel_configuration(channel_slug: str) -> list[dict[str, Any]] | None
         PluginConfiguration.objects.filter(
             identifier=RetentionPlugin.PLUGIN_ID, channel__slug=channel_slug
         )
-        .only("configuration")
+        .only("active", "configuration")
         .first()
     )
-    return list(row.configuration) if row is not None else None
+    return (row.active, list(row.configuration)) if row is not None else None
