@@ -8,7 +8,8 @@ class RetentionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers, schedule
+        from . import mirror, receivers, schedule
 
         schedule.register_periodic_tasks()
         receivers.connect_customer_receivers()
+        mirror.connect()

@@ -587,7 +587,78 @@ def _at_least_one(value: int) -> int:
     return value
 
 
-SETTING_FIELDS: tuple[SettingField, ...] = LEDGER_FIELDS + DELIVERY_FIELDS + REMINDER_FIELDS
+class TierBasis(enum.StrEnum):
+    POINTS_EARNED = "points_earned"
+    AMOUNT_SPENT = "amount_spent"
+
+
+MEMBERSHIP_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="tier_basis",
+        label="Default tier qualification",
+        help_text=(
+            "What new and default tiers count: points_earned (points earned from orders) or "
+            "amount_spent (order subtotal spent, after refunds). Spending points never lowers "
+            "either. Each tier can be changed afterwards."
+        ),
+        default=TierBasis.POINTS_EARNED.value,
+        parse=parse_choice(TierBasis),
+    ),
+    SettingField(
+        name="tier_window_months",
+        label="Default tier qualification window (months)",
+        help_text=(
+            "Orders of the last this many months count towards a tier, for new and default "
+            "tiers. 12 is a rolling year; 0 counts every order ever (lifetime)."
+        ),
+        default="12",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=120),
+    ),
+    SettingField(
+        name="tier_downgrade_grace_days",
+        label="Grace days before a tier downgrade",
+        help_text=(
+            "Customers who no longer qualify for their tier keep it this many more days; "
+            "an order that qualifies again in the meantime cancels the downgrade. "
+            "0 downgrades at the next daily check."
+        ),
+        default="30",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=730),
+    ),
+    SettingField(
+        name="reward_code_validity_days",
+        label="Days a reward code stays valid",
+        help_text=(
+            "A code bought in the points mall expires this many days after it was issued "
+            "(a reward may set its own). 1 to 3650."
+        ),
+        default="30",
+        parse=lambda raw: _parse_positive_days(raw, maximum=3650),
+    ),
+    SettingField(
+        name="refund_expired_reward_codes",
+        label="Give points back for expired unused codes",
+        help_text=(
+            "When a points-mall code expires without being used, return its points to the "
+            "customer. Applies to codes redeemed while this is on."
+        ),
+        default="true",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+)
+
+
+def _parse_positive_days(raw: str, *, maximum: int) -> int:
+    value = parse_non_negative_int(raw, maximum=maximum)
+    if value == 0:
+        raise ValueError("Enter at least 1 day.")
+    return value
+
+
+SETTING_FIELDS: tuple[SettingField, ...] = (
+    LEDGER_FIELDS + MEMBERSHIP_FIELDS + DELIVERY_FIELDS + REMINDER_FIELDS
+)
 
 
 @dataclass(frozen=True)
@@ -702,12 +773,22 @@ class ReminderSettings:
 
 
 @dataclass(frozen=True)
+class MembershipSettings:
+    tier_basis: TierBasis = TierBasis.POINTS_EARNED
+    tier_window_months: int = 12
+    tier_downgrade_grace_days: int = 30
+    reward_code_validity_days: int = 30
+    refund_expired_reward_codes: bool = True
+
+
+@dataclass(frozen=True)
 class ChannelSettings:
     """Everything the plugin needs to know about one channel, typed."""
 
     ledger: LedgerSettings = LedgerSettings()
     delivery: DeliverySettings = DeliverySettings()
     reminders: ReminderSettings = ReminderSettings()
+    membership: MembershipSettings = MembershipSettings()
 
     @classmethod
     def from_configuration(

@@ -8,6 +8,7 @@ Saleor hands every request to ``/plugins/channel/<slug>/saleor.retention/<path>`
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ PluginView = Callable[["RetentionPlugin", HttpRequest, str], HttpResponse]
 
 ROUTES: dict[str, PluginView] = {}
 
+# Modules whose views register themselves with ``@route``; imported on the first request
+# so that loading the plugin class stays cheap.
+VIEW_MODULES: tuple[str, ...] = ("saleor_retention_plugin.graphql.view",)
+
 
 def route(segment: str) -> Callable[[PluginView], PluginView]:
     def register(view: PluginView) -> PluginView:
@@ -30,6 +35,8 @@ def route(segment: str) -> Callable[[PluginView], PluginView]:
 
 
 def route_plugin_request(plugin: Any, request: HttpRequest, path: str) -> HttpResponse:
+    for module in VIEW_MODULES:
+        importlib.import_module(module)
     segment, _, rest = path.strip("/").partition("/")
     view = ROUTES.get(segment)
     if view is None:

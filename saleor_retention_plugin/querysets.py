@@ -93,3 +93,49 @@ class FlowMessageQuerySet(models.QuerySet):
 
     def sent(self) -> FlowMessageQuerySet:
         return self.filter(state="sent")
+
+
+# --- membership and points mall ----------------------------------------------------------
+
+
+class MembershipTierQuerySet(models.QuerySet):
+    def in_channel(self, channel_slug: str) -> MembershipTierQuerySet:
+        return self.filter(channel_slug=channel_slug).order_by("rank")
+
+
+class CustomerTierQuerySet(models.QuerySet):
+    def in_channel(self, channel_slug: str) -> CustomerTierQuerySet:
+        return self.filter(channel_slug=channel_slug)
+
+    def downgrade_due(self, moment: datetime) -> CustomerTierQuerySet:
+        return self.filter(downgrade_due_at__isnull=False, downgrade_due_at__lte=moment)
+
+
+class QualifyingOrderQuerySet(models.QuerySet):
+    def placed_since(self, moment: datetime | None) -> QualifyingOrderQuerySet:
+        """Orders inside a rolling window starting at ``moment``; all of them for ``None``."""
+        return self if moment is None else self.filter(placed_at__gte=moment)
+
+
+class RewardQuerySet(models.QuerySet):
+    def in_channel(self, channel_slug: str) -> RewardQuerySet:
+        return self.filter(channel_slug=channel_slug)
+
+    def available_at(self, moment: datetime) -> RewardQuerySet:
+        """Rewards a customer can redeem now: active, inside their window, in stock."""
+        from django.db.models import Q
+
+        return self.filter(
+            Q(active_from__isnull=True) | Q(active_from__lte=moment),
+            Q(active_until__isnull=True) | Q(active_until__gt=moment),
+            Q(stock__isnull=True) | Q(stock__gt=0),
+            is_active=True,
+        )
+
+
+class RedemptionQuerySet(models.QuerySet):
+    def of_account(self, account_id: int) -> RedemptionQuerySet:
+        return self.filter(account_id=account_id).order_by("-created_at", "-id")
+
+    def unused_expired_by(self, moment: datetime) -> RedemptionQuerySet:
+        return self.filter(status="issued", expires_at__isnull=False, expires_at__lte=moment)

@@ -21,6 +21,22 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    "saleor-retention-reevaluate-tiers": {
+        "task": "saleor_retention_plugin.tasks.reevaluate_tiers_task",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 12 * 60 * 60},
+    },
+    # Hourly so each shop's day starts in its own timezone; a gift is once a year anyway.
+    "saleor-retention-birthday-gifts": {
+        "task": "saleor_retention_plugin.tasks.grant_birthday_gifts_task",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 50 * 60},
+    },
+    "saleor-retention-expire-reward-codes": {
+        "task": "saleor_retention_plugin.tasks.expire_reward_codes_task",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 50 * 60},
+    },
 }
 
 

@@ -15,6 +15,14 @@ take-back that could not be covered under the clamp-to-zero policy. The one exce
 ``points_reversed`` carries ``points=0`` when the customer had nothing left and all of
 the take-back was written off.
 
+Membership and points mall:
+
+``tier_changed``    account_id, channel_slug, customer_id, change_id, from_tier, to_tier, reason
+                    (tier codes such as "silver"; ``from_tier`` is "" when joining; ``reason``
+                    is a ``TierChange.Reason`` value)
+``reward_redeemed`` account_id, channel_slug, customer_id, redemption_id, reward_id, points,
+                    status ("issued" or, for a prize draw without a prize, "no_prize")
+
 Example::
 
     from django.dispatch import receiver
@@ -39,6 +47,8 @@ points_spent = Signal()
 points_reversed = Signal()
 points_expired = Signal()
 points_adjusted = Signal()
+tier_changed = Signal()
+reward_redeemed = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs: Any) -> None:

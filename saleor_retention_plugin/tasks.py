@@ -16,7 +16,8 @@ from django.db import InterfaceError, OperationalError
 
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
-from .services import ledger
+from .services import ledger, mall, tiers
+from .services.codes import CODE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,13 @@ RETRY_POLICY: dict[str, Any] = {
 def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any]) -> dict[str, Any]:
     """Apply an order snapshot to the ledger (earn, take back); any event, any order."""
     settings = ChannelSettings.from_configuration(configuration, strict=False)
-    outcome = ledger.sync_order_points(OrderSnapshot.from_json(order), settings.ledger)
+    snapshot = OrderSnapshot.from_json(order)
+    outcome = ledger.sync_order_points(
+        snapshot, settings.ledger, multiplier_for_account=tiers.points_multiplier_for_account
+    )
+    # After the points are booked: the order may lift the customer to a better tier
+    # (never lower: downgrades wait for the daily re-evaluation and its grace period).
+    tiers.apply_order_to_tiers(snapshot, settings)
     return {
         "order_id": outcome.order_id,
         "earned": outcome.earned,
@@ -57,6 +64,7 @@ def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) 
     if snapshot is None:
         logger.warning("Order %s no longer exists; no points changed", order_id)
         return {"order_id": order_id, "skipped_reason": "order not found"}
+    _mark_reward_code_used(order_id)
     return sync_order_points_task.run(snapshot.to_json(), configuration)
 
 
@@ -131,3 +139,75 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
 
     settings = ChannelSettings.from_configuration(configuration, strict=False)
     return carts.record_order(PlacedOrder.from_json(order), settings.reminders) is not None
+
+
+@shared_task(name="saleor_retention_plugin.tasks.reevaluate_tiers_task", **RETRY_POLICY)
+def reevaluate_tiers_task(
+    channel_slug: str | None = None, reason: str = "reevaluation"
+) -> dict[str, dict[str, int]]:
+    """Re-evaluate every account's tier of one channel (or of every channel with tiers):
+    upgrades at once, downgrades once their grace period is over. Daily, and after a
+    merchant changed thresholds."""
+    import dataclasses
+
+    channels = [channel_slug] if channel_slug else tiers.channels_with_tiers()
+    reports = {}
+    # A channel where the merchant switched the plugin off keeps its tiers as they are.
+    channels = [slug for slug in channels if channel_is_active(slug)]
+    for slug in channels:
+        settings = channel_settings(slug)
+        report = tiers.reevaluate_channel(slug, settings=settings.membership, reason=reason)
+        reports[slug] = dataclasses.asdict(report)
+    return reports
+
+
+@shared_task(name="saleor_retention_plugin.tasks.expire_reward_codes_task", **RETRY_POLICY)
+def expire_reward_codes_task() -> dict[str, int]:
+    """Close reward codes that expired; give their points back where the merchant chose so."""
+    import dataclasses
+
+    return dataclasses.asdict(mall.expire_unused_codes(settings_for_channel=channel_settings))
+
+
+@shared_task(name="saleor_retention_plugin.tasks.grant_birthday_gifts_task", **RETRY_POLICY)
+def grant_birthday_gifts_task() -> dict[str, int]:
+    """Birthday gift points for today's birthdays, per channel, once a year each."""
+    return {
+        slug: tiers.grant_birthday_gifts(slug, channel_settings(slug))
+        for slug in tiers.channels_with_tiers()
+        if channel_is_active(slug)
+    }
+
+
+def _mark_reward_code_used(order_id: str) -> None:
+    """A points-mall code used on this order shows as used at once (never refunded)."""
+    from .integrations.saleor.vouchers import voucher_code_of_order
+
+    code = voucher_code_of_order(order_id)
+    if code and code.startswith(f"{CODE_PREFIX}-"):
+        mall.mark_code_used(code)
+
+
+def channel_settings(channel_slug: str) -> ChannelSettings:
+    """A channel's settings for periodic work that no hook hands a configuration to:
+    ``RETENTION_CHANNEL_SETTINGS_LOADER`` (the sandbox, a headless shop), inside Saleor
+    the plugin's stored configuration, the defaults elsewhere."""
+    from .services.flows import channel_settings_loader
+
+    return channel_settings_loader()(channel_slug) or ChannelSettings()
+
+
+def channel_is_active(channel_slug: str) -> bool:
+    """Inside Saleor, whether the merchant switched the plugin on for the channel."""
+    stored = _stored_configuration(channel_slug)
+    return stored is None or stored[0]
+
+
+def _stored_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
+    from django.apps import apps
+
+    if not apps.is_installed("saleor.plugins"):
+        return None
+    from .integrations.saleor.configuration import load_channel_configuration
+
+    return load_channel_configuration(channel_slug)

@@ -8,16 +8,38 @@ from .flows import (
     TrackedCart,
 )
 from .ledger import LoyaltyAccount, PointsEntry, PointsLot
+from .mall import Redemption, Reward, RewardKind
+from .membership import (
+    BenefitKind,
+    CustomerProfile,
+    CustomerTier,
+    MembershipTier,
+    QualifyingOrder,
+    ThresholdKind,
+    TierBenefit,
+    TierChange,
+)
 
 __all__ = [
+    "BenefitKind",
     "CartRecovery",
     "CartState",
     "ContactLogEntry",
+    "CustomerProfile",
+    "CustomerTier",
     "FlowMessage",
     "LoyaltyAccount",
     "MarketingOptOut",
+    "MembershipTier",
     "MessageState",
     "PointsEntry",
     "PointsLot",
+    "QualifyingOrder",
+    "Redemption",
+    "Reward",
+    "RewardKind",
+    "ThresholdKind",
+    "TierBenefit",
+    "TierChange",
     "TrackedCart",
 ]

@@ -6,9 +6,9 @@ retried send reuses it instead of minting a second coupon.
 
 Which issuer: the ``RETENTION_COUPON_ISSUER`` Django setting (a dotted path to a class
 or factory) when set; inside Saleor the voucher issuer
-(``integrations.saleor.vouchers.SaleorVoucherIssuer``: a single-use Saleor voucher with
-its channel listing and code); elsewhere ``PlainCodeIssuer``. The rewards issue builds
-the same seam (``services/codes.py``: ``CodeIssuer``); the two meet at merge time.
+(``integrations.saleor.vouchers.SaleorCouponIssuer``: a single-use Saleor voucher with
+its channel listing and code, made by the same function as points-mall rewards);
+elsewhere ``PlainCodeIssuer``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 
 from ..domain.schedules import Incentive
 
-SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorVoucherIssuer"
+SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorCouponIssuer"
 PLAIN_CODE_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
 
 

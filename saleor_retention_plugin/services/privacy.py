@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import carts, ledger
+from . import carts, ledger, tiers
 
 
 def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
@@ -14,7 +14,7 @@ def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
     same transaction. Returns how many loyalty accounts were anonymised.
     """
     with transaction.atomic():
-        anonymised = ledger.anonymise_customer(customer_id, email)
+        tiers.anonymise_membership(customer_id)  # the birthday
         # Carts, reminders and the contact log; opt-outs keep only a digest and stay.
         carts.anonymise_carts(customer_id, email)
-        return anonymised
+        return ledger.anonymise_customer(customer_id, email)

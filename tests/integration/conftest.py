@@ -20,6 +20,8 @@ from saleor_retention_plugin.conf import LedgerSettings
 from saleor_retention_plugin.domain.orders import OrderSnapshot
 from saleor_retention_plugin.models import LoyaltyAccount
 from saleor_retention_plugin.services import ledger
+from tests.integration.graphql_fixtures import *  # noqa: F403  (loyalty API fixtures)
+from tests.integration.membership_factories import *  # noqa: F403  (membership and mall fixtures)
 
 CHANNEL = "default-channel"
 _numbers = itertools.count(1001)

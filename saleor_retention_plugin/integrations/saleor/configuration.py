@@ -1,23 +1,32 @@
-"""A channel's plugin settings, read from Saleor's plugin configuration. Imports Saleor."""
+"""A channel's stored plugin configuration, for work no hook hands it to. Imports Saleor."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from ...conf import ChannelSettings
 
 
-def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
-    """The channel's settings when the plugin is active there, else None."""
+def load_channel_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
+    """Whether the plugin is active in the channel and the ``[{"name", "value"}]`` list
+    saved for it in the dashboard; None when the channel has no configuration row."""
     from saleor.plugins.models import PluginConfiguration
 
     from ...plugin import RetentionPlugin
 
     row = (
         PluginConfiguration.objects.filter(
-            identifier=RetentionPlugin.PLUGIN_ID, channel__slug=channel_slug, active=True
+            identifier=RetentionPlugin.PLUGIN_ID, channel__slug=channel_slug
         )
-        .only("configuration")
+        .only("active", "configuration")
         .first()
     )
-    if row is None:
+    return (row.active, list(row.configuration)) if row is not None else None
+
+
+def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
+    """The channel's settings when the plugin is active there, else None."""
+    stored = load_channel_configuration(channel_slug)
+    if stored is None or not stored[0]:
         return None
-    return ChannelSettings.from_configuration(row.configuration, strict=False)
+    return ChannelSettings.from_configuration(stored[1], strict=False)

@@ -1,0 +1,494 @@
+"""Queries and mutations of tiers, benefits, birthdays and the points mall.
+
+Every write goes through ``services.tiers`` / ``services.mall``; this module translates
+GraphQL input into their arguments, checks that ids belong to the endpoint's channel,
+and turns their errors into ``errors { field code message }``.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode, b64encode
+from typing import Any
+
+import graphene
+from graphql import GraphQLError
+
+from ..models import MembershipTier as MembershipTierModel
+from ..models import Reward as RewardModel
+from ..models import TierBenefit as TierBenefitModel
+from ..services import mall, tiers
+from .accounts import own_account
+from .errors import MutationError, permission_denied, to_error, unauthenticated
+from .membership_types import (
+    Birthday,
+    MembershipTier,
+    Redemption,
+    Reward,
+    RewardConnection,
+    RewardEdge,
+    RewardKind,
+    TierBenefit,
+    TierBenefitKind,
+    TierThresholdKind,
+)
+from .mutations import LoyaltyMutation, decode_id
+from .scalars import PointsAmount
+from .types import AccountView, LoyaltyAccount, PageInfo, validate_page_size
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def _offset_cursor(offset: int) -> str:
+    return b64encode(f"Reward:{offset}".encode()).decode()
+
+
+def _offset_from(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        prefix, _, number = b64decode(cursor.encode(), validate=True).decode().partition(":")
+        if prefix != "Reward" or not number.isdigit():
+            raise ValueError(cursor)
+        return int(number) + 1
+    except (ValueError, UnicodeDecodeError):
+        raise GraphQLError(f"Invalid cursor: {cursor!r}.") from None
+
+
+class MembershipQueries(graphene.ObjectType):
+    membership_tiers = graphene.List(
+        graphene.NonNull(MembershipTier),
+        required=True,
+        description="The channel's tiers by rank, with their benefits (at most 20).",
+    )
+    rewards = graphene.Field(
+        RewardConnection,
+        required=True,
+        first=graphene.Int(description="Page size, 1 to 100 (default 20)."),
+        after=graphene.String(),
+        include_unavailable=graphene.Boolean(
+            default_value=False,
+            description="Also inactive, future, past and sold-out rewards (MANAGE_USERS).",
+        ),
+        description="The points mall: rewards a customer can redeem now.",
+    )
+    reward = graphene.Field(Reward, id=graphene.ID(required=True))
+
+    @staticmethod
+    def resolve_membership_tiers(root: Any, info: Any) -> list[MembershipTierModel]:
+        return tiers.tiers_of_channel(info.context.channel_slug)
+
+    @staticmethod
+    def resolve_rewards(
+        root: Any,
+        info: Any,
+        first: int | None = None,
+        after: str | None = None,
+        include_unavailable: bool = False,
+    ) -> RewardConnection:
+        context = info.context
+        if include_unavailable and not context.can_manage:
+            raise GraphQLError("You need one of the following permissions: MANAGE_USERS.")
+        size = validate_page_size(first)
+        start = _offset_from(after)
+        rows = list(
+            mall.rewards_of_channel(
+                context.channel_slug, now=context.now, available_only=not include_unavailable
+            )[start : start + size + 1]
+        )
+        edges = [
+            RewardEdge(node=reward, cursor=_offset_cursor(start + index))
+            for index, reward in enumerate(rows[:size])
+        ]
+        return RewardConnection(
+            edges=edges,
+            page_info=PageInfo.of(edges, len(rows) > size),
+        )
+
+    @staticmethod
+    def resolve_reward(root: Any, info: Any, id: str) -> RewardModel | None:
+        from .ids import InvalidGlobalId, from_global_id
+
+        context = info.context
+        try:
+            pk = from_global_id(id, "Reward")
+        except InvalidGlobalId as error:
+            raise GraphQLError(str(error)) from None
+        rewards = mall.rewards_of_channel(
+            context.channel_slug, now=context.now, available_only=not context.can_manage
+        )
+        return rewards.filter(pk=pk).first()
+
+
+# --- customers: redeem, birthday ---------------------------------------------------------------
+
+
+class RewardRedeem(LoyaltyMutation):
+    """Spend points on a reward; the code comes back at once. Send a fresh
+    ``idempotencyKey`` per click: the same key again redeems nothing more."""
+
+    redemption = graphene.Field(Redemption)
+    account = graphene.Field(LoyaltyAccount)
+
+    class Arguments:
+        reward_id = graphene.ID(required=True)
+        idempotency_key = graphene.String(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, reward_id: str, idempotency_key: str) -> dict[str, Any]:
+        context = info.context
+        if not context.requestor.is_authenticated:
+            raise unauthenticated()
+        account = own_account(context)
+        if account is None:
+            raise MutationError("Only customers can redeem rewards.", code="permission_denied")
+        pk = decode_id(reward_id, "Reward", "rewardId")
+        if not RewardModel.objects.in_channel(context.channel_slug).filter(pk=pk).exists():
+            raise MutationError("No such reward in this shop.", code="not_found", field="rewardId")
+        try:
+            redemption = mall.redeem_reward(
+                account,
+                pk,
+                idempotency_key,
+                settings=context.settings.membership,
+                now=context.now,
+            )
+        except mall.DuplicateRedemption as error:
+            return {
+                "errors": [to_error("idempotency_key", error.code, error.message)],
+                "redemption": error.redemption,
+            }
+        account.refresh_from_db()
+        return {"redemption": redemption, "account": AccountView(account)}
+
+
+class BirthdaySet(LoyaltyMutation):
+    """Record a birthday (Saleor has no such field). Customers set their own and may
+    change it once a year; staff with MANAGE_USERS can set anyone's with ``userId``."""
+
+    birthday = graphene.Field(Birthday)
+
+    class Arguments:
+        month = graphene.Int(required=True)
+        day = graphene.Int(required=True)
+        year = graphene.Int()
+        user_id = graphene.ID(description="Staff only: whose birthday.")
+
+    @classmethod
+    def perform(
+        cls, info: Any, month: int, day: int, year: int | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        context = info.context
+        requestor = context.requestor
+        if not requestor.is_authenticated:
+            raise unauthenticated()
+        if user_id is not None:
+            if not context.can_manage:
+                raise permission_denied()
+            customer_id = decode_id(user_id, "User", "userId")
+        elif requestor.user_id is not None:
+            customer_id = requestor.user_id
+        else:
+            raise MutationError(
+                "Give the userId whose birthday to set.", code="required", field="userId"
+            )
+        profile = tiers.set_birthday(
+            customer_id,
+            month=month,
+            day=day,
+            year=year,
+            now=context.now,
+            staff=user_id is not None,
+        )
+        return {
+            "birthday": Birthday(
+                month=profile.birth_month, day=profile.birth_day, year=profile.birth_year
+            )
+        }
+
+
+# --- staff: tiers and benefits ----------------------------------------------------------------
+
+
+class TranslationInput(graphene.InputObjectType):
+    language_code = graphene.String(required=True, description='e.g. "en" or "zh-Hans".')
+    text = graphene.String(required=True)
+
+
+def _texts(items: list[dict[str, str]] | None) -> dict[str, str] | None:
+    if items is None:
+        return None
+    return {item["language_code"]: item["text"] for item in items}
+
+
+TEXT_FIELDS = {"name", "description", "title"}
+
+
+def _changes(input_: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields the client sent, with translations as language -> text objects
+    and enums as their values."""
+    changes: dict[str, Any] = {}
+    for field, value in dict(input_).items():
+        if field in TEXT_FIELDS:
+            changes[field] = _texts(value) or {}
+        elif hasattr(value, "value"):
+            changes[field] = value.value
+        else:
+            changes[field] = value
+    return changes
+
+
+class MembershipTierInput(graphene.InputObjectType):
+    code = graphene.String(description='Stable name, e.g. "gold" (a-z, 0-9, -, _).')
+    rank = graphene.Int(description="0 is the entry tier; higher is better.")
+    name = graphene.List(graphene.NonNull(TranslationInput))
+    description = graphene.List(graphene.NonNull(TranslationInput))
+    threshold_kind = TierThresholdKind()
+    threshold_value = graphene.Decimal()
+    window_months = graphene.Int(description="0 means lifetime.")
+
+
+def _tier_of_channel(context: Any, global_id: str, field: str = "id") -> MembershipTierModel:
+    pk = decode_id(global_id, "MembershipTier", field)
+    tier = MembershipTierModel.objects.filter(pk=pk, channel_slug=context.channel_slug).first()
+    if tier is None:
+        raise MutationError("No such tier in this channel.", code="not_found", field=field)
+    return tier
+
+
+class MembershipTierCreate(LoyaltyMutation):
+    staff_only = True
+    tier = graphene.Field(MembershipTier)
+
+    class Arguments:
+        input = MembershipTierInput(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        context = info.context
+        values = _changes(input)
+        tier = tiers.create_tier(
+            context.channel_slug,
+            code=values.get("code"),  # type: ignore[arg-type]
+            rank=values.get("rank"),  # type: ignore[arg-type]
+            name=values.get("name") or {},
+            threshold_value=values.get("threshold_value"),  # type: ignore[arg-type]
+            threshold_kind=values.get("threshold_kind"),
+            window_months=values.get("window_months"),
+            description=values.get("description"),
+            settings=context.settings.membership,
+        )
+        return {"tier": tier}
+
+
+class MembershipTierUpdate(LoyaltyMutation):
+    """Changing a threshold re-evaluates every member; the programme stays on."""
+
+    staff_only = True
+    tier = graphene.Field(MembershipTier)
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = MembershipTierInput(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        tier = _tier_of_channel(info.context, id)
+        return {"tier": tiers.update_tier(tier.pk, **_changes(input))}
+
+
+class MembershipTierDelete(LoyaltyMutation):
+    """Members move to the best remaining tier they qualify for."""
+
+    staff_only = True
+    deleted_id = graphene.ID()
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
+        tier = _tier_of_channel(info.context, id)
+        tiers.delete_tier(tier.pk)
+        return {"deleted_id": id}
+
+
+class TierBenefitInput(graphene.InputObjectType):
+    kind = TierBenefitKind()
+    value = graphene.Decimal()
+    config = graphene.JSONString()
+    title = graphene.List(graphene.NonNull(TranslationInput))
+    description = graphene.List(graphene.NonNull(TranslationInput))
+    position = graphene.Int()
+    is_active = graphene.Boolean()
+
+
+def _benefit_of_channel(context: Any, global_id: str) -> TierBenefitModel:
+    pk = decode_id(global_id, "TierBenefit", "id")
+    benefit = TierBenefitModel.objects.filter(
+        pk=pk, tier__channel_slug=context.channel_slug
+    ).first()
+    if benefit is None:
+        raise MutationError("No such benefit in this channel.", code="not_found", field="id")
+    return benefit
+
+
+class TierBenefitCreate(LoyaltyMutation):
+    staff_only = True
+    benefit = graphene.Field(TierBenefit)
+
+    class Arguments:
+        tier_id = graphene.ID(required=True)
+        input = TierBenefitInput(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, tier_id: str, input: dict[str, Any]) -> dict[str, Any]:
+        tier = _tier_of_channel(info.context, tier_id, field="tierId")
+        values = _changes(input)
+        if not values.get("kind"):
+            raise MutationError("Choose the kind of benefit.", code="required", field="kind")
+        benefit = tiers.create_benefit(tier.pk, **values)
+        return {"benefit": benefit}
+
+
+class TierBenefitUpdate(LoyaltyMutation):
+    staff_only = True
+    benefit = graphene.Field(TierBenefit)
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = TierBenefitInput(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        benefit = _benefit_of_channel(info.context, id)
+        return {"benefit": tiers.update_benefit(benefit.pk, **_changes(input))}
+
+
+class TierBenefitDelete(LoyaltyMutation):
+    staff_only = True
+    deleted_id = graphene.ID()
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
+        benefit = _benefit_of_channel(info.context, id)
+        tiers.delete_benefit(benefit.pk)
+        return {"deleted_id": id}
+
+
+# --- staff: rewards ----------------------------------------------------------------------------
+
+
+class DrawPrizeInput(graphene.InputObjectType):
+    code = graphene.String(required=True)
+    name = graphene.List(graphene.NonNull(TranslationInput), required=True)
+    probability = graphene.String(required=True, description='e.g. "0.05" for 5%.')
+    kind = RewardKind(required=True, description="Not PRIZE_DRAW.")
+    discount_value = graphene.Decimal()
+    gift_product_id = graphene.String()
+    quantity = graphene.Int(description="Null means unlimited.")
+
+
+class RewardInput(graphene.InputObjectType):
+    kind = RewardKind()
+    name = graphene.List(graphene.NonNull(TranslationInput))
+    description = graphene.List(graphene.NonNull(TranslationInput))
+    points_cost = PointsAmount()
+    discount_value = graphene.Decimal()
+    min_order_amount = graphene.Decimal()
+    gift_product_id = graphene.String()
+    stock = graphene.Int(description="Null means unlimited.")
+    per_customer_limit = graphene.Int(description="Null means unlimited.")
+    active_from = graphene.DateTime()
+    active_until = graphene.DateTime()
+    is_active = graphene.Boolean()
+    code_validity_days = graphene.Int()
+    draw_prizes = graphene.List(graphene.NonNull(DrawPrizeInput))
+    position = graphene.Int()
+
+
+def _reward_changes(input_: dict[str, Any]) -> dict[str, Any]:
+    changes = _changes(input_)
+    if changes.get("draw_prizes") is not None:
+        prizes = []
+        for prize in changes["draw_prizes"]:
+            prize = dict(prize)
+            prize["name"] = _texts(prize.get("name")) or {}
+            kind = prize.get("kind")
+            prize["kind"] = getattr(kind, "value", kind)
+            if prize.get("discount_value") is not None:
+                prize["discount_value"] = str(prize["discount_value"])
+            prizes.append(prize)
+        changes["draw_prizes"] = prizes
+    return changes
+
+
+def _reward_of_channel(context: Any, global_id: str) -> RewardModel:
+    pk = decode_id(global_id, "Reward", "id")
+    reward = RewardModel.objects.in_channel(context.channel_slug).filter(pk=pk).first()
+    if reward is None:
+        raise MutationError("No such reward in this channel.", code="not_found", field="id")
+    return reward
+
+
+class RewardCreate(LoyaltyMutation):
+    staff_only = True
+    reward = graphene.Field(Reward)
+
+    class Arguments:
+        input = RewardInput(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        return {"reward": mall.create_reward(info.context.channel_slug, **_reward_changes(input))}
+
+
+class RewardUpdate(LoyaltyMutation):
+    staff_only = True
+    reward = graphene.Field(Reward)
+
+    class Arguments:
+        id = graphene.ID(required=True)
+        input = RewardInput(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
+        reward = _reward_of_channel(info.context, id)
+        return {"reward": mall.update_reward(reward.pk, **_reward_changes(input))}
+
+
+class RewardDelete(LoyaltyMutation):
+    """Deletes a reward never redeemed; one with redemptions is deactivated instead, so
+    customers' history stays intact (``deleted`` tells which happened)."""
+
+    staff_only = True
+    deleted = graphene.Boolean()
+    reward = graphene.Field(Reward, description="The deactivated reward, when not deleted.")
+
+    class Arguments:
+        id = graphene.ID(required=True)
+
+    @classmethod
+    def perform(cls, info: Any, id: str) -> dict[str, Any]:
+        reward = _reward_of_channel(info.context, id)
+        deleted = mall.delete_reward(reward.pk)
+        if deleted:
+            return {"deleted": True}
+        reward.refresh_from_db()
+        return {"deleted": False, "reward": reward}
+
+
+class MembershipMutations(graphene.ObjectType):
+    reward_redeem = RewardRedeem.Field()
+    birthday_set = BirthdaySet.Field()
+    membership_tier_create = MembershipTierCreate.Field()
+    membership_tier_update = MembershipTierUpdate.Field()
+    membership_tier_delete = MembershipTierDelete.Field()
+    tier_benefit_create = TierBenefitCreate.Field()
+    tier_benefit_update = TierBenefitUpdate.Field()
+    tier_benefit_delete = TierBenefitDelete.Field()
+    reward_create = RewardCreate.Field()
+    reward_update = RewardUpdate.Field()
+    reward_delete = RewardDelete.Field()

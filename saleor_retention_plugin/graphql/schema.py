@@ -1,0 +1,27 @@
+"""The loyalty API's schema, assembled from its parts."""
+
+from __future__ import annotations
+
+import graphene
+
+from .federation import FederationQueries, User
+from .ledger import LedgerMutations, LedgerQueries
+from .membership import MembershipMutations, MembershipQueries
+
+QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (
+    LedgerQueries,
+    MembershipQueries,
+    FederationQueries,
+)
+MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations, MembershipMutations)
+
+
+class Query(*QUERY_PARTS):  # type: ignore[misc]
+    pass
+
+
+class Mutation(*MUTATION_PARTS):  # type: ignore[misc]
+    pass
+
+
+schema = graphene.Schema(query=Query, mutation=Mutation, types=[User])

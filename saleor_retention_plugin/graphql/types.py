@@ -1,0 +1,397 @@
+"""Object types of the loyalty API.
+
+Resolvers read through ``info.context`` (a ``LoyaltyContext``) and never trust a
+client-sent id without checking it belongs to the caller and the endpoint's channel.
+List fields that can grow with a customer's activity are Relay connections with a
+bounded page size and keyset cursors, so reading them costs a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from base64 import b64decode, b64encode
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import graphene
+from django.db.models import Q, QuerySet
+from graphql import GraphQLError
+
+from ..models import LoyaltyAccount as LoyaltyAccountModel
+from ..models import PointsEntry
+from ..services.ledger import AccountSummary, summarise_account
+from .ids import to_global_id
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+EXPIRING_WITHIN_DAYS = 30
+DEFAULT_LANGUAGE = "en"
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+
+def localised(texts: Mapping[str, str] | None, language: str | None) -> str:
+    """The text in ``language`` ("zh-Hans", "zh", "en-US"...), falling back sensibly."""
+    if not texts:
+        return ""
+    if language:
+        wanted = language.replace("_", "-").lower()
+        by_lower = {code.lower(): text for code, text in texts.items() if text}
+        if wanted in by_lower:
+            return by_lower[wanted]
+        base = wanted.split("-")[0]
+        for code, text in by_lower.items():
+            if code.split("-")[0] == base:
+                return text
+    for fallback in (DEFAULT_LANGUAGE, *texts):
+        if texts.get(fallback):
+            return texts[fallback]
+    return ""
+
+
+def language_of(info: Any, explicit: str | None) -> str | None:
+    return explicit or getattr(info.context, "language", None)
+
+
+class Translation(graphene.ObjectType):
+    language_code = graphene.String(required=True)
+    text = graphene.String(required=True)
+
+
+def translations(texts: Mapping[str, str] | None) -> list[Translation]:
+    return [Translation(language_code=code, text=text) for code, text in (texts or {}).items()]
+
+
+def validate_page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE_SIZE
+    if first < 1 or first > MAX_PAGE_SIZE:
+        raise GraphQLError(f"'first' must be between 1 and {MAX_PAGE_SIZE}; {first} was given.")
+    return first
+
+
+def _encode_cursor(kind: str, moment: datetime, pk: int) -> str:
+    return b64encode(f"{kind}:{moment.isoformat()}|{pk}".encode()).decode()
+
+
+def _decode_cursor(kind: str, cursor: str) -> tuple[datetime, int]:
+    try:
+        prefix, _, rest = b64decode(cursor.encode(), validate=True).decode().partition(":")
+        moment_text, _, pk_text = rest.rpartition("|")
+        if prefix != kind:
+            raise ValueError(prefix)
+        return datetime.fromisoformat(moment_text), int(pk_text)
+    except (ValueError, UnicodeDecodeError):
+        raise GraphQLError(f"Invalid cursor: {cursor!r}.") from None
+
+
+def newest_first_page(
+    queryset: QuerySet, *, kind: str, first: int | None, after: str | None, moment_field: str
+) -> tuple[list[Any], bool, str]:
+    """One page of ``queryset`` ordered newest first, with keyset ("seek") pagination.
+
+    One query whatever the size of the history: ``LIMIT first + 1`` on an index, no OFFSET
+    and no COUNT.
+    """
+    size = validate_page_size(first)
+    if after:
+        moment, pk = _decode_cursor(kind, after)
+        queryset = queryset.filter(
+            Q(**{f"{moment_field}__lt": moment}) | Q(**{moment_field: moment, "pk__lt": pk})
+        )
+    rows = list(queryset.order_by(f"-{moment_field}", "-pk")[: size + 1])
+    return rows[:size], len(rows) > size, kind
+
+
+class PageInfo(graphene.ObjectType):
+    """Relay's page info. Lists page forward only (``first``/``after``), so
+    ``hasPreviousPage`` is always false, as the Relay spec allows."""
+
+    has_next_page = graphene.Boolean(required=True)
+    has_previous_page = graphene.Boolean(required=True)
+    start_cursor = graphene.String()
+    end_cursor = graphene.String()
+
+    @staticmethod
+    def of(edges: list[Any], has_next: bool) -> PageInfo:
+        return PageInfo(
+            has_next_page=has_next,
+            has_previous_page=False,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+
+
+def build_connection(
+    connection_type: type[graphene.ObjectType],
+    edge_type: type[graphene.ObjectType],
+    rows: Iterable[Any],
+    has_next: bool,
+    kind: str,
+    moment_field: str,
+) -> Any:
+    edges = [
+        edge_type(node=row, cursor=_encode_cursor(kind, getattr(row, moment_field), row.pk))
+        for row in rows
+    ]
+    return connection_type(
+        edges=edges,
+        page_info=PageInfo.of(edges, has_next),
+    )
+
+
+# --- points transactions -------------------------------------------------------------------
+
+
+class PointsTransactionKind(graphene.Enum):
+    EARN = "earn"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+    REVERSE = "reverse"
+
+
+class PointsTransaction(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    kind = graphene.Field(PointsTransactionKind, required=True)
+    points = graphene.Int(required=True, description="Points added (positive) or taken (negative).")
+    written_off = graphene.Int(
+        required=True, description="Points that could not be taken back (already spent)."
+    )
+    order_id = graphene.String(description="The Saleor order (UUID) this change belongs to.")
+    order_number = graphene.String()
+    reason = graphene.String(required=True)
+    actor = graphene.String(
+        description="Who made a manual adjustment (user:<id> or app:<id>); staff only."
+    )
+    created_at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_id(root: PointsEntry, info: Any) -> str:
+        return to_global_id("PointsTransaction", root.pk)
+
+    @staticmethod
+    def resolve_written_off(root: PointsEntry, info: Any) -> int:
+        return root.written_off
+
+    @staticmethod
+    def resolve_order_number(root: PointsEntry, info: Any) -> str | None:
+        return root.order_number or None
+
+    @staticmethod
+    def resolve_actor(root: PointsEntry, info: Any) -> str | None:
+        return root.actor or None if info.context.can_manage else None
+
+
+class PointsTransactionEdge(graphene.ObjectType):
+    node = graphene.Field(PointsTransaction, required=True)
+    cursor = graphene.String(required=True)
+
+
+class PointsTransactionConnection(graphene.ObjectType):
+    edges = graphene.List(graphene.NonNull(PointsTransactionEdge), required=True)
+    page_info = graphene.Field(PageInfo, required=True)
+
+
+class ExpiringPoints(graphene.ObjectType):
+    points = graphene.Int(required=True)
+    expires_at = graphene.DateTime(required=True)
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+@dataclass
+class AccountView:
+    """A loyalty account and what one request computed about it (computed at most once)."""
+
+    account: LoyaltyAccountModel
+    _summary: AccountSummary | None = None
+    _membership: Any = None
+
+    def summary(self, context: Any) -> AccountSummary:
+        if self._summary is None:
+            self._summary = summarise_account(
+                self.account, now=context.now, expiring_within_days=EXPIRING_WITHIN_DAYS
+            )
+        return self._summary
+
+    def membership(self, context: Any) -> Any:
+        if self._membership is None:
+            from ..services.tiers import membership_of
+
+            self._membership = membership_of(self.account, now=context.now)
+        return self._membership
+
+
+def _membership_types() -> Any:
+    from . import membership_types
+
+    return membership_types
+
+
+class LoyaltyAccount(graphene.ObjectType):
+    id = graphene.ID(required=True)
+    channel = graphene.String(required=True, description="Slug of the account's channel.")
+    user_id = graphene.ID(description="Saleor's global id of the customer (User:<pk>).")
+    email = graphene.String()
+    balance = graphene.Int(
+        required=True, description="All points held: spendable plus pending (may be negative)."
+    )
+    spendable_points = graphene.Int(required=True, description="Points that can be spent now.")
+    pending_points = graphene.Int(
+        required=True, description="Points earned that become spendable later."
+    )
+    lifetime_points = graphene.Int(required=True, description="Points ever earned from orders.")
+    points_expiring_soon = graphene.List(
+        graphene.NonNull(ExpiringPoints),
+        required=True,
+        description=f"Points that expire within {EXPIRING_WITHIN_DAYS} days, soonest first.",
+    )
+    tier = graphene.Field(
+        lambda: _membership_types().MembershipTier, description="The current tier."
+    )
+    tier_achieved_at = graphene.DateTime()
+    tier_downgrade_due_at = graphene.DateTime(
+        description="Set when the account no longer qualifies: the tier is kept until then."
+    )
+    next_tier = graphene.Field(
+        lambda: _membership_types().TierProgress,
+        description="Progress to the next tier up; null at the top tier.",
+    )
+    benefits = graphene.List(
+        lambda: graphene.NonNull(_membership_types().TierBenefit),
+        required=True,
+        description="Active benefits of the current tier.",
+    )
+    birthday = graphene.Field(lambda: _membership_types().Birthday)
+    redemptions = graphene.Field(
+        lambda: _membership_types().RedemptionConnection,
+        required=True,
+        first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
+        after=graphene.String(),
+        description="Rewards redeemed, newest first.",
+    )
+    history = graphene.Field(
+        PointsTransactionConnection,
+        required=True,
+        first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
+        after=graphene.String(),
+        description="Changes of points, newest first.",
+    )
+
+    @staticmethod
+    def resolve_id(root: AccountView, info: Any) -> str:
+        return to_global_id("LoyaltyAccount", root.account.pk)
+
+    @staticmethod
+    def resolve_channel(root: AccountView, info: Any) -> str:
+        return root.account.channel_slug
+
+    @staticmethod
+    def resolve_user_id(root: AccountView, info: Any) -> str | None:
+        customer_id = root.account.customer_id
+        return to_global_id("User", customer_id) if customer_id is not None else None
+
+    @staticmethod
+    def resolve_email(root: AccountView, info: Any) -> str | None:
+        return root.account.email
+
+    @staticmethod
+    def resolve_balance(root: AccountView, info: Any) -> int:
+        return root.account.balance
+
+    @staticmethod
+    def resolve_spendable_points(root: AccountView, info: Any) -> int:
+        return max(root.summary(info.context).spendable, 0)
+
+    @staticmethod
+    def resolve_pending_points(root: AccountView, info: Any) -> int:
+        return root.summary(info.context).pending
+
+    @staticmethod
+    def resolve_lifetime_points(root: AccountView, info: Any) -> int:
+        return root.account.lifetime_earned
+
+    @staticmethod
+    def resolve_points_expiring_soon(root: AccountView, info: Any) -> list[ExpiringPoints]:
+        return [
+            ExpiringPoints(points=item.points, expires_at=item.expires_at)
+            for item in root.summary(info.context).expiring_soon
+        ]
+
+    @staticmethod
+    def resolve_history(
+        root: AccountView, info: Any, first: int | None = None, after: str | None = None
+    ) -> PointsTransactionConnection:
+        rows, has_next, kind = newest_first_page(
+            PointsEntry.objects.filter(account_id=root.account.pk),
+            kind="PointsTransaction",
+            first=first,
+            after=after,
+            moment_field="created_at",
+        )
+        return build_connection(
+            PointsTransactionConnection, PointsTransactionEdge, rows, has_next, kind, "created_at"
+        )
+
+    @staticmethod
+    def resolve_tier(root: AccountView, info: Any) -> Any:
+        return root.membership(info.context).tier
+
+    @staticmethod
+    def resolve_tier_achieved_at(root: AccountView, info: Any) -> Any:
+        return root.membership(info.context).achieved_at
+
+    @staticmethod
+    def resolve_tier_downgrade_due_at(root: AccountView, info: Any) -> Any:
+        return root.membership(info.context).downgrade_due_at
+
+    @staticmethod
+    def resolve_next_tier(root: AccountView, info: Any) -> Any:
+        progress = root.membership(info.context).next_tier
+        if progress is None:
+            return None
+        return _membership_types().TierProgress(
+            tier=progress.tier,
+            current_value=progress.current_value,
+            remaining=progress.remaining,
+            ratio=float(progress.ratio),
+        )
+
+    @staticmethod
+    def resolve_benefits(root: AccountView, info: Any) -> Any:
+        return list(root.membership(info.context).benefits)
+
+    @staticmethod
+    def resolve_birthday(root: AccountView, info: Any) -> Any:
+        from ..models import CustomerProfile
+
+        if root.account.customer_id is None:
+            return None
+        profile = CustomerProfile.objects.filter(customer_id=root.account.customer_id).first()
+        if profile is None:
+            return None
+        return _membership_types().Birthday(
+            month=profile.birth_month, day=profile.birth_day, year=profile.birth_year
+        )
+
+    @staticmethod
+    def resolve_redemptions(
+        root: AccountView, info: Any, first: int | None = None, after: str | None = None
+    ) -> Any:
+        from ..models import Redemption
+
+        types = _membership_types()
+        rows, has_next, kind = newest_first_page(
+            Redemption.objects.filter(account_id=root.account.pk).select_related("reward"),
+            kind="Redemption",
+            first=first,
+            after=after,
+            moment_field="created_at",
+        )
+        return build_connection(
+            types.RedemptionConnection, types.RedemptionEdge, rows, has_next, kind, "created_at"
+        )

@@ -1,0 +1,63 @@
+"""Keeps the display copy of points and tier in Saleor's user metadata up to date.
+
+Receivers of the ledger signals (sent after commit) and of new tier changes enqueue one
+task per account; the task reads the account as it is then, so a burst of changes and
+retries all converge on the same value. Only active inside Saleor: without Saleor's
+``account`` app there is no metadata to write.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import shared_task
+from django.apps import apps
+from django.db import transaction
+from django.db.models.signals import post_save
+
+from . import signals
+from .tasks import RETRY_POLICY
+
+logger = logging.getLogger(__name__)
+
+LEDGER_SIGNALS = (
+    signals.points_earned,
+    signals.points_spent,
+    signals.points_reversed,
+    signals.points_expired,
+    signals.points_adjusted,
+)
+
+
+@shared_task(name="saleor_retention_plugin.mirror.mirror_loyalty_metadata_task", **RETRY_POLICY)
+def mirror_loyalty_metadata_task(account_id: int) -> bool:
+    from .integrations.saleor.metadata import mirror_account_to_metadata
+
+    return mirror_account_to_metadata(int(account_id))
+
+
+def mirror_enabled() -> bool:
+    return apps.is_installed("saleor.account")
+
+
+def _on_ledger_change(
+    sender: Any, *, account_id: int, customer_id: int | None, **kwargs: Any
+) -> None:
+    if customer_id is not None and mirror_enabled():
+        # Ledger signals are already sent after commit.
+        mirror_loyalty_metadata_task.delay(account_id)
+
+
+def _on_tier_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if created and mirror_enabled():
+        account_id = instance.account_id
+        transaction.on_commit(lambda: mirror_loyalty_metadata_task.delay(account_id))
+
+
+def connect() -> None:
+    from .models import TierChange
+
+    for signal in LEDGER_SIGNALS:
+        signal.connect(_on_ledger_change, dispatch_uid=f"retention-mirror-{id(signal)}")
+    post_save.connect(_on_tier_change, sender=TierChange, dispatch_uid="retention-mirror-tier")

@@ -1,0 +1,689 @@
+"""Write use-cases of the points mall: the catalogue and redeeming rewards.
+
+``redeem_reward`` is one transaction: lock the reward row (stock, per-customer limit),
+spend the points through the ledger (which locks the account row), issue the code, and
+write the redemption. Locks are always taken in that order (reward, then account), so
+two redemptions can never deadlock; anything that fails rolls everything back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from .. import signals
+from ..conf import ChannelSettings, MembershipSettings
+from ..domain import draws
+from ..domain.tiers import localised
+from ..models import LoyaltyAccount, Redemption, Reward, RewardKind
+from . import ledger
+from .codes import CodeIssuer, IssuedReward, PlainCodeIssuer, default_code_issuer
+from .errors import FieldError, InvalidInput, NotFound, RetentionError
+from .inputs import clean_texts, parse_amount, parse_whole_number
+
+logger = logging.getLogger(__name__)
+
+MAX_POINTS_COST = 10_000_000
+MAX_STOCK = 10_000_000
+MAX_PER_CUSTOMER_LIMIT = 1000
+MAX_DISCOUNT = Decimal("1000000000")
+MAX_IDEMPOTENCY_KEY_LENGTH = 100
+PRIZE_KINDS = (
+    RewardKind.FIXED_DISCOUNT,
+    RewardKind.PERCENTAGE_DISCOUNT,
+    RewardKind.FREE_SHIPPING,
+    RewardKind.GIFT_PRODUCT,
+)
+PRIZE_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class RewardNotFound(NotFound):
+    pass
+
+
+class RewardUnavailable(RetentionError):
+    """Inactive, outside its window or another channel's reward."""
+
+    code = "reward_unavailable"
+
+
+class OutOfStock(RetentionError):
+    code = "out_of_stock"
+
+
+class LimitReached(RetentionError):
+    code = "limit_reached"
+
+
+class NotEnoughPoints(RetentionError):
+    code = "insufficient_points"
+
+
+class DuplicateRedemption(RetentionError):
+    """The idempotency key was already used; ``redemption`` is the first redemption."""
+
+    code = "duplicate_redemption"
+
+    def __init__(self, message: str, *, redemption: Redemption):
+        super().__init__(
+            message, field="idempotency_key", zh="这次兑换已经完成，没有重复扣除积分。"
+        )
+        self.redemption = redemption
+
+
+@dataclass(frozen=True)
+class ExpiryReport:
+    expired: int = 0
+    refunded: int = 0
+    points_refunded: int = 0
+    found_used: int = 0
+
+
+# --- catalogue -----------------------------------------------------------------------------
+
+
+def rewards_of_channel(
+    channel_slug: str, *, now: datetime | None = None, available_only: bool = True
+) -> QuerySet[Reward]:
+    """Rewards of a channel; by default only those a customer can redeem now."""
+    rewards = Reward.objects.in_channel(channel_slug)
+    if available_only:
+        rewards = rewards.available_at(now or timezone.now())
+    return rewards.order_by("position", "points_cost", "id")
+
+
+REWARD_FIELDS = (
+    "kind",
+    "name",
+    "description",
+    "points_cost",
+    "discount_value",
+    "min_order_amount",
+    "gift_product_id",
+    "stock",
+    "per_customer_limit",
+    "active_from",
+    "active_until",
+    "is_active",
+    "code_validity_days",
+    "draw_prizes",
+    "position",
+)
+
+
+def create_reward(channel_slug: str, **fields: Any) -> Reward:
+    """Add a reward. Fields: kind, name, description, points_cost, discount_value,
+    min_order_amount, gift_product_id, stock, per_customer_limit, active_from,
+    active_until, is_active, code_validity_days, draw_prizes, position.
+    Raises ``InvalidInput`` with per-field messages. Draw rewards get a fresh secret seed."""
+    for required in ("kind", "name", "points_cost"):
+        fields.setdefault(required, None)
+    reward = Reward(channel_slug=channel_slug)
+    return _save_reward(reward, fields)
+
+
+def update_reward(reward_id: int, **changes: Any) -> Reward:
+    reward = _get_reward(reward_id)
+    return _save_reward(reward, changes)
+
+
+def _save_reward(reward: Reward, values: Mapping[str, Any]) -> Reward:
+    unknown = set(values) - set(REWARD_FIELDS)
+    if unknown:
+        raise InvalidInput(dict.fromkeys(sorted(unknown), "Unknown field."))
+    merged = {field: values.get(field, getattr(reward, field)) for field in REWARD_FIELDS}
+    cleaned, errors = clean_reward(merged)
+    if errors:
+        raise InvalidInput(errors)
+    for field, value in cleaned.items():
+        setattr(reward, field, value)
+    if reward.kind == RewardKind.PRIZE_DRAW and not reward.draw_seed:
+        reward.draw_seed = draws.new_seed()
+        reward.draw_seed_hash = draws.seed_hash(reward.draw_seed)
+    with transaction.atomic():
+        if reward.pk:
+            # Serialise with redemptions: stock edits never race a redemption's decrement.
+            Reward.objects.select_for_update().filter(pk=reward.pk).first()
+        reward.save()
+    return reward
+
+
+def clean_reward(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Validate a reward's fields together; returns cleaned values and per-field messages."""
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    kind = getattr(values.get("kind"), "value", values.get("kind"))
+    if kind not in RewardKind.values:
+        errors["kind"] = f"Choose one of: {', '.join(RewardKind.values)}."
+    cleaned["kind"] = kind
+    for field, required, length in (("name", True, 100), ("description", False, 2000)):
+        try:
+            cleaned[field] = clean_texts(values.get(field), required=required, max_length=length)
+        except ValueError as error:
+            errors[field] = str(error)
+    try:
+        cleaned["points_cost"] = parse_whole_number(
+            values.get("points_cost"), maximum=MAX_POINTS_COST
+        )
+    except ValueError as error:
+        errors["points_cost"] = str(error)
+    cleaned["discount_value"] = _clean_discount(
+        kind, values.get("discount_value"), errors, "discount_value"
+    )
+    cleaned["min_order_amount"] = _optional_amount(
+        values.get("min_order_amount"), errors, "min_order_amount"
+    )
+    cleaned["gift_product_id"] = str(values.get("gift_product_id") or "").strip()
+    if kind == RewardKind.GIFT_PRODUCT and not cleaned["gift_product_id"]:
+        errors["gift_product_id"] = "Choose the product given as a gift."
+    if len(cleaned["gift_product_id"]) > 64:
+        errors["gift_product_id"] = "Enter a product id of at most 64 characters."
+    cleaned["stock"] = _optional_int(values.get("stock"), 0, MAX_STOCK, errors, "stock")
+    cleaned["per_customer_limit"] = _optional_int(
+        values.get("per_customer_limit"), 1, MAX_PER_CUSTOMER_LIMIT, errors, "per_customer_limit"
+    )
+    cleaned["code_validity_days"] = _optional_int(
+        values.get("code_validity_days"), 1, 3650, errors, "code_validity_days"
+    )
+    position = values.get("position") or 0
+    cleaned["position"] = _optional_int(position, 0, 1000, errors, "position")
+    is_active = values.get("is_active")
+    if is_active is None:
+        is_active = True
+    if not isinstance(is_active, bool):
+        errors["is_active"] = "Enter true or false."
+    cleaned["is_active"] = is_active
+    for field in ("active_from", "active_until"):
+        moment = values.get(field)
+        if moment is not None and (not isinstance(moment, datetime) or timezone.is_naive(moment)):
+            errors[field] = "Enter a date and time with a timezone."
+            moment = None
+        cleaned[field] = moment
+    if (
+        cleaned["active_from"]
+        and cleaned["active_until"]
+        and cleaned["active_until"] <= cleaned["active_from"]
+    ):
+        errors["active_until"] = "The end must be after the start."
+    prizes = values.get("draw_prizes") or []
+    if kind == RewardKind.PRIZE_DRAW:
+        cleaned["draw_prizes"] = _clean_prizes(prizes, errors)
+    elif prizes:
+        errors["draw_prizes"] = "Only prize draws have prizes."
+    else:
+        cleaned["draw_prizes"] = []
+    return cleaned, errors
+
+
+def _clean_discount(kind: Any, raw: Any, errors: dict[str, str], field: str) -> Decimal | None:
+    if kind in (RewardKind.FIXED_DISCOUNT, RewardKind.PERCENTAGE_DISCOUNT):
+        if raw is None or raw == "":
+            errors[field] = "Enter the discount: an amount off, or a percentage off."
+            return None
+        try:
+            value = parse_amount(raw, maximum=MAX_DISCOUNT)
+        except ValueError as error:
+            errors[field] = str(error)
+            return None
+        if value <= 0:
+            errors[field] = "Enter a discount greater than zero."
+        elif kind == RewardKind.PERCENTAGE_DISCOUNT and value > 100:
+            errors[field] = "A percentage discount is at most 100."
+        return value
+    if raw not in (None, ""):
+        errors[field] = "Only fixed and percentage discounts have a discount value."
+    return None
+
+
+def _optional_amount(raw: Any, errors: dict[str, str], field: str) -> Decimal | None:
+    if raw in (None, ""):
+        return None
+    try:
+        return parse_amount(raw, maximum=MAX_DISCOUNT)
+    except ValueError as error:
+        errors[field] = str(error)
+        return None
+
+
+def _optional_int(
+    raw: Any, minimum: int, maximum: int, errors: dict[str, str], field: str
+) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = parse_whole_number(raw, maximum=maximum, minimum=minimum)
+    except ValueError as error:
+        errors[field] = str(error)
+        return None
+    return value
+
+
+def _clean_prizes(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
+    field = "draw_prizes"
+    if not isinstance(raw, list) or not raw:
+        errors[field] = "List at least one prize with its probability."
+        return []
+    if len(raw) > 20:
+        errors[field] = "A draw has at most 20 prizes."
+        return []
+    prizes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw, start=1):
+        where = f"Prize {index}"
+        if not isinstance(item, Mapping):
+            errors[field] = f"{where}: enter an object."
+            return []
+        code = str(item.get("code") or "").strip().lower()
+        if not PRIZE_CODE.match(code) or code in seen:
+            errors[field] = f"{where}: give each prize a unique short code, e.g. coupon-10."
+            return []
+        seen.add(code)
+        kind = item.get("kind")
+        if kind not in PRIZE_KINDS:
+            errors[field] = f"{where}: choose a kind among {', '.join(PRIZE_KINDS)}."
+            return []
+        prize_errors: dict[str, str] = {}
+        value = _clean_discount(kind, item.get("discount_value"), prize_errors, "value")
+        try:
+            ppm = draws.probability_to_ppm(item.get("probability"))
+            name = clean_texts(item.get("name"), required=True, max_length=100)
+        except ValueError as error:
+            prize_errors["value"] = str(error)
+        quantity = _optional_int(item.get("quantity"), 0, MAX_STOCK, prize_errors, "value")
+        gift = str(item.get("gift_product_id") or "").strip()
+        if kind == RewardKind.GIFT_PRODUCT and not gift:
+            prize_errors["value"] = "choose the gift product."
+        if prize_errors:
+            errors[field] = f"{where}: {next(iter(prize_errors.values()))}"
+            return []
+        prizes.append(
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "probability": str(Decimal(ppm) / draws.SCALE),
+                "discount_value": str(value) if value is not None else None,
+                "gift_product_id": gift,
+                "quantity": quantity,
+            }
+        )
+    if sum(draws.probability_to_ppm(prize["probability"]) for prize in prizes) > draws.SCALE:
+        errors[field] = "The probabilities add up to more than 1 (100%)."
+        return []
+    return prizes
+
+
+def delete_reward(reward_id: int) -> bool:
+    """Delete a never-redeemed reward; deactivate one with redemptions (history stays).
+    Returns True when deleted, False when deactivated."""
+    reward = _get_reward(reward_id)
+    with transaction.atomic():
+        Reward.objects.select_for_update().filter(pk=reward.pk).first()
+        if Redemption.objects.filter(reward=reward).exists():
+            Reward.objects.filter(pk=reward.pk).update(is_active=False)
+            return False
+        reward.delete()
+        return True
+
+
+def reveal_draw_seed(reward_id: int) -> str:
+    """The secret seed of a prize draw, for an auditor (staff only)."""
+    reward = _get_reward(reward_id)
+    if reward.kind != RewardKind.PRIZE_DRAW:
+        raise InvalidInput({"id": "This reward is not a prize draw."})
+    return reward.draw_seed
+
+
+# --- redeeming -----------------------------------------------------------------------------
+
+
+def redeem_reward(
+    account: LoyaltyAccount | int,
+    reward_id: int,
+    idempotency_key: str,
+    *,
+    settings: MembershipSettings | None = None,
+    issuer: CodeIssuer | None = None,
+    now: datetime | None = None,
+) -> Redemption:
+    """Spend the reward's points and issue it, atomically.
+
+    Raises (nothing changed): ``InvalidInput`` (bad key or reward id), ``RewardNotFound``,
+    ``RewardUnavailable``, ``OutOfStock``, ``LimitReached``, ``NotEnoughPoints``,
+    ``DuplicateRedemption`` (same account + idempotency key again; carries the first
+    redemption). ``issuer`` defaults to ``codes.default_code_issuer()``.
+    """
+    settings = settings or MembershipSettings()
+    now = now or timezone.now()
+    key = _clean_key(idempotency_key)
+    reward_pk = _clean_reward_id(reward_id)
+    account = _live_account(account)
+    _raise_if_duplicate(account, key)
+    issuer = issuer or default_code_issuer()
+    try:
+        with transaction.atomic():
+            redemption = _redeem_locked(account, reward_pk, key, settings, issuer, now)
+    except IntegrityError:
+        # The same key committed by a concurrent request between our check and insert.
+        _raise_if_duplicate(account, key)
+        raise
+    signals.send_after_commit(
+        signals.reward_redeemed,
+        account_id=account.pk,
+        channel_slug=account.channel_slug,
+        customer_id=account.customer_id,
+        redemption_id=redemption.pk,
+        reward_id=reward_pk,
+        points=redemption.points_spent,
+        status=redemption.status,
+    )
+    logger.info(
+        "Loyalty account %s redeemed reward %s for %s points (redemption %s, %s)",
+        account.pk,
+        reward_pk,
+        redemption.points_spent,
+        redemption.pk,
+        redemption.status,
+    )
+    return redemption
+
+
+def _redeem_locked(
+    account: LoyaltyAccount,
+    reward_pk: int,
+    key: str,
+    settings: MembershipSettings,
+    issuer: CodeIssuer,
+    now: datetime,
+) -> Redemption:
+    reward = Reward.objects.select_for_update().filter(pk=reward_pk).first()
+    if reward is None or reward.channel_slug != account.channel_slug:
+        raise RewardNotFound(
+            "No such reward in this shop.", field="reward_id", zh="本店没有这个奖品。"
+        )
+    # Re-check under the reward lock: a request with the same key may have just committed.
+    _raise_if_duplicate(account, key)
+    if not reward.is_active or (reward.active_from and reward.active_from > now):
+        raise RewardUnavailable(
+            "This reward is not available yet or any more.",
+            field="reward_id",
+            zh="这个奖品暂不可兑换或已下架。",
+        )
+    if reward.active_until and reward.active_until <= now:
+        raise RewardUnavailable(
+            "This reward is no longer available.", field="reward_id", zh="这个奖品已下架。"
+        )
+    if reward.stock is not None and reward.stock <= 0:
+        raise OutOfStock("This reward is out of stock.", field="reward_id", zh="这个奖品已兑完。")
+    if reward.per_customer_limit is not None:
+        taken = (
+            Redemption.objects.filter(account=account, reward=reward)
+            .exclude(status=Redemption.Status.REFUNDED)
+            .count()
+        )
+        if taken >= reward.per_customer_limit:
+            raise LimitReached(
+                f"You have already redeemed this reward {taken} time(s), the most allowed.",
+                field="reward_id",
+                zh=f"这个奖品每人最多兑换 {taken} 次，您已达到上限。",
+            )
+    name = localised(reward.name, None)
+    try:
+        entry = ledger.spend_points(
+            account.pk,
+            reward.points_cost,
+            idempotency_key=f"redemption:{account.pk}:{key}",
+            reason=f"Points mall: {name}",
+            now=now,
+        )
+    except ledger.InsufficientPoints as error:
+        raise NotEnoughPoints(
+            str(error),
+            field="reward_id",
+            zh=f"积分不足：兑换这个奖品需要 {reward.points_cost} 积分。",
+        ) from None
+    if reward.stock is not None:
+        reward.stock -= 1
+    redemption = Redemption(
+        account=account,
+        reward=reward,
+        channel_slug=reward.channel_slug,
+        points_entry=entry,
+        points_spent=reward.points_cost,
+        idempotency_key=key,
+        refund_on_expiry=settings.refund_expired_reward_codes,
+        created_at=now,
+    )
+    what = _what_to_issue(reward, redemption, entry.pk, name)
+    if what is None:
+        redemption.status = Redemption.Status.NO_PRIZE
+    else:
+        days = reward.code_validity_days or settings.reward_code_validity_days
+        expires_at = now + timedelta(days=days)
+        issued = issuer.issue(reward, redemption, reward.channel_slug, expires_at, what=what)
+        redemption.code = issued.code
+        redemption.issuer = issued.issuer
+        redemption.issuer_reference = issued.reference
+        redemption.expires_at = issued.expires_at
+        redemption.issued_kind = what.kind
+        redemption.issued_value = what.discount_value
+    reward.save(update_fields=["stock", "draw_prizes_won", "updated_at"])
+    redemption.save()
+    return redemption
+
+
+def _what_to_issue(
+    reward: Reward, redemption: Redemption, entry_id: int, name: str
+) -> IssuedReward | None:
+    if reward.kind != RewardKind.PRIZE_DRAW:
+        return IssuedReward(
+            kind=reward.kind,
+            discount_value=reward.discount_value,
+            min_order_amount=reward.min_order_amount,
+            gift_product_id=reward.gift_product_id,
+            name=name,
+        )
+    won = dict(reward.draw_prizes_won or {})
+    prizes = [
+        draws.Prize(
+            code=prize["code"],
+            parts_per_million=draws.probability_to_ppm(prize["probability"]),
+            available=prize.get("quantity") is None
+            or won.get(prize["code"], 0) < prize["quantity"],
+        )
+        for prize in reward.draw_prizes
+    ]
+    # The nonce is the ledger entry that paid for this entry: unique, and stored.
+    nonce = f"entry:{entry_id}"
+    outcome = draws.draw(reward.draw_seed, nonce, prizes)
+    redemption.draw_audit = outcome.as_audit(
+        seed_hash=reward.draw_seed_hash, nonce=nonce, prizes=prizes
+    )
+    if outcome.prize_code is None:
+        return None
+    prize = next(p for p in reward.draw_prizes if p["code"] == outcome.prize_code)
+    won[prize["code"]] = won.get(prize["code"], 0) + 1
+    reward.draw_prizes_won = won
+    return IssuedReward(
+        kind=prize["kind"],
+        discount_value=Decimal(prize["discount_value"]) if prize.get("discount_value") else None,
+        min_order_amount=reward.min_order_amount,
+        gift_product_id=prize.get("gift_product_id") or "",
+        name=localised(prize["name"], None),
+    )
+
+
+def verify_draw(redemption: Redemption, seed: str) -> bool:
+    """Whether the stored draw of ``redemption`` follows from the (published) ``seed``."""
+    return bool(redemption.draw_audit) and draws.verify(redemption.draw_audit, seed)
+
+
+def redemptions_of(account: LoyaltyAccount | int) -> QuerySet[Redemption]:
+    """The account's redemptions, newest first, reward selected."""
+    account_id = account.pk if isinstance(account, LoyaltyAccount) else account
+    return Redemption.objects.of_account(account_id).select_related("reward")
+
+
+def mark_code_used(code: str, *, now: datetime | None = None) -> Redemption | None:
+    """Record that an issued code was used on an order (a used code is never refunded)."""
+    with transaction.atomic():
+        redemption = Redemption.objects.select_for_update().filter(code=code).first()
+        if redemption is None:
+            return None
+        if redemption.status == Redemption.Status.ISSUED:
+            redemption.status = Redemption.Status.USED
+            redemption.save(update_fields=["status", "updated_at"])
+        return redemption
+
+
+def expire_unused_codes(
+    *,
+    settings_for_channel: Callable[[str], ChannelSettings] | None = None,
+    issuer: CodeIssuer | None = None,
+    now: datetime | None = None,
+    batch_size: int = 500,
+) -> ExpiryReport:
+    """Close every issued code whose expiry passed: used ones become ``used``, unused ones
+    ``expired`` or, when the redemption was made with refunds on, ``refunded`` with the
+    points given back (once, keyed by the redemption). Unused codes also return their
+    unit of stock. Safe to run repeatedly and concurrently."""
+    now = now or timezone.now()
+    settings_for_channel = settings_for_channel or (lambda slug: ChannelSettings())
+    issuers: dict[str, CodeIssuer] = {"plain": PlainCodeIssuer()}
+    default = issuer or default_code_issuer()
+    issuers[default.name] = default
+    counts = {"expired": 0, "refunded": 0, "points_refunded": 0, "found_used": 0}
+    last_id = 0
+    while True:
+        due = list(
+            Redemption.objects.unused_expired_by(now)
+            .filter(pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        for redemption_id in due:
+            _close_expired(redemption_id, issuers, default, settings_for_channel, now, counts)
+        if len(due) < batch_size:
+            return ExpiryReport(**counts)
+        last_id = due[-1]
+
+
+def _close_expired(
+    redemption_id: int,
+    issuers: Mapping[str, CodeIssuer],
+    default: CodeIssuer,
+    settings_for_channel: Callable[[str], ChannelSettings],
+    now: datetime,
+    counts: dict[str, int],
+) -> None:
+    with transaction.atomic():
+        redemption = (
+            Redemption.objects.select_for_update()
+            .filter(pk=redemption_id, status=Redemption.Status.ISSUED)
+            .first()
+        )
+        if redemption is None or redemption.code is None:
+            return
+        issuer = issuers.get(redemption.issuer, default)
+        if issuer.is_used(redemption.code):
+            redemption.status = Redemption.Status.USED
+            redemption.save(update_fields=["status", "updated_at"])
+            counts["found_used"] += 1
+            return
+        reward = Reward.objects.select_for_update().get(pk=redemption.reward_id)
+        if reward.stock is not None:
+            reward.stock += 1
+            reward.save(update_fields=["stock", "updated_at"])
+        if redemption.refund_on_expiry:
+            settings = settings_for_channel(redemption.channel_slug)
+            entry = ledger.adjust_points(
+                redemption.account_id,
+                redemption.points_spent,
+                reason=f"Unused reward code {redemption.code} expired: points given back",
+                actor="system:points-mall",
+                idempotency_key=f"redemption:{redemption.pk}:refund",
+                settings=settings.ledger,
+                now=now,
+            )
+            redemption.refund_entry = entry
+            redemption.status = Redemption.Status.REFUNDED
+            counts["refunded"] += 1
+            counts["points_refunded"] += redemption.points_spent
+        else:
+            redemption.status = Redemption.Status.EXPIRED
+            counts["expired"] += 1
+        redemption.save(update_fields=["status", "refund_entry", "updated_at"])
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+def _clean_key(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidInput(
+            [
+                FieldError(
+                    "idempotency_key",
+                    "required",
+                    "Send a unique key for this redemption.",
+                    {"zh-Hans": "请为这次兑换提供一个唯一的请求键。"},
+                )
+            ]
+        )
+    key = raw.strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "idempotency_key",
+                    "invalid",
+                    f"Use at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters.",
+                    {"zh-Hans": f"请求键最多 {MAX_IDEMPOTENCY_KEY_LENGTH} 个字符。"},
+                )
+            ]
+        )
+    return key
+
+
+def _clean_reward_id(raw: Any) -> int:
+    try:
+        return parse_whole_number(raw, maximum=2**63 - 1)
+    except ValueError:
+        raise RewardNotFound(
+            "No such reward in this shop.", field="reward_id", zh="本店没有这个奖品。"
+        ) from None
+
+
+def _get_reward(reward_id: Any) -> Reward:
+    reward = Reward.objects.filter(pk=_clean_reward_id(reward_id)).first()
+    if reward is None:
+        raise RewardNotFound("No such reward.", field="id")
+    return reward
+
+
+def _live_account(account: LoyaltyAccount | int) -> LoyaltyAccount:
+    account_id = account.pk if isinstance(account, LoyaltyAccount) else account
+    found = LoyaltyAccount.objects.filter(
+        Q(pk=account_id), merged_into__isnull=True, anonymised_at__isnull=True
+    ).first()
+    if found is None:
+        raise NotFound("No such loyalty account.", field="account_id", zh="找不到这个积分账户。")
+    return found
+
+
+def _raise_if_duplicate(account: LoyaltyAccount, key: str) -> None:
+    existing = Redemption.objects.filter(account=account, idempotency_key=key).first()
+    if existing is not None:
+        raise DuplicateRedemption(
+            "This redemption was already made (same idempotency key); no points were spent again.",
+            redemption=existing,
+        )
