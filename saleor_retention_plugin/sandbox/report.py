@@ -7,9 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core import mail
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
-from ..models import LoyaltyAccount, PointsEntry
+from ..models import CustomerTier, LoyaltyAccount, PointsEntry, Redemption, TierChange
+from ..services import mall
 from ..services.cart_reminders import cart_recovery_summary
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
@@ -35,7 +36,8 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
     log = store.log
     out = [
         f"Simulated {store.weeks} weeks: {log.orders} orders, {log.cancellations} cancellations, "
-        f"{log.refunds} refunds, {log.spends} spends, {log.registrations} guests registered, "
+        f"{log.refunds} refunds, {log.redemptions} rewards redeemed "
+        f"({log.redemptions_refused} refused), {log.registrations} guests registered, "
         f"{log.duplicate_deliveries} duplicate event deliveries (ignored by the ledger).",
     ]
     for channel in CHANNELS:
@@ -104,6 +106,8 @@ def ledger_report(store: SimulatedStore, now: datetime, history_for: int = 2) ->
                 rows,
             )
         )
+    out.append("")
+    out.append(membership_report())
     out.append("")
     out.append(cart_report(store))
     merged = LoyaltyAccount.objects.filter(merged_into__isnull=False).count()
@@ -208,4 +212,75 @@ def cart_report(store: SimulatedStore) -> str:
             out.append("")
             out.append(f"A reminder as sent ({language}) to {sample.to[0]}: {sample.subject}")
             out.extend("    " + line for line in sample.body.strip().splitlines()[:14])
+    return "\n".join(out)
+
+
+def membership_report() -> str:
+    out = ["== Membership tiers and the points mall"]
+    tier_rows = []
+    for channel in CHANNELS:
+        members = dict(
+            CustomerTier.objects.filter(channel_slug=channel.slug)
+            .values_list("tier__code")
+            .annotate(count=Count("id"))
+            .values_list("tier__code", "count")
+        )
+        changes = TierChange.objects.filter(account__channel_slug=channel.slug)
+        upgrades = changes.filter(
+            from_tier__isnull=False, to_tier__rank__gt=F("from_tier__rank")
+        ).count()
+        downgrades = changes.filter(
+            from_tier__isnull=False, to_tier__rank__lt=F("from_tier__rank")
+        ).count()
+        tier_rows.append(
+            (
+                channel.slug,
+                members.get("member", 0),
+                members.get("silver", 0),
+                members.get("gold", 0),
+                upgrades,
+                downgrades,
+            )
+        )
+    out.append(table(["channel", "member", "silver", "gold", "upgrades", "downgrades"], tier_rows))
+    for change in (
+        TierChange.objects.filter(from_tier__isnull=False)
+        .select_related("account", "from_tier", "to_tier")
+        .order_by("-changed_at")[:4]
+    ):
+        out.append(
+            f"  {change.changed_at:%Y-%m-%d} {change.account.email}: "
+            f"{change.from_tier.code if change.from_tier else '-'} -> "
+            f"{change.to_tier.code if change.to_tier else '-'} "
+            f"({change.reason})"
+        )
+    redemption_rows = (
+        Redemption.objects.values("channel_slug", "reward__kind", "status")
+        .annotate(count=Count("id"), points=Sum("points_spent"))
+        .order_by("channel_slug", "reward__kind", "status")
+    )
+    out.append(
+        table(
+            ["channel", "reward", "status", "redemptions", "points"],
+            [
+                (
+                    row["channel_slug"],
+                    row["reward__kind"],
+                    row["status"],
+                    row["count"],
+                    row["points"],
+                )
+                for row in redemption_rows
+            ],
+        )
+    )
+    draws = Redemption.objects.filter(reward__kind="prize_draw").select_related("reward")
+    seeds: dict[int, str] = {}
+    verified = 0
+    for draw in draws:
+        seed = seeds.setdefault(draw.reward_id, mall.reveal_draw_seed(draw.reward_id))
+        verified += mall.verify_draw(draw, seed)
+    out.append(
+        f"Prize draws re-derived from their published seeds: {verified} of {draws.count()} match."
+    )
     return "\n".join(out)

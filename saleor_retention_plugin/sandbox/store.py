@@ -26,18 +26,21 @@ from ..conf import ChannelSettings
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import OrderSnapshot, order_event_syncs_points
-from ..models import FlowMessage, LoyaltyAccount, MessageState
+from ..models import FlowMessage, LoyaltyAccount, MessageState, Redemption
+from ..services import mall
 from ..services.carts import record_cart_activity, refresh_cart_contents
-from ..services.ledger import spend_points, summarise_account
+from ..services.errors import RetentionError
+from ..services.ledger import summarise_account
 from ..tasks import (
     expire_due_points_task,
+    expire_reward_codes_task,
     merge_guest_accounts_task,
     record_order_for_carts_task,
+    reevaluate_tiers_task,
     sweep_flows_task,
     sync_order_points_task,
 )
 
-SPEND_STEP = 100
 # Simulated behaviour (assumptions of the simulation, not measurements): a customer fills
 # a cart and leaves it with ABANDON_DAILY a day; a cart left behind comes back by itself
 # with NATURAL_RETURN, and each reminder read adds the chance of its step.
@@ -92,6 +95,9 @@ CHANNELS = (
             "expiry_months": "0",
             "timezone": "Asia/Shanghai",
             "overdraft_policy": "clamp_to_zero",
+            # A short rolling window and grace, so tiers visibly go down as well as up.
+            "tier_window_months": "1",
+            "tier_downgrade_grace_days": "7",
         },
     ),
 )
@@ -102,6 +108,42 @@ CATALOGUE = (
     ("Celadon teapot", "300 ml", "POT-CE", Decimal("89.00")),
     ("Bamboo tea tray", "M", "TRAY-BM", Decimal("45.00")),
     ("Jasmine pearls", "50 g", "TEA-JP", Decimal("19.50")),
+)
+
+
+# The points mall each channel opens with: what a merchant creates in the dashboard.
+REWARDS: tuple[dict[str, Any], ...] = (
+    {
+        "kind": "fixed_discount",
+        "name": {"en": "5 off your next order", "zh-Hans": "下单立减 5 元"},
+        "points_cost": 500,
+        "discount_value": "5",
+    },
+    {
+        "kind": "free_shipping",
+        "name": {"en": "Free shipping", "zh-Hans": "积分兑运费"},
+        "points_cost": 300,
+    },
+    {
+        "kind": "prize_draw",
+        "name": {"en": "Lucky draw", "zh-Hans": "积分抽奖"},
+        "points_cost": 100,
+        "draw_prizes": [
+            {
+                "code": "ten-off",
+                "name": {"en": "10 off", "zh-Hans": "立减 10 元"},
+                "kind": "fixed_discount",
+                "discount_value": "10",
+                "probability": "0.1",
+            },
+            {
+                "code": "shipping",
+                "name": {"en": "Free shipping", "zh-Hans": "免运费"},
+                "kind": "free_shipping",
+                "probability": "0.3",
+            },
+        ],
+    },
 )
 
 
@@ -188,7 +230,9 @@ class StoreLog:
     cancellations: int = 0
     refunds: int = 0
     registrations: int = 0
-    spends: int = 0
+    redemptions: int = 0
+    redemptions_refused: int = 0
+    codes_used: int = 0
     carts_left: int = 0
     carts_back_by_themselves: int = 0
     carts_back_after_reminder: int = 0
@@ -243,6 +287,7 @@ class SimulatedStore:
         return customers
 
     def plan(self) -> None:
+        self._at(self.start, "the merchant opens the points mall", self._open_points_mall)
         for day in range(self.weeks * 7):
             midnight = datetime.combine(
                 self.start.date() + timedelta(days=day), time.min, self.start.tzinfo
@@ -250,14 +295,15 @@ class SimulatedStore:
             # Celery beat: the expiry sweep daily; the reminder sweep (every minute in a
             # real shop) hourly here.
             self._at(midnight + timedelta(minutes=30), "expiry sweep", self._expire)
+            self._at(midnight + timedelta(minutes=40), "tier re-evaluation", self._reevaluate)
             for hour in range(24):
                 self._at(midnight + timedelta(hours=hour, minutes=5), "reminder sweep", self._sweep)
             for customer in self.customers:
                 if day % 7 == 6 and self.random.random() < 0.4:
                     self._at(
                         midnight + timedelta(hours=20),
-                        f"{customer.name} spends points",
-                        functools.partial(self._spend, customer),
+                        f"{customer.name} visits the points mall",
+                        functools.partial(self._redeem, customer),
                     )
                 if customer.registers_on_day == day:
                     self._at(
@@ -450,6 +496,7 @@ class SimulatedStore:
     def _place(self, order: Order) -> None:
         order.customer_id = order.customer.customer_id
         self.log.orders += 1
+        self._use_a_reward_code(order.customer)
         self._deliver("order_created", order)
         # order_created also tells the cart flows, as the plugin's hook does.
         placed = PlacedOrder(
@@ -492,23 +539,62 @@ class SimulatedStore:
         self.log.registrations += 1
         merge_guest_accounts_task.delay(customer.customer_id, customer.email)
 
-    def _spend(self, customer: Customer) -> None:
-        """The customer uses 100 points if they have them (as a reward redemption would)."""
+    def _open_points_mall(self) -> None:
+        for channel in CHANNELS:
+            for reward in REWARDS:
+                mall.create_reward(channel.slug, **reward)
+
+    def _redeem(self, customer: Customer) -> None:
+        """The customer picks a reward they can afford, as the storefront's API would."""
         account = (
             LoyaltyAccount.objects.live()
             .in_channel(customer.channel.slug)
             .filter(email=normalise_email(customer.email))
             .first()
         )
-        if account is None or summarise_account(account).spendable < SPEND_STEP:
+        if account is None:
             return
-        spend_points(
-            account.pk,
-            SPEND_STEP,
-            idempotency_key=f"sandbox-spend:{uuid.UUID(int=self.random.getrandbits(128))}",
-            reason="used at checkout",
+        spendable = summarise_account(account).spendable
+        affordable = [
+            reward
+            for reward in mall.rewards_of_channel(customer.channel.slug)
+            if reward.points_cost <= spendable
+        ]
+        if not affordable:
+            return
+        reward = self.random.choice(affordable)
+        try:
+            mall.redeem_reward(
+                account,
+                reward.pk,
+                idempotency_key=f"sandbox:{uuid.UUID(int=self.random.getrandbits(128))}",
+                settings=customer.channel.settings.membership,
+            )
+        except RetentionError:
+            self.log.redemptions_refused += 1  # e.g. a per-customer limit
+        else:
+            self.log.redemptions += 1
+
+    def _use_a_reward_code(self, customer: Customer) -> None:
+        """Customers apply a code they bought to most orders (checkoutAddPromoCode); the
+        plugin's order task then marks it used."""
+        issued = (
+            Redemption.objects.filter(
+                account__channel_slug=customer.channel.slug,
+                account__email=normalise_email(customer.email),
+                status=Redemption.Status.ISSUED,
+                expires_at__gt=self._now,
+            )
+            .exclude(code=None)
+            .first()
         )
-        self.log.spends += 1
+        if issued is not None and self.random.random() < 0.7:
+            mall.mark_code_used(issued.code)
+            self.log.codes_used += 1
+
+    def _reevaluate(self) -> None:
+        reevaluate_tiers_task.delay()
+        expire_reward_codes_task.delay()
 
     def _expire(self) -> None:
         expire_due_points_task.delay()
