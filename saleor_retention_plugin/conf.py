@@ -670,6 +670,16 @@ class LedgerSettings:
     timezone: str = "UTC"
     overdraft_policy: OverdraftPolicy = OverdraftPolicy.ALLOW_NEGATIVE
 
+    def problems(self) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        # The shortest month is 28 days: points must be spendable before they can expire.
+        if self.expiry_months and self.pending_days >= self.expiry_months * 28:
+            errors["pending_days"] = (
+                f"Points would expire before they can be spent: make the pending period "
+                f"shorter than {self.expiry_months * 28} days or the expiry longer."
+            )
+        return errors
+
 
 MIN_WEBHOOK_SECRET_LENGTH = 16
 

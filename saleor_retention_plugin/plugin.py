@@ -55,9 +55,11 @@ class RetentionPlugin(BasePlugin):
     PLUGIN_ID = "saleor.retention"
     PLUGIN_NAME = "Retention: loyalty points, tiers & reminders"
     PLUGIN_DESCRIPTION = (
-        "Rewards customers with points for every order (1 point per currency unit by "
-        "default), takes them back on cancellations and refunds, and lets points expire "
-        "on your schedule. Configure it per channel."
+        "Brings customers back: loyalty points for every order (1 point per currency unit "
+        "by default), taken back on cancellations and refunds; membership tiers with "
+        "benefits; a points mall of voucher rewards and prize draws; abandoned-cart "
+        "reminders by email, Saleor app or webhook, sent once, with a holdout group to "
+        "measure what they recover. Configure it per channel."
     )
     CONFIGURATION_PER_CHANNEL = True
     DEFAULT_ACTIVE = False

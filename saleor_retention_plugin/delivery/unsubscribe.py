@@ -14,7 +14,10 @@ from urllib.parse import urlencode
 from django.core import signing
 
 UNSUBSCRIBE_SALT = "saleor_retention_plugin.delivery.unsubscribe"
-PLUGIN_PATH = "/plugins/channel/{channel_slug}/saleor.retention/unsubscribe/"
+# Saleor's channel-less plugin route: unlike /plugins/channel/<slug>/..., it answers even
+# when the merchant has since switched the plugin off in that channel, and an unsubscribe
+# link in an old email must keep working. The channel is in the signed token.
+PLUGIN_PATH = "/plugins/saleor.retention/unsubscribe/"
 
 
 class InvalidUnsubscribeToken(ValueError):
@@ -43,13 +46,13 @@ def unsubscribe_url(
     *,
     language: str | None = None,
 ) -> str:
-    """The public link, served by Saleor under the plugin's path for ``channel_slug``.
+    """The public link to opt out of ``channel_slug``'s messages, served by Saleor.
 
     ``language`` only picks the language of the confirmation page; it is not signed
     because changing it changes nothing but the words on that page.
     """
     token = unsubscribe_token(channel_slug, email, customer_id)
-    path = PLUGIN_PATH.format(channel_slug=channel_slug)
+    path = PLUGIN_PATH
     query = {"token": token, **({"lang": language} if language else {})}
     return f"{base_url.rstrip('/')}{path}?{urlencode(query)}"
 

@@ -1,4 +1,4 @@
-"""The unsubscribe page: ``/plugins/channel/<slug>/saleor.retention/unsubscribe/?token=...``.
+"""The unsubscribe page: ``/plugins/saleor.retention/unsubscribe/?token=...``.
 
 GET shows a confirmation button (a link scanner that follows every link in an email
 must not unsubscribe anyone); POST records the opt-out. Mail clients that support
@@ -56,7 +56,7 @@ def unsubscribe_view(plugin: Any, request: HttpRequest, rest: str) -> HttpRespon
         return response
     token = request.GET.get("token") or request.POST.get("token") or ""
     try:
-        unsubscribe = _read_token_for_channel(token, plugin.channel.slug)
+        unsubscribe = _read_token_for_channel(token, _channel_in_path(request))
     except InvalidUnsubscribeToken:
         return _page(request, language, "invalid", status=400)
     if request.method == "GET":
@@ -73,10 +73,19 @@ def unsubscribe_view(plugin: Any, request: HttpRequest, rest: str) -> HttpRespon
     return _page(request, language, "done")
 
 
-def _read_token_for_channel(token: str, channel_slug: str) -> UnsubscribeRequest:
+def _channel_in_path(request: HttpRequest) -> str | None:
+    """The channel of a ``/plugins/channel/<slug>/...`` request; None on the channel-less
+    route that links use, where the signed token alone names the channel."""
+    parts = request.path.strip("/").split("/")
+    if len(parts) > 2 and parts[:2] == ["plugins", "channel"]:
+        return parts[2]
+    return None
+
+
+def _read_token_for_channel(token: str, channel_slug: str | None) -> UnsubscribeRequest:
     unsubscribe = read_unsubscribe_token(token)
     # A link signed for one channel must not opt the customer out of another.
-    if unsubscribe.channel_slug != channel_slug:
+    if channel_slug is not None and unsubscribe.channel_slug != channel_slug:
         raise InvalidUnsubscribeToken("This unsubscribe link belongs to another channel.")
     return unsubscribe
 

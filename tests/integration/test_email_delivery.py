@@ -156,7 +156,7 @@ def test_headers_carry_a_stable_message_id_idempotency_key_and_one_click_unsubsc
     assert first["Message-ID"].endswith("@tea.example>")
     assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     link = first["List-Unsubscribe"].strip().strip("<>")
-    assert link.startswith("https://api.tea.example/plugins/channel/tea-cn/saleor.retention/")
+    assert link.startswith("https://api.tea.example/plugins/saleor.retention/unsubscribe/")
     who = read_unsubscribe_token(parse_qs(urlsplit(link).query)["token"][0])
     assert (who.channel_slug, who.customer_id, who.email) == ("tea-cn", 42, "ann@example.com")
     _, html = parts_of(first)

@@ -10,9 +10,7 @@ from saleor_retention_plugin.delivery.base import PermanentDeliveryError, Transi
 from saleor_retention_plugin.delivery.language import MessageLanguage
 from saleor_retention_plugin.delivery.rendering import format_money, render_message
 
-UNSUBSCRIBE = (
-    "https://api.tea.example/plugins/channel/tea/saleor.retention/unsubscribe/?token=a:b&lang=en"
-)
+UNSUBSCRIBE = "https://api.tea.example/plugins/saleor.retention/unsubscribe/?token=a:b&lang=en"
 CHECKOUT = "https://tea.example/checkout?token=tok&utm_source=reminder"
 
 

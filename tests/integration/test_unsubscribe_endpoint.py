@@ -1,7 +1,7 @@
 """The unsubscribe page under the plugin path, as Saleor routes it to the plugin."""
 
 from types import SimpleNamespace
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.test import RequestFactory
@@ -128,10 +128,26 @@ def test_a_missing_or_garbled_token_is_rejected(call, plugin_for, query):
 
 
 def test_a_link_for_one_channel_cannot_unsubscribe_from_another(call, plugin_for):
-    response = call(plugin_for("other-channel"), "POST", link(channel_slug="tea-cn"))
+    token = parse_qs(urlsplit(link(channel_slug="tea-cn")).query)["token"][0]
+    url = (
+        "https://api.tea.example/plugins/channel/other-channel/saleor.retention/unsubscribe/"
+        f"?{urlencode({'token': token})}"
+    )
+
+    response = call(plugin_for("other-channel"), "POST", url)
 
     assert response.status_code == 400
     assert not MarketingOptOut.objects.exists()
+
+
+def test_the_channel_less_link_opts_out_of_the_channel_its_token_names(call, plugin_for):
+    # Saleor hands the channel-less route to any channel's plugin instance.
+    response = call(plugin_for("other-channel"), "POST", link(channel_slug="tea-cn"))
+
+    assert response.status_code == 200
+    assert list(MarketingOptOut.objects.values_list("channel_slug", flat=True).distinct()) == [
+        "tea-cn"
+    ]
 
 
 def test_other_methods_are_not_allowed(call, plugin_for):

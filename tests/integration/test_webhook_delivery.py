@@ -91,7 +91,7 @@ def test_the_gateway_receives_signed_json_with_the_rendered_message(
     assert payload["context"]["lines"][0]["sku"] == "LJ-100"
     assert payload["context"]["coupon_code"] == "CART-5OFF"
     assert payload["unsubscribe_url"].startswith(
-        "https://api.tea.example/plugins/channel/tea-cn/saleor.retention/unsubscribe/?token="
+        "https://api.tea.example/plugins/saleor.retention/unsubscribe/?token="
     )
     assert payload["context"]["unsubscribe_url"] == payload["unsubscribe_url"]
     assert "html" not in payload

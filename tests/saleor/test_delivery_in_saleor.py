@@ -59,6 +59,18 @@ def test_saleor_routes_the_unsubscribe_link_to_the_plugin_and_records_the_opt_ou
     assert is_opted_out(retention_channel.slug, email=customer_user.email, customer_id=None)
 
 
+def test_a_sent_link_still_works_after_the_merchant_switched_the_plugin_off(
+    enable_retention_plugin, channel_USD, customer_user
+):
+    enable_retention_plugin(active=False, public_api_url="https://api.tea.example")
+    url = unsubscribe_url("https://api.tea.example", channel_USD.slug, None, customer_user.pk)
+
+    done = Client(enforce_csrf_checks=True).post(path_of(url))
+
+    assert done.status_code == 200
+    assert is_opted_out(channel_USD.slug, email=None, customer_id=customer_user.pk)
+
+
 def test_saleor_answers_400_to_a_forged_link_and_records_nothing(retention_channel):
     genuine = unsubscribe_token(retention_channel.slug, None, 1)
     forged = ":".join(

@@ -7,7 +7,7 @@ import typing
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from saleor_retention_plugin.conf import (
@@ -155,6 +155,7 @@ ledger_settings = st.builds(
 
 @given(ledger_settings)
 def test_as_configuration_parses_back_to_the_same_settings(ledger):
+    assume(not ledger.problems())  # combinations the dashboard refuses cannot be stored
     settings = ChannelSettings(ledger=ledger)
 
     raw = settings.as_configuration()
@@ -191,3 +192,17 @@ def test_every_field_explains_itself_to_the_merchant(name):
 def test_every_declared_default_is_itself_valid():
     for field in SETTING_FIELDS:
         field.parse(field.default)  # raises on a default the dashboard would reject
+
+
+def test_points_that_would_expire_before_they_can_be_spent_are_refused():
+    with pytest.raises(InvalidConfiguration) as error:
+        ChannelSettings.from_configuration({"pending_days": "60", "expiry_months": "2"})
+
+    assert set(error.value.errors) == {"pending_days"}
+    assert "expire before they can be spent" in error.value.errors["pending_days"]
+
+
+def test_a_pending_period_shorter_than_the_expiry_is_accepted():
+    settings = ChannelSettings.from_configuration({"pending_days": "55", "expiry_months": "2"})
+
+    assert (settings.ledger.pending_days, settings.ledger.expiry_months) == (55, 2)

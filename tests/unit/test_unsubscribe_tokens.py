@@ -33,12 +33,12 @@ def test_token_round_trip_names_the_same_customer(email, customer_id):
     assert request.email == (email.lower() if email else None)
 
 
-def test_link_lands_on_the_plugin_path_of_its_channel():
+def test_link_lands_on_the_channel_less_plugin_path_that_works_when_switched_off():
     url = unsubscribe_url("https://api.shop.example/", "shop-cn", "a@example.com", 1, language="en")
 
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc) == ("https", "api.shop.example")
-    assert parts.path == "/plugins/channel/shop-cn/saleor.retention/unsubscribe/"
+    assert parts.path == "/plugins/saleor.retention/unsubscribe/"
     assert parse_qs(parts.query)["lang"] == ["en"]
 
 
