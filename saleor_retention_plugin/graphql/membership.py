@@ -209,7 +209,7 @@ class BirthdaySet(LoyaltyMutation):
 # --- staff: tiers and benefits ----------------------------------------------------------------
 
 
-class TranslationInput(graphene.InputObjectType):
+class LoyaltyTranslationInput(graphene.InputObjectType):
     language_code = graphene.String(required=True, description='e.g. "en" or "zh-Hans".')
     text = graphene.String(required=True)
 
@@ -240,8 +240,8 @@ def _changes(input_: dict[str, Any]) -> dict[str, Any]:
 class MembershipTierInput(graphene.InputObjectType):
     code = graphene.String(description='Stable name, e.g. "gold" (a-z, 0-9, -, _).')
     rank = graphene.Int(description="0 is the entry tier; higher is better.")
-    name = graphene.List(graphene.NonNull(TranslationInput))
-    description = graphene.List(graphene.NonNull(TranslationInput))
+    name = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
+    description = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     threshold_kind = TierThresholdKind()
     threshold_value = graphene.Decimal()
     window_months = graphene.Int(description="0 means lifetime.")
@@ -316,8 +316,8 @@ class TierBenefitInput(graphene.InputObjectType):
     kind = TierBenefitKind()
     value = graphene.Decimal()
     config = graphene.JSONString()
-    title = graphene.List(graphene.NonNull(TranslationInput))
-    description = graphene.List(graphene.NonNull(TranslationInput))
+    title = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
+    description = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     position = graphene.Int()
     is_active = graphene.Boolean()
 
@@ -383,7 +383,7 @@ class TierBenefitDelete(LoyaltyMutation):
 
 class DrawPrizeInput(graphene.InputObjectType):
     code = graphene.String(required=True)
-    name = graphene.List(graphene.NonNull(TranslationInput), required=True)
+    name = graphene.List(graphene.NonNull(LoyaltyTranslationInput), required=True)
     probability = graphene.String(required=True, description='e.g. "0.05" for 5%.')
     kind = RewardKind(required=True, description="Not PRIZE_DRAW.")
     discount_value = graphene.Decimal()
@@ -393,8 +393,8 @@ class DrawPrizeInput(graphene.InputObjectType):
 
 class RewardInput(graphene.InputObjectType):
     kind = RewardKind()
-    name = graphene.List(graphene.NonNull(TranslationInput))
-    description = graphene.List(graphene.NonNull(TranslationInput))
+    name = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
+    description = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     points_cost = PointsAmount()
     discount_value = graphene.Decimal()
     min_order_amount = graphene.Decimal()
