@@ -45,7 +45,11 @@ def find_account(
         name for name, value in (("id", account_id), ("userId", user_id), ("email", email)) if value
     ]
     if len(given) != 1:
-        raise MutationError("Give exactly one of id, userId or email.", code="invalid")
+        raise MutationError(
+            "Give exactly one of id, userId or email.",
+            code="invalid",
+            zh="请只提供 id、userId 或 email 其中之一。",
+        )
     accounts = LoyaltyAccount.objects.in_channel(context.channel_slug).live()
     try:
         if account_id:
@@ -67,9 +71,12 @@ def find_account(
             )
             field = "email"
     except InvalidGlobalId as error:
-        raise MutationError(str(error), code="invalid", field=given[0]) from None
+        raise MutationError(error.message, code="invalid", field=given[0], zh=error.zh) from None
     if found is None:
         raise MutationError(
-            "No loyalty account found in this channel.", code="not_found", field=field
+            "No loyalty account found in this channel.",
+            code="not_found",
+            field=field,
+            zh="在此渠道中找不到积分账户。",
         )
     return found

@@ -1,11 +1,23 @@
 """Saleor-style mutation errors: ``errors { field code message }`` with an enum of codes.
 
 Mutations never raise: every refusal becomes one of these, and nothing is changed.
+Every text a caller can read comes in English and Simplified Chinese; the request's
+``Accept-Language`` (``LoyaltyContext.language``) picks one, English by default.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import graphene
+from graphql import GraphQLError
+
+from ..domain.tiers import localised
+
+
+def in_language(language: str | None, english: str, chinese: str | None) -> str:
+    """``chinese`` for zh, zh-Hans, zh-CN...; ``english`` otherwise."""
+    return localised({"en": english, "zh-Hans": chinese or english}, language)
 
 
 class LoyaltyErrorCode(graphene.Enum):
@@ -36,14 +48,37 @@ class LoyaltyError(graphene.ObjectType):
 class MutationError(Exception):
     """Raised inside a mutation's body; turned into one ``LoyaltyError`` by the base class."""
 
-    def __init__(self, message: str, code: str = "invalid", field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        code: str = "invalid",
+        field: str | None = None,
+        *,
+        zh: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
         self.field = field
+        self.zh = zh
 
-    def as_error(self) -> LoyaltyError:
-        return LoyaltyError(field=self.field, code=self.code, message=self.message)
+    def message_for(self, language: str | None) -> str:
+        return in_language(language, self.message, self.zh)
+
+    def as_error(self, language: str | None = None) -> LoyaltyError:
+        return LoyaltyError(field=self.field, code=self.code, message=self.message_for(language))
+
+
+class LocalisedGraphQLError(GraphQLError):
+    """A top-level GraphQL error (queries, arguments) that also knows its Chinese text;
+    the endpoint shows the one the request's language asks for."""
+
+    def __init__(self, message: str, *, zh: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.zh = zh
+
+    def message_for(self, language: str | None) -> str:
+        return in_language(language, self.message, self.zh)
 
 
 KNOWN_CODES = frozenset(code.value for code in LoyaltyErrorCode._meta.enum)
@@ -61,14 +96,22 @@ def to_error(field: str | None, code: str, message: str) -> LoyaltyError:
     )
 
 
+PERMISSION_DENIED = "You need one of the following permissions: MANAGE_USERS."
+PERMISSION_DENIED_ZH = "您需要以下权限之一：MANAGE_USERS。"
+UNAUTHENTICATED = "Sign in first: send your Saleor access token as 'Authorization: Bearer <token>'."
+UNAUTHENTICATED_ZH = "请先登录：以 'Authorization: Bearer <token>' 发送您的 Saleor 访问令牌。"
+INTERNAL_ERROR = "Internal error; nothing changed."
+INTERNAL_ERROR_ZH = "内部错误，未做任何更改。"
+
+
 def permission_denied() -> MutationError:
-    return MutationError(
-        "You need one of the following permissions: MANAGE_USERS.", code="permission_denied"
-    )
+    return MutationError(PERMISSION_DENIED, code="permission_denied", zh=PERMISSION_DENIED_ZH)
+
+
+def permission_denied_error() -> LocalisedGraphQLError:
+    """The same refusal where a query (not a mutation) is refused."""
+    return LocalisedGraphQLError(PERMISSION_DENIED, zh=PERMISSION_DENIED_ZH)
 
 
 def unauthenticated() -> MutationError:
-    return MutationError(
-        "Sign in first: send your Saleor access token as 'Authorization: Bearer <token>'.",
-        code="unauthenticated",
-    )
+    return MutationError(UNAUTHENTICATED, code="unauthenticated", zh=UNAUTHENTICATED_ZH)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import graphene
-from graphql import GraphQLError
 from graphql.language import ast
 
 from ..domain.customers import normalise_email
 from ..models import LoyaltyAccount as LoyaltyAccountModel
 from .accounts import own_account
+from .errors import LocalisedGraphQLError, permission_denied_error
 from .ids import InvalidGlobalId, from_global_id
 from .types import AccountView, LoyaltyAccount
 
@@ -105,7 +105,7 @@ class User(graphene.ObjectType):
             account = own_account(context)
             return AccountView(account) if account is not None else None
         if not context.can_manage:
-            raise GraphQLError("You need one of the following permissions: MANAGE_USERS.")
+            raise permission_denied_error()
         accounts = LoyaltyAccountModel.objects.in_channel(context.channel_slug).live()
         if root.customer_id is not None:
             found = accounts.filter(customer_id=root.customer_id).first()
@@ -129,16 +129,20 @@ class _Service(graphene.ObjectType):
 
 def _reference(representation: Any) -> UserReference:
     if not isinstance(representation, dict) or representation.get("__typename") != "User":
-        raise GraphQLError("Only User entities can be resolved by this service.")
+        raise LocalisedGraphQLError(
+            "Only User entities can be resolved by this service.", zh="此服务只能解析 User 实体。"
+        )
     if representation.get("id"):
         try:
             return UserReference(from_global_id(representation["id"], "User"), None)
         except InvalidGlobalId as error:
-            raise GraphQLError(str(error)) from None
+            raise LocalisedGraphQLError(error.message, zh=error.zh) from None
     email = normalise_email(representation.get("email"))
     if email:
         return UserReference(None, email)
-    raise GraphQLError("A User representation needs an id or an email.")
+    raise LocalisedGraphQLError(
+        "A User representation needs an id or an email.", zh="User 表示需要 id 或 email。"
+    )
 
 
 class FederationQueries(graphene.ObjectType):
@@ -158,7 +162,10 @@ class FederationQueries(graphene.ObjectType):
     @staticmethod
     def resolve_entities(root: Any, info: Any, representations: list[Any]) -> list[UserReference]:
         if len(representations) > MAX_REPRESENTATIONS:
-            raise GraphQLError(f"At most {MAX_REPRESENTATIONS} representations at once.")
+            raise LocalisedGraphQLError(
+                f"At most {MAX_REPRESENTATIONS} representations at once.",
+                zh=f"一次最多 {MAX_REPRESENTATIONS} 个表示。",
+            )
         return [_reference(representation) for representation in representations]
 
 

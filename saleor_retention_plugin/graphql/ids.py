@@ -13,7 +13,14 @@ MAX_PK = 2**63 - 1
 
 
 class InvalidGlobalId(ValueError):
-    pass
+    def __init__(self, message: str, *, zh: str):
+        super().__init__(message)
+        self.message = message
+        self.zh = zh
+
+
+def _unresolvable(global_id: object) -> InvalidGlobalId:
+    return InvalidGlobalId(f"Couldn't resolve id: {global_id}.", zh=f"无法解析 ID：{global_id}。")
 
 
 def to_global_id(type_name: str, pk: object) -> str:
@@ -25,13 +32,15 @@ def from_global_id(global_id: str, expected_type: str) -> int:
     try:
         decoded = b64decode(str(global_id).encode(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidGlobalId(f"Couldn't resolve id: {global_id}.") from None
+        raise _unresolvable(global_id) from None
     type_name, separator, pk = decoded.partition(":")
     if not separator or not pk:
-        raise InvalidGlobalId(f"Couldn't resolve id: {global_id}.")
+        raise _unresolvable(global_id)
     if type_name != expected_type:
-        raise InvalidGlobalId(f"Must receive a {expected_type} id.")
+        raise InvalidGlobalId(
+            f"Must receive a {expected_type} id.", zh=f"需要 {expected_type} 类型的 ID。"
+        )
     # ASCII digits only (str.isdigit accepts other scripts' digits), within PostgreSQL's bigint.
     if not pk.isascii() or not pk.isdigit() or len(pk) > 19 or int(pk) > MAX_PK:
-        raise InvalidGlobalId(f"Couldn't resolve id: {global_id}.")
+        raise _unresolvable(global_id)
     return int(pk)

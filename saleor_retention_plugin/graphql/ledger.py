@@ -6,11 +6,10 @@ import uuid
 from typing import Any
 
 import graphene
-from graphql import GraphQLError
 
 from ..services.ledger import InvalidPoints, adjust_points
 from .accounts import find_account, own_account
-from .errors import MutationError
+from .errors import LocalisedGraphQLError, MutationError, permission_denied_error
 from .mutations import LoyaltyMutation
 from .scalars import PointsAmount
 from .types import AccountView, LoyaltyAccount, PointsTransaction
@@ -20,7 +19,7 @@ MAX_REASON_LENGTH = 500
 
 def require_manager(info: Any) -> None:
     if not info.context.can_manage:
-        raise GraphQLError("You need one of the following permissions: MANAGE_USERS.")
+        raise permission_denied_error()
 
 
 class LedgerQueries(graphene.ObjectType):
@@ -57,7 +56,7 @@ class LedgerQueries(graphene.ObjectType):
         except MutationError as error:
             if error.code == "not_found":
                 return None
-            raise GraphQLError(error.message) from None
+            raise LocalisedGraphQLError(error.message, zh=error.zh) from None
 
 
 class LoyaltyPointsAdjustInput(graphene.InputObjectType):
@@ -88,16 +87,22 @@ class LoyaltyPointsAdjust(LoyaltyMutation):
         points = input["points"]
         if points == 0:
             raise MutationError(
-                "Enter a whole, non-zero number of points.", code="invalid_points", field="points"
+                "Enter a whole, non-zero number of points.",
+                code="invalid_points",
+                field="points",
+                zh="请输入一个非零的整数积分。",
             )
         reason = (input.get("reason") or "").strip()
         if not reason:
-            raise MutationError("A reason is required.", code="required", field="reason")
+            raise MutationError(
+                "A reason is required.", code="required", field="reason", zh="请填写原因。"
+            )
         if len(reason) > MAX_REASON_LENGTH:
             raise MutationError(
                 f"Keep the reason under {MAX_REASON_LENGTH} characters.",
                 code="invalid",
                 field="reason",
+                zh=f"原因请少于 {MAX_REASON_LENGTH} 个字符。",
             )
         key = (input.get("idempotency_key") or "").strip()
         if len(key) > 100:
@@ -105,13 +110,22 @@ class LoyaltyPointsAdjust(LoyaltyMutation):
                 "Keep the idempotency key under 100 characters.",
                 code="invalid",
                 field="idempotencyKey",
+                zh="幂等键请少于 100 个字符。",
             )
         if input.get("account_id") and input.get("user_id"):
             raise MutationError(
-                "Give accountId or userId, not both.", code="invalid", field="accountId"
+                "Give accountId or userId, not both.",
+                code="invalid",
+                field="accountId",
+                zh="请提供 accountId 或 userId，不要同时提供。",
             )
         if not input.get("account_id") and not input.get("user_id"):
-            raise MutationError("Give accountId or userId.", code="required", field="accountId")
+            raise MutationError(
+                "Give accountId or userId.",
+                code="required",
+                field="accountId",
+                zh="请提供 accountId 或 userId。",
+            )
         try:
             account = find_account(
                 context,
@@ -137,7 +151,9 @@ class LoyaltyPointsAdjust(LoyaltyMutation):
                 now=context.now,
             )
         except InvalidPoints as error:
-            raise MutationError(str(error), code="invalid_points", field="points") from None
+            raise MutationError(
+                str(error), code="invalid_points", field="points", zh="请输入一个非零的整数积分。"
+            ) from None
         account.refresh_from_db()
         return {"account": AccountView(account), "transaction": entry}
 

@@ -11,14 +11,20 @@ from base64 import b64decode, b64encode
 from typing import Any
 
 import graphene
-from graphql import GraphQLError
 
 from ..models import MembershipTier as MembershipTierModel
 from ..models import Reward as RewardModel
 from ..models import TierBenefit as TierBenefitModel
 from ..services import mall, tiers
 from .accounts import own_account
-from .errors import MutationError, permission_denied, to_error, unauthenticated
+from .errors import (
+    LocalisedGraphQLError,
+    MutationError,
+    permission_denied,
+    permission_denied_error,
+    to_error,
+    unauthenticated,
+)
 from .membership_types import (
     Birthday,
     MembershipTier,
@@ -33,7 +39,7 @@ from .membership_types import (
 )
 from .mutations import LoyaltyMutation, decode_id
 from .scalars import PointsAmount
-from .types import AccountView, LoyaltyAccount, PageInfo, validate_page_size
+from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, validate_page_size
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -51,7 +57,7 @@ def _offset_from(cursor: str | None) -> int:
             raise ValueError(cursor)
         return int(number) + 1
     except (ValueError, UnicodeDecodeError):
-        raise GraphQLError(f"Invalid cursor: {cursor!r}.") from None
+        raise invalid_cursor(cursor) from None
 
 
 class MembershipQueries(graphene.ObjectType):
@@ -87,7 +93,7 @@ class MembershipQueries(graphene.ObjectType):
     ) -> RewardConnection:
         context = info.context
         if include_unavailable and not context.can_manage:
-            raise GraphQLError("You need one of the following permissions: MANAGE_USERS.")
+            raise permission_denied_error()
         size = validate_page_size(first)
         start = _offset_from(after)
         rows = list(
@@ -112,7 +118,7 @@ class MembershipQueries(graphene.ObjectType):
         try:
             pk = from_global_id(id, "Reward")
         except InvalidGlobalId as error:
-            raise GraphQLError(str(error)) from None
+            raise LocalisedGraphQLError(error.message, zh=error.zh) from None
         rewards = mall.rewards_of_channel(
             context.channel_slug, now=context.now, available_only=not context.can_manage
         )
@@ -140,10 +146,19 @@ class RewardRedeem(LoyaltyMutation):
             raise unauthenticated()
         account = own_account(context)
         if account is None:
-            raise MutationError("Only customers can redeem rewards.", code="permission_denied")
+            raise MutationError(
+                "Only customers can redeem rewards.",
+                code="permission_denied",
+                zh="只有顾客可以兑换奖品。",
+            )
         pk = decode_id(reward_id, "Reward", "rewardId")
         if not RewardModel.objects.in_channel(context.channel_slug).filter(pk=pk).exists():
-            raise MutationError("No such reward in this shop.", code="not_found", field="rewardId")
+            raise MutationError(
+                "No such reward in this shop.",
+                code="not_found",
+                field="rewardId",
+                zh="本店没有这个奖品。",
+            )
         try:
             redemption = mall.redeem_reward(
                 account,
@@ -154,7 +169,9 @@ class RewardRedeem(LoyaltyMutation):
             )
         except mall.DuplicateRedemption as error:
             return {
-                "errors": [to_error("idempotency_key", error.code, error.message)],
+                "errors": [
+                    to_error("idempotency_key", error.code, error.message_for(context.language))
+                ],
                 "redemption": error.redemption,
             }
         account.refresh_from_db()
@@ -189,7 +206,10 @@ class BirthdaySet(LoyaltyMutation):
             customer_id = requestor.user_id
         else:
             raise MutationError(
-                "Give the userId whose birthday to set.", code="required", field="userId"
+                "Give the userId whose birthday to set.",
+                code="required",
+                field="userId",
+                zh="请提供要设置生日的 userId。",
             )
         profile = tiers.set_birthday(
             customer_id,
@@ -251,7 +271,12 @@ def _tier_of_channel(context: Any, global_id: str, field: str = "id") -> Members
     pk = decode_id(global_id, "MembershipTier", field)
     tier = MembershipTierModel.objects.filter(pk=pk, channel_slug=context.channel_slug).first()
     if tier is None:
-        raise MutationError("No such tier in this channel.", code="not_found", field=field)
+        raise MutationError(
+            "No such tier in this channel.",
+            code="not_found",
+            field=field,
+            zh="此渠道中没有这个等级。",
+        )
     return tier
 
 
@@ -328,7 +353,12 @@ def _benefit_of_channel(context: Any, global_id: str) -> TierBenefitModel:
         pk=pk, tier__channel_slug=context.channel_slug
     ).first()
     if benefit is None:
-        raise MutationError("No such benefit in this channel.", code="not_found", field="id")
+        raise MutationError(
+            "No such benefit in this channel.",
+            code="not_found",
+            field="id",
+            zh="此渠道中没有这个权益。",
+        )
     return benefit
 
 
@@ -345,7 +375,9 @@ class TierBenefitCreate(LoyaltyMutation):
         tier = _tier_of_channel(info.context, tier_id, field="tierId")
         values = _changes(input)
         if not values.get("kind"):
-            raise MutationError("Choose the kind of benefit.", code="required", field="kind")
+            raise MutationError(
+                "Choose the kind of benefit.", code="required", field="kind", zh="请选择权益类型。"
+            )
         benefit = tiers.create_benefit(tier.pk, **values)
         return {"benefit": benefit}
 
@@ -429,7 +461,12 @@ def _reward_of_channel(context: Any, global_id: str) -> RewardModel:
     pk = decode_id(global_id, "Reward", "id")
     reward = RewardModel.objects.in_channel(context.channel_slug).filter(pk=pk).first()
     if reward is None:
-        raise MutationError("No such reward in this channel.", code="not_found", field="id")
+        raise MutationError(
+            "No such reward in this channel.",
+            code="not_found",
+            field="id",
+            zh="此渠道中没有这个奖品。",
+        )
     return reward
 
 

@@ -9,10 +9,26 @@ import graphene
 
 from ..services.errors import RetentionError
 from ..services.ledger import LedgerError
-from .errors import LoyaltyError, MutationError, permission_denied, to_error, unauthenticated
+from .errors import (
+    INTERNAL_ERROR,
+    INTERNAL_ERROR_ZH,
+    LoyaltyError,
+    MutationError,
+    in_language,
+    permission_denied,
+    to_error,
+    unauthenticated,
+)
 from .ids import InvalidGlobalId, from_global_id
 
 logger = logging.getLogger(__name__)
+
+# The ledger's refusals carry English details; customers reading Chinese get the gist.
+LEDGER_ERRORS_ZH = {
+    "insufficient_points": "积分不足。",
+    "invalid_points": "请输入一个非零的整数积分。",
+    "not_found": "找不到这个积分账户。",
+}
 
 
 class LoyaltyMutation(graphene.Mutation):
@@ -29,6 +45,7 @@ class LoyaltyMutation(graphene.Mutation):
 
     @classmethod
     def mutate(cls, root: Any, info: Any, **data: Any) -> Any:
+        language = getattr(info.context, "language", None)
         try:
             if cls.staff_only and not info.context.can_manage:
                 if not info.context.requestor.is_authenticated:
@@ -36,20 +53,18 @@ class LoyaltyMutation(graphene.Mutation):
                 raise permission_denied()
             fields = cls.perform(info, **data)
         except MutationError as error:
-            return cls(errors=[error.as_error()])
+            return cls(errors=[error.as_error(language)])
         except LedgerError as error:
-            return cls(errors=[to_error(None, error.code, str(error))])
+            message = in_language(language, str(error), LEDGER_ERRORS_ZH.get(error.code))
+            return cls(errors=[to_error(None, error.code, message)])
         except RetentionError as error:
-            return cls(errors=[to_error(e.field, e.code, e.message) for e in error.errors])
+            return cls(
+                errors=[to_error(e.field, e.code, e.message_for(language)) for e in error.errors]
+            )
         except Exception:
             logger.exception("Loyalty mutation %s failed", cls.__name__)
-            return cls(
-                errors=[
-                    LoyaltyError(
-                        field=None, code="graphql_error", message="Internal error; nothing changed."
-                    )
-                ]
-            )
+            message = in_language(language, INTERNAL_ERROR, INTERNAL_ERROR_ZH)
+            return cls(errors=[LoyaltyError(field=None, code="graphql_error", message=message)])
         fields.setdefault("errors", [])
         return cls(**fields)
 
@@ -60,8 +75,10 @@ class LoyaltyMutation(graphene.Mutation):
 
 def decode_id(value: Any, expected_type: str, field: str) -> int:
     if value in (None, ""):
-        raise MutationError(f"{field} is required.", code="required", field=field)
+        raise MutationError(
+            f"{field} is required.", code="required", field=field, zh=f"{field} 为必填项。"
+        )
     try:
         return from_global_id(value, expected_type)
     except InvalidGlobalId as error:
-        raise MutationError(str(error), code="invalid", field=field) from None
+        raise MutationError(error.message, code="invalid", field=field, zh=error.zh) from None

@@ -32,10 +32,12 @@ class RequestorKind(enum.StrEnum):
 class AuthenticationFailed(Exception):
     """A token was sent but is invalid or expired: the request is answered with 401."""
 
-    def __init__(self, message: str, code: str = "InvalidTokenError"):
+    def __init__(self, message: str, code: str = "InvalidTokenError", *, zh: str | None = None):
         super().__init__(message)
         self.message = message
         self.code = code
+        # The Simplified Chinese text, shown when the request asks for Chinese.
+        self.zh = zh
 
 
 @dataclass(frozen=True)

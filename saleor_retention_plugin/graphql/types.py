@@ -16,11 +16,11 @@ from typing import Any
 
 import graphene
 from django.db.models import Q, QuerySet
-from graphql import GraphQLError
 
 from ..models import LoyaltyAccount as LoyaltyAccountModel
 from ..models import PointsEntry
 from ..services.ledger import AccountSummary, summarise_account
+from .errors import LocalisedGraphQLError
 from .ids import to_global_id
 
 MAX_PAGE_SIZE = 100
@@ -68,8 +68,15 @@ def validate_page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE_SIZE
     if first < 1 or first > MAX_PAGE_SIZE:
-        raise GraphQLError(f"'first' must be between 1 and {MAX_PAGE_SIZE}; {first} was given.")
+        raise LocalisedGraphQLError(
+            f"'first' must be between 1 and {MAX_PAGE_SIZE}; {first} was given.",
+            zh=f"'first' 必须在 1 到 {MAX_PAGE_SIZE} 之间；收到的是 {first}。",
+        )
     return first
+
+
+def invalid_cursor(cursor: str) -> LocalisedGraphQLError:
+    return LocalisedGraphQLError(f"Invalid cursor: {cursor!r}.", zh=f"无效的游标：{cursor!r}。")
 
 
 def _encode_cursor(kind: str, moment: datetime, pk: int) -> str:
@@ -84,7 +91,7 @@ def _decode_cursor(kind: str, cursor: str) -> tuple[datetime, int]:
             raise ValueError(prefix)
         return datetime.fromisoformat(moment_text), int(pk_text)
     except (ValueError, UnicodeDecodeError):
-        raise GraphQLError(f"Invalid cursor: {cursor!r}.") from None
+        raise invalid_cursor(cursor) from None
 
 
 def newest_first_page(

@@ -25,6 +25,7 @@ from ..conf import ChannelSettings
 from ..endpoints import route
 from . import limits
 from .context import LoyaltyContext
+from .errors import LocalisedGraphQLError, in_language
 from .limits import QueryRejected, check_depth, check_nesting, check_size
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
 from .schema import schema
@@ -85,10 +86,11 @@ def serve_graphql(
     except (ValueError, QueryRejected) as error:
         return _errors(str(error), status=400)
 
+    language = _preferred_language(request)
     try:
         requestor: Requestor = resolve_requestor(request, channel_slug)
     except AuthenticationFailed as error:
-        return _errors(error.message, status=401, code=error.code)
+        return _errors(in_language(language, error.message, error.zh), status=401, code=error.code)
 
     try:
         document = parse(operation["query"])
@@ -108,7 +110,7 @@ def serve_graphql(
         settings=settings,
         requestor=requestor,
         request=request,
-        language=_preferred_language(request),
+        language=language,
     )
     try:
         result = execute(
@@ -123,7 +125,7 @@ def serve_graphql(
         return JsonResponse({"errors": [format_error(error)]}, status=400)
     body: dict[str, Any] = {"data": result.data}
     if result.errors:
-        body["errors"] = [_format_execution_error(error) for error in result.errors]
+        body["errors"] = [_format_execution_error(error, language) for error in result.errors]
     return JsonResponse(body, status=400 if result.invalid else 200)
 
 
@@ -148,15 +150,16 @@ def _read_operation(request: HttpRequest) -> dict[str, Any]:
     return {"query": query, "variables": variables, "operation_name": operation_name}
 
 
-def _format_execution_error(error: Any) -> dict[str, Any]:
+def _format_execution_error(error: Any, language: str | None) -> dict[str, Any]:
     original = getattr(error, "original_error", None)
-    if original is not None and not isinstance(original, GraphQLError):
+    formatted = format_error(error)
+    if isinstance(original, LocalisedGraphQLError):
+        formatted["message"] = original.message_for(language)
+    elif original is not None and not isinstance(original, GraphQLError):
         # An unexpected exception: log it, show nothing of its internals.
         logger.error("Loyalty API resolver failed", exc_info=original)
-        formatted = format_error(error)
-        formatted["message"] = "Internal error."
-        return formatted
-    return format_error(error)
+        formatted["message"] = in_language(language, "Internal error.", "内部错误。")
+    return formatted
 
 
 def _preferred_language(request: HttpRequest) -> str | None:

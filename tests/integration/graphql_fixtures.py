@@ -62,9 +62,13 @@ def resolve_test_requestor(request: Any, channel_slug: str) -> Requestor:
     try:
         claims = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_TTL_SECONDS)
     except signing.SignatureExpired:
-        raise AuthenticationFailed("Signature has expired.", code="ExpiredSignatureError") from None
+        raise AuthenticationFailed(
+            "Signature has expired.", code="ExpiredSignatureError", zh="令牌已过期。"
+        ) from None
     except signing.BadSignature:
-        raise AuthenticationFailed("Invalid token.", code="DecodeError") from None
+        raise AuthenticationFailed(
+            "Invalid token.", code="DecodeError", zh="无效的令牌。"
+        ) from None
     return Requestor(
         RequestorKind(claims["kind"]),
         user_id=claims["user_id"],

@@ -41,12 +41,16 @@ def resolve_saleor_requestor(request: HttpRequest, channel_slug: str) -> Request
         raise AuthenticationFailed(
             "Signature has expired: refresh your token (tokenRefresh) and try again.",
             code="ExpiredSignatureError",
+            zh="令牌已过期：请刷新令牌（tokenRefresh）后重试。",
         ) from None
     except jwt.PyJWTError as error:
-        raise AuthenticationFailed(f"Invalid token: {error}", code=type(error).__name__) from None
+        raise AuthenticationFailed(
+            f"Invalid token: {error}", code=type(error).__name__, zh=f"无效的令牌：{error}"
+        ) from None
     if user is None or not user.is_active:
         raise AuthenticationFailed(
-            "Invalid token: send a Saleor access token from tokenCreate or an app token."
+            "Invalid token: send a Saleor access token from tokenCreate or an app token.",
+            zh="无效的令牌：请发送 tokenCreate 得到的 Saleor 访问令牌或应用令牌。",
         )
     return _user_requestor(user)
 
@@ -84,7 +88,10 @@ def _app_requestor(request: HttpRequest, token: str) -> Requestor:
 
     app = AppByTokenLoader(request).load(token).get()
     if app is None:
-        raise AuthenticationFailed("Invalid token: no active app has this token.")
+        raise AuthenticationFailed(
+            "Invalid token: no active app has this token.",
+            zh="无效的令牌：没有使用此令牌的有效应用。",
+        )
     permissions = (
         frozenset({MANAGE_USERS}) if app.has_perm(AccountPermissions.MANAGE_USERS) else frozenset()
     )
