@@ -2,9 +2,9 @@
 
 Body: JSON ``{"query", "variables", "operationName"}``. Checks run cheapest first and
 before anything executes: method, body, size, the caller's token (401 when a token was
-sent but is invalid or expired), syntax, schema validation, depth. The channel is the
-plugin instance's, never the client's: accounts are per channel and an id from another
-channel finds nothing here.
+sent but is invalid or expired), syntax, depth, schema validation, whole numbers in
+``Int`` variables. The channel is the plugin instance's, never the client's: accounts
+are per channel and an id from another channel finds nothing here.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .errors import LocalisedGraphQLError, in_language
 from .limits import QueryRejected, check_depth, check_nesting, check_size
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
 from .schema import schema
+from .whole_numbers import non_integer_variables
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,20 @@ def serve_graphql(
     if validation_errors:
         return JsonResponse({"errors": [format_error(e) for e in validation_errors]}, status=400)
 
+    not_whole = non_integer_variables(
+        schema, document, operation["operation_name"], operation["variables"]
+    )
+    if not_whole:
+        return JsonResponse(
+            {
+                "errors": [
+                    {"message": _not_whole_message(path, value, language)}
+                    for path, value in not_whole
+                ]
+            },
+            status=400,
+        )
+
     context = LoyaltyContext(
         channel_slug=channel_slug,
         settings=settings,
@@ -160,6 +175,15 @@ def _format_execution_error(error: Any, language: str | None) -> dict[str, Any]:
         logger.error("Loyalty API resolver failed", exc_info=original)
         formatted["message"] = in_language(language, "Internal error.", "内部错误。")
     return formatted
+
+
+def _not_whole_message(path: str, value: Any, language: str | None) -> str:
+    shown = json.dumps(value, ensure_ascii=False)
+    return in_language(
+        language,
+        f"Variable {path} got {shown}: send a whole number (no fractions, strings or booleans).",
+        f"变量 {path} 的值 {shown} 无效：请发送整数（不能是小数、字符串或布尔值）。",
+    )
 
 
 def _preferred_language(request: HttpRequest) -> str | None:
