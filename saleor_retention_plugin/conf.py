@@ -40,6 +40,9 @@ class OverdraftPolicy(enum.StrEnum):
     CLAMP_TO_ZERO = "clamp_to_zero"  # take what is left, record the rest as written off
 
 
+SECRET_FIELD_TYPES = frozenset({"Secret", "SecretMultiline", "Password"})
+
+
 class InvalidConfiguration(ValueError):
     def __init__(self, errors: Mapping[str, str]):
         self.errors = dict(errors)
@@ -833,9 +836,22 @@ class ChannelSettings:
             if problems is not None:
                 for name, message in problems().items():
                     errors.setdefault(name, message)
+        settings = cls(**built)
+        for name, message in settings.problems().items():
+            errors.setdefault(name, message)
         if errors and strict:
             raise InvalidConfiguration(errors)
-        return cls(**built)
+        return settings
+
+    def problems(self) -> dict[str, str]:
+        """Rules that span sections, keyed by the field to fix."""
+        errors: dict[str, str] = {}
+        if self.reminders.cart_reminders_enabled and not self.delivery.checkout_url_template:
+            errors["checkout_url_template"] = (
+                "Cart reminders link back to the cart: enter your storefront's checkout link "
+                "with {token}, for example https://shop.example/checkout?token={token}."
+            )
+        return errors
 
     def as_configuration(self) -> dict[str, str]:
         """The raw name->value mapping that parses back to these settings (JSON-native)."""
@@ -843,6 +859,15 @@ class ChannelSettings:
         for section in dataclasses.fields(self):
             flat.update(dataclasses.asdict(getattr(self, section.name)))
         return {field.name: _format(flat[field.name]) for field in SETTING_FIELDS}
+
+    def as_task_configuration(self) -> dict[str, str]:
+        """``as_configuration`` without secrets: what may travel in Celery task arguments
+        (brokers, result backends and monitoring tools keep those). Work that needs a
+        secret, such as sending, loads the channel's settings in the worker instead."""
+        secret = {field.name for field in SETTING_FIELDS if field.type in SECRET_FIELD_TYPES}
+        return {
+            name: value for name, value in self.as_configuration().items() if name not in secret
+        }
 
 
 def default_configuration() -> list[dict[str, Any]]:

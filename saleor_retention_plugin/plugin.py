@@ -136,7 +136,7 @@ class RetentionPlugin(BasePlugin):
         if not order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
             return
         enqueue_after_commit(
-            sync_saleor_order_points_task, str(order.pk), self.settings.as_configuration()
+            sync_saleor_order_points_task, str(order.pk), self.settings.as_task_configuration()
         )
 
     # --- customers ------------------------------------------------------------------------
@@ -208,4 +208,6 @@ class RetentionPlugin(BasePlugin):
             currency=order.currency,
             placed_at=order.created_at,
         ).to_json()
-        enqueue_after_commit(record_order_for_carts_task, placed, self.settings.as_configuration())
+        enqueue_after_commit(
+            record_order_for_carts_task, placed, self.settings.as_task_configuration()
+        )

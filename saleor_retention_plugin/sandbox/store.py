@@ -23,10 +23,11 @@ from typing import Any
 import time_machine
 
 from ..conf import ChannelSettings
+from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import OrderSnapshot, order_event_syncs_points
-from ..models import FlowMessage, LoyaltyAccount, MessageState, Redemption
+from ..models import FlowMessage, LoyaltyAccount, MessageState, Redemption, Reward
 from ..services import mall
 from ..services.carts import record_cart_activity, refresh_cart_contents
 from ..services.errors import RetentionError
@@ -541,8 +542,15 @@ class SimulatedStore:
 
     def _open_points_mall(self) -> None:
         for channel in CHANNELS:
-            for reward in REWARDS:
-                mall.create_reward(channel.slug, **reward)
+            for fields in REWARDS:
+                reward = mall.create_reward(channel.slug, **fields)
+                if reward.draw_seed:
+                    # A shop draws a secret seed; the sandbox derives it from --seed so the
+                    # same seed tells the same story, draws included.
+                    seed = f"{self.random.getrandbits(256):064x}"
+                    Reward.objects.filter(pk=reward.pk).update(
+                        draw_seed=seed, draw_seed_hash=draws.seed_hash(seed)
+                    )
 
     def _redeem(self, customer: Customer) -> None:
         """The customer picks a reward they can afford, as the storefront's API would."""

@@ -206,3 +206,29 @@ def test_a_pending_period_shorter_than_the_expiry_is_accepted():
     settings = ChannelSettings.from_configuration({"pending_days": "55", "expiry_months": "2"})
 
     assert (settings.ledger.pending_days, settings.ledger.expiry_months) == (55, 2)
+
+
+def test_secrets_never_travel_in_task_arguments():
+    settings = ChannelSettings.from_configuration(
+        {
+            "smtp_username": "shop",
+            "smtp_password": "hunter2-hunter2",
+            "delivery_channel": "webhook",
+            "webhook_url": "https://gateway.example/hooks",
+            "webhook_secret": "s3cret-s3cret-s3cret",
+        }
+    )
+
+    sent = settings.as_task_configuration()
+
+    assert "hunter2-hunter2" not in sent.values()
+    assert "s3cret-s3cret-s3cret" not in sent.values()
+    assert {"smtp_password", "webhook_secret"}.isdisjoint(sent)
+    assert sent["webhook_url"] == "https://gateway.example/hooks"
+
+
+def test_cart_reminders_need_a_link_back_to_the_cart():
+    with pytest.raises(InvalidConfiguration) as error:
+        ChannelSettings.from_configuration({"cart_reminders_enabled": "true"})
+
+    assert set(error.value.errors) == {"checkout_url_template"}
