@@ -372,6 +372,12 @@ BENEFIT_KINDS = (
 MAX_BIRTHDAY_POINTS = 1_000_000
 
 
+def _is_catalogue_id(item: Any) -> bool:
+    if isinstance(item, str):
+        return bool(item.strip())
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
 def benefit_errors(
     kind: str, value: Decimal | None, config: Mapping[str, Any], title: Mapping[str, str]
 ) -> dict[str, str]:
@@ -401,11 +407,17 @@ def benefit_errors(
         if value is not None and (value != value.to_integral_value() or not (1 <= value <= 8760)):
             errors["value"] = "Enter how many hours early members get access, from 1 to 8760."
     elif kind == "member_only_products":
-        ids = [*config.get("product_ids", []), *config.get("collection_ids", [])]
-        if not ids or not all(isinstance(item, str | int) and str(item) for item in ids):
+        lists = [config.get(key) for key in ("product_ids", "collection_ids") if key in config]
+        # A list of ids, each a non-empty string or an integer: a bare string would be read
+        # as its characters, a number is not iterable.
+        if (
+            not lists
+            or not all(isinstance(ids, list) and all(map(_is_catalogue_id, ids)) for ids in lists)
+            or not any(lists)
+        ):
             errors["config"] = (
                 'List the member-only products or collections: {"product_ids": [...]} '
-                'or {"collection_ids": [...]}.'
+                'or {"collection_ids": [...]}, each id a string or a whole number.'
             )
     elif kind == "custom" and not any(text.strip() for text in title.values()):
         errors["title"] = "A custom benefit needs a title the storefront can show."

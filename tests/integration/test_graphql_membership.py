@@ -306,6 +306,9 @@ def test_staff_manage_benefits_of_a_tier(loyalty_api, staff_token, default_tiers
         ({"kind": "PERCENTAGE_DISCOUNT", "value": "150"}, "value"),
         ({"kind": "POINTS_MULTIPLIER", "value": "0.5"}, "value"),
         ({"value": "5"}, "kind"),
+        ({"kind": "MEMBER_ONLY_PRODUCTS", "config": '{"product_ids": "UHJvZHVjdDox"}'}, "config"),
+        ({"kind": "MEMBER_ONLY_PRODUCTS", "config": '{"product_ids": 42}'}, "config"),
+        ({"kind": "MEMBER_ONLY_PRODUCTS", "config": '["UHJvZHVjdDox"]'}, "config"),
     ],
 )
 def test_invalid_benefits_are_field_errors(loyalty_api, staff_token, default_tiers, input_, field):

@@ -347,5 +347,35 @@ def test_benefits_a_storefront_could_not_act_on_are_refused(kind, value, config,
     assert field in benefit_errors(kind, value, config, title)
 
 
-def test_member_only_products_list_their_products():
-    assert benefit_errors("member_only_products", None, {"product_ids": ["UHJvZHVjdDox"]}, {}) == {}
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"product_ids": ["UHJvZHVjdDox"]},
+        {"product_ids": [12, "UHJvZHVjdDox"]},
+        {"collection_ids": ["Q29sbGVjdGlvbjox"]},
+        {"product_ids": [], "collection_ids": [3]},
+    ],
+)
+def test_member_only_products_list_their_products(config):
+    assert benefit_errors("member_only_products", None, config, {}) == {}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"product_ids": "UHJvZHVjdDox"},  # a string is not a list of its characters
+        {"product_ids": 12},
+        {"product_ids": None},
+        {"product_ids": {"id": 1}},
+        {"product_ids": []},
+        {"product_ids": [""]},
+        {"product_ids": ["  "]},
+        {"product_ids": [True]},
+        {"product_ids": [1.5]},
+        {"product_ids": [["nested"]]},
+        {"collection_ids": "Q29sbGVjdGlvbjox"},
+        {"product_ids": ["UHJvZHVjdDox"], "collection_ids": 3},
+    ],
+)
+def test_member_only_products_need_a_list_of_ids(config):
+    assert set(benefit_errors("member_only_products", None, config, {})) == {"config"}
