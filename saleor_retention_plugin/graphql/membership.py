@@ -44,6 +44,10 @@ from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, valida
 # --- reading ----------------------------------------------------------------------------------
 
 
+# Far more rewards than any catalogue holds; cursors beyond it are forged.
+MAX_REWARD_OFFSET = 1_000_000
+
+
 def _offset_cursor(offset: int) -> str:
     return b64encode(f"Reward:{offset}".encode()).decode()
 
@@ -53,7 +57,14 @@ def _offset_from(cursor: str | None) -> int:
         return 0
     try:
         prefix, _, number = b64decode(cursor.encode(), validate=True).decode().partition(":")
-        if prefix != "Reward" or not number.isdigit():
+        # ASCII digits within a bound: a forged offset must not reach PostgreSQL's OFFSET
+        # (beyond bigint it is an error there, far beyond the catalogue it is wasted work).
+        if (
+            prefix != "Reward"
+            or not (number.isascii() and number.isdigit())
+            or len(number) > len(str(MAX_REWARD_OFFSET))
+            or int(number) >= MAX_REWARD_OFFSET
+        ):
             raise ValueError(cursor)
         return int(number) + 1
     except (ValueError, UnicodeDecodeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import threading
 from datetime import timedelta
 
@@ -99,6 +100,21 @@ def test_customers_see_only_rewards_available_now(loyalty_api, reward):
     edges = loyalty_api.post(REWARDS).data["rewards"]["edges"]
 
     assert [edge["node"]["id"] for edge in edges] == [gid(available)]
+
+
+@pytest.mark.parametrize(
+    "offset",
+    ["9" * 30, str(2**63), "1000000", "١٢"],  # past bigint, past the cap, Arabic-Indic digits
+)
+def test_forged_reward_cursors_are_invalid_not_internal_errors(loyalty_api, reward, offset):
+    reward()
+    forged = base64.b64encode(f"Reward:{offset}".encode()).decode()
+
+    response = loyalty_api.post(REWARDS, {"first": 5, "after": forged})
+
+    assert response.status == 200
+    assert response.error_messages == [f"Invalid cursor: {forged!r}."]
+    assert response.body["data"] is None
 
 
 def test_staff_list_every_reward_customers_may_not(
