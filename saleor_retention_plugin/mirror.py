@@ -13,10 +13,10 @@ from typing import Any
 
 from celery import shared_task
 from django.apps import apps
-from django.db import transaction
 from django.db.models.signals import post_save
 
 from . import signals
+from .enqueue import enqueue_after_commit
 from .tasks import RETRY_POLICY
 
 logger = logging.getLogger(__name__)
@@ -45,14 +45,14 @@ def _on_ledger_change(
     sender: Any, *, account_id: int, customer_id: int | None, **kwargs: Any
 ) -> None:
     if customer_id is not None and mirror_enabled():
-        # Ledger signals are already sent after commit.
-        mirror_loyalty_metadata_task.delay(account_id)
+        # Ledger signals are sent after commit, so this sends at once. A broker outage is
+        # logged: the ledger is the truth and the next change mirrors again.
+        enqueue_after_commit(mirror_loyalty_metadata_task, account_id)
 
 
 def _on_tier_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     if created and mirror_enabled():
-        account_id = instance.account_id
-        transaction.on_commit(lambda: mirror_loyalty_metadata_task.delay(account_id))
+        enqueue_after_commit(mirror_loyalty_metadata_task, instance.account_id)
 
 
 def connect() -> None:

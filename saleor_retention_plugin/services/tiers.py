@@ -661,10 +661,13 @@ def tier_history(account: LoyaltyAccount) -> QuerySet[TierChange]:
 
 
 def _reevaluate_after_commit(channel_slug: str) -> None:
+    # The change is saved either way: a broker outage is logged, not turned into an error
+    # that would tell the merchant nothing changed; the nightly re-evaluation catches up.
+    from ..enqueue import enqueue_after_commit
     from ..tasks import reevaluate_tiers_task
 
-    transaction.on_commit(
-        lambda: reevaluate_tiers_task.delay(channel_slug, TierChange.Reason.THRESHOLDS_CHANGED)
+    enqueue_after_commit(
+        reevaluate_tiers_task, channel_slug, TierChange.Reason.THRESHOLDS_CHANGED.value
     )
 
 
