@@ -8,6 +8,7 @@ from ..models import LoyaltyAccount
 from ..services.ledger import account_for
 from .errors import MutationError
 from .ids import InvalidGlobalId, from_global_id
+from .users import user_exists
 
 
 def own_account(context: Any) -> LoyaltyAccount | None:
@@ -40,6 +41,7 @@ def find_account(
     """An account of the endpoint's channel by one of its keys; ``MutationError`` otherwise.
 
     Accounts of other channels are "not found": an id is never a way into another channel.
+    ``create_for_user`` opens an account for a ``userId`` without one, if that user exists.
     """
     given = [
         name for name, value in (("id", account_id), ("userId", user_id), ("email", email)) if value
@@ -58,7 +60,7 @@ def find_account(
         elif user_id:
             customer_id = from_global_id(user_id, "User")
             found = accounts.filter(customer_id=customer_id).first()
-            if found is None and create_for_user:
+            if found is None and create_for_user and user_exists(customer_id):
                 found = account_for(context.channel_slug, customer_id, None)
             field = "userId"
         else:

@@ -40,6 +40,7 @@ from .membership_types import (
 from .mutations import LoyaltyMutation, decode_id
 from .scalars import PointsAmount
 from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, validate_page_size
+from .users import user_exists
 
 # --- reading ----------------------------------------------------------------------------------
 
@@ -213,6 +214,10 @@ class BirthdaySet(LoyaltyMutation):
             if not context.can_manage:
                 raise permission_denied()
             customer_id = decode_id(user_id, "User", "userId")
+            if not user_exists(customer_id):
+                raise MutationError(
+                    "No such customer.", code="not_found", field="userId", zh="找不到这位顾客。"
+                )
         elif requestor.user_id is not None:
             customer_id = requestor.user_id
         else:

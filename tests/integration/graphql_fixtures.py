@@ -195,3 +195,14 @@ def app_token():
         return Caller(issue_token("app", app_id=app_id, permissions=permissions))
 
     return make
+
+
+@pytest.fixture
+def shop_user():
+    """``shop_user(pk)``: a user of the host shop (Django's ``auth.User`` in this tier)."""
+    from django.contrib.auth import get_user_model
+
+    def make(pk: int) -> Any:
+        return get_user_model().objects.create(pk=pk, username=f"user{pk}")
+
+    return make

@@ -21,6 +21,12 @@ mutation Adjust($input: LoyaltyPointsAdjustInput!) {
 """
 
 
+@pytest.fixture(autouse=True)
+def customer_1001(shop_user):
+    """The customer most tests adjust: a real user of the shop."""
+    return shop_user(1001)
+
+
 def adjust(api, token, **input_):
     input_.setdefault("reason", "Goodwill for a late parcel")
     return api.post(ADJUST, {"input": input_}, token=token)
@@ -199,14 +205,13 @@ def test_only_loyalty_managers_of_this_channel_adjust(
 
 def test_an_account_of_another_channel_cannot_be_adjusted_here(loyalty_api, staff_token):
     staff = staff_token()
-    elsewhere = adjust(loyalty_api, staff.token, userId=to_global_id("User", 1001), points=5)
+    adjust(loyalty_api, staff.token, userId=to_global_id("User", 1001), points=5)
     other_id = loyalty_api.post(
         ADJUST,
         {"input": {"userId": to_global_id("User", 1001), "points": 5, "reason": "x"}},
         token=staff.token,
         channel="cn-store",
     ).data["loyaltyPointsAdjust"]["account"]["id"]
-    del elsewhere
 
     payload = adjust(loyalty_api, staff.token, accountId=other_id, points=5).data[
         "loyaltyPointsAdjust"
@@ -214,3 +219,34 @@ def test_an_account_of_another_channel_cannot_be_adjusted_here(loyalty_api, staf
 
     assert [e["code"] for e in payload["errors"]] == ["NOT_FOUND"]
     assert LoyaltyAccount.objects.get(channel_slug="cn-store").balance == 5
+
+
+def test_no_account_is_opened_for_a_user_the_shop_does_not_have(loyalty_api, staff_token):
+    payload = adjust(
+        loyalty_api, staff_token().token, userId=to_global_id("User", 424242), points=500
+    ).data["loyaltyPointsAdjust"]
+
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("userId", "NOT_FOUND")]
+    assert not LoyaltyAccount.objects.filter(customer_id=424242).exists()
+    assert not PointsEntry.objects.exists()
+
+
+@pytest.mark.parametrize(("directory_says", "opened"), [(True, True), (False, False)])
+def test_the_host_decides_who_exists_through_a_setting(
+    loyalty_api, staff_token, settings, directory_says, opened
+):
+    asked = []
+
+    def user_exists(customer_id: int) -> bool:
+        asked.append(customer_id)
+        return directory_says
+
+    settings.RETENTION_USER_EXISTS = user_exists
+
+    payload = adjust(
+        loyalty_api, staff_token().token, userId=to_global_id("User", 77), points=5
+    ).data["loyaltyPointsAdjust"]
+
+    assert asked == [77]
+    assert (payload["errors"] == []) is opened
+    assert LoyaltyAccount.objects.filter(customer_id=77).exists() is opened

@@ -141,9 +141,11 @@ def test_depth_follows_fragment_spreads(loyalty_api, customer_token, monkeypatch
 
 
 def test_an_unexpected_failure_in_a_mutation_is_an_error_not_a_crash(
-    loyalty_api, staff_token, monkeypatch
+    loyalty_api, staff_token, monkeypatch, shop_user
 ):
     from saleor_retention_plugin.graphql import ledger as ledger_api
+
+    shop_user(1)
 
     def broken(*args, **kwargs):
         raise RuntimeError("connection details that must not leak")

@@ -135,8 +135,9 @@ def test_impossible_birthdays_are_field_errors(loyalty_api, customer_token, vari
 
 
 def test_customers_change_their_birthday_once_a_year_staff_any_time(
-    loyalty_api, customer_token, staff_token
+    loyalty_api, customer_token, staff_token, shop_user
 ):
+    shop_user(1)
     me = customer_token(user_id=1)
     loyalty_api.post(SET_BIRTHDAY, {"month": 5, "day": 1}, token=me.token)
 
@@ -165,6 +166,17 @@ def test_only_staff_set_someone_elses_birthday(loyalty_api, customer_token, toke
     assert [e["code"] for e in payload["errors"]] == [
         "PERMISSION_DENIED" if token == "customer" else "UNAUTHENTICATED"
     ]
+    assert not CustomerProfile.objects.exists()
+
+
+def test_staff_cannot_record_a_birthday_for_a_user_the_shop_does_not_have(loyalty_api, staff_token):
+    payload = loyalty_api.post(
+        SET_BIRTHDAY,
+        {"month": 6, "day": 1, "userId": to_global_id("User", 424242)},
+        token=staff_token().token,
+    ).data["birthdaySet"]
+
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("userId", "NOT_FOUND")]
     assert not CustomerProfile.objects.exists()
 
 
