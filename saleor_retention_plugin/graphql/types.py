@@ -22,9 +22,8 @@ from ..models import PointsEntry
 from ..services.ledger import AccountSummary, summarise_account
 from .errors import LocalisedGraphQLError
 from .ids import to_global_id
+from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
 EXPIRING_WITHIN_DAYS = 30
 DEFAULT_LANGUAGE = "en"
 

@@ -3,8 +3,8 @@
 Body: JSON ``{"query", "variables", "operationName"}``. Checks run cheapest first and
 before anything executes: method, body, size, the caller's token (401 when a token was
 sent but is invalid or expired), syntax, depth, schema validation, whole numbers in
-``Int`` variables. The channel is the plugin instance's, never the client's: accounts
-are per channel and an id from another channel finds nothing here.
+``Int`` variables, top-level fields and cost. The channel is the plugin instance's, never
+the client's: accounts are per channel and an id from another channel finds nothing here.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ..endpoints import route
 from . import limits
 from .context import LoyaltyContext
 from .errors import LocalisedGraphQLError, in_language
-from .limits import QueryRejected, check_depth, check_nesting, check_size
+from .limits import QueryRejected, check_cost, check_depth, check_nesting, check_size
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
 from .schema import schema
 from .whole_numbers import non_integer_variables
@@ -119,6 +119,11 @@ def serve_graphql(
             },
             status=400,
         )
+
+    try:
+        check_cost(schema, document, operation["operation_name"], operation["variables"])
+    except QueryRejected as error:
+        return _errors(str(error), status=400)
 
     context = LoyaltyContext(
         channel_slug=channel_slug,

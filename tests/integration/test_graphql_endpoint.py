@@ -182,3 +182,41 @@ def test_an_unexpected_failure_in_a_query_hides_its_details(
     assert response.status == 200
     assert response.body["data"] == {"myLoyaltyAccount": None}
     assert response.error_messages == ["Internal error."]
+
+
+def _aliases(count: int, selection: str) -> str:
+    return "{ " + " ".join(f"a{n}: {selection}" for n in range(count)) + " }"
+
+
+HISTORY_PAGE = "myLoyaltyAccount { history(first: 100) { edges { node { id } } } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        (_aliases(200, HISTORY_PAGE), "selects 200 top-level fields; the limit is 10"),
+        (
+            "{ myLoyaltyAccount { "
+            + _aliases(11, "history(first: 100) { edges { cursor } }")[1:-1]
+            + " } }",
+            "may return up to 1100 rows of lists; the limit is 1000",
+        ),
+    ],
+    ids=["200-root-aliases", "11-nested-pages-of-100"],
+)
+def test_costly_queries_are_refused_before_execution(
+    loyalty_api, customer_token, django_assert_num_queries, query, refusal
+):
+    with django_assert_num_queries(0):
+        response = loyalty_api.post(query, token=customer_token().token)
+
+    assert response.status == 400
+    assert refusal in response.error_messages[0]
+    assert not LoyaltyAccount.objects.exists()
+
+
+def test_a_query_at_the_cost_limit_runs(loyalty_api, customer_token):
+    response = loyalty_api.post(_aliases(10, HISTORY_PAGE), token=customer_token().token)
+
+    assert response.status == 200
+    assert len(response.data) == 10

@@ -2,9 +2,11 @@
 
 import pytest
 from graphql import parse
+from graphql.utils.build_ast_schema import build_ast_schema
 
 from saleor_retention_plugin.graphql.limits import (
     QueryRejected,
+    check_cost,
     check_depth,
     check_nesting,
     check_size,
@@ -73,3 +75,81 @@ def test_size_limit():
     check_size("x" * 100, limit=100)
     with pytest.raises(QueryRejected, match="101 characters long; the limit is 100"):
         check_size("x" * 101, limit=100)
+
+
+# --- cost ------------------------------------------------------------------------------------
+
+COST_SCHEMA = build_ast_schema(
+    parse(
+        """
+        schema { query: Query }
+        type Query {
+          me: Account
+          account(id: ID): Account
+          rewards(first: Int, after: String): RewardConnection
+          entities(representations: [String!]!): [Account]
+        }
+        type Account { id: ID history(first: Int): EntryConnection }
+        type EntryConnection { edges: [EntryEdge] }
+        type EntryEdge { node: Entry }
+        type Entry { id: ID points: Int }
+        type RewardConnection { edges: [RewardEdge] }
+        type RewardEdge { node: Reward }
+        type Reward { id: ID }
+        """
+    )
+)
+
+
+def cost_check(query: str, variables=None, **limits):
+    check_cost(COST_SCHEMA, parse(query), None, variables or {}, **limits)
+
+
+def aliases(count: int, selection: str) -> str:
+    return "{ " + " ".join(f"a{n}: {selection}" for n in range(count)) + " }"
+
+
+def test_an_account_page_fits_the_limits():
+    cost_check(
+        "{ me { history(first: 100) { edges { node { id } } } }"
+        " rewards(first: 100) { edges { node { id } } } }"
+    )
+
+
+def test_too_many_top_level_fields_are_rejected_aliases_and_fragments_included():
+    with pytest.raises(QueryRejected, match="selects 11 top-level fields; the limit is 10"):
+        cost_check(aliases(11, "me { id }"))
+    spread = "{ a: me { id } b: me { id } ...more } fragment more on Query { " + (
+        " ".join(f"c{n}: account {{ id }}" for n in range(10)) + " }"
+    )
+    with pytest.raises(QueryRejected, match="selects 12 top-level fields"):
+        cost_check(spread)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "cost"),
+    [
+        (aliases(10, "me { history(first: 100) { edges { node { id } } } }"), {}, 1000),
+        (aliases(10, "me { history { edges { node { id } } } }"), {}, 200),
+        ("query($n: Int) { me { history(first: $n) { edges { node { id } } } } }", {"n": 70}, 70),
+        (
+            "{ me { " + aliases(11, "history(first: 100) { edges { node { id } } }")[1:-1] + " } }",
+            {},
+            1100,
+        ),
+        (
+            "query($r: [String!]!) { entities(representations: $r) {"
+            " history(first: 50) { edges { node { id } } } } }",
+            {"r": ["a"] * 30},
+            1500,
+        ),
+    ],
+)
+def test_the_cost_is_the_rows_connections_may_return(query, variables, cost):
+    if cost > 1000:
+        with pytest.raises(QueryRejected, match=f"up to {cost} rows"):
+            cost_check(query, variables)
+    else:
+        cost_check(query, variables)
+        with pytest.raises(QueryRejected, match=f"up to {cost} rows"):
+            cost_check(query, variables, max_cost=cost - 1)
