@@ -2,7 +2,10 @@
 
 The merchant's reward holds a secret ``seed``; its SHA-256 (the commitment) is public
 from the day the draw opens, so the merchant cannot swap seeds afterwards. Each entry
-stores its ``nonce`` (the redemption's key) and the odds as they stood. The roll is
+stores its ``nonce`` and the odds as they stood. The nonce joins the ledger entry that
+paid for the entry (unique) with the SHA-256 of the idempotency key the customer chose
+for the redemption: the merchant, who knows the seed, cannot tell in advance which entry
+wins, and a customer can check their own key went into their draw. The roll is
 
     roll = int(HMAC-SHA256(seed, nonce)) mod 1_000_000
 
@@ -59,6 +62,17 @@ def new_seed() -> str:
 
 def seed_hash(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def entry_nonce(entry_id: int, customer_key: str) -> str:
+    """The nonce of one draw entry: ``entry:<ledger entry id>|key:<sha256 of the key>``."""
+    return f"entry:{entry_id}|key:{hashlib.sha256(customer_key.encode()).hexdigest()}"
+
+
+def nonce_includes_key(audit: Mapping[str, Any], customer_key: str) -> bool:
+    """Whether the stored draw was rolled with the customer's own idempotency key."""
+    nonce = str(audit.get("nonce", ""))
+    return nonce.endswith(f"|key:{hashlib.sha256(customer_key.encode()).hexdigest()}")
 
 
 def roll(seed: str, nonce: str) -> int:

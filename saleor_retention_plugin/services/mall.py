@@ -502,8 +502,9 @@ def _what_to_issue(
         )
         for prize in reward.draw_prizes
     ]
-    # The nonce is the ledger entry that paid for this entry: unique, and stored.
-    nonce = f"entry:{entry_id}"
+    # Unique (the ledger entry that paid) and unpredictable to the merchant (the
+    # customer's key); stored whole in the audit, so the roll can be re-derived.
+    nonce = draws.entry_nonce(entry_id, redemption.idempotency_key)
     outcome = draws.draw(reward.draw_seed, nonce, prizes)
     redemption.draw_audit = outcome.as_audit(
         seed_hash=reward.draw_seed_hash, nonce=nonce, prizes=prizes

@@ -329,6 +329,11 @@ class TestPrizeDraws:
         seed = mall.reveal_draw_seed(reward.pk)
         assert all(mall.verify_draw(entry, seed) for entry in entries)
         assert not any(mall.verify_draw(entry, draws.new_seed()) for entry in entries)
+        # Each customer can see their own key went into their roll.
+        assert all(
+            draws.nonce_includes_key(entry.draw_audit, f"draw-{i}")
+            for i, entry in enumerate(entries)
+        )
         outcomes = {entry.draw_audit["prize"] for entry in entries}
         assert outcomes == {"big", "ship", None}  # 60 draws at 10/40/50%: all three show
         for entry in entries:

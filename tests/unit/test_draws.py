@@ -39,6 +39,18 @@ def test_a_tampered_outcome_does_not_verify():
     assert not draws.verify({**audit, "roll": (audit["roll"] + 1) % SCALE}, seed)
 
 
+@given(entry_id=st.integers(min_value=1), key=st.text(max_size=100), other=st.text(max_size=100))
+def test_the_nonce_mixes_the_customers_key_into_the_unique_entry(entry_id, key, other):
+    nonce = draws.entry_nonce(entry_id, key)
+    audit = {"nonce": nonce}
+
+    assert nonce.startswith(f"entry:{entry_id}|key:")
+    assert draws.nonce_includes_key(audit, key)
+    if other != key:
+        assert draws.entry_nonce(entry_id, other) != nonce
+        assert not draws.nonce_includes_key(audit, other)
+
+
 @pytest.mark.parametrize(
     ("roll", "expected"),
     [
