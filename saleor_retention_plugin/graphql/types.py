@@ -17,6 +17,7 @@ from typing import Any
 import graphene
 from django.db.models import Q, QuerySet
 
+from ..domain.tiers import localised as domain_localised
 from ..models import LoyaltyAccount as LoyaltyAccountModel
 from ..models import PointsEntry
 from ..services.ledger import AccountSummary, summarise_account
@@ -159,6 +160,20 @@ class PointsTransactionKind(graphene.Enum):
     REVERSE = "reverse"
 
 
+# Descriptions of the entries the ledger writes by itself (orders, expiry).
+_STANDARD_DESCRIPTIONS: dict[str, dict[str, str]] = {
+    PointsEntry.Kind.EARN: {
+        "en": "Points for order #{number}",
+        "zh-Hans": "订单 #{number} 获得积分",
+    },
+    PointsEntry.Kind.REVERSE: {
+        "en": "Points taken back: order #{number} refunded or cancelled",
+        "zh-Hans": "订单 #{number} 退款或取消，积分已扣回",
+    },
+    PointsEntry.Kind.EXPIRE: {"en": "Points expired", "zh-Hans": "积分已过期"},
+}
+
+
 class PointsTransaction(graphene.ObjectType):
     id = graphene.ID(required=True)
     kind = graphene.Field(PointsTransactionKind, required=True)
@@ -168,7 +183,16 @@ class PointsTransaction(graphene.ObjectType):
     )
     order_id = graphene.String(description="The Saleor order (UUID) this change belongs to.")
     order_number = graphene.String()
-    reason = graphene.String(required=True)
+    reason = graphene.String(
+        required=True, description="The record of why, as written (English for system entries)."
+    )
+    description = graphene.String(
+        required=True,
+        language_code=graphene.String(
+            description='e.g. "zh-Hans" or "en"; defaults to the Accept-Language header.'
+        ),
+        description="What the customer reads about this change, in the requested language.",
+    )
     actor = graphene.String(
         description="Who made a manual adjustment (user:<id> or app:<id>); staff only."
     )
@@ -185,6 +209,21 @@ class PointsTransaction(graphene.ObjectType):
     @staticmethod
     def resolve_order_number(root: PointsEntry, info: Any) -> str | None:
         return root.order_number or None
+
+    @staticmethod
+    def resolve_description(root: PointsEntry, info: Any, language_code: str | None = None) -> str:
+        language = language_of(info, language_code)
+        texts = (root.details or {}).get("texts")
+        if isinstance(texts, Mapping) and texts:
+            return domain_localised(texts, language)
+        standard = _STANDARD_DESCRIPTIONS.get(root.kind)
+        if standard is None or (root.kind != PointsEntry.Kind.EXPIRE and not root.order_number):
+            # Staff adjustments: the reason as the staff member wrote it.
+            return root.reason
+        return domain_localised(
+            {code: text.format(number=root.order_number) for code, text in standard.items()},
+            language,
+        )
 
     @staticmethod
     def resolve_actor(root: PointsEntry, info: Any) -> str | None:

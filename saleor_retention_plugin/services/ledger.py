@@ -10,7 +10,7 @@ nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -359,13 +359,16 @@ def spend_points(
     *,
     idempotency_key: str,
     reason: str = "",
+    texts: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> PointsEntry:
     """Spend ``points`` of the account's spendable points, soonest-expiring first.
 
     Raises ``InsufficientPoints`` (and changes nothing) when the account has fewer
     spendable points; pending points cannot be spent. A repeated ``idempotency_key``
-    returns the entry of the first call instead of spending again.
+    returns the entry of the first call instead of spending again. ``texts`` are what the
+    customer reads about the entry, by language (``{"en": ..., "zh-Hans": ...}``), kept
+    in ``details["texts"]``; ``reason`` stays the (English) record.
     """
     _check_points(points)
     _check_idempotency_key(idempotency_key)
@@ -391,6 +394,7 @@ def spend_points(
             points=-points,
             idempotency_key=idempotency_key,
             reason=reason,
+            details=_texts_details(texts),
             now=now,
         )
         _consume(plan)
@@ -410,9 +414,11 @@ def adjust_points(
     actor: str,
     idempotency_key: str,
     settings: LedgerSettings,
+    texts: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> PointsEntry:
     """A manual correction by staff or an app, with a required reason (audited).
+    ``texts``: what the customer reads about it by language, as for ``spend_points``.
 
     Positive adjustments become a lot that is spendable at once and expires like earned
     points; negative ones take from the soonest-expiring lots and may not take the balance
@@ -447,6 +453,7 @@ def adjust_points(
                 expires_at=expiry_moment(now, settings.expiry_months, settings.timezone),
                 reason=reason.strip(),
                 actor=actor,
+                details=_texts_details(texts),
                 now=now,
             )
         else:
@@ -463,6 +470,7 @@ def adjust_points(
                 idempotency_key=idempotency_key,
                 reason=reason.strip(),
                 actor=actor,
+                details=_texts_details(texts),
                 now=now,
             )
             _consume(plan)
@@ -595,6 +603,10 @@ def _check_points(points: object) -> None:
         raise InvalidPoints("Enter a whole number of points greater than zero.")
     if points > MAX_ADJUSTMENT:
         raise InvalidPoints(f"At most {MAX_ADJUSTMENT} points at once.")
+
+
+def _texts_details(texts: Mapping[str, str] | None) -> dict[str, Any]:
+    return {"texts": dict(texts)} if texts else {}
 
 
 def _append(

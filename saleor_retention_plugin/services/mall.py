@@ -434,7 +434,7 @@ def _redeem_locked(
             raise LimitReached(
                 f"You have already redeemed this reward {taken} time(s), the most allowed.",
                 field="reward_id",
-                zh=f"这个奖品每人最多兑换 {taken} 次，您已达到上限。",
+                zh=f"这个奖品每人最多兑换 {reward.per_customer_limit} 次，您已达到上限。",
             )
     name = localised(reward.name, None)
     try:
@@ -443,6 +443,10 @@ def _redeem_locked(
             reward.points_cost,
             idempotency_key=f"redemption:{account.pk}:{key}",
             reason=f"Points mall: {name}",
+            texts={
+                "en": f"Points mall: {name}",
+                "zh-Hans": f"积分商城：{localised(reward.name, 'zh-Hans')}",
+            },
             now=now,
         )
     except ledger.InsufficientPoints as error:
@@ -610,6 +614,10 @@ def _close_expired(
                 redemption.account_id,
                 redemption.points_spent,
                 reason=f"Unused reward code {redemption.code} expired: points given back",
+                texts={
+                    "en": f"Unused reward code {redemption.code} expired: points given back",
+                    "zh-Hans": f"未使用的兑换码 {redemption.code} 已过期，积分已退回",
+                },
                 actor="system:points-mall",
                 idempotency_key=f"redemption:{redemption.pk}:refund",
                 settings=settings.ledger,

@@ -715,7 +715,8 @@ def set_birthday(
             raise BirthdayLocked(
                 "Your birthday can be changed once a year; next on "
                 f"{next_change.date().isoformat()}. Contact us to correct it sooner.",
-                field="birthday",
+                # The API's argument (month, day, year); "month" leads it.
+                field="month",
                 zh=f"生日每年只能修改一次，下次可修改日期为 {next_change.date().isoformat()}。"
                 "如需尽快更正，请联系我们。",
             )
@@ -798,6 +799,7 @@ def grant_birthday_gifts(
             account_id,
             int(points),
             reason="Happy birthday! 生日快乐！",
+            texts={"en": "Happy birthday!", "zh-Hans": "生日快乐！"},
             actor="system:birthday-gift",
             idempotency_key=key,
             settings=settings.ledger,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -11,10 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from saleor_retention_plugin.conf import LedgerSettings
+from saleor_retention_plugin.domain.orders import CANCELLED_STATUS
 from saleor_retention_plugin.graphql.ids import to_global_id
 from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry
 from saleor_retention_plugin.services import tiers
-from saleor_retention_plugin.services.ledger import account_for, adjust_points
+from saleor_retention_plugin.services.ledger import account_for, adjust_points, sync_order_points
 
 pytestmark = pytest.mark.django_db
 
@@ -280,3 +282,47 @@ def test_ids_of_another_type_are_errors_not_lookups(
     response = loyalty_api.post(ACCOUNT_BY_KEY, variables, token=staff_token().token)
 
     assert response.error_messages == [message]
+
+
+DESCRIBED_HISTORY = """
+{ myLoyaltyAccount { history(first: 10) { edges { node { kind description } } } } }
+"""
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "zh-CN",
+            [
+                ("REVERSE", "订单 #{number} 退款或取消，积分已扣回"),
+                ("EARN", "订单 #{number} 获得积分"),
+            ],
+        ),
+        (
+            "en",
+            [
+                ("REVERSE", "Points taken back: order #{number} refunded or cancelled"),
+                ("EARN", "Points for order #{number}"),
+            ],
+        ),
+    ],
+)
+def test_order_entries_are_described_in_the_customers_language(
+    loyalty_api, customer_token, make_order, language, expected
+):
+    order = make_order(channel_slug="main", customer_id=1001, email="li.na@example.com")
+    settings = LedgerSettings()
+    sync_order_points(order, settings)
+    sync_order_points(dataclasses.replace(order, status=CANCELLED_STATUS), settings)
+
+    response = loyalty_api.post(
+        DESCRIBED_HISTORY,
+        token=customer_token(user_id=1001).token,
+        headers={"HTTP_ACCEPT_LANGUAGE": language},
+    )
+
+    nodes = [edge["node"] for edge in response.data["myLoyaltyAccount"]["history"]["edges"]]
+    assert [(node["kind"], node["description"]) for node in nodes] == [
+        (kind, text.format(number=order.number)) for kind, text in expected
+    ]

@@ -245,6 +245,62 @@ def test_the_per_customer_limit_holds(loyalty_api, customer_token, reward, funde
     assert balance_of(1) == 900
 
 
+def test_the_limit_message_names_the_limit_even_after_it_was_lowered(
+    loyalty_api, customer_token, reward, funded_account
+):
+    me = customer_token(user_id=1)
+    funded_account(1000, customer_id=1)
+    coupon = reward(per_customer_limit=3)
+    for key in ("a", "b"):
+        assert redeem(loyalty_api, me, gid(coupon), key=key)["errors"] == []
+    mall.update_reward(coupon.pk, per_customer_limit=1)
+
+    refused = loyalty_api.post(
+        REDEEM,
+        {"rewardId": gid(coupon), "key": "c"},
+        token=me.token,
+        headers={"HTTP_ACCEPT_LANGUAGE": "zh-Hans"},
+    ).data["rewardRedeem"]
+
+    assert [e["message"] for e in refused["errors"]] == [
+        "这个奖品每人最多兑换 1 次，您已达到上限。"
+    ]
+    assert balance_of(1) == 800
+
+
+HISTORY = """
+query History($language: String) {
+  myLoyaltyAccount {
+    history(first: 5) { edges { node { kind reason description(languageCode: $language) } } }
+  }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("language", "description"),
+    [("zh-Hans", "积分商城：10 元优惠券"), ("en", "Points mall: CNY 10 off")],
+)
+def test_the_history_describes_a_redemption_in_the_customers_language(
+    loyalty_api, customer_token, reward, funded_account, language, description
+):
+    me = customer_token(user_id=1)
+    funded_account(1000, customer_id=1)
+    assert redeem(loyalty_api, me, gid(reward()))["errors"] == []
+
+    edges = loyalty_api.post(HISTORY, {"language": language}, token=me.token).data[
+        "myLoyaltyAccount"
+    ]["history"]["edges"]
+
+    assert edges[0]["node"] == {
+        "kind": "REDEEM",
+        "reason": "Points mall: CNY 10 off",  # the record stays English
+        "description": description,
+    }
+    # A staff adjustment is described by the reason its author wrote.
+    assert edges[1]["node"]["description"] == "test balance"
+
+
 def test_the_same_key_twice_redeems_once_and_says_so(
     loyalty_api, customer_token, reward, funded_account
 ):

@@ -144,7 +144,8 @@ def test_customers_change_their_birthday_once_a_year_staff_any_time(
     again = loyalty_api.post(SET_BIRTHDAY, {"month": 6, "day": 1}, token=me.token).data[
         "birthdaySet"
     ]
-    assert [e["code"] for e in again["errors"]] == ["BIRTHDAY_LOCKED"]
+    # The field is one of the mutation's arguments, so a form can show the error there.
+    assert [(e["field"], e["code"]) for e in again["errors"]] == [("month", "BIRTHDAY_LOCKED")]
 
     by_staff = loyalty_api.post(
         SET_BIRTHDAY,
