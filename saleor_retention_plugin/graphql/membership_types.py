@@ -6,12 +6,14 @@ from typing import Any
 
 import graphene
 
+from ..domain.tiers import localised
 from ..models import MembershipTier as MembershipTierModel
 from ..models import Redemption as RedemptionModel
 from ..models import Reward as RewardModel
 from ..models import TierBenefit as TierBenefitModel
+from ..models import TierChange as TierChangeModel
 from .ids import to_global_id
-from .types import PageInfo, Translation, language_of, localised, translations
+from .types import PageInfo, Translation, language_of, translations
 
 
 def _texts_field(description: str) -> graphene.String:
@@ -264,4 +266,50 @@ class RewardEdge(graphene.ObjectType):
 
 class RewardConnection(graphene.ObjectType):
     edges = graphene.List(graphene.NonNull(RewardEdge), required=True)
+    page_info = graphene.Field(PageInfo, required=True)
+
+
+class TierChangeReason(graphene.Enum):
+    JOINED = "joined"
+    QUALIFYING_ORDER = "qualifying_order"
+    REEVALUATION = "reevaluation"
+    THRESHOLDS_CHANGED = "thresholds_changed"
+    TIER_DELETED = "tier_deleted"
+    MANUAL = "manual"
+
+
+class TierChange(graphene.ObjectType):
+    """One move between tiers: for "you reached Gold on ..." and a member's timeline."""
+
+    id = graphene.ID(required=True)
+    from_tier = graphene.Field(MembershipTier, description="Null when joining, or if deleted.")
+    to_tier = graphene.Field(MembershipTier, description="Null if the tier was deleted since.")
+    from_code = graphene.String(description="The tier's code at the time, kept after deletion.")
+    to_code = graphene.String(description="The tier's code at the time, kept after deletion.")
+    reason = graphene.Field(TierChangeReason, required=True)
+    qualifying_value = graphene.Decimal(
+        description="Points earned or amount spent that counted at the time."
+    )
+    changed_at = graphene.DateTime(required=True)
+
+    @staticmethod
+    def resolve_id(root: TierChangeModel, info: Any) -> str:
+        return to_global_id("TierChange", root.pk)
+
+    @staticmethod
+    def resolve_from_code(root: TierChangeModel, info: Any) -> str | None:
+        return root.from_code or None
+
+    @staticmethod
+    def resolve_to_code(root: TierChangeModel, info: Any) -> str | None:
+        return root.to_code or None
+
+
+class TierChangeEdge(graphene.ObjectType):
+    node = graphene.Field(TierChange, required=True)
+    cursor = graphene.String(required=True)
+
+
+class TierChangeConnection(graphene.ObjectType):
+    edges = graphene.List(graphene.NonNull(TierChangeEdge), required=True)
     page_info = graphene.Field(PageInfo, required=True)

@@ -17,7 +17,7 @@ from typing import Any
 import graphene
 from django.db.models import Q, QuerySet
 
-from ..domain.tiers import localised as domain_localised
+from ..domain.tiers import localised
 from ..models import LoyaltyAccount as LoyaltyAccountModel
 from ..models import PointsEntry
 from ..services.ledger import AccountSummary, summarise_account
@@ -26,29 +26,9 @@ from .ids import to_global_id
 from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 EXPIRING_WITHIN_DAYS = 30
-DEFAULT_LANGUAGE = "en"
 
 
 # --- shared helpers --------------------------------------------------------------------------
-
-
-def localised(texts: Mapping[str, str] | None, language: str | None) -> str:
-    """The text in ``language`` ("zh-Hans", "zh", "en-US"...), falling back sensibly."""
-    if not texts:
-        return ""
-    if language:
-        wanted = language.replace("_", "-").lower()
-        by_lower = {code.lower(): text for code, text in texts.items() if text}
-        if wanted in by_lower:
-            return by_lower[wanted]
-        base = wanted.split("-")[0]
-        for code, text in by_lower.items():
-            if code.split("-")[0] == base:
-                return text
-    for fallback in (DEFAULT_LANGUAGE, *texts):
-        if texts.get(fallback):
-            return texts[fallback]
-    return ""
 
 
 def language_of(info: Any, explicit: str | None) -> str | None:
@@ -215,12 +195,12 @@ class PointsTransaction(graphene.ObjectType):
         language = language_of(info, language_code)
         texts = (root.details or {}).get("texts")
         if isinstance(texts, Mapping) and texts:
-            return domain_localised(texts, language)
+            return localised(texts, language)
         standard = _STANDARD_DESCRIPTIONS.get(root.kind)
         if standard is None or (root.kind != PointsEntry.Kind.EXPIRE and not root.order_number):
             # Staff adjustments: the reason as the staff member wrote it.
             return root.reason
-        return domain_localised(
+        return localised(
             {code: text.format(number=root.order_number) for code, text in standard.items()},
             language,
         )
@@ -318,6 +298,13 @@ class LoyaltyAccount(graphene.ObjectType):
         first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
         after=graphene.String(),
         description="Rewards redeemed, newest first.",
+    )
+    tier_history = graphene.Field(
+        lambda: _membership_types().TierChangeConnection,
+        required=True,
+        first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
+        after=graphene.String(),
+        description="How the account moved between tiers, newest first.",
     )
     history = graphene.Field(
         PointsTransactionConnection,
@@ -427,11 +414,11 @@ class LoyaltyAccount(graphene.ObjectType):
     def resolve_redemptions(
         root: AccountView, info: Any, first: int | None = None, after: str | None = None
     ) -> Any:
-        from ..models import Redemption
+        from ..services.mall import redemptions_of
 
         types = _membership_types()
         rows, has_next, kind = newest_first_page(
-            Redemption.objects.filter(account_id=root.account.pk).select_related("reward"),
+            redemptions_of(root.account),
             kind="Redemption",
             first=first,
             after=after,
@@ -439,4 +426,25 @@ class LoyaltyAccount(graphene.ObjectType):
         )
         return build_connection(
             types.RedemptionConnection, types.RedemptionEdge, rows, has_next, kind, "created_at"
+        )
+
+    @staticmethod
+    def resolve_tier_history(
+        root: AccountView, info: Any, first: int | None = None, after: str | None = None
+    ) -> Any:
+        from ..services.tiers import tier_history
+
+        types = _membership_types()
+        rows, has_next, kind = newest_first_page(
+            # Tiers and their benefits in two more queries, whatever the page size.
+            tier_history(root.account)
+            .select_related("from_tier", "to_tier")
+            .prefetch_related("from_tier__benefits", "to_tier__benefits"),
+            kind="TierChange",
+            first=first,
+            after=after,
+            moment_field="changed_at",
+        )
+        return build_connection(
+            types.TierChangeConnection, types.TierChangeEdge, rows, has_next, kind, "changed_at"
         )

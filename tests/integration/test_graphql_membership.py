@@ -90,6 +90,44 @@ def test_my_account_shows_tier_benefits_and_progress(loyalty_api, customer_token
     }
 
 
+TIER_HISTORY = """
+query TierHistory($first: Int, $after: String) {
+  myLoyaltyAccount {
+    tierHistory(first: $first, after: $after) {
+      edges { node { fromCode toCode fromTier { name } toTier { name benefits { kind } } reason } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+
+def test_a_member_reads_their_tier_history_newest_first_page_by_page(
+    loyalty_api, customer_token, default_tiers
+):
+    me = customer_token(user_id=1)
+    place_order(make_order(customer_id=1, amount="1500"), ChannelSettings())
+    place_order(make_order(customer_id=1, amount="4000"), ChannelSettings())
+
+    first_page = loyalty_api.post(TIER_HISTORY, {"first": 1}, token=me.token).data[
+        "myLoyaltyAccount"
+    ]["tierHistory"]
+    rest = loyalty_api.post(
+        TIER_HISTORY, {"first": 10, "after": first_page["pageInfo"]["endCursor"]}, token=me.token
+    ).data["myLoyaltyAccount"]["tierHistory"]
+
+    moves = [edge["node"] for edge in first_page["edges"] + rest["edges"]]
+    assert [(m["fromCode"], m["toCode"], m["reason"]) for m in moves] == [
+        ("silver", "gold", "QUALIFYING_ORDER"),
+        (None, "silver", "JOINED"),
+    ]
+    assert moves[0]["fromTier"] == {"name": "Silver"}
+    assert moves[0]["toTier"]["name"] == "Gold"
+    assert moves[0]["toTier"]["benefits"]
+    assert first_page["pageInfo"]["hasNextPage"] is True
+    assert rest["pageInfo"]["hasNextPage"] is False
+
+
 # --- birthdays -------------------------------------------------------------------------------
 
 SET_BIRTHDAY = """
