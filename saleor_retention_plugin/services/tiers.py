@@ -620,7 +620,8 @@ def reevaluate_channel(
     now: datetime | None = None,
     batch_size: int = 500,
 ) -> ReevaluationReport:
-    """Evaluate every live account of the channel, in batches, one transaction each."""
+    """Evaluate every live account of the channel (not merged, not anonymised), in
+    batches, one transaction each."""
     now = now or timezone.now()
     report = ReevaluationReport()
     # Read once for the whole run: a threshold edit meanwhile triggers its own run.
@@ -631,7 +632,8 @@ def reevaluate_channel(
     while True:
         ids = list(
             LoyaltyAccount.objects.in_channel(channel_slug)
-            .filter(merged_into__isnull=True, pk__gt=last_id)
+            .live()
+            .filter(pk__gt=last_id)
             .order_by("pk")
             .values_list("pk", flat=True)[:batch_size]
         )

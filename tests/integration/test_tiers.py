@@ -206,6 +206,26 @@ class TestDowngrades:
         assert reports[CHANNEL]["grace_started"] == 3
         assert all(tier_code(a) == "silver" for a in accounts)
 
+    def test_reevaluation_leaves_anonymised_accounts_alone(self):
+        now = timezone.now()
+        kept, _ = place_order(
+            make_order(customer_id=1, amount="1200", created_at=now - timedelta(days=400)),
+            now=now - timedelta(days=400),
+        )
+        forgotten, _ = place_order(
+            make_order(customer_id=2, amount="1200", created_at=now - timedelta(days=400)),
+            now=now - timedelta(days=400),
+        )
+        privacy.anonymise_customer_everywhere(2, "customer2@example.com")
+        changes_before = TierChange.objects.filter(account_id=forgotten.account_id).count()
+
+        report = tiers.reevaluate_channel(CHANNEL, settings=MembershipSettings(), now=now)
+
+        assert report.evaluated == 1
+        assert CustomerTier.objects.get(account_id=kept.account_id).downgrade_due_at is not None
+        assert CustomerTier.objects.get(account_id=forgotten.account_id).downgrade_due_at is None
+        assert TierChange.objects.filter(account_id=forgotten.account_id).count() == changes_before
+
 
 class TestThresholdChanges:
     def test_lowering_a_threshold_upgrades_everyone_who_now_qualifies(
