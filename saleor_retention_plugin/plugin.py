@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from saleor.plugins.base_plugin import BasePlugin
@@ -31,6 +30,8 @@ if TYPE_CHECKING:
     from saleor.plugins.models import PluginConfiguration
 
 logger = logging.getLogger(__name__)
+
+CART_HOOK_LOCK_TIMEOUT = "100ms"
 
 Hook = TypeVar("Hook", bound=Callable[..., Any])
 
@@ -175,7 +176,10 @@ class RetentionPlugin(BasePlugin):
     def _record_cart_activity(self, checkout: Checkout) -> None:
         """One upsert from fields already on the checkout; no lines, no prices.
 
-        In a savepoint: should it fail, Saleor's own transaction stays usable.
+        In a savepoint: should it fail, Saleor's own transaction stays usable. It waits
+        at most ``CART_HOOK_LOCK_TIMEOUT`` for the cart's row (the sweep may hold it for a
+        moment): the customer's request never waits long on us, and an activity skipped
+        that way is recorded by the customer's next one.
         """
         from .domain.carts import CartActivity
         from .services.carts import record_cart_activity
@@ -190,8 +194,8 @@ class RetentionPlugin(BasePlugin):
             currency=checkout.currency or "",
             occurred_at=timezone.now(),
         )
-        with transaction.atomic():
-            record_cart_activity(activity, self.settings.reminders)
+        # record_cart_activity takes its own savepoint when given a lock timeout.
+        record_cart_activity(activity, self.settings.reminders, lock_timeout=CART_HOOK_LOCK_TIMEOUT)
 
     def _record_order_for_carts(self, order: Order) -> None:
         from .domain.carts import PlacedOrder

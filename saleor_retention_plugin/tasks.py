@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
@@ -90,14 +91,16 @@ def expire_due_points_task() -> int:
 
 @shared_task(name="saleor_retention_plugin.tasks.sweep_flows_task", **RETRY_POLICY)
 def sweep_flows_task() -> dict[str, Any]:
-    """The periodic sweep: schedule due reminders, claim due messages, hand them out.
+    """The periodic sweep: every flow schedules its due messages, then claim and hand out.
 
-    Each claimed message goes to its own delivery task; a delivery task that is lost
-    leaves its message claimed, and a later sweep claims it again after the timeout.
+    Scheduling failures are logged per flow (and per cart) and never keep what is
+    already due from being claimed. Each claimed message goes to its own delivery task;
+    a delivery task that is lost leaves its message claimed, and a later sweep claims it
+    again after the timeout.
     """
-    from .services import cart_reminders, flows
+    from .services import flows
 
-    report = cart_reminders.advance_due_carts().as_json()
+    report: dict[str, Any] = {"flows": flows.schedule_due_messages(timezone.now())}
     claimed = 0
     while True:
         claims = flows.claim_due_messages(limit=100)
@@ -112,23 +115,9 @@ def sweep_flows_task() -> dict[str, Any]:
 
 @shared_task(name="saleor_retention_plugin.tasks.deliver_flow_message_task", **RETRY_POLICY)
 def deliver_flow_message_task(message_id: int, claim_token: str) -> str:
-    from .services import cart_reminders, flows  # noqa: F401  (registers the cart flow)
+    from .services import flows
 
     return flows.deliver_message(int(message_id), str(claim_token))
-
-
-@shared_task(name="saleor_retention_plugin.tasks.refresh_cart_contents_task", **RETRY_POLICY)
-def refresh_cart_contents_task(checkout_token: str, contents: dict[str, Any] | None = None) -> bool:
-    """Store a cart's lines and prices: from ``contents`` when given, else read from the shop."""
-    from .domain.carts import CartContents
-    from .services import carts
-
-    loaded = (
-        CartContents.from_json(contents)
-        if contents is not None
-        else carts.cart_contents_loader()(checkout_token)
-    )
-    return carts.refresh_cart_contents(checkout_token, loaded) is not None
 
 
 @shared_task(name="saleor_retention_plugin.tasks.record_order_for_carts_task", **RETRY_POLICY)

@@ -59,6 +59,9 @@ class TrackedCart(models.Model):
     abandoned_at = models.DateTimeField(null=True, blank=True)
     series_stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=64, blank=True, default="")
+    # Sweeps in a row that failed on this cart (its contents could not be read...): each
+    # failure pushes ``next_check_at`` further back, so one bad cart never blocks the rest.
+    sweep_failures = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -141,6 +144,9 @@ class FlowMessage(models.Model):
     delivery_channel = models.CharField(max_length=32, blank=True, default="")
     provider_message_id = models.CharField(max_length=255, blank=True, default="")
     last_error = models.TextField(blank=True, default="")
+    # When delivery first failed (a transient error, a crashed worker): retries go on
+    # until a time limit after it, however many attempts that takes.
+    first_failed_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -229,16 +235,23 @@ class MarketingOptOut(models.Model):
 class ContactLogEntry(models.Model):
     """Every marketing message the plugin sent (or is sending), for the frequency cap.
 
-    Keyed by recipient (``customer:<id>`` or ``email:<digest>``) across channels and flows.
-    One row per outbox message, so a retried send does not count twice.
+    Keyed by recipient (``customer:<id>`` and ``email:<digest>``) across channels and flows.
+    A message to a signed-in customer with an email is recorded under both keys, so the
+    same person shopping as a guest is capped too. One row per (message, key), so a retried
+    send does not count twice.
     """
 
     recipient_key = models.CharField(max_length=128)
-    message = models.OneToOneField(FlowMessage, on_delete=models.CASCADE, related_name="contact")
+    message = models.ForeignKey(FlowMessage, on_delete=models.CASCADE, related_name="contacts")
     flow = models.CharField(max_length=64)
     contacted_at = models.DateTimeField()
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "recipient_key"], name="retention_one_contact_per_key"
+            )
+        ]
         indexes = [
             models.Index(
                 fields=["recipient_key", "-contacted_at"], name="retention_contact_recent_idx"

@@ -180,7 +180,10 @@ def cart_report(store: SimulatedStore) -> str:
                     numbers["abandoned_carts"],
                     numbers["recovered_carts"],
                     f"{numbers['recovery_rate']}%",
-                    money(numbers["revenue"], channel.currency),
+                    ", ".join(
+                        money(amount, currency) for currency, amount in numbers["revenue"].items()
+                    )
+                    or money("0", channel.currency),
                 )
             )
     out.append(table(["channel", "group", "abandoned", "recovered", "rate", "revenue"], rows))

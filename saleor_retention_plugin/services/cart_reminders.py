@@ -1,10 +1,15 @@
 """The first flow: abandoned-cart reminders.
 
 ``advance_due_carts`` is the flow's scheduler, run by the periodic sweep. It reads only
-carts whose ``next_check_at`` has passed (a partial index), locks them with
-``SKIP LOCKED`` so concurrent sweeps share the work, loads each cart's current contents,
-and either stops its series, looks again later, or writes the outbox row of the step that
-is due. ``CartReminderFlow.prepare`` checks everything again right before sending.
+carts whose ``next_check_at`` has passed (a partial index) and claims a batch of them by
+moving their ``next_check_at`` a lease ahead, in one short transaction (``SKIP LOCKED``, so
+concurrent sweeps share the work). Then, one cart at a time, it reads the cart's current
+contents from the shop outside any transaction and, in a short transaction that locks
+only that cart, either stops its series, looks again later, or writes the outbox row of
+the step that is due. So a customer's checkout hook never waits behind the sweep's reads
+of the shop, and a cart that fails is logged and looked at again later with backoff
+instead of stopping every other cart. ``CartReminderFlow.prepare`` checks everything
+again right before sending.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,12 +49,17 @@ from .flows import (
     channel_settings_loader,
     claim_due_messages,
     deliver_message,
-    register_flow,
+    schedule_due_messages,
 )
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH_SIZE = 200
+# How long a claimed cart is kept away from other sweeps while this one works on it; a
+# sweep that dies leaves its carts to the next one after this.
+SWEEP_LEASE = timedelta(minutes=10)
+FIRST_FAILURE_DELAY = timedelta(minutes=5)
+MAX_FAILURE_DELAY = timedelta(hours=6)
 SALEOR_ORDER_CHECK = "saleor_retention_plugin.integrations.saleor.checkouts.customer_ordered_since"
 
 # (channel_slug, customer_id, email, since) -> did the customer place any order since?
@@ -99,6 +109,7 @@ class SweepReport:
     stopped: int = 0
     held_out: int = 0
     waiting: int = 0
+    failed: int = 0
 
     def as_json(self) -> dict[str, int]:
         return dict(vars(self))
@@ -151,35 +162,99 @@ def advance_due_carts(
     ordered_since = customer_order_check()
     settings_cache: dict[str, ChannelSettings | None] = {}
     report = SweepReport()
+    lease_until = now + SWEEP_LEASE
     for _ in range(max_batches):
-        with transaction.atomic():
-            carts = list(
-                TrackedCart.objects.due(now)
-                .select_for_update(skip_locked=True)
-                .order_by("next_check_at")[:batch_size]
-            )
-            for cart in carts:
-                report.looked_at += 1
-                if cart.channel_slug not in settings_cache:
-                    settings_cache[cart.channel_slug] = load_settings(cart.channel_slug)
-                _advance(
-                    cart,
-                    settings_cache[cart.channel_slug],
+        cart_ids = _claim_due_carts(now, lease_until, batch_size)
+        for cart_id in cart_ids:
+            report.looked_at += 1
+            try:
+                _advance_one(
+                    cart_id,
+                    lease_until,
                     now,
+                    settings_cache,
+                    load_settings,
                     load_contents,
                     ordered_since,
                     report,
                 )
-        if len(carts) < batch_size:
+            except Exception:
+                logger.exception("Could not advance cart %s; looking again later", cart_id)
+                report.failed += 1
+                _push_back_after_failure(cart_id, lease_until, now)
+        if len(cart_ids) < batch_size:
             break
     return report
+
+
+def _claim_due_carts(now: datetime, lease_until: datetime, batch_size: int) -> list[int]:
+    """Take a batch of due carts for this sweep and commit at once (no lock is kept)."""
+    with transaction.atomic():
+        cart_ids = list(
+            TrackedCart.objects.due(now)
+            .select_for_update(skip_locked=True)
+            .order_by("next_check_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        TrackedCart.objects.filter(pk__in=cart_ids).update(next_check_at=lease_until)
+    return cart_ids
+
+
+def _push_back_after_failure(cart_id: int, lease_until: datetime, now: datetime) -> None:
+    with transaction.atomic():
+        cart = TrackedCart.objects.select_for_update().filter(pk=cart_id).first()
+        if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
+            return  # gone, closed, or new activity re-armed it meanwhile
+        cart.sweep_failures += 1
+        delay = min(FIRST_FAILURE_DELAY * 2 ** (cart.sweep_failures - 1), MAX_FAILURE_DELAY)
+        cart.next_check_at = now + delay
+        cart.save(update_fields=["sweep_failures", "next_check_at", "updated_at"])
+
+
+def _advance_one(
+    cart_id: int,
+    lease_until: datetime,
+    now: datetime,
+    settings_cache: dict[str, ChannelSettings | None],
+    load_settings: ChannelSettingsLoader,
+    load_contents: CartContentsLoader,
+    ordered_since: OrderCheck,
+    report: SweepReport,
+) -> None:
+    cart = TrackedCart.objects.filter(pk=cart_id).first()
+    if cart is None or cart.state != CartState.OPEN:
+        return
+    if cart.channel_slug not in settings_cache:
+        settings_cache[cart.channel_slug] = load_settings(cart.channel_slug)
+    settings = settings_cache[cart.channel_slug]
+    contents: CartContents | None = None
+    if _needs_contents(cart, settings):
+        # The slow part (reading the shop's checkout) runs outside any transaction.
+        contents = load_contents(str(cart.checkout_token))
+    with transaction.atomic():
+        cart = TrackedCart.objects.select_for_update().filter(pk=cart_id).first()
+        if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
+            return  # closed meanwhile, or new activity re-armed it: its new check decides
+        cart.sweep_failures = 0
+        _advance(cart, settings, contents, now, ordered_since, report)
+
+
+def _needs_contents(cart: TrackedCart, settings: ChannelSettings | None) -> bool:
+    """Whether the tracked row alone cannot settle the cart (reading the shop is dear)."""
+    if settings is None or not settings.reminders.cart_reminders_enabled:
+        return False
+    if cart.email is None and cart.customer_id is None:
+        return False
+    return not consent.is_opted_out(
+        cart.channel_slug, email=cart.email, customer_id=cart.customer_id
+    )
 
 
 def _advance(
     cart: TrackedCart,
     settings: ChannelSettings | None,
+    contents: CartContents | None,
     now: datetime,
-    load_contents: CartContentsLoader,
     ordered_since: OrderCheck,
     report: SweepReport,
 ) -> None:
@@ -189,7 +264,14 @@ def _advance(
         cart.save()
         return
     reminders = settings.reminders
-    contents = load_contents(str(cart.checkout_token))
+    if cart.email is None and cart.customer_id is None:
+        cart.next_check_at = None  # an email or a sign-in is new activity and re-arms it
+        cart.save()
+        return
+    if consent.is_opted_out(cart.channel_slug, email=cart.email, customer_id=cart.customer_id):
+        stop_series(cart, NotAbandoned.OPTED_OUT.value, now=now)
+        report.stopped += 1
+        return
     verdict = _assess(cart, contents, settings, now, ordered_since)
     if verdict is not None and verdict.is_final:
         stop_series(cart, verdict.value, now=now)
@@ -252,6 +334,9 @@ def _advance(
 class CartReminderFlow:
     name = CART_FLOW
 
+    def schedule_due(self, now: datetime) -> dict[str, int]:
+        return advance_due_carts(now=now).as_json()
+
     def is_enabled(self, settings: ChannelSettings) -> bool:
         return settings.reminders.cart_reminders_enabled
 
@@ -266,6 +351,9 @@ class CartReminderFlow:
         if cart.is_holdout:
             return Cancel("holdout")
         reminders = settings.reminders
+        if reminders.series.step(message.step) is None:
+            # The merchant shortened the series after this step was scheduled.
+            return Cancel("step_no_longer_in_series")
         threshold_at = cart.last_activity_at + reminders.abandonment_threshold
         if (
             message.scheduled_for_activity_at is not None
@@ -309,9 +397,6 @@ class CartReminderFlow:
             stop_series(cart, NotAbandoned.OPTED_OUT.value, now=now)
 
 
-register_flow(CartReminderFlow())
-
-
 def cart_reminder_context(
     cart: TrackedCart, contents: CartContents, settings: ChannelSettings
 ) -> dict[str, Any]:
@@ -333,7 +418,7 @@ def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
     ``tasks.sweep_flows_task``, which hands each claimed message to its own task.
     """
     now = now or timezone.now()
-    advance_due_carts(now=now)
+    schedule_due_messages(now)
     outcomes: list[str] = []
     while claims := claim_due_messages(now=now):
         outcomes.extend(
@@ -357,7 +442,13 @@ def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:
             "recovery_rate": (
                 str((Decimal(recovered) / total * 100).quantize(Decimal("0.1"))) if total else "0"
             ),
-            "revenue": str(recoveries.aggregate(total=Sum("revenue"))["total"] or Decimal(0)),
+            # Per currency: a channel's currency may change, and sums across them mean nothing.
+            "revenue": {
+                currency: str(revenue)
+                for currency, revenue in recoveries.values_list("currency")
+                .annotate(revenue=Sum("revenue"))
+                .order_by("currency")
+            },
         }
     per_step = list(
         CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=False)

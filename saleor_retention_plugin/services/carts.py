@@ -21,8 +21,9 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db import OperationalError, connection, transaction
+from django.db.models import CharField, Max, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 CART_FLOW = "cart"
 SALEOR_CART_LOADER = "saleor_retention_plugin.integrations.saleor.checkouts.load_cart_contents"
 
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
+
 CartContentsLoader = Callable[[str], CartContents | None]
 
 
@@ -51,11 +54,11 @@ _UPSERT_ACTIVITY = """
 INSERT INTO {table} AS cart (
     checkout_token, channel_slug, customer_id, email, language_code, currency, timezone,
     last_activity_at, lines, state, is_holdout, next_step, next_check_at, stop_reason,
-    created_at, updated_at
+    sweep_failures, created_at, updated_at
 ) VALUES (
     %(token)s, %(channel_slug)s, %(customer_id)s, %(email)s, %(language_code)s, %(currency)s,
-    '', %(occurred_at)s, '[]'::jsonb, 'open', %(is_holdout)s, 1, %(next_check_at)s, '',
-    %(now)s, %(now)s
+    '', %(occurred_at)s, '[]'::jsonb, 'open', %(is_holdout)s, 1, %(first_check_at)s, '',
+    0, %(now)s, %(now)s
 )
 ON CONFLICT (checkout_token) DO UPDATE SET
     channel_slug = EXCLUDED.channel_slug,
@@ -64,24 +67,40 @@ ON CONFLICT (checkout_token) DO UPDATE SET
     language_code = EXCLUDED.language_code,
     currency = COALESCE(NULLIF(EXCLUDED.currency, ''), cart.currency),
     last_activity_at = GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at),
-    next_check_at = GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at)
-        + (EXCLUDED.next_check_at - EXCLUDED.last_activity_at),
+    -- a cart nobody can be reminded of is not armed; an activity bringing a contact arms it
+    next_check_at = CASE
+        WHEN EXCLUDED.customer_id IS NULL AND COALESCE(EXCLUDED.email, cart.email) IS NULL
+        THEN NULL
+        ELSE GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at)
+            + (%(next_check_at)s - EXCLUDED.last_activity_at)
+    END,
     state = 'open',
     stop_reason = '',
     series_stopped_at = NULL,
+    sweep_failures = 0,
     updated_at = EXCLUDED.updated_at
 WHERE cart.state <> 'converted' AND cart.stop_reason <> 'customer_deleted'
 """
 
 
 def record_cart_activity(
-    activity: CartActivity, reminders: ReminderSettings, *, now: datetime | None = None
-) -> None:
+    activity: CartActivity,
+    reminders: ReminderSettings,
+    *,
+    now: datetime | None = None,
+    lock_timeout: str | None = None,
+) -> bool:
     """Note that the cart changed: one upsert, no reads of lines or prices.
 
     New activity restarts the clock (the sweep looks again one abandonment threshold
     later) and reopens a cart whose series had stopped, unless it became an order or
-    its customer was deleted (a forgotten customer stays forgotten).
+    its customer was deleted (a forgotten customer stays forgotten). A cart with neither
+    an email nor a customer is tracked but not armed: the sweep never looks at it until
+    an activity brings a contact, so anonymous browsing costs the sweep nothing.
+
+    ``lock_timeout`` (PostgreSQL, e.g. ``"100ms"``) bounds the wait for the cart's row:
+    when another transaction holds it longer, nothing is recorded and False is returned
+    (two more queries, to set and restore the timeout; the caller's own setting is kept).
     """
     now = now or timezone.now()
     params: dict[str, Any] = {
@@ -100,11 +119,33 @@ def record_cart_activity(
         "next_check_at": activity.occurred_at + reminders.abandonment_threshold,
         "now": now,
     }
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_UPSERT_ACTIVITY.format(table=TrackedCart._meta.db_table), params)
-    else:
+    has_contact = activity.customer_id is not None or bool(activity.email)
+    params["first_check_at"] = params["next_check_at"] if has_contact else None
+    if connection.vendor != "postgresql":
         _record_activity_portably(params)
+        return True
+    upsert = _UPSERT_ACTIVITY.format(table=TrackedCart._meta.db_table)
+    if lock_timeout is None:
+        with connection.cursor() as cursor:
+            cursor.execute(upsert, params)
+        return True
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # SET LOCAL semantics: rolled back with the savepoint on error, restored below
+            # otherwise, so the surrounding transaction keeps its own lock timeout.
+            cursor.execute(
+                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
+                [lock_timeout],
+            )
+            row = cursor.fetchone()
+            cursor.execute(upsert, params)
+            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [row[0] if row else "0"])
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        logger.info("Cart %s is busy; its activity is left to the next one", params["token"])
+        return False
+    return True
 
 
 def _record_activity_portably(params: dict[str, Any]) -> None:
@@ -125,7 +166,7 @@ def _record_activity_portably(params: dict[str, Any]) -> None:
                 currency=params["currency"],
                 last_activity_at=params["occurred_at"],
                 is_holdout=params["is_holdout"],
-                next_check_at=params["next_check_at"],
+                next_check_at=params["first_check_at"],
             )
             return
         if cart.state == CartState.CONVERTED or cart.stop_reason == "customer_deleted":
@@ -137,7 +178,12 @@ def _record_activity_portably(params: dict[str, Any]) -> None:
         cart.language_code = params["language_code"]
         cart.currency = params["currency"] or cart.currency
         cart.last_activity_at = last_activity
-        cart.next_check_at = last_activity + (params["next_check_at"] - params["occurred_at"])
+        has_contact = cart.customer_id is not None or bool(cart.email)
+        cart.next_check_at = (
+            last_activity + (params["next_check_at"] - params["occurred_at"])
+            if has_contact
+            else None
+        )
         cart.state = CartState.OPEN
         cart.stop_reason = ""
         cart.series_stopped_at = None
@@ -333,7 +379,11 @@ def anonymise_carts(customer_id: int | None, email: str | None) -> int:
     keys = [recipient_key(customer_id, None)] if customer_id is not None else []
     if email:
         keys.append(recipient_key(None, email))
-    ContactLogEntry.objects.filter(recipient_key__in=keys).update(recipient_key="anonymised")
+    # Kept (they still count the messages), no longer naming anyone; one key per entry, as
+    # a message may have been logged under the customer's id and email both.
+    ContactLogEntry.objects.filter(recipient_key__in=keys).update(
+        recipient_key=Concat(Value("anonymised:"), Cast("pk", CharField()))
+    )
     return len(cart_ids)
 
 

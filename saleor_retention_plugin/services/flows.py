@@ -11,13 +11,21 @@ A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due 
    activity), checks consent, applies quiet hours and the frequency cap (deferring,
    never dropping), reserves the contact in the log and mints the coupon once.
 3. It sends outside any transaction, with the row's stable idempotency key, and marks
-   the row ``sent`` only if it still holds the claim. A transient failure releases the
-   row for a retry with backoff; a permanent one marks it ``failed``.
+   the row ``sent`` only if it still holds the claim. A transient failure (and any
+   unexpected error: a broken template, a coupon issuer that is down) releases the row
+   for a retry with backoff, until ``retry_window()`` has passed since the first failure
+   (48 hours by default: an outage or wrong SMTP credentials fixed within it lose
+   nothing); a permanent one marks it ``failed``. ``manage.py retention_outbox
+   --requeue-failed`` puts failed messages back once the cause is fixed.
 
 A crash after step 1 or 2 leaves a ``claimed`` row that is claimed again after
 ``CLAIM_TIMEOUT``, and sent with the same key and the same coupon: no second message
 from us, no lost one. ``CLAIM_TIMEOUT`` must stay longer than the slowest send (the
-delivery channels time out well within it).
+delivery channels time out well within it). A row whose worker keeps dying counts as
+failing from its first stale claim and is given up after the same window.
+
+Flows schedule their own messages: the periodic sweep calls ``schedule_due(now)`` on
+every registered flow (the cart flow reads its due carts), then claims what is due.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -33,7 +41,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -55,7 +63,7 @@ from .incentives import CouponRequest, coupon_issuer
 logger = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=15)
-MAX_SEND_ATTEMPTS = 8
+DEFAULT_RETRY_WINDOW = timedelta(hours=48)
 FIRST_RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(hours=6)
 SALEOR_SETTINGS_LOADER = (
@@ -88,7 +96,6 @@ class Ready:
     bypass_frequency_cap: bool = False
     incentive: Incentive | None = None
     currency: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Preparation = Cancel | Retime | Ready
@@ -96,6 +103,15 @@ Preparation = Cancel | Retime | Ready
 
 class Flow(Protocol):
     name: str
+
+    def schedule_due(self, now: datetime) -> dict[str, int]:
+        """Write the outbox rows that are due now (run by the periodic sweep).
+
+        Must be idempotent (one row per subject and step) and should keep each
+        transaction short: a flow's subjects are also written in customers' requests.
+        Returns counts for the sweep's report.
+        """
+        ...
 
     def is_enabled(self, settings: ChannelSettings) -> bool: ...
 
@@ -120,6 +136,31 @@ FLOWS: dict[str, Flow] = {}
 def register_flow(flow: Flow) -> Flow:
     FLOWS[flow.name] = flow
     return flow
+
+
+def schedule_due_messages(now: datetime) -> dict[str, dict[str, int]]:
+    """Let every registered flow write its due outbox rows.
+
+    A flow that fails is logged and skipped: the others, and the delivery of what is
+    already due, go on.
+    """
+    reports: dict[str, dict[str, int]] = {}
+    for name, flow in list(FLOWS.items()):
+        try:
+            reports[name] = flow.schedule_due(now)
+        except Exception:
+            logger.exception("Flow %s could not schedule its due messages", name)
+            reports[name] = {"error": 1}
+    return reports
+
+
+def retry_window() -> timedelta:
+    """How long after its first failure a message is still retried.
+
+    ``RETENTION_DELIVERY_RETRY_HOURS`` (Django setting), 48 hours by default.
+    """
+    hours = getattr(django_settings, "RETENTION_DELIVERY_RETRY_HOURS", None)
+    return DEFAULT_RETRY_WINDOW if hours is None else timedelta(hours=float(hours))
 
 
 # --- seams -----------------------------------------------------------------------------
@@ -150,9 +191,18 @@ class Claim:
     claim_token: str
 
 
+_GIVE_UP_STALE = """
+UPDATE {table} SET state = 'failed', updated_at = %(now)s,
+    last_error = 'gave up: its worker never finished (crashed or lost) until ' || %(now)s::text
+WHERE state = 'claimed' AND claimed_at < %(stale_before)s AND first_failed_at < %(give_up_before)s
+"""
+
 _CLAIM_DUE = """
 UPDATE {table} SET state = 'claimed', claim_token = gen_random_uuid(), claimed_at = %(now)s,
-    updated_at = %(now)s
+    updated_at = %(now)s,
+    -- a stale claim means a worker died on it: that is a failure, and starts the clock
+    first_failed_at = CASE WHEN state = 'claimed' THEN COALESCE(first_failed_at, %(now)s)
+        ELSE first_failed_at END
 WHERE id IN (
     SELECT id FROM {table}
     WHERE (state IN ('scheduled', 'deferred') AND next_attempt_at <= %(now)s)
@@ -168,39 +218,63 @@ RETURNING id, claim_token
 def claim_due_messages(
     *, now: datetime | None = None, limit: int = 100, claim_timeout: timedelta = CLAIM_TIMEOUT
 ) -> list[Claim]:
-    """Atomically claim up to ``limit`` due messages, including stale claims of dead workers."""
+    """Atomically claim up to ``limit`` due messages, including stale claims of dead workers.
+
+    A stale claim whose first failure is older than the retry window is failed instead:
+    a message that crashes every worker is not claimed for ever.
+    """
     now = now or timezone.now()
+    give_up_before = now - retry_window()
     if connection.vendor != "postgresql":
-        return _claim_due_portably(now, now - claim_timeout, limit)
+        return _claim_due_portably(now, now - claim_timeout, give_up_before, limit)
+    table = FlowMessage._meta.db_table
+    params: dict[str, Any] = {
+        "now": now,
+        "stale_before": now - claim_timeout,
+        "give_up_before": give_up_before,
+        "limit": limit,
+    }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_DUE.format(table=FlowMessage._meta.db_table),
-            {"now": now, "stale_before": now - claim_timeout, "limit": limit},
-        )
+        cursor.execute(_GIVE_UP_STALE.format(table=table), params)
+        cursor.execute(_CLAIM_DUE.format(table=table), params)
         rows = cursor.fetchall()
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
 
 
-def _claim_due_portably(now: datetime, stale_before: datetime, limit: int) -> list[Claim]:
+def _claim_due_portably(
+    now: datetime, stale_before: datetime, give_up_before: datetime, limit: int
+) -> list[Claim]:
     """The claim above for databases without ``SKIP LOCKED`` (the sandbox's SQLite).
 
     SQLite has a single writer, so no other worker can claim between the read and the
     updates of this transaction.
     """
-    due = Q(state__in=("scheduled", "deferred"), next_attempt_at__lte=now) | Q(
-        state="claimed", claimed_at__lt=stale_before
-    )
     claims = []
     with transaction.atomic():
-        ids = list(
-            FlowMessage.objects.filter(due)
-            .order_by(Coalesce("next_attempt_at", "claimed_at"), "pk")
-            .values_list("pk", flat=True)[:limit]
+        FlowMessage.objects.stale_claims(stale_before).filter(
+            first_failed_at__lt=give_up_before
+        ).update(
+            state=MessageState.FAILED,
+            last_error=f"gave up: its worker never finished (crashed or lost) until {now}",
+            updated_at=now,
         )
-        for message_id in ids:
+        stale = FlowMessage.objects.stale_claims(stale_before)
+        due = FlowMessage.objects.due(now) | stale
+        rows = list(
+            due.order_by(Coalesce("next_attempt_at", "claimed_at"), "pk").values_list(
+                "pk", "state", "first_failed_at"
+            )[:limit]
+        )
+        for message_id, state, first_failed_at in rows:
             token = uuid.uuid4()
+            if state == MessageState.CLAIMED and first_failed_at is None:
+                first_failed_at = now
             FlowMessage.objects.filter(pk=message_id).update(
-                state="claimed", claim_token=token, claimed_at=now, updated_at=now
+                state=MessageState.CLAIMED,
+                claim_token=token,
+                claimed_at=now,
+                updated_at=now,
+                first_failed_at=first_failed_at,
             )
             claims.append(Claim(message_id=message_id, claim_token=str(token)))
     return claims
@@ -224,6 +298,63 @@ def deliver_message(
     load_settings = load_settings or channel_settings_loader()
     send = send or default_sender()
 
+    try:
+        prepared = _prepare_under_lock(message_id, claim_token, now, load_settings)
+    except Exception as error:
+        # A flow, template context or coupon issuer that raised: nothing was sent, and
+        # the row must not stay claimed for ever. Retried like a delivery failure.
+        logger.exception("Preparing message %s failed", message_id)
+        return _after_transient_failure(
+            message_id, claim_token, f"{type(error).__name__}: {error}", now, count_attempt=True
+        )
+    if isinstance(prepared, str):
+        return prepared
+    message, settings = prepared
+
+    outgoing = OutgoingMessage(
+        idempotency_key=message.idempotency_key,
+        flow=message.flow,
+        step=message.step,
+        channel_slug=message.channel_slug,
+        customer_id=message.customer_id,
+        recipient_email=message.recipient_email,
+        language=message.language_code,
+        context=message.context,
+    )
+    try:
+        receipt = send(outgoing, settings)
+    except TransientDeliveryError as error:
+        return _after_transient_failure(message.pk, claim_token, error.reason, now)
+    except PermanentDeliveryError as error:
+        return _after_permanent_failure(message, claim_token, error.reason)
+    except Exception as error:
+        # A custom channel or a template that raised something of its own.
+        logger.exception("Sending message %s failed unexpectedly", message.pk)
+        return _after_transient_failure(
+            message.pk, claim_token, f"{type(error).__name__}: {error}", now
+        )
+
+    updated = FlowMessage.objects.filter(
+        pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
+    ).update(
+        state=MessageState.SENT,
+        sent_at=now,
+        delivery_channel=receipt.channel,
+        provider_message_id=receipt.provider_message_id or "",
+        last_error="",
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        # Only possible if the send outlived CLAIM_TIMEOUT and another worker took over.
+        logger.error("Message %s was sent but its claim had been taken over", message.pk)
+        return "claim_lost"
+    return "sent"
+
+
+def _prepare_under_lock(
+    message_id: int, claim_token: str, now: datetime, load_settings: ChannelSettingsLoader
+) -> str | tuple[FlowMessage, ChannelSettings]:
+    """Check, decide and reserve under the row lock: an outcome, or the message to send."""
     with transaction.atomic():
         message = (
             FlowMessage.objects.select_for_update()
@@ -232,10 +363,15 @@ def deliver_message(
         )
         if message is None:
             return "claim_lost"
-        settings = load_settings(message.channel_slug)
         flow = FLOWS.get(message.flow)
         if flow is None:
-            return _cancel(message, "unknown_flow")
+            # A worker that does not know the flow (an older release during a deploy, a
+            # flow switched off in this process): another worker or a later run will.
+            message.last_error = f"unknown flow {message.flow!r} in this worker"
+            _release(message, MessageState.DEFERRED, now + CLAIM_TIMEOUT)
+            logger.warning("Message %s belongs to unknown flow %s", message.pk, message.flow)
+            return "deferred:unknown_flow"
+        settings = load_settings(message.channel_slug)
         if settings is None or not flow.is_enabled(settings):
             return _cancel(message, "flow_disabled")
         prepared = flow.prepare(message, settings, now)
@@ -252,14 +388,16 @@ def deliver_message(
         if message.recipient_email is None and message.customer_id is None:
             return _cancel(message, "no_contact")
 
-        key = recipient_key(message.customer_id, message.recipient_email)
+        keys = recipient_keys(message.customer_id, message.recipient_email)
         if connection.vendor == "postgresql":
-            # Serialises cap decisions for one recipient across flows and workers
-            # (SQLite, the sandbox's database, serialises every writer anyway).
+            # Serialises cap decisions for one recipient across flows and workers (SQLite,
+            # the sandbox's database, serialises every writer anyway). Sorted, so two
+            # workers taking the same pair of keys never deadlock.
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
+                for key in keys:
+                    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
         last_contacted_at = (
-            ContactLogEntry.objects.filter(recipient_key=key)
+            ContactLogEntry.objects.filter(recipient_key__in=keys)
             .exclude(message=message)
             .aggregate(last=Max("contacted_at"))["last"]
         )
@@ -275,10 +413,12 @@ def deliver_message(
             message.last_error = f"deferred: {decision.reason}"
             _release(message, MessageState.DEFERRED, decision.send_at)
             return f"deferred:{decision.reason}"
-        ContactLogEntry.objects.update_or_create(
-            message=message,
-            defaults={"recipient_key": key, "flow": message.flow, "contacted_at": now},
-        )
+        for key in keys:
+            ContactLogEntry.objects.update_or_create(
+                message=message,
+                recipient_key=key,
+                defaults={"flow": message.flow, "contacted_at": now},
+            )
         context = dict(prepared.context)
         if prepared.incentive is not None:
             if not message.coupon_code:
@@ -298,39 +438,17 @@ def deliver_message(
         message.context = context
         message.attempts += 1
         message.save()
+    return message, settings
 
-    outgoing = OutgoingMessage(
-        idempotency_key=message.idempotency_key,
-        flow=message.flow,
-        step=message.step,
-        channel_slug=message.channel_slug,
-        customer_id=message.customer_id,
-        recipient_email=message.recipient_email,
-        language=message.language_code,
-        context=context,
-    )
-    try:
-        receipt = send(outgoing, settings)
-    except TransientDeliveryError as error:
-        return _after_transient_failure(message, claim_token, error.reason, now)
-    except PermanentDeliveryError as error:
-        return _after_permanent_failure(message, claim_token, error.reason)
 
-    updated = FlowMessage.objects.filter(
-        pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
-    ).update(
-        state=MessageState.SENT,
-        sent_at=now,
-        delivery_channel=receipt.channel,
-        provider_message_id=receipt.provider_message_id or "",
-        last_error="",
-        updated_at=timezone.now(),
-    )
-    if not updated:
-        # Only possible if the send outlived CLAIM_TIMEOUT and another worker took over.
-        logger.error("Message %s was sent but its claim had been taken over", message.pk)
-        return "claim_lost"
-    return "sent"
+def recipient_keys(customer_id: int | None, email: str | None) -> list[str]:
+    """Every key the frequency cap knows this recipient by, sorted (the lock order)."""
+    keys = []
+    if customer_id is not None:
+        keys.append(recipient_key(customer_id, None))
+    if email:
+        keys.append(recipient_key(None, email))
+    return sorted(keys)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -346,36 +464,47 @@ def _cancel(message: FlowMessage, reason: str) -> str:
 
 
 def _release(message: FlowMessage, state: str, at: datetime) -> None:
+    """Back to waiting: nothing went out, so the cap reservation goes too."""
     message.state = state
     message.next_attempt_at = at
     message.save()
+    ContactLogEntry.objects.filter(message=message).delete()
 
 
 def _after_transient_failure(
-    message: FlowMessage, claim_token: str, reason: str, now: datetime
+    message_id: int, claim_token: str, reason: str, now: datetime, *, count_attempt: bool = False
 ) -> str:
+    """Retry later with backoff, until the retry window after the first failure is over."""
     with transaction.atomic():
         current = (
             FlowMessage.objects.select_for_update()
-            .filter(pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED)
+            .filter(pk=message_id, claim_token=claim_token, state=MessageState.CLAIMED)
             .first()
         )
         if current is None:
             return "claim_lost"
         current.last_error = reason[:2000]
-        if current.attempts >= MAX_SEND_ATTEMPTS:
+        if count_attempt:
+            current.attempts += 1
+        if current.first_failed_at is None:
+            current.first_failed_at = now
+        give_up_at = current.first_failed_at + retry_window()
+        if now >= give_up_at:
             current.state = MessageState.FAILED
             current.save()
             ContactLogEntry.objects.filter(message=current).delete()
             logger.warning(
-                "Giving up on message %s after %s attempts: %s",
+                "Giving up on message %s after %s attempts since %s: %s",
                 current.pk,
                 current.attempts,
+                current.first_failed_at,
                 reason,
             )
             return "failed"
-        _release(current, MessageState.DEFERRED, now + retry_delay(current.attempts))
-    logger.info("Message %s will be retried: %s", message.pk, reason)
+        # The last try falls on the end of the window, not some hours after it.
+        retry_at = min(now + retry_delay(current.attempts), give_up_at)
+        _release(current, MessageState.DEFERRED, retry_at)
+    logger.info("Message %s will be retried: %s", message_id, reason)
     return "retry"
 
 
@@ -389,3 +518,24 @@ def _after_permanent_failure(message: FlowMessage, claim_token: str, reason: str
             ContactLogEntry.objects.filter(message_id=message.pk).delete()
     logger.warning("Message %s failed for good: %s", message.pk, reason)
     return "failed" if updated else "claim_lost"
+
+
+def requeue_failed_messages(
+    *, channel_slug: str | None = None, since: datetime | None = None, now: datetime | None = None
+) -> int:
+    """Put failed messages back in the outbox (after the SMTP password or a template
+    was fixed). They are checked again before sending, like any other. Returns how many."""
+    now = now or timezone.now()
+    failed = FlowMessage.objects.filter(state=MessageState.FAILED)
+    if channel_slug:
+        failed = failed.filter(channel_slug=channel_slug)
+    if since is not None:
+        failed = failed.filter(updated_at__gte=since)
+    return failed.update(
+        state=MessageState.SCHEDULED,
+        next_attempt_at=now,
+        first_failed_at=None,
+        claim_token=None,
+        claimed_at=None,
+        updated_at=now,
+    )

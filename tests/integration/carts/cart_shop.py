@@ -13,11 +13,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.domain.carts import CartContents, CartLine, PlacedOrder
 from saleor_retention_plugin.models import FlowMessage
-from saleor_retention_plugin.services import cart_reminders
+from saleor_retention_plugin.services import cart_reminders, flows
 from saleor_retention_plugin.services.carts import stored_cart_contents
 
 CHANNEL = "tea-cn"
@@ -130,3 +131,40 @@ def reminders():
     settings = load_channel_settings(CHANNEL)
     assert settings is not None
     return settings.reminders
+
+
+class WelcomeFlow:
+    """A second, test-only flow, as the lifecycle flows will be: greets the customers in
+    ``new_customers`` once each, through the same sweep, outbox, consent and cap."""
+
+    name = "welcome_test"
+
+    def __init__(self):
+        self.new_customers: list[int] = []
+
+    def schedule_due(self, now):
+        created = 0
+        for customer_id in self.new_customers:
+            _, was_created = FlowMessage.objects.get_or_create(
+                subject_key=f"customer:{customer_id}",
+                flow=self.name,
+                step=1,
+                defaults={
+                    "channel_slug": CHANNEL,
+                    "customer_id": customer_id,
+                    "recipient_email": f"c{customer_id}@example.com",
+                    "next_attempt_at": now,
+                    "idempotency_key": f"welcome:{customer_id}",
+                },
+            )
+            created += was_created
+        return {"scheduled": created}
+
+    def is_enabled(self, settings):
+        return True
+
+    def prepare(self, message, settings, now):
+        return flows.Ready(context={"greeting": "hello"}, zone=ZoneInfo("UTC"))
+
+    def on_opt_out(self, message, now):
+        pass

