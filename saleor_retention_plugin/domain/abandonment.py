@@ -2,7 +2,9 @@
 
 A cart is abandoned when nobody touched it for the threshold (default 60 minutes), it
 has somebody to write to (an email or a customer), at least one line, it has not become
-an order, and its customer has not opted out of marketing messages.
+an order, and its customer has not opted out of marketing messages. A cart's own order
+is recorded on the cart when it arrives (its state becomes ``converted``, and such carts
+are never assessed again); these rules cover the other ways a series ends.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class NotAbandoned(enum.StrEnum):
     NO_CONTACT = "no_contact"  # neither an email nor a customer
     EMPTY = "cart_emptied"
     DELETED = "cart_deleted"
-    ORDERED = "cart_ordered"
+    ORDERED = "cart_ordered"  # the cart's own order (recorded by services.carts.record_order)
     CUSTOMER_ORDERED = "customer_ordered"
     OPTED_OUT = "opted_out"
 
@@ -39,7 +41,6 @@ class CartFacts:
     has_customer: bool
     line_count: int
     exists: bool = True
-    became_order: bool = False
     customer_ordered_since_activity: bool = False
     opted_out: bool = False
 
@@ -54,8 +55,6 @@ def why_not_abandoned(
     """
     if not facts.exists:
         return NotAbandoned.DELETED
-    if facts.became_order:
-        return NotAbandoned.ORDERED
     if facts.customer_ordered_since_activity:
         return NotAbandoned.CUSTOMER_ORDERED
     if facts.opted_out:
@@ -67,7 +66,3 @@ def why_not_abandoned(
     if now - facts.last_activity_at < threshold:
         return NotAbandoned.STILL_ACTIVE
     return None
-
-
-def abandoned_at(last_activity_at: datetime, threshold: timedelta) -> datetime:
-    return last_activity_at + threshold

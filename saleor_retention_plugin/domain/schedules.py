@@ -86,10 +86,6 @@ class ReminderSeries:
         step = self.step(number)
         return None if step is None else last_activity_at + step.delay
 
-    def first_check_at(self, *, last_activity_at: datetime, abandonment: timedelta) -> datetime:
-        """The earliest moment a fresh cart may need a reminder: abandoned and step 1 due."""
-        return last_activity_at + max(abandonment, self.steps[0].delay)
-
 
 DEFAULT_SERIES = ReminderSeries.from_delays(
     (timedelta(hours=1), timedelta(hours=24), timedelta(hours=72)),

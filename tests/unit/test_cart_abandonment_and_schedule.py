@@ -43,18 +43,12 @@ def test_a_signed_in_customer_without_email_on_the_cart_is_enough():
         ({"has_email": False}, NotAbandoned.NO_CONTACT),
         ({"line_count": 0}, NotAbandoned.EMPTY),
         ({"exists": False}, NotAbandoned.DELETED),
-        ({"became_order": True}, NotAbandoned.ORDERED),
         ({"customer_ordered_since_activity": True}, NotAbandoned.CUSTOMER_ORDERED),
         ({"opted_out": True}, NotAbandoned.OPTED_OUT),
     ],
 )
 def test_reasons_a_cart_is_not_abandoned(overrides, reason):
     assert why_not_abandoned(facts(**overrides), now=NOW) is reason
-
-
-def test_a_cart_that_became_an_order_is_ordered_whatever_its_timestamps_say():
-    recent_order = facts(last_activity_at=NOW, became_order=True, line_count=0)
-    assert why_not_abandoned(recent_order, now=NOW) is NotAbandoned.ORDERED
 
 
 def test_the_threshold_is_configurable():
@@ -89,13 +83,6 @@ def test_default_series_is_1h_24h_72h_with_a_coupon_on_step_two():
     incentive = DEFAULT_SERIES.steps[1].incentive
     assert incentive is not None
     assert incentive.describe("CNY") == "10%"
-
-
-def test_the_first_check_waits_for_both_the_threshold_and_step_one():
-    assert (
-        DEFAULT_SERIES.first_check_at(last_activity_at=NOW, abandonment=2 * HOUR) == NOW + 2 * HOUR
-    )
-    assert DEFAULT_SERIES.first_check_at(last_activity_at=NOW, abandonment=HOUR / 2) == NOW + HOUR
 
 
 @pytest.mark.parametrize(
