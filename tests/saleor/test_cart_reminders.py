@@ -5,6 +5,7 @@ series stops when the checkout is completed."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import graphene
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 from saleor.checkout.models import Checkout
 from saleor.discount.models import VoucherCode
 from saleor.graphql.tests.utils import get_graphql_content
+from saleor.product.models import ProductMedia
 
 from saleor_retention_plugin.models import CartRecovery, CartState, FlowMessage, TrackedCart
 from saleor_retention_plugin.plugin import RetentionPlugin
@@ -107,6 +109,8 @@ def test_a_checkout_is_reminded_with_its_lines_and_a_voucher_then_stops_once_com
 ):
     variant = product.variants.first()
     second_variant = product_with_two_variants.variants.first()
+    image_url = "https://cdn.tea.example/longjing.jpg"
+    ProductMedia.objects.create(product=product, external_url=image_url, alt="Longjing")
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         created = get_graphql_content(
@@ -156,6 +160,17 @@ def test_a_checkout_is_reminded_with_its_lines_and_a_voucher_then_stops_once_com
     reminder = FlowMessage.objects.get(subject_key=token, step=1)
     assert [line["quantity"] for line in reminder.context["lines"]] == [1, 2]
     assert reminder.context["currency"] == reminders_on.currency_code
+    # Each line at the channel's current price, with its product image where it has one.
+    prices = [
+        v.channel_listings.get(channel=reminders_on).price_amount for v in (variant, second_variant)
+    ]
+    assert [Decimal(line["unit_price"]) for line in reminder.context["lines"]] == prices
+    assert Decimal(reminder.context["total"]) == prices[0] + 2 * prices[1]
+    assert [line["image_url"] for line in reminder.context["lines"]] == [image_url, None]
+    html = next(body for body, kind in first.alternatives if kind == "text/html")
+    assert f'<img src="{image_url}"' in html
+    for price in prices:
+        assert f"{price:.2f}" in first.body
 
     with time_machine.travel(start + timedelta(hours=24, minutes=11), tick=False):
         sweep_flows_task()
@@ -191,16 +206,17 @@ def test_a_checkout_is_reminded_with_its_lines_and_a_voucher_then_stops_once_com
     assert not FlowMessage.objects.filter(subject_key=token, step=3).exists()
 
 
-def test_checkout_hooks_cost_a_fixed_three_queries(
+def test_checkout_hooks_cost_a_fixed_five_queries(
     reminders_on, checkout, django_assert_num_queries
 ):
     plugin = RetentionPlugin(configuration=[], active=True, channel=reminders_on)
     checkout.user = None
     checkout.email = "guest@example.com"
-    # SAVEPOINT, the upsert, RELEASE: the same for a new cart and a known one.
-    with django_assert_num_queries(3):
+    # SAVEPOINT, a short lock timeout, the upsert, the caller's timeout back, RELEASE: the
+    # same for a new cart and a known one.
+    with django_assert_num_queries(5):
         plugin.checkout_created(checkout, previous_value=None)
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(5):
         plugin.checkout_updated(checkout, previous_value=None)
     assert TrackedCart.objects.filter(checkout_token=checkout.token).exists()
 
