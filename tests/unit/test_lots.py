@@ -215,9 +215,20 @@ def test_expiry_is_the_last_instant_of_the_local_day_months_later(earned_at, mon
     next_instant = (expires_at.astimezone(UTC) + timedelta(microseconds=1)).astimezone(local)
 
     assert expires_at.astimezone(local).date() == last_day
+    # The very next instant already belongs to the following local day. (It is usually
+    # midnight; where clocks spring forward at midnight, as in Santiago, the day starts
+    # at 01:00, so its time of day says nothing.)
     assert next_instant.date() == last_day + timedelta(days=1)
-    assert next_instant.time() < datetime.min.time().replace(hour=1)  # the new day has begun
     assert expires_at > earned_at
+
+
+def test_expiry_on_a_day_after_a_spring_forward_at_midnight_ends_that_day():
+    # 14 August 2016 began at 01:00 in Santiago: clocks jumped from 00:00 to 01:00.
+    expires_at = expiry_moment(datetime(2016, 7, 14, 12, tzinfo=UTC), 1, "America/Santiago")
+
+    assert expires_at is not None
+    local = expires_at.astimezone(ZoneInfo("America/Santiago"))
+    assert (local.date(), local.hour, local.minute) == (date(2016, 8, 14), 23, 59)
 
 
 def test_points_become_available_after_the_pending_days():
