@@ -4,6 +4,7 @@ anonymous carts cost it nothing, and every registered flow goes through it."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -291,11 +292,34 @@ def test_a_message_of_a_flow_this_worker_does_not_know_waits_instead_of_being_ca
     )
 
 
-def test_flows_are_registered_when_django_is_ready(settings):
-    assert isinstance(flows.FLOWS["cart"], cart_reminders.CartReminderFlow)
+def test_every_process_knows_the_flows_as_soon_as_django_is_ready():
+    """A worker that never imports the cart module still knows the cart flow."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import django; django.setup()\n"
+        "from saleor_retention_plugin.services import flows\n"
+        "print(sorted(flows.FLOWS))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[3],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['cart']"
+
+
+def test_a_project_adds_its_own_flows_with_a_setting(settings):
     settings.RETENTION_EXTRA_FLOWS = ["tests.integration.carts.cart_shop.WelcomeFlow"]
     try:
         flow_registry.register_flows()
         assert isinstance(flows.FLOWS["welcome_test"], WelcomeFlow)
+        assert isinstance(flows.FLOWS["cart"], cart_reminders.CartReminderFlow)
     finally:
         flows.FLOWS.pop("welcome_test", None)
