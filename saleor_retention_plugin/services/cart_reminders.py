@@ -354,6 +354,13 @@ class CartReminderFlow:
         if reminders.series.step(message.step) is None:
             # The merchant shortened the series after this step was scheduled.
             return Cancel("step_no_longer_in_series")
+        if (
+            cart.messages.filter(step__gt=message.step)
+            .exclude(state=MessageState.CANCELLED)
+            .exists()
+        ):
+            # Retried (an outage) until the next step came due: that one speaks for both.
+            return Cancel("superseded_by_a_later_step")
         threshold_at = cart.last_activity_at + reminders.abandonment_threshold
         if (
             message.scheduled_for_activity_at is not None

@@ -216,6 +216,24 @@ def test_an_outage_of_a_day_loses_nothing_however_many_attempts_it_takes(track):
 
 
 @pytest.mark.django_db
+def test_a_step_still_retrying_when_the_next_one_is_due_gives_way_to_it(track):
+    token = track()
+    put_cart(token, tea_line())
+    at = DUE
+    while at < T0 + 24 * HOUR:
+        cart_reminders.advance_due_carts(now=at)
+        deliver_due(at, refused)
+        at += timedelta(minutes=30)
+    assert message(token, 1).state == MessageState.DEFERRED  # the outage goes on
+
+    cart_reminders.advance_due_carts(now=at)  # step 2 (the coupon) is due now
+    outcomes = deliver_due(at + flows.MAX_RETRY_DELAY, send_message)
+    assert sorted(outcomes) == ["cancelled:superseded_by_a_later_step", "sent"]
+    assert message(token, 2).state == MessageState.SENT
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db
 def test_a_message_is_given_up_once_the_retry_window_after_its_first_failure_is_over(
     track, settings
 ):
