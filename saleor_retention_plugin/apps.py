@@ -8,9 +8,9 @@ class RetentionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import flow_registry, mirror, receivers, schedule
+        from . import flow_registry, metadata_display, receivers, schedule
 
         flow_registry.register_flows()
         schedule.register_periodic_tasks()
         receivers.connect_customer_receivers()
-        mirror.connect()
+        metadata_display.connect()

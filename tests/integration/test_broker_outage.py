@@ -12,7 +12,7 @@ import logging
 
 import pytest
 
-from saleor_retention_plugin import mirror
+from saleor_retention_plugin import metadata_display
 from saleor_retention_plugin.conf import MembershipSettings
 from saleor_retention_plugin.graphql.ids import to_global_id
 from saleor_retention_plugin.models import MembershipTier, TierChange
@@ -66,8 +66,8 @@ def test_a_threshold_change_is_saved_and_reported_when_the_broker_is_down(
 def test_a_tier_change_is_kept_when_the_metadata_mirror_cannot_be_enqueued(
     monkeypatch, broker_down, caplog
 ):
-    monkeypatch.setattr(mirror, "mirror_enabled", lambda: True)
-    broker_down(mirror.mirror_loyalty_metadata_task)
+    monkeypatch.setattr(metadata_display, "mirror_enabled", lambda: True)
+    broker_down(metadata_display.copy_loyalty_to_metadata_task)
     tiers.seed_default_tiers("main")
     account = ledger.account_for("main", 1, "li.na@example.com")
 

@@ -45,7 +45,7 @@ def loyalty_snapshot(account: LoyaltyAccount) -> dict[str, Any]:
     }
 
 
-def mirror_account_to_metadata(account_id: int) -> bool:
+def copy_account_to_metadata(account_id: int) -> bool:
     """Write the account's snapshot under its channel; False when there is no Saleor user."""
     from saleor.account.models import User
 

@@ -30,11 +30,13 @@ LEDGER_SIGNALS = (
 )
 
 
-@shared_task(name="saleor_retention_plugin.mirror.mirror_loyalty_metadata_task", **RETRY_POLICY)
-def mirror_loyalty_metadata_task(account_id: int) -> bool:
-    from .integrations.saleor.metadata import mirror_account_to_metadata
+@shared_task(
+    name="saleor_retention_plugin.metadata_display.copy_loyalty_to_metadata_task", **RETRY_POLICY
+)
+def copy_loyalty_to_metadata_task(account_id: int) -> bool:
+    from .integrations.saleor.metadata import copy_account_to_metadata
 
-    return mirror_account_to_metadata(int(account_id))
+    return copy_account_to_metadata(int(account_id))
 
 
 def mirror_enabled() -> bool:
@@ -47,12 +49,12 @@ def _on_ledger_change(
     if customer_id is not None and mirror_enabled():
         # Ledger signals are sent after commit, so this sends at once. A broker outage is
         # logged: the ledger is the truth and the next change mirrors again.
-        enqueue_after_commit(mirror_loyalty_metadata_task, account_id)
+        enqueue_after_commit(copy_loyalty_to_metadata_task, account_id)
 
 
 def _on_tier_change(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
     if created and mirror_enabled():
-        enqueue_after_commit(mirror_loyalty_metadata_task, instance.account_id)
+        enqueue_after_commit(copy_loyalty_to_metadata_task, instance.account_id)
 
 
 def connect() -> None:
