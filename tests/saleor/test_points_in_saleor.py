@@ -165,10 +165,16 @@ def test_dashboard_refuses_a_non_numeric_rate_with_a_field_error(
     assert stored["points_per_currency_unit"] == "2"
 
 
+@pytest.mark.parametrize("credit_trigger", ["order_fully_paid", "order_created"])
 def test_customer_completing_a_paid_checkout_earns_points_once(
-    user_api_client, customer_user, ready_checkout, enable_retention_plugin, complete
+    credit_trigger,
+    user_api_client,
+    customer_user,
+    ready_checkout,
+    enable_retention_plugin,
+    complete,
 ):
-    enable_retention_plugin()
+    enable_retention_plugin(credit_trigger=credit_trigger)
     checkout = ready_checkout(user=customer_user)
 
     order = complete(user_api_client, checkout)
