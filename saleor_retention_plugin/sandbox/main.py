@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 from datetime import UTC, datetime
+
+SANDBOX_SETTINGS = "saleor_retention_plugin.sandbox.settings"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,7 +17,10 @@ def main(argv: list[str] | None = None) -> int:
         description=(
             "Simulate a small Saleor store for some weeks through the plugin's real services and "
             "tasks, then print balances, pending and expired points and per-customer history. "
-            "Uses a fresh SQLite database unless DATABASE_URL is set."
+            "Uses a fresh SQLite database unless DATABASE_URL is set. On a DATABASE_URL "
+            "database whose retention tables already hold data the sandbox refuses to run "
+            "unless --reset is given; --reset empties only the retention plugin's own tables, "
+            "never any other table of that database."
         ),
     )
     parser.add_argument("--weeks", type=int, default=12, help="weeks to simulate (default 12)")
@@ -25,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         "--seed", type=int, default=7, help="random seed; the same seed tells the same story"
     )
     parser.add_argument("--start", default="2026-01-05", help="first simulated day, YYYY-MM-DD")
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help=(
+            "with DATABASE_URL: empty the retention plugin's tables (and only those) before "
+            "simulating, e.g. to rerun on a database an earlier sandbox run filled"
+        ),
+    )
     args = parser.parse_args(argv)
     if args.weeks < 1 or args.customers < 1:
         parser.error("--weeks and --customers must be at least 1")
@@ -34,8 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--start must be a date such as 2026-01-05, not {args.start!r}")
 
     with tempfile.TemporaryDirectory(prefix="retention-sandbox-") as scratch:
-        os.environ.setdefault("RETENTION_SANDBOX_SQLITE", os.path.join(scratch, "sandbox.sqlite3"))
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "saleor_retention_plugin.sandbox.settings")
+        # Assigned, not defaulted: a shell set up for Saleor exports
+        # DJANGO_SETTINGS_MODULE=saleor.settings, and the sandbox must never run on those.
+        os.environ["RETENTION_SANDBOX_SQLITE"] = os.path.join(scratch, "sandbox.sqlite3")
+        os.environ["DJANGO_SETTINGS_MODULE"] = SANDBOX_SETTINGS
         import django
 
         django.setup()
@@ -45,11 +61,22 @@ def main(argv: list[str] | None = None) -> int:
         from .report import ledger_report
         from .store import SimulatedStore
 
-        database = os.environ.get("DATABASE_URL") or "embedded SQLite (a fresh file for this run)"
-        print(f"Database: {database}")
+        database_url = os.environ.get("DATABASE_URL")
+        print(f"Database: {database_url or 'embedded SQLite (a fresh file for this run)'}")
+        if database_url:
+            filled = plugin_tables_holding_data()
+            if filled and not args.reset:
+                print(
+                    "retention-sandbox: the retention tables of this database already hold data "
+                    f"({', '.join(filled)}). Nothing was changed. Run again with --reset to "
+                    "empty the retention plugin's tables (no other table is touched), or point "
+                    "DATABASE_URL at another database.",
+                    file=sys.stderr,
+                )
+                return 1
         call_command("migrate", verbosity=0)
-        if os.environ.get("DATABASE_URL"):
-            call_command("flush", interactive=False, verbosity=0)
+        if database_url and args.reset:
+            empty_plugin_tables()
         store = SimulatedStore(
             seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers
         )
@@ -57,3 +84,37 @@ def main(argv: list[str] | None = None) -> int:
         store.run()
         print(ledger_report(store, now=store.end))
     return 0
+
+
+def plugin_tables() -> list[str]:
+    """The existing tables of the retention plugin's own models, nothing else."""
+    from django.apps import apps
+    from django.db import connection
+
+    models = apps.get_app_config("saleor_retention_plugin").get_models(include_auto_created=True)
+    own = {model._meta.db_table for model in models if model._meta.managed}
+    existing = set(connection.introspection.table_names())
+    return sorted(own & existing)
+
+
+def plugin_tables_holding_data() -> list[str]:
+    from django.db import connection
+
+    filled = []
+    with connection.cursor() as cursor:
+        for table in plugin_tables():
+            cursor.execute(f"SELECT 1 FROM {connection.ops.quote_name(table)} LIMIT 1")
+            if cursor.fetchone() is not None:
+                filled.append(table)
+    return filled
+
+
+def empty_plugin_tables() -> None:
+    """Empty the plugin's tables and restart their ids; unlike ``flush``, no other table."""
+    from django.core.management.color import no_style
+    from django.db import connection, transaction
+
+    statements = connection.ops.sql_flush(no_style(), plugin_tables(), reset_sequences=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for statement in statements:
+            cursor.execute(statement)

@@ -1,18 +1,28 @@
-"""The README's main job: the sandbox runs end to end on its embedded SQLite database."""
+"""The README's main job: the sandbox runs end to end and never empties tables not its own."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
+import pytest
+from psycopg import sql
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
-def run_sandbox(*args: str) -> subprocess.CompletedProcess[str]:
+def run_sandbox(
+    *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "saleor_retention_plugin.sandbox", *args],
         cwd=REPO_ROOT,
@@ -58,3 +68,103 @@ def test_bad_arguments_get_a_clear_error():
 
     assert result.returncode == 2
     assert "--weeks and --customers must be at least 1" in result.stderr
+
+
+def test_the_sandbox_keeps_its_own_settings_whatever_the_shell_says(tmp_path):
+    # A shell prepared for Saleor exports DJANGO_SETTINGS_MODULE=saleor.settings; the sandbox
+    # must not run on those settings (and their database). These settings fail if imported.
+    (tmp_path / "foreign_settings.py").write_text(
+        'raise RuntimeError("the sandbox imported foreign settings")\n'
+    )
+    result = run_sandbox(
+        "--weeks",
+        "1",
+        "--customers",
+        "2",
+        extra_env={
+            "DJANGO_SETTINGS_MODULE": "foreign_settings",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])
+            ),
+        },
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Database: embedded SQLite" in result.stdout
+
+
+@pytest.fixture
+def scratch_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped at the end, that the sandbox may be run on."""
+    name = f"retention_sandbox_guard_{secrets.token_hex(4)}"
+    with psycopg.connect(POSTGRES_SERVER + "/postgres", autocommit=True) as server:
+        server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_SERVER + "/postgres", autocommit=True) as server:
+            server.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def fingerprint_of_every_table(database_url: str) -> dict[str, str]:
+    """Each table's rows, hashed, to tell whether a run changed anything."""
+    with psycopg.connect(database_url) as connection:
+        tables = [
+            name
+            for (name,) in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            )
+        ]
+        fingerprints = {}
+        for table in tables:
+            query = sql.SQL(
+                "SELECT count(*) || ':' "
+                "|| coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM {} AS t"
+            ).format(sql.Identifier(table))
+            row = connection.execute(query).fetchone()
+            assert row is not None
+            fingerprints[table] = row[0]
+        return fingerprints
+
+
+def not_the_plugins(fingerprints: dict[str, str]) -> dict[str, str]:
+    return {
+        table: fingerprint
+        for table, fingerprint in fingerprints.items()
+        if not table.startswith("saleor_retention_plugin_")
+    }
+
+
+def test_on_a_database_that_already_holds_sandbox_data_only_reset_empties_the_plugins_tables(
+    scratch_postgres_url,
+):
+    with psycopg.connect(scratch_postgres_url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE merchant_orders (id int PRIMARY KEY, note text)")
+        connection.execute("INSERT INTO merchant_orders VALUES (1, 'a real order')")
+    story = ("--weeks", "1", "--customers", "2", "--seed", "3")
+    first = run_sandbox(*story, extra_env={"DATABASE_URL": scratch_postgres_url})
+    assert first.returncode == 0, first.stderr
+    before = fingerprint_of_every_table(scratch_postgres_url)
+    assert not before["saleor_retention_plugin_loyaltyaccount"].startswith("0:")
+
+    refused = run_sandbox(*story, extra_env={"DATABASE_URL": scratch_postgres_url})
+
+    assert refused.returncode != 0
+    assert "--reset" in refused.stderr
+    assert fingerprint_of_every_table(scratch_postgres_url) == before
+
+    reset = run_sandbox(*story, "--reset", extra_env={"DATABASE_URL": scratch_postgres_url})
+
+    assert reset.returncode == 0, reset.stderr
+    after = fingerprint_of_every_table(scratch_postgres_url)
+    # Only the plugin's tables were emptied: the merchant's table and Django's own
+    # (content types, permissions, migrations) keep every row, ids included.
+    assert not_the_plugins(after) == not_the_plugins(before)
+    with psycopg.connect(scratch_postgres_url) as connection:
+        assert connection.execute("SELECT note FROM merchant_orders").fetchall() == [
+            ("a real order",)
+        ]
+    # Emptied and renumbered, the same seed tells the first run's story again.
+    assert without_signed_links(reset.stdout) == without_signed_links(first.stdout)
