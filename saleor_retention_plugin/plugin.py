@@ -104,8 +104,8 @@ class RetentionPlugin(BasePlugin):
     def order_created(
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
-        self._record_order_for_carts(order)
         self._sync_order_points("order_created", order)
+        self._record_order_for_carts(order)
 
     @never_raises
     def order_fully_paid(
@@ -144,7 +144,14 @@ class RetentionPlugin(BasePlugin):
 
     @never_raises
     def customer_created(self, customer: User, previous_value: Any, **kwargs: Any) -> None:
-        enqueue_guest_merge(customer.pk, customer.email)
+        # An unconfirmed registration has not proved it owns the email: it waits for
+        # account_confirmed.
+        if customer.is_confirmed:
+            enqueue_guest_merge(customer.pk, customer.email)
+
+    @never_raises
+    def account_confirmed(self, user: User, previous_value: Any, **kwargs: Any) -> None:
+        enqueue_guest_merge(user.pk, user.email)
 
     @never_raises
     def checkout_created(
@@ -157,9 +164,13 @@ class RetentionPlugin(BasePlugin):
         self, checkout: Checkout, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
         self._record_cart_activity(checkout)
-        # A checkout attached to a user (checkoutCustomerAttach) brings their guest points.
-        if checkout.user_id is not None and checkout.email:
-            enqueue_guest_merge(checkout.user_id, checkout.email)
+        # A checkout attached to a user (checkoutCustomerAttach) brings their guest points:
+        # by the user's own confirmed email, never by the checkout's, which anyone can set
+        # to any address (checkoutEmailUpdate).
+        if checkout.user_id is not None:
+            user = checkout.user
+            if user.is_confirmed:
+                enqueue_guest_merge(user.pk, user.email)
 
     @never_raises
     def customer_deleted(

@@ -42,7 +42,17 @@ def enqueue_anonymisation(customer_id: int | None, email: str | None) -> None:
 
 
 def customer_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
-    if not created or kwargs.get("raw"):
+    """Merge guest points once the customer has proved the email is theirs.
+
+    Saleor creates registrations unconfirmed when the shop asks for email confirmation
+    and saves ``is_confirmed`` alone when the link is followed (or a password is set from
+    an emailed token). A user model without ``is_confirmed`` counts as confirmed.
+    """
+    if kwargs.get("raw") or not getattr(instance, "is_confirmed", True):
+        return
+    update_fields = kwargs.get("update_fields")
+    just_confirmed = update_fields is not None and "is_confirmed" in update_fields
+    if not (created or just_confirmed):
         return
     try:
         enqueue_guest_merge(instance.pk, getattr(instance, "email", None))

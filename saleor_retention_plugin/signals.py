@@ -8,7 +8,8 @@ cannot undo a credit. Receivers get keyword arguments only:
 ``points_spent``    account_id, channel_slug, customer_id, points, entry_id, reason
 ``points_reversed`` account_id, channel_slug, customer_id, points, written_off, entry_id, order_id
 ``points_expired``  account_id, channel_slug, customer_id, points, entry_id
-``points_adjusted`` account_id, channel_slug, customer_id, points, entry_id, reason, actor
+``points_adjusted`` account_id, channel_slug, customer_id, points, delta, entry_id, reason, actor
+                    (``delta`` is signed: +20 added, -20 taken)
 
 ``points`` is a positive count of the points that moved; ``written_off`` is the part of a
 take-back that could not be covered under the clamp-to-zero policy. The one exception:

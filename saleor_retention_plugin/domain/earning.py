@@ -30,16 +30,18 @@ def points_to_take_back(earned: int, order: OrderSnapshot) -> int:
     """How many of the order's ``earned`` points should have been taken back by now.
 
     Cancellation takes back everything; refunds take back in proportion to the refunded
-    share of what the customer paid, rounded down in the customer's favour, so that a full
-    refund takes back exactly what was earned.
+    share of what the customer paid for the goods, rounded down in the customer's favour,
+    so that refunding every item (with or without shipping) takes back exactly what was
+    earned.
     """
     if earned <= 0:
         return 0
     if order.is_cancelled:
         return earned
-    if order.refunded_amount <= 0 or order.total_amount <= 0:
+    base = order.refund_base_amount
+    if order.refunded_amount <= 0 or base <= 0:
         return 0
     # Multiply before dividing: a rounded share (1/3 = 0.333...) would floor 30 * 1/3 to 9.
-    refunded = min(order.refunded_amount, order.total_amount)
-    taken = (earned * refunded / order.total_amount).to_integral_value(rounding=ROUND_FLOOR)
+    refunded = min(order.refunded_amount, base)
+    taken = (earned * refunded / base).to_integral_value(rounding=ROUND_FLOOR)
     return min(earned, int(taken))

@@ -29,10 +29,17 @@ class OrderSnapshot:
     is_fully_paid: bool
     # Subtotal after every discount, without shipping and without tax: what points are earned on.
     points_base_amount: Decimal
-    # What the customer paid in all (gross), the denominator of proportional refunds.
+    # What the customer paid in all (gross).
     total_amount: Decimal
     refunded_amount: Decimal
     created_at: datetime
+    # What the customer paid for the goods (gross, without shipping): the denominator of
+    # proportional refunds, so returning every item takes back every point even when
+    # shipping is not refunded. None: not known, use ``total_amount``.
+    goods_amount: Decimal | None = None
+    # Whether the customer proved they own ``email`` (a confirmed Saleor account). Only
+    # then may the order pull that email's guest points into the customer's account.
+    email_verified: bool = False
 
     @property
     def is_cancelled(self) -> bool:
@@ -53,6 +60,8 @@ class OrderSnapshot:
             "total_amount": str(self.total_amount),
             "refunded_amount": str(self.refunded_amount),
             "created_at": self.created_at.isoformat(),
+            "goods_amount": None if self.goods_amount is None else str(self.goods_amount),
+            "email_verified": self.email_verified,
         }
 
     @classmethod
@@ -72,13 +81,23 @@ class OrderSnapshot:
             total_amount=Decimal(str(data["total_amount"])),
             refunded_amount=Decimal(str(data.get("refunded_amount") or "0")),
             created_at=datetime.fromisoformat(str(data["created_at"])),
+            goods_amount=(
+                Decimal(str(data["goods_amount"])) if data.get("goods_amount") is not None else None
+            ),
+            email_verified=bool(data.get("email_verified", False)),
         )
+
+    @property
+    def refund_base_amount(self) -> Decimal:
+        return self.goods_amount if self.goods_amount is not None else self.total_amount
 
 
 # Saleor order hooks that can change an order's points, and the credit trigger each needs.
 ORDER_EVENTS_THAT_SYNC_POINTS: dict[str, str | None] = {
     "order_created": "order_created",
-    "order_fully_paid": "order_fully_paid",
+    # Always: an order placed before the merchant switched the trigger to order_created
+    # and paid after it must still earn (syncing is idempotent).
+    "order_fully_paid": None,
     "order_cancelled": None,
     "order_refunded": None,
     "order_fully_refunded": None,
@@ -88,8 +107,8 @@ ORDER_EVENTS_THAT_SYNC_POINTS: dict[str, str | None] = {
 def order_event_syncs_points(event: str, credit_trigger: str) -> bool:
     """Whether a Saleor order event should bring the ledger in line with the order.
 
-    Crediting events count only when they are the merchant's chosen trigger (a paid
-    checkout fires both: enqueueing one is enough); take-backs always count.
+    ``order_created`` counts only when it is the merchant's chosen trigger (a paid checkout
+    fires it with ``order_fully_paid``: one is enough); the others always count.
     """
     if event not in ORDER_EVENTS_THAT_SYNC_POINTS:
         return False

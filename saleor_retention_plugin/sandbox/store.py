@@ -212,6 +212,9 @@ class Order:
             total_amount=self.total,
             refunded_amount=self.refunded,
             created_at=self.created_at,
+            goods_amount=self.goods + self.tax,
+            # Registered sandbox customers have confirmed their email.
+            email_verified=self.customer_id is not None,
         )
 
 

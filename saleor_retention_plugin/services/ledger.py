@@ -68,11 +68,16 @@ class OrderPointsOutcome:
 # --- accounts -----------------------------------------------------------------------------
 
 
-def account_for(channel_slug: str, customer_id: int | None, email: str | None) -> LoyaltyAccount:
+def account_for(
+    channel_slug: str, customer_id: int | None, email: str | None, *, merge_guests: bool = False
+) -> LoyaltyAccount:
     """The live account of a customer (or of a guest email) in a channel, created if needed.
 
-    A registered customer's account absorbs the guest account of the same email first,
-    so points earned before registering are never stranded.
+    With ``merge_guests`` (only for an email the customer proved is theirs: a confirmed
+    Saleor account), the customer's account first absorbs the guest account of that
+    email, so points earned before registering are never stranded. Without proof, an
+    email typed into a checkout or an unconfirmed registration must not claim a
+    stranger's guest points.
     """
     email = normalise_email(email)
     if customer_id is not None:
@@ -82,7 +87,7 @@ def account_for(channel_slug: str, customer_id: int | None, email: str | None) -
             customer_id=customer_id,
             email=email,
         )
-        if email:
+        if email and merge_guests:
             _merge_guests_into(account, email)
         return account
     if email is None:
@@ -231,28 +236,37 @@ def sync_order_points(
         # looking the account up again would open a fresh account and overdraw it.
         account_id = already[0]["account_id"]
     else:
-        account_id = account_for(order.channel_slug, order.customer_id, order.email).pk
+        account_id = account_for(
+            order.channel_slug, order.customer_id, order.email, merge_guests=order.email_verified
+        ).pk
     earned_now = 0
     taken_now = written_off_now = 0
     with transaction.atomic():
-        account = _lock(account_id)
-        while account.merged_into_id is not None:
-            # Merged while we waited for the lock: the entries moved to the target.
-            account = _lock(account.merged_into_id)
-        # Re-read under the lock: a concurrent task for the same order may have run.
+        account = _lock_live(account_id)
+        # Re-read under the lock: a concurrent task for the same order may have run,
+        # possibly on another account (a guest's, merged into a customer's meanwhile).
         already = list(
-            PointsEntry.objects.for_order(order.order_id).values("kind", "points", "written_off")
+            PointsEntry.objects.for_order(order.order_id).values(
+                "kind", "points", "written_off", "account_id"
+            )
         )
+        if already and already[0]["account_id"] != account.pk:
+            account = _lock_live(already[0]["account_id"])
         earned = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
+        announce = True
         if not earned and order_earns_points(order, settings.credit_trigger):
             multiplier = multiplier_for_account(account) if multiplier_for_account else Decimal(1)
             points = points_for_amount(
                 order.points_base_amount, settings.points_per_currency_unit, multiplier
             )
             if points > 0:
+                # First seen already cancelled or refunded in full: the points are
+                # credited and taken back at once, and nobody is told about either.
+                announce = points_to_take_back(points, order) < points
                 _credit(
                     account,
                     points,
+                    announce=announce,
                     kind=PointsEntry.Kind.EARN,
                     idempotency_key=f"order:{order.order_id}:earn",
                     order=order,
@@ -275,7 +289,7 @@ def sync_order_points(
         to_take = points_to_take_back(earned, order) - taken_before
         if to_take > 0:
             entry = _take_back_for_order(
-                account, order, to_take, taken_before + to_take, settings, now
+                account, order, to_take, taken_before + to_take, settings, now, announce=announce
             )
             taken_now, written_off_now = -entry.points, entry.written_off
     return OrderPointsOutcome(
@@ -308,6 +322,8 @@ def _take_back_for_order(
     cumulative_target: int,
     settings: LedgerSettings,
     now: datetime,
+    *,
+    announce: bool = True,
 ) -> PointsEntry:
     lots = PointsLot.objects.filter(account=account).open()
     # The order's own lot goes first (even while pending), then the soonest-expiring ones.
@@ -340,13 +356,14 @@ def _take_back_for_order(
     _consume(plan)
     account.balance -= debit
     account.save(update_fields=["balance", "updated_at"])
-    signals.send_after_commit(
-        signals.points_reversed,
-        **_signal_args(account, entry),
-        points=debit,
-        written_off=written_off,
-        order_id=order.order_id,
-    )
+    if announce:
+        signals.send_after_commit(
+            signals.points_reversed,
+            **_signal_args(account, entry),
+            points=debit,
+            written_off=written_off,
+            order_id=order.order_id,
+        )
     return entry
 
 
@@ -373,12 +390,12 @@ def spend_points(
     _check_points(points)
     _check_idempotency_key(idempotency_key)
     now = now or timezone.now()
-    existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+    existing = _earlier_entry(idempotency_key, account_id, -points)
     if existing is not None:
         return existing
     with transaction.atomic():
         account = _lock(account_id)
-        existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _earlier_entry(idempotency_key, account_id, -points)
         if existing is not None:
             return existing
         spendable_lots = list(PointsLot.objects.filter(account=account).spendable_at(now))
@@ -432,14 +449,14 @@ def adjust_points(
         raise LedgerError("A reason is required for a manual adjustment.")
     _check_idempotency_key(idempotency_key)
     now = now or timezone.now()
-    existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+    existing = _earlier_entry(idempotency_key, account_id, points)
     if existing is not None:
         return existing
     with transaction.atomic():
         account = _lock(account_id)
         # Re-check under the lock: a concurrent delivery of the same adjustment may have
         # committed while we waited, and must be returned rather than hit the unique key.
-        existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+        existing = _earlier_entry(idempotency_key, account_id, points)
         if existing is not None:
             return existing
         if points > 0:
@@ -480,6 +497,7 @@ def adjust_points(
         signals.points_adjusted,
         **_signal_args(account, entry),
         points=abs(points),
+        delta=points,
         reason=entry.reason,
         actor=actor,
     )
@@ -586,11 +604,35 @@ def summarise_account(
 # --- internals ------------------------------------------------------------------------------
 
 
+def _lock_live(account_id: int) -> LoyaltyAccount:
+    """Lock the account, following merges: a merged guest's entries live on its target."""
+    account = _lock(account_id)
+    while account.merged_into_id is not None:
+        account = _lock(account.merged_into_id)
+    return account
+
+
 def _lock(account_id: int) -> LoyaltyAccount:
     try:
         return LoyaltyAccount.objects.select_for_update().get(pk=account_id)
     except LoyaltyAccount.DoesNotExist:
         raise AccountNotFound("No such loyalty account.") from None
+
+
+def _earlier_entry(idempotency_key: str, account_id: int, points: int) -> PointsEntry | None:
+    """The entry an earlier call with this key made, if any; a key reused for a different
+    request (another account, another amount) is a caller's bug, refused loudly."""
+    existing = PointsEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is None:
+        return None
+    same_account = (
+        existing.account_id == account_id
+        # The entry moved when the account it was made on merged into another.
+        or LoyaltyAccount.objects.filter(pk=account_id, merged_into=existing.account_id).exists()
+    )
+    if existing.points != points or not same_account:
+        raise LedgerError("This idempotency key was already used for a different request.")
+    return existing
 
 
 def _check_idempotency_key(key: object) -> None:
@@ -650,6 +692,7 @@ def _credit(
     reason: str = "",
     actor: str = "",
     details: dict | None = None,
+    announce: bool = True,
 ) -> PointsEntry:
     entry = _append(
         account,
@@ -677,7 +720,7 @@ def _credit(
     if kind == PointsEntry.Kind.EARN:
         account.lifetime_earned += points
     account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
-    if kind == PointsEntry.Kind.EARN:
+    if kind == PointsEntry.Kind.EARN and announce:
         signals.send_after_commit(
             signals.points_earned,
             **_signal_args(account, entry),

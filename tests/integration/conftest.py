@@ -57,7 +57,7 @@ def make_order() -> Callable[..., OrderSnapshot]:
             "refunded_amount": Decimal(0),
             "created_at": timezone.now(),
         }
-        for name in ("points_base_amount", "total_amount", "refunded_amount"):
+        for name in ("points_base_amount", "total_amount", "refunded_amount", "goods_amount"):
             if name in changes:
                 changes[name] = Decimal(str(changes[name]))
         values.update(changes)

@@ -81,15 +81,34 @@ def test_registering_without_guest_points_changes_nothing():
     assert not LoyaltyAccount.objects.exists()
 
 
-def test_customers_first_order_brings_their_guest_points_along(make_order, make_settings):
+def test_a_confirmed_customers_first_order_brings_their_guest_points_along(
+    make_order, make_settings
+):
     settings = make_settings()
     ledger.sync_order_points(guest_order(make_order, "bob@example.com", 10), settings)
 
-    ledger.sync_order_points(make_order(customer_id=7, email="BOB@example.com"), settings)
+    ledger.sync_order_points(
+        make_order(customer_id=7, email="BOB@example.com", email_verified=True), settings
+    )
 
     customer = LoyaltyAccount.objects.get(customer_id=7)
     assert customer.balance == 110
     assert LoyaltyAccount.objects.live().count() == 1
+
+
+def test_an_unconfirmed_email_cannot_claim_a_strangers_guest_points(make_order, make_settings):
+    # Anyone can register (unconfirmed) or type any email into a checkout: without proof
+    # the email is theirs, an order must not pull that email's guest points in.
+    settings = make_settings()
+    ledger.sync_order_points(guest_order(make_order, "victim@example.com", 10), settings)
+
+    ledger.sync_order_points(
+        make_order(customer_id=66, email="Victim@example.com", email_verified=False), settings
+    )
+
+    assert LoyaltyAccount.objects.get(customer_id=66).balance == 100
+    guest = LoyaltyAccount.objects.get(customer_id__isnull=True)
+    assert (guest.email, guest.balance, guest.merged_into_id) == ("victim@example.com", 10, None)
 
 
 def test_merging_a_guest_debt_keeps_lots_consistent(make_order, make_settings):

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from saleor_retention_plugin.conf import CreditTrigger, OverdraftPolicy
+from saleor_retention_plugin.domain.orders import order_event_syncs_points
 from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry
 from saleor_retention_plugin.services import ledger
 from saleor_retention_plugin.services.ledger import InsufficientPoints
@@ -437,3 +438,56 @@ def test_an_absurdly_large_order_is_skipped_without_touching_the_ledger(
     assert "above" in outcome.skipped_reason
     assert not LoyaltyAccount.objects.exists()
     assert not PointsEntry.objects.exists()
+
+
+def test_returning_every_item_takes_back_every_point_even_when_shipping_is_kept(
+    make_order, make_settings
+):
+    # 100 of goods (108 with tax) and 12 of shipping; the shop refunds the goods only.
+    order = make_order(total_amount="120.00", goods_amount="108.00")
+    settings = make_settings()
+    ledger.sync_order_points(order, settings)
+
+    ledger.sync_order_points(later(order, refunded_amount="108.00"), settings)
+
+    assert account_of().balance == 0
+
+
+def test_a_partial_refund_is_a_share_of_the_goods_not_of_the_shipping(make_order, make_settings):
+    order = make_order(total_amount="120.00", goods_amount="100.00")
+    settings = make_settings()
+    ledger.sync_order_points(order, settings)
+
+    ledger.sync_order_points(later(order, refunded_amount="25.00"), settings)
+
+    assert account_of().balance == 75
+
+
+def test_an_order_first_seen_cancelled_is_never_announced(
+    make_order, make_settings, received_signals, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.sync_order_points(make_order(status="canceled"), make_settings())
+
+    assert account_of().balance == 0
+    # No "you earned 100 points" for points the customer never had, and no take-back.
+    assert received_signals.calls == []
+
+
+def test_a_cancellation_after_the_credit_is_announced(
+    make_order, make_settings, received_signals, django_capture_on_commit_callbacks
+):
+    order = make_order()
+    with django_capture_on_commit_callbacks(execute=True):
+        ledger.sync_order_points(order, make_settings())
+        ledger.sync_order_points(later(order, status="canceled"), make_settings())
+
+    assert [name for name, _ in received_signals.calls] == ["points_earned", "points_reversed"]
+
+
+def test_a_trigger_switch_never_loses_the_credit_of_an_order_paid_after_it():
+    # Placed while the trigger was "fully paid", paid after the merchant switched to
+    # "created": the paid event must still sync, or the order never earns.
+    assert order_event_syncs_points("order_fully_paid", CreditTrigger.ORDER_CREATED.value)
+    assert order_event_syncs_points("order_fully_paid", CreditTrigger.ORDER_FULLY_PAID.value)
+    assert not order_event_syncs_points("order_created", CreditTrigger.ORDER_FULLY_PAID.value)

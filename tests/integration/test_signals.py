@@ -37,6 +37,7 @@ DOCUMENTED = {
         "channel_slug",
         "customer_id",
         "points",
+        "delta",
         "entry_id",
         "reason",
         "actor",
@@ -93,6 +94,7 @@ def test_every_signal_carries_the_documented_arguments(make_order, make_settings
     assert received_signals.of("points_earned")[0]["order_id"] == order.order_id
     assert received_signals.of("points_spent")[0]["reason"] == "Voucher"
     assert received_signals.of("points_adjusted")[0]["actor"] == "user:1"
+    assert received_signals.of("points_adjusted")[0]["delta"] == -5  # taken, not added
 
 
 @pytest.mark.django_db(transaction=True)

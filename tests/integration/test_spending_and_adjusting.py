@@ -262,3 +262,15 @@ def test_spending_or_adjusting_without_an_idempotency_key_is_refused(
     account.refresh_from_db()
     assert account.balance == 100
     assert account.entries.count() == 1
+
+
+def test_an_idempotency_key_reused_for_a_different_request_is_refused(funded_account):
+    account = funded_account(100)
+    ledger.spend_points(account.pk, 10, idempotency_key="checkout-77")
+
+    with pytest.raises(ledger.LedgerError, match="different request"):
+        ledger.spend_points(account.pk, 25, idempotency_key="checkout-77")
+
+    assert ledger.spend_points(account.pk, 10, idempotency_key="checkout-77").points == -10
+    account.refresh_from_db()
+    assert account.balance == 90

@@ -4,8 +4,10 @@ from decimal import ROUND_FLOOR, Decimal
 
 import graphene
 import pytest
+from django.contrib.auth.tokens import default_token_generator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from saleor.account.models import User
 from saleor.graphql.tests.utils import get_graphql_content
 from saleor.order.models import Order
 from saleor.plugins.manager import get_plugins_manager
@@ -63,6 +65,14 @@ CUSTOMER_CREATE = """
     mutation Create($email: String!) {
       customerCreate(input: {email: $email, channel: "main"}) {
         user { id }
+        errors { field code message }
+      }
+    }
+"""
+
+SET_PASSWORD = """
+    mutation SetPassword($email: String!, $password: String!, $token: String!) {
+      setPassword(email: $email, password: $password, token: $token) {
         errors { field code message }
       }
     }
@@ -234,14 +244,15 @@ def test_partial_refund_takes_back_the_refunded_share(
     )
 
     assert data["orderRefund"]["errors"] == []
-    share = refund / order.total_gross_amount
+    # Refunds are shares of what the customer paid for the goods (shipping aside).
+    share = refund / (order.total_gross_amount - order.shipping_price_gross_amount)
     taken = int((earned * share).to_integral_value(rounding=ROUND_FLOOR))
     account = LoyaltyAccount.objects.get(customer_id=customer_user.pk)
     assert 0 < taken < earned
     assert account.balance == earned - taken
 
 
-def test_guest_points_follow_the_email_when_a_customer_registers_with_it(
+def test_guest_points_follow_the_email_once_the_new_customer_proves_it_is_theirs(
     api_client,
     staff_api_client,
     permission_manage_users,
@@ -262,8 +273,22 @@ def test_guest_points_follow_the_email_when_a_customer_registers_with_it(
         permissions=[permission_manage_users],
     )["customerCreate"]
     assert data["errors"] == []
-    customer_pk = int(graphene.Node.from_global_id(data["user"]["id"])[1])
-    account = LoyaltyAccount.objects.get(customer_id=customer_pk, channel_slug="main")
+    # Saleor creates the customer unconfirmed: nothing moves until the email is proved.
+    guest.refresh_from_db()
+    assert guest.merged_into_id is None
+
+    customer = User.objects.get(email="newbie@example.com")
+    data = post(
+        api_client,
+        SET_PASSWORD,
+        {
+            "email": customer.email,
+            "password": "Retention-1234",
+            "token": default_token_generator.make_token(customer),
+        },
+    )["setPassword"]
+    assert data["errors"] == []  # the emailed token proves the address, and confirms
+    account = LoyaltyAccount.objects.get(customer_id=customer.pk, channel_slug="main")
     assert account.balance == expected_points(order)
     guest.refresh_from_db()
     assert guest.merged_into_id == account.pk

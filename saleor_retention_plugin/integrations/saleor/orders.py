@@ -19,7 +19,7 @@ FULLY_CHARGED_STATUSES = frozenset({"full", "overcharged"})
 def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
     from saleor.order.models import Order
 
-    order = Order.objects.select_related("channel").filter(pk=order_id).first()
+    order = Order.objects.select_related("channel", "user").filter(pk=order_id).first()
     if order is None:
         return None
     return order_snapshot(order)
@@ -27,9 +27,13 @@ def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
 
 def order_snapshot(order: Order) -> OrderSnapshot:
     # Points are earned on what the goods cost after every discount, without tax and
-    # shipping: the net total (already discounted) minus the net shipping price.
-    points_base = order.total_net_amount - order.shipping_price_net_amount
+    # shipping: the net total (already discounted) minus the net shipping price. Gift
+    # cards are money, not goods: points come when the card is spent, not when bought.
+    gift_cards_net, gift_cards_gross = gift_card_amounts(order)
+    points_base = order.total_net_amount - order.shipping_price_net_amount - gift_cards_net
+    goods = order.total_gross_amount - order.shipping_price_gross_amount - gift_cards_gross
     refunded = refunded_amount(order)
+    user = order.user
     return OrderSnapshot(
         order_id=str(order.pk),
         number=str(order.number),
@@ -44,7 +48,25 @@ def order_snapshot(order: Order) -> OrderSnapshot:
         total_amount=order.total_gross_amount,
         refunded_amount=refunded,
         created_at=order.created_at,
+        goods_amount=max(goods, Decimal(0)),
+        # A confirmed account proved it owns its email; only then may the order pull
+        # that email's guest points in (and only the account's own email).
+        email_verified=bool(
+            user is not None
+            and user.is_confirmed
+            and (order.user_email or "").lower() == (user.email or "").lower()
+        ),
     )
+
+
+def gift_card_amounts(order: Order) -> tuple[Decimal, Decimal]:
+    """Net and gross totals of the order's gift-card lines (one query)."""
+    from django.db.models import Sum
+
+    totals = order.lines.filter(is_gift_card=True).aggregate(
+        net=Sum("total_price_net_amount"), gross=Sum("total_price_gross_amount")
+    )
+    return totals["net"] or Decimal(0), totals["gross"] or Decimal(0)
 
 
 def was_fully_paid(order: Order, refunded: Decimal) -> bool:
