@@ -46,8 +46,7 @@ def find_balance_drift() -> list[BalanceDrift]:
         )
         return Coalesce(Subquery(subquery), 0)
 
-    # django-stubs does not follow annotations built by a helper into values_list.
-    rows = LoyaltyAccount.objects.annotate(  # type: ignore[misc]
+    rows = LoyaltyAccount.objects.annotate(
         entries_balance=total(PointsEntry, "points"),
         entries_lifetime=total(PointsEntry, "points", kind=PointsEntry.Kind.EARN),
         open_lots=total(PointsLot, "remaining"),
