@@ -21,6 +21,12 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Makes good an order event whose task a broker outage lost (see RECONCILE_WINDOW).
+    "saleor-retention-reconcile-orders": {
+        "task": "saleor_retention_plugin.tasks.reconcile_recent_orders_task",
+        "schedule": timedelta(minutes=30),
+        "options": {"expires": 25 * 60},
+    },
     "saleor-retention-reevaluate-tiers": {
         "task": "saleor_retention_plugin.tasks.reevaluate_tiers_task",
         "schedule": timedelta(days=1),

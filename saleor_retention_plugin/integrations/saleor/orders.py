@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FULLY_CHARGED_STATUSES = frozenset({"full", "overcharged"})
+
+
+def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
+    """``(order id, channel slug)`` of orders changed since ``since`` in the channels where
+    the plugin is switched on (Saleor's ``updated_at`` index serves it)."""
+    from saleor.order.models import Order
+    from saleor.plugins.models import PluginConfiguration
+
+    from ...plugin import RetentionPlugin
+
+    active_channels = PluginConfiguration.objects.filter(
+        identifier=RetentionPlugin.PLUGIN_ID, active=True, channel__isnull=False
+    ).values_list("channel_id", flat=True)
+    rows = (
+        Order.objects.filter(updated_at__gte=since, channel_id__in=active_channels)
+        .exclude(status__in=["draft", "expired"])
+        .order_by("updated_at")
+        .values_list("pk", "channel__slug")
+    )
+    return [(str(pk), slug) for pk, slug in rows]
 
 
 def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
