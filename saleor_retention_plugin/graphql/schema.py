@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import graphene
 
+from .analytics import AnalyticsQueries
 from .federation import FederationQueries, User
 from .ledger import LedgerMutations, LedgerQueries
 from .membership import MembershipMutations, MembershipQueries
@@ -12,6 +13,7 @@ QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (
     LedgerQueries,
     MembershipQueries,
     FederationQueries,
+    AnalyticsQueries,
 )
 MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations, MembershipMutations)
 
