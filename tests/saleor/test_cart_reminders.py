@@ -221,6 +221,23 @@ def test_checkout_hooks_cost_a_fixed_five_queries(
     assert TrackedCart.objects.filter(checkout_token=checkout.token).exists()
 
 
+def test_a_signed_in_checkout_update_adds_only_the_user_and_guest_points_lookups(
+    reminders_on, checkout, customer_user, django_assert_num_queries
+):
+    plugin = RetentionPlugin(configuration=[], active=True, channel=reminders_on)
+    checkout.user = customer_user
+    checkout.email = customer_user.email
+    checkout.save(update_fields=["user", "email"])
+    # Saleor had the user loaded (checkoutCustomerAttach): the five statements of the cart
+    # upsert, and one indexed lookup of guest points under the user's email.
+    with django_assert_num_queries(6):
+        plugin.checkout_updated(checkout, previous_value=None)
+    # Loaded without its user: one more query to read the user's own email.
+    fresh = Checkout.objects.get(pk=checkout.pk)
+    with django_assert_num_queries(7):
+        plugin.checkout_updated(fresh, previous_value=None)
+
+
 def test_a_hook_that_fails_leaves_saleors_transaction_usable(reminders_on, checkout):
     from django.db import transaction
 
