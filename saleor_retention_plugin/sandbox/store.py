@@ -599,7 +599,7 @@ class SimulatedStore:
             .exclude(code=None)
             .first()
         )
-        if issued is not None and self.random.random() < 0.7:
+        if issued is not None and issued.code is not None and self.random.random() < 0.7:
             mall.mark_code_used(issued.code)
             self.log.codes_used += 1
 

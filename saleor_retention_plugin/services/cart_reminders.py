@@ -343,7 +343,9 @@ class CartReminderFlow:
     def prepare(
         self, message: FlowMessage, settings: ChannelSettings, now: datetime
     ) -> Preparation:
-        cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
+        cart = None
+        if message.cart_id is not None:
+            cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
         if cart is None:
             return Cancel(NotAbandoned.DELETED.value)
         if cart.state != CartState.OPEN:
