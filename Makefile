@@ -7,7 +7,7 @@ LINT_VENV ?= $(VENV)-lint
 PYTHON ?= python3
 export VENV LINT_VENV PYTHON
 
-.PHONY: install install-lint sandbox test lint format
+.PHONY: install install-lint sandbox test lint lint-ruff lint-mypy check-migrations format
 
 install:
 	scripts/install
@@ -21,11 +21,20 @@ sandbox: install
 test: install
 	scripts/test
 
-# `python -m mypy` from the checkout: mypy's Django plugin imports the package from here.
-lint: install-lint
+lint: lint-ruff lint-mypy check-migrations
+
+lint-ruff: install-lint
 	$(LINT_VENV)/bin/ruff check .
 	$(LINT_VENV)/bin/ruff format --check .
+
+# `python -m` from the checkout: mypy's Django plugin imports the package from here.
+lint-mypy: install-lint
 	$(LINT_VENV)/bin/python -m mypy saleor_retention_plugin tests benchmarks
+
+# Models and migrations agree; an in-memory database, so no server is needed.
+check-migrations: install-lint
+	DATABASE_URL=sqlite:// $(LINT_VENV)/bin/python -m django makemigrations \
+		saleor_retention_plugin --check --dry-run --settings tests.settings
 
 format: install-lint
 	$(LINT_VENV)/bin/ruff format .
