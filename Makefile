@@ -15,11 +15,13 @@ install:
 install-lint:
 	scripts/install --lint
 
+# ARGS go to retention-sandbox: make sandbox ARGS="--weeks 4", ARGS=--help, ARGS="manage ...".
 sandbox: install
-	$(VENV)/bin/retention-sandbox
+	$(VENV)/bin/retention-sandbox $(ARGS)
 
+# ARGS go to pytest: make test ARGS="-x -k ledger".
 test: install
-	scripts/test
+	scripts/test $(ARGS)
 
 lint: lint-ruff lint-mypy check-migrations
 
