@@ -15,6 +15,8 @@ import tempfile
 from datetime import UTC, datetime
 
 SANDBOX_SETTINGS = "saleor_retention_plugin.sandbox.settings"
+# The plugin's commands that read its tables (retention_graphql_schema needs none).
+COMMANDS_READING_TABLES = {"retention_ledger", "retention_outbox"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +136,13 @@ def manage(argv: list[str]) -> int:
     problem = reach_database(create=False)
     if problem:
         print(f"retention-sandbox manage: {problem}", file=sys.stderr)
+        return 1
+    if argv[0] in COMMANDS_READING_TABLES and not plugin_tables():
+        print(
+            "retention-sandbox manage: this database has no retention tables yet; run the "
+            "sandbox on it first (or 'retention-sandbox manage migrate').",
+            file=sys.stderr,
+        )
         return 1
     from django.core.management import execute_from_command_line
 

@@ -137,3 +137,17 @@ def test_commands_need_the_sandbox_database_named():
 
     assert result.returncode != 0
     assert "retention-sandbox manage: set DATABASE_URL" in result.stderr
+
+
+def test_a_command_on_a_database_without_the_plugins_tables_says_so_in_one_line():
+    name = f"retention_sandbox_empty_{secrets.token_hex(4)}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as server:
+        server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        result = run('make sandbox ARGS="manage retention_ledger --verify"', f"{SERVER}/{name}")
+    finally:
+        drop_database(name)
+
+    assert result.returncode != 0
+    assert "this database has no retention tables yet" in result.stderr
+    assert "Traceback" not in result.stderr
