@@ -199,7 +199,7 @@ HISTORY_PAGE = "myLoyaltyAccount { history(first: 100) { edges { node { id } } }
             "{ myLoyaltyAccount { "
             + _aliases(11, "history(first: 100) { edges { cursor } }")[1:-1]
             + " } }",
-            "may return up to 1100 rows of lists; the limit is 1000",
+            "may read up to 1100 rows or database fields; the limit is 1000",
         ),
     ],
     ids=["200-root-aliases", "11-nested-pages-of-100"],
