@@ -1,5 +1,12 @@
 """Marketing consent: who unsubscribed, honoured by every flow of the plugin.
 
+An unsubscribe is a person's objection to the shop's marketing, not to one channel's: it
+covers every channel of the shop (a Saleor installation), every flow (cart reminders and
+any later campaign), the email address (by its digest) and the customer account named in
+the link. A customer who unsubscribes from a reminder of the CNY channel gets nothing from
+the USD channel either. The opt-out row keeps the channel it was made in, as a record of
+where it came from; it does not narrow what it covers.
+
 ``record_opt_out`` is what the unsubscribe endpoint calls; ``is_opted_out`` is asked
 when a message is scheduled and again right before it is sent.
 """
@@ -29,7 +36,8 @@ def record_opt_out(
     customer_id: int | None = None,
     source: str = "unsubscribe_link",
 ) -> None:
-    """Remember that this customer (by id, by email, or both) wants no marketing messages.
+    """Remember that this customer (by id, by email, or both) wants no marketing messages
+    from the shop, in any channel. ``channel_slug`` records where the opt-out was made.
 
     Idempotent: recording the same opt-out again changes nothing. Pending messages are
     not touched here; they are cancelled when a worker checks consent before sending.
@@ -55,7 +63,11 @@ def record_opt_out(
 
 
 def is_opted_out(channel_slug: str, *, email: str | None, customer_id: int | None) -> bool:
-    """True when the customer opted out in this channel by id or by email."""
+    """True when the customer opted out, by id or by email, in any channel of the shop.
+
+    ``channel_slug`` is the channel the message would go out in; callers name it, but an
+    opt-out made in any channel covers it (see the module docstring).
+    """
     digest = email_digest(email)
     who = Q(pk__in=[])
     if customer_id is not None:
@@ -64,4 +76,4 @@ def is_opted_out(channel_slug: str, *, email: str | None, customer_id: int | Non
         who |= Q(email_digest=digest)
     if customer_id is None and digest is None:
         return False
-    return MarketingOptOut.objects.filter(who, channel_slug=channel_slug).exists()
+    return MarketingOptOut.objects.filter(who).exists()

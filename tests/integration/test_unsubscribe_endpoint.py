@@ -58,14 +58,34 @@ def test_opening_the_link_asks_for_confirmation_and_changes_nothing(call, plugin
     assert not MarketingOptOut.objects.exists()
 
 
-def test_confirming_records_the_opt_out_for_the_customer_and_the_email(call, plugin_for):
+def test_confirming_opts_the_customer_and_the_email_out_of_every_channel(call, plugin_for):
     response = call(plugin_for("tea-cn"), "POST", link())
 
     assert response.status_code == 200
     assert b"You are unsubscribed" in response.content
-    assert is_opted_out("tea-cn", email=None, customer_id=42)
-    assert is_opted_out("tea-cn", email="ANN@example.com", customer_id=None)
-    assert not is_opted_out("other-channel", email="ann@example.com", customer_id=42)
+    for channel in ("tea-cn", "tea-us", "a-channel-created-later"):
+        assert is_opted_out(channel, email=None, customer_id=42)
+        assert is_opted_out(channel, email="ANN@example.com", customer_id=None)
+    assert not is_opted_out("tea-us", email="bo@example.com", customer_id=43)
+
+
+@pytest.mark.parametrize(
+    ("language", "covers"),
+    [
+        (None, "in any of its stores and currencies, at this email address or for your customer"),
+        ("zh-Hans", "本店任何店铺、任何币种的购物车提醒和优惠消息"),
+    ],
+)
+def test_the_page_says_what_the_unsubscribe_covers_before_and_after(
+    call, plugin_for, language, covers
+):
+    url = link(language=language)
+
+    asked = call(plugin_for("tea-cn"), "GET", url).content.decode()
+    done = call(plugin_for("tea-cn"), "POST", url).content.decode()
+
+    assert covers in asked
+    assert covers in done
 
 
 def test_one_click_unsubscribe_from_the_mail_client_works_and_repeats_safely(call, plugin_for):
