@@ -282,7 +282,9 @@ def test_reward_moments_within_the_range_are_kept(loyalty_api, staff_token):
     response = loyalty_api.post(CREATE_REWARD, variables, token=staff_token().token)
 
     assert response.data["rewardCreate"]["errors"] == []
-    assert Reward.objects.get().active_until.year == 2199
+    active_until = Reward.objects.get().active_until
+    assert active_until is not None
+    assert active_until.year == 2199
 
 
 def test_one_reward_python_cannot_read_back_does_not_break_the_lists(
