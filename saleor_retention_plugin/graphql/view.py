@@ -2,9 +2,9 @@
 
 Body: JSON ``{"query", "variables", "operationName"}``. Checks run cheapest first and
 before anything executes: method, body, size, the caller's token (401 when a token was
-sent but is invalid or expired), syntax, depth, text that cannot be stored,
-schema validation, every variable against its declared type (``graphql.inputs``),
-introspection bounds, top-level fields and cost. Nothing answers 500: whatever fails
+sent but is invalid or expired), syntax, depth, number of fields, text that cannot be
+stored, schema validation, every variable against its declared type
+(``graphql.inputs``), introspection bounds, top-level fields and cost. Nothing answers 500: whatever fails
 unexpectedly is logged and answered as a structured 400, as Saleor's own view does.
 The channel is the plugin instance's, never the client's: accounts are per channel and an
 id from another channel finds nothing here.
@@ -42,6 +42,7 @@ from .limits import (
     check_depth,
     check_introspection,
     check_nesting,
+    check_selections,
     check_size,
 )
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
@@ -142,6 +143,7 @@ def _serve(
     try:
         # Before validation: validating a pathologically nested document is itself costly.
         check_depth(document, limits.MAX_QUERY_DEPTH)
+        check_selections(document, limits.MAX_SELECTIONS)
     except QueryRejected as error:
         return _errors(str(error), status=400)
     problems = literal_problems(document)

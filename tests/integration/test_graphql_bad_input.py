@@ -321,21 +321,43 @@ def _birthday_aliases(count: int) -> str:
     )
 
 
+@pytest.mark.parametrize(
+    ("aliases", "refusal"),
+    [
+        # The issue's example: 402 fields, refused before validation even starts.
+        (200, "The query holds more than 300 fields and fragments"),
+        # Fewer fields, and still 100 loyalty fields + 100 x 140 birthdays to read.
+        (140, "The operation may read up to 14100 rows or database fields; the limit is 1000"),
+    ],
+)
 def test_entities_times_aliases_of_a_database_field_are_refused_before_running(
-    loyalty_api, customer_token, django_assert_num_queries
+    loyalty_api, customer_token, django_assert_num_queries, aliases, refusal
 ):
     me = customer_token(user_id=1001, email="li.na@example.com")
-    query = _birthday_aliases(200)
+    query = _birthday_aliases(aliases)
     representations = [{"__typename": "User", "id": me.global_user_id}] * 100
-    assert len(query) <= 6_000
+    assert len(query) <= 5_000
 
     with django_assert_num_queries(0):
         response = loyalty_api.post(query, {"r": representations}, token=me.token)
 
     assert_structured_refusal(response)
     [message] = response.error_messages
-    # 100 loyalty fields + 100 x 200 birthdays.
-    assert message.startswith("The operation may read up to 20100 rows or database fields")
+    assert message.startswith(refusal)
+
+
+def test_one_field_repeated_thousands_of_times_is_refused_before_validation(
+    loyalty_api, django_assert_num_queries
+):
+    # graphql-core compares every pair of same-named fields: 2,400 repeats took seconds.
+    query = "{ myLoyaltyAccount { " + " balance" * 2_400 + " } }"
+    assert len(query) <= 20_000
+
+    with django_assert_num_queries(0):
+        response = loyalty_api.post(query)
+
+    assert_structured_refusal(response)
+    assert response.error_messages[0].startswith("The query holds more than 300 fields")
 
 
 def test_repeating_a_field_does_not_repeat_its_database_work(loyalty_api, customer_token):
@@ -402,7 +424,7 @@ def test_anonymous_callers_may_introspect_the_schema_once_per_request(loyalty_ap
 
 def test_introspection_repeated_by_aliases_is_refused_before_running(loyalty_api):
     repeated = "{ " + " ".join(f"s{n}: __schema {{ types {{ name }} }}" for n in range(5)) + " }"
-    inside = "{ __schema { " + " ".join(f"t{n}: types {{ name }}" for n in range(200)) + " } }"
+    inside = "{ __schema { " + " ".join(f"t{n}: types {{ name }}" for n in range(100)) + " } }"
     many_types = "{ " + " ".join(f't{n}: __type(name: "Reward") {{ name }}' for n in range(11))
 
     assert loyalty_api.post(repeated).error_messages == ["Ask for __schema once per operation."]

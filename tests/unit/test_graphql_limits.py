@@ -10,6 +10,7 @@ from saleor_retention_plugin.graphql.limits import (
     check_depth,
     check_introspection,
     check_nesting,
+    check_selections,
     check_size,
     reads_database,
 )
@@ -232,3 +233,18 @@ def test_one_copy_of_the_schema_may_be_introspected(query):
 def test_introspection_that_repeats_the_schema_is_refused(query, refusal):
     with pytest.raises(QueryRejected, match=refusal):
         check_introspection(parse(query), None)
+
+
+# --- number of selections ----------------------------------------------------------------------
+
+
+def test_a_document_may_hold_up_to_the_limit_of_selections_fragments_included():
+    fields = " ".join(f"f{n}" for n in range(8))
+    check_selections(parse(f"{{ a {{ {fields} }} ...F }} fragment F on Q {{ b }}"), limit=11)
+    with pytest.raises(QueryRejected, match="more than 10 fields and fragments"):
+        check_selections(parse(f"{{ a {{ {fields} }} ...F }} fragment F on Q {{ b }}"), limit=10)
+
+
+def test_repeats_of_one_field_count_each_time():
+    with pytest.raises(QueryRejected, match="more than 300 fields"):
+        check_selections(parse("{ me { " + " balance" * 301 + " } }"))
