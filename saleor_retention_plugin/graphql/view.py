@@ -4,8 +4,10 @@ Body: JSON ``{"query", "variables", "operationName"}``. Checks run cheapest firs
 before anything executes: method, body, size, the caller's token (401 when a token was
 sent but is invalid or expired), syntax, depth, number of fields, text that cannot be
 stored, schema validation, every variable against its declared type
-(``graphql.inputs``), introspection bounds, top-level fields and cost. Nothing answers 500: whatever fails
-unexpectedly is logged and answered as a structured 400, as Saleor's own view does.
+(``graphql.inputs``), introspection bounds, top-level fields and cost. Nothing answers
+500: whatever fails unexpectedly is logged and answered as a structured 400, as Saleor's
+own view does. A query runs in one transaction, rolled back when its answer holds an
+error (a first read opens the caller's account): an answer with an error changes nothing.
 The channel is the plugin instance's, never the client's: accounts are per channel and an
 id from another channel finds nothing here.
 """
@@ -17,6 +19,7 @@ import logging
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 from graphql import parse
@@ -173,13 +176,17 @@ def _serve(
         language=language,
     )
     try:
-        result = execute(
-            schema,
-            document,
-            context_value=context,
-            variable_values=operation["variables"],
-            operation_name=operation["operation_name"],
-        )
+        if _is_query(document, operation["operation_name"]):
+            # Reading may open the caller's account on first use. An answer with an
+            # error keeps nothing: the read's writes are rolled back with it.
+            with transaction.atomic():
+                result = _execute(document, context, operation)
+                if result.errors:
+                    transaction.set_rollback(True)
+        else:
+            # Each mutation is its own transaction and changes nothing when it answers
+            # with errors; mutations that succeeded before a failing one stay done.
+            result = _execute(document, context, operation)
     except GraphQLError as error:
         # Variables that do not fit their types, an unknown operationName: nothing ran.
         return JsonResponse({"errors": [format_error(error)]}, status=400)
@@ -187,6 +194,29 @@ def _serve(
     if result.errors:
         body["errors"] = [_format_execution_error(error, language) for error in result.errors]
     return JsonResponse(body, status=400 if result.invalid else 200)
+
+
+def _execute(document: Any, context: LoyaltyContext, operation: dict[str, Any]) -> Any:
+    return execute(
+        schema,
+        document,
+        context_value=context,
+        variable_values=operation["variables"],
+        operation_name=operation["operation_name"],
+    )
+
+
+def _is_query(document: Any, operation_name: str | None) -> bool:
+    """True unless the operation to run is a mutation (an unknown name runs nothing)."""
+    from graphql.language import ast
+
+    operations = [d for d in document.definitions if isinstance(d, ast.OperationDefinition)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
+    return all(o.operation != "mutation" for o in chosen)
 
 
 def _read_operation(request: HttpRequest) -> dict[str, Any]:

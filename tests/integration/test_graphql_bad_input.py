@@ -170,6 +170,39 @@ def test_an_unexpected_failure_is_logged_and_answered_as_a_structured_400(
     assert any("Loyalty API request failed" in record.message for record in caplog.records)
 
 
+def test_a_query_answered_with_an_error_creates_no_account_for_a_newcomer(
+    loyalty_api, customer_token
+):
+    newcomer = customer_token(user_id=2002, email="new@example.com")
+    query = "{ myLoyaltyAccount { balance history(first: 0) { edges { cursor } } } }"
+
+    response = loyalty_api.post(query, token=newcomer.token)
+
+    assert response.error_messages == ["'first' must be between 1 and 100; 0 was given."]
+    assert not LoyaltyAccount.objects.exists()
+    # The same read without the mistake opens the account, as a first visit does.
+    assert loyalty_api.post("{ myLoyaltyAccount { balance } }", token=newcomer.token).data == {
+        "myLoyaltyAccount": {"balance": 0}
+    }
+    assert LoyaltyAccount.objects.get().customer_id == 2002
+
+
+def test_a_refused_redemption_opens_no_account_for_a_newcomer(loyalty_api, customer_token):
+    # Found by the fuzz test: the account was opened before the key was checked.
+    newcomer = customer_token(user_id=2002, email="new@example.com")
+    reward = mall.create_reward(
+        "main", kind="fixed_discount", name={"en": "5 off"}, points_cost=1, discount_value="5"
+    )
+
+    response = loyalty_api.post(
+        REDEEM, {"rewardId": to_global_id("Reward", reward.pk), "key": ""}, token=newcomer.token
+    )
+
+    assert [e["field"] for e in response.data["rewardRedeem"]["errors"]] == ["idempotencyKey"]
+    assert not LoyaltyAccount.objects.exists()
+    assert not Redemption.objects.exists()
+
+
 # --- item 10: NUL and lone surrogates in any string ------------------------------------------
 
 

@@ -5,13 +5,15 @@ Requests go through Django's test client and the whole request cycle (a crash wo
 500 here, not an exception), to the plugin's route, on the real PostgreSQL schema. Bodies
 are random bytes, random JSON, pathological nesting, and the API's own operations with
 random variables (huge and fractional numbers, NUL bytes, lone surrogates, odd dates,
-any Unicode) from anonymous callers, a customer and staff. Each example runs in a
+any Unicode) from anonymous callers, a customer, a customer without an account yet, staff
+and a forged token. Each example runs in a
 savepoint that is rolled back, so examples do not depend on each other.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -119,12 +121,37 @@ variables = st.dictionaries(
     st.one_of(json_values, st.lists(entity, max_size=5), adjust_input),
     max_size=6,
 )
-operation_bodies = st.builds(
-    lambda query, variables_, name: {"query": query, "variables": variables_, **name},
-    st.sampled_from(OPERATIONS),
-    variables,
-    st.one_of(st.just({}), st.fixed_dictionaries({"operationName": json_values})),
-)
+any_variable_value = st.one_of(json_values, st.lists(entity, max_size=5), adjust_input)
+small_ints = st.one_of(st.integers(-3, 130), nasty_number)
+# Values of roughly the declared type, so that many requests get past validation and run.
+TYPED_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    **dict.fromkeys(["f", "s", "m", "d", "y"], small_ints),
+    **dict.fromkeys(["a", "e", "n", "k", "from", "until", "v"], nasty_text),
+    "id": st.one_of(st.just(to_global_id("Reward", 1)), nasty_text),
+    "u": st.one_of(st.just(to_global_id("User", CUSTOMER_ID)), nasty_text),
+    "r": st.lists(entity, max_size=5),
+    "input": adjust_input,
+}
+
+
+def operation_with_variables(query: str) -> st.SearchStrategy[dict[str, Any]]:
+    """The query with values for its own variables (each maybe missing) or random ones."""
+    declared = sorted(set(re.findall(r"\$(\w+)", query)))
+    own = st.fixed_dictionaries(
+        {},
+        optional={
+            name: st.one_of(TYPED_VALUES.get(name, any_variable_value), any_variable_value)
+            for name in declared
+        },
+    )
+    return st.builds(
+        lambda variables_, name: {"query": query, "variables": variables_, **name},
+        st.one_of(own, own, own, variables),
+        st.one_of(st.just({}), st.fixed_dictionaries({"operationName": json_values})),
+    )
+
+
+operation_bodies = st.sampled_from(OPERATIONS).flatmap(operation_with_variables)
 deep_bodies = st.builds(
     lambda opening, depth: opening * depth,
     st.sampled_from(["[", "{", '{"query": "{ a', '{"query":"', '{"variables":{"f":[']),
@@ -175,6 +202,8 @@ token_soup = st.builds(
 bodies = st.one_of(
     operation_bodies,
     operation_bodies,
+    operation_bodies,
+    operation_bodies,
     deep_queries,
     token_soup,
     st.builds(lambda body: body, json_values),
@@ -184,7 +213,7 @@ raw_bodies = st.one_of(
     st.text(max_size=200).map(lambda text: text.encode("utf-8", "surrogatepass")),
     deep_bodies.map(str.encode),
 )
-callers = st.sampled_from(["anonymous", "customer", "staff", "forged"])
+callers = st.sampled_from(["anonymous", "customer", "newcomer", "staff", "forged"])
 
 
 def table_fingerprints() -> dict[str, tuple[int, str]]:
@@ -234,6 +263,11 @@ def seeded_shop(settings, shop_user):
         "customer": {
             "HTTP_AUTHORIZATION": "Bearer "
             + issue_token("customer", user_id=CUSTOMER_ID, email="li.na@example.com")
+        },
+        # Signed in for the first time: a read opens the account, unless it fails.
+        "newcomer": {
+            "HTTP_AUTHORIZATION": "Bearer "
+            + issue_token("customer", user_id=2002, email="new@example.com")
         },
         "staff": {
             "HTTP_AUTHORIZATION": "Bearer "
