@@ -81,11 +81,20 @@ def graphql_endpoint(plugin: Any, request: HttpRequest, path: str) -> HttpRespon
             "saleor.retention/graphql/.",
             status=404,
         )
+    try:
+        settings, resolve_requestor = plugin.settings, requestor_resolver()
+    except Exception:
+        # A broken configuration or seam is a deployment error, still not a bare 500.
+        logger.exception("Loyalty API is misconfigured")
+        language = _preferred_language(request)
+        return _errors(
+            in_language(language, INTERNAL_ERROR, INTERNAL_ERROR_ZH), status=400, code="INTERNAL"
+        )
     return serve_graphql(
         request,
         channel_slug=channel.slug,
-        settings=plugin.settings,
-        resolve_requestor=requestor_resolver(),
+        settings=settings,
+        resolve_requestor=resolve_requestor,
     )
 
 

@@ -203,6 +203,17 @@ def test_a_refused_redemption_opens_no_account_for_a_newcomer(loyalty_api, custo
     assert not Redemption.objects.exists()
 
 
+def test_a_misconfigured_requestor_seam_is_a_structured_400_too(loyalty_api, settings, caplog):
+    settings.RETENTION_GRAPHQL_REQUESTOR_RESOLVER = "tests.integration.no_such_module.resolve"
+
+    with caplog.at_level(logging.ERROR):
+        response = loyalty_api.post("{ membershipTiers { code } }")
+
+    assert_structured_refusal(response)
+    assert response.error_messages == ["Internal error; nothing changed."]
+    assert any("misconfigured" in record.message for record in caplog.records)
+
+
 # --- item 10: NUL and lone surrogates in any string ------------------------------------------
 
 
