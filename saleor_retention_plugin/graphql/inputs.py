@@ -9,6 +9,8 @@ database ever sees a value that cannot be stored or read back:
 - **Int** variables must be JSON integers (graphene 2 would round ``9.9`` to 9, read
   ``"2"`` as 2 and ``true`` as 1) within 32 bits (graphql-core raises on anything larger,
   which answered 500). Literals in the query text are already strict.
+- **String, ID, Boolean, Float** take only their own JSON type (graphql-core 2 would read
+  ``{"a": 1}`` as the text ``"{'a': 1}"`` and ``"false"`` as true).
 - **Every other scalar** is asked to read the value, and anything it cannot read (a
   ``Decimal`` of ``"abc"``, ``""`` or ``"1,5"``, a ``DateTime`` past 2200) is refused here
   with the path of the value, instead of raising inside graphql-core.
@@ -57,6 +59,16 @@ EXPECTED: dict[str, tuple[str, str]] = {
     ),
     "JSONString": ("a string holding valid JSON", "包含有效 JSON 的字符串"),
     "PointsAmount": ("a whole number of points, for example 250", "整数积分，例如 250"),
+}
+
+
+# graphql-core 2 reads these with str()/bool()/float(): an object becomes the text
+# "{'a': 1}" and the string "false" becomes True. Each takes only its own JSON type.
+STRICT_JSON_TYPES: dict[str, tuple[tuple[type, ...], str, str]] = {
+    "String": ((str,), "a string", "字符串"),
+    "ID": ((str, int), "an id (a string)", "ID（字符串）"),
+    "Boolean": ((bool,), "true or false", "true 或 false"),
+    "Float": ((int, float), "a number", "数字"),
 }
 
 
@@ -234,6 +246,21 @@ def _check_scalar(
                     f"{MAX_INT} (GraphQL's Int is 32 bits).",
                     f"变量 {path} 的值 {value} 超出范围：请发送 {MIN_INT} 到 {MAX_INT} 之间的整数"
                     "（GraphQL 的 Int 为 32 位）。",
+                )
+            )
+        return
+    expected_json = STRICT_JSON_TYPES.get(type_.name)
+    if expected_json is not None:
+        python_types, english, chinese = expected_json
+        if isinstance(value, bool) is not (bool in python_types) or not isinstance(
+            value, python_types
+        ):
+            shown = _shown(value)
+            problems.append(
+                InputProblem(
+                    path,
+                    f"Variable {path} got {shown}: send {english}.",
+                    f"变量 {path} 的值 {shown} 无效：请发送{chinese}。",
                 )
             )
         return

@@ -132,6 +132,33 @@ def test_a_decimal_variable_that_is_a_number_still_works(loyalty_api, staff_toke
     assert Reward.objects.get().discount_value == pytest.approx(5.5)
 
 
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        (
+            "query($all: Boolean) { rewards(includeUnavailable: $all) { edges { cursor } } }",
+            {"all": "false"},
+            'Variable $all got "false": send true or false.',
+        ),
+        (ACCOUNT_BY_EMAIL, {"email": {"a": 1}}, 'Variable $email got {"a": 1}: send a string.'),
+        (ACCOUNT_BY_EMAIL, {"email": 5}, "Variable $email got 5: send a string."),
+        (
+            "query($id: ID!) { reward(id: $id) { id } }",
+            {"id": [1]},
+            "Variable $id got [1]: send an id (a string).",
+        ),
+    ],
+)
+def test_strings_ids_and_booleans_are_not_read_from_other_json_types(
+    loyalty_api, staff_token, query, variables, message
+):
+    # graphql-core 2 would read "false" as true and {"a": 1} as the text "{'a': 1}".
+    response = loyalty_api.post(query, variables, token=staff_token().token)
+
+    assert_structured_refusal(response)
+    assert response.error_messages == [message]
+
+
 def test_a_body_of_five_thousand_brackets_is_a_structured_400(loyalty_api):
     response = loyalty_api.post("", raw_body="[" * 5000)
 
