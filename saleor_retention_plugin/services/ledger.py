@@ -355,7 +355,10 @@ def _take_back_for_order(
     )
     _consume(plan)
     account.balance -= debit
-    account.save(update_fields=["balance", "updated_at"])
+    # Lifetime points count what orders earned net of what they took back (written-off
+    # points included: the order gave them back even if the balance could not).
+    account.lifetime_earned = max(account.lifetime_earned - debit - written_off, 0)
+    account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
     if announce:
         signals.send_after_commit(
             signals.points_reversed,
@@ -453,7 +456,8 @@ def adjust_points(
     if existing is not None:
         return existing
     with transaction.atomic():
-        account = _lock(account_id)
+        # An account merged since the caller read it (a guest's) books on its target.
+        account = _lock_live(account_id)
         # Re-check under the lock: a concurrent delivery of the same adjustment may have
         # committed while we waited, and must be returned rather than hit the unique key.
         existing = _earlier_entry(idempotency_key, account_id, points)
@@ -533,7 +537,13 @@ def expire_due_points(now: datetime | None = None, *, batch_size: int = 500) -> 
 def _expire_lot(lot_id: int, account_id: int, now: datetime) -> int:
     with transaction.atomic():
         account = _lock(account_id)
+        # Re-read what the lock protects: a guest merge may have moved the lot to another
+        # account after the sweep listed it. Then the lot's current account is the one to
+        # lock and book on (the merge committed, so its lock is free).
         lot = PointsLot.objects.get(pk=lot_id)
+        while lot.account_id != account.pk:
+            account = _lock(lot.account_id)
+            lot = PointsLot.objects.get(pk=lot_id)
         if lot.remaining == 0 or lot.expires_at is None or lot.expires_at > now:
             return 0
         points = lot.remaining

@@ -21,7 +21,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import signals
-from ..conf import ChannelSettings, MembershipSettings
+from ..conf import ChannelSettings, LedgerSettings, MembershipSettings
 from ..domain import draws
 from ..domain.tiers import localised
 from ..models import LoyaltyAccount, Redemption, Reward, RewardKind
@@ -547,6 +547,53 @@ def mark_code_used(code: str, *, now: datetime | None = None) -> Redemption | No
         if redemption.status == Redemption.Status.ISSUED:
             redemption.status = Redemption.Status.USED
             redemption.save(update_fields=["status", "updated_at"])
+        return redemption
+
+
+def give_back_code_of_cancelled_order(
+    code: str, order_id: str, *, settings: LedgerSettings, now: datetime | None = None
+) -> Redemption | None:
+    """The order that used a points-mall code was cancelled: give the code's points back.
+
+    Saleor does not reactivate a single-use code when its order is cancelled, so the
+    customer would have paid points for nothing. The points come back to the account that
+    redeemed them (keyed ``redemption:<id>:refund``, the key expiry refunds use, so the
+    points can come back only once, whichever comes first) and the redemption becomes
+    ``refunded``; its unit of stock returns. Returns the redemption changed now, or None
+    (unknown code, a draw without a prize, already given back). Idempotent.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        redemption = (
+            Redemption.objects.select_for_update()
+            .filter(code__iexact=code)
+            .filter(status__in=[Redemption.Status.ISSUED, Redemption.Status.USED])
+            .first()
+        )
+        if redemption is None:
+            return None
+        entry = ledger.adjust_points(
+            redemption.account_id,
+            redemption.points_spent,
+            reason=f"Order {order_id} that used reward code {redemption.code} was cancelled: "
+            "points given back",
+            texts={
+                "en": f"The order that used reward code {redemption.code} was cancelled: "
+                "points given back",
+                "zh-Hans": f"使用兑换码 {redemption.code} 的订单已取消，积分已退回",
+            },
+            actor="system:points-mall",
+            idempotency_key=f"redemption:{redemption.pk}:refund",
+            settings=settings,
+            now=now,
+        )
+        reward = Reward.objects.select_for_update().get(pk=redemption.reward_id)
+        if reward.stock is not None:
+            reward.stock += 1
+            reward.save(update_fields=["stock", "updated_at"])
+        redemption.refund_entry = entry
+        redemption.status = Redemption.Status.REFUNDED
+        redemption.save(update_fields=["status", "refund_entry", "updated_at"])
         return redemption
 
 

@@ -25,7 +25,7 @@ from .. import signals
 from ..conf import ChannelSettings, MembershipSettings
 from ..domain import tiers as rules
 from ..domain.earning import order_earns_points
-from ..domain.orders import OrderSnapshot
+from ..domain.orders import OrderSnapshot, OrderValue, order_value
 from ..models import (
     BenefitKind,
     CustomerProfile,
@@ -475,46 +475,76 @@ def points_multiplier_for_account(account: LoyaltyAccount) -> Decimal:
 
 
 def apply_order_to_tiers(
-    order: OrderSnapshot, settings: ChannelSettings, *, now: datetime | None = None
+    order: OrderSnapshot,
+    settings: ChannelSettings,
+    *,
+    value: OrderValue | None = None,
+    account_id: int | None = None,
+    now: datetime | None = None,
 ) -> TierChange | None:
-    """Record what the order counts towards tiers (net of refunds) and upgrade the account
-    if it now qualifies for a better tier. Never downgrades. Idempotent per order.
+    """Record what the order counts towards tiers and upgrade the account if it now
+    qualifies for a better tier. Never downgrades. Idempotent per order.
 
-    Call it after ``ledger.sync_order_points`` for the same snapshot, so the points the
-    order earned (net of what was taken back) are known.
+    The order counts its net points (what it earned less what it took back, from the
+    ledger) and its net goods (``order_value``: the same refund rule as the ledger). Call
+    it after ``ledger.sync_order_points`` for the same snapshot; ``account_id`` is the
+    account the ledger booked on, when known.
+
+    The recorded figures only move the way an order's life goes: once the order counted,
+    a snapshot from earlier in its life (not yet paid, a replay of the paid event after
+    the cancellation) lowers nothing back up; refunds and cancellation only lower it.
     """
     from .ledger import LedgerError, account_for
 
     now = now or timezone.now()
     if order.currency != order.channel_currency:
         return None
-    entries = PointsEntry.objects.for_order(order.order_id).filter(
-        kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSE]
+    value = value or order_value(order)
+    entries = list(
+        PointsEntry.objects.for_order(order.order_id)
+        .filter(kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSE])
+        .values_list("kind", "points", "account_id")
     )
-    net_points = max(entries.total_points(), 0)
+    net_points = max(sum(points for _, points, _ in entries), 0)
     qualifies = order_earns_points(order, settings.ledger.credit_trigger)
-    amount = _net_amount(order) if qualifies else Decimal(0)
     record = QualifyingOrder.objects.filter(order_id=order.order_id).first()
-    if not qualifies and net_points == 0 and record is None:
-        return None  # not (yet) a qualifying order, and never was: nothing to record
+    if record is None:
+        if not qualifies and net_points == 0:
+            return None  # not (yet) a qualifying order, and never was: nothing to record
+        amount = value.net_goods_amount if qualifies else Decimal(0)
+    elif order.is_cancelled:
+        amount = Decimal(0)
+    elif qualifies:
+        amount = min(record.amount_spent, value.net_goods_amount)
+    else:
+        amount = record.amount_spent  # an earlier moment of the order: nothing to undo
     # The order belongs to whichever account holds its points now: the ledger moves them
     # when a guest's account is merged into a registered customer's.
-    holder = entries.filter(kind=PointsEntry.Kind.EARN).values_list("account_id", flat=True).first()
+    holder = next((acc for kind, _, acc in entries if kind == PointsEntry.Kind.EARN), None)
+    holder = holder or account_id or (record.account_id if record else None)
     if holder is None:
         try:
             holder = account_for(order.channel_slug, order.customer_id, order.email).pk
         except LedgerError:
             return None  # a guest order without an email: nobody to hold a tier
-    QualifyingOrder.objects.update_or_create(
-        order_id=order.order_id,
-        defaults={
-            "account_id": holder,
-            "points_earned": net_points,
-            "amount_spent": amount,
-            "currency": order.currency,
-            "placed_at": order.created_at,
-        },
-    )
+    if record is None:
+        QualifyingOrder.objects.create(
+            order_id=order.order_id,
+            account_id=holder,
+            points_earned=net_points,
+            amount_spent=amount,
+            currency=order.currency,
+            placed_at=order.created_at,
+        )
+    elif (record.account_id, record.points_earned, record.amount_spent) != (
+        holder,
+        net_points,
+        amount,
+    ):
+        record.account_id, record.points_earned, record.amount_spent = holder, net_points, amount
+        record.save(update_fields=["account", "points_earned", "amount_spent", "updated_at"])
+    else:
+        return None  # nothing the order counts changed: the tier cannot have changed
     return evaluate_account(
         holder,
         settings=settings.membership,
@@ -523,15 +553,6 @@ def apply_order_to_tiers(
         now=now,
         details={"order_id": order.order_id, "order_number": order.number},
     )
-
-
-def _net_amount(order: OrderSnapshot) -> Decimal:
-    if order.is_cancelled or order.points_base_amount <= 0:
-        return Decimal(0)
-    if order.refunded_amount <= 0 or order.total_amount <= 0:
-        return order.points_base_amount
-    kept = max(order.total_amount - order.refunded_amount, Decimal(0)) / order.total_amount
-    return (order.points_base_amount * kept).quantize(Decimal("0.01"))
 
 
 def evaluate_account(
