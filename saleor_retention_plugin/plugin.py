@@ -22,6 +22,7 @@ from .conf import ChannelSettings, InvalidConfiguration
 from .constants import PLUGIN_ID
 from .domain.orders import order_event_syncs_points
 from .enqueue import enqueue_after_commit
+from .integrations.saleor.orders import FULLY_CHARGED_STATUSES
 from .receivers import enqueue_anonymisation, enqueue_guest_merge
 
 if TYPE_CHECKING:
@@ -105,8 +106,15 @@ class RetentionPlugin(BasePlugin):
     def order_created(
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
-        # Always one task: even before it earns, a new order stops its cart's reminders.
-        self._apply_order(order)
+        # A paid checkout fires order_fully_paid right after in the same request, and
+        # its task does everything this one would (carts included): one task, not two.
+        # Any other new order gets its task now: even before it earns, it stops its
+        # cart's reminders. (Fields on the object: no query.)
+        paid_at_once = order.charge_status in FULLY_CHARGED_STATUSES
+        if not paid_at_once or order_event_syncs_points(
+            "order_created", self.settings.ledger.credit_trigger.value
+        ):
+            self._apply_order(order)
 
     @never_raises
     def order_fully_paid(

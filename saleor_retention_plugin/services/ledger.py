@@ -63,6 +63,9 @@ class OrderPointsOutcome:
     taken_back: int = 0
     written_off: int = 0
     skipped_reason: str = ""
+    # What the order is worth in points now: earned less everything taken back (written
+    # off included). None when the order was skipped (then it counts for nothing).
+    net_points: int | None = None
 
 
 # --- accounts -----------------------------------------------------------------------------
@@ -228,7 +231,9 @@ def sync_order_points(
     )
     earned_before = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
     if not earned_before and not order_earns_points(order, settings.credit_trigger):
-        return OrderPointsOutcome(order.order_id, None, skipped_reason="not yet qualifying")
+        return OrderPointsOutcome(
+            order.order_id, None, skipped_reason="not yet qualifying", net_points=0
+        )
 
     if already:
         # The order's points stay on the account that earned them. A guest order keeps no
@@ -241,7 +246,9 @@ def sync_order_points(
         ).pk
     earned_now = 0
     taken_now = written_off_now = 0
-    with transaction.atomic():
+    # Inside the order intake's transaction no savepoint is needed: any error rolls the
+    # whole intake back.
+    with transaction.atomic(savepoint=False):
         account = _lock_live(account_id)
         # Re-read under the lock: a concurrent task for the same order may have run,
         # possibly on another account (a guest's, merged into a customer's meanwhile).
@@ -298,6 +305,7 @@ def sync_order_points(
         earned=earned_now,
         taken_back=taken_now,
         written_off=written_off_now,
+        net_points=max(earned - taken_before - taken_now - written_off_now, 0),
     )
 
 
@@ -529,12 +537,14 @@ def expire_due_points(now: datetime | None = None, *, batch_size: int = 500) -> 
         if not due:
             return expired_points
         for lot_id, account_id in due:
-            expired_points += _expire_lot(lot_id, account_id, now)
+            expired_points += expire_lot(lot_id, account_id, now)
         if len(due) < batch_size:
             return expired_points
 
 
-def _expire_lot(lot_id: int, account_id: int, now: datetime) -> int:
+def expire_lot(lot_id: int, account_id: int, now: datetime) -> int:
+    """Expire what is left of one lot the sweep listed as ``(lot_id, account_id)``;
+    returns the points expired (0 if nothing was left or it is not due)."""
     with transaction.atomic():
         account = _lock(account_id)
         # Re-read what the lock protects: a guest merge may have moved the lot to another

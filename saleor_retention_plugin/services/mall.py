@@ -540,7 +540,7 @@ def redemptions_of(account: LoyaltyAccount | int) -> QuerySet[Redemption]:
 
 def mark_code_used(code: str, *, now: datetime | None = None) -> Redemption | None:
     """Record that an issued code was used on an order (a used code is never refunded)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         redemption = Redemption.objects.select_for_update().filter(code=code).first()
         if redemption is None:
             return None

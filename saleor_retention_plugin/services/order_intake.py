@@ -90,9 +90,8 @@ def apply_points(intake: OrderIntake) -> None:
 
 def apply_tier_progress(intake: OrderIntake) -> None:
     """Record what the order counts towards tiers; upgrade at once (never downgrade)."""
-    account_id = intake.points.account_id if intake.points else None
     change = tiers.apply_order_to_tiers(
-        intake.snapshot, intake.settings, value=intake.value, account_id=account_id, now=intake.now
+        intake.snapshot, intake.settings, value=intake.value, points=intake.points, now=intake.now
     )
     intake.tier_change = change.to_code if change else ""
 

@@ -40,6 +40,7 @@ from ..models import (
 )
 from .errors import FieldError, InvalidInput, NotFound, RetentionError
 from .inputs import clean_texts, is_whole_number, parse_amount
+from .ledger import OrderPointsOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -479,7 +480,7 @@ def apply_order_to_tiers(
     settings: ChannelSettings,
     *,
     value: OrderValue | None = None,
-    account_id: int | None = None,
+    points: OrderPointsOutcome | None = None,
     now: datetime | None = None,
 ) -> TierChange | None:
     """Record what the order counts towards tiers and upgrade the account if it now
@@ -487,8 +488,8 @@ def apply_order_to_tiers(
 
     The order counts its net points (what it earned less what it took back, from the
     ledger) and its net goods (``order_value``: the same refund rule as the ledger). Call
-    it after ``ledger.sync_order_points`` for the same snapshot; ``account_id`` is the
-    account the ledger booked on, when known.
+    it after ``ledger.sync_order_points`` for the same snapshot; pass its outcome as
+    ``points`` to save re-reading the order's entries.
 
     The recorded figures only move the way an order's life goes: once the order counted,
     a snapshot from earlier in its life (not yet paid, a replay of the paid event after
@@ -500,12 +501,10 @@ def apply_order_to_tiers(
     if order.currency != order.channel_currency:
         return None
     value = value or order_value(order)
-    entries = list(
-        PointsEntry.objects.for_order(order.order_id)
-        .filter(kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSE])
-        .values_list("kind", "points", "account_id")
-    )
-    net_points = max(sum(points for _, points, _ in entries), 0)
+    if points is not None and points.net_points is not None:
+        net_points, earning_account = points.net_points, points.account_id
+    else:
+        net_points, earning_account = _order_points(order.order_id)
     qualifies = order_earns_points(order, settings.ledger.credit_trigger)
     record = QualifyingOrder.objects.filter(order_id=order.order_id).first()
     if record is None:
@@ -520,8 +519,7 @@ def apply_order_to_tiers(
         amount = record.amount_spent  # an earlier moment of the order: nothing to undo
     # The order belongs to whichever account holds its points now: the ledger moves them
     # when a guest's account is merged into a registered customer's.
-    holder = next((acc for kind, _, acc in entries if kind == PointsEntry.Kind.EARN), None)
-    holder = holder or account_id or (record.account_id if record else None)
+    holder = earning_account or (record.account_id if record else None)
     if holder is None:
         try:
             holder = account_for(order.channel_slug, order.customer_id, order.email).pk
@@ -553,6 +551,18 @@ def apply_order_to_tiers(
         now=now,
         details={"order_id": order.order_id, "order_number": order.number},
     )
+
+
+def _order_points(order_id: str) -> tuple[int, int | None]:
+    """The order's points net of everything taken back, and the account holding them."""
+    rows = list(
+        PointsEntry.objects.for_order(order_id)
+        .filter(kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSE])
+        .values_list("kind", "points", "written_off", "account_id")
+    )
+    net = sum(points - written_off for _, points, written_off, _ in rows)
+    holder = next((acc for kind, _, _, acc in rows if kind == PointsEntry.Kind.EARN), None)
+    return max(net, 0), holder
 
 
 def evaluate_account(
@@ -590,7 +600,7 @@ def _evaluate(
     )
     ladder = [_rule(t) for t in tiers]
     by_id = {t.pk: t for t in tiers}
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         LoyaltyAccount.objects.select_for_update().filter(pk=account_id).get()
         membership = CustomerTier.objects.filter(account_id=account_id).first()
         current = by_id.get(membership.tier_id) if membership else None
