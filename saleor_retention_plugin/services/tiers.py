@@ -891,8 +891,11 @@ def _totals(
             Sum("amount_spent", filter=condition), Value(Decimal(0)), output_field=money
         )
     # A guest account merged into this one brings the orders recorded before the merge.
-    owned = Q(account_id=account_id) | Q(account__merged_into_id=account_id)
-    row = QualifyingOrder.objects.filter(owned).aggregate(**aggregates)
+    # The accounts first (primary key and merged_into indexes), then their orders by the
+    # (account, placed_at) index: an OR across the join would scan every qualifying order
+    # of the shop (issue 12).
+    owned = LoyaltyAccount.objects.filter(Q(pk=account_id) | Q(merged_into_id=account_id))
+    row = QualifyingOrder.objects.filter(account_id__in=owned.values("pk")).aggregate(**aggregates)
     return {
         months: rules.Totals(int(row[f"points_{months}"]), Decimal(row[f"amount_{months}"]))
         for months in windows

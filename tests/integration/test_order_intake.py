@@ -344,3 +344,59 @@ class TestOneTransactionOneRead:
 # pairs and read the account, tier, benefits, totals and entries twice.
 FIRST_DELIVERY_QUERIES = 24
 REPEATED_DELIVERY_QUERIES = 11
+
+
+class TestTierTotalsFollowTheAccount:
+    def test_the_totals_query_reads_only_the_accounts_own_orders(self):
+        """Issue 12: the per-account totals used an OR across a join that scanned every
+        qualifying order of the shop; its plan must use the indexes."""
+        from django.test.utils import CaptureQueriesContext as Capture
+
+        from saleor_retention_plugin.domain import tiers as rules
+
+        now = timezone.now()
+        accounts = LoyaltyAccount.objects.bulk_create(
+            LoyaltyAccount(channel_slug=CHANNEL, customer_id=1000 + i) for i in range(2000)
+        )
+        QualifyingOrder.objects.bulk_create(
+            QualifyingOrder(
+                account=accounts[i % 2000],
+                order_id=f"other-{i}",
+                points_earned=1,
+                amount_spent=1,
+                currency="USD",
+                placed_at=now,
+            )
+            for i in range(40000)
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        ladder = [rules.TierRule(1, 0, rules.Basis.POINTS_EARNED, Decimal(0), 12)]
+        with Capture(connection) as queries:
+            totals = tiers._totals(accounts[5].pk, ladder, now)
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+
+        assert totals[12].points_earned == 20
+        assert "Seq Scan on saleor_retention_plugin_qualifyingorder" not in plan
+
+
+class TestExistingLifetimePoints:
+    def test_the_migration_takes_cancelled_orders_out_of_lifetime_points(self):
+        import importlib
+
+        from django.apps import apps
+
+        migration = importlib.import_module("saleor_retention_plugin.migrations.0005_order_intake")
+        placed = order()
+        apply_order(placed, SETTINGS)
+        apply_order(later(placed, status="canceled"), SETTINGS)
+        apply_order(order(), SETTINGS)
+        # As the ledger left it before lifetime points were net of take-backs.
+        LoyaltyAccount.objects.filter(pk=account().pk).update(lifetime_earned=200)
+
+        migration.recompute_net_points(apps, None)
+
+        assert account().lifetime_earned == 100
+        assert find_balance_drift() == []
