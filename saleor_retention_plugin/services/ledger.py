@@ -27,6 +27,7 @@ from ..domain.earning import order_earns_points, points_for_amount, points_to_ta
 from ..domain.lots import LotView, allocate, available_moment, expiry_moment
 from ..domain.orders import OrderSnapshot
 from ..models import LoyaltyAccount, PointsEntry, PointsLot
+from .errors import RetentionError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ MAX_ADJUSTMENT = 10_000_000
 MAX_ORDER_AMOUNT = Decimal(10) ** 12
 
 
-class LedgerError(Exception):
+class LedgerError(RetentionError):
     """A request the ledger refuses; the message is safe to show to the user."""
 
     code = "invalid"

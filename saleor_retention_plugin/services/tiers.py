@@ -694,13 +694,13 @@ def tier_history(account: LoyaltyAccount) -> QuerySet[TierChange]:
 
 
 def _reevaluate_after_commit(channel_slug: str) -> None:
-    # The change is saved either way: a broker outage is logged, not turned into an error
-    # that would tell the merchant nothing changed; the nightly re-evaluation catches up.
-    from ..enqueue import enqueue_after_commit
-    from ..tasks import reevaluate_tiers_task
-
-    enqueue_after_commit(
-        reevaluate_tiers_task, channel_slug, TierChange.Reason.THRESHOLDS_CHANGED.value
+    # Announced, not enqueued: ``apps.ready()`` connects the re-evaluation task, so this
+    # service runs without a broker. The change is saved either way; the nightly
+    # re-evaluation catches up if the task cannot be enqueued.
+    signals.send_after_commit(
+        signals.tier_thresholds_changed,
+        channel_slug=channel_slug,
+        reason=TierChange.Reason.THRESHOLDS_CHANGED.value,
     )
 
 
