@@ -271,7 +271,8 @@ class TestRewardCodes:
         assert outcome.reward_codes_given_back == 1
         assert redemption.status == Redemption.Status.REFUNDED
         assert customer.balance == 500  # the order's own points came and went
-        assert mall.redemptions_of(customer).get().refund_entry.points == 500
+        refund = mall.redemptions_of(customer).get().refund_entry
+        assert refund is not None and refund.points == 500
         assert type(reward).objects.get(pk=reward.pk).stock == 3
 
 
@@ -282,13 +283,11 @@ class TestExpiryRacingAGuestMerge:
         guest_order = order(customer_id=None, email="guest@example.com")
         settings = LedgerSettings(expiry_months=1)
         ledger.sync_order_points(guest_order, settings, now=now - timedelta(days=70))
-        listed = list(
-            PointsLot.objects.expired_by(now).values_list("pk", "account_id")
-        )  # what the sweep read
-        guest_id = listed[0][1]
+        # What the sweep read before the merge.
+        lot_id, guest_id = PointsLot.objects.expired_by(now).values_list("pk", "account_id").get()
 
         ledger.merge_guest_accounts(CUSTOMER, "guest@example.com")
-        expired = ledger.expire_lot(*listed[0], now)
+        expired = ledger.expire_lot(lot_id, guest_id, now)
 
         customer = ledger.account_for(CHANNEL, CUSTOMER, None)
         guest = LoyaltyAccount.objects.get(pk=guest_id)

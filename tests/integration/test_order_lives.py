@@ -44,6 +44,7 @@ from saleor_retention_plugin.models import (
     PointsEntry,
     QualifyingOrder,
     Redemption,
+    Reward,
 )
 from saleor_retention_plugin.services import ledger, mall
 from saleor_retention_plugin.services.codes import PlainCodeIssuer
@@ -84,7 +85,7 @@ class OrderLives(RuleBasedStateMachine):
         self.lives: dict[str, OrderLife] = {}
         self.registered = False
         self.numbers = itertools.count(1)
-        self.reward = None
+        self.reward: Reward | None = None
         self.codes: list[str] = []
         self.code_orders: dict[str, str] = {}
         # Each example starts from the empty shop: undone in teardown.
@@ -179,7 +180,7 @@ class OrderLives(RuleBasedStateMachine):
     @rule(order_id=orders)
     def refund_shipping(self, order_id):
         current = self.lives[order_id].current
-        shipping = current.total_amount + current.gift_card_paid_amount - current.goods_amount
+        shipping = current.total_amount + current.gift_card_paid_amount - current.refund_base_amount
         if shipping <= 0 or current.refunded_shipping_amount:
             return
         self.changed(
@@ -213,6 +214,7 @@ class OrderLives(RuleBasedStateMachine):
     @rule(who=st.integers(0, len(PEOPLE) - 1))
     def redeem_a_code(self, who):
         customer_id, email = self.person(who)
+        assert self.reward is not None
         try:
             account = ledger.account_for(CHANNEL, customer_id, email)
             redemption = mall.redeem_reward(
@@ -224,6 +226,7 @@ class OrderLives(RuleBasedStateMachine):
             )
         except RetentionError:
             return  # not enough spendable points: refused, nothing changed
+        assert redemption.code is not None
         self.codes.append(redemption.code)
 
     # --- what must hold after every step ---------------------------------------------------
