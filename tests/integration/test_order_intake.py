@@ -272,7 +272,8 @@ class TestRewardCodes:
         assert redemption.status == Redemption.Status.REFUNDED
         assert customer.balance == 500  # the order's own points came and went
         refund = mall.redemptions_of(customer).get().refund_entry
-        assert refund is not None and refund.points == 500
+        assert refund is not None
+        assert refund.points == 500
         assert type(reward).objects.get(pk=reward.pk).stock == 3
 
 
