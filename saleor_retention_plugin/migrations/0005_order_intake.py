@@ -1,11 +1,12 @@
-"""Lifetime points and each order's tier points become net of what orders took back.
+"""Lifetime points and each order's tier points become net of what orders took back;
+the daily tier re-evaluation visits only accounts due (``next_reevaluation_at``).
 
 Until now ``LoyaltyAccount.lifetime_earned`` kept the points of cancelled and refunded
 orders, and an order's ``QualifyingOrder.points_earned`` ignored points written off under
 clamp-to-zero. Both are recomputed from the entries (only rows a take-back touched).
 """
 
-from django.db import migrations
+from django.db import migrations, models
 from django.db.models import Q, Sum
 
 
@@ -34,6 +35,14 @@ def recompute_net_points(apps, schema_editor):
         QualifyingOrder.objects.filter(order_id=order_id).update(points_earned=points)
 
 
+def every_tier_due_once(apps, schema_editor):
+    # The first daily run after the upgrade evaluates everyone and sets the real moment.
+    from django.utils import timezone
+
+    CustomerTier = apps.get_model("saleor_retention_plugin", "CustomerTier")
+    CustomerTier.objects.update(next_reevaluation_at=timezone.now())
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("saleor_retention_plugin", "0004_cart_sweep_failures_retry_window_contact_keys"),
@@ -41,4 +50,18 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(recompute_net_points, migrations.RunPython.noop, elidable=True),
+        migrations.AddField(
+            model_name="customertier",
+            name="next_reevaluation_at",
+            field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddIndex(
+            model_name="customertier",
+            index=models.Index(
+                condition=models.Q(("next_reevaluation_at__isnull", False)),
+                fields=["channel_slug", "next_reevaluation_at"],
+                name="retention_reevaluation_due_idx",
+            ),
+        ),
+        migrations.RunPython(every_tier_due_once, migrations.RunPython.noop, elidable=True),
     ]

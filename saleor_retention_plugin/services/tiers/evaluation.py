@@ -34,7 +34,7 @@ from ...models import (
 )
 from ..ledger import OrderPointsOutcome
 from .catalogue import _rule, seed_default_tiers, tiers_of_channel
-from .progress import _record_change, _totals
+from .progress import _activity, _record_change, _totals
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ def _evaluate(
         LoyaltyAccount.objects.select_for_update().filter(pk=account_id).get()
         membership = CustomerTier.objects.filter(account_id=account_id).first()
         current = by_id.get(membership.tier_id) if membership else None
-        totals = _totals(account_id, ladder, now)
+        totals, earliest_counted = _activity(account_id, ladder, now)
         qualified = rules.qualifying_tier(ladder, totals)
         decision = rules.decide(
             current=_rule(current) if current else None,
@@ -278,6 +278,16 @@ def _evaluate(
             membership.downgrade_due_at = decision.downgrade_due_at
         if membership is not None:
             membership.last_evaluated_at = now
+            below = decision.tier is not None and (
+                qualified is None or qualified.rank < decision.tier.rank
+            )
+            # Qualifying for less than the tier kept (an order never downgrades; a
+            # refund or cancellation may lower what counts): the daily run decides now.
+            membership.next_reevaluation_at = (
+                now
+                if below and membership.downgrade_due_at is None
+                else rules.next_reevaluation(earliest_counted, membership.downgrade_due_at)
+            )
             membership.save()
     if change is not None:
         logger.info(
@@ -298,22 +308,29 @@ def reevaluate_channel(
     now: datetime | None = None,
     batch_size: int = 500,
 ) -> ReevaluationReport:
-    """Evaluate every live account of the channel (not merged, not anonymised), in
-    batches, one transaction each."""
+    """Evaluate the channel's live accounts (not merged, not anonymised), in batches, one
+    transaction each.
+
+    The daily run (``reason="reevaluation"``) visits only the accounts time can change:
+    those whose ``next_reevaluation_at`` has come (a counted order left its window, a
+    grace period ended), found by an index, so its cost follows the accounts that
+    changed, not the size of the shop. Orders evaluate their account at once. Any other
+    reason (thresholds changed) visits every live account.
+    """
     now = now or timezone.now()
     report = ReevaluationReport()
     # Read once for the whole run: a threshold edit meanwhile triggers its own run.
     ladder = tiers_of_channel(channel_slug)
     if not ladder:
         return report
+    accounts = LoyaltyAccount.objects.in_channel(channel_slug).live()
+    if reason == TierChange.Reason.REEVALUATION:
+        due = CustomerTier.objects.in_channel(channel_slug).reevaluation_due(now)
+        accounts = accounts.filter(pk__in=due.values("account_id"))
     last_id = 0
     while True:
         ids = list(
-            LoyaltyAccount.objects.in_channel(channel_slug)
-            .live()
-            .filter(pk__gt=last_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
+            accounts.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size]
         )
         if not ids:
             return report

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, Q, Sum, Value
+from django.db.models import DecimalField, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from ... import signals
@@ -30,9 +30,17 @@ def _totals(
     account_id: int, ladder: list[rules.TierRule], now: datetime
 ) -> dict[int, rules.Totals]:
     """Points earned and amount spent per window the ladder uses: one aggregate query."""
+    return _activity(account_id, ladder, now)[0]
+
+
+def _activity(
+    account_id: int, ladder: list[rules.TierRule], now: datetime
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
+    """Per window the ladder uses: the totals, and the oldest order still counted (when
+    it leaves, the account needs evaluating again). One aggregate query."""
     windows = sorted({rule.window_months for rule in ladder})
     if not windows:
-        return {}
+        return {}, {}
     aggregates: dict[str, Any] = {}
     money: DecimalField = DecimalField(max_digits=16, decimal_places=2)
     for months in windows:
@@ -42,16 +50,20 @@ def _totals(
         aggregates[f"amount_{months}"] = Coalesce(
             Sum("amount_spent", filter=condition), Value(Decimal(0)), output_field=money
         )
+        # Orders that count for nothing (cancelled, refunded in full) never need a visit.
+        counting = condition & (Q(points_earned__gt=0) | Q(amount_spent__gt=0))
+        aggregates[f"earliest_{months}"] = Min("placed_at", filter=counting)
     # A guest account merged into this one brings the orders recorded before the merge.
     # The accounts first (primary key and merged_into indexes), then their orders by the
     # (account, placed_at) index: an OR across the join would scan every qualifying order
     # of the shop (issue 12).
     owned = LoyaltyAccount.objects.filter(Q(pk=account_id) | Q(merged_into_id=account_id))
     row = QualifyingOrder.objects.filter(account_id__in=owned.values("pk")).aggregate(**aggregates)
-    return {
+    totals = {
         months: rules.Totals(int(row[f"points_{months}"]), Decimal(row[f"amount_{months}"]))
         for months in windows
     }
+    return totals, {months: row[f"earliest_{months}"] for months in windows}
 
 
 def _record_change(
