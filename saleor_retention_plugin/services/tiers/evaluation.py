@@ -248,7 +248,11 @@ def _evaluate(
     ladder = [_rule(t) for t in tiers]
     by_id = {t.pk: t for t in tiers}
     with transaction.atomic(savepoint=False):
-        LoyaltyAccount.objects.select_for_update().filter(pk=account_id).get()
+        locked = LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        # Re-read what the lock protects: a guest merged meanwhile has no tier of its own
+        # any more (its orders count for the account it joined).
+        if locked is None or locked.merged_into_id is not None:
+            return rules.Move.STAY, None
         membership = CustomerTier.objects.filter(account_id=account_id).first()
         current = by_id.get(membership.tier_id) if membership else None
         totals, earliest_counted = _activity(account_id, ladder, now)
