@@ -73,8 +73,8 @@ def seed(accounts: int, now: datetime) -> None:
             for i in range(start, min(start + batch, accounts))
         )
         placed = [
-            now - timedelta(days=400) if row.customer_id < DUE else now - timedelta(days=30)
-            for row in rows
+            now - timedelta(days=400) if index < DUE else now - timedelta(days=30)
+            for index in range(start, start + len(rows))
         ]
         QualifyingOrder.objects.bulk_create(
             QualifyingOrder(
