@@ -159,6 +159,8 @@ def apply_order(
     """
     intake = OrderIntake(snapshot, order_value(snapshot), settings, now or timezone.now())
     with transaction.atomic():
+        # Every part, in order; the purchase history (``record_purchase``) is added to
+        # ORDER_PARTS, not called here, so skip lists and tests see it like the others.
         for name, part in ORDER_PARTS:
             if name in skip:
                 continue
