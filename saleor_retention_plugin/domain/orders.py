@@ -218,13 +218,14 @@ def order_value(order: OrderSnapshot) -> OrderValue:
     elif paid_for_goods <= 0:
         share = Fraction(0)
     else:
-        itemised = max(order.refunded_goods_amount, Decimal(0)) + max(
-            order.refunded_shipping_amount, Decimal(0)
+        refunded = max(order.refunded_amount, Decimal(0))
+        # Itemised parts count as they say, never for more money than was given back.
+        shipping_itemised = min(max(order.refunded_shipping_amount, Decimal(0)), refunded)
+        goods_itemised = min(
+            max(order.refunded_goods_amount, Decimal(0)), refunded - shipping_itemised
         )
-        unitemised = max(order.refunded_amount - itemised, Decimal(0))
-        refunded_goods = min(
-            paid_for_goods, max(order.refunded_goods_amount, Decimal(0)) + unitemised
-        )
+        unitemised = refunded - shipping_itemised - goods_itemised
+        refunded_goods = min(paid_for_goods, goods_itemised + unitemised)
         share = Fraction(refunded_goods) / Fraction(paid_for_goods)
     kept = Fraction(goods) * (1 - share)
     net = (Decimal(kept.numerator) / Decimal(kept.denominator)).quantize(
