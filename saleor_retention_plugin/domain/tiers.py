@@ -81,15 +81,22 @@ def window_start(now: datetime, months: int) -> datetime | None:
 
 
 def leaves_window_at(placed_at: datetime, months: int) -> datetime | None:
-    """When an order placed at ``placed_at`` stops counting in a window of ``months``
-    (the inverse of ``window_start``, same month arithmetic); None for lifetime (0)."""
+    """The first daily moment at which an order placed at ``placed_at`` no longer counts
+    in a window of ``months`` (``window_start`` has passed it); None for lifetime (0).
+
+    ``months`` after the order, then a day at a time: month-end clamping in
+    ``window_start`` keeps an order of 30 April counted until 1 June in a 1-month window.
+    """
     if months <= 0:
         return None
     total = placed_at.year * 12 + (placed_at.month - 1) + months
     year, month = divmod(total, 12)
     month += 1
     day = min(placed_at.day, calendar.monthrange(year, month)[1])
-    return placed_at.replace(year=year, month=month, day=day)
+    moment = placed_at.replace(year=year, month=month, day=day)
+    while (start := window_start(moment, months)) is not None and start <= placed_at:
+        moment += timedelta(days=1)
+    return moment
 
 
 def next_reevaluation(
