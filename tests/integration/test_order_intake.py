@@ -342,7 +342,7 @@ class TestOneTransactionOneRead:
 # the count includes the intake's own transaction and the cart service's savepoint (two
 # statements each). Before the intake, the same order ran two tasks with 6 savepoint
 # pairs and read the account, tier, benefits, totals and entries twice.
-FIRST_DELIVERY_QUERIES = 24
+FIRST_DELIVERY_QUERIES = 23
 REPEATED_DELIVERY_QUERIES = 11
 
 

@@ -237,22 +237,19 @@ def _evaluate(
     details: Mapping[str, Any] | None,
     channel_tiers: list[MembershipTier] | None = None,
 ) -> tuple[rules.Move, TierChange | None]:
-    account = LoyaltyAccount.objects.filter(pk=account_id).first()
-    if account is None or account.merged_into_id is not None:
-        return rules.Move.STAY, None
-    tiers = (
-        channel_tiers
-        or tiers_of_channel(account.channel_slug)
-        or seed_default_tiers(account.channel_slug, settings)
-    )
-    ladder = [_rule(t) for t in tiers]
-    by_id = {t.pk: t for t in tiers}
     with transaction.atomic(savepoint=False):
-        locked = LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
-        # Re-read what the lock protects: a guest merged meanwhile has no tier of its own
-        # any more (its orders count for the account it joined).
-        if locked is None or locked.merged_into_id is not None:
+        # Lock first and read what the lock protects: a guest merged into another account
+        # has no tier of its own (its orders count for the account it joined).
+        account = LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        if account is None or account.merged_into_id is not None:
             return rules.Move.STAY, None
+        tiers = (
+            channel_tiers
+            or tiers_of_channel(account.channel_slug)
+            or seed_default_tiers(account.channel_slug, settings)
+        )
+        ladder = [_rule(t) for t in tiers]
+        by_id = {t.pk: t for t in tiers}
         membership = CustomerTier.objects.filter(account_id=account_id).first()
         current = by_id.get(membership.tier_id) if membership else None
         totals, earliest_counted = _activity(account_id, ladder, now)
