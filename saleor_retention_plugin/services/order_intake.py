@@ -117,6 +117,10 @@ def apply_carts(intake: OrderIntake) -> None:
     order = intake.snapshot
     if order.status in NON_EARNING_STATUSES:
         return  # a draft or unconfirmed order was not placed by the customer yet
+    if intake.points is not None and intake.points.earned_before:
+        # The intake that booked the order's points recorded it for carts in the same
+        # transaction; later events (refunds, cancellation) change nothing there.
+        return
     placed = PlacedOrder(
         order_id=order.order_id,
         channel_slug=order.channel_slug,

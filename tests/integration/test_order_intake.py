@@ -343,7 +343,7 @@ class TestOneTransactionOneRead:
 # statements each). Before the intake, the same order ran two tasks with 6 savepoint
 # pairs and read the account, tier, benefits, totals and entries twice.
 FIRST_DELIVERY_QUERIES = 23
-REPEATED_DELIVERY_QUERIES = 11
+REPEATED_DELIVERY_QUERIES = 6
 
 
 class TestTierTotalsFollowTheAccount:

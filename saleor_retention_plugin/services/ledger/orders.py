@@ -44,6 +44,8 @@ class OrderPointsOutcome:
     # What the order is worth in points now: earned less everything taken back (written
     # off included). None when the order was skipped (then it counts for nothing).
     net_points: int | None = None
+    # The order had earned before this call: an earlier intake already applied it.
+    earned_before: bool = False
 
 
 def sync_order_points(
@@ -148,6 +150,7 @@ def sync_order_points(
         taken_back=taken_now,
         written_off=written_off_now,
         net_points=max(earned - taken_before - taken_now - written_off_now, 0),
+        earned_before=earned > earned_now,
     )
 
 
