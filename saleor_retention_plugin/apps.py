@@ -13,4 +13,5 @@ class RetentionConfig(AppConfig):
         flow_registry.register_flows()
         schedule.register_periodic_tasks()
         receivers.connect_customer_receivers()
+        receivers.connect_service_receivers()
         metadata_display.connect()

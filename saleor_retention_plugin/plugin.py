@@ -19,8 +19,10 @@ from saleor.plugins.base_plugin import BasePlugin
 
 from . import conf
 from .conf import ChannelSettings, InvalidConfiguration
+from .constants import PLUGIN_ID
 from .domain.orders import order_event_syncs_points
 from .enqueue import enqueue_after_commit
+from .integrations.saleor.orders import FULLY_CHARGED_STATUSES
 from .receivers import enqueue_anonymisation, enqueue_guest_merge
 
 if TYPE_CHECKING:
@@ -53,7 +55,7 @@ def never_raises(hook: Hook) -> Hook:
 
 
 class RetentionPlugin(BasePlugin):
-    PLUGIN_ID = "saleor.retention"
+    PLUGIN_ID = PLUGIN_ID
     PLUGIN_NAME = "Retention: loyalty points, tiers & reminders"
     PLUGIN_DESCRIPTION = (
         "Brings customers back: loyalty points for every order (1 point per currency unit "
@@ -104,8 +106,15 @@ class RetentionPlugin(BasePlugin):
     def order_created(
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
-        self._sync_order_points("order_created", order)
-        self._record_order_for_carts(order)
+        # A paid checkout fires order_fully_paid right after in the same request, and
+        # its task does everything this one would (carts included): one task, not two.
+        # Any other new order gets its task now: even before it earns, it stops its
+        # cart's reminders. (Fields on the object: no query.)
+        paid_at_once = order.charge_status in FULLY_CHARGED_STATUSES
+        if not paid_at_once or order_event_syncs_points(
+            "order_created", self.settings.ledger.credit_trigger.value
+        ):
+            self._apply_order(order)
 
     @never_raises
     def order_fully_paid(
@@ -132,10 +141,15 @@ class RetentionPlugin(BasePlugin):
         self._sync_order_points("order_fully_refunded", order)
 
     def _sync_order_points(self, event: str, order: Order) -> None:
+        if order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
+            self._apply_order(order)
+
+    def _apply_order(self, order: Order) -> None:
+        """One task per event: the order intake reads the order and applies it everywhere.
+
+        No query here: the order's id is on the object Saleor hands in."""
         from .tasks import sync_saleor_order_points_task
 
-        if not order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
-            return
         enqueue_after_commit(
             sync_saleor_order_points_task, str(order.pk), self.settings.as_task_configuration()
         )
@@ -207,22 +221,3 @@ class RetentionPlugin(BasePlugin):
         )
         # record_cart_activity takes its own savepoint when given a lock timeout.
         record_cart_activity(activity, self.settings.reminders, lock_timeout=CART_HOOK_LOCK_TIMEOUT)
-
-    def _record_order_for_carts(self, order: Order) -> None:
-        from .domain.carts import PlacedOrder
-        from .tasks import record_order_for_carts_task
-
-        channel = self.channel if self.channel is not None else order.channel
-        placed = PlacedOrder(
-            order_id=str(order.pk),
-            channel_slug=channel.slug,
-            checkout_token=str(order.checkout_token or "") or None,
-            customer_id=order.user_id,
-            email=order.user_email or None,
-            total=order.total_gross_amount,
-            currency=order.currency,
-            placed_at=order.created_at,
-        ).to_json()
-        enqueue_after_commit(
-            record_order_for_carts_task, placed, self.settings.as_task_configuration()
-        )

@@ -111,6 +111,10 @@ class CustomerTierQuerySet(models.QuerySet):
     def downgrade_due(self, moment: datetime) -> CustomerTierQuerySet:
         return self.filter(downgrade_due_at__isnull=False, downgrade_due_at__lte=moment)
 
+    def reevaluation_due(self, moment: datetime) -> CustomerTierQuerySet:
+        """Accounts whose tier time alone may have changed by ``moment`` (partial index)."""
+        return self.filter(next_reevaluation_at__isnull=False, next_reevaluation_at__lte=moment)
+
 
 class QualifyingOrderQuerySet(models.QuerySet):
     def placed_since(self, moment: datetime | None) -> QualifyingOrderQuerySet:

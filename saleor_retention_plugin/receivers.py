@@ -1,4 +1,7 @@
-"""Receivers on the customer (user) model, connected when the app is ready.
+"""Receivers connected when the app is ready: the services' signals and the user model.
+
+Services announce what happened with signals and never enqueue Celery tasks themselves;
+the tasks they call for are connected here.
 
 Saleor dispatches its channel-less hooks (``customer_created``, ``customer_deleted``,
 ``account_deleted``) only to the per-channel plugin instances its manager has already
@@ -39,6 +42,24 @@ def enqueue_anonymisation(customer_id: int | None, email: str | None) -> None:
         return
     normalised = normalise_email(email) or ""
     enqueue_after_commit(anonymise_customer_task, customer_id, normalised)
+
+
+def enqueue_tier_reevaluation(
+    sender: Any, *, channel_slug: str, reason: str, **kwargs: Any
+) -> None:
+    """``tier_thresholds_changed``: re-evaluate the channel's accounts in Celery."""
+    from .tasks import reevaluate_tiers_task
+
+    enqueue_after_commit(reevaluate_tiers_task, channel_slug, reason)
+
+
+def connect_service_receivers() -> None:
+    """Services announce with signals; the Celery work they call for is connected here."""
+    from . import signals
+
+    signals.tier_thresholds_changed.connect(
+        enqueue_tier_reevaluation, dispatch_uid="retention_tier_reevaluation"
+    )
 
 
 def customer_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:

@@ -24,6 +24,11 @@ Membership and points mall:
 ``reward_redeemed`` account_id, channel_slug, customer_id, redemption_id, reward_id, points,
                     status ("issued" or, for a prize draw without a prize, "no_prize")
 
+Internal (the app's own wiring; services announce, ``apps.ready()`` connects the work):
+
+``tier_thresholds_changed`` channel_slug, reason (a ``TierChange.Reason`` value): a staff
+                    edit changed a channel's ladder; every account is re-evaluated.
+
 Example::
 
     from django.dispatch import receiver
@@ -50,6 +55,7 @@ points_expired = Signal()
 points_adjusted = Signal()
 tier_changed = Signal()
 reward_redeemed = Signal()
+tier_thresholds_changed = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs: Any) -> None:

@@ -19,7 +19,6 @@ from django.utils import timezone
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
 from .services import ledger, mall, tiers
-from .services.codes import CODE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -35,39 +34,40 @@ RETRY_POLICY: dict[str, Any] = {
 
 @shared_task(name="saleor_retention_plugin.tasks.sync_order_points_task", **RETRY_POLICY)
 def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any]) -> dict[str, Any]:
-    """Apply an order snapshot to the ledger (earn, take back); any event, any order."""
+    """Apply an order snapshot (JSON) through the order intake; any event, any order.
+
+    Its callers (the sandbox, a headless shop) report the order to the cart flows
+    themselves with ``record_order_for_carts_task``, so carts are left to them here.
+    """
+    from .services.order_intake import apply_order
+
     settings = ChannelSettings.from_configuration(configuration, strict=False)
     snapshot = OrderSnapshot.from_json(order)
-    outcome = ledger.sync_order_points(
-        snapshot, settings.ledger, multiplier_for_account=tiers.points_multiplier_for_account
-    )
-    # After the points are booked: the order may lift the customer to a better tier
-    # (never lower: downgrades wait for the daily re-evaluation and its grace period).
-    tiers.apply_order_to_tiers(snapshot, settings)
-    return {
-        "order_id": outcome.order_id,
-        "earned": outcome.earned,
-        "taken_back": outcome.taken_back,
-        "written_off": outcome.written_off,
-        "skipped_reason": outcome.skipped_reason,
-    }
+    return apply_order(snapshot, settings, skip=frozenset({"carts"})).to_json()
 
 
 @shared_task(name="saleor_retention_plugin.tasks.sync_saleor_order_points_task", **RETRY_POLICY)
 def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) -> dict[str, Any]:
-    """Read a Saleor order as it stands now and apply it to the ledger.
+    """Read a Saleor order as it stands now and apply it through the order intake.
 
-    Runs in Saleor's worker; reading the order here instead of in the hook keeps the
-    customer's request free of the refund and payment queries.
+    The one task of every order hook. Runs in Saleor's worker; reading the order here
+    instead of in the hook keeps the customer's request free of the refund and payment
+    queries.
     """
+    settings = ChannelSettings.from_configuration(configuration, strict=False)
+    return apply_saleor_order(order_id, settings)
+
+
+def apply_saleor_order(order_id: str, settings: ChannelSettings) -> dict[str, Any]:
+    """Read the Saleor order once (lines and refunds prefetched) and apply it."""
     from .integrations.saleor.orders import load_order_snapshot
+    from .services.order_intake import apply_order
 
     snapshot = load_order_snapshot(order_id)
     if snapshot is None:
-        logger.warning("Order %s no longer exists; no points changed", order_id)
+        logger.warning("Order %s no longer exists; nothing changed", order_id)
         return {"order_id": order_id, "skipped_reason": "order not found"}
-    _mark_reward_code_used(order_id)
-    return sync_order_points_task.run(snapshot.to_json(), configuration)
+    return apply_order(snapshot, settings).to_json()
 
 
 # Longer than the schedule's period, so a broker outage shorter than the difference
@@ -90,13 +90,12 @@ def reconcile_recent_orders_task() -> dict[str, int]:
     from .integrations.saleor.orders import orders_updated_since
 
     report = {"orders": 0, "failed": 0}
-    settings_by_channel: dict[str, dict[str, str]] = {}
+    settings_by_channel: dict[str, ChannelSettings] = {}
     for order_id, channel_slug in orders_updated_since(timezone.now() - RECONCILE_WINDOW):
         if channel_slug not in settings_by_channel:
-            settings = channel_settings(channel_slug)
-            settings_by_channel[channel_slug] = settings.as_task_configuration()
+            settings_by_channel[channel_slug] = channel_settings(channel_slug)
         try:
-            sync_saleor_order_points_task.run(order_id, settings_by_channel[channel_slug])
+            apply_saleor_order(order_id, settings_by_channel[channel_slug])
         except Exception:
             # One bad order must not stop the others; its next change brings it back.
             logger.exception("Could not reconcile the points of order %s", order_id)
@@ -158,7 +157,10 @@ def deliver_flow_message_task(message_id: int, claim_token: str) -> str:
 
 @shared_task(name="saleor_retention_plugin.tasks.record_order_for_carts_task", **RETRY_POLICY)
 def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, Any]) -> bool:
-    """Stop the customer's cart series and credit a recovered cart for this order."""
+    """Stop the customer's cart series and credit a recovered cart for this order.
+
+    For callers that hand in snapshots themselves (the sandbox) and for messages queued
+    before the order intake; Saleor's hooks reach carts through the intake."""
     from .domain.carts import PlacedOrder
     from .services import carts
 
@@ -202,15 +204,6 @@ def grant_birthday_gifts_task() -> dict[str, int]:
         for slug in tiers.channels_with_tiers()
         if channel_is_active(slug)
     }
-
-
-def _mark_reward_code_used(order_id: str) -> None:
-    """A points-mall code used on this order shows as used at once (never refunded)."""
-    from .integrations.saleor.vouchers import voucher_code_of_order
-
-    code = voucher_code_of_order(order_id)
-    if code and code.startswith(f"{CODE_PREFIX}-"):
-        mall.mark_code_used(code)
 
 
 def channel_settings(channel_slug: str) -> ChannelSettings:

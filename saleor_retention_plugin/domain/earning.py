@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 
 from .credit_trigger import CreditTrigger
-from .orders import NON_EARNING_STATUSES, OrderSnapshot
+from .orders import NON_EARNING_STATUSES, OrderSnapshot, order_value
 
 
 def points_for_amount(amount: Decimal, rate: Decimal, multiplier: Decimal = Decimal(1)) -> int:
@@ -29,19 +29,13 @@ def order_earns_points(order: OrderSnapshot, trigger: CreditTrigger) -> bool:
 def points_to_take_back(earned: int, order: OrderSnapshot) -> int:
     """How many of the order's ``earned`` points should have been taken back by now.
 
-    Cancellation takes back everything; refunds take back in proportion to the refunded
-    share of what the customer paid for the goods, rounded down in the customer's favour,
+    The refunded share of the goods (``order_value``: all on cancellation, nothing for a
+    refund of shipping only) of what was earned, rounded down in the customer's favour,
     so that refunding every item (with or without shipping) takes back exactly what was
     earned.
     """
     if earned <= 0:
         return 0
-    if order.is_cancelled:
-        return earned
-    base = order.refund_base_amount
-    if order.refunded_amount <= 0 or base <= 0:
-        return 0
-    # Multiply before dividing: a rounded share (1/3 = 0.333...) would floor 30 * 1/3 to 9.
-    refunded = min(order.refunded_amount, base)
-    taken = (earned * refunded / base).to_integral_value(rounding=ROUND_FLOOR)
-    return min(earned, int(taken))
+    share = order_value(order).refunded_goods_share
+    # Exact fractions: a rounded share (1/3 = 0.333...) would floor 30 * 1/3 to 9.
+    return min(earned, int(earned * share))

@@ -80,6 +80,43 @@ def window_start(now: datetime, months: int) -> datetime | None:
     return now.replace(year=year, month=month, day=day)
 
 
+def leaves_window_at(placed_at: datetime, months: int) -> datetime | None:
+    """The first daily moment at which an order placed at ``placed_at`` no longer counts
+    in a window of ``months`` (``window_start`` has passed it); None for lifetime (0).
+
+    ``months`` after the order, then a day at a time: month-end clamping in
+    ``window_start`` keeps an order of 30 April counted until 1 June in a 1-month window.
+    """
+    if months <= 0:
+        return None
+    total = placed_at.year * 12 + (placed_at.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    day = min(placed_at.day, calendar.monthrange(year, month)[1])
+    moment = placed_at.replace(year=year, month=month, day=day)
+    while (start := window_start(moment, months)) is not None and start <= placed_at:
+        moment += timedelta(days=1)
+    return moment
+
+
+def next_reevaluation(
+    earliest_counted: Mapping[int, datetime | None], downgrade_due_at: datetime | None
+) -> datetime | None:
+    """The next moment time alone can change an account's tier: the first counted order
+    leaving its window (``earliest_counted``: window months -> oldest order placed inside
+    it) or the end of a grace period. None: nothing changes until the next order."""
+    moments = [
+        moment
+        for months, placed_at in earliest_counted.items()
+        if placed_at is not None
+        for moment in [leaves_window_at(placed_at, months)]
+        if moment is not None
+    ]
+    if downgrade_due_at is not None:
+        moments.append(downgrade_due_at)
+    return min(moments, default=None)
+
+
 def totals_from_activity(
     activity: Sequence[Activity], windows: Sequence[int], now: datetime
 ) -> dict[int, Totals]:

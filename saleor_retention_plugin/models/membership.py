@@ -133,6 +133,10 @@ class CustomerTier(models.Model):
     # this moment unless the account qualifies again before.
     downgrade_due_at = models.DateTimeField(null=True, blank=True)
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
+    # The next moment time alone can change the tier (a counted order leaves its window,
+    # the grace period ends); the daily re-evaluation visits only accounts due by now.
+    # Null: nothing changes until the account's next order.
+    next_reevaluation_at = models.DateTimeField(null=True, blank=True)
 
     objects = CustomerTierQuerySet.as_manager()
 
@@ -143,6 +147,11 @@ class CustomerTier(models.Model):
                 fields=["downgrade_due_at"],
                 condition=Q(downgrade_due_at__isnull=False),
                 name="retention_downgrade_due_idx",
+            ),
+            models.Index(
+                fields=["channel_slug", "next_reevaluation_at"],
+                condition=Q(next_reevaluation_at__isnull=False),
+                name="retention_reevaluation_due_idx",
             ),
         ]
 

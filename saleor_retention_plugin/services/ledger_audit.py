@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ..models import LoyaltyAccount, PointsEntry, PointsLot
@@ -48,7 +48,9 @@ def find_balance_drift() -> list[BalanceDrift]:
 
     rows = LoyaltyAccount.objects.annotate(
         entries_balance=total(PointsEntry, "points"),
-        entries_lifetime=total(PointsEntry, "points", kind=PointsEntry.Kind.EARN),
+        entries_lifetime=total(PointsEntry, "points", kind=PointsEntry.Kind.EARN)
+        + total(PointsEntry, "points", kind=PointsEntry.Kind.REVERSE)
+        - total(PointsEntry, "written_off", kind=PointsEntry.Kind.REVERSE),
         open_lots=total(PointsLot, "remaining"),
     ).values_list(
         "pk", "balance", "entries_balance", "lifetime_earned", "entries_lifetime", "open_lots"
@@ -59,6 +61,16 @@ def find_balance_drift() -> list[BalanceDrift]:
         if found.cached_totals_disagree or found.lots_disagree:
             drift.append(found)
     return drift
+
+
+def lifetime_points_of(entries: QuerySet[PointsEntry]) -> int:
+    """Points earned from orders net of what orders took back (written-off included)."""
+    row = entries.aggregate(
+        earned=Coalesce(Sum("points", filter=Q(kind=PointsEntry.Kind.EARN)), 0),
+        reversed=Coalesce(Sum("points", filter=Q(kind=PointsEntry.Kind.REVERSE)), 0),
+        written_off=Coalesce(Sum("written_off", filter=Q(kind=PointsEntry.Kind.REVERSE)), 0),
+    )
+    return max(int(row["earned"]) + int(row["reversed"]) - int(row["written_off"]), 0)
 
 
 def rebuild_cached_balances(account_ids: list[int]) -> int:
@@ -73,7 +85,7 @@ def rebuild_cached_balances(account_ids: list[int]) -> int:
             account = LoyaltyAccount.objects.select_for_update().get(pk=account_id)
             entries = PointsEntry.objects.filter(account=account)
             balance = entries.total_points()
-            lifetime = entries.filter(kind=PointsEntry.Kind.EARN).total_points()
+            lifetime = lifetime_points_of(entries)
             if (account.balance, account.lifetime_earned) != (balance, lifetime):
                 account.balance, account.lifetime_earned = balance, lifetime
                 account.save(update_fields=["balance", "lifetime_earned", "updated_at"])

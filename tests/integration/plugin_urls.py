@@ -4,13 +4,15 @@ the plugin the way Saleor routes ``/plugins/channel/<slug>/<plugin-id>/<path>``.
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.endpoints import route_plugin_request
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponse
 
 
 def plugin_view(request: HttpRequest, channel_slug: str, rest: str) -> HttpResponse:

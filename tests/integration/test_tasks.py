@@ -37,15 +37,21 @@ def test_sync_order_points_task_earns_from_json_arguments(make_order, configurat
 
     result = sync_order_points_task.delay(as_json(order.to_json()), as_json(configuration)).get()
 
+    account = LoyaltyAccount.objects.get(customer_id=42)
     assert result == {
         "order_id": order.order_id,
+        "account_id": account.pk,
         "earned": 21,
         "taken_back": 0,
         "written_off": 0,
+        "net_goods_amount": "10.50",
+        "tier_change": "member",
+        "reward_codes_given_back": 0,
+        "cart_recovered": False,
         "skipped_reason": "",
     }
     assert as_json(result) == result
-    assert LoyaltyAccount.objects.get(customer_id=42).balance == 21
+    assert account.balance == 21
 
 
 def test_delivering_the_same_task_twice_changes_nothing(make_order, configuration):

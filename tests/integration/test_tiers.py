@@ -559,3 +559,51 @@ def test_a_tier_change_is_announced_after_commit(django_capture_on_commit_callba
             "reason": "joined",
         }
     ]
+
+
+class TestDailyReevaluationFollowsWhatChanged:
+    """Issue 12: the daily run visits only accounts time can change, found by an index."""
+
+    def test_accounts_nothing_happened_to_are_not_visited(self):
+        now = timezone.now()
+        for customer_id in range(1, 6):
+            place_order(make_order(customer_id=customer_id, amount="1500"), now=now)
+
+        report = tiers.reevaluate_channel(CHANNEL, settings=MEMBERSHIP, now=now + timedelta(days=1))
+
+        assert report.evaluated == 0
+
+    def test_an_order_leaving_the_window_brings_its_account_back(self):
+        now = timezone.now()
+        old = make_order(customer_id=1, amount="1500", created_at=now)
+        outcome, _ = place_order(old, now=now)
+        place_order(make_order(customer_id=2, amount="1500", created_at=now + timedelta(days=40)))
+        a_year_later = now + timedelta(days=370)
+
+        report = tiers.reevaluate_channel(CHANNEL, settings=MEMBERSHIP, now=a_year_later)
+
+        assert report.evaluated == 1
+        assert report.grace_started == 1
+        membership = CustomerTier.objects.get(account_id=outcome.account_id)
+        assert membership.next_reevaluation_at == membership.downgrade_due_at
+
+    def test_a_cancelled_order_brings_its_account_back_the_next_day(self):
+        now = timezone.now()
+        order = make_order(amount="1500", created_at=now)
+        place_order(order, now=now)
+        place_order(make_order(amount="1500", status="canceled", order_id=order.order_id), now=now)
+
+        report = tiers.reevaluate_channel(CHANNEL, settings=MEMBERSHIP, now=now + timedelta(days=1))
+
+        assert (report.evaluated, report.grace_started) == (1, 1)
+
+    def test_a_threshold_change_still_visits_everyone(self):
+        now = timezone.now()
+        for customer_id in range(1, 4):
+            place_order(make_order(customer_id=customer_id, amount="100"), now=now)
+
+        report = tiers.reevaluate_channel(
+            CHANNEL, settings=MEMBERSHIP, reason=TierChange.Reason.THRESHOLDS_CHANGED, now=now
+        )
+
+        assert report.evaluated == 3

@@ -157,3 +157,31 @@ def test_more_refunded_never_takes_back_less(earned, total, first, second):
     ]
 
     assert take[0] <= take[1]
+
+
+def test_itemised_refunds_never_count_for_more_than_was_given_back():
+    from saleor_retention_plugin.domain.orders import OrderSnapshot, order_value
+
+    order = OrderSnapshot(
+        order_id="o",
+        number="1",
+        channel_slug="c",
+        channel_currency="USD",
+        currency="USD",
+        customer_id=1,
+        email=None,
+        status="fulfilled",
+        is_fully_paid=True,
+        points_base_amount=Decimal(100),
+        total_amount=Decimal(120),
+        refunded_amount=Decimal(30),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        goods_amount=Decimal(100),
+        # A granted refund of 80 of goods of which only 30 reached the customer so far.
+        refunded_goods_amount=Decimal(80),
+    )
+
+    value = order_value(order)
+
+    assert value.refunded_goods_share == Fraction(30, 100)
+    assert value.net_goods_amount == Decimal("70.00")

@@ -49,19 +49,6 @@ KNOWN_CYCLES: dict[str, frozenset[str]] = {
     "reward codes and Saleor vouchers": frozenset(
         {f"{PACKAGE}.services.codes", f"{PACKAGE}.integrations.saleor.vouchers"}
     ),
-    # issue 13: the plugin class is imported only for PLUGIN_ID, and services enqueue tasks.
-    "plugin, tasks and the services that enqueue": frozenset(
-        f"{PACKAGE}.{name}"
-        for name in (
-            "plugin",
-            "receivers",
-            "tasks",
-            "integrations.saleor.configuration",
-            "integrations.saleor.orders",
-            "services.privacy",
-            "services.tiers",
-        )
-    ),
     "graphql types and membership types": frozenset(
         {f"{PACKAGE}.graphql.types", f"{PACKAGE}.graphql.membership_types"}
     ),

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from saleor_retention_plugin.domain.customers import normalise_email
-from saleor_retention_plugin.domain.orders import OrderSnapshot
+from saleor_retention_plugin.domain.orders import OrderLineSnapshot, OrderSnapshot
 
 amounts = st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False, allow_infinity=False)
 
@@ -30,6 +30,27 @@ snapshots = st.builds(
     total_amount=amounts,
     refunded_amount=amounts,
     created_at=st.datetimes(timezones=st.sampled_from([UTC])),
+    refunded_goods_amount=amounts,
+    refunded_shipping_amount=amounts,
+    gift_card_paid_amount=amounts,
+    lines=st.lists(
+        st.builds(
+            OrderLineSnapshot,
+            line_id=st.uuids().map(str),
+            variant_id=st.none() | st.text(min_size=1, max_size=20),
+            product_id=st.none() | st.text(min_size=1, max_size=20),
+            product_type_id=st.none() | st.text(min_size=1, max_size=20),
+            category_id=st.none() | st.text(min_size=1, max_size=20),
+            sku=st.none() | st.text(min_size=1, max_size=20),
+            quantity=st.integers(1, 1000),
+            unit_price_net=amounts,
+            is_gift_card=st.booleans(),
+        ),
+        max_size=3,
+    ).map(tuple),
+    checkout_token=st.none() | st.uuids().map(str),
+    voucher_code=st.none() | st.text(min_size=1, max_size=20),
+    has_discount=st.booleans(),
 )
 
 
@@ -62,6 +83,10 @@ def test_order_snapshot_from_minimal_json_fills_the_optional_fields():
     assert order.refunded_amount == Decimal(0)
     assert order.total_amount == Decimal(12)
     assert order.created_at == datetime(2026, 3, 1, 12, tzinfo=UTC)
+    # Fields added for the order intake and the purchase history: JSON from before them
+    # (queued tasks, stored payloads) still parses.
+    assert (order.lines, order.voucher_code, order.has_discount) == ((), None, False)
+    assert order.refunded_goods_amount == order.refunded_shipping_amount == Decimal(0)
 
 
 @pytest.mark.parametrize(

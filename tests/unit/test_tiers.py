@@ -379,3 +379,30 @@ def test_member_only_products_list_their_products(config):
 )
 def test_member_only_products_need_a_list_of_ids(config):
     assert set(benefit_errors("member_only_products", None, config, {})) == {"config"}
+
+
+@given(
+    placed_at=st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+    ),
+    months=st.integers(1, 120),
+)
+def test_an_order_leaves_its_window_on_the_first_day_it_no_longer_counts(placed_at, months):
+    from saleor_retention_plugin.domain.tiers import leaves_window_at, window_start
+
+    leaves = leaves_window_at(placed_at, months)
+
+    assert leaves is not None
+    assert window_start(leaves, months) > placed_at  # no longer counted
+    assert window_start(leaves - timedelta(days=1), months) <= placed_at  # counted the day before
+
+
+def test_the_next_reevaluation_is_the_first_order_to_leave_or_the_end_of_grace():
+    from saleor_retention_plugin.domain.tiers import next_reevaluation
+
+    january = datetime(2026, 1, 15, tzinfo=UTC)
+    grace_end = datetime(2026, 6, 1, tzinfo=UTC)
+
+    assert next_reevaluation({12: january, 3: january}, None) == datetime(2026, 4, 16, tzinfo=UTC)
+    assert next_reevaluation({12: january}, grace_end) == grace_end
+    assert next_reevaluation({0: january, 12: None}, None) is None  # lifetime never leaves

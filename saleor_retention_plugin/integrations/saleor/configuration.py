@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...conf import ChannelSettings
+from ...constants import PLUGIN_ID
 
 
 def load_channel_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
@@ -12,12 +13,8 @@ def load_channel_configuration(channel_slug: str) -> tuple[bool, list[dict[str, 
     saved for it in the dashboard; None when the channel has no configuration row."""
     from saleor.plugins.models import PluginConfiguration
 
-    from ...plugin import RetentionPlugin
-
     row = (
-        PluginConfiguration.objects.filter(
-            identifier=RetentionPlugin.PLUGIN_ID, channel__slug=channel_slug
-        )
+        PluginConfiguration.objects.filter(identifier=PLUGIN_ID, channel__slug=channel_slug)
         .only("active", "configuration")
         .first()
     )

@@ -1,21 +1,26 @@
-"""Saleor order -> OrderSnapshot. Imports Saleor: runs only inside a Saleor process."""
+"""Saleor order -> OrderSnapshot, read once per task. Imports Saleor: runs only inside Saleor."""
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ...domain.orders import OrderSnapshot
+from ...constants import PLUGIN_ID
+from ...domain.orders import OrderLineSnapshot, OrderSnapshot
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from saleor.order.models import Order
+    from saleor.order.models import Order, OrderLine
 
 logger = logging.getLogger(__name__)
 
 FULLY_CHARGED_STATUSES = frozenset({"full", "overcharged"})
+# Saleor's statuses of money actually given back: a granted refund processed, a
+# fulfilment of refunded (and possibly returned) lines.
+GRANTED_REFUND_DONE = "success"
+REFUNDED_FULFILMENT_STATUSES = ("refunded", "refunded_and_returned")
 
 
 def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
@@ -24,10 +29,8 @@ def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
     from saleor.order.models import Order
     from saleor.plugins.models import PluginConfiguration
 
-    from ...plugin import RetentionPlugin
-
     active_channels = PluginConfiguration.objects.filter(
-        identifier=RetentionPlugin.PLUGIN_ID, active=True, channel__isnull=False
+        identifier=PLUGIN_ID, active=True, channel__isnull=False
     ).values_list("channel_id", flat=True)
     rows = (
         Order.objects.filter(updated_at__gte=since, channel_id__in=active_channels)
@@ -39,22 +42,56 @@ def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
 
 
 def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
-    from saleor.order.models import Order
+    """Read the order once, with what the intake needs prefetched: a fixed number of
+    queries (the order; its lines with their products; granted refunds and their lines;
+    refunded fulfilments and their lines; discounts; the two refund totals)."""
+    from django.db.models import Prefetch
+    from saleor.order.models import Fulfillment, Order, OrderLine
 
-    order = Order.objects.select_related("channel", "user").filter(pk=order_id).first()
+    order = (
+        Order.objects.select_related("channel", "user")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=OrderLine.objects.select_related("variant__product").order_by(
+                    "created_at", "pk"
+                ),
+            ),
+            "granted_refunds__lines",
+            Prefetch(
+                "fulfillments",
+                queryset=Fulfillment.objects.filter(
+                    status__in=REFUNDED_FULFILMENT_STATUSES
+                ).prefetch_related("lines"),
+                to_attr="refunded_fulfilments",
+            ),
+            "discounts",
+        )
+        .filter(pk=order_id)
+        .first()
+    )
     if order is None:
         return None
     return order_snapshot(order)
 
 
 def order_snapshot(order: Order) -> OrderSnapshot:
-    # Points are earned on what the goods cost after every discount, without tax and
-    # shipping: the net total (already discounted) minus the net shipping price. Gift
-    # cards are money, not goods: points come when the card is spent, not when bought.
-    gift_cards_net, gift_cards_gross = gift_card_amounts(order)
-    points_base = order.total_net_amount - order.shipping_price_net_amount - gift_cards_net
-    goods = order.total_gross_amount - order.shipping_price_gross_amount - gift_cards_gross
+    """The order as plain values. With ``load_order_snapshot``'s prefetches it adds two
+    queries (the refund totals); on a bare ``Order`` a few more."""
+    lines = list(order.lines.all())
+    # Points are earned on the goods after every discount (Saleor spreads order-level
+    # discounts over the line totals), without tax and shipping: from the lines, never
+    # from the order total, which gift-card payments lower. Gift-card lines are money,
+    # not goods: their points come when the card is spent.
+    goods = [line for line in lines if not line.is_gift_card]
+    goods_net = sum((line.total_price_net_amount for line in goods), Decimal(0))
+    goods_gross = sum((line.total_price_gross_amount for line in goods), Decimal(0))
+    gift_card_lines_gross = sum(
+        (line.total_price_gross_amount for line in lines if line.is_gift_card), Decimal(0)
+    )
+    charged_for = goods_gross + gift_card_lines_gross + order.shipping_price_gross_amount
     refunded = refunded_amount(order)
+    refunded_goods, refunded_shipping = itemised_refunds(order, lines)
     user = order.user
     return OrderSnapshot(
         order_id=str(order.pk),
@@ -66,11 +103,11 @@ def order_snapshot(order: Order) -> OrderSnapshot:
         email=order.user_email or None,
         status=order.status,
         is_fully_paid=was_fully_paid(order, refunded),
-        points_base_amount=max(points_base, Decimal(0)),
+        points_base_amount=max(goods_net, Decimal(0)),
         total_amount=order.total_gross_amount,
         refunded_amount=refunded,
         created_at=order.created_at,
-        goods_amount=max(goods, Decimal(0)),
+        goods_amount=max(goods_gross, Decimal(0)),
         # A confirmed account proved it owns its email; only then may the order pull
         # that email's guest points in (and only the account's own email).
         email_verified=bool(
@@ -78,17 +115,89 @@ def order_snapshot(order: Order) -> OrderSnapshot:
             and user.is_confirmed
             and (order.user_email or "").lower() == (user.email or "").lower()
         ),
+        refunded_goods_amount=refunded_goods,
+        refunded_shipping_amount=refunded_shipping,
+        # Gift cards applied at checkout lower the order's total below what its lines
+        # and shipping cost.
+        gift_card_paid_amount=max(charged_for - order.total_gross_amount, Decimal(0)),
+        lines=tuple(line_snapshot(line) for line in lines),
+        checkout_token=str(order.checkout_token or "") or None,
+        voucher_code=order.voucher_code or None,
+        has_discount=bool(
+            order.voucher_code
+            or order.voucher_id
+            or list(order.discounts.all())
+            or any(line.unit_discount_amount for line in lines)
+        ),
     )
 
 
-def gift_card_amounts(order: Order) -> tuple[Decimal, Decimal]:
-    """Net and gross totals of the order's gift-card lines (one query)."""
-    from django.db.models import Sum
-
-    totals = order.lines.filter(is_gift_card=True).aggregate(
-        net=Sum("total_price_net_amount"), gross=Sum("total_price_gross_amount")
+def line_snapshot(line: OrderLine) -> OrderLineSnapshot:
+    variant = line.variant
+    product = variant.product if variant is not None else None
+    quantity = int(line.quantity)
+    unit_net = line.total_price_net_amount / quantity if quantity else Decimal(0)
+    return OrderLineSnapshot(
+        line_id=str(line.pk),
+        variant_id=str(line.variant_id) if line.variant_id is not None else None,
+        product_id=str(product.pk) if product is not None else None,
+        product_type_id=str(product.product_type_id) if product is not None else None,
+        category_id=(
+            str(product.category_id)
+            if product is not None and product.category_id is not None
+            else None
+        ),
+        sku=line.product_sku or None,
+        quantity=quantity,
+        unit_price_net=unit_net.quantize(Decimal("0.0001")),
+        is_gift_card=bool(line.is_gift_card),
     )
-    return totals["net"] or Decimal(0), totals["gross"] or Decimal(0)
+
+
+def itemised_refunds(order: Order, lines: list[OrderLine]) -> tuple[Decimal, Decimal]:
+    """Gross goods and gross shipping that Saleor's itemised refunds gave back.
+
+    Processed granted refunds list lines and whether shipping was included; refunded
+    fulfilments list lines and a shipping refund amount. An itemised refund's amount
+    beyond its shipping counts as goods; a granted refund that itemises nothing is left
+    to the domain's rule for unitemised refunds (``domain.orders.order_value``).
+    """
+    unit_gross = {
+        line.pk: line.total_price_gross_amount / line.quantity if line.quantity else Decimal(0)
+        for line in lines
+    }
+
+    def lines_total(rows: Any) -> Decimal:
+        return sum(
+            (unit_gross.get(row.order_line_id, Decimal(0)) * row.quantity for row in rows),
+            Decimal(0),
+        )
+
+    goods = shipping = Decimal(0)
+    for granted in order.granted_refunds.all():
+        if granted.status != GRANTED_REFUND_DONE:
+            continue
+        if not granted.shipping_costs_included and not lines_total(granted.lines.all()):
+            continue
+        shipping_part = (
+            min(order.shipping_price_gross_amount, granted.amount_value)
+            if granted.shipping_costs_included
+            else Decimal(0)
+        )
+        shipping += shipping_part
+        goods += max(granted.amount_value - shipping_part, Decimal(0))
+    fulfilments = getattr(order, "refunded_fulfilments", None)
+    if fulfilments is None:
+        fulfilments = order.fulfillments.filter(status__in=REFUNDED_FULFILMENT_STATUSES)
+    for fulfilment in fulfilments:
+        shipping_part = fulfilment.shipping_refund_amount or Decimal(0)
+        if fulfilment.total_refund_amount is not None:
+            goods_part = max(fulfilment.total_refund_amount - shipping_part, Decimal(0))
+        else:
+            goods_part = lines_total(fulfilment.lines.all())
+        shipping += shipping_part
+        goods += goods_part
+    return goods, shipping
 
 
 def was_fully_paid(order: Order, refunded: Decimal) -> bool:

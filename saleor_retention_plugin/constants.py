@@ -1,0 +1,6 @@
+"""Constants other modules need without importing their owners (imports nothing of ours)."""
+
+from __future__ import annotations
+
+# The plugin's id in Saleor: part of its URLs and of its stored configuration rows.
+PLUGIN_ID = "saleor.retention"

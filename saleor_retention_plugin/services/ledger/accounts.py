@@ -1,0 +1,146 @@
+"""Loyalty accounts: finding or opening one, merging guests, forgetting owners."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from ...domain.customers import normalise_email
+from ...models import LoyaltyAccount, PointsEntry, PointsLot
+from .entries import LedgerError, _restore_lot_invariant
+
+logger = logging.getLogger(__name__)
+
+
+def account_for(
+    channel_slug: str, customer_id: int | None, email: str | None, *, merge_guests: bool = False
+) -> LoyaltyAccount:
+    """The live account of a customer (or of a guest email) in a channel, created if needed.
+
+    With ``merge_guests`` (only for an email the customer proved is theirs: a confirmed
+    Saleor account), the customer's account first absorbs the guest account of that
+    email, so points earned before registering are never stranded. Without proof, an
+    email typed into a checkout or an unconfirmed registration must not claim a
+    stranger's guest points.
+    """
+    email = normalise_email(email)
+    if customer_id is not None:
+        account, _ = _get_or_create(
+            LoyaltyAccount.objects.filter(channel_slug=channel_slug, customer_id=customer_id),
+            channel_slug=channel_slug,
+            customer_id=customer_id,
+            email=email,
+        )
+        if email and merge_guests:
+            _merge_guests_into(account, email)
+        return account
+    if email is None:
+        raise LedgerError("A guest account needs an email address.")
+    account, _ = _get_or_create(
+        LoyaltyAccount.objects.in_channel(channel_slug).open_guests_with_email(email),
+        channel_slug=channel_slug,
+        customer_id=None,
+        email=email,
+    )
+    return account
+
+
+def _get_or_create(
+    queryset: QuerySet[LoyaltyAccount], **values: Any
+) -> tuple[LoyaltyAccount, bool]:
+    account = queryset.first()
+    if account is not None:
+        return account, False
+    try:
+        with transaction.atomic():
+            return LoyaltyAccount.objects.create(**values), True
+    except IntegrityError:
+        # Another worker created it between our read and our insert: use theirs.
+        return queryset.get(), False
+
+
+def merge_guest_accounts(customer_id: int, email: str | None) -> list[int]:
+    """Fold every channel's guest account of ``email`` into the customer's; once each.
+
+    Returns the ids of the guest accounts merged now (an already merged guest is not
+    merged again, so a repeated event changes nothing).
+    """
+    email = normalise_email(email)
+    if email is None:
+        return []
+    merged: list[int] = []
+    with transaction.atomic():
+        guest_channels = (
+            LoyaltyAccount.objects.open_guests_with_email(email)
+            .values_list("channel_slug", flat=True)
+            .distinct()
+        )
+        for channel_slug in list(guest_channels):
+            account = account_for(channel_slug, customer_id, None)
+            merged.extend(_merge_guests_into(account, email))
+    return merged
+
+
+def _merge_guests_into(account: LoyaltyAccount, email: str) -> list[int]:
+    guests = list(
+        LoyaltyAccount.objects.in_channel(account.channel_slug)
+        .open_guests_with_email(email)
+        .exclude(pk=account.pk)
+        .values_list("pk", flat=True)
+    )
+    if not guests:
+        return []
+    with transaction.atomic():
+        # Lock in id order so two merges can never deadlock each other.
+        locked = list(
+            LoyaltyAccount.objects.select_for_update()
+            .filter(pk__in=[account.pk, *guests])
+            .order_by("pk")
+        )
+        target = next(row for row in locked if row.pk == account.pk)
+        merged = []
+        for guest in locked:
+            if guest.pk == target.pk or guest.merged_into_id is not None:
+                continue
+            PointsEntry.objects.filter(account=guest).update(account=target)
+            PointsLot.objects.filter(account=guest).update(account=target)
+            target.balance += guest.balance
+            target.lifetime_earned += guest.lifetime_earned
+            guest.balance = 0
+            guest.lifetime_earned = 0
+            guest.merged_into = target
+            guest.save(update_fields=["balance", "lifetime_earned", "merged_into", "updated_at"])
+            merged.append(guest.pk)
+        if target.email is None:
+            target.email = email
+        target.save(update_fields=["balance", "lifetime_earned", "email", "updated_at"])
+        _restore_lot_invariant(target)
+    logger.info("Merged guest accounts %s into loyalty account %s", merged, target.pk)
+    return merged
+
+
+def anonymise_customer(customer_id: int, email: str | None = None) -> int:
+    """Forget who owned the customer's accounts; keep the points totals for analytics.
+
+    Clears the customer id and email of the customer's accounts, of the guest accounts
+    merged into them and of any guest account still open under the email. Returns how
+    many accounts were anonymised; calling it again changes nothing.
+    """
+    emails = {normalise_email(email)} - {None}
+    now = timezone.now()
+    with transaction.atomic():
+        owned = LoyaltyAccount.objects.select_for_update().filter(customer_id=customer_id)
+        ids = list(owned.values_list("pk", flat=True))
+        emails |= {address for address in owned.values_list("email", flat=True) if address}
+        personal = (
+            Q(pk__in=ids)
+            | Q(merged_into_id__in=ids)
+            | Q(customer_id__isnull=True, email__in=emails)
+        )
+        return LoyaltyAccount.objects.filter(personal).update(
+            customer_id=None, email=None, anonymised_at=now, updated_at=now
+        )

@@ -1,0 +1,189 @@
+"""The one order intake: an order as it now stands, applied to every part in one transaction.
+
+Every order event task, the periodic reconciliation and (next) the backfill call
+``apply_order``. It computes what the order is worth once (``domain.orders.order_value``)
+and hands the same snapshot and value to each part in ``ORDER_PARTS``, in order, inside
+one transaction: points (ledger), tier progress, reward codes, carts. The metadata mirror
+and the extension signals follow after commit (they listen to the ledger's and tiers'
+signals). A new part (the purchase history) is one more entry in ``ORDER_PARTS``.
+
+Every part is idempotent and never moves backwards: the ledger only takes back more, a
+tier amount only falls once the order qualified, a cancelled order stays cancelled, a
+reward code given back stays given back. So a late, repeated or stale snapshot changes
+nothing it should not, and any order of delivery ends in the state of the newest one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..domain.carts import PlacedOrder
+from ..domain.orders import NON_EARNING_STATUSES, OrderSnapshot, OrderValue, order_value
+from . import ledger, mall, tiers
+from .codes import CODE_PREFIX
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from decimal import Decimal
+
+    from ..conf import ChannelSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class OrderIntake:
+    """One order on its way through the parts; each part reads and fills it."""
+
+    snapshot: OrderSnapshot
+    value: OrderValue
+    settings: ChannelSettings
+    now: datetime
+    points: ledger.OrderPointsOutcome | None = None
+    tier_change: str = ""
+    reward_codes_given_back: int = 0
+    cart_recovered: bool = False
+    parts_done: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """What ``apply_order`` did, for task results, logs, tests and the sandbox."""
+
+    order_id: str
+    account_id: int | None
+    earned: int
+    taken_back: int
+    written_off: int
+    net_goods_amount: Decimal
+    tier_change: str  # code of the tier the order moved the account to, "" if none
+    reward_codes_given_back: int
+    cart_recovered: bool
+    skipped_reason: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "order_id": self.order_id,
+            "account_id": self.account_id,
+            "earned": self.earned,
+            "taken_back": self.taken_back,
+            "written_off": self.written_off,
+            "net_goods_amount": str(self.net_goods_amount),
+            "tier_change": self.tier_change,
+            "reward_codes_given_back": self.reward_codes_given_back,
+            "cart_recovered": self.cart_recovered,
+            "skipped_reason": self.skipped_reason,
+        }
+
+
+def apply_points(intake: OrderIntake) -> None:
+    """Earn once when the order qualifies; take back the refunded share of the goods."""
+    intake.points = ledger.sync_order_points(
+        intake.snapshot,
+        intake.settings.ledger,
+        multiplier_for_account=tiers.points_multiplier_for_account,
+        now=intake.now,
+    )
+
+
+def apply_tier_progress(intake: OrderIntake) -> None:
+    """Record what the order counts towards tiers; upgrade at once (never downgrade)."""
+    change = tiers.apply_order_to_tiers(
+        intake.snapshot, intake.settings, value=intake.value, points=intake.points, now=intake.now
+    )
+    intake.tier_change = change.to_code if change else ""
+
+
+def apply_reward_codes(intake: OrderIntake) -> None:
+    """A points-mall code on the order shows as used; on a cancelled order it comes back."""
+    code = intake.snapshot.voucher_code
+    if not code or not code.upper().startswith(f"{CODE_PREFIX}-"):
+        return
+    if intake.snapshot.is_cancelled:
+        given_back = mall.give_back_code_of_cancelled_order(
+            code, intake.snapshot.order_id, settings=intake.settings.ledger, now=intake.now
+        )
+        intake.reward_codes_given_back += int(given_back is not None)
+    else:
+        mall.mark_code_used(code, now=intake.now)
+
+
+def apply_carts(intake: OrderIntake) -> None:
+    """Stop the customer's cart series and credit a recovered cart (idempotent)."""
+    from . import carts
+
+    order = intake.snapshot
+    if order.status in NON_EARNING_STATUSES:
+        return  # a draft or unconfirmed order was not placed by the customer yet
+    if intake.points is not None and intake.points.earned_before:
+        # The intake that booked the order's points recorded it for carts in the same
+        # transaction; later events (refunds, cancellation) change nothing there.
+        return
+    placed = PlacedOrder(
+        order_id=order.order_id,
+        channel_slug=order.channel_slug,
+        checkout_token=order.checkout_token,
+        customer_id=order.customer_id,
+        email=order.email,
+        total=order.total_amount,
+        currency=order.currency,
+        placed_at=order.created_at,
+    )
+    intake.cart_recovered = carts.record_order(placed, intake.settings.reminders) is not None
+
+
+Part = Callable[[OrderIntake], None]
+
+# Every part an order is applied to, in order (tiers read what the ledger booked). The
+# purchase history joins here: ``("purchases", record_purchase)``, reading
+# ``intake.value.net_goods_amount`` and ``intake.snapshot.lines``.
+ORDER_PARTS: tuple[tuple[str, Part], ...] = (
+    ("points", apply_points),
+    ("tiers", apply_tier_progress),
+    ("reward_codes", apply_reward_codes),
+    ("carts", apply_carts),
+)
+
+
+def apply_order(
+    snapshot: OrderSnapshot,
+    settings: ChannelSettings,
+    *,
+    now: datetime | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> OrderOutcome:
+    """Apply the order as it now stands to every part, in one transaction.
+
+    ``skip`` names parts a caller handles itself (the snapshot-JSON task leaves carts to
+    its callers, who report them with the checkout token). Raises only what the database
+    raises (the task retries transient errors); bad orders are skipped by each part with
+    a logged reason and change nothing.
+    """
+    intake = OrderIntake(snapshot, order_value(snapshot), settings, now or timezone.now())
+    with transaction.atomic():
+        # Every part, in order; the purchase history (``record_purchase``) is added to
+        # ORDER_PARTS, not called here, so skip lists and tests see it like the others.
+        for name, part in ORDER_PARTS:
+            if name in skip:
+                continue
+            part(intake)
+            intake.parts_done.append(name)
+    points = intake.points or ledger.OrderPointsOutcome(snapshot.order_id, None)
+    return OrderOutcome(
+        order_id=snapshot.order_id,
+        account_id=points.account_id,
+        earned=points.earned,
+        taken_back=points.taken_back,
+        written_off=points.written_off,
+        net_goods_amount=intake.value.net_goods_amount,
+        tier_change=intake.tier_change,
+        reward_codes_given_back=intake.reward_codes_given_back,
+        cart_recovered=intake.cart_recovered,
+        skipped_reason=points.skipped_reason,
+    )

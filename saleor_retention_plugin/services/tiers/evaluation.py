@@ -1,0 +1,362 @@
+"""Evaluating accounts against their channel's tiers: orders, daily re-evaluation, reading.
+
+Tier rules live in ``domain.tiers``; this module feeds them from the database and writes
+the outcome (``CustomerTier`` + a ``TierChange`` row) in one transaction per account,
+under the account's row lock so a concurrent order and re-evaluation cannot interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ...domain import tiers as rules
+from ...domain.earning import order_earns_points
+from ...domain.orders import OrderSnapshot, OrderValue, order_value
+from ...models import (
+    BenefitKind,
+    CustomerTier,
+    LoyaltyAccount,
+    MembershipTier,
+    PointsEntry,
+    QualifyingOrder,
+    TierBenefit,
+    TierChange,
+)
+from .catalogue import _rule, seed_default_tiers, tiers_of_channel
+from .progress import _activity, _record_change, _totals
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from django.db.models import QuerySet
+
+    from ...conf import ChannelSettings, MembershipSettings
+    from ..ledger import OrderPointsOutcome
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class NextTier:
+    tier: MembershipTier
+    current_value: Decimal  # points or money inside the next tier's window
+    remaining: Decimal
+    ratio: Decimal  # 0..1
+
+
+@dataclass(frozen=True)
+class MembershipSummary:
+    """Everything a storefront shows about an account's membership (fixed query count).
+
+    ``tier`` is the stored tier, or for an account never evaluated yet, the tier it
+    qualifies for (``achieved_at`` is then None).
+    """
+
+    tier: MembershipTier | None
+    benefits: tuple[TierBenefit, ...]
+    achieved_at: datetime | None
+    downgrade_due_at: datetime | None
+    next_tier: NextTier | None
+
+
+@dataclass
+class ReevaluationReport:
+    evaluated: int = 0
+    upgraded: int = 0
+    downgraded: int = 0
+    grace_started: int = 0
+    grace_cancelled: int = 0
+
+
+def membership_of(account: LoyaltyAccount, *, now: datetime | None = None) -> MembershipSummary:
+    """The account's tier, its active benefits and progress to the next tier.
+
+    Four queries whatever the account's history: its tier row, the channel's tiers,
+    their benefits, and one aggregate over its qualifying orders.
+    """
+    now = now or timezone.now()
+    membership = CustomerTier.objects.filter(account=account).first()
+    tiers = tiers_of_channel(account.channel_slug)
+    if not tiers:
+        return MembershipSummary(None, (), None, None, None)
+    ladder = [_rule(t) for t in tiers]
+    by_id = {t.pk: t for t in tiers}
+    totals = _totals(account.pk, ladder, now)
+    if membership is not None and membership.tier_id in by_id:
+        tier: MembershipTier | None = by_id[membership.tier_id]
+    else:
+        qualified = rules.qualifying_tier(ladder, totals)
+        tier = by_id[qualified.tier_id] if qualified else None
+    current_rule = _rule(tier) if tier else None
+    progress = rules.progress_to_next_tier(ladder, current_rule, totals)
+    return MembershipSummary(
+        tier=tier,
+        benefits=tuple(b for b in tier.benefits.all() if b.is_active) if tier else (),
+        achieved_at=membership.achieved_at if membership else None,
+        downgrade_due_at=membership.downgrade_due_at if membership else None,
+        next_tier=(
+            NextTier(
+                by_id[progress.tier.tier_id],
+                progress.current_value,
+                progress.remaining,
+                progress.ratio,
+            )
+            if progress
+            else None
+        ),
+    )
+
+
+def points_multiplier_for_account(account: LoyaltyAccount) -> Decimal:
+    """The earning multiplier of the account's current tier (1 without a tier).
+
+    Passed to ``ledger.sync_order_points(multiplier_for_account=...)``: one query."""
+    values = TierBenefit.objects.filter(
+        tier__members__account_id=account.pk,
+        kind=BenefitKind.POINTS_MULTIPLIER,
+        is_active=True,
+    ).values_list("kind", "value")
+    return rules.points_multiplier(list(values))
+
+
+def apply_order_to_tiers(
+    order: OrderSnapshot,
+    settings: ChannelSettings,
+    *,
+    value: OrderValue | None = None,
+    points: OrderPointsOutcome | None = None,
+    now: datetime | None = None,
+) -> TierChange | None:
+    """Record what the order counts towards tiers and upgrade the account if it now
+    qualifies for a better tier. Never downgrades. Idempotent per order.
+
+    The order counts its net points (what it earned less what it took back, from the
+    ledger) and its net goods (``order_value``: the same refund rule as the ledger). Call
+    it after ``ledger.sync_order_points`` for the same snapshot; pass its outcome as
+    ``points`` to save re-reading the order's entries.
+
+    The recorded figures only move the way an order's life goes: once the order counted,
+    a snapshot from earlier in its life (not yet paid, a replay of the paid event after
+    the cancellation) lowers nothing back up; refunds and cancellation only lower it.
+    """
+    from ..ledger import LedgerError, account_for
+
+    now = now or timezone.now()
+    if order.currency != order.channel_currency:
+        return None
+    value = value or order_value(order)
+    if points is not None and points.net_points is not None:
+        net_points, earning_account = points.net_points, points.account_id
+    else:
+        net_points, earning_account = _order_points(order.order_id)
+    qualifies = order_earns_points(order, settings.ledger.credit_trigger)
+    record = QualifyingOrder.objects.filter(order_id=order.order_id).first()
+    if record is None:
+        if not qualifies and net_points == 0:
+            return None  # not (yet) a qualifying order, and never was: nothing to record
+        amount = value.net_goods_amount if qualifies else Decimal(0)
+    elif order.is_cancelled:
+        amount = Decimal(0)
+    elif qualifies:
+        amount = min(record.amount_spent, value.net_goods_amount)
+    else:
+        amount = record.amount_spent  # an earlier moment of the order: nothing to undo
+    # The order belongs to whichever account holds its points now: the ledger moves them
+    # when a guest's account is merged into a registered customer's.
+    holder = earning_account or (record.account_id if record else None)
+    if holder is None:
+        try:
+            holder = account_for(order.channel_slug, order.customer_id, order.email).pk
+        except LedgerError:
+            return None  # a guest order without an email: nobody to hold a tier
+    if record is None:
+        QualifyingOrder.objects.create(
+            order_id=order.order_id,
+            account_id=holder,
+            points_earned=net_points,
+            amount_spent=amount,
+            currency=order.currency,
+            placed_at=order.created_at,
+        )
+    elif (record.account_id, record.points_earned, record.amount_spent) != (
+        holder,
+        net_points,
+        amount,
+    ):
+        record.account_id, record.points_earned, record.amount_spent = holder, net_points, amount
+        record.save(update_fields=["account", "points_earned", "amount_spent", "updated_at"])
+    else:
+        return None  # nothing the order counts changed: the tier cannot have changed
+    return evaluate_account(
+        holder,
+        settings=settings.membership,
+        reason=TierChange.Reason.QUALIFYING_ORDER,
+        allow_downgrade=False,
+        now=now,
+        details={"order_id": order.order_id, "order_number": order.number},
+    )
+
+
+def _order_points(order_id: str) -> tuple[int, int | None]:
+    """The order's points net of everything taken back, and the account holding them."""
+    rows = list(
+        PointsEntry.objects.for_order(order_id)
+        .filter(kind__in=[PointsEntry.Kind.EARN, PointsEntry.Kind.REVERSE])
+        .values_list("kind", "points", "written_off", "account_id")
+    )
+    net = sum(points - written_off for _, points, written_off, _ in rows)
+    holder = next((acc for kind, _, _, acc in rows if kind == PointsEntry.Kind.EARN), None)
+    return max(net, 0), holder
+
+
+def evaluate_account(
+    account_id: int,
+    *,
+    settings: MembershipSettings,
+    reason: str = TierChange.Reason.REEVALUATION,
+    allow_downgrade: bool = True,
+    now: datetime | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> TierChange | None:
+    """Apply the tier rules to one account; returns the change made, if any."""
+    _, change = _evaluate(
+        account_id, settings, reason, allow_downgrade, now or timezone.now(), details
+    )
+    return change
+
+
+def _evaluate(
+    account_id: int,
+    settings: MembershipSettings,
+    reason: str,
+    allow_downgrade: bool,
+    now: datetime,
+    details: Mapping[str, Any] | None,
+    channel_tiers: list[MembershipTier] | None = None,
+) -> tuple[rules.Move, TierChange | None]:
+    with transaction.atomic(savepoint=False):
+        # Lock first and read what the lock protects: a guest merged into another account
+        # has no tier of its own (its orders count for the account it joined).
+        account = LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        if account is None or account.merged_into_id is not None:
+            return rules.Move.STAY, None
+        tiers = (
+            channel_tiers
+            or tiers_of_channel(account.channel_slug)
+            or seed_default_tiers(account.channel_slug, settings)
+        )
+        ladder = [_rule(t) for t in tiers]
+        by_id = {t.pk: t for t in tiers}
+        membership = CustomerTier.objects.filter(account_id=account_id).first()
+        current = by_id.get(membership.tier_id) if membership else None
+        totals, earliest_counted = _activity(account_id, ladder, now)
+        qualified = rules.qualifying_tier(ladder, totals)
+        decision = rules.decide(
+            current=_rule(current) if current else None,
+            qualified=qualified,
+            downgrade_due_at=membership.downgrade_due_at if membership else None,
+            now=now,
+            grace_days=settings.tier_downgrade_grace_days,
+            allow_downgrade=allow_downgrade,
+        )
+        new_tier = by_id[decision.tier.tier_id] if decision.tier else None
+        value = rules.progress_for(decision.tier, totals) if decision.tier else None
+        change = None
+        if decision.move in (rules.Move.UPGRADE, rules.Move.DOWNGRADE) and new_tier is not None:
+            why = TierChange.Reason.JOINED if current is None else reason
+            change = _record_change(account_id, current, new_tier, why, value, now, details)
+            if membership is None:
+                membership = CustomerTier(
+                    account_id=account_id, channel_slug=account.channel_slug, tier=new_tier
+                )
+            membership.tier = new_tier
+            membership.achieved_at = now
+            membership.downgrade_due_at = None
+        elif membership is not None:
+            membership.downgrade_due_at = decision.downgrade_due_at
+        if membership is not None:
+            membership.last_evaluated_at = now
+            below = decision.tier is not None and (
+                qualified is None or qualified.rank < decision.tier.rank
+            )
+            # Qualifying for less than the tier kept (an order never downgrades; a
+            # refund or cancellation may lower what counts): the daily run decides now.
+            membership.next_reevaluation_at = (
+                now
+                if below and membership.downgrade_due_at is None
+                else rules.next_reevaluation(earliest_counted, membership.downgrade_due_at)
+            )
+            membership.save()
+    if change is not None:
+        logger.info(
+            "Loyalty account %s: tier %s -> %s (%s)",
+            account_id,
+            change.from_code or "-",
+            change.to_code,
+            change.reason,
+        )
+    return decision.move, change
+
+
+def reevaluate_channel(
+    channel_slug: str,
+    *,
+    settings: MembershipSettings,
+    reason: str = TierChange.Reason.REEVALUATION,
+    now: datetime | None = None,
+    batch_size: int = 500,
+) -> ReevaluationReport:
+    """Evaluate the channel's live accounts (not merged, not anonymised), in batches, one
+    transaction each.
+
+    The daily run (``reason="reevaluation"``) visits only the accounts time can change:
+    those whose ``next_reevaluation_at`` has come (a counted order left its window, a
+    grace period ended), found by an index, so its cost follows the accounts that
+    changed, not the size of the shop. Orders evaluate their account at once. Any other
+    reason (thresholds changed) visits every live account.
+    """
+    now = now or timezone.now()
+    report = ReevaluationReport()
+    # Read once for the whole run: a threshold edit meanwhile triggers its own run.
+    ladder = tiers_of_channel(channel_slug)
+    if not ladder:
+        return report
+    accounts = LoyaltyAccount.objects.in_channel(channel_slug).live()
+    if reason == TierChange.Reason.REEVALUATION:
+        due = CustomerTier.objects.in_channel(channel_slug).reevaluation_due(now)
+        accounts = accounts.filter(pk__in=due.values("account_id"))
+    last_id = 0
+    while True:
+        ids = list(
+            accounts.filter(pk__gt=last_id).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return report
+        for account_id in ids:
+            move, _ = _evaluate(account_id, settings, reason, True, now, None, ladder)
+            report.evaluated += 1
+            if move is rules.Move.UPGRADE:
+                report.upgraded += 1
+            elif move is rules.Move.DOWNGRADE:
+                report.downgraded += 1
+            elif move is rules.Move.START_GRACE:
+                report.grace_started += 1
+            elif move is rules.Move.CANCEL_GRACE:
+                report.grace_cancelled += 1
+        last_id = ids[-1]
+
+
+def channels_with_tiers() -> list[str]:
+    return list(MembershipTier.objects.order_by().values_list("channel_slug", flat=True).distinct())
+
+
+def tier_history(account: LoyaltyAccount) -> QuerySet[TierChange]:
+    """The account's tier changes, newest first."""
+    return TierChange.objects.filter(account=account).order_by("-changed_at", "-id")

@@ -1,0 +1,103 @@
+"""What an account's tier is measured by, and the record of each change of tier.
+
+Shared by the catalogue (removing a tier moves its members) and the evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import DecimalField, Min, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from ... import signals
+from ...domain import tiers as rules
+from ...models import (
+    LoyaltyAccount,
+    MembershipTier,
+    QualifyingOrder,
+    TierChange,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+
+def _totals(
+    account_id: int, ladder: list[rules.TierRule], now: datetime
+) -> dict[int, rules.Totals]:
+    """Points earned and amount spent per window the ladder uses: one aggregate query."""
+    return _activity(account_id, ladder, now)[0]
+
+
+def _activity(
+    account_id: int, ladder: list[rules.TierRule], now: datetime
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
+    """Per window the ladder uses: the totals, and the oldest order still counted (when
+    it leaves, the account needs evaluating again). One aggregate query."""
+    windows = sorted({rule.window_months for rule in ladder})
+    if not windows:
+        return {}, {}
+    aggregates: dict[str, Any] = {}
+    money: DecimalField = DecimalField(max_digits=16, decimal_places=2)
+    for months in windows:
+        start = rules.window_start(now, months)
+        condition = Q(placed_at__lte=now) & (Q() if start is None else Q(placed_at__gte=start))
+        aggregates[f"points_{months}"] = Coalesce(Sum("points_earned", filter=condition), 0)
+        aggregates[f"amount_{months}"] = Coalesce(
+            Sum("amount_spent", filter=condition), Value(Decimal(0)), output_field=money
+        )
+        # Orders that count for nothing (cancelled, refunded in full) never need a visit.
+        counting = condition & (Q(points_earned__gt=0) | Q(amount_spent__gt=0))
+        aggregates[f"earliest_{months}"] = Min("placed_at", filter=counting)
+    # A guest account merged into this one brings the orders recorded before the merge.
+    # The accounts first (primary key and merged_into indexes), then their orders by the
+    # (account, placed_at) index: an OR across the join would scan every qualifying order
+    # of the shop (issue 12).
+    owned = LoyaltyAccount.objects.filter(Q(pk=account_id) | Q(merged_into_id=account_id))
+    row = QualifyingOrder.objects.filter(account_id__in=owned.values("pk")).aggregate(**aggregates)
+    totals = {
+        months: rules.Totals(int(row[f"points_{months}"]), Decimal(row[f"amount_{months}"]))
+        for months in windows
+    }
+    return totals, {months: row[f"earliest_{months}"] for months in windows}
+
+
+def _record_change(
+    account_id: int,
+    from_tier: MembershipTier | None,
+    to_tier: MembershipTier,
+    reason: str,
+    value: Decimal | None,
+    now: datetime,
+    details: Mapping[str, Any] | None = None,
+) -> TierChange:
+    change = TierChange.objects.create(
+        account_id=account_id,
+        from_tier=from_tier,
+        to_tier=to_tier,
+        from_code=from_tier.code if from_tier else "",
+        to_code=to_tier.code,
+        reason=reason,
+        qualifying_value=value,
+        details=dict(details or {}),
+        changed_at=now,
+    )
+    signals.send_after_commit(
+        signals.tier_changed,
+        account_id=account_id,
+        channel_slug=to_tier.channel_slug,
+        customer_id=LoyaltyAccount.objects.filter(pk=account_id)
+        .values_list("customer_id", flat=True)
+        .first(),
+        change_id=change.pk,
+        from_tier=change.from_code,
+        to_tier=change.to_code,
+        reason=reason,
+    )
+    return change
