@@ -23,3 +23,14 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+# Every benchmark (benchmarks/__main__.py): one line each, JSON in .benchmarks/results.json.
+# BENCH_ARGS="--scale small" for a quick check, "--only NAME" for one; RETENTION_BENCH_DB
+# names the database it creates and drops (default retention_bench).
+.PHONY: bench reliability
+bench: install
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# The reliability suite (tests/reliability): duplicates, concurrency, crashes, security.
+reliability: install
+	$(VENV)/bin/python -m pytest tests/reliability -m "reliability or not reliability" $(RELIABILITY_ARGS)
