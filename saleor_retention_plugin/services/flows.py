@@ -18,11 +18,18 @@ A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due 
    nothing); a permanent one marks it ``failed``. ``manage.py retention_outbox
    --requeue-failed`` puts failed messages back once the cause is fixed.
 
-A crash after step 1 or 2 leaves a ``claimed`` row that is claimed again after
-``CLAIM_TIMEOUT``, and sent with the same key and the same coupon: no second message
-from us, no lost one. ``CLAIM_TIMEOUT`` must stay longer than the slowest send (the
-delivery channels time out well within it). A row whose worker keeps dying counts as
-failing from its first stale claim and is given up after the same window.
+Crashes: a claim is a lease, and a send is recorded before it starts. A claim records
+the worker (``claimed_by``) and a short lease (``CLAIM_LEASE``, 60 s) renewed while the
+worker lives (``flow_leases``). Step 2 commits ``send_started_at`` with its checks, before
+anything leaves. A ``claimed`` row whose send never started certainly never reached the
+channel: once its lease lapsed the next sweep takes it over with a new token, and the dead
+worker's task, should it still run, finds ``claim_lost`` under the lock and sends nothing,
+so early takeover never makes a second message. A row whose send started may have reached
+the server: it waits ``CLAIM_TIMEOUT`` (15 minutes, longer than the slowest send) and is
+sent again with the same idempotency key and coupon (the same ``Message-ID``, the same
+webhook idempotency header). Only a crash during the send itself can thus duplicate, and
+only where the receiver ignores the key. A row whose worker keeps dying counts as failing
+from its first takeover and is given up after the retry window (docs/delivery.md).
 
 Flows schedule their own messages: the periodic sweep calls ``schedule_due(now)`` on
 every registered flow (the cart flow reads its due carts), then claims what is due.
@@ -41,7 +48,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -58,11 +65,18 @@ from ..domain.schedules import Incentive
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from . import consent
 from .carts import recipient_key
+from .flow_leases import (
+    CLAIM_TIMEOUT,
+    claim_lease,
+    in_celery_worker,
+    start_lease_heartbeat,
+    worker_id,
+)
 from .incentives import CouponRequest, coupon_issuer
 
 logger = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = timedelta(minutes=15)
+
 DEFAULT_RETRY_WINDOW = timedelta(hours=48)
 FIRST_RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(hours=6)
@@ -191,22 +205,28 @@ class Claim:
     claim_token: str
 
 
+# A claimed row another worker may take: nothing was sent and the lease lapsed (the
+# worker is gone), or the claim is older than the claim timeout (a send in doubt).
+_ABANDONED = """state = 'claimed' AND (claimed_at < %(stale_before)s
+    OR (send_started_at IS NULL AND lease_expires_at < %(now)s))"""
+
 _GIVE_UP_STALE = """
 UPDATE {table} SET state = 'failed', updated_at = %(now)s,
     last_error = 'gave up: its worker never finished (crashed or lost) until ' || %(now)s::text
-WHERE state = 'claimed' AND claimed_at < %(stale_before)s AND first_failed_at < %(give_up_before)s
+WHERE {abandoned} AND first_failed_at < %(give_up_before)s
 """
 
 _CLAIM_DUE = """
 UPDATE {table} SET state = 'claimed', claim_token = gen_random_uuid(), claimed_at = %(now)s,
-    updated_at = %(now)s,
+    updated_at = %(now)s, claimed_by = %(worker)s, lease_expires_at = %(lease_until)s,
+    send_started_at = NULL,
     -- a stale claim means a worker died on it: that is a failure, and starts the clock
     first_failed_at = CASE WHEN state = 'claimed' THEN COALESCE(first_failed_at, %(now)s)
         ELSE first_failed_at END
 WHERE id IN (
     SELECT id FROM {table}
     WHERE (state IN ('scheduled', 'deferred') AND next_attempt_at <= %(now)s)
-       OR (state = 'claimed' AND claimed_at < %(stale_before)s)
+       OR ({abandoned})
     ORDER BY COALESCE(next_attempt_at, claimed_at)
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -216,33 +236,60 @@ RETURNING id, claim_token
 
 
 def claim_due_messages(
-    *, now: datetime | None = None, limit: int = 100, claim_timeout: timedelta = CLAIM_TIMEOUT
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    claim_timeout: timedelta = CLAIM_TIMEOUT,
+    worker: str | None = None,
 ) -> list[Claim]:
-    """Atomically claim up to ``limit`` due messages, including stale claims of dead workers.
+    """Atomically claim up to ``limit`` due messages, including abandoned claims: a dead
+    worker's unsent ones once their lease lapsed, any after ``claim_timeout``.
 
-    A stale claim whose first failure is older than the retry window is failed instead:
-    a message that crashes every worker is not claimed for ever.
+    The claims are held by ``worker`` (default: this process, ``worker_id()``) for
+    ``claim_lease()``; inside a Celery worker a heartbeat thread renews them. An
+    abandoned claim whose first failure is older than the retry window is failed
+    instead: a message that crashes every worker is not claimed for ever.
     """
     now = now or timezone.now()
+    worker = worker or worker_id()
+    lease_until = now + claim_lease()
     give_up_before = now - retry_window()
+    if in_celery_worker():
+        start_lease_heartbeat()
     if connection.vendor != "postgresql":
-        return _claim_due_portably(now, now - claim_timeout, give_up_before, limit)
+        return _claim_due_portably(
+            now, now - claim_timeout, give_up_before, limit, worker, lease_until
+        )
     table = FlowMessage._meta.db_table
     params: dict[str, Any] = {
         "now": now,
         "stale_before": now - claim_timeout,
         "give_up_before": give_up_before,
         "limit": limit,
+        "worker": worker,
+        "lease_until": lease_until,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_GIVE_UP_STALE.format(table=table), params)
-        cursor.execute(_CLAIM_DUE.format(table=table), params)
+        cursor.execute(_GIVE_UP_STALE.format(table=table, abandoned=_ABANDONED), params)
+        cursor.execute(_CLAIM_DUE.format(table=table, abandoned=_ABANDONED), params)
         rows = cursor.fetchall()
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
 
 
+def _abandoned_claims(now: datetime, stale_before: datetime) -> Q:
+    """The ``_ABANDONED`` condition for the ORM (the portable claim)."""
+    return Q(state=MessageState.CLAIMED) & (
+        Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)
+    )
+
+
 def _claim_due_portably(
-    now: datetime, stale_before: datetime, give_up_before: datetime, limit: int
+    now: datetime,
+    stale_before: datetime,
+    give_up_before: datetime,
+    limit: int,
+    worker: str,
+    lease_until: datetime,
 ) -> list[Claim]:
     """The claim above for databases without ``SKIP LOCKED`` (the sandbox's SQLite).
 
@@ -251,15 +298,13 @@ def _claim_due_portably(
     """
     claims = []
     with transaction.atomic():
-        FlowMessage.objects.stale_claims(stale_before).filter(
-            first_failed_at__lt=give_up_before
-        ).update(
+        abandoned = _abandoned_claims(now, stale_before)
+        FlowMessage.objects.filter(abandoned, first_failed_at__lt=give_up_before).update(
             state=MessageState.FAILED,
             last_error=f"gave up: its worker never finished (crashed or lost) until {now}",
             updated_at=now,
         )
-        stale = FlowMessage.objects.stale_claims(stale_before)
-        due = FlowMessage.objects.due(now) | stale
+        due = FlowMessage.objects.due(now) | FlowMessage.objects.filter(abandoned)
         rows = list(
             due.order_by(Coalesce("next_attempt_at", "claimed_at"), "pk").values_list(
                 "pk", "state", "first_failed_at"
@@ -275,6 +320,9 @@ def _claim_due_portably(
                 claimed_at=now,
                 updated_at=now,
                 first_failed_at=first_failed_at,
+                claimed_by=worker,
+                lease_expires_at=lease_until,
+                send_started_at=None,
             )
             claims.append(Claim(message_id=message_id, claim_token=str(token)))
     return claims
@@ -297,6 +345,8 @@ def deliver_message(
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     send = send or default_sender()
+    if in_celery_worker():
+        start_lease_heartbeat()
 
     try:
         prepared = _prepare_under_lock(message_id, claim_token, now, load_settings)
@@ -437,6 +487,10 @@ def _prepare_under_lock(
         context["coupon_code"] = message.coupon_code
         message.context = context
         message.attempts += 1
+        # Committed with the checks, before anything leaves: from here on the row is in
+        # doubt if this worker dies, and only the long claim timeout may take it over.
+        message.send_started_at = timezone.now()
+        message.claimed_by = worker_id()
         message.save()
     return message, settings
 
@@ -467,6 +521,8 @@ def _release(message: FlowMessage, state: str, at: datetime) -> None:
     """Back to waiting: nothing went out, so the cap reservation goes too."""
     message.state = state
     message.next_attempt_at = at
+    message.send_started_at = None
+    message.lease_expires_at = None
     message.save()
     ContactLogEntry.objects.filter(message=message).delete()
 
@@ -537,5 +593,8 @@ def requeue_failed_messages(
         first_failed_at=None,
         claim_token=None,
         claimed_at=None,
+        claimed_by="",
+        lease_expires_at=None,
+        send_started_at=None,
         updated_at=now,
     )

@@ -1,0 +1,103 @@
+"""Claim leases of the flow engine's outbox: who holds a claim, until when, and the
+heartbeat that keeps a live worker's claims.
+
+The design (why a lapsed lease may be taken over only while nothing was sent) is in
+``services.flows``; this module is the mechanics: ``claim_lease()``, ``worker_id()``,
+``renew_leases()`` and the per-process heartbeat thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from ..models import FlowMessage, MessageState
+
+logger = logging.getLogger(__name__)
+
+CLAIM_LEASE = timedelta(seconds=60)
+# How long a claim with a send in doubt waits before another worker sends it again.
+CLAIM_TIMEOUT = timedelta(minutes=15)
+
+
+def claim_lease() -> timedelta:
+    """How long a claim stands without renewal while nothing was sent:
+    ``RETENTION_CLAIM_LEASE_SECONDS`` (Django setting), 60 seconds by default.
+
+    It bounds how long a dead worker's unsent claims wait; shorter costs more renewals
+    and, with a heartbeat slower than the lease, redundant delivery tasks (never a
+    second send).
+    """
+    seconds = getattr(django_settings, "RETENTION_CLAIM_LEASE_SECONDS", None)
+    return CLAIM_LEASE if seconds is None else timedelta(seconds=float(seconds))
+
+
+def worker_id() -> str:
+    """This process as a claim holder: ``host:pid`` (a restarted worker is another one)."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:128]
+
+
+def renew_leases(worker: str | None = None, *, now: datetime | None = None) -> int:
+    """Extend the leases of ``worker``'s unsent claims; returns how many.
+
+    Claims older than the claim timeout are not renewed: a delivery task that was lost
+    while its claiming worker lives is taken over then, as before leases.
+    """
+    now = now or timezone.now()
+    return FlowMessage.objects.filter(
+        state=MessageState.CLAIMED,
+        claimed_by=worker or worker_id(),
+        send_started_at__isnull=True,
+        claimed_at__gte=now - CLAIM_TIMEOUT,
+    ).update(lease_expires_at=now + claim_lease())
+
+
+_heartbeat_lock = threading.Lock()
+_heartbeat_pid: int | None = None
+
+
+def start_lease_heartbeat() -> bool:
+    """Renew this process's leases every third of the lease, in a daemon thread that
+    dies with the process (which is the point: a killed worker stops renewing).
+
+    Started once per process (a forked child starts its own); returns whether it started
+    now. Celery workers start it on their first claim or delivery.
+    """
+    global _heartbeat_pid
+    with _heartbeat_lock:
+        if _heartbeat_pid == os.getpid():
+            return False
+        _heartbeat_pid = os.getpid()
+    worker = worker_id()
+    period = claim_lease().total_seconds() / 3
+
+    def beat() -> None:
+        from django.db import close_old_connections
+        from django.db import connection as thread_connection
+
+        while True:
+            time.sleep(period)
+            try:
+                renew_leases(worker)
+            except Exception:
+                logger.exception("Could not renew the claim leases of %s", worker)
+                close_old_connections()
+                thread_connection.close()
+
+    threading.Thread(target=beat, name="retention-lease-heartbeat", daemon=True).start()
+    return True
+
+
+def in_celery_worker() -> bool:
+    """Whether this code runs in a task of a real Celery worker (not eagerly)."""
+    from celery import current_task
+
+    request = getattr(current_task, "request", None) if current_task else None
+    return request is not None and not getattr(request, "is_eager", False)
