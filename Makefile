@@ -33,4 +33,4 @@ bench: install
 
 # The reliability suite (tests/reliability): duplicates, concurrency, crashes, security.
 reliability: install
-	$(VENV)/bin/python -m pytest tests/reliability -m "reliability or not reliability" $(RELIABILITY_ARGS)
+	$(VENV)/bin/python -m pytest tests/reliability $(RELIABILITY_ARGS)

@@ -23,6 +23,8 @@ from ..models import FlowMessage, MessageState
 logger = logging.getLogger(__name__)
 
 CLAIM_LEASE = timedelta(seconds=60)
+# How long a live worker keeps its unsent claims waiting for their delivery tasks.
+CLAIM_PATIENCE = timedelta(minutes=5)
 # How long a claim with a send in doubt waits before another worker sends it again.
 CLAIM_TIMEOUT = timedelta(minutes=15)
 
@@ -39,6 +41,20 @@ def claim_lease() -> timedelta:
     return CLAIM_LEASE if seconds is None else timedelta(seconds=float(seconds))
 
 
+def claim_patience() -> timedelta:
+    """How long a live worker renews an unsent claim: ``RETENTION_CLAIM_PATIENCE_SECONDS``
+    (Django setting), 5 minutes by default.
+
+    A claim's delivery task waits in the broker; the worker cannot see it vanish (a broker
+    restarted without persistence). After this long the claim lapses even though its
+    worker lives, and the next sweep hands it out again with a new token. Behind a
+    backlog longer than this, that costs one redundant delivery task per claim (the old
+    one finds ``claim_lost``), never a second send.
+    """
+    seconds = getattr(django_settings, "RETENTION_CLAIM_PATIENCE_SECONDS", None)
+    return CLAIM_PATIENCE if seconds is None else timedelta(seconds=float(seconds))
+
+
 def worker_id() -> str:
     """This process as a claim holder: ``host:pid`` (a restarted worker is another one)."""
     return f"{socket.gethostname()}:{os.getpid()}"[:128]
@@ -47,15 +63,15 @@ def worker_id() -> str:
 def renew_leases(worker: str | None = None, *, now: datetime | None = None) -> int:
     """Extend the leases of ``worker``'s unsent claims; returns how many.
 
-    Claims older than the claim timeout are not renewed: a delivery task that was lost
-    while its claiming worker lives is taken over then, as before leases.
+    Claims older than ``claim_patience()`` are not renewed: their delivery task may
+    have been lost although the worker lives, and they are taken over once they lapse.
     """
     now = now or timezone.now()
     return FlowMessage.objects.filter(
         state=MessageState.CLAIMED,
         claimed_by=worker or worker_id(),
         send_started_at__isnull=True,
-        claimed_at__gte=now - CLAIM_TIMEOUT,
+        claimed_at__gte=now - claim_patience(),
     ).update(lease_expires_at=now + claim_lease())
 
 

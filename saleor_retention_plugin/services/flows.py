@@ -18,18 +18,16 @@ A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due 
    nothing); a permanent one marks it ``failed``. ``manage.py retention_outbox
    --requeue-failed`` puts failed messages back once the cause is fixed.
 
-Crashes: a claim is a lease, and a send is recorded before it starts. A claim records
-the worker (``claimed_by``) and a short lease (``CLAIM_LEASE``, 60 s) renewed while the
-worker lives (``flow_leases``). Step 2 commits ``send_started_at`` with its checks, before
-anything leaves. A ``claimed`` row whose send never started certainly never reached the
-channel: once its lease lapsed the next sweep takes it over with a new token, and the dead
-worker's task, should it still run, finds ``claim_lost`` under the lock and sends nothing,
-so early takeover never makes a second message. A row whose send started may have reached
-the server: it waits ``CLAIM_TIMEOUT`` (15 minutes, longer than the slowest send) and is
-sent again with the same idempotency key and coupon (the same ``Message-ID``, the same
-webhook idempotency header). Only a crash during the send itself can thus duplicate, and
-only where the receiver ignores the key. A row whose worker keeps dying counts as failing
-from its first takeover and is given up after the retry window (docs/delivery.md).
+Crashes: a claim is a lease, and a send is recorded before it starts. A claim records the
+worker (``claimed_by``) and a 60 s lease that a live worker renews for up to 5 minutes
+(``flow_leases``). Step 2 commits ``send_started_at`` with its checks, before anything
+leaves. A claimed row whose send never started never reached the channel: once its lease
+lapsed (worker dead, task lost) the next sweep takes it over with a new token, and the old
+task, should it run, finds ``claim_lost`` under the lock: early takeover never sends twice.
+A row whose send started may have reached the server: it waits ``CLAIM_TIMEOUT`` (15 min,
+longer than the slowest send), then goes again with the same idempotency key and coupon.
+Only a crash during the send itself can thus duplicate, and only where the receiver
+ignores the key. A row whose worker keeps dying is given up after the retry window.
 
 Flows schedule their own messages: the periodic sweep calls ``schedule_due(now)`` on
 every registered flow (the cart flow reads its due carts), then claims what is due.
@@ -409,6 +407,8 @@ def _prepare_under_lock(
         message = (
             FlowMessage.objects.select_for_update()
             .filter(pk=message_id, claim_token=claim_token, state=MessageState.CLAIMED)
+            # A task delivered twice (redelivered by the broker) never sends twice.
+            .filter(send_started_at__isnull=True)
             .first()
         )
         if message is None:
