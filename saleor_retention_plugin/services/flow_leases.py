@@ -1,9 +1,10 @@
-"""Claim leases of the flow engine's outbox: who holds a claim, until when, and the
-heartbeat that keeps a live worker's claims.
+"""Claim leases of the flow engine's outbox: who holds a claim, until when, the
+heartbeat that keeps a live worker's claims, and which claims another worker may take.
 
 The design (why a lapsed lease may be taken over only while nothing was sent) is in
-``services.flows``; this module is the mechanics: ``claim_lease()``, ``worker_id()``,
-``renew_leases()`` and the per-process heartbeat thread.
+``services.flows``; this module is the mechanics: ``claim_lease()``, ``claim_patience()``,
+``worker_id()``, ``renew_leases()``, ``abandoned_claims()``, the per-process heartbeat
+thread, and ``retry_database_blips()`` for the write that records a finished send.
 """
 
 from __future__ import annotations
@@ -13,20 +14,33 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from django.conf import settings as django_settings
+from django.db import InterfaceError, OperationalError, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import FlowMessage, MessageState
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CLAIM_LEASE = timedelta(seconds=60)
 # How long a live worker keeps its unsent claims waiting for their delivery tasks.
 CLAIM_PATIENCE = timedelta(minutes=5)
 # How long a claim with a send in doubt waits before another worker sends it again.
 CLAIM_TIMEOUT = timedelta(minutes=15)
+
+
+def abandoned_claims(now: datetime, stale_before: datetime) -> Q:
+    """Claims another worker may take: nothing sent and the lease lapsed, or older than
+    the claim timeout (``services.flows._ABANDONED`` for the ORM)."""
+    return Q(state=MessageState.CLAIMED) & (
+        Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)
+    )
 
 
 def claim_lease() -> timedelta:
@@ -79,7 +93,7 @@ _heartbeat_lock = threading.Lock()
 _heartbeat_pid: int | None = None
 
 
-def start_lease_heartbeat() -> bool:
+def start_lease_heartbeat(*, only_in_a_celery_worker: bool = False) -> bool:
     """Renew this process's leases every third of the lease, in a daemon thread that
     dies with the process (which is the point: a killed worker stops renewing).
 
@@ -87,6 +101,8 @@ def start_lease_heartbeat() -> bool:
     now. Celery workers start it on their first claim or delivery.
     """
     global _heartbeat_pid
+    if only_in_a_celery_worker and not in_celery_worker():
+        return False
     with _heartbeat_lock:
         if _heartbeat_pid == os.getpid():
             return False
@@ -117,3 +133,23 @@ def in_celery_worker() -> bool:
 
     request = getattr(current_task, "request", None) if current_task else None
     return request is not None and not getattr(request, "is_eager", False)
+
+
+def retry_database_blips(
+    operation: Callable[..., T], *args: Any, patience_seconds: float = 60.0, **kwargs: Any
+) -> T:
+    """``operation(*args, **kwargs)``, retried on lost connections for up to
+    ``patience_seconds`` (PostgreSQL restarting). For the write that records a finished
+    send: failing it would leave a message that went out in doubt, to be sent again."""
+    delay = 0.5
+    deadline = time.monotonic() + patience_seconds
+    while True:
+        try:
+            return operation(*args, **kwargs)
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() + delay > deadline:
+                raise
+            logger.warning("The database is unreachable; retrying in %.1f s", delay)
+            connection.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)

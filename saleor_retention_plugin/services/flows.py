@@ -46,7 +46,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -65,8 +65,9 @@ from . import consent
 from .carts import recipient_key
 from .flow_leases import (
     CLAIM_TIMEOUT,
+    abandoned_claims,
     claim_lease,
-    in_celery_worker,
+    retry_database_blips,
     start_lease_heartbeat,
     worker_id,
 )
@@ -215,7 +216,11 @@ WHERE {abandoned} AND first_failed_at < %(give_up_before)s
 """
 
 _CLAIM_DUE = """
-UPDATE {table} SET state = 'claimed', claim_token = gen_random_uuid(), claimed_at = %(now)s,
+UPDATE {table} SET state = 'claimed', claimed_at = %(now)s,
+    -- an unsent claim keeps its token (every task queued for it stays good, and only one
+    -- can start the send); a claim whose send is in doubt gets a new one
+    claim_token = CASE WHEN state = 'claimed' AND send_started_at IS NULL THEN claim_token
+        ELSE gen_random_uuid() END,
     updated_at = %(now)s, claimed_by = %(worker)s, lease_expires_at = %(lease_until)s,
     send_started_at = NULL,
     -- a stale claim means a worker died on it: that is a failure, and starts the clock
@@ -243,17 +248,15 @@ def claim_due_messages(
     """Atomically claim up to ``limit`` due messages, including abandoned claims: a dead
     worker's unsent ones once their lease lapsed, any after ``claim_timeout``.
 
-    The claims are held by ``worker`` (default: this process, ``worker_id()``) for
-    ``claim_lease()``; inside a Celery worker a heartbeat thread renews them. An
-    abandoned claim whose first failure is older than the retry window is failed
-    instead: a message that crashes every worker is not claimed for ever.
+    ``worker`` (default: this process) holds them for ``claim_lease()``, renewed by a
+    heartbeat in Celery workers. An abandoned claim whose first failure is older than the
+    retry window is failed instead: a message that crashes every worker is not retried for ever.
     """
     now = now or timezone.now()
     worker = worker or worker_id()
     lease_until = now + claim_lease()
     give_up_before = now - retry_window()
-    if in_celery_worker():
-        start_lease_heartbeat()
+    start_lease_heartbeat(only_in_a_celery_worker=True)
     if connection.vendor != "postgresql":
         return _claim_due_portably(
             now, now - claim_timeout, give_up_before, limit, worker, lease_until
@@ -274,13 +277,6 @@ def claim_due_messages(
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
 
 
-def _abandoned_claims(now: datetime, stale_before: datetime) -> Q:
-    """The ``_ABANDONED`` condition for the ORM (the portable claim)."""
-    return Q(state=MessageState.CLAIMED) & (
-        Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)
-    )
-
-
 def _claim_due_portably(
     now: datetime,
     stale_before: datetime,
@@ -296,7 +292,7 @@ def _claim_due_portably(
     """
     claims = []
     with transaction.atomic():
-        abandoned = _abandoned_claims(now, stale_before)
+        abandoned = abandoned_claims(now, stale_before)
         FlowMessage.objects.filter(abandoned, first_failed_at__lt=give_up_before).update(
             state=MessageState.FAILED,
             last_error=f"gave up: its worker never finished (crashed or lost) until {now}",
@@ -305,11 +301,12 @@ def _claim_due_portably(
         due = FlowMessage.objects.due(now) | FlowMessage.objects.filter(abandoned)
         rows = list(
             due.order_by(Coalesce("next_attempt_at", "claimed_at"), "pk").values_list(
-                "pk", "state", "first_failed_at"
+                "pk", "state", "first_failed_at", "claim_token", "send_started_at"
             )[:limit]
         )
-        for message_id, state, first_failed_at in rows:
-            token = uuid.uuid4()
+        for message_id, state, first_failed_at, token, send_started_at in rows:
+            if state != MessageState.CLAIMED or send_started_at is not None:
+                token = uuid.uuid4()
             if state == MessageState.CLAIMED and first_failed_at is None:
                 first_failed_at = now
             FlowMessage.objects.filter(pk=message_id).update(
@@ -343,8 +340,7 @@ def deliver_message(
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     send = send or default_sender()
-    if in_celery_worker():
-        start_lease_heartbeat()
+    start_lease_heartbeat(only_in_a_celery_worker=True)
 
     try:
         prepared = _prepare_under_lock(message_id, claim_token, now, load_settings)
@@ -382,9 +378,11 @@ def deliver_message(
             message.pk, claim_token, f"{type(error).__name__}: {error}", now
         )
 
-    updated = FlowMessage.objects.filter(
-        pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
-    ).update(
+    # It went out: a database restart now must not leave it in doubt (and resent).
+    updated = retry_database_blips(
+        FlowMessage.objects.filter(
+            pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
+        ).update,
         state=MessageState.SENT,
         sent_at=now,
         delivery_channel=receipt.channel,

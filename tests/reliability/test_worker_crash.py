@@ -1,126 +1,254 @@
-"""A real worker killed with SIGKILL in the middle of 1,000 reminders, then replaced.
+"""1,000 reminders through a real Celery worker to a real SMTP server (aiosmtpd), and in
+the middle of the batch: the worker killed with SIGKILL and restarted; the same with the
+queued tasks lost; the broker restarted (without persistence); PostgreSQL restarted.
 
-Counted at a real SMTP server (aiosmtpd): no reminder is lost and none arrives twice,
-except that the one reminder whose send had started when the worker died (if any) may
-have arrived once and is left for the 15-minute in-doubt timeout. The reminders the dead
-worker had claimed but not started go out once its lease lapsed: seconds after the
-restart, not the 15 minutes they used to wait.
+Counted at the SMTP server: no reminder is lost and none arrives twice. The only
+exception allowed is a reminder whose send had started when the disruption hit ("in
+doubt"): it may have arrived once, and it waits the 15-minute claim timeout instead of
+being sent again at once. Claims whose send had not started are taken over once their
+lease lapsed; the test measures how long they waited (they used to wait 15 minutes).
+
+The broker and PostgreSQL restarted here are the test's own (``own_servers``), never the
+machine's shared ones.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
-from django.utils import timezone
+from django.db import connection
 
-from saleor_retention_plugin.models import FlowMessage, MessageState
+from tests.integration.carts.cart_shop import CONFIGURATION_ENV
 from tests.integration.delivery_servers import RecordingSMTPHandler, start_smtp_server
 
-from .workers import make_due_reminders, smtp_configuration, wait_for, workers_on
+from .own_servers import OwnPostgres, OwnRedis
+from .workers import REPO_ROOT, Workers, smtp_configuration, wait_for, workers_on
 
 pytestmark = [pytest.mark.heavy, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
 REMINDERS = int(os.environ.get("RETENTION_CRASH_REMINDERS", "1000"))
 LEASE_SECONDS = 10
+PATIENCE_SECONDS = 20
 SWEEP_EVERY_SECONDS = 3  # beat's minute, shortened so the test measures the lease
+TABLE = "saleor_retention_plugin_flowmessage"
 
 
-def idempotency_keys_received(handler: RecordingSMTPHandler) -> Counter[str]:
-    # A long key is folded onto its own line: the value comes back with a leading space.
-    return Counter(
-        str(message["X-Retention-Idempotency-Key"]).strip() for message in handler.messages
+@dataclass(frozen=True)
+class Row:
+    state: str
+    send_started: bool
+    claim_token: str | None
+    sent_at: datetime | None
+
+
+def read_rows(database_url: str) -> dict[str, Row]:
+    with psycopg.connect(database_url, connect_timeout=5) as db:
+        rows = db.execute(
+            f"SELECT idempotency_key, state, send_started_at IS NOT NULL, claim_token::text, "
+            f"sent_at FROM {TABLE}"
+        ).fetchall()
+    return {
+        key: Row(state, started, token, sent_at) for key, state, started, token, sent_at in rows
+    }
+
+
+def read_rows_when_up(database_url: str) -> dict[str, Row] | None:
+    try:
+        return read_rows(database_url)
+    except psycopg.OperationalError:
+        return None  # our own PostgreSQL is restarting
+
+
+def seed(database_url: str, configuration: dict[str, str], count: int) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "tests.reliability.seed_reminders", str(count)],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings",
+            "DATABASE_URL": database_url,
+            "RETENTION_WORKER_BROKER_URL": "memory://",
+            "RETENTION_WORKER_QUEUE": "unused",
+            "RETENTION_WORKER_MAIL_DIR": "/nonexistent",
+            CONFIGURATION_ENV: json.dumps(configuration),
+            "PYTHONPATH": str(REPO_ROOT),
+        },
+        check=True,
     )
 
 
-def test_a_killed_worker_loses_and_repeats_nothing_and_its_claims_wait_only_the_lease(
-    tmp_path, record_property
+def sweep_if_the_broker_answers(workers: Workers) -> None:
+    # Our own broker may be restarting: beat's sweep would fail the same way.
+    with contextlib.suppress(Exception):
+        workers.sweep()
+
+
+@dataclass
+class Scenario:
+    name: str
+    own_broker: bool
+    own_database: bool
+    disrupt: Callable[[Workers, Any, OwnPostgres | None, OwnRedis | None], None]
+
+
+def kill_and_restart(workers, process, postgres, redis):
+    workers.kill(process)
+    workers.start()
+
+
+def kill_lose_queue_and_restart(workers, process, postgres, redis):
+    workers.kill(process)
+    redis.restart(down_seconds=1)  # the delivery tasks the sweep queued are gone
+    workers.start()
+
+
+def restart_broker(workers, process, postgres, redis):
+    redis.restart(down_seconds=3)
+
+
+def restart_database(workers, process, postgres, redis):
+    postgres.restart(down_seconds=3)
+
+
+SCENARIOS = [
+    Scenario("worker_killed", own_broker=False, own_database=False, disrupt=kill_and_restart),
+    Scenario(
+        "worker_killed_and_queue_lost",
+        own_broker=True,
+        own_database=False,
+        disrupt=kill_lose_queue_and_restart,
+    ),
+    Scenario("broker_restarted", own_broker=True, own_database=False, disrupt=restart_broker),
+    Scenario("database_restarted", own_broker=False, own_database=True, disrupt=restart_database),
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.name)
+def test_a_disruption_mid_batch_loses_and_repeats_nothing(
+    scenario: Scenario, tmp_path: Path, record_property
 ):
     handler = RecordingSMTPHandler()
     smtp = start_smtp_server(handler)
     configuration = smtp_configuration(smtp.port)
-    make_due_reminders(REMINDERS, configuration)
+    postgres = redis = None
+    options: dict[str, Any] = {
+        "extra_env": {
+            "RETENTION_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
+            "RETENTION_CLAIM_PATIENCE_SECONDS": str(PATIENCE_SECONDS),
+        }
+    }
+    database = connection.settings_dict
+    database_url = (
+        f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    )
     try:
-        with workers_on(
-            tmp_path,
-            configuration,
-            extra_env={"RETENTION_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS)},
-        ) as workers:
+        if scenario.own_database:
+            (tmp_path / "pg").mkdir()
+            postgres = OwnPostgres(tmp_path / "pg")
+            postgres.start()
+            database_url = postgres.create_database("retention_crash")
+        if scenario.own_broker:
+            (tmp_path / "redis").mkdir()
+            redis = OwnRedis(tmp_path / "redis")
+            redis.start()
+            options["broker_url"] = redis.url()
+        options["database_url"] = database_url
+        seed(database_url, configuration, REMINDERS)
+
+        with workers_on(tmp_path, configuration, **options) as workers:
             first = workers.start()
             workers.sweep()
-            assert wait_for(lambda: len(handler.messages) >= REMINDERS // 5, timeout=600), (
-                workers.logs()
+            assert wait_for(lambda: len(handler.messages) >= REMINDERS // 5, timeout=900), (
+                workers.logs()[-5000:]
             )
-            workers.kill(first)
-            killed_at = timezone.now()
-            at_kill = {
-                row["idempotency_key"]: row
-                for row in FlowMessage.objects.values(
-                    "idempotency_key", "state", "send_started_at", "claim_token"
-                )
-            }
-            in_doubt = {
-                key
-                for key, row in at_kill.items()
-                if row["state"] == MessageState.CLAIMED and row["send_started_at"] is not None
-            }
-            orphaned = {
-                key
-                for key, row in at_kill.items()
-                if row["state"] == MessageState.CLAIMED and row["send_started_at"] is None
-            }
-
-            workers.start()
+            before = read_rows(database_url)
+            disrupted_at = datetime.now(UTC)
+            scenario.disrupt(workers, first, postgres, redis)
 
             def everything_but_the_doubtful_is_sent() -> bool:
-                workers.sweep()
+                sweep_if_the_broker_answers(workers)
                 time.sleep(SWEEP_EVERY_SECONDS)
-                unsent = FlowMessage.objects.exclude(state=MessageState.SENT).exclude(
-                    idempotency_key__in=in_doubt
+                rows = read_rows_when_up(database_url)
+                return rows is not None and all(
+                    row.state == "sent" or (row.state == "claimed" and row.send_started)
+                    for row in rows.values()
                 )
-                return not unsent.exists()
 
-            assert wait_for(everything_but_the_doubtful_is_sent, timeout=900, every=0), (
+            assert wait_for(everything_but_the_doubtful_is_sent, timeout=1200, every=0), (
                 workers.logs()[-5000:]
             )
             # Let stragglers (a dead claim's late task, a duplicate) arrive if they would.
-            workers.sweep()
+            sweep_if_the_broker_answers(workers)
             time.sleep(2 * SWEEP_EVERY_SECONDS)
+            after = read_rows(database_url)
     finally:
         smtp.stop()
+        if redis is not None:
+            redis.stop()
+        if postgres is not None:
+            postgres.stop()
 
-    received = idempotency_keys_received(handler)
-    rows = {row.idempotency_key: row for row in FlowMessage.objects.all()}
-    assert len(rows) == REMINDERS
-    duplicated = [key for key, count in received.items() if count > 1]
-    lost = [key for key, row in rows.items() if key not in in_doubt and received.get(key, 0) != 1]
-    assert duplicated == []
-    assert lost == []
-    # A solo worker sends one message at a time: at most one was in flight when it died.
-    assert len(in_doubt) <= 1
-    for key in in_doubt:
-        # Maybe it reached the server, maybe not: it waits for the long timeout, unsent.
-        assert rows[key].state == MessageState.CLAIMED
-        assert received.get(key, 0) <= 1
+    received = Counter(
+        # A long key is folded onto its own line: the value comes back with a leading space.
+        str(message["X-Retention-Idempotency-Key"]).strip()
+        for message in handler.messages
+    )
+    in_doubt = {key for key, row in after.items() if row.state == "claimed" and row.send_started}
+    assert len(after) == REMINDERS
+    assert [key for key, count in received.items() if count > 1] == []  # none twice
+    assert [key for key in after if key not in in_doubt and received[key] != 1] == []  # none lost
+    assert all(received[key] <= 1 for key in in_doubt)
+    # One solo worker sends one message at a time; a database restart may also cut the
+    # write that records a finished send (then the message did arrive, once).
+    assert len(in_doubt) <= (3 if scenario.own_database else 1)
 
     taken_over = [
-        rows[key]
-        for key in orphaned
-        if str(rows[key].claim_token) != str(at_kill[key]["claim_token"])
+        key
+        for key, row in before.items()
+        if row.state == "claimed"
+        and not row.send_started
+        and after[key].claim_token != row.claim_token
     ]
-    waits = [(row.sent_at - killed_at).total_seconds() for row in taken_over if row.sent_at]
+    waits = [
+        (sent_at - disrupted_at).total_seconds()
+        for key in taken_over
+        if (sent_at := after[key].sent_at) is not None
+    ]
     longest = max(waits, default=0.0)
-    record_property("reminders", REMINDERS)
-    record_property("orphaned_claims_at_kill", len(orphaned))
-    record_property("taken_over_after_lease", len(taken_over))
-    record_property("longest_wait_of_a_taken_over_claim_s", round(longest, 1))
-    print(
-        f"\n{REMINDERS} reminders; {len(received)} received; at the kill "
-        f"{len(orphaned)} claimed-unsent, {len(in_doubt)} in doubt; {len(taken_over)} taken "
-        f"over after the {LEASE_SECONDS} s lease; longest wait {longest:.1f} s after the kill"
-    )
-    # Before leases they waited the 15-minute claim timeout; now the lease plus a sweep
-    # (and the restart of a worker on this busy machine).
-    assert longest < LEASE_SECONDS + 120
+    figures = {
+        "scenario": scenario.name,
+        "reminders": REMINDERS,
+        "received": sum(received.values()),
+        "claimed_unsent_at_disruption": sum(
+            row.state == "claimed" and not row.send_started for row in before.values()
+        ),
+        "in_doubt": len(in_doubt),
+        "in_doubt_received": sum(received[key] for key in in_doubt),
+        "taken_over": len(taken_over),
+        "longest_wait_of_a_taken_over_claim_s": round(longest, 1),
+        "lease_s": LEASE_SECONDS,
+        "patience_s": PATIENCE_SECONDS,
+    }
+    for name, value in figures.items():
+        record_property(name, value)
+    print(f"\n{json.dumps(figures)}")
+    results = os.environ.get("RETENTION_RELIABILITY_RESULTS")
+    if results:
+        with open(results, "a") as out:
+            out.write(json.dumps(figures) + "\n")
+    # They used to wait the 15-minute claim timeout; now the lease (or the patience, when
+    # the worker lives) plus a sweep, plus restarting a worker on this busy machine.
+    assert longest < PATIENCE_SECONDS + LEASE_SECONDS + 180
