@@ -49,10 +49,10 @@ def shop_history(seed: int) -> list[tuple[int, dict[str, Any]]]:
     """(order number, changes) in the order they happen; the first change creates it."""
     rng = random.Random(seed)
     steps: list[list[dict[str, Any]]] = []
-    for number in range(ORDERS):
+    for _ in range(ORDERS):
         base = Decimal(rng.randrange(20, 900))
         customer = rng.randrange(1, CUSTOMERS + 1)
-        order = [
+        order: list[dict[str, Any]] = [
             {
                 "customer_id": customer,
                 "points_base_amount": base,
