@@ -8,7 +8,9 @@
   and 1 million issued ones.
 
 Goal: each sweep's time beside the big table within 2 times its time beside the small
-one (the same due count: the cost follows what is due).
+one (the same due count: the cost follows what is due). Each figure is the median of
+``REPEAT`` sweeps, the due rows put back between them: single sweeps on a shared
+machine vary by a factor of 2 or more.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from benchmarks.ledger_path import CHANNEL, TABLE
 CART_DUE = 50
 LOTS_DUE = 200
 CODES_DUE = 200
+REPEAT = 5
+
+
+def median_of_repeats(sweep: Any, put_back: Any) -> float:
+    samples = []
+    for _ in range(REPEAT):
+        samples.append(support.timed(sweep))
+        put_back()
+    return sorted(samples)[len(samples) // 2]
 
 
 def seed_carts(rows: int, now: datetime) -> None:
@@ -54,14 +65,22 @@ def cart_sweep(rows: int) -> float:
     support.empty_tables()
     seed_carts(rows, now)
     support.analyze()
-    report: Any = None
+    reports: list[Any] = []
+    cart = TABLE.format("trackedcart")
 
-    def run() -> None:
-        nonlocal report
-        report = advance_due_carts(now=now, load_settings=lambda channel_slug: None)
+    def put_back() -> None:
+        support.execute(
+            f"""UPDATE {cart} SET state = 'open', stop_reason = '', next_check_at = %s,
+                   next_step = 1, abandoned_at = NULL, series_stopped_at = NULL,
+                   sweep_failures = 0 WHERE id <= %s""",
+            [now - timedelta(hours=1), CART_DUE],
+        )
 
-    seconds = support.timed(run)
-    assert report.looked_at == CART_DUE, report
+    seconds = median_of_repeats(
+        lambda: reports.append(advance_due_carts(now=now, load_settings=lambda slug: None)),
+        put_back,
+    )
+    assert all(report.looked_at == CART_DUE for report in reports), reports
     return seconds
 
 
@@ -99,9 +118,15 @@ def points_expiry(rows: int) -> float:
     support.empty_tables()
     seed_lots(rows, LOTS_DUE, now)
     support.analyze()
-    seconds = support.timed(lambda: expire_due_points(now))
-    assert not PointsLot.objects.expired_by(now).exists()
-    return seconds
+    account, entry, lot = (TABLE.format(n) for n in ("loyaltyaccount", "pointsentry", "pointslot"))
+
+    def put_back() -> None:
+        assert not PointsLot.objects.expired_by(now).exists()
+        support.execute(f"DELETE FROM {entry} WHERE kind = 'expire'")
+        support.execute(f"UPDATE {lot} SET remaining = points WHERE account_id <= %s", [LOTS_DUE])
+        support.execute(f"UPDATE {account} SET balance = 1000 WHERE id <= %s", [LOTS_DUE])
+
+    return median_of_repeats(lambda: expire_due_points(now), put_back)
 
 
 def seed_codes(rows: int, now: datetime) -> None:
@@ -157,19 +182,27 @@ def code_expiry(rows: int) -> float:
     support.empty_tables()
     seed_codes(rows, now)
     support.analyze()
-    report: Any = None
+    reports: list[Any] = []
+    redemption = TABLE.format("redemption")
 
     def run() -> None:
-        nonlocal report
-        report = mall.expire_unused_codes(
-            settings_for_channel=lambda slug: ChannelSettings(),
-            issuer=PlainCodeIssuer(),
-            now=now,
+        reports.append(
+            mall.expire_unused_codes(
+                settings_for_channel=lambda slug: ChannelSettings(),
+                issuer=PlainCodeIssuer(),
+                now=now,
+            )
         )
 
-    seconds = support.timed(run)
-    closed = sum(value for value in vars(report).values() if isinstance(value, int))
-    assert closed >= CODES_DUE, report
+    def put_back() -> None:
+        support.execute(
+            f"UPDATE {redemption} SET status = 'issued' WHERE account_id <= %s", [CODES_DUE]
+        )
+
+    seconds = median_of_repeats(run, put_back)
+    for report in reports:
+        closed = sum(value for value in vars(report).values() if isinstance(value, int))
+        assert closed >= CODES_DUE, report
     return seconds
 
 
