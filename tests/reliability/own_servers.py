@@ -7,10 +7,12 @@ run from a temporary directory on free ports and are stopped when the test ends.
 from __future__ import annotations
 
 import glob
+import os
 import shutil
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.integration.delivery_servers import free_port
@@ -26,22 +28,45 @@ def postgres_bin(name: str) -> str:
     return path
 
 
+def as_postgres_user() -> list[str]:
+    """PostgreSQL refuses to run as root: run its programs as the ``postgres`` user then."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def fresh_directory() -> Path:
+    return Path(tempfile.mkdtemp(prefix="retention-pg-"))
+
+
 @dataclass
 class OwnPostgres:
-    directory: Path
+    """A cluster in a fresh temporary directory (owned by ``postgres`` when run as root)."""
+
+    directory: Path = field(default_factory=fresh_directory)
     port: int = 0
 
     def start(self) -> None:
         data = self.directory / "data"
         if not data.exists():
             self.port = free_port()
+            if os.geteuid() == 0:
+                shutil.chown(self.directory, user="postgres")
             subprocess.run(
-                [postgres_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+                [
+                    *as_postgres_user(),
+                    postgres_bin("initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                ],
                 check=True,
                 capture_output=True,
             )
         subprocess.run(
             [
+                *as_postgres_user(),
                 postgres_bin("pg_ctl"),
                 "-D",
                 str(data),
@@ -60,6 +85,7 @@ class OwnPostgres:
     def stop(self) -> None:
         subprocess.run(
             [
+                *as_postgres_user(),
                 postgres_bin("pg_ctl"),
                 "-D",
                 str(self.directory / "data"),
@@ -71,6 +97,10 @@ class OwnPostgres:
             check=False,
             capture_output=True,
         )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def restart(self, down_seconds: float) -> None:
         """Stop (every connection drops), stay down a while, start again."""

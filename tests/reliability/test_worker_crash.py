@@ -157,8 +157,7 @@ def test_a_disruption_mid_batch_loses_and_repeats_nothing(
     )
     try:
         if scenario.own_database:
-            (tmp_path / "pg").mkdir()
-            postgres = OwnPostgres(tmp_path / "pg")
+            postgres = OwnPostgres()
             postgres.start()
             database_url = postgres.create_database("retention_crash")
         if scenario.own_broker:
@@ -200,7 +199,7 @@ def test_a_disruption_mid_batch_loses_and_repeats_nothing(
         if redis is not None:
             redis.stop()
         if postgres is not None:
-            postgres.stop()
+            postgres.remove()
 
     received = Counter(
         # A long key is folded onto its own line: the value comes back with a leading space.
