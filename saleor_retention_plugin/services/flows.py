@@ -22,8 +22,8 @@ Crashes: a claim is a lease, and a send is recorded before it starts. A claim re
 worker (``claimed_by``) and a 60 s lease that a live worker renews for up to 5 minutes
 (``flow_leases``). Step 2 commits ``send_started_at`` with its checks, before anything
 leaves. A claimed row whose send never started never reached the channel: once its lease
-lapsed (worker dead, task lost) the next sweep takes it over with a new token, and the old
-task, should it run, finds ``claim_lost`` under the lock: early takeover never sends twice.
+lapsed (worker dead, task lost) the next sweep hands it out again, keeping its token, and
+only one task can start its send (under the row lock): early takeover never sends twice.
 A row whose send started may have reached the server: it waits ``CLAIM_TIMEOUT`` (15 min,
 longer than the slowest send), then goes again with the same idempotency key and coupon.
 Only a crash during the send itself can thus duplicate, and only where the receiver
@@ -74,7 +74,6 @@ from .flow_leases import (
 from .incentives import CouponRequest, coupon_issuer
 
 logger = logging.getLogger(__name__)
-
 
 DEFAULT_RETRY_WINDOW = timedelta(hours=48)
 FIRST_RETRY_DELAY = timedelta(minutes=2)
