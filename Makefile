@@ -41,3 +41,14 @@ check-migrations: install-lint
 format: install-lint
 	$(LINT_VENV)/bin/ruff format .
 	$(LINT_VENV)/bin/ruff check --fix .
+
+# Every benchmark (benchmarks/__main__.py): one line each, JSON in .benchmarks/results.json.
+# BENCH_ARGS="--scale small" for a quick check, "--only NAME" for one; RETENTION_BENCH_DB
+# names the database it creates and drops (default retention_bench).
+.PHONY: bench reliability
+bench: install
+	$(VENV)/bin/python -m benchmarks $(BENCH_ARGS)
+
+# The reliability suite (tests/reliability): duplicates, concurrency, crashes, security.
+reliability: install
+	$(VENV)/bin/python -m pytest tests/reliability $(RELIABILITY_ARGS)

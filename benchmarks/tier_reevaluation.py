@@ -1,139 +1,119 @@
-"""The daily tier re-evaluation against the shop's size: ``python -m benchmarks.tier_reevaluation``.
+"""The daily tier re-evaluation (issue 12, benchmark 3).
 
-Claim checked (issue 12): the daily run's cost follows the accounts whose qualifying
-window changed, not the number of accounts. The same 100 due accounts (their only order
-left the 12-month window) are re-evaluated beside 1,000 and 100,000 accounts that nothing
-happened to; the run finds them by the partial index ``retention_reevaluation_due_idx``.
-Prints one JSON line per size and a one-line summary.
+A channel with the default tiers and ``accounts`` accounts (1,000, then 100,000), each a
+Member with one qualifying order; ``changed`` of them (100) placed a new order that lifts
+them to the top tier since the last run. The run is ``services.tiers.reevaluate_channel``
+as the daily task calls it.
 
-Uses PostgreSQL (``DATABASE_URL``, default ``postgres://postgres@127.0.0.1:5432/``) and a
-database of its own, ``retention_benchmark_tiers``, which it empties first.
+A run that exceeds its time budget (60 s at full scale) is stopped; the figure is then
+extrapolated from the accounts it evaluated (``extrapolated: true``).
+
+Goal: 100,000 accounts with 100 changed in under 10 s, the cost following the accounts
+whose window changed, not the accounts in the channel.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from typing import Any
 
-BENCH_DB = "retention_benchmark_tiers"
-CHANNEL = "bench"
-DUE = 100
-SIZES = (1_000, 100_000)
+from benchmarks import support
+from benchmarks.ledger_path import CHANNEL, TABLE
 
 
-def setup_django() -> None:
-    import psycopg
+def seed(accounts: int, changed: int, now: datetime) -> None:
+    from saleor_retention_plugin.services.tiers import seed_default_tiers
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(base, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + BENCH_DB
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def seed(accounts: int, now: datetime) -> None:
-    """``accounts`` Silver members; the first ``DUE`` ordered 13 months ago (their order
-    left the window today), the others last month."""
-    from django.db import connection
-
-    from saleor_retention_plugin.conf import MembershipSettings
-    from saleor_retention_plugin.domain.tiers import leaves_window_at
-    from saleor_retention_plugin.models import (
-        CustomerTier,
-        LoyaltyAccount,
-        MembershipTier,
-        QualifyingOrder,
+    support.empty_tables()
+    tiers = seed_default_tiers(CHANNEL)
+    entry_tier = min(tiers, key=lambda tier: tier.rank)
+    account, qualifying, customer_tier = (
+        TABLE.format(name) for name in ("loyaltyaccount", "qualifyingorder", "customertier")
     )
-    from saleor_retention_plugin.services import tiers
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE saleor_retention_plugin_loyaltyaccount, "
-            "saleor_retention_plugin_membershiptier RESTART IDENTITY CASCADE"
-        )
-    tiers.seed_default_tiers(CHANNEL, MembershipSettings())
-    silver = MembershipTier.objects.get(channel_slug=CHANNEL, code="silver")
-    batch = 5_000
-    for start in range(0, accounts, batch):
-        rows = LoyaltyAccount.objects.bulk_create(
-            LoyaltyAccount(channel_slug=CHANNEL, customer_id=i, balance=0)
-            for i in range(start, min(start + batch, accounts))
-        )
-        placed = [
-            now - timedelta(days=400) if index < DUE else now - timedelta(days=30)
-            for index in range(start, start + len(rows))
-        ]
-        QualifyingOrder.objects.bulk_create(
-            QualifyingOrder(
-                account=row,
-                order_id=f"order-{row.customer_id}",
-                points_earned=1500,
-                amount_spent=Decimal(1500),
-                currency="USD",
-                placed_at=when,
-            )
-            for row, when in zip(rows, placed, strict=True)
-        )
-        CustomerTier.objects.bulk_create(
-            CustomerTier(
-                account=row,
-                channel_slug=CHANNEL,
-                tier=silver,
-                achieved_at=when,
-                last_evaluated_at=when,
-                next_reevaluation_at=leaves_window_at(when, 12),
-            )
-            for row, when in zip(rows, placed, strict=True)
-        )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    yesterday = now - timedelta(days=1)
+    support.execute(
+        f"""INSERT INTO {account} (channel_slug, customer_id, email, balance, lifetime_earned,
+               created_at, updated_at)
+            SELECT %s, g, NULL, 10, 10, %s, %s FROM generate_series(1, %s) g""",
+        [CHANNEL, yesterday, yesterday, accounts],
+    )
+    support.execute(
+        f"""INSERT INTO {qualifying} (order_id, points_earned, amount_spent, currency,
+               placed_at, updated_at, account_id)
+            SELECT 'old-' || id, 10, 10.00, 'USD', %s, %s, id FROM {account}""",
+        [now - timedelta(days=60), now - timedelta(days=60)],
+    )
+    support.execute(
+        f"""INSERT INTO {customer_tier} (channel_slug, achieved_at, downgrade_due_at,
+               last_evaluated_at, account_id, tier_id)
+            SELECT %s, %s, NULL, %s, id, %s FROM {account}""",
+        [CHANNEL, now - timedelta(days=60), yesterday, entry_tier.pk],
+    )
+    # The changed accounts: a big order since the last run (evenly spread over the ids).
+    support.execute(
+        f"""INSERT INTO {qualifying} (order_id, points_earned, amount_spent, currency,
+               placed_at, updated_at, account_id)
+            SELECT 'new-' || id, 1000000, 1000000.00, 'USD', %s, %s, id FROM {account}
+            WHERE id %% %s = 0 LIMIT %s""",
+        [now - timedelta(hours=1), now - timedelta(hours=1), max(accounts // changed, 1), changed],
+    )
+    support.analyze()
 
 
-def measure(accounts: int) -> dict[str, object]:
+def run(accounts: int, changed: int, budget_seconds: float | None) -> dict[str, Any]:
     from saleor_retention_plugin.conf import MembershipSettings
-    from saleor_retention_plugin.services import tiers
+    from saleor_retention_plugin.models import CustomerTier, TierChange
+    from saleor_retention_plugin.services.tiers import reevaluate_channel
 
     now = datetime.now(UTC)
-    seed(accounts, now)
-    started = time.perf_counter()
-    report = tiers.reevaluate_channel(CHANNEL, settings=MembershipSettings(), now=now)
-    seconds = time.perf_counter() - started
-    assert report.evaluated == DUE, report
+    seed(accounts, changed, now)
+    stopped = False
+    with support.counting_queries(budget_seconds) as counter:
+        started = datetime.now(UTC)
+        try:
+            seconds = support.timed(
+                lambda: reevaluate_channel(CHANNEL, settings=MembershipSettings(), now=now)
+            )
+        except support.BudgetExceeded:
+            stopped = True
+            seconds = (datetime.now(UTC) - started).total_seconds()
+    evaluated = CustomerTier.objects.filter(last_evaluated_at=now).count()
+    upgraded = TierChange.objects.count()  # the table was emptied by seed()
+    per_account = seconds / max(evaluated, 1)
     return {
-        "benchmark": "tier_reevaluation",
         "accounts": accounts,
-        "due": DUE,
-        "evaluated": report.evaluated,
-        "grace_started": report.grace_started,
-        "seconds": round(seconds, 3),
+        "changed": changed,
+        "evaluated": evaluated,
+        "upgraded": upgraded,
+        "seconds": round(per_account * accounts if stopped else seconds, 2),
+        "extrapolated": stopped,
+        "ms_per_account": round(per_account * 1000, 3),
+        "queries_per_account": round(counter.count / max(evaluated, 1), 2),
     }
 
 
-def main() -> None:
-    setup_django()
-    results = [measure(size) for size in SIZES]
-    for result in results:
-        print(json.dumps(result))
-    small, large = results
-    ratio = float(large["seconds"]) / float(small["seconds"])  # type: ignore[arg-type]
-    print(
-        f"tier re-evaluation: {DUE} due accounts in {small['seconds']} s beside "
-        f"{SIZES[0]:,} accounts, {large['seconds']} s beside {SIZES[1]:,} (ratio {ratio:.2f})"
-    )
+def main() -> dict[str, Any]:
+    support.setup_django()
+    size = support.scale()
+    small = run(size.accounts_small, size.changed, None)
+    big = run(size.accounts_big, size.changed, size.reeval_budget_s)
+    support.empty_tables()
+    goals = {"big_run_under_10_s": big["seconds"] < 10 and not big["extrapolated"]}
+    return {
+        "small": small,
+        "big": big,
+        "goals": goals,
+        "summary": (
+            f"{small['accounts']:,} accounts {small['seconds']} s "
+            f"({small['ms_per_account']} ms/account), {big['accounts']:,} accounts "
+            f"{big['seconds']} s{' (extrapolated)' if big['extrapolated'] else ''} "
+            f"({big['ms_per_account']} ms/account), {size.changed} changed; "
+            f"{support.verdict(all(goals.values()))}"
+        ),
+    }
 
 
 if __name__ == "__main__":
-    main()
+    import json
+
+    print(json.dumps(main(), indent=2))

@@ -410,9 +410,13 @@ DELIVERY_FIELDS: tuple[SettingField, ...] = (
 def parse_clock_time(raw: Any) -> time:
     text = str(raw).strip()
     try:
-        return time.fromisoformat(text)
+        moment = time.fromisoformat(text)
     except ValueError:
-        raise ValueError("Enter a time of day as HH:MM, for example 21:00.") from None
+        moment = None
+    # Hours and minutes only: seconds or a zone would be kept but never shown or saved back.
+    if moment is None or moment.second or moment.microsecond or moment.tzinfo:
+        raise ValueError("Enter a time of day as HH:MM, for example 21:00.")
+    return moment
 
 
 def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:

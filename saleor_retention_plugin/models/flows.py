@@ -5,9 +5,11 @@ cart, a customer) into numbered steps. Each step that is due becomes exactly one
 ``FlowMessage`` row (unique per subject, flow and step), the outbox. Workers claim a row
 atomically (``scheduled``/``deferred`` -> ``claimed`` with a fresh claim token), check
 every stop condition again, send it with an idempotency key derived from the row, and
-mark it ``sent``. A worker that dies after claiming leaves a ``claimed`` row behind; once
-its claim is older than the claim timeout the sweep hands it to another worker, which
-sends it with the same idempotency key. So a message is never lost and never written
+mark it ``sent``. A worker that dies after claiming leaves a ``claimed`` row behind. If it
+died before the send started (``send_started_at`` empty), the row is taken over as soon as
+the worker's short lease lapses; if the send had started, the message may have reached the
+recipient, and the row waits the long claim timeout before it is sent again with the same
+idempotency key (see ``services.flows``). So a message is never lost and never written
 twice; a crash in the tiny window after the channel accepted a message and before the row
 is marked sent is covered by the channel's own idempotency key where it has one.
 
@@ -135,6 +137,13 @@ class FlowMessage(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker holding the claim ("host:pid") and until when its claim stands while
+    # nothing was sent yet; a live worker renews it (``services.flows.renew_leases``).
+    claimed_by = models.CharField(max_length=128, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Committed just before the send starts: a claimed row with it set may have reached
+    # the recipient (in doubt), one without it certainly has not.
+    send_started_at = models.DateTimeField(null=True, blank=True)
     # Stable for the row's whole life: every retry of the same message carries the same key.
     idempotency_key = models.CharField(max_length=128, unique=True)
     # The cart's last activity when this step was scheduled: newer activity re-times it.
@@ -191,6 +200,12 @@ class FlowMessage(models.Model):
                 fields=["claimed_at"],
                 condition=Q(state=MessageState.CLAIMED),
                 name="retention_message_claimed_idx",
+            ),
+            # Claims whose worker died before sending: taken over once the lease lapsed.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(state=MessageState.CLAIMED, send_started_at__isnull=True),
+                name="retention_message_lease_idx",
             ),
         ]
 

@@ -18,11 +18,16 @@ A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due 
    nothing); a permanent one marks it ``failed``. ``manage.py retention_outbox
    --requeue-failed`` puts failed messages back once the cause is fixed.
 
-A crash after step 1 or 2 leaves a ``claimed`` row that is claimed again after
-``CLAIM_TIMEOUT``, and sent with the same key and the same coupon: no second message
-from us, no lost one. ``CLAIM_TIMEOUT`` must stay longer than the slowest send (the
-delivery channels time out well within it). A row whose worker keeps dying counts as
-failing from its first stale claim and is given up after the same window.
+Crashes: a claim is a lease, and a send is recorded before it starts. A claim records the
+worker (``claimed_by``) and a 60 s lease that a live worker renews for up to 5 minutes
+(``flow_leases``). Step 2 commits ``send_started_at`` with its checks, before anything
+leaves. A claimed row whose send never started never reached the channel: once its lease
+lapsed (worker dead, task lost) the next sweep hands it out again, keeping its token, and
+only one task can start its send (under the row lock): early takeover never sends twice.
+A row whose send started may have reached the server: it waits ``CLAIM_TIMEOUT`` (15 min,
+longer than the slowest send), then goes again with the same idempotency key and coupon.
+Only a crash during the send itself can thus duplicate, and only where the receiver
+ignores the key. A row whose worker keeps dying is given up after the retry window.
 
 Flows schedule their own messages: the periodic sweep calls ``schedule_due(now)`` on
 every registered flow (the cart flow reads its due carts), then claims what is due.
@@ -56,6 +61,14 @@ from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from . import consent
 from .carts import recipient_key
+from .flow_leases import (
+    CLAIM_TIMEOUT,
+    abandoned_claims,
+    claim_lease,
+    retry_database_blips,
+    start_lease_heartbeat,
+    worker_id,
+)
 from .incentives import CouponRequest, coupon_issuer
 
 if TYPE_CHECKING:
@@ -65,7 +78,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CLAIM_TIMEOUT = timedelta(minutes=15)
 DEFAULT_RETRY_WINDOW = timedelta(hours=48)
 FIRST_RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(hours=6)
@@ -194,22 +206,32 @@ class Claim:
     claim_token: str
 
 
+# A claimed row another worker may take: nothing was sent and the lease lapsed (the
+# worker is gone), or the claim is older than the claim timeout (a send in doubt).
+_ABANDONED = """state = 'claimed' AND (claimed_at < %(stale_before)s
+    OR (send_started_at IS NULL AND lease_expires_at < %(now)s))"""
+
 _GIVE_UP_STALE = """
 UPDATE {table} SET state = 'failed', updated_at = %(now)s,
     last_error = 'gave up: its worker never finished (crashed or lost) until ' || %(now)s::text
-WHERE state = 'claimed' AND claimed_at < %(stale_before)s AND first_failed_at < %(give_up_before)s
+WHERE {abandoned} AND first_failed_at < %(give_up_before)s
 """
 
 _CLAIM_DUE = """
-UPDATE {table} SET state = 'claimed', claim_token = gen_random_uuid(), claimed_at = %(now)s,
-    updated_at = %(now)s,
+UPDATE {table} SET state = 'claimed', claimed_at = %(now)s,
+    -- an unsent claim keeps its token (every task queued for it stays good, and only one
+    -- can start the send); a claim whose send is in doubt gets a new one
+    claim_token = CASE WHEN state = 'claimed' AND send_started_at IS NULL THEN claim_token
+        ELSE gen_random_uuid() END,
+    updated_at = %(now)s, claimed_by = %(worker)s, lease_expires_at = %(lease_until)s,
+    send_started_at = NULL,
     -- a stale claim means a worker died on it: that is a failure, and starts the clock
     first_failed_at = CASE WHEN state = 'claimed' THEN COALESCE(first_failed_at, %(now)s)
         ELSE first_failed_at END
 WHERE id IN (
     SELECT id FROM {table}
     WHERE (state IN ('scheduled', 'deferred') AND next_attempt_at <= %(now)s)
-       OR (state = 'claimed' AND claimed_at < %(stale_before)s)
+       OR ({abandoned})
     ORDER BY COALESCE(next_attempt_at, claimed_at)
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -219,33 +241,51 @@ RETURNING id, claim_token
 
 
 def claim_due_messages(
-    *, now: datetime | None = None, limit: int = 100, claim_timeout: timedelta = CLAIM_TIMEOUT
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    claim_timeout: timedelta = CLAIM_TIMEOUT,
+    worker: str | None = None,
 ) -> list[Claim]:
-    """Atomically claim up to ``limit`` due messages, including stale claims of dead workers.
+    """Atomically claim up to ``limit`` due messages, including abandoned claims: a dead
+    worker's unsent ones once their lease lapsed, any after ``claim_timeout``.
 
-    A stale claim whose first failure is older than the retry window is failed instead:
-    a message that crashes every worker is not claimed for ever.
+    ``worker`` (default: this process) holds them for ``claim_lease()``, renewed by a
+    heartbeat in Celery workers. An abandoned claim whose first failure is older than the
+    retry window is failed instead: a message that crashes every worker is not retried for ever.
     """
     now = now or timezone.now()
+    worker = worker or worker_id()
+    lease_until = now + claim_lease()
     give_up_before = now - retry_window()
+    start_lease_heartbeat(only_in_a_celery_worker=True)
     if connection.vendor != "postgresql":
-        return _claim_due_portably(now, now - claim_timeout, give_up_before, limit)
+        return _claim_due_portably(
+            now, now - claim_timeout, give_up_before, limit, worker, lease_until
+        )
     table = FlowMessage._meta.db_table
     params: dict[str, Any] = {
         "now": now,
         "stale_before": now - claim_timeout,
         "give_up_before": give_up_before,
         "limit": limit,
+        "worker": worker,
+        "lease_until": lease_until,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_GIVE_UP_STALE.format(table=table), params)
-        cursor.execute(_CLAIM_DUE.format(table=table), params)
+        cursor.execute(_GIVE_UP_STALE.format(table=table, abandoned=_ABANDONED), params)
+        cursor.execute(_CLAIM_DUE.format(table=table, abandoned=_ABANDONED), params)
         rows = cursor.fetchall()
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
 
 
 def _claim_due_portably(
-    now: datetime, stale_before: datetime, give_up_before: datetime, limit: int
+    now: datetime,
+    stale_before: datetime,
+    give_up_before: datetime,
+    limit: int,
+    worker: str,
+    lease_until: datetime,
 ) -> list[Claim]:
     """The claim above for databases without ``SKIP LOCKED`` (the sandbox's SQLite).
 
@@ -254,22 +294,21 @@ def _claim_due_portably(
     """
     claims = []
     with transaction.atomic():
-        FlowMessage.objects.stale_claims(stale_before).filter(
-            first_failed_at__lt=give_up_before
-        ).update(
+        abandoned = abandoned_claims(now, stale_before)
+        FlowMessage.objects.filter(abandoned, first_failed_at__lt=give_up_before).update(
             state=MessageState.FAILED,
             last_error=f"gave up: its worker never finished (crashed or lost) until {now}",
             updated_at=now,
         )
-        stale = FlowMessage.objects.stale_claims(stale_before)
-        due = FlowMessage.objects.due(now) | stale
+        due = FlowMessage.objects.due(now) | FlowMessage.objects.filter(abandoned)
         rows = list(
             due.order_by(Coalesce("next_attempt_at", "claimed_at"), "pk").values_list(
-                "pk", "state", "first_failed_at"
+                "pk", "state", "first_failed_at", "claim_token", "send_started_at"
             )[:limit]
         )
-        for message_id, state, first_failed_at in rows:
-            token = uuid.uuid4()
+        for message_id, state, first_failed_at, token, send_started_at in rows:
+            if state != MessageState.CLAIMED or send_started_at is not None:
+                token = uuid.uuid4()
             if state == MessageState.CLAIMED and first_failed_at is None:
                 first_failed_at = now
             FlowMessage.objects.filter(pk=message_id).update(
@@ -278,6 +317,9 @@ def _claim_due_portably(
                 claimed_at=now,
                 updated_at=now,
                 first_failed_at=first_failed_at,
+                claimed_by=worker,
+                lease_expires_at=lease_until,
+                send_started_at=None,
             )
             claims.append(Claim(message_id=message_id, claim_token=str(token)))
     return claims
@@ -300,6 +342,7 @@ def deliver_message(
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     send = send or default_sender()
+    start_lease_heartbeat(only_in_a_celery_worker=True)
 
     try:
         prepared = _prepare_under_lock(message_id, claim_token, now, load_settings)
@@ -337,9 +380,11 @@ def deliver_message(
             message.pk, claim_token, f"{type(error).__name__}: {error}", now
         )
 
-    updated = FlowMessage.objects.filter(
-        pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
-    ).update(
+    # It went out: a database restart now must not leave it in doubt (and resent).
+    updated = retry_database_blips(
+        FlowMessage.objects.filter(
+            pk=message.pk, claim_token=claim_token, state=MessageState.CLAIMED
+        ).update,
         state=MessageState.SENT,
         sent_at=now,
         delivery_channel=receipt.channel,
@@ -362,6 +407,8 @@ def _prepare_under_lock(
         message = (
             FlowMessage.objects.select_for_update()
             .filter(pk=message_id, claim_token=claim_token, state=MessageState.CLAIMED)
+            # A task delivered twice (redelivered by the broker) never sends twice.
+            .filter(send_started_at__isnull=True)
             .first()
         )
         if message is None:
@@ -440,6 +487,10 @@ def _prepare_under_lock(
         context["coupon_code"] = message.coupon_code
         message.context = context
         message.attempts += 1
+        # Committed with the checks, before anything leaves: from here on the row is in
+        # doubt if this worker dies, and only the long claim timeout may take it over.
+        message.send_started_at = timezone.now()
+        message.claimed_by = worker_id()
         message.save()
     return message, settings
 
@@ -470,6 +521,8 @@ def _release(message: FlowMessage, state: str, at: datetime) -> None:
     """Back to waiting: nothing went out, so the cap reservation goes too."""
     message.state = state
     message.next_attempt_at = at
+    message.send_started_at = None
+    message.lease_expires_at = None
     message.save()
     ContactLogEntry.objects.filter(message=message).delete()
 
@@ -540,5 +593,8 @@ def requeue_failed_messages(
         first_failed_at=None,
         claim_token=None,
         claimed_at=None,
+        claimed_by="",
+        lease_expires_at=None,
+        send_started_at=None,
         updated_at=now,
     )

@@ -1,0 +1,203 @@
+"""Order events through the task path against a plain-SQL floor (issue 12, benchmark 1).
+
+*Task path*: ``sync_order_points_task`` (what a Saleor order hook enqueues) run in this
+process for one fully paid order per event: the points booked, the lot opened, the
+order recorded for tiers and the tier checked (default Member / Silver / Gold tiers).
+
+*Floor*: the same rows (account upsert, entry, lot, qualifying order) written with four
+plain SQL statements in one transaction per order: what the path cannot beat.
+
+Both run on an empty shop and beside ``big`` other rows (1 million at full scale: other
+customers' entries, lots and qualifying orders, ten per account), built set-based with
+``INSERT ... SELECT generate_series``.
+
+Goals: the task path within 3 times the floor; beside 1 million rows within 1.2 times
+of its own rate on the empty shop. Figures are events per second (higher is better).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from benchmarks import support
+
+CHANNEL = "bench"
+TABLE = "saleor_retention_plugin_{}"
+
+
+def seed_other_customers(rows: int) -> None:
+    """``rows`` earned entries, lots and qualifying orders of ``rows / 10`` other accounts."""
+    accounts = max(rows // 10, 1)
+    account, entry, lot, qualifying = (
+        TABLE.format(name)
+        for name in ("loyaltyaccount", "pointsentry", "pointslot", "qualifyingorder")
+    )
+    support.execute(
+        f"""INSERT INTO {account} (channel_slug, customer_id, email, balance, lifetime_earned,
+               created_at, updated_at)
+            SELECT %s, 10000000 + g, NULL, 100, 100, now(), now()
+            FROM generate_series(1, %s) g""",
+        [CHANNEL, accounts],
+    )
+    first_id = support.scalar(f"SELECT min(id) FROM {account} WHERE customer_id > 10000000")
+    support.execute(
+        f"""INSERT INTO {entry} (kind, points, written_off, idempotency_key, order_id,
+               order_number, reason, actor, details, created_at, account_id)
+            SELECT 'earn', 10, 0, 'other:' || g, 'other-' || g, g::text, '', '', '{{}}',
+                   now() - interval '10 days', %s + (g - 1) / 10
+            FROM generate_series(1, %s) g""",
+        [first_id, rows],
+    )
+    support.execute(
+        f"""INSERT INTO {lot} (order_id, points, remaining, available_at, expires_at,
+               account_id, entry_id)
+            SELECT order_id, 10, 10, created_at, now() + interval '1 year', account_id, id
+            FROM {entry} WHERE idempotency_key LIKE 'other:%%'"""
+    )
+    support.execute(
+        f"""INSERT INTO {qualifying} (order_id, points_earned, amount_spent, currency,
+               placed_at, updated_at, account_id)
+            SELECT 'other-' || g, 10, 10.00, 'USD', now() - interval '10 days', now(),
+                   %s + (g - 1) / 10
+            FROM generate_series(1, %s) g""",
+        [first_id, rows],
+    )
+
+
+def order(number: int, prefix: str, now: datetime) -> dict[str, Any]:
+    from saleor_retention_plugin.domain.orders import OrderSnapshot
+
+    return OrderSnapshot(
+        order_id=f"{prefix}-{number}",
+        number=str(number),
+        channel_slug=CHANNEL,
+        channel_currency="USD",
+        currency="USD",
+        customer_id=number % 50 + 1,
+        email=f"customer{number % 50 + 1}@example.com",
+        status="unfulfilled",
+        is_fully_paid=True,
+        points_base_amount=Decimal("25.00"),
+        total_amount=Decimal("30.00"),
+        refunded_amount=Decimal(0),
+        created_at=now,
+    ).to_json()
+
+
+def task_path_rate(orders: int, prefix: str) -> tuple[float, float]:
+    """Events per second through the task, and SQL statements per event."""
+    from saleor_retention_plugin.conf import ChannelSettings
+    from saleor_retention_plugin.tasks import sync_order_points_task
+
+    configuration = ChannelSettings().as_task_configuration()
+    now = datetime.now(UTC)
+    events = [order(number, prefix, now) for number in range(orders)]
+    with support.counting_queries() as counter:
+        seconds = support.timed(
+            lambda: [sync_order_points_task.run(event, configuration) for event in events]
+        )
+    return orders / seconds, counter.count / orders
+
+
+def floor_rate(orders: int, prefix: str) -> float:
+    """Events per second writing the same rows with plain SQL, one transaction per order."""
+    from django.db import connection, transaction
+
+    account, entry, lot, qualifying = (
+        TABLE.format(name)
+        for name in ("loyaltyaccount", "pointsentry", "pointslot", "qualifyingorder")
+    )
+    now = datetime.now(UTC)
+
+    def one(number: int) -> None:
+        customer = 20_000_000 + number % 50
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""INSERT INTO {account} (channel_slug, customer_id, email, balance,
+                       lifetime_earned, created_at, updated_at)
+                    VALUES (%s, %s, NULL, 25, 25, %s, %s)
+                    ON CONFLICT (channel_slug, customer_id) WHERE customer_id IS NOT NULL
+                    DO UPDATE SET balance = {account}.balance + 25,
+                       lifetime_earned = {account}.lifetime_earned + 25, updated_at = %s
+                    RETURNING id""",
+                [CHANNEL, customer, now, now, now],
+            )
+            account_id = cursor.fetchone()[0]
+            cursor.execute(
+                f"""INSERT INTO {entry} (kind, points, written_off, idempotency_key, order_id,
+                       order_number, reason, actor, details, created_at, account_id)
+                    VALUES ('earn', 25, 0, %s, %s, %s, '', '', '{{}}', %s, %s) RETURNING id""",
+                [f"{prefix}:{number}:earn", f"{prefix}-{number}", str(number), now, account_id],
+            )
+            entry_id = cursor.fetchone()[0]
+            cursor.execute(
+                f"""INSERT INTO {lot} (order_id, points, remaining, available_at, expires_at,
+                       account_id, entry_id) VALUES (%s, 25, 25, %s, %s, %s, %s)""",
+                [f"{prefix}-{number}", now, now + timedelta(days=365), account_id, entry_id],
+            )
+            cursor.execute(
+                f"""INSERT INTO {qualifying} (order_id, points_earned, amount_spent, currency,
+                       placed_at, updated_at, account_id)
+                    VALUES (%s, 25, 25.00, 'USD', %s, %s, %s)""",
+                [f"{prefix}-{number}", now, now, account_id],
+            )
+
+    def all_orders() -> None:
+        for number in range(orders):
+            one(number)
+
+    seconds = support.timed(all_orders)
+    return orders / seconds
+
+
+def measure(other_rows: int) -> dict[str, float]:
+    from saleor_retention_plugin.services.tiers import seed_default_tiers
+
+    size = support.scale()
+    support.empty_tables()
+    seed_default_tiers(CHANNEL)
+    if other_rows:
+        seed_other_customers(other_rows)
+    support.analyze()
+    floor = floor_rate(size.orders, f"floor{other_rows}")
+    rate, queries = task_path_rate(size.orders, f"task{other_rows}")
+    return {
+        "other_rows": other_rows,
+        "floor_events_per_s": round(floor, 1),
+        "task_events_per_s": round(rate, 1),
+        "queries_per_event": round(queries, 1),
+        "times_the_floor": support.ratio(floor, rate),
+    }
+
+
+def main() -> dict[str, Any]:
+    support.setup_django()
+    size = support.scale()
+    empty = measure(0)
+    beside = measure(size.big)
+    support.empty_tables()
+    slowdown = support.ratio(empty["task_events_per_s"], beside["task_events_per_s"])
+    goals = {
+        "within_3x_floor": empty["times_the_floor"] <= 3 and beside["times_the_floor"] <= 3,
+        "within_1_2x_of_empty_shop": slowdown <= 1.2,
+    }
+    return {
+        "empty_shop": empty,
+        "beside_other_rows": beside,
+        "slowdown_beside_other_rows": slowdown,
+        "goals": goals,
+        "summary": (
+            f"task path {empty['task_events_per_s']} ev/s ({empty['times_the_floor']}x floor) "
+            f"empty, {beside['task_events_per_s']} ev/s ({beside['times_the_floor']}x floor) "
+            f"beside {size.big:,} rows: {slowdown}x slower; "
+            f"{support.verdict(all(goals.values()))}"
+        ),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(), indent=2))

@@ -1,0 +1,242 @@
+"""The periodic sweeps next to a small and a huge table (issue 12, benchmark 4).
+
+* Cart sweep (``cart_reminders.advance_due_carts``): 50 due carts among ``small``
+  (10 thousand) and ``big`` (1 million) idle tracked carts.
+* Points expiry (``ledger.expire_due_points``): 200 due lots among 10 thousand and
+  1 million live lots.
+* Reward-code expiry (``mall.expire_unused_codes``): 200 expired codes among 10 thousand
+  and 1 million issued ones.
+
+Goal: each sweep's time beside the big table within 2 times its time beside the small
+one (the same due count: the cost follows what is due). Each figure is the median of
+``REPEAT`` sweeps, the due rows put back between them: single sweeps on a shared
+machine vary by a factor of 2 or more.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from benchmarks import support
+from benchmarks.ledger_path import CHANNEL, TABLE
+
+CART_DUE = 50
+LOTS_DUE = 200
+CODES_DUE = 200
+REPEAT = 5
+
+
+def median_of_repeats(sweep: Any, put_back: Any) -> float:
+    samples = []
+    for _ in range(REPEAT):
+        samples.append(support.timed(sweep))
+        put_back()
+    return sorted(samples)[len(samples) // 2]
+
+
+def seed_carts(rows: int, now: datetime) -> None:
+    cart = TABLE.format("trackedcart")
+    support.execute(
+        f"""INSERT INTO {cart} (checkout_token, channel_slug, customer_id, email, language_code,
+               currency, timezone, last_activity_at, lines, state, is_holdout, next_step,
+               next_check_at, stop_reason, created_at, updated_at, sweep_failures)
+            SELECT gen_random_uuid(), %s, NULL, 'x' || g || '@example.com', 'en', 'USD', '',
+                   %s, '[]', 'open', false, 1,
+                   CASE WHEN g <= %s THEN %s ELSE %s END, '', %s, %s, 0
+            FROM generate_series(1, %s) g""",
+        [
+            CHANNEL,
+            now - timedelta(minutes=5),
+            CART_DUE,
+            now - timedelta(hours=1),
+            now + timedelta(minutes=55),
+            now,
+            now,
+            rows,
+        ],
+    )
+
+
+def cart_sweep(rows: int) -> float:
+    from saleor_retention_plugin.services.cart_reminders import advance_due_carts
+
+    now = datetime.now(UTC)
+    support.empty_tables()
+    seed_carts(rows, now)
+    support.analyze()
+    reports: list[Any] = []
+    cart = TABLE.format("trackedcart")
+
+    def put_back() -> None:
+        support.execute(
+            f"""UPDATE {cart} SET state = 'open', stop_reason = '', next_check_at = %s,
+                   next_step = 1, abandoned_at = NULL, series_stopped_at = NULL,
+                   sweep_failures = 0 WHERE id <= %s""",
+            [now - timedelta(hours=1), CART_DUE],
+        )
+
+    seconds = median_of_repeats(
+        lambda: reports.append(advance_due_carts(now=now, load_settings=lambda slug: None)),
+        put_back,
+    )
+    assert all(report.looked_at == CART_DUE for report in reports), reports
+    return seconds
+
+
+def seed_lots(rows: int, due: int, now: datetime) -> None:
+    """``rows`` lots of ``rows`` accounts; the first ``due`` expired an hour ago."""
+    account, entry, lot = (TABLE.format(n) for n in ("loyaltyaccount", "pointsentry", "pointslot"))
+    support.execute(
+        f"""INSERT INTO {account} (channel_slug, customer_id, email, balance, lifetime_earned,
+               created_at, updated_at)
+            SELECT %s, g, NULL, 1000, 1000, %s, %s FROM generate_series(1, %s) g""",
+        [CHANNEL, now, now, rows],
+    )
+    support.execute(
+        f"""INSERT INTO {entry} (kind, points, written_off, idempotency_key, order_id,
+               order_number, reason, actor, details, created_at, account_id)
+            SELECT 'earn', 1000, 0, 'earn:' || id, 'o-' || id, id::text, '', '', '{{}}', %s, id
+            FROM {account}""",
+        [now - timedelta(days=400)],
+    )
+    support.execute(
+        f"""INSERT INTO {lot} (order_id, points, remaining, available_at, expires_at,
+               account_id, entry_id)
+            SELECT order_id, 1000, 1000, created_at,
+                   CASE WHEN account_id <= %s THEN %s ELSE %s END, account_id, id
+            FROM {entry}""",
+        [due, now - timedelta(hours=1), now + timedelta(days=365)],
+    )
+
+
+def points_expiry(rows: int) -> float:
+    from saleor_retention_plugin.models import PointsLot
+    from saleor_retention_plugin.services.ledger import expire_due_points
+
+    now = datetime.now(UTC)
+    support.empty_tables()
+    seed_lots(rows, LOTS_DUE, now)
+    support.analyze()
+    account, entry, lot = (TABLE.format(n) for n in ("loyaltyaccount", "pointsentry", "pointslot"))
+
+    def put_back() -> None:
+        assert not PointsLot.objects.expired_by(now).exists()
+        support.execute(f"DELETE FROM {entry} WHERE kind = 'expire'")
+        support.execute(f"UPDATE {lot} SET remaining = points WHERE account_id <= %s", [LOTS_DUE])
+        support.execute(f"UPDATE {account} SET balance = 1000 WHERE id <= %s", [LOTS_DUE])
+
+    return median_of_repeats(lambda: expire_due_points(now), put_back)
+
+
+def seed_codes(rows: int, now: datetime) -> None:
+    """``rows`` issued codes (each with its redeem entry); the first 200 expired."""
+    from saleor_retention_plugin.services import mall
+
+    reward = mall.create_reward(
+        CHANNEL,
+        kind="fixed_discount",
+        name={"en": "10 off"},
+        points_cost=1000,
+        discount_value="10",
+    )
+    seed_lots(rows, 0, now)
+    account, entry, redemption = (
+        TABLE.format(n) for n in ("loyaltyaccount", "pointsentry", "redemption")
+    )
+    support.execute(
+        f"""INSERT INTO {entry} (kind, points, written_off, idempotency_key, order_id,
+               order_number, reason, actor, details, created_at, account_id)
+            SELECT 'redeem', -1000, 0, 'redeem:' || id, NULL, '', '', '', '{{}}', %s, id
+            FROM {account}""",
+        [now - timedelta(days=40)],
+    )
+    support.execute(
+        f"""INSERT INTO {redemption} (channel_slug, points_spent, idempotency_key, status, code,
+               issuer, issuer_reference, issued_kind, issued_value, expires_at,
+               refund_on_expiry, draw_audit, created_at, updated_at, account_id,
+               points_entry_id, refund_entry_id, reward_id)
+            SELECT %s, 1000, 'r' || e.id, 'issued', 'BENCH-' || e.id, 'plain', '',
+                   'fixed_discount', 10, CASE WHEN e.account_id <= %s THEN %s ELSE %s END,
+                   false, '{{}}', %s, %s, e.account_id, e.id, NULL, %s
+            FROM {entry} e WHERE e.kind = 'redeem'""",
+        [
+            CHANNEL,
+            CODES_DUE,
+            now - timedelta(hours=1),
+            now + timedelta(days=20),
+            now,
+            now,
+            reward.pk,
+        ],
+    )
+    support.execute(f"UPDATE {account} SET balance = 0")
+
+
+def code_expiry(rows: int) -> float:
+    from saleor_retention_plugin.conf import ChannelSettings
+    from saleor_retention_plugin.services import mall
+    from saleor_retention_plugin.services.codes import PlainCodeIssuer
+
+    now = datetime.now(UTC)
+    support.empty_tables()
+    seed_codes(rows, now)
+    support.analyze()
+    reports: list[Any] = []
+    redemption = TABLE.format("redemption")
+
+    def run() -> None:
+        reports.append(
+            mall.expire_unused_codes(
+                settings_for_channel=lambda slug: ChannelSettings(),
+                issuer=PlainCodeIssuer(),
+                now=now,
+            )
+        )
+
+    def put_back() -> None:
+        support.execute(
+            f"UPDATE {redemption} SET status = 'issued' WHERE account_id <= %s", [CODES_DUE]
+        )
+
+    seconds = median_of_repeats(run, put_back)
+    for report in reports:
+        closed = sum(value for value in vars(report).values() if isinstance(value, int))
+        assert closed >= CODES_DUE, report
+    return seconds
+
+
+def main() -> dict[str, Any]:
+    support.setup_django()
+    size = support.scale()
+    figures: dict[str, Any] = {}
+    for name, sweep in (
+        ("cart_sweep", cart_sweep),
+        ("points_expiry", points_expiry),
+        ("code_expiry", code_expiry),
+    ):
+        small, big = sweep(size.small), sweep(size.big)
+        figures[name] = {
+            "small_rows": size.small,
+            "big_rows": size.big,
+            "small_ms": round(small * 1000, 1),
+            "big_ms": round(big * 1000, 1),
+            "ratio": support.ratio(big, small),
+        }
+    support.empty_tables()
+    goals = {f"{name}_within_2x": figure["ratio"] <= 2 for name, figure in figures.items()}
+    return {
+        **figures,
+        "goals": goals,
+        "summary": ", ".join(
+            f"{name} {figure['small_ms']} vs {figure['big_ms']} ms ({figure['ratio']}x)"
+            for name, figure in figures.items()
+        )
+        + f" at {size.small:,} vs {size.big:,} rows; {support.verdict(all(goals.values()))}",
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(), indent=2))
