@@ -159,12 +159,12 @@ class PurchaseRecord:
             if not line.line_id:
                 found.append("a line without a line id")
             elif line.line_id in seen:
-                found.append(f"line {line.line_id} appears twice")
+                found.append(f"order line {line.line_id} appears twice")
             seen.add(line.line_id)
             if line.quantity <= 0:
-                found.append(f"line {line.line_id}: quantity must be positive")
+                found.append(f"order line {line.line_id}: quantity must be positive")
             if line.unit_price_net < 0:
-                found.append(f"line {line.line_id}: negative unit price")
+                found.append(f"order line {line.line_id}: negative unit price")
         return found
 
 
