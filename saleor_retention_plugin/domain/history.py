@@ -80,6 +80,14 @@ KNOWN_CURRENCIES = frozenset(
 NOT_A_PURCHASE_STATUSES = frozenset({"draft", "unconfirmed", "expired", "canceled"})
 
 
+@dataclass(frozen=True)
+class SourceRow:
+    """One row of a backfill source: its 1-based line number and its fields (text or JSON)."""
+
+    line_number: int
+    values: dict[str, Any]
+
+
 class InvalidPurchase(ValueError):
     """A purchase record that cannot be stored; the message names the field."""
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from ..conf import LedgerSettings
 from ..domain.earning import points_for_amount
-from ..domain.history import PurchaseLine, PurchaseRecord
+from ..domain.history import PurchaseLine, PurchaseRecord, SourceRow
 from ..domain.orders import OrderSnapshot
 from ..models import BackfillCheckpoint
 from . import ledger
@@ -67,14 +67,6 @@ MAX_REPORTED_PROBLEMS = 1000
 
 class BackfillError(Exception):
     """The backfill cannot start (unreadable file, unknown format); nothing was written."""
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    """One row of a source: its 1-based line number and its fields as text."""
-
-    line_number: int
-    values: dict[str, Any]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ...services.backfill import SourceRow
+from ...domain.history import SourceRow
 from .orders import gift_card_amounts, refunded_amount
 
 if TYPE_CHECKING:
