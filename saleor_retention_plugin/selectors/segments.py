@@ -1,0 +1,112 @@
+"""Customer segments of one channel: new / active / dormant, RFM, price sensitivity, value.
+
+Definitions are ``domain.metrics.score_customers`` and ``segment_thresholds``: the
+thresholds follow the shop's median repurchase cycle over its whole history. On
+PostgreSQL one statement scores every customer (``NTILE(5)`` windows, ties by the
+customer key in byte order, as the pure function does); elsewhere the pure function runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ..domain import metrics
+from ..domain.metrics import CustomerScore, OrderFact
+from .purchases import ChannelScope, _query, order_facts, repurchase_cycle
+
+FIRST_DAY = date(1900, 1, 1)
+
+
+def thresholds(
+    scope: ChannelScope, facts: Sequence[OrderFact] | None = None
+) -> metrics.SegmentThresholds:
+    """From the median gap between consecutive order days over the whole history."""
+    cycle = repurchase_cycle(scope, FIRST_DAY, date.max, facts=facts)
+    return metrics.segment_thresholds(cycle.median_days)
+
+
+def customer_scores(
+    scope: ChannelScope,
+    limits: metrics.SegmentThresholds | None = None,
+    facts: Sequence[OrderFact] | None = None,
+) -> list[CustomerScore]:
+    """Every customer's segment and scores as of ``scope.as_of``, by customer key."""
+    limits = limits or thresholds(scope, facts)
+    if not scope.postgres or facts is not None or scope.currency is None:
+        facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
+        return metrics.score_customers(facts, scope.as_of, limits)
+    rows = _query(
+        scope,
+        """
+        , x AS (
+            SELECT c, min(d) AS first_day, max(d) AS last_day, count(*) AS n, sum(a) AS rev,
+                   count(*) FILTER (WHERE disc) AS disc_n
+            FROM o GROUP BY c)
+        SELECT c, first_day, last_day, n, rev, disc_n,
+               ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c),
+               ntile(5) OVER (ORDER BY n, c),
+               ntile(5) OVER (ORDER BY rev, c),
+               row_number() OVER (ORDER BY rev DESC, c),
+               count(*) OVER ()
+        FROM x ORDER BY c
+        """,
+    )
+    scores = []
+    for c, first_day, last_day, n, revenue, discounted, r, f, m, rank, total in rows:
+        if (scope.as_of - first_day).days < limits.new_days:
+            segment = "new"
+        elif (scope.as_of - last_day).days < limits.active_days:
+            segment = "active"
+        else:
+            segment = "dormant"
+        top = math.ceil(total * metrics.HIGH_VALUE_SHARE)
+        scores.append(
+            CustomerScore(
+                c, segment, n, revenue, (scope.as_of - last_day).days, r, f, m,
+                metrics.share(discounted, n) or Decimal(0), rank <= top,
+            )
+        )  # fmt: skip
+    return scores
+
+
+@dataclass(frozen=True)
+class SegmentSizes:
+    """How many customers are in each segment, and what they brought in (all time)."""
+
+    thresholds: metrics.SegmentThresholds
+    customers: int
+    by_segment: dict[str, int]
+    revenue_by_segment: dict[str, Decimal]
+    high_value: int
+    high_value_revenue: Decimal
+    discount_driven: int
+    # Customers per (recency score, frequency score), 5 best.
+    recency_frequency: dict[tuple[int, int], int]
+
+
+def segment_sizes(scope: ChannelScope, facts: Sequence[OrderFact] | None = None) -> SegmentSizes:
+    limits = thresholds(scope, facts)
+    scores = customer_scores(scope, limits, facts)
+    by_segment = Counter({"new": 0, "active": 0, "dormant": 0})
+    revenue: dict[str, Decimal] = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
+    for score in scores:
+        by_segment[score.segment] += 1
+        revenue[score.segment] += score.revenue
+    return SegmentSizes(
+        limits,
+        len(scores),
+        dict(by_segment),
+        revenue,
+        sum(score.high_value for score in scores),
+        sum((score.revenue for score in scores if score.high_value), Decimal(0)),
+        sum(
+            score.orders >= 2 and score.discount_share >= metrics.DISCOUNT_DRIVEN_SHARE
+            for score in scores
+        ),
+        dict(Counter((score.recency_score, score.frequency_score) for score in scores)),
+    )
