@@ -151,13 +151,10 @@ def fit_bg_nbd(customers: Sequence[CustomerSummary]) -> BgNbdParameters:
         value = -bg_nbd_log_likelihood((r, alpha, a, b), x, t_x / scale, big_t / scale).sum()
         return float(value) if numpy.isfinite(value) else 1e300
 
-    result = optimize.minimize(
-        negative,
-        numpy.zeros(4),
-        method="Nelder-Mead",
-        options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10},
-    )
-    result = optimize.minimize(negative, result.x, method="BFGS")
+    # Quasi-Newton from r = alpha = a = b = 1 (log 0), restarted once from its own answer:
+    # converges on CDNOW to the published estimates in a fraction of Nelder-Mead's time.
+    result = optimize.minimize(negative, numpy.zeros(4), method="L-BFGS-B")
+    result = optimize.minimize(negative, result.x, method="L-BFGS-B")
     r, alpha, a, b = (float(v) for v in numpy.exp(result.x))
     log_likelihood = float(bg_nbd_log_likelihood((r, alpha * scale, a, b), x, t_x, big_t).sum())
     return BgNbdParameters(r, alpha * scale, a, b, log_likelihood)
@@ -220,12 +217,26 @@ def fit_gamma_gamma(customers: Sequence[CustomerSummary]) -> GammaGammaParameter
         return float(value) if numpy.isfinite(value) else 1e300
 
     start = numpy.log([1.0, 1.0, float(numpy.mean(m))])
-    result = optimize.minimize(
-        negative,
-        start,
-        method="Nelder-Mead",
-        options={"maxiter": 20000, "xatol": 1e-8, "fatol": 1e-10},
-    )
-    result = optimize.minimize(negative, result.x, method="BFGS")
+    result = optimize.minimize(negative, start, method="L-BFGS-B")
+    result = optimize.minimize(negative, result.x, method="L-BFGS-B")
     p, q, gamma = (float(v) for v in numpy.exp(result.x))
     return GammaGammaParameters(p, q, gamma, -float(result.fun))
+
+
+def expected_purchases_many(
+    params: BgNbdParameters, customers: Sequence[CustomerSummary], horizon: float
+) -> list[float]:
+    """``expected_purchases`` for many customers at once (vectorised)."""
+    numpy, _, special = _scipy()
+    if not customers or horizon <= 0:
+        return [0.0] * len(customers)
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, t_x, big_t = _arrays(customers)
+    z = horizon / (alpha + big_t + horizon)
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+    term = 1 - ((alpha + big_t) / (alpha + big_t + horizon)) ** (r + x) * hyp
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        odds = numpy.where(
+            x > 0, a / (b + x - 1) * ((alpha + big_t) / (alpha + t_x)) ** (r + x), 0.0
+        )
+    return [float(v) for v in (a + b + x - 1) / (a - 1) * term / (1 + odds)]

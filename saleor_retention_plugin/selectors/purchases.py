@@ -119,7 +119,7 @@ WITH o AS (
     FROM {ORDERS} po
     WHERE po.channel_slug = %(channel)s AND po.counts AND po.currency = %(currency)s
       AND po.net_goods_amount > 0 AND po.placed_at < %(until)s
-), f AS (SELECT c, min(d) AS first_day FROM o GROUP BY c)
+), x AS (SELECT o.*, min(o.d) OVER (PARTITION BY o.c) AS first_day FROM o)
 """
 
 
@@ -150,12 +150,14 @@ def repurchase_rate(
     ((new, in_window, repeated),) = _query(
         scope,
         """
+        , per AS (
+            SELECT c, first_day, min(d) FILTER (WHERE d > first_day) AS second_day
+            FROM x GROUP BY c, first_day)
         SELECT count(*),
-               count(*) FILTER (WHERE f.first_day + %(n)s > %(as_of)s),
-               count(*) FILTER (WHERE f.first_day + %(n)s <= %(as_of)s AND EXISTS (
-                   SELECT 1 FROM o WHERE o.c = f.c AND o.d > f.first_day
-                     AND o.d <= f.first_day + %(n)s))
-        FROM f WHERE f.first_day >= %(start)s AND f.first_day < %(end)s
+               count(*) FILTER (WHERE first_day + %(n)s > %(as_of)s),
+               count(*) FILTER (WHERE first_day + %(n)s <= %(as_of)s
+                                AND second_day <= first_day + %(n)s)
+        FROM per WHERE first_day >= %(start)s AND first_day < %(end)s
         """,
         n=within_days,
         start=start,
@@ -186,9 +188,9 @@ def revenue_split(
     ((orders, revenue, returning, returning_revenue),) = _query(
         scope,
         """
-        SELECT count(*), coalesce(sum(o.a), 0), count(*) FILTER (WHERE o.d > f.first_day),
-               coalesce(sum(o.a) FILTER (WHERE o.d > f.first_day), 0)
-        FROM o JOIN f ON f.c = o.c WHERE o.d >= %(start)s AND o.d < %(end)s
+        SELECT count(*), coalesce(sum(a), 0), count(*) FILTER (WHERE d > first_day),
+               coalesce(sum(a) FILTER (WHERE d > first_day), 0)
+        FROM x WHERE d >= %(start)s AND d < %(end)s
         """,
         start=start,
         end=end,
@@ -291,13 +293,12 @@ def cohorts(
         scope,
         """
         , m AS (
-            SELECT o.c, o.a,
-                   (extract(year FROM f.first_day) * 12 + extract(month FROM f.first_day) - 1)::int
+            SELECT c, a,
+                   (extract(year FROM first_day) * 12 + extract(month FROM first_day) - 1)::int
                        AS cohort,
-                   ((extract(year FROM o.d) - extract(year FROM f.first_day)) * 12
-                     + extract(month FROM o.d) - extract(month FROM f.first_day))::int AS age
-            FROM o JOIN f ON f.c = o.c
-            WHERE f.first_day >= %(start)s AND f.first_day < %(end)s)
+                   ((extract(year FROM d) - extract(year FROM first_day)) * 12
+                     + extract(month FROM d) - extract(month FROM first_day))::int AS age
+            FROM x WHERE first_day >= %(start)s AND first_day < %(end)s)
         -- Every cohort customer orders in month 0: its count there is the cohort's size.
         SELECT cohort, age, count(DISTINCT c), sum(a)
         FROM m GROUP BY cohort, age ORDER BY cohort, age

@@ -43,7 +43,7 @@ def customer_scores(
     rows = _query(
         scope,
         """
-        , x AS (
+        , per AS (
             SELECT c, min(d) AS first_day, max(d) AS last_day, count(*) AS n, sum(a) AS rev,
                    count(*) FILTER (WHERE disc) AS disc_n
             FROM o GROUP BY c)
@@ -53,7 +53,7 @@ def customer_scores(
                ntile(5) OVER (ORDER BY rev, c),
                row_number() OVER (ORDER BY rev DESC, c),
                count(*) OVER ()
-        FROM x ORDER BY c
+        FROM per ORDER BY c
         """,
     )
     scores = []
