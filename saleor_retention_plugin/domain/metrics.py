@@ -50,6 +50,9 @@ def _by_customer(facts: Iterable[OrderFact]) -> dict[str, list[OrderFact]]:
     return grouped
 
 
+ZERO_SHARE = Decimal("0.0000")
+
+
 def share(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
     """``part / whole`` to 4 decimals (0.1234 = 12.34 %); None when ``whole`` is 0."""
     if not whole:
@@ -244,7 +247,7 @@ def cohorts(facts: Iterable[OrderFact], start: date, end: date, as_of: date) -> 
             Cohort(
                 month_of(cohort),
                 size,
-                tuple(share(len(active[cohort].get(age, ())), size) or Decimal(0) for age in ages),
+                tuple(share(len(active[cohort].get(age, ())), size) or ZERO_SHARE for age in ages),
                 tuple(per_customer),
             )
         )
@@ -365,7 +368,7 @@ def score_customers(
             len(orders),
             sum((o.amount for o in orders), Decimal(0)),
             (as_of - last).days,
-            share(sum(o.discounted for o in orders), len(orders)) or Decimal(0),
+            share(sum(o.discounted for o in orders), len(orders)) or ZERO_SHARE,
         )
     n = len(base)
 

@@ -319,7 +319,7 @@ def cohorts(
         for age in range(last - cohort + 1):
             customers, revenue = by_cohort[cohort].get(age, (0, Decimal(0)))
             running += revenue
-            retention.append(metrics.share(customers, size) or Decimal(0))
+            retention.append(metrics.share(customers, size) or metrics.ZERO_SHARE)
             per_customer.append((running / size).quantize(Decimal("0.01")))
         result.append(
             metrics.Cohort(metrics.month_of(cohort), size, tuple(retention), tuple(per_customer))

@@ -68,7 +68,7 @@ def customer_scores(
         scores.append(
             CustomerScore(
                 c, segment, n, revenue, (scope.as_of - last_day).days, r, f, m,
-                metrics.share(discounted, n) or Decimal(0), rank <= top,
+                metrics.share(discounted, n) or metrics.ZERO_SHARE, rank <= top,
             )
         )  # fmt: skip
     return scores
