@@ -39,6 +39,14 @@ def main(argv: list[str] | None = None) -> int:
             "simulating, e.g. to rerun on a database an earlier sandbox run filled"
         ),
     )
+    parser.add_argument(
+        "--dataset",
+        choices=["simulated", "cdnow"],
+        default="simulated",
+        help="cdnow: import the real CDNOW purchase history and print its retention report",
+    )
+    parser.add_argument("--html", help="with --dataset cdnow: also write the report as HTML")
+    parser.add_argument("--json", help="with --dataset cdnow: also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.weeks < 1 or args.customers < 1:
         parser.error("--weeks and --customers must be at least 1")
@@ -77,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", verbosity=0)
         if database_url and args.reset:
             empty_plugin_tables()
+        if args.dataset == "cdnow":
+            from .cdnow import run_cdnow
+
+            return run_cdnow(html=args.html, json_path=args.json)
         store = SimulatedStore(
             seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers
         )
