@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from ..domain import btyd
 from ..domain.metrics import OrderFact
-from .purchases import ChannelScope, _query, order_facts
+from .purchases import ChannelScope, _days_query, order_facts
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,12 @@ def customer_summaries(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return btyd.summarise_purchases(((f.customer, f.day, f.amount) for f in facts), scope.as_of)
-    rows = _query(
+    rows = _days_query(
         scope,
         """
-        , days AS (SELECT c, d, sum(a) AS a FROM o GROUP BY c, d),
-        dx AS (SELECT c, d, a, min(d) OVER (PARTITION BY c) AS first_day FROM days)
-        SELECT c, count(*) - 1, (max(d) - min(d)) / 7.0, (%(as_of)s - min(d)) / 7.0,
-               coalesce(avg(a) FILTER (WHERE d > first_day), 0)
-        FROM dx GROUP BY c
+        SELECT c, days - 1, (last_day - first_day) / 7.0, (%(as_of)s - first_day) / 7.0,
+               CASE WHEN days > 1 THEN repeat_rev / (days - 1) ELSE 0 END
+        FROM customers
         """,
     )
     return [

@@ -16,20 +16,23 @@ calendar days in ``tz``, the shop's timezone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 
 from ..domain import metrics
 from ..domain.metrics import OrderFact
 from ..models import PurchasedLine, PurchasedOrder
 
+REPORT_WORK_MEM = "256MB"
 ORDERS = PurchasedOrder._meta.db_table
 LINES = PurchasedLine._meta.db_table
 
@@ -123,8 +126,8 @@ WITH o AS (
 """
 
 
-def _query(scope: ChannelScope, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    values = {
+def _params(scope: ChannelScope, **params: Any) -> dict[str, Any]:
+    return {
         "tz": scope.tz,
         "channel": scope.channel,
         "currency": scope.currency,
@@ -132,8 +135,66 @@ def _query(scope: ChannelScope, sql: str, **params: Any) -> list[tuple[Any, ...]
         "as_of": scope.as_of,
         **params,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_BASE + sql, values)
+
+
+def _query(scope: ChannelScope, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """``sql`` after the ``o``/``x`` CTEs over the channel's counted orders."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Sorting a channel's orders by customer must stay in memory, not spill to disk.
+        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        cursor.execute(_BASE + sql, _params(scope, **params))
+        return list(cursor.fetchall())
+
+
+# One pass over the orders builds two small tables every other figure reads: one row per
+# customer and order day (``report_days``) and one per customer (``report_customers``).
+DAYS, CUSTOMERS = "retention_report_days", "retention_report_customers"
+_PREPARE = [
+    f"DROP TABLE IF EXISTS {DAYS}, {CUSTOMERS}",
+    f"""CREATE TEMP TABLE {DAYS} AS {_BASE}
+    SELECT c, d, sum(a) AS a, count(*) AS n, count(*) FILTER (WHERE disc) AS disc_n,
+           min(d) OVER (PARTITION BY c) AS first_day,
+           lag(d) OVER (PARTITION BY c ORDER BY d) AS prev_day
+    FROM o GROUP BY c, d""",
+    f"""CREATE TEMP TABLE {CUSTOMERS} AS
+    SELECT c, min(d) AS first_day, min(d) FILTER (WHERE d > first_day) AS second_day,
+           max(d) AS last_day, sum(n)::bigint AS n, sum(a) AS rev,
+           sum(disc_n)::bigint AS disc_n,
+           count(*) AS days, coalesce(sum(a) FILTER (WHERE d > first_day), 0) AS repeat_rev
+    FROM {DAYS} GROUP BY c""",
+]
+_prepared: ContextVar[tuple[Any, ...] | None] = ContextVar("retention_report", default=None)
+
+
+@contextmanager
+def prepared(scope: ChannelScope) -> Iterator[None]:
+    """Build the per-day and per-customer tables of ``scope`` once for every query inside.
+
+    Reentrant: nested uses of the same scope share the tables. PostgreSQL only.
+    """
+    key = (scope.channel, scope.tz, scope.currency, scope.as_of)
+    if _prepared.get() == key:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        for statement in _PREPARE:
+            cursor.execute(statement, _params(scope))
+        token = _prepared.set(key)
+        try:
+            yield
+        finally:
+            _prepared.reset(token)
+            cursor.execute(f"DROP TABLE IF EXISTS {DAYS}, {CUSTOMERS}")
+
+
+def _days_query(scope: ChannelScope, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    """``sql`` over the prepared tables ``days`` and ``customers``."""
+    with prepared(scope), connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH days AS (SELECT * FROM {DAYS}), customers AS (SELECT * FROM {CUSTOMERS}) " + sql,
+            _params(scope, **params),
+        )
         return list(cursor.fetchall())
 
 
@@ -147,27 +208,24 @@ def repurchase_rate(
         return metrics.repurchase_rate(facts, start, end, within_days, scope.as_of)
     if scope.currency is None:
         return metrics.repurchase_rate([], start, end, within_days, scope.as_of)
-    ((new, in_window, repeated),) = _query(
+    ((new, in_window, repeated),) = _days_query(
         scope,
         """
-        , per AS (
-            SELECT c, first_day, min(d) FILTER (WHERE d > first_day) AS second_day
-            FROM x GROUP BY c, first_day)
         SELECT count(*),
                count(*) FILTER (WHERE first_day + %(n)s > %(as_of)s),
                count(*) FILTER (WHERE first_day + %(n)s <= %(as_of)s
                                 AND second_day <= first_day + %(n)s)
-        FROM per WHERE first_day >= %(start)s AND first_day < %(end)s
+        FROM customers WHERE first_day >= %(start)s AND first_day < %(end)s
         """,
         n=within_days,
         start=start,
         end=end,
     )
-    ((buyers, repeat_buyers),) = _query(
+    ((buyers, repeat_buyers),) = _days_query(
         scope,
         """
-        SELECT count(*), count(*) FILTER (WHERE days >= 2) FROM (
-            SELECT c, count(DISTINCT d) AS days FROM o
+        SELECT count(*), count(*) FILTER (WHERE in_period >= 2) FROM (
+            SELECT c, count(*) AS in_period FROM days
             WHERE d >= %(start)s AND d < %(end)s GROUP BY c) x
         """,
         start=start,
@@ -185,12 +243,13 @@ def revenue_split(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return metrics.revenue_split(facts, start, end)
-    ((orders, revenue, returning, returning_revenue),) = _query(
+    ((orders, revenue, returning, returning_revenue),) = _days_query(
         scope,
         """
-        SELECT count(*), coalesce(sum(a), 0), count(*) FILTER (WHERE d > first_day),
+        SELECT coalesce(sum(n), 0)::bigint, coalesce(sum(a), 0),
+               coalesce(sum(n) FILTER (WHERE d > first_day), 0)::bigint,
                coalesce(sum(a) FILTER (WHERE d > first_day), 0)
-        FROM x WHERE d >= %(start)s AND d < %(end)s
+        FROM days WHERE d >= %(start)s AND d < %(end)s
         """,
         start=start,
         end=end,
@@ -216,14 +275,12 @@ def repurchase_cycle(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return metrics.summarise_gaps(metrics.repurchase_gaps(facts, start, end))
-    ((count, median, *histogram),) = _query(
+    ((count, median, *histogram),) = _days_query(
         scope,
         f"""
-        , g AS (
-            SELECT d, d - lag(d) OVER (PARTITION BY c ORDER BY d) AS gap
-            FROM (SELECT DISTINCT c, d FROM o) days)
+        , g AS (SELECT d, d - prev_day AS gap FROM days WHERE prev_day IS NOT NULL)
         SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), {_HISTOGRAM}
-        FROM g WHERE gap IS NOT NULL AND d >= %(start)s AND d < %(end)s
+        FROM g WHERE d >= %(start)s AND d < %(end)s
         """,
         start=start,
         end=end,
@@ -289,7 +346,7 @@ def cohorts(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return metrics.cohorts(facts, start, end, scope.as_of)
-    rows = _query(
+    rows = _days_query(
         scope,
         """
         , m AS (
@@ -298,7 +355,7 @@ def cohorts(
                        AS cohort,
                    ((extract(year FROM d) - extract(year FROM first_day)) * 12
                      + extract(month FROM d) - extract(month FROM first_day))::int AS age
-            FROM x WHERE first_day >= %(start)s AND first_day < %(end)s)
+            FROM days WHERE first_day >= %(start)s AND first_day < %(end)s)
         -- Every cohort customer orders in month 0: its count there is the cohort's size.
         SELECT cohort, age, count(DISTINCT c), sum(a)
         FROM m GROUP BY cohort, age ORDER BY cohort, age
@@ -334,9 +391,10 @@ def formula_ltv(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return metrics.formula_ltv(facts, start, end, lifespan_years)
-    ((orders, revenue, customers),) = _query(
+    ((orders, revenue, customers),) = _days_query(
         scope,
-        "SELECT count(*), sum(a), count(DISTINCT c) FROM o WHERE d >= %(start)s AND d < %(end)s",
+        "SELECT sum(n)::bigint, sum(a), count(DISTINCT c) FROM days "
+        "WHERE d >= %(start)s AND d < %(end)s",
         start=start,
         end=end,
     )

@@ -8,12 +8,13 @@ GraphQL API. Nothing here writes.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..domain.metrics import Uplift
+from ..domain.metrics import OrderFact, Uplift
 from . import lifetime, loyalty, purchases, segments
 
 
@@ -61,12 +62,33 @@ def build_report(
     zone = ZoneInfo(tz)
     since = datetime.combine(start, time(), tzinfo=zone)
     until = datetime.combine(end, time(), tzinfo=zone)
+    with purchases.prepared(scope) if scope.postgres else nullcontext():
+        report = _figures(scope, facts, start, end, within_days, lifespan_years, predict)
     cart = loyalty.cart_recovery(channel)
     uplift: Uplift = cart.pop("uplift")
+    report.update(
+        {
+            "points": loyalty.points_economics(channel, since, until, value_per_point),
+            "carts": cart,
+            "cart_uplift": uplift,
+        }
+    )
+    return _plain(report)
+
+
+def _figures(
+    scope: purchases.ChannelScope,
+    facts: list[OrderFact] | None,
+    start: date,
+    end: date,
+    within_days: int,
+    lifespan_years: Decimal,
+    predict: bool,
+) -> dict[str, Any]:
     report: dict[str, Any] = {
-        "channel": channel,
+        "channel": scope.channel,
         "currency": scope.currency,
-        "timezone": tz,
+        "timezone": scope.tz,
         "period": {"start": start, "end": end, "as_of": scope.as_of},
         "other_currency_orders": scope.other_currency_orders,
         "repurchase": purchases.repurchase_rate(scope, start, end, within_days, facts=facts),
@@ -81,10 +103,7 @@ def build_report(
         "cohorts": purchases.cohorts(scope, start, end, facts=facts),
         "ltv_formula": purchases.formula_ltv(scope, start, end, lifespan_years, facts=facts),
         "segments": segments.segment_sizes(scope, facts=facts),
-        "points": loyalty.points_economics(channel, since, until, value_per_point),
-        "carts": cart,
-        "cart_uplift": uplift,
     }
     if predict:
         report["predicted"] = lifetime.predicted_value(scope, facts=facts)
-    return _plain(report)
+    return report

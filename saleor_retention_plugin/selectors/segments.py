@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from ..domain import metrics
 from ..domain.metrics import CustomerScore, OrderFact
-from .purchases import ChannelScope, _query, order_facts, repurchase_cycle
+from .purchases import ChannelScope, _days_query, order_facts, repurchase_cycle
 
 FIRST_DAY = date(1900, 1, 1)
 
@@ -40,20 +40,16 @@ def customer_scores(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return metrics.score_customers(facts, scope.as_of, limits)
-    rows = _query(
+    rows = _days_query(
         scope,
         """
-        , per AS (
-            SELECT c, min(d) AS first_day, max(d) AS last_day, count(*) AS n, sum(a) AS rev,
-                   count(*) FILTER (WHERE disc) AS disc_n
-            FROM o GROUP BY c)
         SELECT c, first_day, last_day, n, rev, disc_n,
                ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c),
                ntile(5) OVER (ORDER BY n, c),
                ntile(5) OVER (ORDER BY rev, c),
                row_number() OVER (ORDER BY rev DESC, c),
                count(*) OVER ()
-        FROM per ORDER BY c
+        FROM customers ORDER BY c
         """,
     )
     scores = []
