@@ -59,9 +59,9 @@ def test_bad_dates_get_a_clear_message_not_a_server_error(loyalty_api, staff_tok
 
 
 def get_report(loyalty_api, token, query="?start=2026-01-01&end=2026-03-01&as_of=2026-03-15"):
-    extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = RequestFactory().get(
-        f"/plugins/channel/main/saleor.retention/report/{query}", **extra
+        f"/plugins/channel/main/saleor.retention/report/{query}", headers=headers
     )
     return route_plugin_request(loyalty_api.plugin("main"), request, "report/")
 
