@@ -160,6 +160,16 @@ def render_text(report: dict[str, Any]) -> str:
             ],
         )
     )
+    parts.append(
+        _table(
+            "Repurchase by segment on the day before the period, and by tier",
+            ["group", "customers", "ordered in the period", "rate"],
+            [
+                [g["group"], g["customers"], g["ordered"], _pct(g["rate"])]
+                for g in report["repurchase_by_segment"]
+            ],
+        )
+    )
     predicted = report.get("predicted")
     if predicted:
         if predicted["unavailable"]:

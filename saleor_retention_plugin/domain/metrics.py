@@ -399,6 +399,70 @@ def score_customers(
     ]
 
 
+@dataclass(frozen=True)
+class GroupRepurchase:
+    """Of a group's customers (who had ordered before the period), how many ordered in it."""
+
+    group: str
+    customers: int
+    ordered: int
+    rate: Decimal | None
+
+
+def segment_at_start(
+    first_day: date, last_before: date, start: date, thresholds: SegmentThresholds
+) -> str:
+    """A customer's segment on the day before the period: the report's "by segment"."""
+    if (start - first_day).days <= thresholds.new_days:
+        return "new"
+    if (start - last_before).days <= thresholds.active_days:
+        return "active"
+    return "dormant"
+
+
+def repurchase_by_segment(
+    facts: Iterable[OrderFact],
+    start: date,
+    end: date,
+    thresholds: SegmentThresholds,
+    tier_of: dict[str, str] | None = None,
+) -> list[GroupRepurchase]:
+    """Repurchase of customers who had ordered before ``start``: per segment on the day
+    before the period (new / active / dormant, thresholds as in ``SegmentThresholds``
+    counted from ``start``), and per membership tier (``tier_of``: customer key -> tier
+    code; everyone else is ``non-member``). The rate is the share who ordered in the period.
+    """
+    rows = []
+    for customer, orders in _by_customer(facts).items():
+        before = [o.day for o in orders if o.day < start]
+        if not before:
+            continue
+        ordered = any(start <= o.day < end for o in orders)
+        rows.append((customer, segment_at_start(before[0], before[-1], start, thresholds), ordered))
+    return group_repurchase(rows, tier_of or {})
+
+
+def group_repurchase(
+    rows: Iterable[tuple[str, str, bool]], tier_of: dict[str, str]
+) -> list[GroupRepurchase]:
+    """Counts per segment and per tier from (customer, segment, ordered in the period)."""
+    counts: dict[str, list[int]] = {
+        name: [0, 0] for name in ("new", "active", "dormant", "non-member")
+    }
+    for customer, segment, ordered in rows:
+        for group in (
+            segment,
+            f"tier:{tier_of[customer]}" if customer in tier_of else "non-member",
+        ):
+            tally = counts.setdefault(group, [0, 0])
+            tally[0] += 1
+            tally[1] += ordered
+    return [
+        GroupRepurchase(group, total, ordered, share(ordered, total))
+        for group, (total, ordered) in counts.items()
+    ]
+
+
 # --- experiments ----------------------------------------------------------------------------
 
 

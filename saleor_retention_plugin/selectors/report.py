@@ -103,6 +103,7 @@ def _figures(
         "cohorts": purchases.cohorts(scope, start, end, facts=facts),
         "ltv_formula": purchases.formula_ltv(scope, start, end, lifespan_years, facts=facts),
         "segments": segments.segment_sizes(scope, facts=facts),
+        "repurchase_by_segment": segments.repurchase_by_segment(scope, start, end, facts=facts),
     }
     if predict:
         report["predicted"] = lifetime.predicted_value(scope, facts=facts)

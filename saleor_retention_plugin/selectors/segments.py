@@ -106,3 +106,47 @@ def segment_sizes(scope: ChannelScope, facts: Sequence[OrderFact] | None = None)
         ),
         dict(Counter((score.recency_score, score.frequency_score) for score in scores)),
     )
+
+
+def tiers_by_customer(channel: str) -> dict[str, str]:
+    """Customer key -> code of the member's current tier in the channel."""
+    from ..models import CustomerTier
+
+    return {
+        f"customer:{customer_id}": code
+        for customer_id, code in CustomerTier.objects.filter(
+            channel_slug=channel, account__customer_id__isnull=False
+        ).values_list("account__customer_id", "tier__code")
+    }
+
+
+def repurchase_by_segment(
+    scope: ChannelScope,
+    start: date,
+    end: date,
+    limits: metrics.SegmentThresholds | None = None,
+    facts: Sequence[OrderFact] | None = None,
+) -> list[metrics.GroupRepurchase]:
+    """``domain.metrics.repurchase_by_segment`` for the channel (segments and tiers)."""
+    limits = limits or thresholds(scope, facts)
+    tier_of = tiers_by_customer(scope.channel)
+    if not scope.postgres or facts is not None or scope.currency is None:
+        facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
+        return metrics.repurchase_by_segment(facts, start, end, limits, tier_of)
+    rows = _days_query(
+        scope,
+        """
+        SELECT c, first_day, max(d) FILTER (WHERE d < %(start)s),
+               bool_or(d >= %(start)s AND d < %(end)s)
+        FROM days WHERE first_day < %(start)s GROUP BY c, first_day
+        """,
+        start=start,
+        end=end,
+    )
+    return metrics.group_repurchase(
+        (
+            (c, metrics.segment_at_start(first_day, last_before, start, limits), ordered)
+            for c, first_day, last_before, ordered in rows
+        ),
+        tier_of,
+    )

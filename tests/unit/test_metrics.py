@@ -182,3 +182,22 @@ def test_too_small_samples_say_so_in_a_plain_sentence():
     assert small.too_small
     assert small.verdict.startswith("Too few carts to tell yet")
     assert metrics.uplift(10, 2, 0, 0).verdict == "No comparison yet: one of the groups is empty."
+
+
+def test_repurchase_by_segment_on_the_day_before_the_period_and_by_tier():
+    thresholds = metrics.segment_thresholds(20.5)  # new within 20 days, active within 40
+    groups = {
+        g.group: (g.customers, g.ordered, g.rate)
+        for g in metrics.repurchase_by_segment(
+            SHOP, date(2026, 1, 25), date(2026, 3, 2), thresholds, {"ann": "gold"}
+        )
+    }
+    # Before 25 January: ann (first 20 days before: new), bob (15: new), cat (first 36
+    # days before, last 10: active). Only ann orders in the period (1 March).
+    assert groups == {
+        "new": (2, 1, Decimal("0.5")),
+        "active": (1, 0, Decimal("0")),
+        "dormant": (0, 0, None),
+        "tier:gold": (1, 1, Decimal(1)),
+        "non-member": (2, 0, Decimal("0")),
+    }

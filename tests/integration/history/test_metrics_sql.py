@@ -14,6 +14,7 @@ import pytest
 
 from saleor_retention_plugin.domain import metrics
 from saleor_retention_plugin.domain.history import PurchaseLine
+from saleor_retention_plugin.models import CustomerTier, LoyaltyAccount, MembershipTier
 from saleor_retention_plugin.selectors import purchases, segments
 from saleor_retention_plugin.services.purchase_history import (
     merge_guest_purchases,
@@ -207,3 +208,24 @@ def test_orders_in_another_currency_are_left_out_and_counted():
     shop = scope()
     assert (shop.currency, shop.other_currency_orders) == ("USD", 1)
     assert purchases.revenue_split(shop, START, END).revenue == Decimal("460")
+
+
+def test_repurchase_by_segment_and_tier_in_sql():
+    store(SHOP)
+    gold = MembershipTier.objects.create(channel_slug=CHANNEL, rank=2, code="gold")
+    ann = LoyaltyAccount.objects.create(channel_slug=CHANNEL, customer_id=NAMES["ann"])
+    CustomerTier.objects.create(
+        account=ann, channel_slug=CHANNEL, tier=gold, achieved_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    shop = scope()
+    limits = metrics.segment_thresholds(20.5)
+    start, end = date(2026, 1, 25), date(2026, 3, 2)
+    in_sql = segments.repurchase_by_segment(shop, start, end, limits)
+    fallback = segments.repurchase_by_segment(
+        shop, start, end, limits, facts=purchases.order_facts(shop)
+    )
+    assert in_sql == fallback
+    rates = {g.group: (g.customers, g.rate) for g in in_sql}
+    assert rates["new"] == (2, Decimal("0.5"))
+    assert rates["tier:gold"] == (1, Decimal(1))
+    assert rates["non-member"] == (2, Decimal(0))
