@@ -13,14 +13,16 @@ lists around it (enclosing connections, ``_entities`` representations).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql.error import GraphQLSyntaxError
 from graphql.language import ast
 from graphql.language.lexer import Lexer, TokenKind
 from graphql.language.source import Source
 from graphql.type import GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 MAX_QUERY_SIZE = 20_000  # characters
 MAX_PAGE_SIZE = 100

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphene
 
 from ..domain.tiers import localised
-from ..models import MembershipTier as MembershipTierModel
-from ..models import Redemption as RedemptionModel
-from ..models import Reward as RewardModel
-from ..models import TierBenefit as TierBenefitModel
-from ..models import TierChange as TierChangeModel
 from .ids import to_global_id
 from .types import PageInfo, Translation, language_of, translations
+
+if TYPE_CHECKING:
+    from ..models import MembershipTier as MembershipTierModel
+    from ..models import Redemption as RedemptionModel
+    from ..models import Reward as RewardModel
+    from ..models import TierBenefit as TierBenefitModel
+    from ..models import TierChange as TierChangeModel
 
 
 def _texts_field(description: str) -> graphene.String:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -21,7 +21,6 @@ from graphql.error import GraphQLError, GraphQLSyntaxError, format_error
 from graphql.execution import execute
 from graphql.validation import validate
 
-from ..conf import ChannelSettings
 from ..endpoints import route
 from . import limits
 from .context import LoyaltyContext
@@ -30,6 +29,9 @@ from .limits import QueryRejected, check_cost, check_depth, check_nesting, check
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
 from .schema import schema
 from .whole_numbers import non_integer_variables
+
+if TYPE_CHECKING:
+    from ..conf import ChannelSettings
 
 logger = logging.getLogger(__name__)
 

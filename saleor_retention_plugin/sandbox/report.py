@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core import mail
 from django.db.models import Count, F, Sum
@@ -15,6 +14,10 @@ from ..services.cart_reminders import cart_recovery_summary
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
 from .store import CHANNELS, SimulatedStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

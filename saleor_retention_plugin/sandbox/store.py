@@ -14,11 +14,10 @@ import functools
 import heapq
 import random
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import time_machine
 
@@ -41,6 +40,9 @@ from ..tasks import (
     sweep_flows_task,
     sync_order_points_task,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Simulated behaviour (assumptions of the simulation, not measurements): a customer fills
 # a cart and leaves it with ABANDON_DAILY a day; a cart left behind comes back by itself
@@ -599,7 +601,7 @@ class SimulatedStore:
             .exclude(code=None)
             .first()
         )
-        if issued is not None and self.random.random() < 0.7:
+        if issued is not None and issued.code is not None and self.random.random() < 0.7:
             mall.mark_code_used(issued.code)
             self.log.codes_used += 1
 

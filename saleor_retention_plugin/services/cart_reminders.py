@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings as django_settings
@@ -28,9 +28,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..conf import ChannelSettings
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
-from ..domain.carts import CartContents
 from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
 from . import consent
 from .carts import (
@@ -51,6 +49,10 @@ from .flows import (
     deliver_message,
     schedule_due_messages,
 )
+
+if TYPE_CHECKING:
+    from ..conf import ChannelSettings
+    from ..domain.carts import CartContents
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +345,9 @@ class CartReminderFlow:
     def prepare(
         self, message: FlowMessage, settings: ChannelSettings, now: datetime
     ) -> Preparation:
-        cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
+        cart = None
+        if message.cart_id is not None:
+            cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
         if cart is None:
             return Cancel(NotAbandoned.DELETED.value)
         if cart.state != CartState.OPEN:

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
 
 from saleor_retention_plugin import schedule
 from saleor_retention_plugin.domain.carts import CartContents, PlacedOrder
@@ -159,7 +158,3 @@ def test_the_sweep_reads_only_due_carts_whatever_the_number_tracked(track):
     many = queries_of_one_sweep(T0 + HOUR)
     assert many == few
     assert FlowMessage.objects.count() == 2
-
-
-def test_models_and_migrations_agree():
-    call_command("makemigrations", "saleor_retention_plugin", "--check", "--dry-run", verbosity=0)
