@@ -20,11 +20,13 @@ of the repeat purchases. Fitting is maximum likelihood with SciPy (the optional
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import date
+    from decimal import Decimal
 
 
 class AnalyticsUnavailable(ImportError):

@@ -9,11 +9,13 @@ currency, net of tax; ``placed_at`` is timezone-aware.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .customers import normalise_email
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # ISO 4217 codes with their minor units; enough to refuse a typo such as "USS" in a
 # backfill file. Codes outside this list are refused with a clear message.

@@ -19,11 +19,13 @@ import itertools
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
 
 CYCLE_BUCKETS = (7, 14, 30, 60, 90, 180, 365)
 DEFAULT_CYCLE_DAYS = 30

@@ -1,10 +1,9 @@
 """Staff read the retention figures: a GraphQL field and the HTML report on the plugin's path.
 
 ``retentionReport`` (MANAGE_USERS, or an app with it) answers the headline figures of
-``selectors.report`` plus every figure as JSON; ``GET /plugins/channel/<slug>/
-saleor.retention/report/?start=YYYY-MM-DD&end=YYYY-MM-DD`` with the same Saleor token
-answers the self-contained HTML report. Customers and anonymous callers are refused. The
-shop's timezone is the channel's ``timezone`` setting.
+``selectors.report`` plus every figure as JSON (``report_view`` serves the HTML report).
+Customers and anonymous callers are refused. The shop's timezone is the channel's
+``timezone`` setting.
 """
 
 from __future__ import annotations
@@ -14,10 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import graphene
-from django.http import HttpRequest, HttpResponse, JsonResponse
 from graphql import GraphQLError
 
-from ..endpoints import route
 from ..selectors.report import build_report
 from .ledger import require_manager
 
@@ -55,7 +52,7 @@ class RetentionReport(graphene.ObjectType):
     )
 
 
-def _day(raw: str | None, name: str) -> date | None:
+def parse_day(raw: str | None, name: str) -> date | None:
     if raw is None:
         return None
     try:
@@ -114,7 +111,7 @@ class RetentionReportQueries(graphene.ObjectType):
         try:
             figures = report_for(
                 context.channel_slug, context.settings.ledger.timezone,
-                _day(start, "start"), _day(end, "end"), _day(as_of, "asOf"),
+                parse_day(start, "start"), parse_day(end, "end"), parse_day(as_of, "asOf"),
                 within_days, years,
             )  # fmt: skip
         except ValueError as error:
@@ -141,39 +138,3 @@ class RetentionReportQueries(graphene.ObjectType):
             ),
             figures=figures,
         )
-
-
-@route("report")
-def html_report(plugin: Any, request: HttpRequest, path: str) -> HttpResponse:
-    """The HTML report for staff with MANAGE_USERS (their Saleor token); others refused."""
-    from ..analytics_report import ChartsUnavailable, render_html
-    from .requestor import AuthenticationFailed
-    from .view import requestor_resolver
-
-    channel = getattr(plugin, "channel", None)
-    if channel is None:
-        return JsonResponse({"errors": [{"message": "Use the channel's path."}]}, status=404)
-    if request.method != "GET":
-        response = JsonResponse({"errors": [{"message": "Use GET."}]}, status=405)
-        response["Allow"] = "GET"
-        return response
-    try:
-        requestor = requestor_resolver()(request, channel.slug)
-    except AuthenticationFailed as error:
-        return JsonResponse({"errors": [{"message": error.message}]}, status=401)
-    if not requestor.is_authenticated:
-        return JsonResponse({"errors": [{"message": "Sign in with a staff token."}]}, status=401)
-    if not requestor.can_manage_loyalty(channel.slug):
-        return JsonResponse(
-            {"errors": [{"message": "You need the MANAGE_USERS permission."}]}, status=403
-        )
-    try:
-        figures = report_for(
-            channel.slug, plugin.settings.ledger.timezone,
-            _day(request.GET.get("start"), "start"), _day(request.GET.get("end"), "end"),
-            _day(request.GET.get("as_of"), "as_of"), predict=True,
-        )  # fmt: skip
-        page = render_html(figures)
-    except (GraphQLError, ValueError, ChartsUnavailable) as error:
-        return JsonResponse({"errors": [{"message": str(error)}]}, status=400)
-    return HttpResponse(page, content_type="text/html; charset=utf-8")

@@ -17,6 +17,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from .constraints import check_constraint
+
 
 class PurchasedOrder(models.Model):
     order_id = models.CharField(max_length=64, unique=True)
@@ -39,11 +41,11 @@ class PurchasedOrder(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                check=Q(net_goods_amount__gte=0), name="retention_purchase_amount_not_negative"
+            check_constraint(
+                condition=Q(net_goods_amount__gte=0), name="retention_purchase_amount_not_negative"
             ),
-            models.CheckConstraint(
-                check=~Q(customer_key=""), name="retention_purchase_has_customer_key"
+            check_constraint(
+                condition=~Q(customer_key=""), name="retention_purchase_has_customer_key"
             ),
         ]
         indexes = [
@@ -78,11 +80,12 @@ class PurchasedLine(models.Model):
             models.UniqueConstraint(
                 fields=["order", "line_id"], name="retention_purchase_line_once"
             ),
-            models.CheckConstraint(
-                check=Q(quantity__gt=0), name="retention_purchase_line_quantity_positive"
+            check_constraint(
+                condition=Q(quantity__gt=0), name="retention_purchase_line_quantity_positive"
             ),
-            models.CheckConstraint(
-                check=Q(unit_price_net__gte=0), name="retention_purchase_line_price_not_negative"
+            check_constraint(
+                condition=Q(unit_price_net__gte=0),
+                name="retention_purchase_line_price_not_negative",
             ),
         ]
         indexes = [

@@ -12,11 +12,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.history import SourceRow
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 CHANNEL = "cdnow"
 CURRENCY = "USD"

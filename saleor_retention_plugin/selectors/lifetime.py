@@ -9,13 +9,17 @@ value (expected orders x Gamma-Gamma expected order value).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ..domain import btyd
-from ..domain.metrics import OrderFact
 from .purchases import ChannelScope, _days_query, order_facts
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..domain.metrics import OrderFact
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,12 @@ calendar days in ``tz``, the shop's timezone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -31,6 +30,9 @@ from django.db.models import Count
 from ..domain import metrics
 from ..domain.metrics import OrderFact
 from ..models import PurchasedLine, PurchasedOrder
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
 
 REPORT_WORK_MEM = "256MB"
 ORDERS = PurchasedOrder._meta.db_table

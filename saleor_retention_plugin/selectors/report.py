@@ -11,11 +11,13 @@ import dataclasses
 from contextlib import nullcontext
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ..domain.metrics import OrderFact, Uplift
 from . import lifetime, loyalty, purchases, segments
+
+if TYPE_CHECKING:
+    from ..domain.metrics import OrderFact, Uplift
 
 
 def _plain(value: Any) -> Any:

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ..domain import metrics
 from ..domain.metrics import CustomerScore, OrderFact
 from .purchases import ChannelScope, _days_query, order_facts, repurchase_cycle
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 FIRST_DAY = date(1900, 1, 1)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -20,6 +19,10 @@ from django.utils import timezone
 from ..domain.customers import normalise_email
 from ..domain.history import InvalidPurchase, PurchaseRecord, customer_key
 from ..models import PurchasedLine, PurchasedOrder
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 

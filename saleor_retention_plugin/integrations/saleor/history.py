@@ -6,8 +6,6 @@ with its lines (one ``prefetch_related`` per page). Tested in the Saleor tier.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +13,9 @@ from ...domain.history import SourceRow
 from .orders import gift_card_amounts, refunded_amount
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from datetime import datetime
+
     from saleor.order.models import Order
 
 PAGE_SIZE = 500

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from io import StringIO
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -17,6 +17,9 @@ from saleor_retention_plugin.models import (
     PurchasedOrder,
 )
 from saleor_retention_plugin.services.backfill import file_rows, run_backfill
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.django_db
 
