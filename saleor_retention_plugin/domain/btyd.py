@@ -145,12 +145,18 @@ def fit_bg_nbd(customers: Sequence[CustomerSummary]) -> BgNbdParameters:
     numpy, optimize, _ = _scipy()
     if len(customers) < 2 or not any(c.frequency > 0 for c in customers):
         raise ModelFitError("BG/NBD needs at least two customers and one repeat purchase.")
-    x, t_x, big_t = _arrays(customers)
+    # Customers with the same (x, t_x, T) have the same likelihood: fit on the distinct
+    # triples, weighted by how many customers share each (most one-off buyers do).
+    triples, weights = numpy.unique(
+        numpy.column_stack(_arrays(customers)), axis=0, return_counts=True
+    )
+    x, t_x, big_t = triples[:, 0], triples[:, 1], triples[:, 2]
     scale = max(float(big_t.max()), 1e-9) / 10  # fit in a unit near 10 periods: stabler
 
     def negative(log_params: Any) -> float:
         r, alpha, a, b = numpy.exp(log_params)
-        value = -bg_nbd_log_likelihood((r, alpha, a, b), x, t_x / scale, big_t / scale).sum()
+        each = bg_nbd_log_likelihood((r, alpha, a, b), x, t_x / scale, big_t / scale)
+        value = -(weights * each).sum()
         return float(value) if numpy.isfinite(value) else 1e300
 
     # Quasi-Newton from r = alpha = a = b = 1 (log 0), restarted once from its own answer:
@@ -158,7 +164,9 @@ def fit_bg_nbd(customers: Sequence[CustomerSummary]) -> BgNbdParameters:
     result = optimize.minimize(negative, numpy.zeros(4), method="L-BFGS-B")
     result = optimize.minimize(negative, result.x, method="L-BFGS-B")
     r, alpha, a, b = (float(v) for v in numpy.exp(result.x))
-    log_likelihood = float(bg_nbd_log_likelihood((r, alpha * scale, a, b), x, t_x, big_t).sum())
+    log_likelihood = float(
+        (weights * bg_nbd_log_likelihood((r, alpha * scale, a, b), x, t_x, big_t)).sum()
+    )
     return BgNbdParameters(r, alpha * scale, a, b, log_likelihood)
 
 
