@@ -170,3 +170,38 @@ def headline(report: dict[str, Any], imported: int, skipped: int) -> str:
 
 def _pct(value: Any) -> str:
     return "n/a" if value is None else f"{float(value) * 100:.1f} %"
+
+
+def print_store_reports(store: Any, *, html: str | None = None) -> None:
+    """After a simulated run: the same retention report for each simulated channel, over the
+    simulated weeks, in each channel's timezone (HTML: one file per channel, the slug added
+    before the extension). No prediction: twelve weeks of a few customers fit no model."""
+    from datetime import timedelta
+
+    from ..analytics_report import ChartsUnavailable, render_html, render_text
+    from ..selectors.report import build_report
+    from .store import CHANNELS
+
+    for channel in CHANNELS:
+        timezone = channel.settings.ledger.timezone
+        report = build_report(
+            channel.slug,
+            store.start.date(),
+            store.end.date() + timedelta(days=1),
+            tz=timezone,
+            as_of=store.end.date(),
+            within_days=30,
+            predict=False,
+        )
+        print(render_text(report))
+        if html:
+            base, extension = os.path.splitext(html)
+            path = f"{base}-{channel.slug}{extension or '.html'}"
+            try:
+                page = render_html(report)
+            except ChartsUnavailable as error:
+                print(f"retention-sandbox: {error}", file=sys.stderr)
+                return
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(page)
+            print(f"Wrote {path}")

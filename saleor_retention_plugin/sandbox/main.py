@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         default="simulated",
         help="cdnow: import the real CDNOW purchase history and print its retention report",
     )
-    parser.add_argument("--html", help="with --dataset cdnow: also write the report as HTML")
+    parser.add_argument(
+        "--html", help="also write the retention report as HTML (simulated: one file per channel)"
+    )
     parser.add_argument("--json", help="with --dataset cdnow: also write the figures as JSON")
     args = parser.parse_args(arguments)
     if args.weeks < 1 or args.customers < 1:
@@ -116,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         store.plan()
         store.run()
         print(ledger_report(store, now=store.end))
+        from .cdnow import print_store_reports
+
+        print_store_reports(store, html=args.html)
     return 0
 
 
