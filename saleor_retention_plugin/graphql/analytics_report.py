@@ -17,6 +17,7 @@ from graphql import GraphQLError
 
 from ..selectors.report import build_report
 from .ledger import require_manager
+from .scalars import JSONString
 
 MAX_WITHIN_DAYS = 3650
 
@@ -47,7 +48,7 @@ class RetentionReport(graphene.ObjectType):
     median_cycle_days = graphene.Float(description="Median days between orders.")
     ltv = graphene.String(description="AOV x orders per year x lifespan years.")
     segments = graphene.Field(SegmentCounts, required=True)
-    figures = graphene.JSONString(
+    figures = JSONString(
         required=True, description="Every figure of the report (docs/analytics.md)."
     )
 

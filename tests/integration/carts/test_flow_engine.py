@@ -84,7 +84,9 @@ def test_opting_out_twice_is_harmless_and_nobody_cannot_opt_out():
     consent.record_opt_out(CHANNEL, email="ann@example.com")
     assert consent.is_opted_out(CHANNEL, email="ANN@example.com", customer_id=None)
     assert consent.is_opted_out(CHANNEL, email=None, customer_id=5)
-    assert not consent.is_opted_out("other-channel", email="ann@example.com", customer_id=5)
+    # An opt-out covers every channel of the shop.
+    assert consent.is_opted_out("other-channel", email="ann@example.com", customer_id=None)
+    assert not consent.is_opted_out("other-channel", email="bo@example.com", customer_id=6)
     assert not consent.is_opted_out(CHANNEL, email=None, customer_id=None)
     with pytest.raises(ValueError, match="customer id or a valid email"):
         consent.record_opt_out(CHANNEL, email="not an email")
