@@ -23,7 +23,10 @@ ROUTES: dict[str, PluginView] = {}
 
 # Modules whose views register themselves with ``@route``; imported on the first request
 # so that loading the plugin class stays cheap.
-VIEW_MODULES: tuple[str, ...] = ("saleor_retention_plugin.graphql.view",)
+VIEW_MODULES: tuple[str, ...] = (
+    "saleor_retention_plugin.graphql.view",
+    "saleor_retention_plugin.graphql.report_view",
+)
 
 
 def route(segment: str) -> Callable[[PluginView], PluginView]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphene
 
 from .analytics import AnalyticsQueries
+from .analytics_report import RetentionReportQueries
 from .federation import FederationQueries, User
 from .ledger import LedgerMutations, LedgerQueries
 from .membership import MembershipMutations, MembershipQueries
@@ -14,6 +15,7 @@ QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (
     MembershipQueries,
     FederationQueries,
     AnalyticsQueries,
+    RetentionReportQueries,
 )
 MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations, MembershipMutations)
 

@@ -7,6 +7,7 @@ from .flows import (
     MessageState,
     TrackedCart,
 )
+from .history import BackfillCheckpoint, PurchasedLine, PurchasedOrder
 from .ledger import LoyaltyAccount, PointsEntry, PointsLot
 from .mall import Redemption, Reward, RewardKind
 from .membership import (
@@ -21,6 +22,7 @@ from .membership import (
 )
 
 __all__ = [
+    "BackfillCheckpoint",
     "BenefitKind",
     "CartRecovery",
     "CartState",
@@ -34,6 +36,8 @@ __all__ = [
     "MessageState",
     "PointsEntry",
     "PointsLot",
+    "PurchasedLine",
+    "PurchasedOrder",
     "QualifyingOrder",
     "Redemption",
     "Reward",

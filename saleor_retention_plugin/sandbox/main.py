@@ -56,6 +56,16 @@ def main(argv: list[str] | None = None) -> int:
             "simulating, e.g. to rerun on a database an earlier sandbox run filled"
         ),
     )
+    parser.add_argument(
+        "--dataset",
+        choices=["simulated", "cdnow"],
+        default="simulated",
+        help="cdnow: import the real CDNOW purchase history and print its retention report",
+    )
+    parser.add_argument(
+        "--html", help="also write the retention report as HTML (simulated: one file per channel)"
+    )
+    parser.add_argument("--json", help="with --dataset cdnow: also write the figures as JSON")
     args = parser.parse_args(arguments)
     if args.weeks < 1 or args.customers < 1:
         parser.error("--weeks and --customers must be at least 1")
@@ -98,12 +108,19 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", verbosity=0)
         if database_url and args.reset:
             empty_plugin_tables()
+        if args.dataset == "cdnow":
+            from .cdnow import run_cdnow
+
+            return run_cdnow(html=args.html, json_path=args.json)
         store = SimulatedStore(
             seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers
         )
         store.plan()
         store.run()
         print(ledger_report(store, now=store.end))
+        from .cdnow import print_store_reports
+
+        print_store_reports(store, html=args.html)
     return 0
 
 

@@ -1,0 +1,130 @@
+"""Backfill rate and peak memory: ``python -m benchmarks.backfill_memory [orders ...]``.
+
+Claim checked (issue 9): the backfill's memory stays flat whatever the file's size (it
+holds one batch), so peak memory at 1 million orders is about that at 100 thousand;
+orders per second are reported for both. Each size runs in a fresh process (its own peak
+RSS, from ``getrusage``) on a JSON-lines file of synthetic orders with one line each,
+written beforehand. Uses its own PostgreSQL database ``retention_benchmark_backfill``.
+``main()`` prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+
+BENCH_DB = "retention_benchmark_backfill"
+
+
+def write_orders(path: str, orders: int, seed: int = 3) -> None:
+    rng = random.Random(seed)
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    with open(path, "w", encoding="utf-8") as handle:
+        for number in range(orders):
+            amount = rng.randrange(500, 20000) / 100
+            placed = start + timedelta(seconds=rng.randrange(3 * 365 * 86400))
+            handle.write(
+                json.dumps(
+                    {
+                        "order_id": f"o{number}",
+                        "channel": "bench",
+                        "customer_id": rng.randrange(orders // 5 + 1),
+                        "placed_at": placed.isoformat(),
+                        "currency": "USD",
+                        "net_goods_amount": f"{amount:.2f}",
+                        "lines": [
+                            {
+                                "line_id": "1",
+                                "sku": f"SKU{number % 500}",
+                                "quantity": 1,
+                                "unit_price_net": f"{amount:.2f}",
+                            }
+                        ],
+                    }
+                )
+                + "\n"
+            )
+
+
+def _child(path: str) -> None:
+    """Run in a fresh process: one backfill of ``path``; prints its figures as JSON."""
+    import resource
+    import time
+
+    import psycopg
+
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(base, autocommit=True) as connection:
+        if not connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)
+        ).fetchone():
+            connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + BENCH_DB
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection as db
+
+    from saleor_retention_plugin.models import BackfillCheckpoint, PurchasedOrder
+    from saleor_retention_plugin.services.backfill import file_rows, run_backfill
+
+    call_command("migrate", verbosity=0)
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"TRUNCATE {PurchasedOrder._meta.db_table}, {BackfillCheckpoint._meta.db_table} "
+            "RESTART IDENTITY CASCADE"
+        )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    report = run_backfill(f"bench:{path}", file_rows(path), batch_size=1000)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "orders": report.orders_imported,
+                "seconds": round(seconds, 1),
+                "orders_per_second": round(report.orders_imported / seconds),
+                "rss_before_mb": round(before / 1024, 1),
+                "peak_rss_mb": round(peak / 1024, 1),
+            }
+        )
+    )
+
+
+def main(sizes: tuple[int, ...] = (100_000, 1_000_000)) -> None:
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="retention-backfill-bench-") as scratch:
+        for orders in sizes:
+            path = os.path.join(scratch, f"orders-{orders}.jsonl")
+            write_orders(path, orders)
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.backfill_memory", "--child", path],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            os.remove(path)
+    print(
+        json.dumps(
+            {
+                "benchmark": "backfill_memory",
+                "runs": runs,
+                "peak_rss_growth_ratio": round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 2),
+                "target": "peak memory flat in the number of orders",
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        _child(sys.argv[2])
+    else:
+        main(tuple(int(arg) for arg in sys.argv[1:]) or (100_000, 1_000_000))

@@ -1,0 +1,252 @@
+"""Buy-till-you-die models: BG/NBD (how many more orders) and Gamma-Gamma (worth how much).
+
+Sources:
+
+* BG/NBD: Fader, Hardie and Lee, "Counting your customers the easy way: an alternative
+  to the Pareto/NBD model", Marketing Science 24(2), 2005 (likelihood eq. 6, P(alive)
+  eq. in section 5 / note "Computing P(alive)", conditional expectation eq. 10).
+* Gamma-Gamma: Fader, Hardie and Lee, "RFM and CLV: using iso-value curves for customer
+  base analysis", Journal of Marketing Research 42(4), 2005 (eqs. 1-5), and Fader &
+  Hardie, "The Gamma-Gamma model of monetary value" (2013 note).
+
+Inputs per customer (``CustomerSummary``): ``frequency`` x = repeat purchases (distinct
+purchase days after the first), ``recency`` t_x = time from the first to the last
+purchase, ``age`` T = time from the first purchase to the end of the observation period,
+all in one time unit (weeks for CDNOW; the report uses days), and ``monetary`` = mean value
+of the repeat purchases. Fitting is maximum likelihood with SciPy (the optional
+``analytics`` extra); without SciPy ``AnalyticsUnavailable`` is raised with the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import date
+    from decimal import Decimal
+
+
+class AnalyticsUnavailable(ImportError):
+    """SciPy is not installed: ``pip install saleor-retention-plugin[analytics]``."""
+
+
+class ModelFitError(ValueError):
+    """The data cannot fit the model (too few customers or repeat buyers); says why."""
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    customer: str
+    frequency: int
+    recency: float
+    age: float
+    monetary: float = 0.0
+
+
+@dataclass(frozen=True)
+class BgNbdParameters:
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float
+
+
+@dataclass(frozen=True)
+class GammaGammaParameters:
+    p: float
+    q: float
+    gamma: float
+    log_likelihood: float
+
+    def expected_average_value(self, frequency: int, monetary: float) -> float:
+        """E(M | x, m̄) (JMR 2005 eq. 5): shrinks a customer's mean towards the population's."""
+        p, q, gamma = self.p, self.q, self.gamma
+        if frequency <= 0:
+            return p * gamma / (q - 1) if q > 1 else float("nan")
+        return p * (gamma + frequency * monetary) / (p * frequency + q - 1)
+
+
+def summarise_purchases(
+    purchases: Iterable[tuple[str, date, Decimal | float]],
+    end: date,
+    *,
+    days_per_unit: float = 7.0,
+) -> list[CustomerSummary]:
+    """Frequency, recency, age and mean repeat value per customer from (customer, day, value).
+
+    Purchases on the same day are one purchase (their values add up), as in the papers.
+    Purchases after ``end`` are ignored. Time is in units of ``days_per_unit`` days.
+    """
+    days: dict[str, dict[date, float]] = {}
+    for customer, day, value in purchases:
+        if day > end:
+            continue
+        per_day = days.setdefault(customer, {})
+        per_day[day] = per_day.get(day, 0.0) + float(value)
+    summaries = []
+    for customer, per_day in days.items():
+        ordered = sorted(per_day)
+        first, last = ordered[0], ordered[-1]
+        repeats = [per_day[day] for day in ordered[1:]]
+        summaries.append(
+            CustomerSummary(
+                customer=customer,
+                frequency=len(repeats),
+                recency=(last - first).days / days_per_unit,
+                age=(end - first).days / days_per_unit,
+                monetary=sum(repeats) / len(repeats) if repeats else 0.0,
+            )
+        )
+    return summaries
+
+
+def _scipy() -> tuple[Any, Any, Any]:
+    try:
+        import numpy
+        from scipy import optimize, special
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise AnalyticsUnavailable(
+            "The BG/NBD and Gamma-Gamma models need SciPy: "
+            "pip install 'saleor-retention-plugin[analytics]'"
+        ) from error
+    return numpy, optimize, special
+
+
+def _arrays(customers: Sequence[CustomerSummary]) -> tuple[Any, Any, Any]:
+    numpy, _, _ = _scipy()
+    x = numpy.array([c.frequency for c in customers], dtype=float)
+    t_x = numpy.array([c.recency for c in customers], dtype=float)
+    big_t = numpy.array([c.age for c in customers], dtype=float)
+    return x, t_x, big_t
+
+
+def bg_nbd_log_likelihood(params: Sequence[float], x: Any, t_x: Any, big_t: Any) -> Any:
+    """Per-customer log-likelihood of BG/NBD (Marketing Science 2005, eq. 6)."""
+    numpy, _, special = _scipy()
+    r, alpha, a, b = params
+    a1 = special.gammaln(r + x) - special.gammaln(r) + r * numpy.log(alpha)
+    a2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b)
+    a2 = a2 - special.gammaln(a + b + x)
+    a3 = -(r + x) * numpy.log(alpha + big_t)
+    repeat = x > 0
+    a4 = numpy.full_like(x, -numpy.inf)
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        a4_all = numpy.log(a) - numpy.log(b + x - 1) - (r + x) * numpy.log(alpha + t_x)
+    a4[repeat] = a4_all[repeat]
+    return a1 + a2 + numpy.logaddexp(a3, a4)
+
+
+def fit_bg_nbd(customers: Sequence[CustomerSummary]) -> BgNbdParameters:
+    """Maximum-likelihood r, alpha, a, b. Raises ``ModelFitError`` without repeat buyers."""
+    numpy, optimize, _ = _scipy()
+    if len(customers) < 2 or not any(c.frequency > 0 for c in customers):
+        raise ModelFitError("BG/NBD needs at least two customers and one repeat purchase.")
+    # Customers with the same (x, t_x, T) have the same likelihood: fit on the distinct
+    # triples, weighted by how many customers share each (most one-off buyers do).
+    triples, weights = numpy.unique(
+        numpy.column_stack(_arrays(customers)), axis=0, return_counts=True
+    )
+    x, t_x, big_t = triples[:, 0], triples[:, 1], triples[:, 2]
+    scale = max(float(big_t.max()), 1e-9) / 10  # fit in a unit near 10 periods: stabler
+
+    def negative(log_params: Any) -> float:
+        r, alpha, a, b = numpy.exp(log_params)
+        each = bg_nbd_log_likelihood((r, alpha, a, b), x, t_x / scale, big_t / scale)
+        value = -(weights * each).sum()
+        return float(value) if numpy.isfinite(value) else 1e300
+
+    # Quasi-Newton from r = alpha = a = b = 1 (log 0), restarted once from its own answer:
+    # converges on CDNOW to the published estimates in a fraction of Nelder-Mead's time.
+    result = optimize.minimize(negative, numpy.zeros(4), method="L-BFGS-B")
+    result = optimize.minimize(negative, result.x, method="L-BFGS-B")
+    r, alpha, a, b = (float(v) for v in numpy.exp(result.x))
+    log_likelihood = float(
+        (weights * bg_nbd_log_likelihood((r, alpha * scale, a, b), x, t_x, big_t)).sum()
+    )
+    return BgNbdParameters(r, alpha * scale, a, b, log_likelihood)
+
+
+def probability_alive(params: BgNbdParameters, customer: CustomerSummary) -> float:
+    """P(still active | x, t_x, T) under BG/NBD; 1 for a customer who never came back."""
+    x = customer.frequency
+    if x == 0:
+        return 1.0
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    log_ratio = (r + x) * (math.log(alpha + customer.age) - math.log(alpha + customer.recency))
+    odds = a / (b + x - 1) * math.exp(log_ratio)
+    return 1.0 / (1.0 + odds)
+
+
+def expected_purchases(params: BgNbdParameters, customer: CustomerSummary, horizon: float) -> float:
+    """E[orders in the next ``horizon`` periods | x, t_x, T] (Marketing Science 2005, eq. 10)."""
+    _, _, special = _scipy()
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, t_x, big_t = customer.frequency, customer.recency, customer.age
+    if horizon <= 0:
+        return 0.0
+    z = horizon / (alpha + big_t + horizon)
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+    first = (a + b + x - 1) / (a - 1)  # a < 1 is fine: the bracket is negative too
+    term = 1 - ((alpha + big_t) / (alpha + big_t + horizon)) ** (r + x) * hyp
+    odds = 0.0
+    if x > 0:
+        odds = a / (b + x - 1) * ((alpha + big_t) / (alpha + t_x)) ** (r + x)
+    return float(first * term / (1 + odds))
+
+
+def gamma_gamma_log_likelihood(params: Sequence[float], x: Any, m: Any) -> Any:
+    """Per-customer log-likelihood of mean spend m̄ over x transactions (JMR 2005)."""
+    numpy, _, special = _scipy()
+    p, q, gamma = params
+    return (
+        special.gammaln(p * x + q)
+        - special.gammaln(p * x)
+        - special.gammaln(q)
+        + q * numpy.log(gamma)
+        + (p * x - 1) * numpy.log(m)
+        + (p * x) * numpy.log(x)
+        - (p * x + q) * numpy.log(gamma + m * x)
+    )
+
+
+def fit_gamma_gamma(customers: Sequence[CustomerSummary]) -> GammaGammaParameters:
+    """Maximum-likelihood p, q, gamma over repeat buyers with a positive mean repeat value."""
+    numpy, optimize, _ = _scipy()
+    buyers = [c for c in customers if c.frequency > 0 and c.monetary > 0]
+    if len(buyers) < 2:
+        raise ModelFitError("Gamma-Gamma needs at least two repeat buyers with spend.")
+    x = numpy.array([c.frequency for c in buyers], dtype=float)
+    m = numpy.array([c.monetary for c in buyers], dtype=float)
+
+    def negative(log_params: Any) -> float:
+        value = -gamma_gamma_log_likelihood(numpy.exp(log_params), x, m).sum()
+        return float(value) if numpy.isfinite(value) else 1e300
+
+    start = numpy.log([1.0, 1.0, float(numpy.mean(m))])
+    result = optimize.minimize(negative, start, method="L-BFGS-B")
+    result = optimize.minimize(negative, result.x, method="L-BFGS-B")
+    p, q, gamma = (float(v) for v in numpy.exp(result.x))
+    return GammaGammaParameters(p, q, gamma, -float(result.fun))
+
+
+def expected_purchases_many(
+    params: BgNbdParameters, customers: Sequence[CustomerSummary], horizon: float
+) -> list[float]:
+    """``expected_purchases`` for many customers at once (vectorised)."""
+    numpy, _, special = _scipy()
+    if not customers or horizon <= 0:
+        return [0.0] * len(customers)
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    x, t_x, big_t = _arrays(customers)
+    z = horizon / (alpha + big_t + horizon)
+    hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
+    term = 1 - ((alpha + big_t) / (alpha + big_t + horizon)) ** (r + x) * hyp
+    with numpy.errstate(divide="ignore", invalid="ignore"):
+        odds = numpy.where(
+            x > 0, a / (b + x - 1) * ((alpha + big_t) / (alpha + t_x)) ** (r + x), 0.0
+        )
+    return [float(v) for v in (a + b + x - 1) / (a - 1) * term / (1 + odds)]

@@ -1,0 +1,1 @@
+"""Read-only questions for the API, the analytics and the report: no writes here."""

@@ -1,0 +1,206 @@
+"""Customer segments of one channel: new / active / dormant, RFM, price sensitivity, value.
+
+Definitions are ``domain.metrics.score_customers`` and ``segment_thresholds``: the
+thresholds follow the shop's median repurchase cycle over its whole history. On
+PostgreSQL one statement scores every customer (``NTILE(5)`` windows, ties by the
+customer key in byte order, as the pure function does); elsewhere the pure function runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ..domain import metrics
+from ..domain.metrics import CustomerScore, OrderFact
+from .purchases import ChannelScope, _days_query, order_facts, repurchase_cycle
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+FIRST_DAY = date(1900, 1, 1)
+
+
+def thresholds(
+    scope: ChannelScope, facts: Sequence[OrderFact] | None = None
+) -> metrics.SegmentThresholds:
+    """From the median gap between consecutive order days over the whole history."""
+    cycle = repurchase_cycle(scope, FIRST_DAY, date.max, facts=facts)
+    return metrics.segment_thresholds(cycle.median_days)
+
+
+def customer_scores(
+    scope: ChannelScope,
+    limits: metrics.SegmentThresholds | None = None,
+    facts: Sequence[OrderFact] | None = None,
+) -> list[CustomerScore]:
+    """Every customer's segment and scores as of ``scope.as_of``, by customer key."""
+    limits = limits or thresholds(scope, facts)
+    if not scope.postgres or facts is not None or scope.currency is None:
+        facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
+        return metrics.score_customers(facts, scope.as_of, limits)
+    rows = _days_query(
+        scope,
+        """
+        SELECT c, first_day, last_day, n, rev, disc_n,
+               ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c),
+               ntile(5) OVER (ORDER BY n, c),
+               ntile(5) OVER (ORDER BY rev, c),
+               row_number() OVER (ORDER BY rev DESC, c),
+               count(*) OVER ()
+        FROM customers ORDER BY c
+        """,
+    )
+    scores = []
+    for c, first_day, last_day, n, revenue, discounted, r, f, m, rank, total in rows:
+        if (scope.as_of - first_day).days < limits.new_days:
+            segment = "new"
+        elif (scope.as_of - last_day).days < limits.active_days:
+            segment = "active"
+        else:
+            segment = "dormant"
+        top = math.ceil(total * metrics.HIGH_VALUE_SHARE)
+        scores.append(
+            CustomerScore(
+                c, segment, n, revenue, (scope.as_of - last_day).days, r, f, m,
+                metrics.share(discounted, n) or metrics.ZERO_SHARE, rank <= top,
+            )
+        )  # fmt: skip
+    return scores
+
+
+@dataclass(frozen=True)
+class SegmentSizes:
+    """How many customers are in each segment, and what they brought in (all time)."""
+
+    thresholds: metrics.SegmentThresholds
+    customers: int
+    by_segment: dict[str, int]
+    revenue_by_segment: dict[str, Decimal]
+    high_value: int
+    high_value_revenue: Decimal
+    discount_driven: int
+    # Customers per (recency score, frequency score), 5 best.
+    recency_frequency: dict[tuple[int, int], int]
+
+
+def segment_sizes(scope: ChannelScope, facts: Sequence[OrderFact] | None = None) -> SegmentSizes:
+    limits = thresholds(scope, facts)
+    if scope.postgres and facts is None and scope.currency is not None:
+        return _segment_sizes_in_sql(scope, limits)
+    scores = customer_scores(scope, limits, facts)
+    by_segment = Counter({"new": 0, "active": 0, "dormant": 0})
+    revenue: dict[str, Decimal] = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
+    for score in scores:
+        by_segment[score.segment] += 1
+        revenue[score.segment] += score.revenue
+    return SegmentSizes(
+        limits,
+        len(scores),
+        dict(by_segment),
+        revenue,
+        sum(score.high_value for score in scores),
+        sum((score.revenue for score in scores if score.high_value), Decimal(0)),
+        sum(
+            score.orders >= 2 and score.discount_share >= metrics.DISCOUNT_DRIVEN_SHARE
+            for score in scores
+        ),
+        dict(Counter((score.recency_score, score.frequency_score) for score in scores)),
+    )
+
+
+def tiers_by_customer(channel: str) -> dict[str, str]:
+    """Customer key -> code of the member's current tier in the channel."""
+    from ..models import CustomerTier
+
+    return {
+        f"customer:{customer_id}": code
+        for customer_id, code in CustomerTier.objects.filter(
+            channel_slug=channel, account__customer_id__isnull=False
+        ).values_list("account__customer_id", "tier__code")
+    }
+
+
+def repurchase_by_segment(
+    scope: ChannelScope,
+    start: date,
+    end: date,
+    limits: metrics.SegmentThresholds | None = None,
+    facts: Sequence[OrderFact] | None = None,
+) -> list[metrics.GroupRepurchase]:
+    """``domain.metrics.repurchase_by_segment`` for the channel (segments and tiers)."""
+    limits = limits or thresholds(scope, facts)
+    tier_of = tiers_by_customer(scope.channel)
+    if not scope.postgres or facts is not None or scope.currency is None:
+        facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
+        return metrics.repurchase_by_segment(facts, start, end, limits, tier_of)
+    rows = _days_query(
+        scope,
+        """
+        SELECT c, first_day, max(d) FILTER (WHERE d < %(start)s),
+               bool_or(d >= %(start)s AND d < %(end)s)
+        FROM days WHERE first_day < %(start)s GROUP BY c, first_day
+        """,
+        start=start,
+        end=end,
+    )
+    return metrics.group_repurchase(
+        (
+            (c, metrics.segment_at_start(first_day, last_before, start, limits), ordered)
+            for c, first_day, last_before, ordered in rows
+        ),
+        tier_of,
+    )
+
+
+def _segment_sizes_in_sql(scope: ChannelScope, limits: metrics.SegmentThresholds) -> SegmentSizes:
+    """``segment_sizes`` aggregated in PostgreSQL: at most 75 rows come back."""
+    rows = _days_query(
+        scope,
+        """
+        , scored AS (
+            SELECT n, rev, disc_n,
+                   CASE WHEN %(as_of)s - first_day < %(new_days)s THEN 'new'
+                        WHEN %(as_of)s - last_day < %(active_days)s THEN 'active'
+                        ELSE 'dormant' END AS segment,
+                   ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c) AS r,
+                   ntile(5) OVER (ORDER BY n, c) AS f,
+                   row_number() OVER (ORDER BY rev DESC, c) AS rank,
+                   ceil(count(*) OVER () * %(top)s) AS top
+            FROM customers)
+        SELECT segment, r, f, count(*), sum(rev),
+               count(*) FILTER (WHERE rank <= top),
+               coalesce(sum(rev) FILTER (WHERE rank <= top), 0),
+               count(*) FILTER (WHERE n >= 2 AND round(disc_n::numeric / n, 4) >= %(driven)s)
+        FROM scored GROUP BY segment, r, f
+        """,
+        new_days=limits.new_days,
+        active_days=limits.active_days,
+        top=metrics.HIGH_VALUE_SHARE,
+        driven=metrics.DISCOUNT_DRIVEN_SHARE,
+    )
+    by_segment = {"new": 0, "active": 0, "dormant": 0}
+    revenue = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
+    grid: Counter[tuple[int, int]] = Counter()
+    high_value, high_value_revenue, driven = 0, Decimal(0), 0
+    for segment, r, f, count, rev, top_count, top_revenue, driven_count in rows:
+        by_segment[segment] += count
+        revenue[segment] += rev
+        grid[(r, f)] += count
+        high_value += top_count
+        high_value_revenue += top_revenue
+        driven += driven_count
+    return SegmentSizes(
+        limits,
+        sum(by_segment.values()),
+        by_segment,
+        revenue,
+        high_value,
+        high_value_revenue,
+        driven,
+        dict(grid),
+    )

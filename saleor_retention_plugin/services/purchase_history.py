@@ -1,0 +1,186 @@
+"""Write use-cases of the purchase history: record an order, merge a guest, forget a customer.
+
+``record_purchase`` is a reconciliation: it upserts the order row and replaces its lines
+in one transaction, so the same order recorded any number of times, from any event or
+from a backfill, leaves exactly one row with the order as it stands now.
+``record_purchases`` does the same for a batch with bulk statements (the backfill).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..domain.customers import normalise_email
+from ..domain.history import InvalidPurchase, PurchaseRecord, customer_key
+from ..models import PurchasedLine, PurchasedOrder
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+_ORDER_COLUMNS = [
+    "order_id",
+    "channel_slug",
+    "customer_key",
+    "customer_id",
+    "email",
+    "placed_at",
+    "status",
+    "counts",
+    "currency",
+    "net_goods_amount",
+    "used_voucher",
+    "used_discount",
+    "voucher_code",
+    "source",
+    "recorded_at",
+]
+_LINE_COLUMNS = [
+    "order_id",
+    "line_id",
+    "variant_id",
+    "product_id",
+    "product_type_id",
+    "category_id",
+    "sku",
+    "quantity",
+    "unit_price_net",
+]
+# ON CONFLICT ... DO UPDATE: PostgreSQL and SQLite 3.24+ alike.
+_UPSERT_ORDER = (
+    f"INSERT INTO {PurchasedOrder._meta.db_table} ({', '.join(_ORDER_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_ORDER_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _ORDER_COLUMNS[1:])
+)
+_INSERT_LINE = (
+    f"INSERT INTO {PurchasedLine._meta.db_table} ({', '.join(_LINE_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(_LINE_COLUMNS))})"
+)
+
+
+def record_purchase(record: PurchaseRecord, *, source: str = "intake") -> PurchasedOrder:
+    """Store ``record`` as the order's one row (and its lines); idempotent.
+
+    Raises ``InvalidPurchase`` (nothing written) when the record has problems. An order
+    already re-keyed to a customer (a merged guest) or anonymised keeps that key: a late
+    event carrying the guest's email must not split the customer again.
+    """
+    record_purchases([record], source=source)
+    return PurchasedOrder.objects.get(order_id=record.order_id)
+
+
+def record_purchases(
+    records: Sequence[PurchaseRecord], *, source: str = "intake", now: datetime | None = None
+) -> int:
+    """Upsert a batch of orders and replace their lines, in one transaction.
+
+    Raises ``InvalidPurchase`` for the first bad record before writing anything. Returns
+    how many orders were written. Orders appearing twice in the batch: the last one wins.
+    """
+    now = now or timezone.now()
+    latest: dict[str, PurchaseRecord] = {}
+    for record in records:
+        problems = record.problems(now)
+        if problems:
+            raise InvalidPurchase(f"order {record.order_id or '?'}: " + "; ".join(problems))
+        latest[record.order_id] = record
+    if not latest:
+        return 0
+    with transaction.atomic():
+        existing = {
+            row["order_id"]: row
+            for row in PurchasedOrder.objects.select_for_update()
+            .filter(order_id__in=list(latest))
+            .values("order_id", "customer_key", "customer_id", "email")
+        }
+        ops = connection.ops
+        order_rows = []
+        for record in latest.values():
+            key, customer_id, email = record.customer_key, record.customer_id, record.email
+            earlier = existing.get(record.order_id)
+            if earlier and _keeps_its_owner(earlier["customer_key"], key):
+                key = earlier["customer_key"]
+                customer_id, email = earlier["customer_id"], earlier["email"]
+            order_rows.append(
+                (
+                    record.order_id, record.channel_slug, key, customer_id, email,
+                    ops.adapt_datetimefield_value(record.placed_at), record.status,
+                    record.counts_as_purchase, record.currency,
+                    ops.adapt_decimalfield_value(record.net_goods_amount, 14, 2),
+                    record.used_voucher, record.used_discount, record.voucher_code, source,
+                    ops.adapt_datetimefield_value(now),
+                )
+            )  # fmt: skip
+        # Raw statements: the ORM's bulk_create spends most of a backfill compiling SQL.
+        with connection.cursor() as cursor:
+            cursor.executemany(_UPSERT_ORDER, order_rows)
+        ids = dict(
+            PurchasedOrder.objects.filter(order_id__in=list(latest)).values_list("order_id", "pk")
+        )
+        PurchasedLine.objects.filter(order_id__in=list(ids.values())).delete()
+        line_rows = [
+            (
+                ids[record.order_id], line.line_id, line.variant_id, line.product_id,
+                line.product_type_id, line.category_id, line.sku, line.quantity,
+                ops.adapt_decimalfield_value(line.unit_price_net, 14, 2),
+            )
+            for record in latest.values()
+            for line in record.lines
+        ]  # fmt: skip
+        if line_rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(_INSERT_LINE, line_rows)
+    return len(latest)
+
+
+def _keeps_its_owner(stored_key: str, incoming_key: str) -> bool:
+    if stored_key.startswith("anonymised:"):
+        return True
+    return stored_key.startswith("customer:") and incoming_key.startswith("email:")
+
+
+def merge_guest_purchases(customer_id: int, email: str | None) -> int:
+    """Re-key a guest email's orders to the customer, in every channel; returns how many.
+
+    Call it exactly where the ledger merges guest accounts (``ledger.merge_guest_accounts``
+    and an order with a verified email), inside the same transaction, so purchase
+    history and points agree on who the customer is. Calling it again changes nothing.
+    """
+    normalised = normalise_email(email)
+    if normalised is None:
+        return 0
+    moved = PurchasedOrder.objects.filter(customer_key=customer_key(None, normalised)).update(
+        customer_key=customer_key(customer_id, None), customer_id=customer_id
+    )
+    if moved:
+        logger.info("Re-keyed %s guest orders of an email to customer %s", moved, customer_id)
+    return moved
+
+
+def anonymise_purchases(customer_id: int, email: str | None = None) -> int:
+    """Forget who placed the customer's orders; keep amounts, dates and lines for totals.
+
+    The customer's orders (and guest orders under their email) get one random key
+    ``anonymised:<uuid>``, so they still count as one customer's repeat orders, and lose
+    the customer id, email and voucher code. Returns how many orders were anonymised;
+    calling it again changes nothing.
+    """
+    normalised = normalise_email(email)
+    personal = Q(customer_id=customer_id)
+    if normalised:
+        personal |= Q(customer_id__isnull=True, email=normalised)
+    with transaction.atomic():
+        return PurchasedOrder.objects.filter(personal).update(
+            customer_key=f"anonymised:{uuid.uuid4().hex}",
+            customer_id=None,
+            email=None,
+            voucher_code=None,
+        )
