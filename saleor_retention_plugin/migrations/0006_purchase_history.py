@@ -3,10 +3,12 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from saleor_retention_plugin.models.constraints import check_constraint
+
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("saleor_retention_plugin", "0004_cart_sweep_failures_retry_window_contact_keys"),
+        ("saleor_retention_plugin", "0005_order_intake"),
     ]
 
     operations = [
@@ -65,11 +67,11 @@ class Migration(migrations.Migration):
                     models.Index(fields=["email"], name="retention_purchase_email_idx"),
                 ],
                 "constraints": [
-                    models.CheckConstraint(
+                    check_constraint(
                         condition=models.Q(("net_goods_amount__gte", 0)),
                         name="retention_purchase_amount_not_negative",
                     ),
-                    models.CheckConstraint(
+                    check_constraint(
                         condition=models.Q(("customer_key", ""), _negated=True),
                         name="retention_purchase_has_customer_key",
                     ),
@@ -111,11 +113,11 @@ class Migration(migrations.Migration):
                     models.UniqueConstraint(
                         fields=("order", "line_id"), name="retention_purchase_line_once"
                     ),
-                    models.CheckConstraint(
+                    check_constraint(
                         condition=models.Q(("quantity__gt", 0)),
                         name="retention_purchase_line_quantity_positive",
                     ),
-                    models.CheckConstraint(
+                    check_constraint(
                         condition=models.Q(("unit_price_net__gte", 0)),
                         name="retention_purchase_line_price_not_negative",
                     ),

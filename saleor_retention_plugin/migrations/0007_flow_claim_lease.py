@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saleor_retention_plugin', '0004_cart_sweep_failures_retry_window_contact_keys'),
+        ('saleor_retention_plugin', '0006_purchase_history'),
     ]
 
     operations = [

@@ -14,9 +14,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError, connection
@@ -24,6 +23,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import FlowMessage, MessageState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -3,9 +3,9 @@
 Every order event task, the periodic reconciliation and (next) the backfill call
 ``apply_order``. It computes what the order is worth once (``domain.orders.order_value``)
 and hands the same snapshot and value to each part in ``ORDER_PARTS``, in order, inside
-one transaction: points (ledger), tier progress, reward codes, carts. The metadata mirror
-and the extension signals follow after commit (they listen to the ledger's and tiers'
-signals). A new part (the purchase history) is one more entry in ``ORDER_PARTS``.
+one transaction: points (ledger), tier progress, reward codes, carts and the purchase
+history. The metadata mirror and the extension signals follow after commit (they listen
+to the ledger's and tiers' signals). A new part is one more entry in ``ORDER_PARTS``.
 
 Every part is idempotent and never moves backwards: the ledger only takes back more, a
 tier amount only falls once the order qualified, a cancelled order stays cancelled, a
@@ -24,8 +24,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..domain.carts import PlacedOrder
+from ..domain.history import purchase_record_from_snapshot
 from ..domain.orders import NON_EARNING_STATUSES, OrderSnapshot, OrderValue, order_value
-from . import ledger, mall, tiers
+from . import ledger, mall, purchase_history, tiers
 from .codes import CODE_PREFIX
 
 if TYPE_CHECKING:
@@ -138,16 +139,36 @@ def apply_carts(intake: OrderIntake) -> None:
     intake.cart_recovered = carts.record_order(placed, intake.settings.reminders) is not None
 
 
+def apply_purchase_history(intake: OrderIntake) -> None:
+    """Keep the order and its lines in the purchase history, as the order now stands.
+
+    The stored amount is the net goods amount the ledger earns on (after refunds and
+    cancellations), so reports and points agree. An order the history cannot key (a
+    guest order without an email) is logged and left out; it never undoes the other parts.
+    """
+    record = purchase_record_from_snapshot(intake.snapshot, intake.value.net_goods_amount)
+    # Saleor's own timestamp is trusted here: "placed in the future" guards imported files,
+    # not a worker whose clock runs a moment behind the database's.
+    problems = record.problems(max(intake.now, intake.snapshot.created_at))
+    if problems:
+        logger.info(
+            "Order %s left out of the purchase history: %s",
+            intake.snapshot.order_id,
+            "; ".join(problems),
+        )
+        return
+    purchase_history.record_purchases([record], now=max(intake.now, intake.snapshot.created_at))
+
+
 Part = Callable[[OrderIntake], None]
 
-# Every part an order is applied to, in order (tiers read what the ledger booked). The
-# purchase history joins here: ``("purchases", record_purchase)``, reading
-# ``intake.value.net_goods_amount`` and ``intake.snapshot.lines``.
+# Every part an order is applied to, in order (tiers read what the ledger booked).
 ORDER_PARTS: tuple[tuple[str, Part], ...] = (
     ("points", apply_points),
     ("tiers", apply_tier_progress),
     ("reward_codes", apply_reward_codes),
     ("carts", apply_carts),
+    ("purchases", apply_purchase_history),
 )
 
 
@@ -167,8 +188,6 @@ def apply_order(
     """
     intake = OrderIntake(snapshot, order_value(snapshot), settings, now or timezone.now())
     with transaction.atomic():
-        # Every part, in order; the purchase history (``record_purchase``) is added to
-        # ORDER_PARTS, not called here, so skip lists and tests see it like the others.
         for name, part in ORDER_PARTS:
             if name in skip:
                 continue

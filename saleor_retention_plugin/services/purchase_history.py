@@ -94,7 +94,9 @@ def record_purchases(
         latest[record.order_id] = record
     if not latest:
         return 0
-    with transaction.atomic():
+    # No savepoint: nothing below is caught and retried, and the order intake calls this
+    # inside its own transaction for every order.
+    with transaction.atomic(savepoint=False):
         existing = {
             row["order_id"]: row
             for row in PurchasedOrder.objects.select_for_update()

@@ -30,6 +30,7 @@ from saleor_retention_plugin.models import (
     CustomerTier,
     LoyaltyAccount,
     PointsLot,
+    PurchasedOrder,
     QualifyingOrder,
     Redemption,
     TrackedCart,
@@ -300,7 +301,53 @@ class TestExpiryRacingAGuestMerge:
 
 class TestOneTransactionOneRead:
     def test_the_parts_an_order_is_applied_to(self):
-        assert [name for name, _ in ORDER_PARTS] == ["points", "tiers", "reward_codes", "carts"]
+        assert [name for name, _ in ORDER_PARTS] == [
+            "points",
+            "tiers",
+            "reward_codes",
+            "carts",
+            "purchases",
+        ]
+
+    def test_the_purchase_history_keeps_what_the_ledger_earns_on(self):
+        """Issue 9: the history is written by the intake, in the ledger's transaction,
+        with the same net goods amount; a later refund of half the goods lowers both."""
+        placed = order(
+            voucher_code="SPRING",
+            lines=(
+                OrderLineSnapshot(
+                    line_id="l1",
+                    variant_id="v1",
+                    product_id="p1",
+                    product_type_id="t1",
+                    category_id="c1",
+                    sku="SKU-1",
+                    quantity=2,
+                    unit_price_net=Decimal("50"),
+                    is_gift_card=False,
+                ),
+            ),
+        )
+
+        apply_order(placed, SETTINGS)
+        apply_order(later(placed, refunded_amount="61.50"), SETTINGS)
+        apply_order(later(placed, refunded_amount="61.50"), SETTINGS)
+
+        stored = PurchasedOrder.objects.get(order_id=placed.order_id)
+        assert stored.customer_key == f"customer:{CUSTOMER}"
+        assert stored.net_goods_amount == Decimal("50.00")
+        assert stored.used_voucher is True
+        assert list(stored.lines.values_list("sku", "quantity")) == [("SKU-1", 2)]
+        assert account().balance == 50
+
+    def test_a_guest_order_joins_the_customer_when_the_guest_account_merges(self):
+        guest_order = order(customer_id=None, email="Guest@Example.com")
+        apply_order(guest_order, SETTINGS)
+
+        ledger.merge_guest_accounts(CUSTOMER, "guest@example.com")
+
+        stored = PurchasedOrder.objects.get(order_id=guest_order.order_id)
+        assert (stored.customer_key, stored.customer_id) == (f"customer:{CUSTOMER}", CUSTOMER)
 
     def test_the_order_stops_its_cart_in_the_same_intake(self):
         token = str(uuid.uuid4())
@@ -341,9 +388,11 @@ class TestOneTransactionOneRead:
 # Measured against PostgreSQL for a returning customer (tiers seeded, a cart to stop):
 # the count includes the intake's own transaction and the cart service's savepoint (two
 # statements each). Before the intake, the same order ran two tasks with 6 savepoint
-# pairs and read the account, tier, benefits, totals and entries twice.
-FIRST_DELIVERY_QUERIES = 23
-REPEATED_DELIVERY_QUERIES = 6
+# pairs and read the account, tier, benefits, totals and entries twice. The purchase
+# history adds four on every delivery (lock the order's row, upsert it, read its id,
+# replace its lines).
+FIRST_DELIVERY_QUERIES = 27
+REPEATED_DELIVERY_QUERIES = 10
 
 
 class TestTierTotalsFollowTheAccount:

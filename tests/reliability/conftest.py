@@ -7,9 +7,12 @@ minutes: ``make reliability`` runs them all, ``-m "not heavy"`` the quick part.
 
 from __future__ import annotations
 
-import pytest
+from typing import TYPE_CHECKING
 
 from tests.integration.conftest import *  # noqa: F403  (factories and API fixtures)
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def pytest_configure(config: pytest.Config) -> None:

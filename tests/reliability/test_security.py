@@ -10,6 +10,7 @@ import time
 import pytest
 from django.core import mail, signing
 
+from saleor_retention_plugin.conf import LedgerSettings
 from saleor_retention_plugin.delivery.signing import sign_body, verify_signature
 from saleor_retention_plugin.delivery.unsubscribe import (
     InvalidUnsubscribeToken,
@@ -70,7 +71,7 @@ def points_for(customer_id: int, email: str, points: int) -> LoyaltyAccount:
         reason="test",
         actor="user:1",
         idempotency_key=f"seed:{customer_id}",
-        settings=ledger.LedgerSettings(),
+        settings=LedgerSettings(),
     )
     account.refresh_from_db()
     return account

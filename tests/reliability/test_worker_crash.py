@@ -21,11 +21,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -36,6 +34,10 @@ from tests.integration.delivery_servers import RecordingSMTPHandler, start_smtp_
 
 from .own_servers import OwnPostgres, OwnRedis
 from .workers import REPO_ROOT, Workers, smtp_configuration, wait_for, workers_on
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 pytestmark = [pytest.mark.heavy, pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
 
@@ -245,7 +247,6 @@ def test_a_disruption_mid_batch_loses_and_repeats_nothing(
     }
     for name, value in figures.items():
         record_property(name, value)
-    print(f"\n{json.dumps(figures)}")
     results = os.environ.get("RETENTION_RELIABILITY_RESULTS")
     if results:
         with open(results, "a") as out:

@@ -14,12 +14,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.utils import timezone
@@ -36,6 +35,9 @@ from tests.integration.carts.cart_shop import (
     put_cart,
     tea_line,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Redis database 9 is this suite's (other suites use others): RETENTION_RELIABILITY_BROKER_URL.

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ...domain.customers import normalise_email
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
+from .. import purchase_history
 from .entries import LedgerError, _restore_lot_invariant
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ def merge_guest_accounts(customer_id: int, email: str | None) -> list[int]:
         for channel_slug in list(guest_channels):
             account = account_for(channel_slug, customer_id, None)
             merged.extend(_merge_guests_into(account, email))
+        # The purchase history follows the same person, even where no guest account exists.
+        purchase_history.merge_guest_purchases(customer_id, email)
     return merged
 
 
@@ -119,6 +122,8 @@ def _merge_guests_into(account: LoyaltyAccount, email: str) -> list[int]:
             target.email = email
         target.save(update_fields=["balance", "lifetime_earned", "email", "updated_at"])
         _restore_lot_invariant(target)
+        if target.customer_id is not None:
+            purchase_history.merge_guest_purchases(target.customer_id, email)
     logger.info("Merged guest accounts %s into loyalty account %s", merged, target.pk)
     return merged
 
