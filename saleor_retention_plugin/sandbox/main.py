@@ -59,9 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 
         from . import celery_app  # noqa: F401  (before any task is sent)
         from .report import ledger_report
-        from .store import SimulatedStore
+        from .store import SimulatedStore, use_throwaway_sqlite
 
         database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            use_throwaway_sqlite()
         print(f"Database: {database_url or 'embedded SQLite (a fresh file for this run)'}")
         if database_url:
             filled = plugin_tables_holding_data()

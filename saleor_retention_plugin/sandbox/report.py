@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from django.core import mail
 from django.db.models import Count, F, Sum
 
 from ..models import CustomerTier, LoyaltyAccount, PointsEntry, Redemption, TierChange
@@ -200,21 +199,11 @@ def cart_report(store: SimulatedStore) -> str:
         for state, count in sorted(cart_recovery_summary(channel.slug)["messages"].items())
     ]
     out.append(table(["channel", "reminder state", "messages"], message_rows))
-    outbox = getattr(mail, "outbox", [])
-    out.append(f"Emails handed to the mail backend: {len(outbox)}")
-    for language in ("en", "zh"):
-        sample = next(
-            (
-                message
-                for message in outbox
-                if message.extra_headers.get("Content-Language", "").lower().startswith(language)
-            ),
-            None,
-        )
-        if sample is not None:
-            out.append("")
-            out.append(f"A reminder as sent ({language}) to {sample.to[0]}: {sample.subject}")
-            out.extend("    " + line for line in sample.body.strip().splitlines()[:14])
+    out.append(f"Emails handed to the mail backend: {log.emails}")
+    for language, sample in sorted(store.sample_emails.items()):
+        out.append("")
+        out.append(f"A reminder as sent ({language}) to {sample.to}: {sample.subject}")
+        out.extend("    " + line for line in sample.body.strip().splitlines()[:14])
     return "\n".join(out)
 
 
