@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
+
+from .options import MAX_CUSTOMERS, MAX_WEEKS, OneLineErrors, check_the_story_fits, count, start_day
 
 SANDBOX_SETTINGS = "saleor_retention_plugin.sandbox.settings"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="retention-sandbox",
         description=(
             "Simulate a small Saleor store for some weeks through the plugin's real services and "
@@ -23,14 +26,27 @@ def main(argv: list[str] | None = None) -> int:
             "never any other table of that database."
         ),
     )
-    parser.add_argument("--weeks", type=int, default=12, help="weeks to simulate (default 12)")
+    parser.add_argument("--weeks", type=count(MAX_WEEKS), default=12, help="weeks to simulate (12)")
     parser.add_argument(
-        "--customers", type=int, default=8, help="customers per channel (default 8)"
+        "--customers",
+        type=count(MAX_CUSTOMERS),
+        default=8,
+        help="customers per channel (8)",
     )
     parser.add_argument(
         "--seed", type=int, default=7, help="random seed; the same seed tells the same story"
     )
-    parser.add_argument("--start", default="2026-01-05", help="first simulated day, YYYY-MM-DD")
+    parser.add_argument(
+        "--start",
+        type=start_day,
+        default="2026-01-05",
+        help="first simulated day, YYYY-MM-DD (from its midnight UTC)",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write every figure (every account, lots expiring soon) to FILE as JSON",
+    )
     parser.add_argument(
         "--reset",
         action="store_true",
@@ -40,13 +56,18 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     args = parser.parse_args(argv)
-    if args.weeks < 1 or args.customers < 1:
-        parser.error("--weeks and --customers must be at least 1")
+    start = args.start
+    if problem := check_the_story_fits(start, args.weeks):
+        parser.error(problem)
     try:
-        start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
-    except ValueError:
-        parser.error(f"--start must be a date such as 2026-01-05, not {args.start!r}")
+        return run(args, start)
+    except KeyboardInterrupt:
+        # The scratch directory and a half-written --json file are gone by now.
+        print("\nretention-sandbox: interrupted; nothing was left behind", file=sys.stderr)
+        return 130
 
+
+def run(args: argparse.Namespace, start: datetime) -> int:
     with tempfile.TemporaryDirectory(prefix="retention-sandbox-") as scratch:
         # Assigned, not defaulted: a shell set up for Saleor exports
         # DJANGO_SETTINGS_MODULE=saleor.settings, and the sandbox must never run on those.
@@ -58,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         from . import celery_app  # noqa: F401  (before any task is sent)
-        from .report import ledger_report
+        from .progress import ProgressBar
+        from .report import collect, render
         from .store import SimulatedStore, use_throwaway_sqlite
 
         database_url = os.environ.get("DATABASE_URL")
@@ -83,9 +105,30 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers
         )
         store.plan()
-        store.run()
-        print(ledger_report(store, now=store.end))
+        progress = ProgressBar(start, store.horizon)
+        try:
+            store.run(progress=progress)
+        finally:
+            progress.close()
+        data = collect(store, now=store.end)
+        if args.json:
+            write_json(args.json, data)
+        print(render(data, json_file=args.json))
     return 0
+
+
+def write_json(path: str, data: dict[str, object]) -> None:
+    """Write through a temporary file beside it: an interrupted run leaves no half file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile(
+        "w", dir=directory, prefix=".retention-sandbox-", suffix=".json", delete=False
+    ) as file:
+        try:
+            json.dump(data, file, indent=2, default=str, ensure_ascii=False)
+        except BaseException:
+            os.unlink(file.name)
+            raise
+    os.replace(file.name, path)
 
 
 def plugin_tables() -> list[str]:

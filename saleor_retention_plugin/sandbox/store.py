@@ -18,7 +18,6 @@ import heapq
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,7 +30,7 @@ from django.utils.dateparse import parse_datetime
 from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
-from ..domain.orders import OrderSnapshot, order_event_syncs_points
+from ..domain.orders import order_event_syncs_points
 from ..models import (
     FlowMessage,
     LoyaltyAccount,
@@ -54,7 +53,8 @@ from ..tasks import (
     sweep_flows_task,
     sync_order_points_task,
 )
-from .shop import CATALOGUE, CHANNELS, REWARDS, SandboxChannel, load_channel_settings
+from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
+from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
 __all__ = ["BEHAVIOUR", "CHANNELS", "SimulatedStore", "load_channel_settings"]
 
@@ -80,102 +80,6 @@ FORGET_LEFT_CART_AFTER = timedelta(days=10)
 # Celery beat runs the reminder sweep every minute: something due at a moment a sweep has
 # already handled is looked at again a minute later, never in a tight loop.
 BEAT_INTERVAL = timedelta(minutes=1)
-
-
-@dataclass
-class Customer:
-    name: str
-    email: str
-    channel: SandboxChannel
-    customer_id: int | None  # None while shopping as a guest
-    registers_on_day: int | None = None
-
-
-@dataclass
-class Cart:
-    token: str
-    customer: Customer
-    lines: tuple[CartLine, ...]
-    return_planned: bool = False
-
-    @property
-    def goods(self) -> Decimal:
-        return sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
-
-
-@dataclass
-class Order:
-    order_id: str
-    number: int
-    customer: Customer
-    checkout_token: str
-    created_at: datetime
-    goods: Decimal
-    shipping: Decimal
-    tax: Decimal
-    customer_id: int | None = None
-    status: str = "unfulfilled"
-    paid: bool = False
-    refunded: Decimal = Decimal(0)
-
-    @property
-    def total(self) -> Decimal:
-        return self.goods + self.shipping + self.tax
-
-    def snapshot(self) -> OrderSnapshot:
-        # The shape Saleor's glue produces from saleor.order.models.Order.
-        return OrderSnapshot(
-            order_id=self.order_id,
-            number=str(self.number),
-            channel_slug=self.customer.channel.slug,
-            channel_currency=self.customer.channel.currency,
-            currency=self.customer.channel.currency,
-            customer_id=self.customer_id,
-            email=self.customer.email,
-            status=self.status,
-            is_fully_paid=self.paid,
-            points_base_amount=self.goods,
-            total_amount=self.total,
-            refunded_amount=self.refunded,
-            created_at=self.created_at,
-            goods_amount=self.goods + self.tax,
-            # Registered sandbox customers have confirmed their email.
-            email_verified=self.customer_id is not None,
-        )
-
-
-@dataclass(order=True)
-class Event:
-    at: datetime
-    sequence: int
-    description: str = field(compare=False)
-    apply: Callable[[], Any] = field(compare=False)
-
-
-@dataclass
-class StoreLog:
-    events: int = 0
-    sweeps: int = 0
-    orders: int = 0
-    duplicate_deliveries: int = 0
-    cancellations: int = 0
-    refunds: int = 0
-    registrations: int = 0
-    redemptions: int = 0
-    redemptions_refused: int = 0
-    codes_used: int = 0
-    carts_left: int = 0
-    carts_back_by_themselves: int = 0
-    carts_back_after_reminder: int = 0
-    reminders_read: int = 0
-    emails: int = 0
-
-
-@dataclass(frozen=True)
-class SampleEmail:
-    to: str
-    subject: str
-    body: str
 
 
 class SimulatedStore:
@@ -548,7 +452,7 @@ class SimulatedStore:
             .order_by("expires_at", "pk")
             .first()
         )
-        if issued is not None and self.random.random() < 0.7:
+        if issued is not None and issued.code is not None and self.random.random() < 0.7:
             mall.mark_code_used(issued.code)
             self.log.codes_used += 1
 
@@ -559,27 +463,35 @@ class SimulatedStore:
 
     def next_due_moment(self) -> datetime | None:
         """The earliest moment a periodic task has work: a cart to look at, a message to
-        send, a lot or a reward code to expire (each a MIN over a partial index).
-
-        One statement instead of four ORM queries: it runs after every event.
-        """
-        with connection.cursor() as cursor:
-            cursor.execute(_next_due_sql())
-            row = cursor.fetchone()
-        moments = [_as_moment(value) for value in row or ()]
-        due = min((moment for moment in moments if moment is not None), default=None)
+        send, a lot or a reward code to expire (each a MIN over a partial index)."""
+        due = min((at for at in self._due_moments().values() if at is not None), default=None)
         if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
             # Still due after a sweep at that moment (e.g. waiting for a retry): next beat.
             due = self._last_sweep_at + BEAT_INTERVAL
         return due
 
-    def run_due_tasks(self) -> None:
-        """What Celery beat runs: expiry of points and reward codes, the reminder sweep."""
+    def _due_moments(self) -> dict[str, datetime | None]:
+        # One statement instead of four ORM queries: it runs after every event.
+        with connection.cursor() as cursor:
+            cursor.execute(_next_due_sql())
+            row = cursor.fetchone() or (None,) * 4
+        return dict(zip(("carts", "messages", "lots", "codes"), map(_as_moment, row), strict=True))
+
+    def run_due_tasks(self, *, everything: bool = False) -> None:
+        """What Celery beat runs when it has work: the reminder sweep, the expiry of points
+        and of reward codes (each only when something of its own is due, or ``everything``)."""
         since, self._last_sweep_at = self._last_sweep_at, self._now
+        due = {
+            name: everything or (at is not None and at <= self._now)
+            for name, at in self._due_moments().items()
+        }
         with time_machine.travel(self._now, tick=False):
-            expire_due_points_task.delay()
-            expire_reward_codes_task.delay()
-            sweep_flows_task.delay()
+            if due["lots"]:
+                expire_due_points_task.delay()
+            if due["codes"]:
+                expire_reward_codes_task.delay()
+            if due["carts"] or due["messages"]:
+                sweep_flows_task.delay()
         self.log.sweeps += 1
         self._collect_mail()
         self._read_reminders(since)
@@ -621,7 +533,7 @@ class SimulatedStore:
             if progress is not None:
                 progress(self._now)
         self._now = self.end
-        self.run_due_tasks()
+        self.run_due_tasks(everything=True)
 
     @property
     def end(self) -> datetime:

@@ -194,7 +194,7 @@ def _claim_due_carts(now: datetime, lease_until: datetime, batch_size: int) -> l
         cart_ids = list(
             TrackedCart.objects.due(now)
             .select_for_update(skip_locked=True)
-            .order_by("next_check_at")
+            .order_by("next_check_at", "pk")
             .values_list("pk", flat=True)[:batch_size]
         )
         TrackedCart.objects.filter(pk__in=cart_ids).update(next_check_at=lease_until)
