@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from .options import MAX_CUSTOMERS, MAX_WEEKS, OneLineErrors, check_the_story_fits, count, start_day
@@ -107,7 +110,14 @@ def run(args: argparse.Namespace, start: datetime) -> int:
         store.plan()
         progress = ProgressBar(start, store.horizon)
         try:
-            store.run(progress=progress)
+            with stopping_between_events() as stop_requested:
+
+                def tick(now: datetime) -> None:
+                    if stop_requested():
+                        raise KeyboardInterrupt
+                    progress(now)
+
+                store.run(progress=tick)
         finally:
             progress.close()
         data = collect(store, now=store.end)
@@ -115,6 +125,18 @@ def run(args: argparse.Namespace, start: datetime) -> int:
             write_json(args.json, data)
         print(render(data, json_file=args.json))
     return 0
+
+
+@contextlib.contextmanager
+def stopping_between_events() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C while simulating stops at the next event, not wherever the signal lands (in a
+    transaction, or a finaliser that would swallow it); the cleanup then runs as usual."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def write_json(path: str, data: dict[str, object]) -> None:

@@ -3,6 +3,7 @@ plugin settings, a small catalogue and the points mall's rewards."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,8 +18,9 @@ class SandboxChannel:
     language: str
     configuration: dict[str, str]
 
-    @property
+    @functools.cached_property
     def settings(self) -> ChannelSettings:
+        # Parsed once: the sweeps and every simulated event read it.
         return ChannelSettings.from_configuration(self.configuration)
 
 

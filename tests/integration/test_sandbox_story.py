@@ -156,7 +156,10 @@ def test_an_interrupted_run_leaves_no_temporary_files(tmp_path):
     time.sleep(2)  # well into the simulation
 
     child.send_signal(signal.SIGINT)
-    _, stderr = child.communicate(timeout=120)
+    try:
+        _, stderr = child.communicate(timeout=120)
+    finally:
+        child.kill()  # a run that ignored the interrupt must not outlive the test
 
     assert child.returncode == 130
     assert "interrupted; nothing was left behind" in stderr
