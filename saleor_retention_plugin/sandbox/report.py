@@ -8,6 +8,7 @@ details (every account of a big run, lots expiring soon) to the JSON.
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -237,12 +238,19 @@ def money(amount: object, currency: str) -> str:
     return f"{Decimal(str(amount)).quantize(Decimal('0.01'))} {currency}"
 
 
+def columns(text: str) -> int:
+    """Terminal columns the text takes: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def fit(line: str, width: int = WIDTH) -> list[str]:
     """Prose wraps; an indented sample line (a link in an email) is cut short."""
-    if len(line) <= width:
+    if columns(line) <= width:
         return [line]
     if line.startswith("    "):
-        return [line[: width - 1] + "…"]
+        while columns(line) > width - 1:
+            line = line[:-1]
+        return [line + "…"]
     return textwrap.wrap(line, width, subsequent_indent="  ", break_on_hyphens=False)
 
 
