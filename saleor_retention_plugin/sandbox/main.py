@@ -12,7 +12,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from .options import MAX_CUSTOMERS, MAX_WEEKS, OneLineErrors, check_the_story_fits, count, start_day
+from .options import (
+    MAX_CUSTOMERS,
+    MAX_WEEKS,
+    OneLineErrors,
+    check_the_story_fits,
+    count,
+    json_file,
+    start_day,
+)
 
 SANDBOX_SETTINGS = "saleor_retention_plugin.sandbox.settings"
 
@@ -47,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--json",
+        type=json_file,
         metavar="FILE",
         help="also write every figure (every account, lots expiring soon) to FILE as JSON",
     )

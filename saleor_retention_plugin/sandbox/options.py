@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
@@ -39,6 +40,16 @@ def start_day(raw: str) -> datetime:
             f"no time or UTC offset), not {raw!r}"
         )
     return datetime.combine(day, datetime.min.time(), UTC)
+
+
+def json_file(raw: str) -> str:
+    """Where --json writes: checked before the simulation, not after it."""
+    directory = os.path.dirname(os.path.abspath(raw))
+    if os.path.isdir(raw):
+        raise argparse.ArgumentTypeError(f"{raw!r} is a directory; name a file in it")
+    if not os.path.isdir(directory) or not os.access(directory, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {directory!r}")
+    return raw
 
 
 def check_the_story_fits(start: datetime, weeks: int) -> str | None:

@@ -91,6 +91,7 @@ def without_signed_links(report: str) -> list[str]:
         (("--start", "2026-01-05T09:00"), "not '2026-01-05T09:00'"),
         (("--start", "2026-02-30"), "not '2026-02-30'"),
         (("--start", "9999-12-28", "--weeks", "1"), "runs past the year 9999"),
+        (("--json", "/nonexistent/story.json"), "--json: cannot write into '/nonexistent'"),
     ],
 )
 def test_bad_options_are_refused_in_one_line_and_change_nothing(tmp_path, options, complaint):
