@@ -18,9 +18,12 @@ import functools
 import os
 import statistics
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BENCH_DB = "retention_benchmark"
 

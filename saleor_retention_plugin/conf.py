@@ -23,14 +23,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .domain.contact_rules import FrequencyCap, QuietHours
+
+# Declared in the domain (whose rules read it); importable from here as before.
+from .domain.credit_trigger import CreditTrigger
 from .domain.schedules import DiscountKind, Incentive, ReminderSeries
 
 MAX_POINTS_PER_CURRENCY_UNIT = Decimal(1000)
-
-
-class CreditTrigger(enum.StrEnum):
-    ORDER_CREATED = "order_created"
-    ORDER_FULLY_PAID = "order_fully_paid"
 
 
 class OverdraftPolicy(enum.StrEnum):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import models
 from django.db.models import Sum
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .models import LoyaltyAccount
 
 

@@ -1,6 +1,8 @@
 """Settings for the unit and integration tiers: Django + PostgreSQL + Celery, no Saleor."""
 
+import hashlib
 import os
+from pathlib import Path
 
 import dj_database_url
 
@@ -18,8 +20,11 @@ DATABASES = {
         conn_max_age=0,
     )
 }
-# Each checkout (and each parallel helper) can keep its own reusable test database.
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RETENTION_TEST_DB", "test_retention")}
+# Each checkout gets its own test database, named after its path, so two clones testing at
+# once never share one; RETENTION_TEST_DB names another.
+CHECKOUT = Path(__file__).resolve().parents[1]
+CHECKOUT_TEST_DB = "test_retention_" + hashlib.sha1(str(CHECKOUT).encode()).hexdigest()[:8]
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("RETENTION_TEST_DB", CHECKOUT_TEST_DB)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TEMPLATES = [

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings as django_settings
 
-from ..conf import ChannelSettings
 from .base import OutgoingMessage, PermanentDeliveryError
 from .language import message_language
 from .unsubscribe import unsubscribe_url
+
+if TYPE_CHECKING:
+    from ..conf import ChannelSettings
 
 
 def public_base_url(settings: ChannelSettings) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..conf import ChannelSettings
-from .base import OutgoingMessage
 from .links import message_unsubscribe_url
 from .rendering import render_message
+
+if TYPE_CHECKING:
+    from ..conf import ChannelSettings
+    from .base import OutgoingMessage
 
 PAYLOAD_VERSION = 1
 

@@ -46,7 +46,10 @@ def unsubscribe_url(
     *,
     language: str | None = None,
 ) -> str:
-    """The public link to opt out of ``channel_slug``'s messages, served by Saleor.
+    """The public link to opt out of the shop's marketing, served by Saleor.
+
+    The opt-out covers every channel of the shop (``services.consent``); ``channel_slug``,
+    signed in the token, records the channel the message came from.
 
     ``language`` only picks the language of the confirmation page; it is not signed
     because changing it changes nothing but the words on that page.

@@ -1,7 +1,8 @@
 """The unsubscribe page: ``/plugins/saleor.retention/unsubscribe/?token=...``.
 
 GET shows a confirmation button (a link scanner that follows every link in an email
-must not unsubscribe anyone); POST records the opt-out. Mail clients that support
+must not unsubscribe anyone); POST records the opt-out, which covers every channel of the
+shop and every flow (``services.consent``). Mail clients that support
 RFC 8058 POST ``List-Unsubscribe=One-Click`` to the same URL, with the token in the
 query string, and get the same result. A bad token changes nothing and answers 400.
 """
@@ -23,10 +24,18 @@ PAGE_TEMPLATE = "saleor_retention_plugin/unsubscribe/page.html"
 COPY: dict[MessageLanguage, dict[str, str]] = {
     MessageLanguage.ENGLISH: {
         "confirm_title": "Unsubscribe from our messages?",
-        "confirm_body": "You will no longer receive reminders and offers from this shop.",
+        "confirm_body": (
+            "You will no longer receive cart reminders or offers from this shop, in any of "
+            "its stores and currencies, at this email address or for your customer account. "
+            "Order and account emails are not affected."
+        ),
         "confirm_button": "Unsubscribe",
         "done_title": "You are unsubscribed",
-        "done_body": "You will no longer receive reminders and offers from this shop.",
+        "done_body": (
+            "You will no longer receive cart reminders or offers from this shop, in any of "
+            "its stores and currencies, at this email address or for your customer account. "
+            "Order and account emails are not affected."
+        ),
         "invalid_title": "This link does not work",
         "invalid_body": (
             "This unsubscribe link is not valid or was changed, so nothing was changed. "
@@ -35,10 +44,16 @@ COPY: dict[MessageLanguage, dict[str, str]] = {
     },
     MessageLanguage.SIMPLIFIED_CHINESE: {
         "confirm_title": "确定退订吗?",
-        "confirm_body": "退订后,您将不再收到本店的提醒和优惠消息。",
+        "confirm_body": (
+            "退订后,您将不再收到本店任何店铺、任何币种的购物车提醒和优惠消息,"
+            "包括发往此邮箱地址和您的会员账户的消息。订单和账户相关邮件不受影响。"
+        ),
         "confirm_button": "确认退订",
         "done_title": "已成功退订",
-        "done_body": "您将不再收到本店的提醒和优惠消息。",
+        "done_body": (
+            "您将不再收到本店任何店铺、任何币种的购物车提醒和优惠消息,"
+            "包括发往此邮箱地址和您的会员账户的消息。订单和账户相关邮件不受影响。"
+        ),
         "invalid_title": "链接无效",
         "invalid_body": (
             "这个退订链接无效或已被修改,我们没有做任何更改。请直接使用邮件中的原始链接。"
@@ -84,7 +99,8 @@ def _channel_in_path(request: HttpRequest) -> str | None:
 
 def _read_token_for_channel(token: str, channel_slug: str | None) -> UnsubscribeRequest:
     unsubscribe = read_unsubscribe_token(token)
-    # A link signed for one channel must not opt the customer out of another.
+    # On a channel route, only that channel's links are honoured (links use the
+    # channel-less route). Whichever route records it, the opt-out covers every channel.
     if channel_slug is not None and unsubscribe.channel_slug != channel_slug:
         raise InvalidUnsubscribeToken("This unsubscribe link belongs to another channel.")
     return unsubscribe

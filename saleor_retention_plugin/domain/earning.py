@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_FLOOR, Decimal
 
-from ..conf import CreditTrigger
+from .credit_trigger import CreditTrigger
 from .orders import NON_EARNING_STATUSES, OrderSnapshot
 
 

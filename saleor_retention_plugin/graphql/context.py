@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from ..conf import ChannelSettings
-from .requestor import Requestor
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..conf import ChannelSettings
+    from .requestor import Requestor
 
 
 @dataclass

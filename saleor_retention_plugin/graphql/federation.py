@@ -21,7 +21,8 @@ from ..models import LoyaltyAccount as LoyaltyAccountModel
 from .accounts import own_account
 from .errors import LocalisedGraphQLError, permission_denied_error
 from .ids import InvalidGlobalId, from_global_id
-from .types import AccountView, LoyaltyAccount
+from .limits import reads_database
+from .types import AccountView, LoyaltyAccount, account_view
 
 MAX_REPRESENTATIONS = 100
 
@@ -90,6 +91,7 @@ class User(graphene.ObjectType):
         return root.email
 
     @staticmethod
+    @reads_database
     def resolve_loyalty(root: UserReference, info: Any) -> AccountView | None:
         context = info.context
         requestor = context.requestor
@@ -102,8 +104,7 @@ class User(graphene.ObjectType):
             )
         )
         if is_self:
-            account = own_account(context)
-            return AccountView(account) if account is not None else None
+            return account_view(context, own_account(context))
         if not context.can_manage:
             raise permission_denied_error()
         accounts = LoyaltyAccountModel.objects.in_channel(context.channel_slug).live()
@@ -111,7 +112,7 @@ class User(graphene.ObjectType):
             found = accounts.filter(customer_id=root.customer_id).first()
         else:
             found = accounts.filter(email=root.email).order_by("customer_id").first()
-        return AccountView(found) if found is not None else None
+        return account_view(context, found)
 
 
 class _Entity(graphene.Union):

@@ -12,7 +12,7 @@ from .accounts import find_account, own_account
 from .errors import LocalisedGraphQLError, MutationError, permission_denied_error
 from .mutations import LoyaltyMutation
 from .scalars import PointsAmount
-from .types import AccountView, LoyaltyAccount, PointsTransaction
+from .types import AccountView, LoyaltyAccount, PointsTransaction, account_view
 
 MAX_REASON_LENGTH = 500
 
@@ -37,8 +37,7 @@ class LedgerQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_my_loyalty_account(root: Any, info: Any) -> AccountView | None:
-        account = own_account(info.context)
-        return AccountView(account) if account is not None else None
+        return account_view(info.context, own_account(info.context))
 
     @staticmethod
     def resolve_loyalty_account(
@@ -50,8 +49,9 @@ class LedgerQueries(graphene.ObjectType):
     ) -> AccountView | None:
         require_manager(info)
         try:
-            return AccountView(
-                find_account(info.context, account_id=id, user_id=user_id, email=email)
+            return account_view(
+                info.context,
+                find_account(info.context, account_id=id, user_id=user_id, email=email),
             )
         except MutationError as error:
             if error.code == "not_found":

@@ -8,9 +8,11 @@ and turns their errors into ``errors { field code message }``.
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
+from datetime import UTC, datetime
 from typing import Any
 
 import graphene
+from django.db.models import Q
 
 from ..models import MembershipTier as MembershipTierModel
 from ..models import Reward as RewardModel
@@ -38,7 +40,7 @@ from .membership_types import (
     TierThresholdKind,
 )
 from .mutations import LoyaltyMutation, decode_id
-from .scalars import PointsAmount
+from .scalars import DateTime, Decimal, JSONString, PointsAmount
 from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, validate_page_size
 from .users import user_exists
 
@@ -47,6 +49,22 @@ from .users import user_exists
 
 # Far more rewards than any catalogue holds; cursors beyond it are forged.
 MAX_REWARD_OFFSET = 1_000_000
+
+# What Python can read back from a PostgreSQL timestamp (psycopg reads it in UTC), with a
+# day's margin. The DateTime scalar refuses far narrower input (1970..2200); rows written
+# before it did, or by hand, are left out of lists instead of breaking every list.
+_READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)
+_READABLE_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _readable_rewards() -> Q:
+    """Rewards whose moments Python can read: one bad row must not break a whole list."""
+    readable = Q()
+    for field in ("active_from", "active_until"):
+        readable &= Q(**{f"{field}__isnull": True}) | Q(
+            **{f"{field}__range": (_READABLE_FROM, _READABLE_UNTIL)}
+        )
+    return readable
 
 
 def _offset_cursor(offset: int) -> str:
@@ -111,7 +129,7 @@ class MembershipQueries(graphene.ObjectType):
         rows = list(
             mall.rewards_of_channel(
                 context.channel_slug, now=context.now, available_only=not include_unavailable
-            )[start : start + size + 1]
+            ).filter(_readable_rewards())[start : start + size + 1]
         )
         edges = [
             RewardEdge(node=reward, cursor=_offset_cursor(start + index))
@@ -134,7 +152,7 @@ class MembershipQueries(graphene.ObjectType):
         rewards = mall.rewards_of_channel(
             context.channel_slug, now=context.now, available_only=not context.can_manage
         )
-        return rewards.filter(pk=pk).first()
+        return rewards.filter(_readable_rewards(), pk=pk).first()
 
 
 # --- customers: redeem, birthday ---------------------------------------------------------------
@@ -279,7 +297,7 @@ class MembershipTierInput(graphene.InputObjectType):
     name = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     description = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     threshold_kind = TierThresholdKind()
-    threshold_value = graphene.Decimal()
+    threshold_value = Decimal()
     window_months = graphene.Int(description="0 means lifetime.")
 
 
@@ -355,8 +373,8 @@ class MembershipTierDelete(LoyaltyMutation):
 
 class TierBenefitInput(graphene.InputObjectType):
     kind = TierBenefitKind()
-    value = graphene.Decimal()
-    config = graphene.JSONString()
+    value = Decimal()
+    config = JSONString()
     title = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     description = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     position = graphene.Int()
@@ -434,7 +452,7 @@ class DrawPrizeInput(graphene.InputObjectType):
     name = graphene.List(graphene.NonNull(LoyaltyTranslationInput), required=True)
     probability = graphene.String(required=True, description='e.g. "0.05" for 5%.')
     kind = RewardKind(required=True, description="Not PRIZE_DRAW.")
-    discount_value = graphene.Decimal()
+    discount_value = Decimal()
     gift_product_id = graphene.String()
     quantity = graphene.Int(description="Null means unlimited.")
 
@@ -444,13 +462,13 @@ class RewardInput(graphene.InputObjectType):
     name = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     description = graphene.List(graphene.NonNull(LoyaltyTranslationInput))
     points_cost = PointsAmount()
-    discount_value = graphene.Decimal()
-    min_order_amount = graphene.Decimal()
+    discount_value = Decimal()
+    min_order_amount = Decimal()
     gift_product_id = graphene.String()
     stock = graphene.Int(description="Null means unlimited.")
     per_customer_limit = graphene.Int(description="Null means unlimited.")
-    active_from = graphene.DateTime()
-    active_until = graphene.DateTime()
+    active_from = DateTime()
+    active_until = DateTime()
     is_active = graphene.Boolean()
     code_validity_days = graphene.Int()
     draw_prizes = graphene.List(graphene.NonNull(DrawPrizeInput))

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphene
 
 from ..domain.tiers import localised
-from ..models import MembershipTier as MembershipTierModel
-from ..models import Redemption as RedemptionModel
-from ..models import Reward as RewardModel
-from ..models import TierBenefit as TierBenefitModel
-from ..models import TierChange as TierChangeModel
 from .ids import to_global_id
+from .scalars import DateTime, Decimal, JSONString
 from .types import PageInfo, Translation, language_of, translations
+
+if TYPE_CHECKING:
+    from ..models import MembershipTier as MembershipTierModel
+    from ..models import Redemption as RedemptionModel
+    from ..models import Reward as RewardModel
+    from ..models import TierBenefit as TierBenefitModel
+    from ..models import TierChange as TierChangeModel
 
 
 def _texts_field(description: str) -> graphene.String:
@@ -48,13 +51,13 @@ class TierBenefit(graphene.ObjectType):
     id = graphene.ID(required=True)
     tier_id = graphene.ID(required=True)
     kind = graphene.Field(TierBenefitKind, required=True)
-    value = graphene.Decimal(
+    value = Decimal(
         description=(
             "Percent off, multiplier, minimum order for free shipping, birthday gift points, "
             "early-access hours; null for kinds without a number."
         )
     )
-    config = graphene.JSONString(
+    config = JSONString(
         required=True, description='Kind-specific extras, e.g. {"product_ids": [...]}.'
     )
     title = _texts_field("The benefit's title in the requested language.")
@@ -97,7 +100,7 @@ class MembershipTier(graphene.ObjectType):
     name_translations = graphene.List(graphene.NonNull(Translation), required=True)
     description_translations = graphene.List(graphene.NonNull(Translation), required=True)
     threshold_kind = graphene.Field(TierThresholdKind, required=True)
-    threshold_value = graphene.Decimal(
+    threshold_value = Decimal(
         required=True, description="Points earned or amount spent (channel currency) to reach it."
     )
     window_months = graphene.Int(
@@ -137,10 +140,10 @@ class MembershipTier(graphene.ObjectType):
 
 class TierProgress(graphene.ObjectType):
     tier = graphene.Field(MembershipTier, required=True, description="The next tier up.")
-    current_value = graphene.Decimal(
+    current_value = Decimal(
         required=True, description="Points earned or amount spent so far in its window."
     )
-    remaining = graphene.Decimal(required=True, description="What is still missing to reach it.")
+    remaining = Decimal(required=True, description="What is still missing to reach it.")
     ratio = graphene.Float(required=True, description="Progress from 0 to 1.")
 
 
@@ -167,16 +170,16 @@ class Reward(graphene.ObjectType):
     description = _texts_field("The reward's description in the requested language.")
     name_translations = graphene.List(graphene.NonNull(Translation), required=True)
     points_cost = graphene.Int(required=True)
-    discount_value = graphene.Decimal(description="Amount off (channel currency) or percent off.")
-    min_order_amount = graphene.Decimal()
+    discount_value = Decimal(description="Amount off (channel currency) or percent off.")
+    min_order_amount = Decimal()
     gift_product_id = graphene.String()
     stock = graphene.Int(description="Left to redeem; null means unlimited.")
     per_customer_limit = graphene.Int(description="Null means unlimited.")
-    active_from = graphene.DateTime()
-    active_until = graphene.DateTime()
+    active_from = DateTime()
+    active_until = DateTime()
     is_active = graphene.Boolean(required=True)
     code_validity_days = graphene.Int()
-    draw_prizes = graphene.JSONString(
+    draw_prizes = JSONString(
         description="Prize draws: the prizes and their probabilities (public odds)."
     )
     draw_seed_hash = graphene.String(
@@ -229,10 +232,10 @@ class Redemption(graphene.ObjectType):
         description="The single-use code to apply at checkout (checkoutAddPromoCode)."
     )
     issued_kind = graphene.String(description="What was issued (for draws: the prize's kind).")
-    issued_value = graphene.Decimal()
-    expires_at = graphene.DateTime()
-    created_at = graphene.DateTime(required=True)
-    draw_audit = graphene.JSONString(
+    issued_value = Decimal()
+    expires_at = DateTime()
+    created_at = DateTime(required=True)
+    draw_audit = JSONString(
         description="Prize draws: the inputs and outcome of the draw, to re-derive it."
     )
 
@@ -287,10 +290,10 @@ class TierChange(graphene.ObjectType):
     from_code = graphene.String(description="The tier's code at the time, kept after deletion.")
     to_code = graphene.String(description="The tier's code at the time, kept after deletion.")
     reason = graphene.Field(TierChangeReason, required=True)
-    qualifying_value = graphene.Decimal(
+    qualifying_value = Decimal(
         description="Points earned or amount spent that counted at the time."
     )
-    changed_at = graphene.DateTime(required=True)
+    changed_at = DateTime(required=True)
 
     @staticmethod
     def resolve_id(root: TierChangeModel, info: Any) -> str:

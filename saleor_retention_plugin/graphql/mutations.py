@@ -6,6 +6,7 @@ import logging
 from typing import Any, ClassVar
 
 import graphene
+from django.db import transaction
 
 from ..services.errors import RetentionError
 from ..services.ledger import LedgerError
@@ -47,11 +48,16 @@ class LoyaltyMutation(graphene.Mutation):
     def mutate(cls, root: Any, info: Any, **data: Any) -> Any:
         language = getattr(info.context, "language", None)
         try:
-            if cls.staff_only and not info.context.can_manage:
-                if not info.context.requestor.is_authenticated:
-                    raise unauthenticated()
-                raise permission_denied()
-            fields = cls.perform(info, **data)
+            # One transaction per mutation: whatever it wrote before refusing (the
+            # caller's account opened on first use, say) is undone with the refusal.
+            with transaction.atomic():
+                if cls.staff_only and not info.context.can_manage:
+                    if not info.context.requestor.is_authenticated:
+                        raise unauthenticated()
+                    raise permission_denied()
+                fields = cls.perform(info, **data)
+                if fields.get("errors"):
+                    transaction.set_rollback(True)
         except MutationError as error:
             return cls(errors=[error.as_error(language)])
         except LedgerError as error:

@@ -23,7 +23,8 @@ from ..models import PointsEntry
 from ..services.ledger import AccountSummary, summarise_account
 from .errors import LocalisedGraphQLError
 from .ids import to_global_id
-from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, reads_database
+from .scalars import DateTime
 
 EXPIRING_WITHIN_DAYS = 30
 
@@ -176,7 +177,7 @@ class PointsTransaction(graphene.ObjectType):
     actor = graphene.String(
         description="Who made a manual adjustment (user:<id> or app:<id>); staff only."
     )
-    created_at = graphene.DateTime(required=True)
+    created_at = DateTime(required=True)
 
     @staticmethod
     def resolve_id(root: PointsEntry, info: Any) -> str:
@@ -222,7 +223,7 @@ class PointsTransactionConnection(graphene.ObjectType):
 
 class ExpiringPoints(graphene.ObjectType):
     points = graphene.Int(required=True)
-    expires_at = graphene.DateTime(required=True)
+    expires_at = DateTime(required=True)
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -249,6 +250,19 @@ class AccountView:
 
             self._membership = membership_of(self.account, now=context.now)
         return self._membership
+
+
+def account_view(context: Any, account: LoyaltyAccountModel | None) -> AccountView | None:
+    """The request's one view of ``account`` for queries: however many aliases or
+    ``_entities`` representations name it, its summary and tier are computed once.
+    (Mutations build a fresh ``AccountView`` after each change instead.)"""
+    if account is None:
+        return None
+    key = f"account_view:{account.pk}"
+    if key not in context.cache:
+        context.cache[key] = AccountView(account)
+    view: AccountView = context.cache[key]
+    return view
 
 
 def _membership_types() -> Any:
@@ -278,8 +292,8 @@ class LoyaltyAccount(graphene.ObjectType):
     tier = graphene.Field(
         lambda: _membership_types().MembershipTier, description="The current tier."
     )
-    tier_achieved_at = graphene.DateTime()
-    tier_downgrade_due_at = graphene.DateTime(
+    tier_achieved_at = DateTime()
+    tier_downgrade_due_at = DateTime(
         description="Set when the account no longer qualifies: the tier is kept until then."
     )
     next_tier = graphene.Field(
@@ -336,10 +350,12 @@ class LoyaltyAccount(graphene.ObjectType):
         return root.account.balance
 
     @staticmethod
+    @reads_database
     def resolve_spendable_points(root: AccountView, info: Any) -> int:
         return max(root.summary(info.context).spendable, 0)
 
     @staticmethod
+    @reads_database
     def resolve_pending_points(root: AccountView, info: Any) -> int:
         return root.summary(info.context).pending
 
@@ -348,6 +364,7 @@ class LoyaltyAccount(graphene.ObjectType):
         return root.account.lifetime_earned
 
     @staticmethod
+    @reads_database
     def resolve_points_expiring_soon(root: AccountView, info: Any) -> list[ExpiringPoints]:
         return [
             ExpiringPoints(points=item.points, expires_at=item.expires_at)
@@ -370,18 +387,22 @@ class LoyaltyAccount(graphene.ObjectType):
         )
 
     @staticmethod
+    @reads_database
     def resolve_tier(root: AccountView, info: Any) -> Any:
         return root.membership(info.context).tier
 
     @staticmethod
+    @reads_database
     def resolve_tier_achieved_at(root: AccountView, info: Any) -> Any:
         return root.membership(info.context).achieved_at
 
     @staticmethod
+    @reads_database
     def resolve_tier_downgrade_due_at(root: AccountView, info: Any) -> Any:
         return root.membership(info.context).downgrade_due_at
 
     @staticmethod
+    @reads_database
     def resolve_next_tier(root: AccountView, info: Any) -> Any:
         progress = root.membership(info.context).next_tier
         if progress is None:
@@ -394,16 +415,24 @@ class LoyaltyAccount(graphene.ObjectType):
         )
 
     @staticmethod
+    @reads_database
     def resolve_benefits(root: AccountView, info: Any) -> Any:
         return list(root.membership(info.context).benefits)
 
     @staticmethod
+    @reads_database
     def resolve_birthday(root: AccountView, info: Any) -> Any:
         from ..models import CustomerProfile
 
-        if root.account.customer_id is None:
+        customer_id = root.account.customer_id
+        if customer_id is None:
             return None
-        profile = CustomerProfile.objects.filter(customer_id=root.account.customer_id).first()
+        key = f"profile:{customer_id}"
+        if key not in info.context.cache:
+            info.context.cache[key] = CustomerProfile.objects.filter(
+                customer_id=customer_id
+            ).first()
+        profile = info.context.cache[key]
         if profile is None:
             return None
         return _membership_types().Birthday(

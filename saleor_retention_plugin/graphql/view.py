@@ -2,18 +2,24 @@
 
 Body: JSON ``{"query", "variables", "operationName"}``. Checks run cheapest first and
 before anything executes: method, body, size, the caller's token (401 when a token was
-sent but is invalid or expired), syntax, depth, schema validation, whole numbers in
-``Int`` variables, top-level fields and cost. The channel is the plugin instance's, never
-the client's: accounts are per channel and an id from another channel finds nothing here.
+sent but is invalid or expired), syntax, depth, number of fields, text that cannot be
+stored, schema validation, every variable against its declared type
+(``graphql.inputs``), introspection bounds, top-level fields and cost. Nothing answers
+500: whatever fails unexpectedly is logged and answered as a structured 400, as Saleor's
+own view does. A query runs in one transaction, rolled back when its answer holds an
+error (a first read opens the caller's account): an answer with an error changes nothing.
+The channel is the plugin instance's, never the client's: accounts are per channel and an
+id from another channel finds nothing here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 from graphql import parse
@@ -21,15 +27,31 @@ from graphql.error import GraphQLError, GraphQLSyntaxError, format_error
 from graphql.execution import execute
 from graphql.validation import validate
 
-from ..conf import ChannelSettings
 from ..endpoints import route
 from . import limits
 from .context import LoyaltyContext
-from .errors import LocalisedGraphQLError, in_language
-from .limits import QueryRejected, check_cost, check_depth, check_nesting, check_size
+from .errors import INTERNAL_ERROR, INTERNAL_ERROR_ZH, LocalisedGraphQLError, in_language
+from .inputs import (
+    MAX_VARIABLE_NESTING,
+    InputProblem,
+    literal_problems,
+    variable_problems,
+    variables_too_deep,
+)
+from .limits import (
+    QueryRejected,
+    check_cost,
+    check_depth,
+    check_introspection,
+    check_nesting,
+    check_selections,
+    check_size,
+)
 from .requestor import AuthenticationFailed, Requestor, RequestorResolver
 from .schema import schema
-from .whole_numbers import non_integer_variables
+
+if TYPE_CHECKING:
+    from ..conf import ChannelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +83,20 @@ def graphql_endpoint(plugin: Any, request: HttpRequest, path: str) -> HttpRespon
             "saleor.retention/graphql/.",
             status=404,
         )
+    try:
+        settings, resolve_requestor = plugin.settings, requestor_resolver()
+    except Exception:
+        # A broken configuration or seam is a deployment error, still not a bare 500.
+        logger.exception("Loyalty API is misconfigured")
+        language = _preferred_language(request)
+        return _errors(
+            in_language(language, INTERNAL_ERROR, INTERNAL_ERROR_ZH), status=400, code="INTERNAL"
+        )
     return serve_graphql(
         request,
         channel_slug=channel.slug,
-        settings=plugin.settings,
-        resolve_requestor=requestor_resolver(),
+        settings=settings,
+        resolve_requestor=resolve_requestor,
     )
 
 
@@ -80,6 +111,33 @@ def serve_graphql(
         response = JsonResponse({"description": DESCRIPTION}, status=405)
         response["Allow"] = "POST, OPTIONS"
         return response
+    language = _preferred_language(request)
+    try:
+        return _serve(
+            request,
+            channel_slug=channel_slug,
+            settings=settings,
+            resolve_requestor=resolve_requestor,
+            language=language,
+        )
+    except Exception:
+        # Whatever slipped past the checks: a structured refusal, as Saleor's own view
+        # answers (400, invalid), never a bare 500. Mutations run in their own transaction,
+        # so nothing half-done stays behind.
+        logger.exception("Loyalty API request failed")
+        return _errors(
+            in_language(language, INTERNAL_ERROR, INTERNAL_ERROR_ZH), status=400, code="INTERNAL"
+        )
+
+
+def _serve(
+    request: HttpRequest,
+    *,
+    channel_slug: str,
+    settings: ChannelSettings,
+    resolve_requestor: RequestorResolver,
+    language: str | None,
+) -> HttpResponse:
     try:
         operation = _read_operation(request)
         check_size(operation["query"], limits.MAX_QUERY_SIZE)
@@ -87,7 +145,6 @@ def serve_graphql(
     except (ValueError, QueryRejected) as error:
         return _errors(str(error), status=400)
 
-    language = _preferred_language(request)
     try:
         requestor: Requestor = resolve_requestor(request, channel_slug)
     except AuthenticationFailed as error:
@@ -100,27 +157,24 @@ def serve_graphql(
     try:
         # Before validation: validating a pathologically nested document is itself costly.
         check_depth(document, limits.MAX_QUERY_DEPTH)
+        check_selections(document, limits.MAX_SELECTIONS)
     except QueryRejected as error:
         return _errors(str(error), status=400)
+    problems = literal_problems(document)
+    if problems:
+        return _input_errors(problems, language)
     validation_errors = validate(schema, document)
     if validation_errors:
         return JsonResponse({"errors": [format_error(e) for e in validation_errors]}, status=400)
 
-    not_whole = non_integer_variables(
+    problems = variable_problems(
         schema, document, operation["operation_name"], operation["variables"]
     )
-    if not_whole:
-        return JsonResponse(
-            {
-                "errors": [
-                    {"message": _not_whole_message(path, value, language)}
-                    for path, value in not_whole
-                ]
-            },
-            status=400,
-        )
+    if problems:
+        return _input_errors(problems, language)
 
     try:
+        check_introspection(document, operation["operation_name"])
         check_cost(schema, document, operation["operation_name"], operation["variables"])
     except QueryRejected as error:
         return _errors(str(error), status=400)
@@ -133,13 +187,17 @@ def serve_graphql(
         language=language,
     )
     try:
-        result = execute(
-            schema,
-            document,
-            context_value=context,
-            variable_values=operation["variables"],
-            operation_name=operation["operation_name"],
-        )
+        if _is_query(document, operation["operation_name"]):
+            # Reading may open the caller's account on first use. An answer with an
+            # error keeps nothing: the read's writes are rolled back with it.
+            with transaction.atomic():
+                result = _execute(document, context, operation)
+                if result.errors:
+                    transaction.set_rollback(True)
+        else:
+            # Each mutation is its own transaction and changes nothing when it answers
+            # with errors; mutations that succeeded before a failing one stay done.
+            result = _execute(document, context, operation)
     except GraphQLError as error:
         # Variables that do not fit their types, an unknown operationName: nothing ran.
         return JsonResponse({"errors": [format_error(error)]}, status=400)
@@ -149,6 +207,29 @@ def serve_graphql(
     return JsonResponse(body, status=400 if result.invalid else 200)
 
 
+def _execute(document: Any, context: LoyaltyContext, operation: dict[str, Any]) -> Any:
+    return execute(
+        schema,
+        document,
+        context_value=context,
+        variable_values=operation["variables"],
+        operation_name=operation["operation_name"],
+    )
+
+
+def _is_query(document: Any, operation_name: str | None) -> bool:
+    """True unless the operation to run is a mutation (an unknown name runs nothing)."""
+    from graphql.language import ast
+
+    operations = [d for d in document.definitions if isinstance(d, ast.OperationDefinition)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name is not None and o.name.value == operation_name)
+    ]
+    return all(o.operation != "mutation" for o in chosen)
+
+
 def _read_operation(request: HttpRequest) -> dict[str, Any]:
     if len(request.body) > MAX_BODY_BYTES:
         raise ValueError(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
@@ -156,6 +237,9 @@ def _read_operation(request: HttpRequest) -> dict[str, Any]:
         payload = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ValueError('Send a JSON body: {"query": ..., "variables": {...}}.') from None
+    except RecursionError:
+        # json's decoder recurses: a few thousand "[" exhaust the stack.
+        raise ValueError("The JSON body nests too deeply.") from None
     if not isinstance(payload, dict):
         raise ValueError("Send one operation as a JSON object; batches are not supported.")
     query = payload.get("query")
@@ -164,6 +248,10 @@ def _read_operation(request: HttpRequest) -> dict[str, Any]:
     variables = payload.get("variables") or {}
     if not isinstance(variables, dict):
         raise ValueError("'variables' must be a JSON object.")
+    if variables_too_deep(variables):
+        raise ValueError(
+            f"'variables' nest deeper than {MAX_VARIABLE_NESTING} levels; no input needs that."
+        )
     operation_name = payload.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise ValueError("'operationName' must be a string.")
@@ -182,12 +270,23 @@ def _format_execution_error(error: Any, language: str | None) -> dict[str, Any]:
     return formatted
 
 
-def _not_whole_message(path: str, value: Any, language: str | None) -> str:
-    shown = json.dumps(value, ensure_ascii=False)
-    return in_language(
-        language,
-        f"Variable {path} got {shown}: send a whole number (no fractions, strings or booleans).",
-        f"变量 {path} 的值 {shown} 无效：请发送整数（不能是小数、字符串或布尔值）。",
+def _input_errors(problems: list[InputProblem], language: str | None) -> JsonResponse:
+    """400 with one error per problem, each naming the input field it is about."""
+    return JsonResponse(
+        {
+            "errors": [
+                {
+                    "message": problem.message_for(language),
+                    "extensions": {
+                        "exception": {"code": "GraphQLError"},
+                        "field": problem.field,
+                        "path": problem.path,
+                    },
+                }
+                for problem in problems
+            ]
+        },
+        status=400,
     )
 
 

@@ -25,6 +25,7 @@ from django.db import models
 from django.db.models import Q
 
 from ..querysets import FlowMessageQuerySet, TrackedCartQuerySet
+from .constraints import check_constraint
 
 
 class CartState(models.TextChoices):
@@ -74,17 +75,17 @@ class TrackedCart(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                check=Q(state__in=CartState.values), name="retention_cart_state_valid"
+            check_constraint(
+                condition=Q(state__in=CartState.values), name="retention_cart_state_valid"
             ),
-            models.CheckConstraint(check=Q(next_step__gte=1), name="retention_cart_step_from_one"),
+            check_constraint(condition=Q(next_step__gte=1), name="retention_cart_step_from_one"),
             # A cart that is not open is never looked at by the sweep again.
-            models.CheckConstraint(
-                check=Q(state=CartState.OPEN) | Q(next_check_at__isnull=True),
+            check_constraint(
+                condition=Q(state=CartState.OPEN) | Q(next_check_at__isnull=True),
                 name="retention_cart_only_open_carts_are_due",
             ),
-            models.CheckConstraint(
-                check=Q(state=CartState.OPEN) | ~Q(stop_reason=""),
+            check_constraint(
+                condition=Q(state=CartState.OPEN) | ~Q(stop_reason=""),
                 name="retention_cart_stopped_with_a_reason",
             ),
         ]
@@ -162,25 +163,25 @@ class FlowMessage(models.Model):
             models.UniqueConstraint(
                 fields=["subject_key", "flow", "step"], name="retention_one_message_per_step"
             ),
-            models.CheckConstraint(
-                check=Q(state__in=MessageState.values), name="retention_message_state_valid"
+            check_constraint(
+                condition=Q(state__in=MessageState.values), name="retention_message_state_valid"
             ),
-            models.CheckConstraint(check=Q(step__gte=1), name="retention_message_step_from_one"),
-            models.CheckConstraint(
-                check=~Q(state__in=WAITING_STATES) | Q(next_attempt_at__isnull=False),
+            check_constraint(condition=Q(step__gte=1), name="retention_message_step_from_one"),
+            check_constraint(
+                condition=~Q(state__in=WAITING_STATES) | Q(next_attempt_at__isnull=False),
                 name="retention_waiting_message_has_a_time",
             ),
-            models.CheckConstraint(
-                check=~Q(state=MessageState.CLAIMED)
+            check_constraint(
+                condition=~Q(state=MessageState.CLAIMED)
                 | Q(claim_token__isnull=False, claimed_at__isnull=False),
                 name="retention_claimed_message_has_a_claim",
             ),
-            models.CheckConstraint(
-                check=~Q(state=MessageState.SENT) | Q(sent_at__isnull=False),
+            check_constraint(
+                condition=~Q(state=MessageState.SENT) | Q(sent_at__isnull=False),
                 name="retention_sent_message_has_sent_at",
             ),
-            models.CheckConstraint(
-                check=~Q(state=MessageState.CANCELLED) | ~Q(cancel_reason=""),
+            check_constraint(
+                condition=~Q(state=MessageState.CANCELLED) | ~Q(cancel_reason=""),
                 name="retention_cancelled_message_has_a_reason",
             ),
         ]
@@ -226,8 +227,8 @@ class MarketingOptOut(models.Model):
                 condition=Q(email_digest__isnull=False),
                 name="retention_one_opt_out_per_email",
             ),
-            models.CheckConstraint(
-                check=Q(customer_id__isnull=False) | Q(email_digest__isnull=False),
+            check_constraint(
+                condition=Q(customer_id__isnull=False) | Q(email_digest__isnull=False),
                 name="retention_opt_out_names_someone",
             ),
         ]
@@ -292,11 +293,11 @@ class CartRecovery(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                check=Q(revenue__gte=0), name="retention_recovery_revenue_not_negative"
+            check_constraint(
+                condition=Q(revenue__gte=0), name="retention_recovery_revenue_not_negative"
             ),
-            models.CheckConstraint(
-                check=Q(is_holdout=False) | Q(recovered_by_step__isnull=True),
+            check_constraint(
+                condition=Q(is_holdout=False) | Q(recovered_by_step__isnull=True),
                 name="retention_holdout_never_recovered_by_a_message",
             ),
         ]

@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ..querysets import LoyaltyAccountQuerySet, PointsEntryQuerySet, PointsLotQuerySet
+from .constraints import check_constraint
 
 
 class LoyaltyAccount(models.Model):
@@ -59,14 +60,14 @@ class LoyaltyAccount(models.Model):
                 ),
                 name="retention_one_guest_account_per_email_and_channel",
             ),
-            models.CheckConstraint(
-                check=Q(customer_id__isnull=False)
+            check_constraint(
+                condition=Q(customer_id__isnull=False)
                 | Q(email__isnull=False)
                 | Q(anonymised_at__isnull=False),
                 name="retention_account_has_an_owner",
             ),
-            models.CheckConstraint(
-                check=Q(lifetime_earned__gte=0), name="retention_lifetime_earned_not_negative"
+            check_constraint(
+                condition=Q(lifetime_earned__gte=0), name="retention_lifetime_earned_not_negative"
             ),
         ]
         indexes = [models.Index(fields=["email"], name="retention_account_email_idx")]
@@ -109,15 +110,15 @@ class PointsEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(
-                check=~Q(points=0) | Q(written_off__gt=0),
+            check_constraint(
+                condition=~Q(points=0) | Q(written_off__gt=0),
                 name="retention_entry_changes_something",
             ),
-            models.CheckConstraint(
-                check=Q(written_off__gte=0), name="retention_written_off_not_negative"
+            check_constraint(
+                condition=Q(written_off__gte=0), name="retention_written_off_not_negative"
             ),
-            models.CheckConstraint(
-                check=(
+            check_constraint(
+                condition=(
                     Q(kind="earn", points__gt=0)
                     | Q(kind__in=["redeem", "expire"], points__lt=0)
                     | Q(kind="reverse", points__lte=0)
@@ -150,9 +151,9 @@ class PointsLot(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(check=Q(points__gt=0), name="retention_lot_points_positive"),
-            models.CheckConstraint(
-                check=Q(remaining__gte=0) & Q(remaining__lte=F("points")),
+            check_constraint(condition=Q(points__gt=0), name="retention_lot_points_positive"),
+            check_constraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("points")),
                 name="retention_lot_remaining_within_points",
             ),
         ]

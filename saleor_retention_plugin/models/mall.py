@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ..querysets import RedemptionQuerySet, RewardQuerySet
+from .constraints import check_constraint
 from .ledger import LoyaltyAccount, PointsEntry
 
 
@@ -68,35 +69,33 @@ class Reward(models.Model):
     class Meta:
         ordering = ["channel_slug", "position", "points_cost", "id"]
         constraints = [
-            models.CheckConstraint(
-                check=Q(points_cost__gt=0), name="retention_reward_cost_positive"
-            ),
-            models.CheckConstraint(
-                check=Q(stock__isnull=True) | Q(stock__gte=0),
+            check_constraint(condition=Q(points_cost__gt=0), name="retention_reward_cost_positive"),
+            check_constraint(
+                condition=Q(stock__isnull=True) | Q(stock__gte=0),
                 name="retention_reward_stock_not_negative",
             ),
-            models.CheckConstraint(
-                check=Q(per_customer_limit__isnull=True) | Q(per_customer_limit__gt=0),
+            check_constraint(
+                condition=Q(per_customer_limit__isnull=True) | Q(per_customer_limit__gt=0),
                 name="retention_reward_limit_positive",
             ),
-            models.CheckConstraint(
-                check=Q(kind__in=RewardKind.values), name="retention_reward_kind_known"
+            check_constraint(
+                condition=Q(kind__in=RewardKind.values), name="retention_reward_kind_known"
             ),
-            models.CheckConstraint(
-                check=Q(discount_value__isnull=True) | Q(discount_value__gt=0),
+            check_constraint(
+                condition=Q(discount_value__isnull=True) | Q(discount_value__gt=0),
                 name="retention_reward_discount_positive",
             ),
-            models.CheckConstraint(
-                check=~Q(kind="percentage_discount")
+            check_constraint(
+                condition=~Q(kind="percentage_discount")
                 | (Q(discount_value__isnull=False) & Q(discount_value__lte=100)),
                 name="retention_reward_percentage_within_100",
             ),
-            models.CheckConstraint(
-                check=~Q(kind="fixed_discount") | Q(discount_value__isnull=False),
+            check_constraint(
+                condition=~Q(kind="fixed_discount") | Q(discount_value__isnull=False),
                 name="retention_reward_fixed_discount_has_value",
             ),
-            models.CheckConstraint(
-                check=Q(active_from__isnull=True)
+            check_constraint(
+                condition=Q(active_from__isnull=True)
                 | Q(active_until__isnull=True)
                 | Q(active_until__gt=F("active_from")),
                 name="retention_reward_window_ordered",
@@ -154,11 +153,11 @@ class Redemption(models.Model):
             models.UniqueConstraint(
                 fields=["account", "idempotency_key"], name="retention_redemption_once_per_key"
             ),
-            models.CheckConstraint(
-                check=Q(points_spent__gt=0), name="retention_redemption_spent_positive"
+            check_constraint(
+                condition=Q(points_spent__gt=0), name="retention_redemption_spent_positive"
             ),
-            models.CheckConstraint(
-                check=Q(status="no_prize") | Q(code__isnull=False),
+            check_constraint(
+                condition=Q(status="no_prize") | Q(code__isnull=False),
                 name="retention_redemption_issued_has_code",
             ),
         ]

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from ..querysets import CustomerTierQuerySet, MembershipTierQuerySet, QualifyingOrderQuerySet
+from .constraints import check_constraint
 from .ledger import LoyaltyAccount
 
 
@@ -53,14 +54,14 @@ class MembershipTier(models.Model):
             models.UniqueConstraint(
                 fields=["channel_slug", "code"], name="retention_tier_code_unique_per_channel"
             ),
-            models.CheckConstraint(
-                check=Q(threshold_value__gte=0), name="retention_tier_threshold_not_negative"
+            check_constraint(
+                condition=Q(threshold_value__gte=0), name="retention_tier_threshold_not_negative"
             ),
-            models.CheckConstraint(
-                check=Q(window_months__lte=120), name="retention_tier_window_at_most_ten_years"
+            check_constraint(
+                condition=Q(window_months__lte=120), name="retention_tier_window_at_most_ten_years"
             ),
-            models.CheckConstraint(
-                check=Q(threshold_kind__in=ThresholdKind.values),
+            check_constraint(
+                condition=Q(threshold_kind__in=ThresholdKind.values),
                 name="retention_tier_threshold_kind_known",
             ),
         ]
@@ -98,19 +99,19 @@ class TierBenefit(models.Model):
     class Meta:
         ordering = ["tier_id", "position", "id"]
         constraints = [
-            models.CheckConstraint(
-                check=Q(kind__in=BenefitKind.values), name="retention_benefit_kind_known"
+            check_constraint(
+                condition=Q(kind__in=BenefitKind.values), name="retention_benefit_kind_known"
             ),
-            models.CheckConstraint(
-                check=Q(value__isnull=True) | Q(value__gte=0),
+            check_constraint(
+                condition=Q(value__isnull=True) | Q(value__gte=0),
                 name="retention_benefit_value_not_negative",
             ),
-            models.CheckConstraint(
-                check=~Q(kind="percentage_discount") | (Q(value__gt=0) & Q(value__lte=100)),
+            check_constraint(
+                condition=~Q(kind="percentage_discount") | (Q(value__gt=0) & Q(value__lte=100)),
                 name="retention_benefit_percentage_within_0_100",
             ),
-            models.CheckConstraint(
-                check=~Q(kind="points_multiplier") | (Q(value__gte=1) & Q(value__lte=100)),
+            check_constraint(
+                condition=~Q(kind="points_multiplier") | (Q(value__gte=1) & Q(value__lte=100)),
                 name="retention_benefit_multiplier_within_1_100",
             ),
         ]
@@ -204,8 +205,8 @@ class QualifyingOrder(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                check=Q(points_earned__gte=0) & Q(amount_spent__gte=0),
+            check_constraint(
+                condition=Q(points_earned__gte=0) & Q(amount_spent__gte=0),
                 name="retention_qualifying_order_not_negative",
             ),
         ]
@@ -228,14 +229,15 @@ class CustomerProfile(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                check=Q(birth_month__gte=1, birth_month__lte=12), name="retention_birth_month_valid"
+            check_constraint(
+                condition=Q(birth_month__gte=1, birth_month__lte=12),
+                name="retention_birth_month_valid",
             ),
-            models.CheckConstraint(
-                check=Q(birth_day__gte=1, birth_day__lte=31), name="retention_birth_day_valid"
+            check_constraint(
+                condition=Q(birth_day__gte=1, birth_day__lte=31), name="retention_birth_day_valid"
             ),
-            models.CheckConstraint(
-                check=Q(birth_year__isnull=True) | Q(birth_year__gte=1900),
+            check_constraint(
+                condition=Q(birth_year__isnull=True) | Q(birth_year__gte=1900),
                 name="retention_birth_year_plausible",
             ),
         ]

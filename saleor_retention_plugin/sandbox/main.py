@@ -1,16 +1,20 @@
-"""``retention-sandbox``: run the simulated store and print what the ledger holds."""
+"""``retention-sandbox``: run the simulated store and print what the ledger holds.
+
+``retention-sandbox manage <command> [args]`` runs a Django management command (for example
+``retention_ledger --verify`` or ``retention_graphql_schema``) on the sandbox's settings and
+the database ``DATABASE_URL`` names: the way into a sandbox database outside Saleor, which
+has no ``manage.py``.
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import signal
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .options import (
     MAX_CUSTOMERS,
@@ -22,10 +26,20 @@ from .options import (
     start_day,
 )
 
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Iterator
+    from datetime import datetime
+
 SANDBOX_SETTINGS = "saleor_retention_plugin.sandbox.settings"
+# The plugin's commands that read its tables (retention_graphql_schema needs none).
+COMMANDS_READING_TABLES = {"retention_ledger", "retention_outbox"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["manage"]:
+        return manage(arguments[1:])
     parser = OneLineErrors(
         prog="retention-sandbox",
         description=(
@@ -34,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
             "Uses a fresh SQLite database unless DATABASE_URL is set. On a DATABASE_URL "
             "database whose retention tables already hold data the sandbox refuses to run "
             "unless --reset is given; --reset empties only the retention plugin's own tables, "
-            "never any other table of that database."
+            "never any other table of that database. A PostgreSQL database that does not "
+            "exist yet is created."
+        ),
+        epilog=(
+            "retention-sandbox manage <command> [args] runs a Django management command on "
+            "the sandbox's settings and the DATABASE_URL database, e.g. "
+            "'retention-sandbox manage retention_ledger --verify'."
         ),
     )
     parser.add_argument("--weeks", type=count(MAX_WEEKS), default=12, help="weeks to simulate (12)")
@@ -67,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             "simulating, e.g. to rerun on a database an earlier sandbox run filled"
         ),
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     start = args.start
     if problem := check_the_story_fits(start, args.weeks):
         parser.error(problem)
@@ -100,6 +120,10 @@ def run(args: argparse.Namespace, start: datetime) -> int:
             use_throwaway_sqlite()
         print(f"Database: {database_url or 'embedded SQLite (a fresh file for this run)'}")
         if database_url:
+            problem = reach_database(create=True)
+            if problem:
+                print(f"retention-sandbox: {problem}", file=sys.stderr)
+                return 1
             filled = plugin_tables_holding_data()
             if filled and not args.reset:
                 print(
@@ -160,6 +184,88 @@ def write_json(path: str, data: dict[str, object]) -> None:
             os.unlink(file.name)
             raise
     os.replace(file.name, path)
+
+
+def manage(argv: list[str]) -> int:
+    """Run ``django-admin <argv>`` on the sandbox's settings and ``DATABASE_URL``.
+
+    Exits 2 without ``DATABASE_URL`` (a default sandbox run keeps its SQLite file only for
+    that run) and 1 when the database cannot be reached; otherwise Django's own exit code.
+    """
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(
+            "usage: retention-sandbox manage <command> [args]\n\n"
+            "Runs a Django management command on the sandbox's settings and the database "
+            "DATABASE_URL names, e.g.\n"
+            "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/retention_sandbox "
+            "retention-sandbox manage retention_ledger --verify"
+        )
+        return 0 if argv else 2
+    if not os.environ.get("DATABASE_URL"):
+        print(
+            "retention-sandbox manage: set DATABASE_URL to the sandbox's database (without it "
+            "each sandbox run uses a temporary SQLite file that is deleted when the run ends).",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ["DJANGO_SETTINGS_MODULE"] = SANDBOX_SETTINGS
+    import django
+
+    django.setup()
+    problem = reach_database(create=False)
+    if problem:
+        print(f"retention-sandbox manage: {problem}", file=sys.stderr)
+        return 1
+    if argv[0] in COMMANDS_READING_TABLES and not plugin_tables():
+        print(
+            "retention-sandbox manage: this database has no retention tables yet; run the "
+            "sandbox on it first (or 'retention-sandbox manage migrate').",
+            file=sys.stderr,
+        )
+        return 1
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["retention-sandbox manage", *argv])
+    return 0
+
+
+def reach_database(*, create: bool) -> str | None:
+    """Connect to the configured database; create a missing PostgreSQL one if ``create``.
+
+    Returns None when connected, else one line saying what is wrong and what to do.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+    from django.db import DatabaseError, OperationalError, connection
+
+    name = connection.settings_dict["NAME"]
+    try:
+        connection.ensure_connection()
+        return None
+    except ImproperlyConfigured as error:
+        return f"cannot use DATABASE_URL: {first_line(error)}"
+    except OperationalError as error:
+        missing = connection.vendor == "postgresql" and "does not exist" in str(error)
+        if not missing:
+            return f"cannot connect to the DATABASE_URL database: {first_line(error)}"
+        if not create:
+            return (
+                f"database {name!r} does not exist; run the sandbox on it first "
+                "(DATABASE_URL=... retention-sandbox creates it)"
+            )
+    try:
+        # The maintenance database, as Django's own test runner reaches it to create one.
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {connection.ops.quote_name(name)}")
+        connection.ensure_connection()
+    except DatabaseError as error:
+        return f"database {name!r} does not exist and could not be created: {first_line(error)}"
+    print(f"Created database {name!r}")
+    return None
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def plugin_tables() -> list[str]:

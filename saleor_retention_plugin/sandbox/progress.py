@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 BAR_WIDTH = 30
 

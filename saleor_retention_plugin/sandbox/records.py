@@ -4,15 +4,18 @@ and the log of what happened."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..domain.carts import CartLine
 from ..domain.orders import OrderSnapshot
-from .shop import SandboxChannel
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from ..domain.carts import CartLine
+    from .shop import SandboxChannel
 
 
 @dataclass

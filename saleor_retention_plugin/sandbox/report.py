@@ -10,10 +10,8 @@ from __future__ import annotations
 import textwrap
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, F, Sum
 
@@ -23,6 +21,10 @@ from ..services.cart_reminders import cart_recovery_summary
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
 from .store import BEHAVIOUR, CHANNELS, SimulatedStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
 WIDTH = 100
 ACCOUNT_ROWS_SHOWN = 12

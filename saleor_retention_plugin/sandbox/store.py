@@ -17,10 +17,9 @@ import functools
 import heapq
 import random
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import time_machine
 from django.core import mail
@@ -55,6 +54,9 @@ from ..tasks import (
 )
 from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
 from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["BEHAVIOUR", "CHANNELS", "SimulatedStore", "load_channel_settings"]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings as django_settings
@@ -28,9 +28,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..conf import ChannelSettings
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
-from ..domain.carts import CartContents
 from ..domain.contact_rules import decide_contact
 from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
 from . import consent
@@ -52,6 +50,10 @@ from .flows import (
     deliver_message,
     schedule_due_messages,
 )
+
+if TYPE_CHECKING:
+    from ..conf import ChannelSettings
+    from ..domain.carts import CartContents
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +209,9 @@ def _push_back_after_failure(cart_id: int, lease_until: datetime, now: datetime)
         if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
             return  # gone, closed, or new activity re-armed it meanwhile
         cart.sweep_failures += 1
-        delay = min(FIRST_FAILURE_DELAY * 2 ** (cart.sweep_failures - 1), MAX_FAILURE_DELAY)
+        # The exponent is capped: a cart failing for weeks must not overflow the delay.
+        doublings = min(cart.sweep_failures - 1, 16)
+        delay = min(FIRST_FAILURE_DELAY * 2**doublings, MAX_FAILURE_DELAY)
         cart.next_check_at = now + delay
         cart.save(update_fields=["sweep_failures", "next_check_at", "updated_at"])
 
@@ -366,7 +370,9 @@ class CartReminderFlow:
     def prepare(
         self, message: FlowMessage, settings: ChannelSettings, now: datetime
     ) -> Preparation:
-        cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
+        cart = None
+        if message.cart_id is not None:
+            cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
         if cart is None:
             return Cancel(NotAbandoned.DELETED.value)
         if cart.state != CartState.OPEN:

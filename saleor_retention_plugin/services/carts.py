@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
@@ -27,13 +26,17 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from ..conf import ReminderSettings
 from ..domain.abandonment import NotAbandoned
 from ..domain.carts import CartActivity, CartContents, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
 from .consent import email_digest
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..conf import ReminderSettings
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+    from decimal import Decimal
+
     from ..models import Redemption, Reward
 
 # Crockford-style alphabet: no 0/O or 1/I/L to misread when typed from an email.

@@ -8,11 +8,14 @@ Errors a customer can meet (redeeming, birthdays) also carry a Simplified Chines
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import TYPE_CHECKING
 
 from ..domain.tiers import localised
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.apps import apps
 from django.conf import settings as django_settings
@@ -54,11 +53,15 @@ from ..delivery.base import (
     TransientDeliveryError,
 )
 from ..domain.contact_rules import decide_contact
-from ..domain.schedules import Incentive
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from . import consent
 from .carts import recipient_key
 from .incentives import CouponRequest, coupon_issuer
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from ..domain.schedules import Incentive
 
 logger = logging.getLogger(__name__)
 

@@ -16,14 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.apps import apps
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ..domain.schedules import Incentive
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..domain.schedules import Incentive
 
 SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorCouponIssuer"
 PLAIN_CODE_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"

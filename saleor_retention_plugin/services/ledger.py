@@ -10,11 +10,10 @@ nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
@@ -25,8 +24,12 @@ from ..conf import LedgerSettings, OverdraftPolicy
 from ..domain.customers import normalise_email
 from ..domain.earning import order_earns_points, points_for_amount, points_to_take_back
 from ..domain.lots import LotView, allocate, available_moment, expiry_moment
-from ..domain.orders import OrderSnapshot
 from ..models import LoyaltyAccount, PointsEntry, PointsLot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from ..domain.orders import OrderSnapshot
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import DecimalField, Q, QuerySet, Sum, Value
@@ -25,7 +25,6 @@ from .. import signals
 from ..conf import ChannelSettings, MembershipSettings
 from ..domain import tiers as rules
 from ..domain.earning import order_earns_points
-from ..domain.orders import OrderSnapshot
 from ..models import (
     BenefitKind,
     CustomerProfile,
@@ -40,6 +39,9 @@ from ..models import (
 )
 from .errors import FieldError, InvalidInput, NotFound, RetentionError
 from .inputs import clean_texts, is_whole_number, parse_amount
+
+if TYPE_CHECKING:
+    from ..domain.orders import OrderSnapshot
 
 logger = logging.getLogger(__name__)
 

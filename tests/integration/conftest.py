@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from django.dispatch import Signal
 from django.utils import timezone
 
 import tests.celery_app  # noqa: F401  (binds shared tasks to the test app)
@@ -22,6 +19,12 @@ from saleor_retention_plugin.models import LoyaltyAccount
 from saleor_retention_plugin.services import ledger
 from tests.integration.graphql_fixtures import *  # noqa: F403  (loyalty API fixtures)
 from tests.integration.membership_factories import *  # noqa: F403  (membership and mall fixtures)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from datetime import datetime
+
+    from django.dispatch import Signal
 
 CHANNEL = "default-channel"
 _numbers = itertools.count(1001)

@@ -9,10 +9,9 @@ token of a different signature, an expired token, or no token behave as they wou
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.core import signing
@@ -27,6 +26,9 @@ from saleor_retention_plugin.graphql.requestor import (
     Requestor,
     RequestorKind,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 TOKEN_SALT = "tests.loyalty-api"
 TOKEN_TTL_SECONDS = 300

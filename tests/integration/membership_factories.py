@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.utils import timezone
 
 from saleor_retention_plugin.conf import ChannelSettings, LedgerSettings
 from saleor_retention_plugin.domain.orders import OrderSnapshot
-from saleor_retention_plugin.models import LoyaltyAccount
 from saleor_retention_plugin.services import ledger, tiers
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from saleor_retention_plugin.models import LoyaltyAccount
 
 # Fixtures exported to conftest.py; helpers are imported by name.
 __all__ = ["account_with_points"]

@@ -7,8 +7,7 @@ per thread) and starts at the same barrier, so the requests really overlap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.db import connection
@@ -19,6 +18,9 @@ from saleor_retention_plugin.services import ledger
 from saleor_retention_plugin.services.ledger import InsufficientPoints
 
 from .conftest import CHANNEL, assert_ledger_consistent, later
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -184,7 +184,9 @@ def test_reading_my_account_costs_the_same_queries_for_10_or_10_000_entries(
         with CaptureQueriesContext(connection) as queries:
             response = loyalty_api.post(MY_ACCOUNT, {"first": 100}, token=me.token)
         assert response.data["myLoyaltyAccount"]["history"]["edges"]
-        return len(queries)
+        # A read runs in a transaction (so an answer with an error keeps nothing); inside
+        # the test's own transaction that shows as a savepoint, which reads nothing.
+        return sum(1 for query in queries if "SAVEPOINT" not in query["sql"])
 
     grow_history_to(10)
     with_10 = queries_to_read_my_account()

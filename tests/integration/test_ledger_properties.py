@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.db import transaction
@@ -17,12 +17,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from saleor_retention_plugin.conf import LedgerSettings, OverdraftPolicy
-from saleor_retention_plugin.domain.orders import OrderSnapshot
 from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry
 from saleor_retention_plugin.services import ledger
 from saleor_retention_plugin.services.ledger import InsufficientPoints
 
 from .conftest import CHANNEL
+
+if TYPE_CHECKING:
+    from saleor_retention_plugin.domain.orders import OrderSnapshot
 
 pytestmark = pytest.mark.django_db
 

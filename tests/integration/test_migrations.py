@@ -1,4 +1,8 @@
-"""The models and the committed migrations must describe the same schema."""
+"""The models and the committed migrations must describe the same schema.
+
+The project's one drift test (`make lint` and the pre-commit hook run the same check
+without a database server).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,6 @@ def test_models_and_migrations_do_not_drift():
     except SystemExit:
         pytest.fail(
             "Models changed without a migration; run `python -m django makemigrations "
-            "saleor_retention_plugin --name <what_changed> --settings tests.settings`:\n"
-            + output.getvalue()
+            "saleor_retention_plugin --name <what_changed> --settings tests.settings` "
+            "with the virtualenv's python, from the checkout:\n" + output.getvalue()
         )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.db import connection
@@ -21,6 +20,9 @@ from saleor_retention_plugin.services.codes import CODE_ALPHABET, PlainCodeIssue
 from saleor_retention_plugin.services.errors import InvalidInput, RetentionError
 from saleor_retention_plugin.tasks import expire_reward_codes_task
 from tests.integration.membership_factories import CHANNEL
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ISSUER = PlainCodeIssuer()
 

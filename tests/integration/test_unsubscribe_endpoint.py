@@ -4,7 +4,10 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from django.test import RequestFactory
+from django.db import transaction
+from django.test import Client, RequestFactory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.delivery.unsubscribe import unsubscribe_token, unsubscribe_url
@@ -58,14 +61,34 @@ def test_opening_the_link_asks_for_confirmation_and_changes_nothing(call, plugin
     assert not MarketingOptOut.objects.exists()
 
 
-def test_confirming_records_the_opt_out_for_the_customer_and_the_email(call, plugin_for):
+def test_confirming_opts_the_customer_and_the_email_out_of_every_channel(call, plugin_for):
     response = call(plugin_for("tea-cn"), "POST", link())
 
     assert response.status_code == 200
     assert b"You are unsubscribed" in response.content
-    assert is_opted_out("tea-cn", email=None, customer_id=42)
-    assert is_opted_out("tea-cn", email="ANN@example.com", customer_id=None)
-    assert not is_opted_out("other-channel", email="ann@example.com", customer_id=42)
+    for channel in ("tea-cn", "tea-us", "a-channel-created-later"):
+        assert is_opted_out(channel, email=None, customer_id=42)
+        assert is_opted_out(channel, email="ANN@example.com", customer_id=None)
+    assert not is_opted_out("tea-us", email="bo@example.com", customer_id=43)
+
+
+@pytest.mark.parametrize(
+    ("language", "covers"),
+    [
+        (None, "in any of its stores and currencies, at this email address or for your customer"),
+        ("zh-Hans", "本店任何店铺、任何币种的购物车提醒和优惠消息"),
+    ],
+)
+def test_the_page_says_what_the_unsubscribe_covers_before_and_after(
+    call, plugin_for, language, covers
+):
+    url = link(language=language)
+
+    asked = call(plugin_for("tea-cn"), "GET", url).content.decode()
+    done = call(plugin_for("tea-cn"), "POST", url).content.decode()
+
+    assert covers in asked
+    assert covers in done
 
 
 def test_one_click_unsubscribe_from_the_mail_client_works_and_repeats_safely(call, plugin_for):
@@ -127,7 +150,7 @@ def test_a_missing_or_garbled_token_is_rejected(call, plugin_for, query):
     assert not MarketingOptOut.objects.exists()
 
 
-def test_a_link_for_one_channel_cannot_unsubscribe_from_another(call, plugin_for):
+def test_a_channel_route_refuses_a_link_of_another_channel(call, plugin_for):
     token = parse_qs(urlsplit(link(channel_slug="tea-cn")).query)["token"][0]
     url = (
         "https://api.tea.example/plugins/channel/other-channel/saleor.retention/unsubscribe/"
@@ -155,3 +178,63 @@ def test_other_methods_are_not_allowed(call, plugin_for):
 
     assert response.status_code == 405
     assert not MarketingOptOut.objects.exists()
+
+
+# --- fuzzing ---------------------------------------------------------------------------------
+
+GENUINE = unsubscribe_token("tea-cn", "ann@example.com", 42)
+
+
+def _tampered(token: str, position: int, character: str) -> str:
+    index = position % len(token)
+    return token[:index] + character + token[index + 1 :]
+
+
+hostile_text = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(["", "\x00", "\ud800", "a:b:c", "..", "%00", "<script>", "🎁"]),
+)
+tokens = st.one_of(
+    hostile_text,
+    st.builds(_tampered, st.just(GENUINE), st.integers(0, 500), st.characters()),
+    st.builds(lambda tail: GENUINE + tail, hostile_text.filter(bool)),
+)
+
+
+@pytest.mark.urls("tests.integration.plugin_urls")
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    token=tokens,
+    method=st.sampled_from(["GET", "POST"]),
+    language=st.one_of(st.none(), hostile_text),
+    in_body=st.booleans(),
+)
+def test_no_forged_or_garbled_link_answers_500_or_unsubscribes_anyone(
+    token, method, language, in_body
+):
+    query = {**({} if in_body and method == "POST" else {"token": token})}
+    if language is not None:
+        query["lang"] = language
+    path = "/plugins/channel/tea-cn/saleor.retention/unsubscribe/"
+    url = f"{path}?{urlencode(query, errors='surrogatepass')}"
+    client = Client(raise_request_exception=False)
+    body = urlencode({"token": token}, errors="surrogatepass") if in_body else ""
+
+    with transaction.atomic():
+        if method == "POST":
+            response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+        else:
+            response = client.get(url)
+        recorded = MarketingOptOut.objects.exists()
+        transaction.set_rollback(True)
+
+    assert response.status_code in (200, 400), response.content[:300]
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    if token != GENUINE or method == "GET":
+        assert not recorded
+    else:
+        assert recorded

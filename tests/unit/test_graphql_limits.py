@@ -8,8 +8,11 @@ from saleor_retention_plugin.graphql.limits import (
     QueryRejected,
     check_cost,
     check_depth,
+    check_introspection,
     check_nesting,
+    check_selections,
     check_size,
+    reads_database,
 )
 
 
@@ -153,3 +156,95 @@ def test_the_cost_is_the_rows_connections_may_return(query, variables, cost):
         cost_check(query, variables)
         with pytest.raises(QueryRejected, match=f"up to {cost} rows"):
             cost_check(query, variables, max_cost=cost - 1)
+
+
+# --- fields that read the database ------------------------------------------------------------
+
+DATABASE_SCHEMA = build_ast_schema(
+    parse(
+        """
+        schema { query: Query }
+        type Query { entities(representations: [String!]!): [User] me: User }
+        type User { id: ID loyalty: Account }
+        type Account { balance: Int birthday: Birthday }
+        type Birthday { month: Int }
+        """
+    )
+)
+for type_name, field_name in (("User", "loyalty"), ("Account", "birthday")):
+    DATABASE_SCHEMA.get_type(type_name).fields[field_name].resolver = reads_database(
+        lambda root, info: None
+    )
+
+
+@pytest.mark.parametrize(
+    ("representations", "aliases_", "cost"),
+    [(1, 1, 2), (10, 5, 60), (100, 200, 20_100)],
+)
+def test_each_alias_of_a_database_field_counts_times_the_representations(
+    representations, aliases_, cost
+):
+    birthdays = " ".join(f"b{n}: birthday {{ month }}" for n in range(aliases_))
+    query = (
+        f"query($r: [String!]!) {{ entities(representations: $r) {{ loyalty {{ {birthdays} }} }} }}"
+    )
+    variables = {"r": ["User"] * representations}
+
+    check_cost(DATABASE_SCHEMA, parse(query), None, variables, max_cost=cost)
+    with pytest.raises(QueryRejected, match=f"up to {cost} rows or database fields"):
+        check_cost(DATABASE_SCHEMA, parse(query), None, variables, max_cost=cost - 1)
+
+
+def test_fields_read_from_a_loaded_row_cost_nothing():
+    query = "{ me { id loyalty { balance } } }"
+
+    check_cost(DATABASE_SCHEMA, parse(query), None, {}, max_cost=1)
+    with pytest.raises(QueryRejected):
+        check_cost(DATABASE_SCHEMA, parse(query), None, {}, max_cost=0)
+
+
+# --- introspection ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ __schema { types { name fields { name type { name ofType { name } } } } } }",
+        'query { __type(name: "Reward") { name fields { name } } me { id } }',
+        "{ __schema { ...T } } fragment T on __Schema { types { name } }",
+    ],
+)
+def test_one_copy_of_the_schema_may_be_introspected(query):
+    check_introspection(parse(query), None)
+
+
+@pytest.mark.parametrize(
+    ("query", "refusal"),
+    [
+        ("{ a: __schema { types { name } } b: __schema { types { name } } }", "once per"),
+        ("{ __schema { a: types { name } b: types { name } } }", "Aliases are not allowed"),
+        ('{ __type(name: "X") { fields { n1: name n2: name } } }', "Aliases are not allowed"),
+        (
+            "{ __schema { ...T } } fragment T on __Schema { a: types { name } }",
+            "Aliases are not allowed",
+        ),
+    ],
+)
+def test_introspection_that_repeats_the_schema_is_refused(query, refusal):
+    with pytest.raises(QueryRejected, match=refusal):
+        check_introspection(parse(query), None)
+
+
+# --- number of selections ----------------------------------------------------------------------
+
+
+def test_a_document_may_hold_up_to_the_limit_of_selections_fragments_included():
+    fields = " ".join(f"f{n}" for n in range(8))
+    check_selections(parse(f"{{ a {{ {fields} }} ...F }} fragment F on Q {{ b }}"), limit=11)
+    with pytest.raises(QueryRejected, match="more than 10 fields and fragments"):
+        check_selections(parse(f"{{ a {{ {fields} }} ...F }} fragment F on Q {{ b }}"), limit=10)
+
+
+def test_repeats_of_one_field_count_each_time():
+    with pytest.raises(QueryRejected, match="more than 300 fields"):
+        check_selections(parse("{ me { " + " balance" * 301 + " } }"))

@@ -24,3 +24,27 @@ def test_every_setting_is_documented_with_its_default(field):
 def test_the_readme_gives_the_two_commands():
     assert "make sandbox" in README
     assert "make test" in README
+
+
+MAKEFILE = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+
+
+def test_every_make_target_the_readme_names_exists():
+    named = set(re.findall(r"\bmake (?:-\S+ )*([a-z][a-z-]*)", README))
+    defined = set(re.findall(r"^([a-z][a-z-]*):", MAKEFILE, re.MULTILINE))
+
+    assert named, "the README names no make target"
+    assert named <= defined, f"README names make targets the Makefile lacks: {named - defined}"
+
+
+def test_every_sandbox_option_the_readme_passes_exists(capsys):
+    from saleor_retention_plugin.sandbox.main import main
+
+    passed = set(re.findall(r'make sandbox ARGS="?(--[a-z-]+)', README))
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    options = set(re.findall(r"--[a-z-]+", capsys.readouterr().out))
+
+    assert exited.value.code == 0
+    assert passed
+    assert passed <= options, f"README passes options the sandbox lacks: {passed - options}"

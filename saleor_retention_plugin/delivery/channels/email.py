@@ -12,12 +12,11 @@ import smtplib
 import socket
 import ssl
 from email.utils import parseaddr
+from typing import TYPE_CHECKING
 
 from django.conf import settings as django_settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.backends.base import BaseEmailBackend
 
-from ...conf import ChannelSettings, DeliverySettings
 from ..base import (
     DeliveryError,
     DeliveryReceipt,
@@ -28,6 +27,11 @@ from ..base import (
 )
 from ..links import message_unsubscribe_url
 from ..rendering import render_message
+
+if TYPE_CHECKING:
+    from django.core.mail.backends.base import BaseEmailBackend
+
+    from ...conf import ChannelSettings, DeliverySettings
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 SMTP_TIMEOUT_SECONDS = 15

@@ -8,7 +8,8 @@ asynchronous, so a successful hand-over is all we can confirm here.
 
 from __future__ import annotations
 
-from ...conf import ChannelSettings
+from typing import TYPE_CHECKING
+
 from ..base import (
     DeliveryReceipt,
     OutgoingMessage,
@@ -17,6 +18,9 @@ from ..base import (
     register_channel,
 )
 from ..payload import message_payload
+
+if TYPE_CHECKING:
+    from ...conf import ChannelSettings
 
 
 def notify_event_name(flow: str) -> str:

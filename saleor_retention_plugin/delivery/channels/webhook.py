@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
 
 import requests
 
-from ...conf import ChannelSettings
 from ..base import (
     DeliveryReceipt,
     OutgoingMessage,
@@ -23,6 +23,9 @@ from ..base import (
 )
 from ..payload import message_payload
 from ..signing import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_body
+
+if TYPE_CHECKING:
+    from ...conf import ChannelSettings
 
 # (connect, read): a slow gateway must not hold a Celery worker; the retry comes later.
 WEBHOOK_TIMEOUT_SECONDS = (3.05, 10.0)

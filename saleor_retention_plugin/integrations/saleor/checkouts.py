@@ -8,12 +8,15 @@ computed one); a line without a variant or a channel listing any more is left ou
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import pytz
 
 from ...domain.carts import CartContents, CartLine
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ...domain.orders import OrderSnapshot
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from saleor.order.models import Order
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,8 @@ from ...services.errors import RetentionError
 from ...services.incentives import CouponRequest, PlainCodeIssuer
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ...models import Redemption, Reward
 
 logger = logging.getLogger(__name__)
