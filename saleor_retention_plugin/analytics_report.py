@@ -9,6 +9,7 @@ server; the charts stay interactive (hover values) in a file sent by email.
 
 from __future__ import annotations
 
+import textwrap
 from decimal import Decimal
 from typing import Any
 
@@ -197,7 +198,7 @@ def render_text(report: dict[str, Any]) -> str:
     points = report["points"]
     parts.append(
         _table(
-            "Points",
+            f"Points (liability in {currency or 'the currency'}; adds up: matches the ledger)",
             [
                 "issued",
                 "adjusted",
@@ -205,9 +206,9 @@ def render_text(report: dict[str, Any]) -> str:
                 "expired",
                 "taken back",
                 "outstanding",
-                f"liability ({currency})",
+                "liability",
                 "redemption rate",
-                "ledger adds up",
+                "adds up",
             ],
             [
                 [
@@ -237,7 +238,15 @@ def render_text(report: dict[str, Any]) -> str:
         + uplift["verdict"]
         + "\n"
     )
-    return "\n".join(parts)
+    return "\n".join(_fit(part) for part in parts)
+
+
+def _fit(text: str, width: int = 100) -> str:
+    """Wrap prose to a normal terminal; tables are built narrower than ``width``."""
+    return "\n".join(
+        textwrap.fill(line, width, subsequent_indent="  ") if len(line) > width else line
+        for line in text.split("\n")
+    )
 
 
 def _figures(report: dict[str, Any]) -> list[tuple[str, str, Any]]:

@@ -60,6 +60,10 @@ class TrackedCart(models.Model):
     next_step = models.PositiveSmallIntegerField(default=1)
     next_check_at = models.DateTimeField(null=True, blank=True)
     abandoned_at = models.DateTimeField(null=True, blank=True)
+    # Holdout carts: when the first reminder would have gone out (its delay, moved out of
+    # quiet hours), where their attribution window opens. Reminded carts' window opens at
+    # their first reminder actually sent (``FlowMessage.sent_at``).
+    holdout_window_starts_at = models.DateTimeField(null=True, blank=True)
     series_stopped_at = models.DateTimeField(null=True, blank=True)
     stop_reason = models.CharField(max_length=64, blank=True, default="")
     # Sweeps in a row that failed on this cart (its contents could not be read...): each
@@ -279,11 +283,17 @@ class ContactLogEntry(models.Model):
 
 
 class CartRecovery(models.Model):
-    """An abandoned cart that became an order, and what it brought in."""
+    """An order placed within the attribution window of an abandoned cart.
+
+    The window opens at the cart's first reminder (for a holdout cart: when its first
+    reminder would have gone out) and lasts ``attribution_window_days``, the same for both
+    groups, so reminded carts and the holdout are compared on the same basis. ``via`` tells
+    whether the cart itself was completed or the customer ordered something else.
+    """
 
     class Via(models.TextChoices):
         CHECKOUT = "checkout", "The cart itself was completed"
-        SAME_CUSTOMER = "same_customer", "The same customer ordered within the window"
+        SAME_CUSTOMER = "same_customer", "The same customer ordered something else"
 
     cart = models.OneToOneField(TrackedCart, on_delete=models.CASCADE, related_name="recovery")
     channel_slug = models.SlugField(max_length=255)

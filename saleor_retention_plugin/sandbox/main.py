@@ -8,11 +8,28 @@ has no ``manage.py``.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
+import json
 import os
+import signal
 import sys
 import tempfile
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from .options import (
+    MAX_CUSTOMERS,
+    MAX_WEEKS,
+    OneLineErrors,
+    check_the_story_fits,
+    count,
+    json_file,
+    start_day,
+)
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Iterator
+    from datetime import datetime
 
 SANDBOX_SETTINGS = "saleor_retention_plugin.sandbox.settings"
 # The plugin's commands that read its tables (retention_graphql_schema needs none).
@@ -23,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["manage"]:
         return manage(arguments[1:])
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="retention-sandbox",
         description=(
             "Simulate a small Saleor store for some weeks through the plugin's real services and "
@@ -40,14 +57,28 @@ def main(argv: list[str] | None = None) -> int:
             "'retention-sandbox manage retention_ledger --verify'."
         ),
     )
-    parser.add_argument("--weeks", type=int, default=12, help="weeks to simulate (default 12)")
+    parser.add_argument("--weeks", type=count(MAX_WEEKS), default=12, help="weeks to simulate (12)")
     parser.add_argument(
-        "--customers", type=int, default=8, help="customers per channel (default 8)"
+        "--customers",
+        type=count(MAX_CUSTOMERS),
+        default=8,
+        help="customers per channel (8)",
     )
     parser.add_argument(
         "--seed", type=int, default=7, help="random seed; the same seed tells the same story"
     )
-    parser.add_argument("--start", default="2026-01-05", help="first simulated day, YYYY-MM-DD")
+    parser.add_argument(
+        "--start",
+        type=start_day,
+        default="2026-01-05",
+        help="first simulated day, YYYY-MM-DD (from its midnight UTC)",
+    )
+    parser.add_argument(
+        "--json",
+        type=json_file,
+        metavar="FILE",
+        help="also write every figure (every account, lots expiring soon) to FILE as JSON",
+    )
     parser.add_argument(
         "--reset",
         action="store_true",
@@ -65,15 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--html", help="also write the retention report as HTML (simulated: one file per channel)"
     )
-    parser.add_argument("--json", help="with --dataset cdnow: also write the figures as JSON")
     args = parser.parse_args(arguments)
-    if args.weeks < 1 or args.customers < 1:
-        parser.error("--weeks and --customers must be at least 1")
+    start = args.start
+    if problem := check_the_story_fits(start, args.weeks):
+        parser.error(problem)
     try:
-        start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
-    except ValueError:
-        parser.error(f"--start must be a date such as 2026-01-05, not {args.start!r}")
+        return run(args, start)
+    except KeyboardInterrupt:
+        # The scratch directory and a half-written --json file are gone by now.
+        print("\nretention-sandbox: interrupted; nothing was left behind", file=sys.stderr)
+        return 130
 
+
+def run(args: argparse.Namespace, start: datetime) -> int:
     with tempfile.TemporaryDirectory(prefix="retention-sandbox-") as scratch:
         # Assigned, not defaulted: a shell set up for Saleor exports
         # DJANGO_SETTINGS_MODULE=saleor.settings, and the sandbox must never run on those.
@@ -85,10 +120,13 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         from . import celery_app  # noqa: F401  (before any task is sent)
-        from .report import ledger_report
-        from .store import SimulatedStore
+        from .progress import ProgressBar
+        from .report import collect, render
+        from .store import SimulatedStore, use_throwaway_sqlite
 
         database_url = os.environ.get("DATABASE_URL")
+        if not database_url:
+            use_throwaway_sqlite()
         print(f"Database: {database_url or 'embedded SQLite (a fresh file for this run)'}")
         if database_url:
             problem = reach_database(create=True)
@@ -116,12 +154,53 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed, weeks=args.weeks, start=start, customers_per_channel=args.customers
         )
         store.plan()
-        store.run()
-        print(ledger_report(store, now=store.end))
+        progress = ProgressBar(start, store.horizon)
+        try:
+            with stopping_between_events() as stop_requested:
+
+                def tick(now: datetime) -> None:
+                    if stop_requested():
+                        raise KeyboardInterrupt
+                    progress(now)
+
+                store.run(progress=tick)
+        finally:
+            progress.close()
+        data = collect(store, now=store.end)
+        if args.json:
+            write_json(args.json, data)
+        print(render(data, json_file=args.json))
+        # The same retention report a merchant gets from retention_report, per channel.
         from .cdnow import print_store_reports
 
         print_store_reports(store, html=args.html)
     return 0
+
+
+@contextlib.contextmanager
+def stopping_between_events() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C while simulating stops at the next event, not wherever the signal lands (in a
+    transaction, or a finaliser that would swallow it); the cleanup then runs as usual."""
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def write_json(path: str, data: dict[str, object]) -> None:
+    """Write through a temporary file beside it: an interrupted run leaves no half file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile(
+        "w", dir=directory, prefix=".retention-sandbox-", suffix=".json", delete=False
+    ) as file:
+        try:
+            json.dump(data, file, indent=2, default=str, ensure_ascii=False)
+        except BaseException:
+            os.unlink(file.name)
+            raise
+    os.replace(file.name, path)
 
 
 def manage(argv: list[str]) -> int:

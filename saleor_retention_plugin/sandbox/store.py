@@ -3,9 +3,12 @@ refunding orders, leaving carts behind and coming back.
 
 Events come from a seeded random source (so a run is reproducible) and are delivered
 in time order the way Saleor delivers them: every plugin hook maps to the same task the
-plugin enqueues, fed with Saleor-shaped data, and the clock is moved to each event's
-moment so pending periods, expiry, abandonment and reminder timing play out. Some events
-(a customer coming back after a reminder) are scheduled while the simulation runs.
+plugin enqueues, fed with Saleor-shaped data. The clock jumps from one due moment to the
+next: the next customer event, or the earliest moment the plugin's periodic tasks have
+something to do (a cart to look at, a message to send, a lot or a reward code to expire),
+so idle time costs nothing, and each periodic task runs when it is due as Celery beat would
+run it. Each day's customer events are drawn when the day begins, so memory stays flat
+however many weeks are simulated.
 """
 
 from __future__ import annotations
@@ -14,19 +17,28 @@ import functools
 import heapq
 import random
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import time_machine
+from django.core import mail
+from django.db import connection
+from django.utils.dateparse import parse_datetime
 
-from ..conf import ChannelSettings
 from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
-from ..domain.orders import OrderSnapshot, order_event_syncs_points
-from ..models import FlowMessage, LoyaltyAccount, MessageState, Redemption, Reward
+from ..domain.orders import order_event_syncs_points
+from ..models import (
+    FlowMessage,
+    LoyaltyAccount,
+    MessageState,
+    PointsLot,
+    Redemption,
+    Reward,
+    TrackedCart,
+)
 from ..services import mall
 from ..services.carts import record_cart_activity, refresh_cart_contents
 from ..services.errors import RetentionError
@@ -40,209 +52,36 @@ from ..tasks import (
     sweep_flows_task,
     sync_order_points_task,
 )
+from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
+from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-# Simulated behaviour (assumptions of the simulation, not measurements): a customer fills
-# a cart and leaves it with ABANDON_DAILY a day; a cart left behind comes back by itself
-# with NATURAL_RETURN, and each reminder read adds the chance of its step.
+__all__ = ["BEHAVIOUR", "CHANNELS", "SimulatedStore", "load_channel_settings"]
+
+# Simulated behaviour (assumptions of the simulation, not measurements): each day a
+# customer orders with ORDER_DAILY and fills a cart and leaves it with ABANDON_DAILY; a cart
+# left behind comes back by itself with NATURAL_RETURN (whether or not it is reminded), and
+# each reminder read adds the chance of its step.
 ORDER_DAILY = 0.12
 ABANDON_DAILY = 0.05
 NATURAL_RETURN = 0.08
 RETURN_AFTER_REMINDER = {1: 0.18, 2: 0.12, 3: 0.06}
-
-
-@dataclass(frozen=True)
-class SandboxChannel:
-    slug: str
-    currency: str
-    language: str
-    configuration: dict[str, str]
-
-    @property
-    def settings(self) -> ChannelSettings:
-        return ChannelSettings.from_configuration(self.configuration)
-
-
-# Links in messages, and the sender: what a merchant fills in for reminders.
-MESSAGE_SETTINGS = {
-    "cart_reminders_enabled": "true",
-    "public_api_url": "https://api.sandbox-shop.example",
-    "checkout_url_template": "https://sandbox-shop.example/checkout?token={token}",
-    "from_email": "Sandbox Shop <hello@sandbox-shop.example>",
+BEHAVIOUR = {
+    "order_daily": ORDER_DAILY,
+    "abandon_daily": ABANDON_DAILY,
+    "natural_return": NATURAL_RETURN,
+    "return_after_reminder": RETURN_AFTER_REMINDER,
 }
 
-CHANNELS = (
-    SandboxChannel(
-        "default-channel",
-        "USD",
-        "en",
-        {
-            **MESSAGE_SETTINGS,
-            "credit_trigger": "order_fully_paid",
-            "pending_days": "14",
-            "expiry_months": "2",
-            "timezone": "America/New_York",
-            "overdraft_policy": "allow_negative",
-        },
-    ),
-    SandboxChannel(
-        "channel-cn",
-        "CNY",
-        "zh-hans",
-        {
-            **MESSAGE_SETTINGS,
-            "credit_trigger": "order_created",
-            "pending_days": "0",
-            "expiry_months": "0",
-            "timezone": "Asia/Shanghai",
-            "overdraft_policy": "clamp_to_zero",
-            # A short rolling window and grace, so tiers visibly go down as well as up.
-            "tier_window_months": "1",
-            "tier_downgrade_grace_days": "7",
-        },
-    ),
-)
-
-CATALOGUE = (
-    ("Longjing green tea", "100 g", "TEA-LJ", Decimal("24.00")),
-    ("Pu-erh cake", "357 g", "TEA-PE", Decimal("58.00")),
-    ("Celadon teapot", "300 ml", "POT-CE", Decimal("89.00")),
-    ("Bamboo tea tray", "M", "TRAY-BM", Decimal("45.00")),
-    ("Jasmine pearls", "50 g", "TEA-JP", Decimal("19.50")),
-)
-
-
-# The points mall each channel opens with: what a merchant creates in the dashboard.
-REWARDS: tuple[dict[str, Any], ...] = (
-    {
-        "kind": "fixed_discount",
-        "name": {"en": "5 off your next order", "zh-Hans": "下单立减 5 元"},
-        "points_cost": 500,
-        "discount_value": "5",
-    },
-    {
-        "kind": "free_shipping",
-        "name": {"en": "Free shipping", "zh-Hans": "积分兑运费"},
-        "points_cost": 300,
-    },
-    {
-        "kind": "prize_draw",
-        "name": {"en": "Lucky draw", "zh-Hans": "积分抽奖"},
-        "points_cost": 100,
-        "draw_prizes": [
-            {
-                "code": "ten-off",
-                "name": {"en": "10 off", "zh-Hans": "立减 10 元"},
-                "kind": "fixed_discount",
-                "discount_value": "10",
-                "probability": "0.1",
-            },
-            {
-                "code": "shipping",
-                "name": {"en": "Free shipping", "zh-Hans": "免运费"},
-                "kind": "free_shipping",
-                "probability": "0.3",
-            },
-        ],
-    },
-)
-
-
-def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
-    """The sandbox's ``RETENTION_CHANNEL_SETTINGS_LOADER``: its channels' plugin settings."""
-    for channel in CHANNELS:
-        if channel.slug == channel_slug:
-            return channel.settings
-    return None
-
-
-@dataclass
-class Customer:
-    name: str
-    email: str
-    channel: SandboxChannel
-    customer_id: int | None  # None while shopping as a guest
-    registers_on_day: int | None = None
-
-
-@dataclass
-class Cart:
-    token: str
-    customer: Customer
-    lines: tuple[CartLine, ...]
-    return_planned: bool = False
-
-    @property
-    def goods(self) -> Decimal:
-        return sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
-
-
-@dataclass
-class Order:
-    order_id: str
-    number: int
-    customer: Customer
-    checkout_token: str
-    created_at: datetime
-    goods: Decimal
-    shipping: Decimal
-    tax: Decimal
-    customer_id: int | None = None
-    status: str = "unfulfilled"
-    paid: bool = False
-    refunded: Decimal = Decimal(0)
-
-    @property
-    def total(self) -> Decimal:
-        return self.goods + self.shipping + self.tax
-
-    def snapshot(self) -> OrderSnapshot:
-        # The shape Saleor's glue produces from saleor.order.models.Order.
-        return OrderSnapshot(
-            order_id=self.order_id,
-            number=str(self.number),
-            channel_slug=self.customer.channel.slug,
-            channel_currency=self.customer.channel.currency,
-            currency=self.customer.channel.currency,
-            customer_id=self.customer_id,
-            email=self.customer.email,
-            status=self.status,
-            is_fully_paid=self.paid,
-            points_base_amount=self.goods,
-            total_amount=self.total,
-            refunded_amount=self.refunded,
-            created_at=self.created_at,
-            goods_amount=self.goods + self.tax,
-            # Registered sandbox customers have confirmed their email.
-            email_verified=self.customer_id is not None,
-        )
-
-
-@dataclass(order=True)
-class Event:
-    at: datetime
-    sequence: int
-    description: str = field(compare=False)
-    apply: Callable[[], Any] = field(compare=False)
-
-
-@dataclass
-class StoreLog:
-    events: int = 0
-    orders: int = 0
-    duplicate_deliveries: int = 0
-    cancellations: int = 0
-    refunds: int = 0
-    registrations: int = 0
-    redemptions: int = 0
-    redemptions_refused: int = 0
-    codes_used: int = 0
-    carts_left: int = 0
-    carts_back_by_themselves: int = 0
-    carts_back_after_reminder: int = 0
-    reminders_read: int = 0
+FIRST_NAMES = ("Ann", "Bo", "Chen", "Dara", "Eli", "Fang", "Gus", "Hui", "Ida", "Jun", "Kai", "Lin")
+# A cart the customer never comes back for is forgotten (by the simulation, not the plugin)
+# once its last reminder has long been read.
+FORGET_LEFT_CART_AFTER = timedelta(days=10)
+# Celery beat runs the reminder sweep every minute: something due at a moment a sweep has
+# already handled is looked at again a minute later, never in a tight loop.
+BEAT_INTERVAL = timedelta(minutes=1)
 
 
 class SimulatedStore:
@@ -250,41 +89,36 @@ class SimulatedStore:
         self.random = random.Random(seed)
         self.weeks = weeks
         self.start = start
+        self.horizon = start + timedelta(weeks=weeks)
         self.customers = self._make_customers(customers_per_channel)
-        self.orders: list[Order] = []
         self.carts: dict[str, Cart] = {}
         self.log = StoreLog()
+        # The first reminder handed to the mail backend in each language ("en", "zh").
+        self.sample_emails: dict[str, SampleEmail] = {}
         self._queue: list[Event] = []
         self._sequence = 0
+        self._order_numbers = 0
         self._next_customer_id = 1000
         self._now = start
+        self._last_sweep_at: datetime | None = None
 
     # --- generating the story ---------------------------------------------------------
 
     def _make_customers(self, per_channel: int) -> list[Customer]:
-        names = [
-            "Ann",
-            "Bo",
-            "Chen",
-            "Dara",
-            "Eli",
-            "Fang",
-            "Gus",
-            "Hui",
-            "Ida",
-            "Jun",
-            "Kai",
-            "Lin",
-        ]
         customers: list[Customer] = []
         for channel in CHANNELS:
             for index in range(per_channel):
-                name = names[index % len(names)]
+                # Ann, Bo, ... Lin, then Ann 2, Bo 2...: every customer has a name and an
+                # email of their own.
+                round_ = index // len(FIRST_NAMES)
+                first = FIRST_NAMES[index % len(FIRST_NAMES)]
+                name = first if round_ == 0 else f"{first} {round_ + 1}"
+                mailbox = first.lower() if round_ == 0 else f"{first.lower()}{round_ + 1}"
                 guest = index % 4 == 3  # every fourth customer starts as a guest
                 customers.append(
                     Customer(
                         name=f"{name} ({channel.currency})",
-                        email=f"{name.lower()}.{channel.currency.lower()}@Example.com",
+                        email=f"{mailbox}.{channel.currency.lower()}@Example.com",
                         channel=channel,
                         customer_id=None if guest else 1 + len(customers),
                         registers_on_day=self.random.randint(10, 40) if guest else None,
@@ -293,40 +127,46 @@ class SimulatedStore:
         return customers
 
     def plan(self) -> None:
+        """Open the shop; each day's events are drawn when that day begins."""
         self._at(self.start, "the merchant opens the points mall", self._open_points_mall)
-        for day in range(self.weeks * 7):
-            midnight = datetime.combine(
-                self.start.date() + timedelta(days=day), time.min, self.start.tzinfo
+        self._at(self._midnight(0), "a new day", functools.partial(self._begin_day, 0))
+
+    def _midnight(self, day: int) -> datetime:
+        return datetime.combine(
+            self.start.date() + timedelta(days=day), time.min, self.start.tzinfo
+        )
+
+    def _begin_day(self, day: int) -> None:
+        midnight = self._midnight(day)
+        if day + 1 < self.weeks * 7:
+            self._at(
+                self._midnight(day + 1), "a new day", functools.partial(self._begin_day, day + 1)
             )
-            # Celery beat: the expiry sweep daily; the reminder sweep (every minute in a
-            # real shop) hourly here.
-            self._at(midnight + timedelta(minutes=30), "expiry sweep", self._expire)
-            self._at(midnight + timedelta(minutes=40), "tier re-evaluation", self._reevaluate)
-            for hour in range(24):
-                self._at(midnight + timedelta(hours=hour, minutes=5), "reminder sweep", self._sweep)
-            for customer in self.customers:
-                if day % 7 == 6 and self.random.random() < 0.4:
-                    self._at(
-                        midnight + timedelta(hours=20),
-                        f"{customer.name} visits the points mall",
-                        functools.partial(self._redeem, customer),
-                    )
-                if customer.registers_on_day == day:
-                    self._at(
-                        midnight + timedelta(hours=9),
-                        f"{customer.name} registers",
-                        functools.partial(self._register, customer),
-                    )
-                if self.random.random() < ABANDON_DAILY:
-                    self._plan_abandoned_cart(customer, self._daytime(midnight))
-                if self.random.random() < ORDER_DAILY:
-                    cart, moment = self._new_cart(customer), self._daytime(midnight)
-                    self._at(
-                        moment - timedelta(minutes=20),
-                        f"{customer.name} fills a cart",
-                        functools.partial(self._touch_cart, cart),
-                    )
-                    self._plan_order(cart, moment)
+        # Celery beat's daily task.
+        self._at(midnight + timedelta(minutes=40), "tier re-evaluation", self._reevaluate)
+        for customer in self.customers:
+            if day % 7 == 6 and self.random.random() < 0.4:
+                self._at(
+                    midnight + timedelta(hours=20),
+                    f"{customer.name} visits the points mall",
+                    functools.partial(self._redeem, customer),
+                )
+            if customer.registers_on_day == day:
+                self._at(
+                    midnight + timedelta(hours=9),
+                    f"{customer.name} registers",
+                    functools.partial(self._register, customer),
+                )
+            if self.random.random() < ABANDON_DAILY:
+                self._plan_abandoned_cart(customer, self._daytime(midnight))
+            if self.random.random() < ORDER_DAILY:
+                cart, moment = self._new_cart(customer), self._daytime(midnight)
+                self._at(
+                    moment - timedelta(minutes=20),
+                    f"{customer.name} fills a cart",
+                    functools.partial(self._touch_cart, cart),
+                )
+                self._plan_order(cart, moment)
 
     def _daytime(self, midnight: datetime) -> datetime:
         return midnight + timedelta(
@@ -347,12 +187,11 @@ class SimulatedStore:
             )
             for name, variant, sku, price in picks
         )
-        cart = Cart(str(uuid.UUID(int=self.random.getrandbits(128))), customer, lines)
-        self.carts[cart.token] = cart
-        return cart
+        return Cart(str(uuid.UUID(int=self.random.getrandbits(128))), customer, lines)
 
     def _plan_abandoned_cart(self, customer: Customer, moment: datetime) -> None:
         cart = self._new_cart(customer)
+        self.carts[cart.token] = cart
         self._at(moment, f"{customer.name} leaves a cart", functools.partial(self._leave, cart))
         if self.random.random() < NATURAL_RETURN:
             cart.return_planned = True
@@ -361,12 +200,22 @@ class SimulatedStore:
                 f"{customer.name} comes back for a cart",
                 functools.partial(self._come_back, cart, after_reminder=False),
             )
+        else:
+            self._at(
+                moment + FORGET_LEFT_CART_AFTER,
+                "a cart is left for good",
+                functools.partial(self._forget, cart),
+            )
+
+    def _next_order_number(self) -> int:
+        self._order_numbers += 1
+        return self._order_numbers
 
     def _plan_order(self, cart: Cart, moment: datetime) -> Order:
         goods = cart.goods
         order = Order(
             order_id=str(uuid.UUID(int=self.random.getrandbits(128))),
-            number=len(self.orders) + 1,
+            number=self._next_order_number(),
             customer=cart.customer,
             checkout_token=cart.token,
             created_at=moment,
@@ -374,7 +223,6 @@ class SimulatedStore:
             shipping=Decimal("6.00"),
             tax=(goods * Decimal("0.08")).quantize(Decimal("0.01")),
         )
-        self.orders.append(order)
         self._at(
             moment,
             f"order #{order.number} placed by {cart.customer.name}",
@@ -457,13 +305,16 @@ class SimulatedStore:
         self.log.carts_left += 1
         self._touch_cart(cart)
 
-    def _sweep(self) -> None:
-        sweep_flows_task.delay()
-        # Customers read what was just sent; some come back for their cart.
-        just_sent = FlowMessage.objects.filter(
-            state=MessageState.SENT, sent_at__gt=self._now - timedelta(hours=1)
-        ).values_list("subject_key", "step")
-        for token, step in just_sent:
+    def _forget(self, cart: Cart) -> None:
+        if not cart.return_planned:
+            self.carts.pop(cart.token, None)
+
+    def _read_reminders(self, since: datetime | None) -> None:
+        """Customers read what the sweep just sent; some come back for their cart."""
+        just_sent = FlowMessage.objects.filter(state=MessageState.SENT, sent_at__lte=self._now)
+        if since is not None:
+            just_sent = just_sent.filter(sent_at__gt=since)
+        for token, step in just_sent.order_by("sent_at", "pk").values_list("subject_key", "step"):
             cart = self.carts.get(str(token))
             if cart is None or cart.return_planned:
                 continue
@@ -481,13 +332,14 @@ class SimulatedStore:
             self.log.carts_back_after_reminder += 1
         else:
             self.log.carts_back_by_themselves += 1
+        self.carts.pop(cart.token, None)
         self._touch_cart(cart)
         self._pay(self._plan_order_now(cart))
 
     def _plan_order_now(self, cart: Cart) -> Order:
         order = Order(
             order_id=str(uuid.UUID(int=self.random.getrandbits(128))),
-            number=len(self.orders) + 1,
+            number=self._next_order_number(),
             customer=cart.customer,
             checkout_token=cart.token,
             created_at=self._now,
@@ -495,7 +347,6 @@ class SimulatedStore:
             shipping=Decimal("6.00"),
             tax=(cart.goods * Decimal("0.08")).quantize(Decimal("0.01")),
         )
-        self.orders.append(order)
         self._place(order)
         return order
 
@@ -563,6 +414,7 @@ class SimulatedStore:
             LoyaltyAccount.objects.live()
             .in_channel(customer.channel.slug)
             .filter(email=normalise_email(customer.email))
+            .order_by("pk")
             .first()
         )
         if account is None:
@@ -599,6 +451,7 @@ class SimulatedStore:
                 expires_at__gt=self._now,
             )
             .exclude(code=None)
+            .order_by("expires_at", "pk")
             .first()
         )
         if issued is not None and issued.code is not None and self.random.random() < 0.7:
@@ -607,22 +460,124 @@ class SimulatedStore:
 
     def _reevaluate(self) -> None:
         reevaluate_tiers_task.delay()
-        expire_reward_codes_task.delay()
 
-    def _expire(self) -> None:
-        expire_due_points_task.delay()
+    # --- the plugin's periodic tasks, when they are due -------------------------------
+
+    def next_due_moment(self) -> datetime | None:
+        """The earliest moment a periodic task has work: a cart to look at, a message to
+        send, a lot or a reward code to expire (each a MIN over a partial index)."""
+        due = min((at for at in self._due_moments().values() if at is not None), default=None)
+        if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
+            # Still due after a sweep at that moment (e.g. waiting for a retry): next beat.
+            due = self._last_sweep_at + BEAT_INTERVAL
+        return due
+
+    def _due_moments(self) -> dict[str, datetime | None]:
+        # One statement instead of four ORM queries: it runs after every event.
+        with connection.cursor() as cursor:
+            cursor.execute(_next_due_sql())
+            row = cursor.fetchone() or (None,) * 4
+        return dict(zip(("carts", "messages", "lots", "codes"), map(_as_moment, row), strict=True))
+
+    def run_due_tasks(self, *, everything: bool = False) -> None:
+        """What Celery beat runs when it has work: the reminder sweep, the expiry of points
+        and of reward codes (each only when something of its own is due, or ``everything``)."""
+        since, self._last_sweep_at = self._last_sweep_at, self._now
+        due = {
+            name: everything or (at is not None and at <= self._now)
+            for name, at in self._due_moments().items()
+        }
+        with time_machine.travel(self._now, tick=False):
+            if due["lots"]:
+                expire_due_points_task.delay()
+            if due["codes"]:
+                expire_reward_codes_task.delay()
+            if due["carts"] or due["messages"]:
+                sweep_flows_task.delay()
+        self.log.sweeps += 1
+        self._collect_mail()
+        self._read_reminders(since)
+
+    def _collect_mail(self) -> None:
+        """Count what the mail backend received and keep one sample per language."""
+        outbox = getattr(mail, "outbox", None)
+        if not outbox:
+            return
+        for message in outbox:
+            self.log.emails += 1
+            language = message.extra_headers.get("Content-Language", "").lower()[:2]
+            if language and language not in self.sample_emails:
+                self.sample_emails[language] = SampleEmail(
+                    to=message.to[0], subject=message.subject, body=message.body
+                )
+        outbox.clear()
 
     # --- running ---------------------------------------------------------------------
 
-    def run(self) -> None:
-        while self._queue:
-            event = heapq.heappop(self._queue)
-            self._now = event.at
-            with time_machine.travel(event.at, tick=False):
-                event.apply()
-            self.log.events += 1
+    def run(self, progress: Callable[[datetime], None] | None = None) -> None:
+        """Play the story to its end, then run what is due at the end (before a report)."""
+        while True:
+            next_event = self._queue[0].at if self._queue else None
+            due = self.next_due_moment()
+            if due is not None and next_event is None and due > self.horizon:
+                due = None  # only periodic work after the story's end: the report's moment
+            if due is None and next_event is None:
+                break
+            if due is not None and (next_event is None or due <= next_event):
+                self._now = due
+                self.run_due_tasks()
+            else:
+                event = heapq.heappop(self._queue)
+                self._now = event.at
+                with time_machine.travel(event.at, tick=False):
+                    event.apply()
+                self.log.events += 1
+            if progress is not None:
+                progress(self._now)
+        self._now = self.end
+        self.run_due_tasks(everything=True)
 
     @property
     def end(self) -> datetime:
         """When the story ends: the last simulated day, or a late return after it."""
-        return max(self.start + timedelta(weeks=self.weeks), self._now)
+        return max(self.horizon, self._now)
+
+
+def use_throwaway_sqlite() -> None:
+    """Skip fsync on the sandbox's own SQLite file: it is deleted after the run, and
+    waiting for the disk at every commit was most of the run's time."""
+    from django.db.backends.signals import connection_created
+
+    def tune(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA synchronous = OFF")
+                cursor.execute("PRAGMA journal_mode = MEMORY")
+
+    connection_created.connect(tune, weak=False)
+
+
+@functools.cache
+def _next_due_sql() -> str:
+    quote = connection.ops.quote_name
+    cart, message = quote(TrackedCart._meta.db_table), quote(FlowMessage._meta.db_table)
+    lot, redemption = quote(PointsLot._meta.db_table), quote(Redemption._meta.db_table)
+    return (
+        f"SELECT (SELECT MIN(next_check_at) FROM {cart}"
+        "        WHERE state = 'open' AND next_check_at IS NOT NULL),"
+        f"       (SELECT MIN(next_attempt_at) FROM {message}"
+        "        WHERE state IN ('scheduled', 'deferred')),"
+        f"       (SELECT MIN(expires_at) FROM {lot}"
+        "        WHERE remaining > 0 AND expires_at IS NOT NULL),"
+        f"       (SELECT MIN(expires_at) FROM {redemption}"
+        "        WHERE status = 'issued' AND expires_at IS NOT NULL)"
+    )
+
+
+def _as_moment(value: object) -> datetime | None:
+    """A timestamp as the database returns it (SQLite: text in UTC), as an aware datetime."""
+    if value is None:
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

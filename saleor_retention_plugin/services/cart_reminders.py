@@ -24,11 +24,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
+from ..domain.contact_rules import decide_contact
 from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
 from . import consent
 from .carts import (
@@ -195,7 +196,7 @@ def _claim_due_carts(now: datetime, lease_until: datetime, batch_size: int) -> l
         cart_ids = list(
             TrackedCart.objects.due(now)
             .select_for_update(skip_locked=True)
-            .order_by("next_check_at")
+            .order_by("next_check_at", "pk")
             .values_list("pk", flat=True)[:batch_size]
         )
         TrackedCart.objects.filter(pk__in=cart_ids).update(next_check_at=lease_until)
@@ -208,7 +209,9 @@ def _push_back_after_failure(cart_id: int, lease_until: datetime, now: datetime)
         if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
             return  # gone, closed, or new activity re-armed it meanwhile
         cart.sweep_failures += 1
-        delay = min(FIRST_FAILURE_DELAY * 2 ** (cart.sweep_failures - 1), MAX_FAILURE_DELAY)
+        # The exponent is capped: a cart failing for weeks must not overflow the delay.
+        doublings = min(cart.sweep_failures - 1, 16)
+        delay = min(FIRST_FAILURE_DELAY * 2**doublings, MAX_FAILURE_DELAY)
         cart.next_check_at = now + delay
         cart.save(update_fields=["sweep_failures", "next_check_at", "updated_at"])
 
@@ -293,7 +296,10 @@ def _advance(
     if cart.abandoned_at is None or cart.abandoned_at < cart.last_activity_at:
         cart.abandoned_at = threshold_at
     if cart.is_holdout:
-        # Tracked for comparison, never reminded.
+        # Tracked for comparison, never reminded; its attribution window opens when its
+        # first reminder would have gone out.
+        if cart.holdout_window_starts_at is None:
+            cart.holdout_window_starts_at = would_be_reminded_at(cart, settings, threshold_at)
         cart.next_check_at = None
         cart.save()
         report.held_out += 1
@@ -331,6 +337,25 @@ def _advance(
         report.scheduled += 1
     cart.next_check_at = due(cart.next_step)
     cart.save()
+
+
+def would_be_reminded_at(
+    cart: TrackedCart, settings: ChannelSettings, threshold_at: datetime
+) -> datetime:
+    """When a holdout cart's first reminder would have gone out: its delay after the last
+    activity (never before abandonment), moved out of quiet hours in the customer's zone.
+    The frequency cap is left out: it depends on other messages the customer got."""
+    reminders = settings.reminders
+    first = reminders.series.due_at(1, last_activity_at=cart.last_activity_at)
+    due = threshold_at if first is None else max(first, threshold_at)
+    return decide_contact(
+        now=due,
+        zone=cart_zone(cart, settings),
+        quiet_hours=reminders.quiet_hours,
+        cap=reminders.frequency_cap,
+        last_contacted_at=None,
+        bypass_cap=True,
+    ).send_at
 
 
 class CartReminderFlow:
@@ -438,21 +463,40 @@ def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
     return outcomes
 
 
-def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:
-    """Abandoned, reminded and recovered carts, reminded vs holdout, revenue per step."""
+def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the reminders recovered: reminded carts against the holdout, on the same basis.
+
+    Each group counts the abandoned carts whose attribution window opened before ``now``
+    (reminded: a reminder was sent; holdout: the moment the first reminder would have gone
+    out came while the cart was still open) and the orders placed within the window
+    (``CartRecovery``), split into carts completed and other orders of the same customer.
+    Rates are per 100 carts, one decimal; revenue per currency, as decimal text.
+    """
+    now = now or timezone.now()
     abandoned = TrackedCart.objects.filter(channel_slug=channel_slug, abandoned_at__isnull=False)
+    reminded = abandoned.filter(is_holdout=False).filter(
+        Exists(FlowMessage.objects.sent().filter(cart=OuterRef("pk"), sent_at__lte=now))
+    )
+    held_out = abandoned.filter(is_holdout=True, holdout_window_starts_at__lte=now).filter(
+        Q(series_stopped_at__isnull=True) | Q(series_stopped_at__gte=F("holdout_window_starts_at"))
+    )
     groups = {}
-    for label, is_holdout in (("reminded", False), ("holdout", True)):
-        carts = abandoned.filter(is_holdout=is_holdout)
-        recoveries = CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=is_holdout)
+    for label, carts, is_holdout in (("reminded", reminded, False), ("holdout", held_out, True)):
+        recoveries = CartRecovery.objects.filter(
+            channel_slug=channel_slug, is_holdout=is_holdout, recovered_at__lte=now
+        )
         total = carts.count()
-        recovered = recoveries.count()
+        by_way = dict(recoveries.values_list("via").annotate(n=Count("id")).order_by())
+        completed = by_way.get(CartRecovery.Via.CHECKOUT, 0)
+        other_orders = by_way.get(CartRecovery.Via.SAME_CUSTOMER, 0)
         groups[label] = {
             "abandoned_carts": total,
-            "recovered_carts": recovered,
-            "recovery_rate": (
-                str((Decimal(recovered) / total * 100).quantize(Decimal("0.1"))) if total else "0"
-            ),
+            "recovered_carts": completed + other_orders,
+            "recovery_rate": _rate(completed + other_orders, total),
+            "completed_carts": completed,
+            "completion_rate": _rate(completed, total),
+            "other_orders": other_orders,
+            "other_order_rate": _rate(other_orders, total),
             # Per currency: a channel's currency may change, and sums across them mean nothing.
             "revenue": {
                 currency: str(revenue)
@@ -462,10 +506,12 @@ def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:
             },
         }
     per_step = list(
-        CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=False)
+        CartRecovery.objects.filter(
+            channel_slug=channel_slug, is_holdout=False, recovered_at__lte=now
+        )
         .values("recovered_by_step", "currency")
         .annotate(carts=Count("id"), revenue=Sum("revenue"))
-        .order_by("recovered_by_step")
+        .order_by("recovered_by_step", "currency")
     )
     messages = FlowMessage.objects.filter(channel_slug=channel_slug, flow=CART_FLOW)
     return {
@@ -485,3 +531,8 @@ def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:
         .filter(~Q(line_count=0))
         .count(),
     }
+
+
+def _rate(part: int, whole: int) -> str:
+    """Per 100, one decimal, as text ("0" of nothing)."""
+    return str((Decimal(part) / whole * 100).quantize(Decimal("0.1"))) if whole else "0"

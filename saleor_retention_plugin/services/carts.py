@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, Max, Q, Value
+from django.db.models import CharField, Max, Min, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -280,10 +280,13 @@ def record_order(
 
     The order's own cart (Saleor keeps the checkout token on the order) becomes
     ``converted``; the customer's other open carts in the channel stop with
-    ``customer_ordered``. If the order's cart had been abandoned, or else if one of the
-    customer's carts was abandoned within the attribution window, that cart is recorded
-    as recovered with the order's revenue and the last reminder step sent before it
-    (none for holdout carts). Idempotent: Saleor may report the same order more than once.
+    ``customer_ordered``. A cart counts as recovered when the order falls within its
+    attribution window (see ``attribution_window_start``): its own cart first (``via``
+    checkout: the cart was completed), else the customer's cart whose window opened last
+    (``via`` same_customer: the customer ordered something else). The recovery records the
+    order's revenue and the last reminder step sent before it (none for holdout carts).
+    An order before a cart's window opened recovers nothing: no reminder can have caused it.
+    Idempotent: Saleor may report the same order more than once.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -301,31 +304,44 @@ def record_order(
             .of_customer(order.channel_slug, customer_id=order.customer_id, email=order.email)
             .exclude(pk=own_cart.pk if own_cart else None)
             .filter(Q(state=CartState.OPEN) | Q(stop_reason=NotAbandoned.CUSTOMER_ORDERED.value))
-            .order_by("-abandoned_at")
+            .order_by("pk")
         )
+        # Before this order stops them: a window is one the cart reached while still open.
+        starts = {
+            cart.pk: attribution_window_start(cart)
+            for cart in [*customer_carts, *([own_cart] if own_cart else [])]
+        }
+        # The series stopped when the order was placed (its task may run later).
+        stopped_at = min(now, order.placed_at)
         if own_cart is not None and own_cart.state != CartState.CONVERTED:
-            stop_series(own_cart, NotAbandoned.ORDERED.value, now=now, converted=True)
+            stop_series(own_cart, NotAbandoned.ORDERED.value, now=stopped_at, converted=True)
         for cart in customer_carts:
             if cart.state == CartState.OPEN:
-                stop_series(cart, NotAbandoned.CUSTOMER_ORDERED.value, now=now)
+                stop_series(cart, NotAbandoned.CUSTOMER_ORDERED.value, now=stopped_at)
+
+        def opened_at(cart: TrackedCart) -> datetime | None:
+            """When the cart's window opened, if the order falls within it."""
+            start = starts[cart.pk]
+            if (
+                start is None
+                or not start <= order.placed_at <= start + reminders.attribution_window
+            ):
+                return None
+            if CartRecovery.objects.filter(cart=cart).exists():
+                return None
+            return start
 
         recovered, via = None, CartRecovery.Via.CHECKOUT
-        if own_cart is not None and own_cart.abandoned_at is not None:
+        if own_cart is not None and opened_at(own_cart) is not None:
             recovered = own_cart
         else:
-            window_start = order.placed_at - reminders.attribution_window
-            recovered = next(
-                (
-                    cart
-                    for cart in customer_carts
-                    if cart.abandoned_at is not None
-                    and cart.abandoned_at >= window_start
-                    and not CartRecovery.objects.filter(cart=cart).exists()
-                ),
-                None,
-            )
+            windows = [
+                (start, cart.pk, cart) for cart in customer_carts if (start := opened_at(cart))
+            ]
+            if windows:
+                recovered = max(windows, key=lambda window: window[:2])[2]
             via = CartRecovery.Via.SAME_CUSTOMER
-        if recovered is None or CartRecovery.objects.filter(cart=recovered).exists():
+        if recovered is None:
             return None
         last_step = (
             None
@@ -345,6 +361,18 @@ def record_order(
             via=via,
             recovered_at=order.placed_at,
         )
+
+
+def attribution_window_start(cart: TrackedCart) -> datetime | None:
+    """When the cart's attribution window opens: its first reminder sent, or for a holdout
+    cart the moment its first reminder would have gone out; None while it has not."""
+    if cart.is_holdout:
+        start = cart.holdout_window_starts_at
+        if start is None or (cart.series_stopped_at is not None and cart.series_stopped_at < start):
+            return None  # stopped (the customer ordered...) before it would have been reminded
+        return start
+    first_sent: datetime | None = cart.messages.sent().aggregate(at=Min("sent_at"))["at"]
+    return first_sent
 
 
 def anonymise_carts(customer_id: int | None, email: str | None) -> int:

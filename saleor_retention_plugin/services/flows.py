@@ -232,7 +232,7 @@ WHERE id IN (
     SELECT id FROM {table}
     WHERE (state IN ('scheduled', 'deferred') AND next_attempt_at <= %(now)s)
        OR ({abandoned})
-    ORDER BY COALESCE(next_attempt_at, claimed_at)
+    ORDER BY COALESCE(next_attempt_at, claimed_at), id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )

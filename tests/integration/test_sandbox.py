@@ -13,6 +13,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from saleor_retention_plugin.sandbox.report import columns
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -51,26 +53,60 @@ def test_the_sandbox_simulates_a_store_and_its_ledger_stays_consistent():
         assert section in report
     assert "Ledger audit: every cached balance matches its entries." in report
     assert "Prize draws re-derived from their published seeds" in report
+    # It fits a terminal, and draws no progress bar when its output is not one.
+    assert max(columns(line) for line in report.splitlines()) <= 100
+    assert "Simulating [" not in result.stderr
+    # Nothing failed along the way: a sweep that fails on a cart logs it and carries on.
+    assert result.stderr == ""
 
 
-def test_the_same_seed_tells_the_same_story():
-    first = run_sandbox("--weeks", "2", "--customers", "3", "--seed", "5")
-    second = run_sandbox("--weeks", "2", "--customers", "3", "--seed", "5")
+def test_the_same_seed_tells_the_same_story_on_sqlite_and_on_postgresql(scratch_postgres_url):
+    story = ("--weeks", "3", "--customers", "4", "--seed", "5")
+    on_sqlite = [run_sandbox(*story) for _ in range(2)]
+    on_postgres = [
+        run_sandbox(*story, *reset, extra_env={"DATABASE_URL": scratch_postgres_url})
+        for reset in ((), ("--reset",))
+    ]
 
-    assert first.returncode == second.returncode == 0
-    assert without_signed_links(first.stdout) == without_signed_links(second.stdout)
+    for run in (*on_sqlite, *on_postgres):
+        assert run.returncode == 0, run.stderr
+    stories = {tuple(the_story(run.stdout)) for run in (*on_sqlite, *on_postgres)}
+    assert len(stories) == 1, "the same seed told different stories"
+
+
+def the_story(report: str) -> list[str]:
+    """The report without the lines that name the database or carry signatures."""
+    return [line for line in without_signed_links(report) if not line.startswith("Database:")]
 
 
 def without_signed_links(report: str) -> list[str]:
     # Unsubscribe links are signed with the moment of signing; everything else must match.
-    return [line for line in report.splitlines() if "Unsubscribe" not in line]
+    return [
+        line for line in report.splitlines() if "Unsubscribe" not in line and "退订" not in line
+    ]
 
 
-def test_bad_arguments_get_a_clear_error():
-    result = run_sandbox("--weeks", "0")
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        (("--weeks", "0"), "--weeks: must be from 1 to 520, not 0"),
+        (("--customers", "-3"), "--customers: must be from 1 to 100000, not -3"),
+        (("--customers", "many"), "--customers: must be a whole number, not 'many'"),
+        (("--start", "2026-01-05+08:00"), "no time or UTC offset), not '2026-01-05+08:00'"),
+        (("--start", "2026-01-05T09:00"), "not '2026-01-05T09:00'"),
+        (("--start", "2026-02-30"), "not '2026-02-30'"),
+        (("--start", "9999-12-28", "--weeks", "1"), "runs past the year 9999"),
+        (("--json", "/nonexistent/story.json"), "--json: cannot write into '/nonexistent'"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line_and_change_nothing(tmp_path, options, complaint):
+    result = run_sandbox(*options, "--json", str(tmp_path / "story.json"))
 
     assert result.returncode == 2
-    assert "--weeks and --customers must be at least 1" in result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert complaint in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_sandbox_keeps_its_own_settings_whatever_the_shell_says(tmp_path):
