@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from saleor_retention_plugin import tasks
 from saleor_retention_plugin.integrations.saleor.compat import (
+    add_checkout_line,
     assign_checkout_shipping,
     checkout_total_with_gift_cards,
 )
@@ -143,7 +144,6 @@ class CheckoutBench:
     def paid_checkout(self) -> Any:
         from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
         from saleor.checkout.models import Checkout
-        from saleor.checkout.utils import add_variant_to_checkout
         from saleor.payment.models import Payment
         from saleor.plugins.manager import get_plugins_manager
 
@@ -158,7 +158,7 @@ class CheckoutBench:
             billing_address=self.address.get_copy(),
         )
         checkout.set_country("US", commit=True)
-        add_variant_to_checkout(fetch_checkout_info(checkout, [], manager), self.variant, 2)
+        add_checkout_line(fetch_checkout_info(checkout, [], manager), self.variant, 2)
         checkout.save()
         assign_checkout_shipping(checkout, self.shipping_method)
         lines, _ = fetch_checkout_lines(checkout)

@@ -22,6 +22,8 @@ The differences:
   warning (raise, in Saleor's test settings): the plugin's tasks use ``RetentionTask``;
 * the checkout total: 3.20 takes the tax address as an argument, 3.23 does not
   (``checkout_total_with_gift_cards``);
+* adding a line to a checkout: ``saleor.checkout.utils.add_variant_to_checkout`` in 3.20,
+  a test helper in ``saleor.checkout.tests.utils`` in 3.23 (``add_checkout_line``);
 * the shipping method a checkout uses: ``Checkout.shipping_method`` in 3.20, a
   ``CheckoutDelivery`` row in ``Checkout.assigned_delivery`` from 3.23
   (``assign_checkout_shipping``);
@@ -271,3 +273,14 @@ def checkout_total_with_gift_cards(
             manager, checkout_info, lines, address
         )
     return calculations.calculate_checkout_total_with_gift_cards(manager, checkout_info, lines)
+
+
+def add_checkout_line(checkout_info: Any, variant: Any, quantity: int) -> None:
+    """Put ``quantity`` of ``variant`` into the checkout of ``checkout_info``, as
+    ``checkoutLinesAdd`` does (tests and benchmarks build carts with it). Saleor 3.23 keeps
+    the helper only among its test utilities."""
+    if _line() < (3, 23):
+        from saleor.checkout.utils import add_variant_to_checkout
+    else:
+        from saleor.checkout.tests.utils import add_variant_to_checkout
+    add_variant_to_checkout(checkout_info, variant, quantity)
