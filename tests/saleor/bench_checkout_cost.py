@@ -6,10 +6,13 @@ benchmark runs this one item and reads what it writes to ``RETENTION_CHECKOUT_BE
 import json
 import os
 
+import pytest
+
 from .checkout_cost import summarise
 from .test_checkout_cost import bench  # noqa: F401  (the fixture)
 
 
+@pytest.mark.django_db(transaction=True)  # real commits, as in test_checkout_cost.py
 def test_measure_checkout_cost(bench):  # noqa: F811
     pairs = int(os.environ.get("RETENTION_CHECKOUT_BENCH_PAIRS", "30"))
     modes = os.environ.get("RETENTION_CHECKOUT_BENCH_MODES", "inline,queued").split(",")

@@ -196,13 +196,17 @@ def saleor_hook_names() -> frozenset[str]:
 
 @contextlib.contextmanager
 def writer_allowed() -> Iterator[None]:
-    """Saleor's ``allow_writer()`` when Saleor is installed: the code inside reads and
-    writes the primary database on purpose. Outside Saleor, nothing to allow."""
-    try:
-        from saleor.core.db.connection import allow_writer
-    except ImportError:
+    """Saleor's ``allow_writer()`` when Saleor runs (its apps are installed): the code
+    inside reads and writes the primary database on purpose. Outside Saleor (the sandbox,
+    the first test tiers, even where the ``saleor`` package is importable), nothing to
+    allow."""
+    from django.apps import apps
+
+    if not apps.is_installed("saleor.core"):
         yield
         return
+    from saleor.core.db.connection import allow_writer
+
     with allow_writer():
         yield
 
@@ -213,15 +217,24 @@ class RetentionTask(Task):
     The tasks keep the ledger consistent, so they read and write the primary database.
     From 3.21 Saleor's Celery app makes ``RestrictWriterDBTask`` the default task class, which
     flags every such query that is not inside ``allow_writer()`` (a warning in production,
-    ``UnsafeWriterAccessError`` under Saleor's test settings). Declaring the tasks on this
-    base says so once, on every line; 3.20 has the same ``allow_writer``.
+    ``UnsafeWriterAccessError`` under Saleor's test settings), and Saleor's test middleware
+    does the same to tasks run eagerly inside a request. Declaring the tasks on this base
+    says so once, on every line. The writer is allowed from ``before_start`` to
+    ``after_return`` rather than in ``__call__``: a custom ``__call__`` would lose the eager
+    request, and with it the eager retries of ``autoretry_for``.
     """
 
     abstract = True
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with writer_allowed():
-            return super().__call__(*args, **kwargs)
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        stack = contextlib.ExitStack()
+        stack.enter_context(writer_allowed())
+        self.request.retention_writer = stack
+
+    def after_return(self, *args: Any, **kwargs: Any) -> None:
+        stack = getattr(self.request, "retention_writer", None)
+        if stack is not None:
+            stack.close()
 
 
 def assign_checkout_shipping(checkout: Any, shipping_method: Any) -> None:
