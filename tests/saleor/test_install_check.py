@@ -7,12 +7,18 @@ and ours) is applied, and Configuration -> Plugins lists the plugin with its fie
 """
 
 import inspect
+from datetime import timedelta
 
+import jwt
+import pytest
+import time_machine
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+from saleor.core.jwt import create_access_token
 from saleor.graphql.tests.utils import get_graphql_content
 
 from saleor_retention_plugin.conf import SETTING_FIELDS
@@ -113,3 +119,14 @@ def test_every_hook_the_plugin_defines_is_one_saleor_calls():
 
     assert ours - hooks == set()
     assert {"order_created", "order_fully_paid", "checkout_updated", "webhook"} <= ours
+
+
+def test_saleor_access_tokens_decode_with_their_expiry_checked(customer_user):
+    token = create_access_token(customer_user)
+
+    assert compat.decode_saleor_token(token)["email"] == customer_user.email
+    with (
+        time_machine.travel(timezone.now() + timedelta(days=1)),
+        pytest.raises(jwt.ExpiredSignatureError),
+    ):
+        compat.decode_saleor_token(token)

@@ -29,8 +29,9 @@ The differences:
   (``assign_checkout_shipping``);
 * Saleor's test fixtures: four shared modules in 3.20, one module per app from 3.21
   (``saleor_fixture_modules``);
-* Django 4.2 / 5.2: ``DJANGO_5`` (both accept the code the plugin uses; the ``check=`` of
-  ``CheckConstraint`` only warns on 5.2).
+* Django 4.2 (3.20) / 5.2 (3.23): nothing in the Saleor glue needs a branch; the models'
+  ``CheckConstraint(check=...)`` works on both and only warns on 5.2 (``condition=`` is
+  5.1+, so it cannot be used while 4.2 is supported).
 
 Importable without Saleor (the plugin's tasks and the sandbox import it): Saleor is
 imported inside the functions.
@@ -46,11 +47,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import django
 from celery import Task
 
 ENTRY_POINT_GROUP = "saleor.plugins"
-DJANGO_5 = django.VERSION >= (5, 0)
 
 # Saleor's root conftest.py (not part of the installed package) lists these as pytest
 # plugins; an external test suite needs the same list.
