@@ -20,9 +20,8 @@ import contextlib
 import os
 import statistics
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphene
 from django.db import connection
@@ -35,6 +34,9 @@ from saleor_retention_plugin.integrations.saleor.compat import (
     assign_checkout_shipping,
     checkout_total_with_gift_cards,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PLUGIN_PATH = "saleor_retention_plugin.plugin.RetentionPlugin"
 BROKER_URL = os.environ.get("RETENTION_BROKER_URL", "redis://127.0.0.1:6379/15")

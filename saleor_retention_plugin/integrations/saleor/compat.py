@@ -44,10 +44,12 @@ import functools
 import importlib.metadata
 import inspect
 import re
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ENTRY_POINT_GROUP = "saleor.plugins"
 
