@@ -18,12 +18,15 @@ from django.utils import timezone
 
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
+from .integrations.saleor.compat import RetentionTask
 from .services import ledger, mall, tiers
 
 logger = logging.getLogger(__name__)
 
 TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 RETRY_POLICY: dict[str, Any] = {
+    # Saleor >= 3.21 makes its writer-restricting task class the default: see compat.
+    "base": RetentionTask,
     "autoretry_for": TRANSIENT_DATABASE_ERRORS,
     "retry_backoff": 2,
     "retry_backoff_max": 300,

@@ -67,22 +67,11 @@ if SKIP_REASON is None:
     # through the replica see the test's uncommitted rows.
     prepare_test_db_connections()
 
-    # The same fixture modules, in the same order, as Saleor's root conftest.py.
-    pytest_plugins = [
-        "saleor.tests.fixtures",
-        "saleor.discount.tests.test_utils.fixtures",
-        "saleor.plugins.tests.fixtures",
-        "saleor.graphql.tests.fixtures",
-        "saleor.graphql.channel.tests.fixtures",
-        "saleor.graphql.channel.tests.benchmark.fixtures",
-        "saleor.graphql.checkout.tests.benchmark.fixtures",
-        "saleor.graphql.account.tests.benchmark.fixtures",
-        "saleor.graphql.order.tests.benchmark.fixtures",
-        "saleor.graphql.giftcard.tests.benchmark.fixtures",
-        "saleor.graphql.webhook.tests.benchmark.fixtures",
-        "saleor.plugins.webhook.tests.subscription_webhooks.fixtures",
-        "saleor.tax.tests.fixtures",
-    ]
+    from saleor_retention_plugin.integrations.saleor.compat import saleor_fixture_modules
+
+    # The same fixture modules, in the same order, as Saleor's root conftest.py (one
+    # list for 3.20, per-app modules from 3.21).
+    pytest_plugins = list(saleor_fixture_modules())
 
 else:
     # A module-level pytest.skip() in a conftest aborts pytest when the conftest is
@@ -161,9 +150,13 @@ def ready_checkout(checkout_with_item, address, shipping_method, payment_dummy):
 
     Returns ``prepare(user=None, email=None)``; complete it with ``checkoutComplete``.
     """
-    from saleor.checkout import calculations
     from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
     from saleor.plugins.manager import get_plugins_manager
+
+    from saleor_retention_plugin.integrations.saleor.compat import (
+        assign_checkout_shipping,
+        checkout_total_with_gift_cards,
+    )
 
     def prepare(user=None, email=None):
         checkout = checkout_with_item
@@ -171,12 +164,12 @@ def ready_checkout(checkout_with_item, address, shipping_method, payment_dummy):
         checkout.email = email or (user.email if user else "guest@example.com")
         checkout.shipping_address = address
         checkout.billing_address = address
-        checkout.shipping_method = shipping_method
         checkout.save()
+        assign_checkout_shipping(checkout, shipping_method)
         manager = get_plugins_manager(allow_replica=False)
         lines, _ = fetch_checkout_lines(checkout)
         info = fetch_checkout_info(checkout, lines, manager)
-        total = calculations.calculate_checkout_total_with_gift_cards(manager, info, lines, address)
+        total = checkout_total_with_gift_cards(manager, info, lines, address)
         payment = payment_dummy
         payment.is_active = True
         payment.order = None

@@ -77,18 +77,22 @@ def reminders_on(enable_retention_plugin, channel_USD):
 
 def pay_and_ship(checkout, address, shipping_method, payment_dummy):
     """Addresses, shipping and a dummy payment covering the total, as a storefront would."""
-    from saleor.checkout import calculations
     from saleor.checkout.fetch import fetch_checkout_info, fetch_checkout_lines
     from saleor.plugins.manager import get_plugins_manager
 
+    from saleor_retention_plugin.integrations.saleor.compat import (
+        assign_checkout_shipping,
+        checkout_total_with_gift_cards,
+    )
+
     checkout.shipping_address = address
     checkout.billing_address = address.get_copy()
-    checkout.shipping_method = shipping_method
     checkout.save()
+    assign_checkout_shipping(checkout, shipping_method)
     manager = get_plugins_manager(allow_replica=False)
     lines, _ = fetch_checkout_lines(checkout)
     info = fetch_checkout_info(checkout, lines, manager)
-    total = calculations.calculate_checkout_total_with_gift_cards(manager, info, lines, address)
+    total = checkout_total_with_gift_cards(manager, info, lines, address)
     payment_dummy.is_active = True
     payment_dummy.order = None
     payment_dummy.total = total.gross.amount

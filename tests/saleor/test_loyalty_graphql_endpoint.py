@@ -277,7 +277,7 @@ def test_app_tokens_authenticate_like_in_saleors_api(
     retention_plugin, app, customer_user, permission_manage_users
 ):
     app.permissions.add(permission_manage_users)
-    _, raw_token = AppToken.objects.create(app, name="loyalty")
+    _, raw_token = AppToken.objects.create(app=app, name="loyalty")
     customer_gid = to_global_id("User", customer_user.pk)
 
     status, body = call(

@@ -7,11 +7,14 @@ computed one); a line without a variant or a channel listing any more is left ou
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.resources
 import logging
+import zoneinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pytz
 
 from ...domain.carts import CartContents, CartLine
 
@@ -110,9 +113,31 @@ def _single_timezone(country_code: str | None) -> str | None:
     """The customer's zone when their country has only one (CN, DE, FR...), else None."""
     if not country_code:
         return None
-    zones = pytz.country_timezones.get(country_code.upper(), [])
+    zones = _country_zones().get(country_code.upper(), [])
     if len(zones) == 1:
         return zones[0]
     if country_code.upper() == "CN":
         return "Asia/Shanghai"  # China keeps one civil time; Urumqi is listed for history
     return None
+
+
+@functools.cache
+def _country_zones() -> dict[str, list[str]]:
+    """ISO 3166 country code -> its IANA zones, from the tz database's ``zone.tab``.
+
+    Read from the system's zoneinfo or the ``tzdata`` package (Saleor 3.23 no longer
+    ships pytz, which 3.20 did). Empty when neither is there: no zone is then guessed.
+    """
+    sources = [Path(directory) / "zone.tab" for directory in zoneinfo.TZPATH]
+    with contextlib.suppress(ModuleNotFoundError):
+        sources.append(Path(str(importlib.resources.files("tzdata.zoneinfo") / "zone.tab")))
+    for source in sources:
+        if source.is_file():
+            zones: dict[str, list[str]] = {}
+            for line in source.read_text(encoding="utf-8").splitlines():
+                if line and not line.startswith("#"):
+                    country, _coordinates, zone, *_ = line.split("\t")
+                    zones.setdefault(country, []).append(zone)
+            return zones
+    logger.warning("No zone.tab found (system zoneinfo or tzdata): customer time zones unknown")
+    return {}
