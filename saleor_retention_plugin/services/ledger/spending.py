@@ -198,29 +198,39 @@ def expire_due_points(now: datetime | None = None, *, batch_size: int = 500) -> 
 
 def expire_lot(lot_id: int, account_id: int, now: datetime) -> int:
     """Expire what is left of one lot the sweep listed as ``(lot_id, account_id)``;
-    returns the points expired (0 if nothing was left or it is not due)."""
-    with transaction.atomic():
-        account = _lock(account_id)
-        # Re-read what the lock protects: a guest merge may have moved the lot to another
-        # account after the sweep listed it. Then the lot's current account is the one to
-        # lock and book on (the merge committed, so its lock is free).
-        lot = PointsLot.objects.get(pk=lot_id)
-        while lot.account_id != account.pk:
-            account = _lock(lot.account_id)
+    returns the points expired (0 if nothing was left or it is not due).
+
+    ``account_id`` is only what the sweep saw: a guest merge may have moved the lot since.
+    The lot's current account is read, locked alone (never two accounts at once, so no
+    lock order can deadlock with a merge, which locks guest and customer together), and
+    the lot read again under that lock; if a merge moved it in between, start over.
+    """
+    del account_id  # a hint from the sweep; the lot's current account is what counts
+    while True:
+        with transaction.atomic():
+            current = (
+                PointsLot.objects.filter(pk=lot_id).values_list("account_id", flat=True).first()
+            )
+            if current is None:
+                return 0
+            account = _lock(current)
             lot = PointsLot.objects.get(pk=lot_id)
-        if lot.remaining == 0 or lot.expires_at is None or lot.expires_at > now:
-            return 0
-        points = lot.remaining
-        entry = _append(
-            account,
-            kind=PointsEntry.Kind.EXPIRE,
-            points=-points,
-            idempotency_key=f"lot:{lot.pk}:expire",
-            details={"lot_id": lot.pk, "expired_at": lot.expires_at.isoformat()},
-            now=now,
-        )
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
-        account.balance -= points
-        account.save(update_fields=["balance", "updated_at"])
+            if lot.account_id != account.pk:
+                continue  # moved by a merge between the read and the lock: read again
+            if lot.remaining == 0 or lot.expires_at is None or lot.expires_at > now:
+                return 0
+            points = lot.remaining
+            entry = _append(
+                account,
+                kind=PointsEntry.Kind.EXPIRE,
+                points=-points,
+                idempotency_key=f"lot:{lot.pk}:expire",
+                details={"lot_id": lot.pk, "expired_at": lot.expires_at.isoformat()},
+                now=now,
+            )
+            PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
+            account.balance -= points
+            account.save(update_fields=["balance", "updated_at"])
+            break
     signals.send_after_commit(signals.points_expired, **_signal_args(account, entry), points=points)
     return points
