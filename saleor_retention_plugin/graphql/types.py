@@ -283,7 +283,12 @@ class LoyaltyAccount(graphene.ObjectType):
     pending_points = graphene.Int(
         required=True, description="Points earned that become spendable later."
     )
-    lifetime_points = graphene.Int(required=True, description="Points ever earned from orders.")
+    lifetime_points = graphene.Int(
+        required=True,
+        description=(
+            "Points ever earned from orders, less what refunds and cancellations took back."
+        ),
+    )
     points_expiring_soon = graphene.List(
         graphene.NonNull(ExpiringPoints),
         required=True,
