@@ -380,6 +380,15 @@ def test_one_reward_python_cannot_read_back_does_not_break_the_lists(
         ids = [edge["node"]["id"] for edge in response.data["rewards"]["edges"]]
         assert ids == [to_global_id("Reward", good.pk)]
 
+    # And staff can still delete it (the issue: rewardDelete answered "Internal error").
+    deleted = loyalty_api.post(
+        "mutation($id: ID!) { rewardDelete(id: $id) { errors { field code } deleted } }",
+        {"id": to_global_id("Reward", broken.pk)},
+        token=staff_token().token,
+    )
+    assert deleted.data["rewardDelete"] == {"errors": [], "deleted": True}
+    assert list(Reward.objects.values_list("pk", flat=True)) == [good.pk]
+
 
 # --- item 12: work bounded before it starts --------------------------------------------------
 

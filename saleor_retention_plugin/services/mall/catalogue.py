@@ -284,13 +284,15 @@ def _clean_prizes(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
 def delete_reward(reward_id: int) -> bool:
     """Delete a never-redeemed reward; deactivate one with redemptions (history stays).
     Returns True when deleted, False when deactivated."""
-    reward = _get_reward(reward_id)
+    # Only the id is read: a row whose dates Python cannot read back (written before
+    # input was checked) can still be deleted.
+    reward = _get_reward(reward_id, only=("pk",))
     with transaction.atomic():
-        Reward.objects.select_for_update().filter(pk=reward.pk).first()
-        if Redemption.objects.filter(reward=reward).exists():
+        Reward.objects.select_for_update().filter(pk=reward.pk).values_list("pk").first()
+        if Redemption.objects.filter(reward_id=reward.pk).exists():
             Reward.objects.filter(pk=reward.pk).update(is_active=False)
             return False
-        reward.delete()
+        Reward.objects.only("pk").filter(pk=reward.pk).delete()
         return True
 
 
@@ -311,8 +313,9 @@ def _clean_reward_id(raw: Any) -> int:
         ) from None
 
 
-def _get_reward(reward_id: Any) -> Reward:
-    reward = Reward.objects.filter(pk=_clean_reward_id(reward_id)).first()
+def _get_reward(reward_id: Any, *, only: tuple[str, ...] = ()) -> Reward:
+    rewards = Reward.objects.only(*only) if only else Reward.objects.all()
+    reward = rewards.filter(pk=_clean_reward_id(reward_id)).first()
     if reward is None:
         raise RewardNotFound("No such reward.", field="id")
     return reward
