@@ -24,7 +24,6 @@ from .errors import (
     MutationError,
     permission_denied,
     permission_denied_error,
-    to_error,
     unauthenticated,
 )
 from .membership_types import (
@@ -39,7 +38,7 @@ from .membership_types import (
     TierBenefitKind,
     TierThresholdKind,
 )
-from .mutations import LoyaltyMutation, decode_id
+from .mutations import LoyaltyMutation, decode_id, duplicate_redemption
 from .scalars import DateTime, Decimal, JSONString, PointsAmount
 from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, validate_page_size
 from .users import user_exists
@@ -189,21 +188,16 @@ class RewardRedeem(LoyaltyMutation):
                 field="rewardId",
                 zh="本店没有这个奖品。",
             )
-        try:
-            redemption = mall.redeem_reward(
-                account,
-                pk,
-                idempotency_key,
-                settings=context.settings.membership,
-                now=context.now,
-            )
-        except mall.DuplicateRedemption as error:
-            return {
-                "errors": [
-                    to_error("idempotency_key", error.code, error.message_for(context.language))
-                ],
-                "redemption": error.redemption,
-            }
+        redemption, created = mall.redeem_or_replay(
+            account,
+            pk,
+            idempotency_key,
+            settings=context.settings.membership,
+            now=context.now,
+        )
+        if not created:
+            # The service returns the first redemption; the storefront is told it was one.
+            return {"errors": [duplicate_redemption(context.language)], "redemption": redemption}
         account.refresh_from_db()
         return {"redemption": redemption, "account": AccountView(account)}
 
