@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from ..domain.languages import first_of_accept_language
 from ..endpoints import route
 from ..services.consent import record_opt_out
 from .language import MessageLanguage, message_language
@@ -110,9 +111,7 @@ def _page_language(request: HttpRequest) -> MessageLanguage:
     requested = request.GET.get("lang")
     if requested:
         return message_language(requested)
-    accept = request.headers.get("Accept-Language", "")
-    first = accept.split(",")[0].split(";")[0].strip()
-    return message_language(first)
+    return message_language(first_of_accept_language(request.headers.get("Accept-Language")))
 
 
 def _page(

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-DEFAULT_LANGUAGE = "en"
+from .languages import DEFAULT_LANGUAGE, best_language
 
 
 class Basis(enum.StrEnum):
@@ -263,31 +263,16 @@ def validate_thresholds(rules: Sequence[TierRule]) -> dict[int, str]:
 def localised(
     texts: Mapping[str, str] | None, language: str | None, default: str = DEFAULT_LANGUAGE
 ) -> str:
-    """The best text for ``language``: exact code, then its base language, then the
-    default language, then Chinese/any text there is.
+    """The text of ``texts`` (language code -> text) that ``language`` should read.
 
-    ``zh-Hans``, ``zh_CN`` and ``zh`` all find a ``zh-Hans`` text.
+    The choice is ``languages.best_language``, the rule the messages follow too: exact
+    code, then the same language (and Chinese script), then ``default``, then any text.
+    ``zh-Hans``, ``zh_CN`` and ``zh`` all find a ``zh-Hans`` text; ``zh-TW`` does not.
+    Empty texts are skipped; "" when there is none.
     """
-    if not texts:
-        return ""
-    normalised = {_norm(code): text for code, text in texts.items() if text}
-    if not normalised:
-        return ""
-    if language:
-        wanted = _norm(language)
-        if wanted in normalised:
-            return normalised[wanted]
-        base = wanted.split("-")[0]
-        for code, text in normalised.items():
-            if code.split("-")[0] == base:
-                return text
-    if _norm(default) in normalised:
-        return normalised[_norm(default)]
-    return next(iter(normalised.values()))
-
-
-def _norm(code: str) -> str:
-    return code.replace("_", "-").lower()
+    present = {code: text for code, text in (texts or {}).items() if text}
+    chosen = best_language(language, present, default)
+    return present[chosen] if chosen is not None else ""
 
 
 # Languages every tier name and customer-facing text should have.

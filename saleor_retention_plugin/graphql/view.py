@@ -27,6 +27,7 @@ from graphql.error import GraphQLError, GraphQLSyntaxError, format_error
 from graphql.execution import execute
 from graphql.validation import validate
 
+from ..domain.languages import first_of_accept_language
 from ..endpoints import route
 from . import limits
 from .context import LoyaltyContext
@@ -291,9 +292,7 @@ def _input_errors(problems: list[InputProblem], language: str | None) -> JsonRes
 
 
 def _preferred_language(request: HttpRequest) -> str | None:
-    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
-    first = header.split(",")[0].split(";")[0].strip()
-    return first or None
+    return first_of_accept_language(request.META.get("HTTP_ACCEPT_LANGUAGE"))
 
 
 def _errors(message: str, *, status: int, code: str | None = None) -> JsonResponse:

@@ -161,7 +161,10 @@ def test_invalid_cursors_are_explained_in_the_callers_language(
     ("language", "expected"),
     [
         ("zh-Hans", "这次兑换已经完成，没有重复扣除积分。"),
-        ("en", "This redemption was already made (same idempotency key); no points were spent again."),
+        (
+            "en",
+            "This redemption was already made (same idempotency key); no points were spent again.",
+        ),
     ],
 )
 def test_the_same_key_again_is_answered_with_the_first_redemption_in_the_callers_language(
