@@ -9,8 +9,8 @@ from django.core import mail
 from django.db.models import Count, F, Sum
 
 from ..models import CustomerTier, LoyaltyAccount, PointsEntry, Redemption, TierChange
+from ..selectors.carts import cart_recovery_summary
 from ..services import mall
-from ..services.cart_reminders import cart_recovery_summary
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
 from .store import CHANNELS, SimulatedStore

@@ -18,21 +18,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from ..constants import CART_FLOW
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
-from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
+from ..models import CartState, FlowMessage, MessageState, TrackedCart
 from . import consent
 from .carts import (
-    CART_FLOW,
     CartContentsLoader,
     apply_contents,
     cart_contents_loader,
@@ -436,52 +434,3 @@ def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
             deliver_message(claim.message_id, claim.claim_token, now=now) for claim in claims
         )
     return outcomes
-
-
-def cart_recovery_summary(channel_slug: str) -> dict[str, Any]:
-    """Abandoned, reminded and recovered carts, reminded vs holdout, revenue per step."""
-    abandoned = TrackedCart.objects.filter(channel_slug=channel_slug, abandoned_at__isnull=False)
-    groups = {}
-    for label, is_holdout in (("reminded", False), ("holdout", True)):
-        carts = abandoned.filter(is_holdout=is_holdout)
-        recoveries = CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=is_holdout)
-        total = carts.count()
-        recovered = recoveries.count()
-        groups[label] = {
-            "abandoned_carts": total,
-            "recovered_carts": recovered,
-            "recovery_rate": (
-                str((Decimal(recovered) / total * 100).quantize(Decimal("0.1"))) if total else "0"
-            ),
-            # Per currency: a channel's currency may change, and sums across them mean nothing.
-            "revenue": {
-                currency: str(revenue)
-                for currency, revenue in recoveries.values_list("currency")
-                .annotate(revenue=Sum("revenue"))
-                .order_by("currency")
-            },
-        }
-    per_step = list(
-        CartRecovery.objects.filter(channel_slug=channel_slug, is_holdout=False)
-        .values("recovered_by_step", "currency")
-        .annotate(carts=Count("id"), revenue=Sum("revenue"))
-        .order_by("recovered_by_step")
-    )
-    messages = FlowMessage.objects.filter(channel_slug=channel_slug, flow=CART_FLOW)
-    return {
-        "channel_slug": channel_slug,
-        "groups": groups,
-        "recovered_by_step": [
-            {
-                "step": row["recovered_by_step"],
-                "currency": row["currency"],
-                "carts": row["carts"],
-                "revenue": str(row["revenue"]),
-            }
-            for row in per_step
-        ],
-        "messages": dict(messages.values_list("state").annotate(n=Count("id")).order_by()),
-        "open_carts": TrackedCart.objects.filter(channel_slug=channel_slug, state=CartState.OPEN)
-        .filter(~Q(line_count=0))
-        .count(),
-    }

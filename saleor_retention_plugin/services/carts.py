@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CART_FLOW = "cart"
 SALEOR_CART_LOADER = "saleor_retention_plugin.integrations.saleor.checkouts.load_cart_contents"
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
