@@ -16,6 +16,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from . import app_settings
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
 from .services import ledger, mall, tiers
@@ -83,9 +84,7 @@ def reconcile_recent_orders_task() -> dict[str, int]:
     here even when no later event of that order comes. Each sync is idempotent, so orders
     already in line change nothing; the cost follows the orders changed in the window.
     """
-    from django.apps import apps
-
-    if not apps.is_installed("saleor.order"):
+    if not app_settings.SALEOR_INSTALLED:
         return {"orders": 0, "failed": 0}
     from .integrations.saleor.orders import orders_updated_since
 
@@ -222,9 +221,7 @@ def channel_is_active(channel_slug: str) -> bool:
 
 
 def _stored_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
-    from django.apps import apps
-
-    if not apps.is_installed("saleor.plugins"):
+    if not app_settings.SALEOR_INSTALLED:
         return None
     from .integrations.saleor.configuration import load_channel_configuration
 

@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import app_settings
 from ..constants import CART_FLOW
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
 from ..models import CartState, FlowMessage, MessageState, TrackedCart
@@ -60,7 +59,7 @@ SWEEP_BATCH_SIZE = 200
 SWEEP_LEASE = timedelta(minutes=10)
 FIRST_FAILURE_DELAY = timedelta(minutes=5)
 MAX_FAILURE_DELAY = timedelta(hours=6)
-SALEOR_ORDER_CHECK = "saleor_retention_plugin.integrations.saleor.checkouts.customer_ordered_since"
+SALEOR_ORDER_CHECK = app_settings.SALEOR_ORDER_CHECK
 
 # (channel_slug, customer_id, email, since) -> did the customer place any order since?
 OrderCheck = Callable[[str, int | None, str | None, datetime], bool]
@@ -73,14 +72,10 @@ def customer_order_check() -> OrderCheck:
     hook task has not run yet. Elsewhere the order hooks (``record_order``) are the only
     source, and they already close the customer's carts.
     """
-    from django.apps import apps
-
-    path = getattr(django_settings, "RETENTION_CUSTOMER_ORDER_CHECK", None)
-    if path is None and apps.is_installed("saleor.order"):
-        path = SALEOR_ORDER_CHECK
-    if path is None:
+    check = app_settings.customer_order_check  # RETENTION_CUSTOMER_ORDER_CHECK
+    if check is None:
         return lambda channel_slug, customer_id, email, since: False
-    return import_string(path)
+    return check
 
 
 def cart_zone(cart: TrackedCart, settings: ChannelSettings) -> ZoneInfo:

@@ -106,9 +106,9 @@ class PlainCodeIssuer:
 
 def default_code_issuer() -> CodeIssuer:
     """Saleor vouchers when Saleor's discount app is installed, plain codes otherwise."""
-    from django.apps import apps
+    from .. import app_settings
 
-    if apps.is_installed("saleor.discount"):
+    if app_settings.SALEOR_INSTALLED:
         from ..integrations.saleor.vouchers import SaleorVoucherIssuer
 
         return SaleorVoucherIssuer()

@@ -17,11 +17,11 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import app_settings
 from ..models import FlowMessage, MessageState
 
 if TYPE_CHECKING:
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_LEASE = app_settings.DEFAULT_CLAIM_LEASE
 # How long a live worker keeps its unsent claims waiting for their delivery tasks.
-CLAIM_PATIENCE = timedelta(minutes=5)
+CLAIM_PATIENCE = app_settings.DEFAULT_CLAIM_PATIENCE
 # How long a claim with a send in doubt waits before another worker sends it again.
 CLAIM_TIMEOUT = timedelta(minutes=15)
 
@@ -53,8 +53,7 @@ def claim_lease() -> timedelta:
     and, with a heartbeat slower than the lease, redundant delivery tasks (never a
     second send).
     """
-    seconds = getattr(django_settings, "RETENTION_CLAIM_LEASE_SECONDS", None)
-    return CLAIM_LEASE if seconds is None else timedelta(seconds=float(seconds))
+    return app_settings.CLAIM_LEASE
 
 
 def claim_patience() -> timedelta:
@@ -67,8 +66,7 @@ def claim_patience() -> timedelta:
     backlog longer than this, that costs one redundant delivery task per claim (the old
     one finds ``claim_lost``), never a second send.
     """
-    seconds = getattr(django_settings, "RETENTION_CLAIM_PATIENCE_SECONDS", None)
-    return CLAIM_PATIENCE if seconds is None else timedelta(seconds=float(seconds))
+    return app_settings.CLAIM_PATIENCE
 
 
 def worker_id() -> str:

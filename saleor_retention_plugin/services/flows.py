@@ -42,14 +42,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from django.apps import apps
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import app_settings
 from ..conf import ChannelSettings
 from ..delivery.base import (
     DeliveryReceipt,
@@ -78,12 +76,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRY_WINDOW = timedelta(hours=48)
+DEFAULT_RETRY_WINDOW = app_settings.DEFAULT_RETRY_WINDOW
 FIRST_RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(hours=6)
-SALEOR_SETTINGS_LOADER = (
-    "saleor_retention_plugin.integrations.saleor.configuration.load_channel_settings"
-)
+SALEOR_SETTINGS_LOADER = app_settings.SALEOR_SETTINGS_LOADER
 
 ChannelSettingsLoader = Callable[[str], ChannelSettings | None]
 Sender = Callable[[OutgoingMessage, ChannelSettings], DeliveryReceipt]
@@ -174,8 +170,7 @@ def retry_window() -> timedelta:
 
     ``RETENTION_DELIVERY_RETRY_HOURS`` (Django setting), 48 hours by default.
     """
-    hours = getattr(django_settings, "RETENTION_DELIVERY_RETRY_HOURS", None)
-    return DEFAULT_RETRY_WINDOW if hours is None else timedelta(hours=float(hours))
+    return app_settings.DELIVERY_RETRY_WINDOW
 
 
 # --- seams -----------------------------------------------------------------------------
@@ -183,12 +178,8 @@ def retry_window() -> timedelta:
 
 def channel_settings_loader() -> ChannelSettingsLoader:
     """``RETENTION_CHANNEL_SETTINGS_LOADER`` (dotted path), else the Saleor plugin rows."""
-    path = getattr(django_settings, "RETENTION_CHANNEL_SETTINGS_LOADER", None)
-    if path is None and apps.is_installed("saleor.plugins"):
-        path = SALEOR_SETTINGS_LOADER
-    if path is None:
-        return lambda channel_slug: None
-    return import_string(path)
+    loader = app_settings.channel_settings_loader
+    return (lambda channel_slug: None) if loader is None else loader
 
 
 def default_sender() -> Sender:
