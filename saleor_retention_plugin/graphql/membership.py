@@ -39,8 +39,9 @@ from .membership_types import (
     TierThresholdKind,
 )
 from .mutations import LoyaltyMutation, decode_id, duplicate_redemption
+from .pagination import PageInfo, invalid_cursor, validate_page_size
 from .scalars import DateTime, Decimal, JSONString, PointsAmount
-from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, validate_page_size
+from .types import AccountView, LoyaltyAccount
 from .users import user_exists
 
 # --- reading ----------------------------------------------------------------------------------

@@ -104,12 +104,16 @@ class PlainCodeIssuer:
         return Redemption.objects.filter(code=code, status=Redemption.Status.USED).exists()
 
 
+SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorVoucherIssuer"
+
+
 def default_code_issuer() -> CodeIssuer:
     """Saleor vouchers when Saleor's discount app is installed, plain codes otherwise."""
+    from django.utils.module_loading import import_string
+
     from .. import app_settings
 
     if app_settings.SALEOR_INSTALLED:
-        from ..integrations.saleor.vouchers import SaleorVoucherIssuer
-
-        return SaleorVoucherIssuer()
+        # By its path: the Saleor issuer builds on this module (no import cycle).
+        return import_string(SALEOR_VOUCHER_ISSUER)()
     return PlainCodeIssuer()

@@ -183,7 +183,7 @@ def channel_settings_loader() -> ChannelSettingsLoader:
 
 
 def default_sender() -> Sender:
-    from ..delivery.base import send_message
+    from ..delivery.sending import send_message
 
     return send_message
 

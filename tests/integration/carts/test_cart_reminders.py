@@ -495,7 +495,7 @@ def test_the_cap_knows_a_customer_signed_in_and_as_a_guest_with_the_same_email(t
 
 
 def test_a_reminder_that_failed_to_go_out_does_not_hold_back_the_next_one(track):
-    from saleor_retention_plugin.delivery.base import TransientDeliveryError, send_message
+    from saleor_retention_plugin.delivery import TransientDeliveryError, send_message
 
     cart_shop.configure(frequency_cap_hours="16")
     first = track(customer_id=5)
