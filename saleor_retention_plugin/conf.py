@@ -863,9 +863,11 @@ class ChannelSettings:
         return {field.name: _format(flat[field.name]) for field in SETTING_FIELDS}
 
     def as_task_configuration(self) -> dict[str, str]:
-        """``as_configuration`` without secrets: what may travel in Celery task arguments
-        (brokers, result backends and monitoring tools keep those). Work that needs a
-        secret, such as sending, loads the channel's settings in the worker instead."""
+        """``as_configuration`` without secrets: what may travel in Celery task arguments.
+
+        Brokers, result backends and monitoring tools keep task arguments. Work that needs a
+        secret, such as sending, loads the channel's settings in the worker instead.
+        """
         secret = {field.name for field in SETTING_FIELDS if field.type in SECRET_FIELD_TYPES}
         return {
             name: value for name, value in self.as_configuration().items() if name not in secret

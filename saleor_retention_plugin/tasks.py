@@ -159,7 +159,8 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
     """Stop the customer's cart series and credit a recovered cart for this order.
 
     For callers that hand in snapshots themselves (the sandbox) and for messages queued
-    before the order intake; Saleor's hooks reach carts through the intake."""
+    before the order intake; Saleor's hooks reach carts through the intake.
+    """
     from .domain.carts import PlacedOrder
     from .services import carts
 
@@ -173,7 +174,8 @@ def reevaluate_tiers_task(
 ) -> dict[str, dict[str, int]]:
     """Re-evaluate every account's tier of one channel (or of every channel with tiers):
     upgrades at once, downgrades once their grace period is over. Daily, and after a
-    merchant changed thresholds."""
+    merchant changed thresholds.
+    """
     import dataclasses
 
     channels = [channel_slug] if channel_slug else tiers.channels_with_tiers()
@@ -208,7 +210,8 @@ def grant_birthday_gifts_task() -> dict[str, int]:
 def channel_settings(channel_slug: str) -> ChannelSettings:
     """A channel's settings for periodic work that no hook hands a configuration to:
     ``RETENTION_CHANNEL_SETTINGS_LOADER`` (the sandbox, a headless shop), inside Saleor
-    the plugin's stored configuration, the defaults elsewhere."""
+    the plugin's stored configuration, the defaults elsewhere.
+    """
     from .services.flows import channel_settings_loader
 
     return channel_settings_loader()(channel_slug) or ChannelSettings()

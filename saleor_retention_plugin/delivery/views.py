@@ -90,8 +90,11 @@ def unsubscribe_view(plugin: Any, request: HttpRequest, rest: str) -> HttpRespon
 
 
 def _channel_in_path(request: HttpRequest) -> str | None:
-    """The channel of a ``/plugins/channel/<slug>/...`` request; None on the channel-less
-    route that links use, where the signed token alone names the channel."""
+    """The channel of a ``/plugins/channel/<slug>/...`` request.
+
+    None on the channel-less route that links use, where the signed token alone names the
+    channel.
+    """
     parts = request.path.strip("/").split("/")
     if len(parts) > 2 and parts[:2] == ["plugins", "channel"]:
         return parts[2]

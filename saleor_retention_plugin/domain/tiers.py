@@ -81,8 +81,9 @@ def window_start(now: datetime, months: int) -> datetime | None:
 
 
 def leaves_window_at(placed_at: datetime, months: int) -> datetime | None:
-    """The first daily moment at which an order placed at ``placed_at`` no longer counts
-    in a window of ``months`` (``window_start`` has passed it); None for lifetime (0).
+    """When an order placed at ``placed_at`` stops counting in a window of ``months``.
+
+    The first daily moment at which ``window_start`` has passed it; None for lifetime (0).
 
     ``months`` after the order, then a day at a time: month-end clamping in
     ``window_start`` keeps an order of 30 April counted until 1 June in a 1-month window.
@@ -102,9 +103,12 @@ def leaves_window_at(placed_at: datetime, months: int) -> datetime | None:
 def next_reevaluation(
     earliest_counted: Mapping[int, datetime | None], downgrade_due_at: datetime | None
 ) -> datetime | None:
-    """The next moment time alone can change an account's tier: the first counted order
-    leaving its window (``earliest_counted``: window months -> oldest order placed inside
-    it) or the end of a grace period. None: nothing changes until the next order."""
+    """The next moment time alone can change an account's tier.
+
+    That is the first counted order leaving its window (``earliest_counted``: window
+    months -> oldest order placed inside it) or the end of a grace period. None: nothing
+    changes until the next order.
+    """
     moments = [
         moment
         for months, placed_at in earliest_counted.items()

@@ -71,7 +71,8 @@ class MutationError(Exception):
 
 class LocalisedGraphQLError(GraphQLError):
     """A top-level GraphQL error (queries, arguments) that also knows its Chinese text;
-    the endpoint shows the one the request's language asks for."""
+    the endpoint shows the one the request's language asks for.
+    """
 
     def __init__(self, message: str, *, zh: str | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
@@ -86,7 +87,8 @@ KNOWN_CODES = frozenset(code.value for code in LoyaltyErrorCode._meta.enum)
 
 def to_error(field: str | None, code: str, message: str) -> LoyaltyError:
     """A service's ``(field, code, message)`` as the API shows it: camelCase field names,
-    codes outside the enum reported as ``invalid``."""
+    codes outside the enum reported as ``invalid``.
+    """
     from graphene.utils.str_converters import to_camel_case
 
     return LoyaltyError(

@@ -178,7 +178,8 @@ _FEDERATION_FIELDS = re.compile(r"^  (_service|_entities)\b[^\n]*\n", re.M)
 
 def federation_sdl(schema: Any) -> str:
     """The schema as a federation v1 gateway wants it: without the federation plumbing,
-    and with ``User`` as an extension of Saleor's entity."""
+    and with ``User`` as an extension of Saleor's entity.
+    """
     from graphql.utils.schema_printer import print_schema
 
     sdl = print_schema(schema)

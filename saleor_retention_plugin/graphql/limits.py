@@ -64,7 +64,8 @@ class QueryRejected(ValueError):
 
 def reads_database(resolver: Any) -> Any:
     """Mark a resolver that queries the database: each time it runs costs 1 (times the rows
-    of the lists around it) in ``check_cost``. Put it under ``@staticmethod``."""
+    of the lists around it) in ``check_cost``. Put it under ``@staticmethod``.
+    """
     resolver.reads_database = True
     return resolver
 
@@ -75,7 +76,8 @@ def _reads_database(definition: Any) -> bool:
 
 def check_introspection(document: ast.Document, operation_name: str | None) -> None:
     """Refuse introspection that would repeat the schema: several ``__schema`` fields, or
-    aliases inside ``__schema``/``__type``."""
+    aliases inside ``__schema``/``__type``.
+    """
     fragments = _fragments(document)
     for operation in _operations(document, operation_name):
         roots = _fields(operation.selection_set, fragments, frozenset())

@@ -160,7 +160,8 @@ class MembershipQueries(graphene.ObjectType):
 
 class RewardRedeem(LoyaltyMutation):
     """Spend points on a reward; the code comes back at once. Send a fresh
-    ``idempotencyKey`` per click: the same key again redeems nothing more."""
+    ``idempotencyKey`` per click: the same key again redeems nothing more.
+    """
 
     redemption = graphene.Field(Redemption)
     account = graphene.Field(LoyaltyAccount)
@@ -205,7 +206,8 @@ class RewardRedeem(LoyaltyMutation):
 
 class BirthdaySet(LoyaltyMutation):
     """Record a birthday (Saleor has no such field). Customers set their own and may
-    change it once a year; staff with MANAGE_USERS can set anyone's with ``userId``."""
+    change it once a year; staff with MANAGE_USERS can set anyone's with ``userId``.
+    """
 
     birthday = graphene.Field(Birthday)
 
@@ -274,7 +276,8 @@ TEXT_FIELDS = {"name", "description", "title"}
 
 def _changes(input_: dict[str, Any]) -> dict[str, Any]:
     """Only the fields the client sent, with translations as language -> text objects
-    and enums as their values."""
+    and enums as their values.
+    """
     changes: dict[str, Any] = {}
     for field, value in dict(input_).items():
         if field in TEXT_FIELDS:
@@ -527,7 +530,8 @@ class RewardUpdate(LoyaltyMutation):
 
 class RewardDelete(LoyaltyMutation):
     """Deletes a reward never redeemed; one with redemptions is deactivated instead, so
-    customers' history stays intact (``deleted`` tells which happened)."""
+    customers' history stays intact (``deleted`` tells which happened).
+    """
 
     staff_only = True
     deleted = graphene.Boolean()

@@ -34,7 +34,8 @@ LEDGER_ERRORS_ZH = {
 
 class LoyaltyMutation(graphene.Mutation):
     """Base of every mutation: ``perform`` returns the payload's fields or raises
-    ``MutationError``; whatever goes wrong, the client gets ``errors`` and no change."""
+    ``MutationError``; whatever goes wrong, the client gets ``errors`` and no change.
+    """
 
     errors = graphene.List(graphene.NonNull(LoyaltyError), required=True)
 

@@ -66,7 +66,8 @@ def newest_first_page(
 
 class PageInfo(graphene.ObjectType):
     """Relay's page info. Lists page forward only (``first``/``after``), so
-    ``hasPreviousPage`` is always false, as the Relay spec allows."""
+    ``hasPreviousPage`` is always false, as the Relay spec allows.
+    """
 
     has_next_page = graphene.Boolean(required=True)
     has_previous_page = graphene.Boolean(required=True)

@@ -428,7 +428,7 @@ class SimulatedStore:
         self.log.duplicate_deliveries += times - 1
 
     def _touch_cart(self, cart: Cart) -> None:
-        """checkoutCreate / checkoutLinesAdd: the hook's upsert, then the lines task."""
+        """CheckoutCreate / checkoutLinesAdd: the hook's upsert, then the lines task."""
         customer = cart.customer
         record_cart_activity(
             CartActivity(
@@ -590,7 +590,8 @@ class SimulatedStore:
 
     def _use_a_reward_code(self, customer: Customer) -> None:
         """Customers apply a code they bought to most orders (checkoutAddPromoCode); the
-        plugin's order task then marks it used."""
+        plugin's order task then marks it used.
+        """
         issued = (
             Redemption.objects.filter(
                 account__channel_slug=customer.channel.slug,

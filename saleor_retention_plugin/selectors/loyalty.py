@@ -74,8 +74,11 @@ def points_economics(
 
 
 def cart_recovery(channel: str) -> dict[str, Any]:
-    """``carts.cart_recovery_summary`` plus the holdout experiment:
-    recovery of reminded carts against held-out carts (``domain.metrics.uplift``)."""
+    """``carts.cart_recovery_summary`` plus the holdout experiment.
+
+    The experiment is the recovery of reminded carts against held-out carts
+    (``domain.metrics.uplift``).
+    """
     summary = cart_recovery_summary(channel)
     reminded, holdout = summary["groups"]["reminded"], summary["groups"]["holdout"]
     summary["uplift"] = metrics.uplift(

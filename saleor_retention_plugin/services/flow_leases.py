@@ -39,7 +39,8 @@ CLAIM_TIMEOUT = timedelta(minutes=15)
 
 def abandoned_claims(now: datetime, stale_before: datetime) -> Q:
     """Claims another worker may take: nothing sent and the lease lapsed, or older than
-    the claim timeout (``services.flows._ABANDONED`` for the ORM)."""
+    the claim timeout (``services.flows._ABANDONED`` for the ORM).
+    """
     return Q(state=MessageState.CLAIMED) & (
         Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)
     )
@@ -140,7 +141,8 @@ def retry_database_blips(
 ) -> T:
     """``operation(*args, **kwargs)``, retried on lost connections for up to
     ``patience_seconds`` (PostgreSQL restarting). For the write that records a finished
-    send: failing it would leave a message that went out in doubt, to be sent again."""
+    send: failing it would leave a message that went out in doubt, to be sent again.
+    """
     delay = 0.5
     deadline = time.monotonic() + patience_seconds
     while True:

@@ -329,7 +329,8 @@ def deliver_message(
 ) -> str:
     """Send one claimed message, at most once. Returns what happened, for logs and tests:
     ``sent``, ``cancelled:<reason>``, ``deferred:<reason>``, ``retimed``, ``retry``,
-    ``failed`` or ``claim_lost`` (another worker holds it now, or it is done)."""
+    ``failed`` or ``claim_lost`` (another worker holds it now, or it is done).
+    """
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     send = send or default_sender()
@@ -571,7 +572,8 @@ def requeue_failed_messages(
     *, channel_slug: str | None = None, since: datetime | None = None, now: datetime | None = None
 ) -> int:
     """Put failed messages back in the outbox (after the SMTP password or a template
-    was fixed). They are checked again before sending, like any other. Returns how many."""
+    was fixed). They are checked again before sending, like any other. Returns how many.
+    """
     now = now or timezone.now()
     failed = FlowMessage.objects.filter(state=MessageState.FAILED)
     if channel_slug:

@@ -1,5 +1,6 @@
 """Errors reach the caller in the request's language: Simplified Chinese for zh, zh-Hans
-and zh-CN (``Accept-Language``), English otherwise."""
+and zh-CN (``Accept-Language``), English otherwise.
+"""
 
 from __future__ import annotations
 

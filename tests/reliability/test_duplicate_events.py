@@ -101,7 +101,8 @@ def snapshot(channel: str, number: int, state: dict[str, Any]) -> OrderSnapshot:
 
 class FlakyDatabase:
     """Fails a share of data statements as a dropped connection would (not savepoints:
-    Django's own transaction bookkeeping is not what is under test)."""
+    Django's own transaction bookkeeping is not what is under test).
+    """
 
     def __init__(self, rng: random.Random, share: float) -> None:
         self.rng = rng
@@ -153,7 +154,8 @@ def ledger_as_seen_by_customers(channel: str) -> dict[int, dict[str, Any]]:
 @pytest.fixture
 def celery_retries_run():
     """Eager tasks that retry as a worker would (without waiting their countdown),
-    instead of raising the first ``Retry`` to the caller."""
+    instead of raising the first ``Retry`` to the caller.
+    """
     app = sync_order_points_task.app
     saved = app.conf.task_eager_propagates
     app.conf.task_eager_propagates = False

@@ -10,7 +10,8 @@ from ...constants import PLUGIN_ID
 
 def load_channel_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
     """Whether the plugin is active in the channel and the ``[{"name", "value"}]`` list
-    saved for it in the dashboard; None when the channel has no configuration row."""
+    saved for it in the dashboard; None when the channel has no configuration row.
+    """
     from saleor.plugins.models import PluginConfiguration
 
     row = (

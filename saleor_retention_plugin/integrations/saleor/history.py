@@ -26,7 +26,8 @@ def saleor_order_rows(
     *, channel: str | None = None, since: datetime | None = None, until: datetime | None = None
 ) -> Iterator[SourceRow]:
     """One backfill row per Saleor order (lines nested), numbered 1, 2, ... in a stable
-    order so the checkpoint can resume; drafts are left out."""
+    order so the checkpoint can resume; drafts are left out.
+    """
     from saleor.order.models import Order
 
     orders = Order.objects.exclude(status="draft").select_related("channel")

@@ -141,7 +141,8 @@ def create_single_use_voucher(
     private_metadata: dict[str, str] | None = None,
 ) -> Any:
     """A ``Voucher`` usable once, listed in ``channel``, with the one ``VoucherCode``
-    returned. One voucher per code lets each code carry its own expiry and value."""
+    returned. One voucher per code lets each code carry its own expiry and value.
+    """
     from django.utils import timezone
     from saleor.discount.models import Voucher, VoucherChannelListing, VoucherCode
 

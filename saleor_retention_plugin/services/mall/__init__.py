@@ -1,4 +1,4 @@
-"""Write use-cases of the points mall, one concern per module:
+"""Write use-cases of the points mall, one concern per module.
 
 * ``catalogue``: rewards and prize draws (staff);
 * ``redemption``: redeeming rewards and the life of their codes.

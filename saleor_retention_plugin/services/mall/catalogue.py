@@ -83,7 +83,8 @@ def create_reward(channel_slug: str, **fields: Any) -> Reward:
     """Add a reward. Fields: kind, name, description, points_cost, discount_value,
     min_order_amount, gift_product_id, stock, per_customer_limit, active_from,
     active_until, is_active, code_validity_days, draw_prizes, position.
-    Raises ``InvalidInput`` with per-field messages. Draw rewards get a fresh secret seed."""
+    Raises ``InvalidInput`` with per-field messages. Draw rewards get a fresh secret seed.
+    """
     for required in ("kind", "name", "points_cost"):
         fields.setdefault(required, None)
     reward = Reward(channel_slug=channel_slug)
@@ -283,7 +284,8 @@ def _clean_prizes(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
 
 def delete_reward(reward_id: int) -> bool:
     """Delete a never-redeemed reward; deactivate one with redemptions (history stays).
-    Returns True when deleted, False when deactivated."""
+    Returns True when deleted, False when deactivated.
+    """
     reward = _get_reward(reward_id)
     with transaction.atomic():
         Reward.objects.select_for_update().filter(pk=reward.pk).first()

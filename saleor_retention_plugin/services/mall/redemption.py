@@ -357,7 +357,8 @@ def expire_unused_codes(
     """Close every issued code whose expiry passed: used ones become ``used``, unused ones
     ``expired`` or, when the redemption was made with refunds on, ``refunded`` with the
     points given back (once, keyed by the redemption). Unused codes also return their
-    unit of stock. Safe to run repeatedly and concurrently."""
+    unit of stock. Safe to run repeatedly and concurrently.
+    """
     now = now or timezone.now()
     settings_for_channel = settings_for_channel or (lambda slug: ChannelSettings())
     issuers: dict[str, CodeIssuer] = {"plain": PlainCodeIssuer()}

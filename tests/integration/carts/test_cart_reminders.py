@@ -1,5 +1,6 @@
 """Abandoned carts, end to end through the engine: tracking, the series, stop conditions,
-the holdout, recovery attribution, and carts that are not what they should be."""
+the holdout, recovery attribution, and carts that are not what they should be.
+"""
 
 from __future__ import annotations
 
