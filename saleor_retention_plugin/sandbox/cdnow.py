@@ -182,7 +182,7 @@ def print_store_reports(store: Any, *, html: str | None = None) -> None:
 
     from ..analytics_report import ChartsUnavailable, render_html, render_text
     from ..selectors.report import build_report
-    from .store import CHANNELS
+    from .shop import CHANNELS
 
     for channel in CHANNELS:
         timezone = channel.settings.ledger.timezone

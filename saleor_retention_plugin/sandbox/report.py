@@ -13,11 +13,13 @@ from ..selectors.carts import cart_recovery_summary
 from ..services import mall
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
-from .store import CHANNELS, SimulatedStore
+from .shop import CHANNELS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
+
+    from .store import SimulatedStore
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -1,0 +1,117 @@
+"""The sandbox's shop: its channels, their plugin settings and its catalogue.
+
+``load_channel_settings`` is the sandbox's ``RETENTION_CHANNEL_SETTINGS_LOADER``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from ..conf import ChannelSettings
+
+
+@dataclass(frozen=True)
+class SandboxChannel:
+    slug: str
+    currency: str
+    language: str
+    configuration: dict[str, str]
+
+    @property
+    def settings(self) -> ChannelSettings:
+        return ChannelSettings.from_configuration(self.configuration)
+
+
+# Links in messages, and the sender: what a merchant fills in for reminders.
+MESSAGE_SETTINGS = {
+    "cart_reminders_enabled": "true",
+    "public_api_url": "https://api.sandbox-shop.example",
+    "checkout_url_template": "https://sandbox-shop.example/checkout?token={token}",
+    "from_email": "Sandbox Shop <hello@sandbox-shop.example>",
+}
+
+CHANNELS = (
+    SandboxChannel(
+        "default-channel",
+        "USD",
+        "en",
+        {
+            **MESSAGE_SETTINGS,
+            "credit_trigger": "order_fully_paid",
+            "pending_days": "14",
+            "expiry_months": "2",
+            "timezone": "America/New_York",
+            "overdraft_policy": "allow_negative",
+        },
+    ),
+    SandboxChannel(
+        "channel-cn",
+        "CNY",
+        "zh-hans",
+        {
+            **MESSAGE_SETTINGS,
+            "credit_trigger": "order_created",
+            "pending_days": "0",
+            "expiry_months": "0",
+            "timezone": "Asia/Shanghai",
+            "overdraft_policy": "clamp_to_zero",
+            # A short rolling window and grace, so tiers visibly go down as well as up.
+            "tier_window_months": "1",
+            "tier_downgrade_grace_days": "7",
+        },
+    ),
+)
+
+CATALOGUE = (
+    ("Longjing green tea", "100 g", "TEA-LJ", Decimal("24.00")),
+    ("Pu-erh cake", "357 g", "TEA-PE", Decimal("58.00")),
+    ("Celadon teapot", "300 ml", "POT-CE", Decimal("89.00")),
+    ("Bamboo tea tray", "M", "TRAY-BM", Decimal("45.00")),
+    ("Jasmine pearls", "50 g", "TEA-JP", Decimal("19.50")),
+)
+
+
+# The points mall each channel opens with: what a merchant creates in the dashboard.
+REWARDS: tuple[dict[str, Any], ...] = (
+    {
+        "kind": "fixed_discount",
+        "name": {"en": "5 off your next order", "zh-Hans": "下单立减 5 元"},
+        "points_cost": 500,
+        "discount_value": "5",
+    },
+    {
+        "kind": "free_shipping",
+        "name": {"en": "Free shipping", "zh-Hans": "积分兑运费"},
+        "points_cost": 300,
+    },
+    {
+        "kind": "prize_draw",
+        "name": {"en": "Lucky draw", "zh-Hans": "积分抽奖"},
+        "points_cost": 100,
+        "draw_prizes": [
+            {
+                "code": "ten-off",
+                "name": {"en": "10 off", "zh-Hans": "立减 10 元"},
+                "kind": "fixed_discount",
+                "discount_value": "10",
+                "probability": "0.1",
+            },
+            {
+                "code": "shipping",
+                "name": {"en": "Free shipping", "zh-Hans": "免运费"},
+                "kind": "free_shipping",
+                "probability": "0.3",
+            },
+        ],
+    },
+)
+
+
+def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
+    """The sandbox's ``RETENTION_CHANNEL_SETTINGS_LOADER``: its channels' plugin settings."""
+    for channel in CHANNELS:
+        if channel.slug == channel_slug:
+            return channel.settings
+    return None
