@@ -17,7 +17,7 @@ import graphene
 from graphql.language import ast
 
 from ..domain.customers import normalise_email
-from ..models import LoyaltyAccount as LoyaltyAccountModel
+from ..selectors.membership import live_account
 from .accounts import own_account
 from .errors import LocalisedGraphQLError, permission_denied_error
 from .ids import InvalidGlobalId, from_global_id
@@ -107,11 +107,7 @@ class User(graphene.ObjectType):
             return account_view(context, own_account(context))
         if not context.can_manage:
             raise permission_denied_error()
-        accounts = LoyaltyAccountModel.objects.in_channel(context.channel_slug).live()
-        if root.customer_id is not None:
-            found = accounts.filter(customer_id=root.customer_id).first()
-        else:
-            found = accounts.filter(email=root.email).order_by("customer_id").first()
+        found = live_account(context.channel_slug, customer_id=root.customer_id, email=root.email)
         return account_view(context, found)
 
 

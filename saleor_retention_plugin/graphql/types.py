@@ -17,6 +17,7 @@ import graphene
 from ..domain.tiers import localised
 from ..models import LoyaltyAccount as LoyaltyAccountModel
 from ..models import PointsEntry
+from ..selectors.membership import customer_profile, entries_of_account
 from ..services.ledger import AccountSummary, summarise_account
 from . import membership_types
 from .ids import to_global_id
@@ -267,7 +268,7 @@ class LoyaltyAccount(graphene.ObjectType):
         root: AccountView, info: Any, first: int | None = None, after: str | None = None
     ) -> PointsTransactionConnection:
         rows, has_next, kind = newest_first_page(
-            PointsEntry.objects.filter(account_id=root.account.pk),
+            entries_of_account(root.account.pk),
             kind="PointsTransaction",
             first=first,
             after=after,
@@ -313,16 +314,12 @@ class LoyaltyAccount(graphene.ObjectType):
     @staticmethod
     @reads_database
     def resolve_birthday(root: AccountView, info: Any) -> Any:
-        from ..models import CustomerProfile
-
         customer_id = root.account.customer_id
         if customer_id is None:
             return None
         key = f"profile:{customer_id}"
         if key not in info.context.cache:
-            info.context.cache[key] = CustomerProfile.objects.filter(
-                customer_id=customer_id
-            ).first()
+            info.context.cache[key] = customer_profile(customer_id)
         profile = info.context.cache[key]
         if profile is None:
             return None
