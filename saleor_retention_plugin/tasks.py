@@ -172,8 +172,9 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
 def reevaluate_tiers_task(
     channel_slug: str | None = None, reason: str = "reevaluation"
 ) -> dict[str, dict[str, int]]:
-    """Re-evaluate every account's tier of one channel (or of every channel with tiers):
-    upgrades at once, downgrades once their grace period is over. Daily, and after a
+    """Re-evaluate every account's tier of one channel (or of every channel with tiers).
+
+    Upgrades at once, downgrades once their grace period is over. Daily, and after a
     merchant changed thresholds.
     """
     import dataclasses
@@ -208,7 +209,8 @@ def grant_birthday_gifts_task() -> dict[str, int]:
 
 
 def channel_settings(channel_slug: str) -> ChannelSettings:
-    """A channel's settings for periodic work that no hook hands a configuration to:
+    """A channel's settings for periodic work that no hook hands a configuration to.
+
     ``RETENTION_CHANNEL_SETTINGS_LOADER`` (the sandbox, a headless shop), inside Saleor
     the plugin's stored configuration, the defaults elsewhere.
     """

@@ -1,5 +1,7 @@
-"""Claim leases of the flow engine's outbox: who holds a claim, until when, the
-heartbeat that keeps a live worker's claims, and which claims another worker may take.
+"""Claim leases of the flow engine's outbox.
+
+Who holds a claim, until when, the heartbeat that keeps a live worker's claims, and which
+claims another worker may take.
 
 The design (why a lapsed lease may be taken over only while nothing was sent) is in
 ``services.flows``; this module is the mechanics: ``claim_lease()``, ``claim_patience()``,
@@ -38,8 +40,10 @@ CLAIM_TIMEOUT = timedelta(minutes=15)
 
 
 def abandoned_claims(now: datetime, stale_before: datetime) -> Q:
-    """Claims another worker may take: nothing sent and the lease lapsed, or older than
-    the claim timeout (``services.flows._ABANDONED`` for the ORM).
+    """Claims another worker may take.
+
+    Those with nothing sent and the lease lapsed, or older than the claim timeout
+    (``services.flows._ABANDONED`` for the ORM).
     """
     return Q(state=MessageState.CLAIMED) & (
         Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)
@@ -47,7 +51,8 @@ def abandoned_claims(now: datetime, stale_before: datetime) -> Q:
 
 
 def claim_lease() -> timedelta:
-    """How long a claim stands without renewal while nothing was sent:
+    """How long a claim stands without renewal while nothing was sent.
+
     ``RETENTION_CLAIM_LEASE_SECONDS`` (Django setting), 60 seconds by default.
 
     It bounds how long a dead worker's unsent claims wait; shorter costs more renewals
@@ -58,8 +63,9 @@ def claim_lease() -> timedelta:
 
 
 def claim_patience() -> timedelta:
-    """How long a live worker renews an unsent claim: ``RETENTION_CLAIM_PATIENCE_SECONDS``
-    (Django setting), 5 minutes by default.
+    """How long a live worker renews an unsent claim.
+
+    ``RETENTION_CLAIM_PATIENCE_SECONDS`` (Django setting), 5 minutes by default.
 
     A claim's delivery task waits in the broker; the worker cannot see it vanish (a broker
     restarted without persistence). After this long the claim lapses even though its
@@ -95,8 +101,9 @@ _heartbeat_pid: int | None = None
 
 
 def start_lease_heartbeat(*, only_in_a_celery_worker: bool = False) -> bool:
-    """Renew this process's leases every third of the lease, in a daemon thread that
-    dies with the process (which is the point: a killed worker stops renewing).
+    """Renew this process's leases every third of the lease, in a daemon thread.
+
+    The thread dies with the process, which is the point: a killed worker stops renewing.
 
     Started once per process (a forked child starts its own); returns whether it started
     now. Celery workers start it on their first claim or delivery.
@@ -139,9 +146,10 @@ def in_celery_worker() -> bool:
 def retry_database_blips(
     operation: Callable[..., T], *args: Any, patience_seconds: float = 60.0, **kwargs: Any
 ) -> T:
-    """``operation(*args, **kwargs)``, retried on lost connections for up to
-    ``patience_seconds`` (PostgreSQL restarting). For the write that records a finished
-    send: failing it would leave a message that went out in doubt, to be sent again.
+    """``operation(*args, **kwargs)``, retried on lost connections.
+
+    Retried for up to ``patience_seconds`` (PostgreSQL restarting). For the write that records a
+    finished send: failing it would leave a message that went out in doubt, to be sent again.
     """
     delay = 0.5
     deadline = time.monotonic() + patience_seconds

@@ -238,8 +238,10 @@ def claim_due_messages(
     claim_timeout: timedelta = CLAIM_TIMEOUT,
     worker: str | None = None,
 ) -> list[Claim]:
-    """Atomically claim up to ``limit`` due messages, including abandoned claims: a dead
-    worker's unsent ones once their lease lapsed, any after ``claim_timeout``.
+    """Atomically claim up to ``limit`` due messages, including abandoned claims.
+
+    Abandoned claims are a dead worker's unsent ones once their lease lapsed, and any
+    after ``claim_timeout``.
 
     ``worker`` (default: this process) holds them for ``claim_lease()``, renewed by a
     heartbeat in Celery workers. An abandoned claim whose first failure is older than the
@@ -327,9 +329,11 @@ def deliver_message(
     load_settings: ChannelSettingsLoader | None = None,
     send: Sender | None = None,
 ) -> str:
-    """Send one claimed message, at most once. Returns what happened, for logs and tests:
-    ``sent``, ``cancelled:<reason>``, ``deferred:<reason>``, ``retimed``, ``retry``,
-    ``failed`` or ``claim_lost`` (another worker holds it now, or it is done).
+    """Send one claimed message, at most once.
+
+    Returns what happened, for logs and tests: ``sent``, ``cancelled:<reason>``,
+    ``deferred:<reason>``, ``retimed``, ``retry``, ``failed`` or ``claim_lost`` (another worker
+    holds it now, or it is done).
     """
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
@@ -571,8 +575,10 @@ def _after_permanent_failure(message: FlowMessage, claim_token: str, reason: str
 def requeue_failed_messages(
     *, channel_slug: str | None = None, since: datetime | None = None, now: datetime | None = None
 ) -> int:
-    """Put failed messages back in the outbox (after the SMTP password or a template
-    was fixed). They are checked again before sending, like any other. Returns how many.
+    """Put failed messages back in the outbox.
+
+    For when the SMTP password or a template was fixed. They are checked again before sending, like
+    any other. Returns how many.
     """
     now = now or timezone.now()
     failed = FlowMessage.objects.filter(state=MessageState.FAILED)

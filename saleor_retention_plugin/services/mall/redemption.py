@@ -354,10 +354,11 @@ def expire_unused_codes(
     now: datetime | None = None,
     batch_size: int = 500,
 ) -> ExpiryReport:
-    """Close every issued code whose expiry passed: used ones become ``used``, unused ones
-    ``expired`` or, when the redemption was made with refunds on, ``refunded`` with the
-    points given back (once, keyed by the redemption). Unused codes also return their
-    unit of stock. Safe to run repeatedly and concurrently.
+    """Close every issued code whose expiry passed.
+
+    Used ones become ``used``, unused ones ``expired`` or, when the redemption was made with refunds
+    on, ``refunded`` with the points given back (once, keyed by the redemption). Unused codes also
+    return their unit of stock. Safe to run repeatedly and concurrently.
     """
     now = now or timezone.now()
     settings_for_channel = settings_for_channel or (lambda slug: ChannelSettings())
