@@ -1,5 +1,7 @@
-"""A small simulated store: customers filling carts, placing, paying, cancelling and
-refunding orders, leaving carts behind and coming back.
+"""A small simulated store.
+
+Customers fill carts, place, pay, cancel and refund orders, leave carts behind and come
+back.
 
 Events come from a seeded random source (so a run is reproducible) and are delivered
 in time order the way Saleor delivers them: every plugin hook maps to the same task the
@@ -484,8 +486,9 @@ class SimulatedStore:
             self.log.redemptions += 1
 
     def _use_a_reward_code(self, customer: Customer) -> None:
-        """Customers apply a code they bought to most orders (checkoutAddPromoCode); the
-        plugin's order task then marks it used.
+        """Customers apply a code they bought to most orders (checkoutAddPromoCode).
+
+        The plugin's order task then marks it used.
         """
         issued = (
             Redemption.objects.filter(
