@@ -1,5 +1,7 @@
-"""Apollo Federation v1, the small part a gateway needs: ``_service { sdl }`` and
-``_entities``, so a gateway can add ``loyalty`` to Saleor's ``User``.
+"""Apollo Federation v1, the small part a gateway needs.
+
+``_service { sdl }`` and ``_entities``, so a gateway can add ``loyalty`` to Saleor's
+``User``.
 
 graphene 2 has no federation support to rely on, so the pieces are written out here.
 Saleor's ``User`` carries ``@key(fields: "id")`` and ``@key(fields: "email")``; this
@@ -173,8 +175,9 @@ _FEDERATION_FIELDS = re.compile(r"^  (_service|_entities)\b[^\n]*\n", re.M)
 
 
 def federation_sdl(schema: Any) -> str:
-    """The schema as a federation v1 gateway wants it: without the federation plumbing,
-    and with ``User`` as an extension of Saleor's entity.
+    """The schema as a federation v1 gateway wants it.
+
+    Without the federation plumbing, and with ``User`` as an extension of Saleor's entity.
     """
     from graphql.utils.schema_printer import print_schema
 

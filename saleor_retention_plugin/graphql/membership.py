@@ -260,8 +260,9 @@ TEXT_FIELDS = {"name", "description", "title"}
 
 
 def _changes(input_: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields the client sent, with translations as language -> text objects
-    and enums as their values.
+    """Only the fields the client sent.
+
+    Translations become language -> text objects and enums their values.
     """
     changes: dict[str, Any] = {}
     for field, value in dict(input_).items():

@@ -57,8 +57,9 @@ class PointsAmount(graphene.Scalar):
 
 
 def read_decimal(value: Any) -> PythonDecimal | None:
-    """A finite decimal from text (``"12.50"``) or a JSON number; None for anything else
-    (``"abc"``, ``""``, ``"1,5"``, ``"NaN"``, booleans, objects).
+    """A finite decimal from text (``"12.50"``) or a JSON number.
+
+    None for anything else (``"abc"``, ``""``, ``"1,5"``, ``"NaN"``, booleans, objects).
     """
     if isinstance(value, bool):
         return None

@@ -152,9 +152,10 @@ class AccountView:
 
 
 def account_view(context: Any, account: LoyaltyAccountModel | None) -> AccountView | None:
-    """The request's one view of ``account`` for queries: however many aliases or
-    ``_entities`` representations name it, its summary and tier are computed once.
-    (Mutations build a fresh ``AccountView`` after each change instead.)
+    """The request's one view of ``account`` for queries.
+
+    However many aliases or ``_entities`` representations name it, its summary and tier
+    are computed once. (Mutations build a fresh ``AccountView`` after each change instead.)
     """
     if account is None:
         return None
