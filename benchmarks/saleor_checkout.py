@@ -54,7 +54,8 @@ def saleor_lines() -> list[tuple[Path, str]]:
 
 def bench_database(version: str) -> str:
     """A migrated database for this Saleor version and our migrations, cloned from the
-    Saleor tier's template when it exists."""
+    Saleor tier's template when it exists.
+    """
     migrations = sorted((ROOT / "saleor_retention_plugin" / "migrations").glob("*.py"))
     digest = hashlib.sha1(b"".join(path.read_bytes() for path in migrations)).hexdigest()[:10]
     tag = version.replace(".", "_")

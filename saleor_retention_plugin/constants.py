@@ -4,3 +4,6 @@ from __future__ import annotations
 
 # The plugin's id in Saleor: part of its URLs and of its stored configuration rows.
 PLUGIN_ID = "saleor.retention"
+
+# The cart-reminder flow's name in ``FlowMessage.flow`` and in message template paths.
+CART_FLOW = "cart"

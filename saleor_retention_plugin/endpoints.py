@@ -26,6 +26,7 @@ ROUTES: dict[str, PluginView] = {}
 VIEW_MODULES: tuple[str, ...] = (
     "saleor_retention_plugin.graphql.view",
     "saleor_retention_plugin.graphql.report_view",
+    "saleor_retention_plugin.delivery.views",
 )
 
 
@@ -45,7 +46,3 @@ def route_plugin_request(plugin: Any, request: HttpRequest, path: str) -> HttpRe
     if view is None:
         return JsonResponse({"errors": [{"message": f"No such endpoint: {path!r}."}]}, status=404)
     return view(plugin, request, rest)
-
-
-# Views register themselves with @route when imported; they import ``route`` from here.
-from .delivery import views as _delivery_views  # noqa: E402, F401

@@ -9,8 +9,9 @@ classes (instantiated without arguments) or instances.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils.module_loading import import_string
+
+from . import app_settings
 
 BUILTIN_FLOWS = ("saleor_retention_plugin.services.cart_reminders.CartReminderFlow",)
 
@@ -18,6 +19,5 @@ BUILTIN_FLOWS = ("saleor_retention_plugin.services.cart_reminders.CartReminderFl
 def register_flows() -> None:
     from .services.flows import register_flow
 
-    for path in (*BUILTIN_FLOWS, *getattr(settings, "RETENTION_EXTRA_FLOWS", ())):
-        flow = import_string(path)
+    for flow in (*map(import_string, BUILTIN_FLOWS), *app_settings.extra_flows):
         register_flow(flow() if isinstance(flow, type) else flow)

@@ -12,10 +12,9 @@ import logging
 from typing import Any
 
 from celery import shared_task
-from django.apps import apps
 from django.db.models.signals import post_save
 
-from . import signals
+from . import app_settings, signals
 from .enqueue import enqueue_after_commit
 from .tasks import RETRY_POLICY
 
@@ -40,7 +39,7 @@ def copy_loyalty_to_metadata_task(account_id: int) -> bool:
 
 
 def mirror_enabled() -> bool:
-    return apps.is_installed("saleor.account")
+    return app_settings.SALEOR_INSTALLED
 
 
 def _on_ledger_change(

@@ -147,7 +147,8 @@ class RetentionPlugin(BasePlugin):
     def _apply_order(self, order: Order) -> None:
         """One task per event: the order intake reads the order and applies it everywhere.
 
-        No query here: the order's id is on the object Saleor hands in."""
+        No query here: the order's id is on the object Saleor hands in.
+        """
         from .tasks import sync_saleor_order_points_task
 
         enqueue_after_commit(

@@ -16,6 +16,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from . import app_settings
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
 from .integrations.saleor.compat import RetentionTask
@@ -86,9 +87,7 @@ def reconcile_recent_orders_task() -> dict[str, int]:
     here even when no later event of that order comes. Each sync is idempotent, so orders
     already in line change nothing; the cost follows the orders changed in the window.
     """
-    from django.apps import apps
-
-    if not apps.is_installed("saleor.order"):
+    if not app_settings.SALEOR_INSTALLED:
         return {"orders": 0, "failed": 0}
     from .integrations.saleor.orders import orders_updated_since
 
@@ -163,7 +162,8 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
     """Stop the customer's cart series and credit a recovered cart for this order.
 
     For callers that hand in snapshots themselves (the sandbox) and for messages queued
-    before the order intake; Saleor's hooks reach carts through the intake."""
+    before the order intake; Saleor's hooks reach carts through the intake.
+    """
     from .domain.carts import PlacedOrder
     from .services import carts
 
@@ -175,9 +175,11 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
 def reevaluate_tiers_task(
     channel_slug: str | None = None, reason: str = "reevaluation"
 ) -> dict[str, dict[str, int]]:
-    """Re-evaluate every account's tier of one channel (or of every channel with tiers):
-    upgrades at once, downgrades once their grace period is over. Daily, and after a
-    merchant changed thresholds."""
+    """Re-evaluate every account's tier of one channel (or of every channel with tiers).
+
+    Upgrades at once, downgrades once their grace period is over. Daily, and after a
+    merchant changed thresholds.
+    """
     import dataclasses
 
     channels = [channel_slug] if channel_slug else tiers.channels_with_tiers()
@@ -210,9 +212,11 @@ def grant_birthday_gifts_task() -> dict[str, int]:
 
 
 def channel_settings(channel_slug: str) -> ChannelSettings:
-    """A channel's settings for periodic work that no hook hands a configuration to:
+    """A channel's settings for periodic work that no hook hands a configuration to.
+
     ``RETENTION_CHANNEL_SETTINGS_LOADER`` (the sandbox, a headless shop), inside Saleor
-    the plugin's stored configuration, the defaults elsewhere."""
+    the plugin's stored configuration, the defaults elsewhere.
+    """
     from .services.flows import channel_settings_loader
 
     return channel_settings_loader()(channel_slug) or ChannelSettings()
@@ -225,9 +229,7 @@ def channel_is_active(channel_slug: str) -> bool:
 
 
 def _stored_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
-    from django.apps import apps
-
-    if not apps.is_installed("saleor.plugins"):
+    if not app_settings.SALEOR_INSTALLED:
         return None
     from .integrations.saleor.configuration import load_channel_configuration
 

@@ -5,8 +5,8 @@ from .base import (
     OutgoingMessage,
     PermanentDeliveryError,
     TransientDeliveryError,
-    send_message,
 )
+from .sending import send_message
 
 __all__ = [
     "DeliveryReceipt",

@@ -1,7 +1,7 @@
 """The contract between the flow engine and the delivery channels.
 
 The engine builds an ``OutgoingMessage`` (JSON-native: it can be stored in the outbox
-and rebuilt in a worker) and calls ``send_message``; the configured channel turns it
+and rebuilt in a worker) and calls ``sending.send_message``; the configured channel turns it
 into an email, a Saleor ``NOTIFY_USER`` event or a signed webhook. A channel reports
 failure with exactly one of two exceptions, so the engine knows whether to retry:
 
@@ -82,19 +82,3 @@ def register_channel(name: str) -> Callable[[DeliveryChannel], DeliveryChannel]:
         return channel
 
     return register
-
-
-def send_message(message: OutgoingMessage, settings: ChannelSettings) -> DeliveryReceipt:
-    """Send through the channel configured for ``message.channel_slug``.
-
-    Raises ``TransientDeliveryError`` or ``PermanentDeliveryError``; never anything else
-    for a delivery problem.
-    """
-    from . import channels  # noqa: F401  (registers the built-in channels)
-
-    name = str(settings.delivery.delivery_channel)
-    channel = CHANNELS.get(name)
-    if channel is None:
-        # Transient: the app that registers it may simply not be loaded in this process yet.
-        raise TransientDeliveryError(f"No delivery channel named {name!r} is installed.")
-    return channel(message, settings)

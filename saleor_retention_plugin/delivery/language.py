@@ -1,8 +1,14 @@
-"""Which of the plugin's message languages a customer reads. Pure: no Django."""
+"""Which of the plugin's message languages a customer reads. Pure: no Django.
+
+The choice is ``domain.languages.best_language``, the rule the API follows too, over the
+languages we have message templates in.
+"""
 
 from __future__ import annotations
 
 import enum
+
+from ..domain.languages import best_language
 
 
 class MessageLanguage(enum.StrEnum):
@@ -10,20 +16,15 @@ class MessageLanguage(enum.StrEnum):
     SIMPLIFIED_CHINESE = "zh_hans"  # also the template folder name
 
 
-# Chinese written in traditional characters; we have no copy for it yet, and sending
-# simplified characters to a Taiwanese or Hong Kong customer reads as careless.
-_TRADITIONAL_CHINESE_MARKERS = frozenset({"hant", "tw", "hk", "mo"})
+# The template languages as language codes, English (the default) first.
+_TEMPLATE_CODES = {"en": MessageLanguage.ENGLISH, "zh-Hans": MessageLanguage.SIMPLIFIED_CHINESE}
 
 
 def message_language(language_code: str | None) -> MessageLanguage:
     """Map a customer's language code (``zh``, ``zh-hans``, ``zh_CN``, ``zh-Hans-CN``) to ours.
 
-    Any form of Simplified Chinese gets Chinese; everything else, including an empty or
-    unknown code, gets English.
+    Any form of Simplified Chinese gets Chinese; everything else, including traditional
+    Chinese (``zh-TW``, ``zh-HK``: no copy yet) and an empty or unknown code, gets English.
     """
-    parts = (language_code or "").strip().lower().replace("_", "-").split("-")
-    if parts[0] != "zh":
-        return MessageLanguage.ENGLISH
-    if _TRADITIONAL_CHINESE_MARKERS.intersection(parts[1:]) and "hans" not in parts[1:]:
-        return MessageLanguage.ENGLISH
-    return MessageLanguage.SIMPLIFIED_CHINESE
+    chosen = best_language(language_code, _TEMPLATE_CODES)
+    return _TEMPLATE_CODES[chosen or "en"]

@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
+from ..domain.languages import first_of_accept_language
 from ..endpoints import route
 from ..services.consent import record_opt_out
 from .language import MessageLanguage, message_language
@@ -89,8 +90,11 @@ def unsubscribe_view(plugin: Any, request: HttpRequest, rest: str) -> HttpRespon
 
 
 def _channel_in_path(request: HttpRequest) -> str | None:
-    """The channel of a ``/plugins/channel/<slug>/...`` request; None on the channel-less
-    route that links use, where the signed token alone names the channel."""
+    """The channel of a ``/plugins/channel/<slug>/...`` request.
+
+    None on the channel-less route that links use, where the signed token alone names the
+    channel.
+    """
     parts = request.path.strip("/").split("/")
     if len(parts) > 2 and parts[:2] == ["plugins", "channel"]:
         return parts[2]
@@ -110,9 +114,7 @@ def _page_language(request: HttpRequest) -> MessageLanguage:
     requested = request.GET.get("lang")
     if requested:
         return message_language(requested)
-    accept = request.headers.get("Accept-Language", "")
-    first = accept.split(",")[0].split(";")[0].strip()
-    return message_language(first)
+    return message_language(first_of_accept_language(request.headers.get("Accept-Language")))
 
 
 def _page(

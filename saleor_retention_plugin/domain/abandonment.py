@@ -29,8 +29,10 @@ class NotAbandoned(enum.StrEnum):
 
     @property
     def is_final(self) -> bool:
-        """A final reason stops the series (until new activity reopens the cart); the
-        others only mean "not now"."""
+        """A final reason stops the series; the others only mean "not now".
+
+        A stopped series starts again when new activity reopens the cart.
+        """
         return self not in {NotAbandoned.STILL_ACTIVE, NotAbandoned.NO_CONTACT}
 
 

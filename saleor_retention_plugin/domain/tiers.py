@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-DEFAULT_LANGUAGE = "en"
+from .languages import DEFAULT_LANGUAGE, best_language
 
 
 class Basis(enum.StrEnum):
@@ -81,8 +81,9 @@ def window_start(now: datetime, months: int) -> datetime | None:
 
 
 def leaves_window_at(placed_at: datetime, months: int) -> datetime | None:
-    """The first daily moment at which an order placed at ``placed_at`` no longer counts
-    in a window of ``months`` (``window_start`` has passed it); None for lifetime (0).
+    """When an order placed at ``placed_at`` stops counting in a window of ``months``.
+
+    The first daily moment at which ``window_start`` has passed it; None for lifetime (0).
 
     ``months`` after the order, then a day at a time: month-end clamping in
     ``window_start`` keeps an order of 30 April counted until 1 June in a 1-month window.
@@ -102,9 +103,12 @@ def leaves_window_at(placed_at: datetime, months: int) -> datetime | None:
 def next_reevaluation(
     earliest_counted: Mapping[int, datetime | None], downgrade_due_at: datetime | None
 ) -> datetime | None:
-    """The next moment time alone can change an account's tier: the first counted order
-    leaving its window (``earliest_counted``: window months -> oldest order placed inside
-    it) or the end of a grace period. None: nothing changes until the next order."""
+    """The next moment time alone can change an account's tier.
+
+    That is the first counted order leaving its window (``earliest_counted``: window
+    months -> oldest order placed inside it) or the end of a grace period. None: nothing
+    changes until the next order.
+    """
     moments = [
         moment
         for months, placed_at in earliest_counted.items()
@@ -263,31 +267,16 @@ def validate_thresholds(rules: Sequence[TierRule]) -> dict[int, str]:
 def localised(
     texts: Mapping[str, str] | None, language: str | None, default: str = DEFAULT_LANGUAGE
 ) -> str:
-    """The best text for ``language``: exact code, then its base language, then the
-    default language, then Chinese/any text there is.
+    """The text of ``texts`` (language code -> text) that ``language`` should read.
 
-    ``zh-Hans``, ``zh_CN`` and ``zh`` all find a ``zh-Hans`` text.
+    The choice is ``languages.best_language``, the rule the messages follow too: exact
+    code, then the same language (and Chinese script), then ``default``, then any text.
+    ``zh-Hans``, ``zh_CN`` and ``zh`` all find a ``zh-Hans`` text; ``zh-TW`` does not.
+    Empty texts are skipped; "" when there is none.
     """
-    if not texts:
-        return ""
-    normalised = {_norm(code): text for code, text in texts.items() if text}
-    if not normalised:
-        return ""
-    if language:
-        wanted = _norm(language)
-        if wanted in normalised:
-            return normalised[wanted]
-        base = wanted.split("-")[0]
-        for code, text in normalised.items():
-            if code.split("-")[0] == base:
-                return text
-    if _norm(default) in normalised:
-        return normalised[_norm(default)]
-    return next(iter(normalised.values()))
-
-
-def _norm(code: str) -> str:
-    return code.replace("_", "-").lower()
+    present = {code: text for code, text in (texts or {}).items() if text}
+    chosen = best_language(language, present, default)
+    return present[chosen] if chosen is not None else ""
 
 
 # Languages every tier name and customer-facing text should have.

@@ -6,7 +6,7 @@ from typing import Any
 
 import graphene
 
-from ..services.cart_reminders import cart_recovery_summary
+from ..selectors.carts import cart_recovery_summary
 from .ledger import require_manager
 
 

@@ -70,8 +70,10 @@ class MutationError(Exception):
 
 
 class LocalisedGraphQLError(GraphQLError):
-    """A top-level GraphQL error (queries, arguments) that also knows its Chinese text;
-    the endpoint shows the one the request's language asks for."""
+    """A top-level GraphQL error (queries, arguments) that also knows its Chinese text.
+
+    The endpoint shows the one the request's language asks for.
+    """
 
     def __init__(self, message: str, *, zh: str | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
@@ -85,8 +87,10 @@ KNOWN_CODES = frozenset(code.value for code in LoyaltyErrorCode._meta.enum)
 
 
 def to_error(field: str | None, code: str, message: str) -> LoyaltyError:
-    """A service's ``(field, code, message)`` as the API shows it: camelCase field names,
-    codes outside the enum reported as ``invalid``."""
+    """A service's ``(field, code, message)`` as the API shows it.
+
+    Field names become camelCase; codes outside the enum are reported as ``invalid``.
+    """
     from graphene.utils.str_converters import to_camel_case
 
     return LoyaltyError(

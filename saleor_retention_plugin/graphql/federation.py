@@ -1,5 +1,7 @@
-"""Apollo Federation v1, the small part a gateway needs: ``_service { sdl }`` and
-``_entities``, so a gateway can add ``loyalty`` to Saleor's ``User``.
+"""Apollo Federation v1, the small part a gateway needs.
+
+``_service { sdl }`` and ``_entities``, so a gateway can add ``loyalty`` to Saleor's
+``User``.
 
 graphene 2 has no federation support to rely on, so the pieces are written out here.
 Saleor's ``User`` carries ``@key(fields: "id")`` and ``@key(fields: "email")``; this
@@ -17,7 +19,7 @@ import graphene
 from graphql.language import ast
 
 from ..domain.customers import normalise_email
-from ..models import LoyaltyAccount as LoyaltyAccountModel
+from ..selectors.membership import live_account
 from .accounts import own_account
 from .errors import LocalisedGraphQLError, permission_denied_error
 from .ids import InvalidGlobalId, from_global_id
@@ -107,11 +109,7 @@ class User(graphene.ObjectType):
             return account_view(context, own_account(context))
         if not context.can_manage:
             raise permission_denied_error()
-        accounts = LoyaltyAccountModel.objects.in_channel(context.channel_slug).live()
-        if root.customer_id is not None:
-            found = accounts.filter(customer_id=root.customer_id).first()
-        else:
-            found = accounts.filter(email=root.email).order_by("customer_id").first()
+        found = live_account(context.channel_slug, customer_id=root.customer_id, email=root.email)
         return account_view(context, found)
 
 
@@ -177,8 +175,10 @@ _FEDERATION_FIELDS = re.compile(r"^  (_service|_entities)\b[^\n]*\n", re.M)
 
 
 def federation_sdl(schema: Any) -> str:
-    """The schema as a federation v1 gateway wants it: without the federation plumbing,
-    and with ``User`` as an extension of Saleor's entity."""
+    """The schema as a federation v1 gateway wants it.
+
+    Without the federation plumbing, and with ``User`` as an extension of Saleor's entity.
+    """
     from graphql.utils.schema_printer import print_schema
 
     sdl = print_schema(schema)

@@ -136,7 +136,7 @@ def variable_problems(
 
 
 def literal_problems(document: ast.Document) -> list[InputProblem]:
-    """Problems with strings written in the query text itself (``\\u0000`` escapes)."""
+    r"""Problems with strings written in the query text itself (``\u0000`` escapes)."""
     collector = _StringLiterals()
     visit(document, collector)
     problems = []

@@ -1,5 +1,6 @@
-"""Limits checked before a query runs: its size, how deep its selections nest, and how
-much it may ask for.
+"""Limits checked before a query runs.
+
+Its size, how deep its selections nest, and how much it may ask for.
 
 Depth follows fragments (a cycle counts as too deep) and does not count introspection
 (``__schema``/``__type``), so tools like GraphiQL keep working.
@@ -63,8 +64,11 @@ class QueryRejected(ValueError):
 
 
 def reads_database(resolver: Any) -> Any:
-    """Mark a resolver that queries the database: each time it runs costs 1 (times the rows
-    of the lists around it) in ``check_cost``. Put it under ``@staticmethod``."""
+    """Mark a resolver that queries the database.
+
+    Each time it runs costs 1 (times the rows of the lists around it) in ``check_cost``.
+    Put it under ``@staticmethod``.
+    """
     resolver.reads_database = True
     return resolver
 
@@ -74,8 +78,10 @@ def _reads_database(definition: Any) -> bool:
 
 
 def check_introspection(document: ast.Document, operation_name: str | None) -> None:
-    """Refuse introspection that would repeat the schema: several ``__schema`` fields, or
-    aliases inside ``__schema``/``__type``."""
+    """Refuse introspection that would repeat the schema.
+
+    That is several ``__schema`` fields, or aliases inside ``__schema``/``__type``.
+    """
     fragments = _fragments(document)
     for operation in _operations(document, operation_name):
         roots = _fields(operation.selection_set, fragments, frozenset())

@@ -8,15 +8,11 @@ and turns their errors into ``errors { field code message }``.
 from __future__ import annotations
 
 from base64 import b64decode, b64encode
-from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import graphene
-from django.db.models import Q
 
-from ..models import MembershipTier as MembershipTierModel
-from ..models import Reward as RewardModel
-from ..models import TierBenefit as TierBenefitModel
+from ..selectors import membership as selectors
 from ..services import mall, tiers
 from .accounts import own_account
 from .errors import (
@@ -24,7 +20,6 @@ from .errors import (
     MutationError,
     permission_denied,
     permission_denied_error,
-    to_error,
     unauthenticated,
 )
 from .membership_types import (
@@ -39,32 +34,22 @@ from .membership_types import (
     TierBenefitKind,
     TierThresholdKind,
 )
-from .mutations import LoyaltyMutation, decode_id
+from .mutations import LoyaltyMutation, decode_id, duplicate_redemption
+from .pagination import PageInfo, invalid_cursor, validate_page_size
 from .scalars import DateTime, Decimal, JSONString, PointsAmount
-from .types import AccountView, LoyaltyAccount, PageInfo, invalid_cursor, validate_page_size
+from .types import AccountView, LoyaltyAccount
 from .users import user_exists
+
+if TYPE_CHECKING:
+    from ..models import MembershipTier as MembershipTierModel
+    from ..models import Reward as RewardModel
+    from ..models import TierBenefit as TierBenefitModel
 
 # --- reading ----------------------------------------------------------------------------------
 
 
 # Far more rewards than any catalogue holds; cursors beyond it are forged.
 MAX_REWARD_OFFSET = 1_000_000
-
-# What Python can read back from a PostgreSQL timestamp (psycopg reads it in UTC), with a
-# day's margin. The DateTime scalar refuses far narrower input (1970..2200); rows written
-# before it did, or by hand, are left out of lists instead of breaking every list.
-_READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)
-_READABLE_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
-
-
-def _readable_rewards() -> Q:
-    """Rewards whose moments Python can read: one bad row must not break a whole list."""
-    readable = Q()
-    for field in ("active_from", "active_until"):
-        readable &= Q(**{f"{field}__isnull": True}) | Q(
-            **{f"{field}__range": (_READABLE_FROM, _READABLE_UNTIL)}
-        )
-    return readable
 
 
 def _offset_cursor(offset: int) -> str:
@@ -111,7 +96,7 @@ class MembershipQueries(graphene.ObjectType):
 
     @staticmethod
     def resolve_membership_tiers(root: Any, info: Any) -> list[MembershipTierModel]:
-        return tiers.tiers_of_channel(info.context.channel_slug)
+        return selectors.tiers_of_channel(info.context.channel_slug)
 
     @staticmethod
     def resolve_rewards(
@@ -127,9 +112,9 @@ class MembershipQueries(graphene.ObjectType):
         size = validate_page_size(first)
         start = _offset_from(after)
         rows = list(
-            mall.rewards_of_channel(
+            selectors.listed_rewards(
                 context.channel_slug, now=context.now, available_only=not include_unavailable
-            ).filter(_readable_rewards())[start : start + size + 1]
+            )[start : start + size + 1]
         )
         edges = [
             RewardEdge(node=reward, cursor=_offset_cursor(start + index))
@@ -149,10 +134,10 @@ class MembershipQueries(graphene.ObjectType):
             pk = from_global_id(id, "Reward")
         except InvalidGlobalId as error:
             raise LocalisedGraphQLError(error.message, zh=error.zh) from None
-        rewards = mall.rewards_of_channel(
+        rewards = selectors.listed_rewards(
             context.channel_slug, now=context.now, available_only=not context.can_manage
         )
-        return rewards.filter(_readable_rewards(), pk=pk).first()
+        return rewards.filter(pk=pk).first()
 
 
 # --- customers: redeem, birthday ---------------------------------------------------------------
@@ -160,7 +145,8 @@ class MembershipQueries(graphene.ObjectType):
 
 class RewardRedeem(LoyaltyMutation):
     """Spend points on a reward; the code comes back at once. Send a fresh
-    ``idempotencyKey`` per click: the same key again redeems nothing more."""
+    ``idempotencyKey`` per click: the same key again redeems nothing more.
+    """
 
     redemption = graphene.Field(Redemption)
     account = graphene.Field(LoyaltyAccount)
@@ -182,35 +168,31 @@ class RewardRedeem(LoyaltyMutation):
                 zh="只有顾客可以兑换奖品。",
             )
         pk = decode_id(reward_id, "Reward", "rewardId")
-        if not RewardModel.objects.in_channel(context.channel_slug).filter(pk=pk).exists():
+        if not selectors.reward_exists_in_channel(context.channel_slug, pk):
             raise MutationError(
                 "No such reward in this shop.",
                 code="not_found",
                 field="rewardId",
                 zh="本店没有这个奖品。",
             )
-        try:
-            redemption = mall.redeem_reward(
-                account,
-                pk,
-                idempotency_key,
-                settings=context.settings.membership,
-                now=context.now,
-            )
-        except mall.DuplicateRedemption as error:
-            return {
-                "errors": [
-                    to_error("idempotency_key", error.code, error.message_for(context.language))
-                ],
-                "redemption": error.redemption,
-            }
+        redemption, created = mall.redeem_or_replay(
+            account,
+            pk,
+            idempotency_key,
+            settings=context.settings.membership,
+            now=context.now,
+        )
+        if not created:
+            # The service returns the first redemption; the storefront is told it was one.
+            return {"errors": [duplicate_redemption(context.language)], "redemption": redemption}
         account.refresh_from_db()
         return {"redemption": redemption, "account": AccountView(account)}
 
 
 class BirthdaySet(LoyaltyMutation):
     """Record a birthday (Saleor has no such field). Customers set their own and may
-    change it once a year; staff with MANAGE_USERS can set anyone's with ``userId``."""
+    change it once a year; staff with MANAGE_USERS can set anyone's with ``userId``.
+    """
 
     birthday = graphene.Field(Birthday)
 
@@ -278,8 +260,10 @@ TEXT_FIELDS = {"name", "description", "title"}
 
 
 def _changes(input_: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields the client sent, with translations as language -> text objects
-    and enums as their values."""
+    """Only the fields the client sent.
+
+    Translations become language -> text objects and enums their values.
+    """
     changes: dict[str, Any] = {}
     for field, value in dict(input_).items():
         if field in TEXT_FIELDS:
@@ -303,7 +287,7 @@ class MembershipTierInput(graphene.InputObjectType):
 
 def _tier_of_channel(context: Any, global_id: str, field: str = "id") -> MembershipTierModel:
     pk = decode_id(global_id, "MembershipTier", field)
-    tier = MembershipTierModel.objects.filter(pk=pk, channel_slug=context.channel_slug).first()
+    tier = selectors.tier_in_channel(context.channel_slug, pk)
     if tier is None:
         raise MutationError(
             "No such tier in this channel.",
@@ -383,9 +367,7 @@ class TierBenefitInput(graphene.InputObjectType):
 
 def _benefit_of_channel(context: Any, global_id: str) -> TierBenefitModel:
     pk = decode_id(global_id, "TierBenefit", "id")
-    benefit = TierBenefitModel.objects.filter(
-        pk=pk, tier__channel_slug=context.channel_slug
-    ).first()
+    benefit = selectors.benefit_in_channel(context.channel_slug, pk)
     if benefit is None:
         raise MutationError(
             "No such benefit in this channel.",
@@ -493,12 +475,10 @@ def _reward_changes(input_: dict[str, Any]) -> dict[str, Any]:
 
 def _reward_of_channel(context: Any, global_id: str, *, only_id: bool = False) -> RewardModel:
     """The channel's reward, or a ``not_found`` field error. ``only_id`` loads nothing
-    else, so a row whose dates Python cannot read can still be deleted."""
+    else, so a row whose dates Python cannot read can still be deleted.
+    """
     pk = decode_id(global_id, "Reward", "id")
-    rewards = RewardModel.objects.in_channel(context.channel_slug)
-    if only_id:
-        rewards = rewards.only("pk")
-    reward = rewards.filter(pk=pk).first()
+    reward = selectors.reward_in_channel(context.channel_slug, pk, only_id=only_id)
     if reward is None:
         raise MutationError(
             "No such reward in this channel.",
@@ -537,7 +517,8 @@ class RewardUpdate(LoyaltyMutation):
 
 class RewardDelete(LoyaltyMutation):
     """Deletes a reward never redeemed; one with redemptions is deactivated instead, so
-    customers' history stays intact (``deleted`` tells which happened)."""
+    customers' history stays intact (``deleted`` tells which happened).
+    """
 
     staff_only = True
     deleted = graphene.Boolean()
@@ -554,7 +535,12 @@ class RewardDelete(LoyaltyMutation):
             return {"deleted": True}
         # Fields are read as the answer asks for them: a row with unreadable dates still
         # deactivates, and only the unreadable field errors.
-        return {"deleted": False, "reward": RewardModel.objects.only("pk").get(pk=reward.pk)}
+        return {
+            "deleted": False,
+            "reward": selectors.reward_in_channel(
+                info.context.channel_slug, reward.pk, only_id=True
+            ),
+        }
 
 
 class MembershipMutations(graphene.ObjectType):

@@ -8,8 +8,9 @@ import graphene
 
 from ..domain.tiers import localised
 from .ids import to_global_id
+from .pagination import PageInfo
 from .scalars import DateTime, Decimal, JSONString
-from .types import PageInfo, Translation, language_of, translations
+from .translations import Translation, language_of, translations
 
 if TYPE_CHECKING:
     from ..models import MembershipTier as MembershipTierModel

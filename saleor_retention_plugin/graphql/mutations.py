@@ -34,7 +34,8 @@ LEDGER_ERRORS_ZH = {
 
 class LoyaltyMutation(graphene.Mutation):
     """Base of every mutation: ``perform`` returns the payload's fields or raises
-    ``MutationError``; whatever goes wrong, the client gets ``errors`` and no change."""
+    ``MutationError``; whatever goes wrong, the client gets ``errors`` and no change.
+    """
 
     errors = graphene.List(graphene.NonNull(LoyaltyError), required=True)
 
@@ -60,13 +61,8 @@ class LoyaltyMutation(graphene.Mutation):
                     transaction.set_rollback(True)
         except MutationError as error:
             return cls(errors=[error.as_error(language)])
-        except LedgerError as error:
-            message = in_language(language, str(error), LEDGER_ERRORS_ZH.get(error.code))
-            return cls(errors=[to_error(None, error.code, message)])
         except RetentionError as error:
-            return cls(
-                errors=[to_error(e.field, e.code, e.message_for(language)) for e in error.errors]
-            )
+            return cls(errors=service_errors(error, language))
         except Exception:
             logger.exception("Loyalty mutation %s failed", cls.__name__)
             message = in_language(language, INTERNAL_ERROR, INTERNAL_ERROR_ZH)
@@ -77,6 +73,35 @@ class LoyaltyMutation(graphene.Mutation):
     @classmethod
     def perform(cls, info: Any, *args: Any, **data: Any) -> dict[str, Any]:
         raise NotImplementedError
+
+
+def service_errors(error: RetentionError, language: str | None) -> list[LoyaltyError]:
+    """A service's refusal as the API shows it, in the request's language.
+
+    The ledger's own refusals carry English only; ``LEDGER_ERRORS_ZH`` gives their gist.
+    """
+    fallback = LEDGER_ERRORS_ZH if isinstance(error, LedgerError) else {}
+    return [
+        to_error(e.field, e.code, e.message_for(language))
+        if e.translations or e.code not in fallback
+        else to_error(e.field, e.code, in_language(language, e.message, fallback[e.code]))
+        for e in error.errors
+    ]
+
+
+DUPLICATE_REDEMPTION = (
+    "This redemption was already made (same idempotency key); no points were spent again."
+)
+DUPLICATE_REDEMPTION_ZH = "这次兑换已经完成，没有重复扣除积分。"
+
+
+def duplicate_redemption(language: str | None) -> LoyaltyError:
+    """What a repeated ``idempotencyKey`` answers, beside the first redemption."""
+    return to_error(
+        "idempotency_key",
+        "duplicate_redemption",
+        in_language(language, DUPLICATE_REDEMPTION, DUPLICATE_REDEMPTION_ZH),
+    )
 
 
 def decode_id(value: Any, expected_type: str, field: str) -> int:

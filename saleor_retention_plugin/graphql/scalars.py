@@ -57,8 +57,10 @@ class PointsAmount(graphene.Scalar):
 
 
 def read_decimal(value: Any) -> PythonDecimal | None:
-    """A finite decimal from text (``"12.50"``) or a JSON number; None for anything else
-    (``"abc"``, ``""``, ``"1,5"``, ``"NaN"``, booleans, objects)."""
+    """A finite decimal from text (``"12.50"``) or a JSON number.
+
+    None for anything else (``"abc"``, ``""``, ``"1,5"``, ``"NaN"``, booleans, objects).
+    """
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -139,7 +141,7 @@ def read_json(value: Any) -> Any:
 
 
 class JSONString(graphene.Scalar):
-    """A JSON document sent as a string, e.g. ``"{\\"points\\": 100}"``."""
+    r"""A JSON document sent as a string, e.g. ``"{\"points\": 100}"``."""
 
     @staticmethod
     def serialize(value: Any) -> str:

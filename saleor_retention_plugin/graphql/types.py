@@ -8,126 +8,25 @@ bounded page size and keyset cursors, so reading them costs a fixed number of qu
 
 from __future__ import annotations
 
-from base64 import b64decode, b64encode
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import graphene
-from django.db.models import Q, QuerySet
 
 from ..domain.tiers import localised
 from ..models import LoyaltyAccount as LoyaltyAccountModel
 from ..models import PointsEntry
+from ..selectors.membership import customer_profile, entries_of_account
 from ..services.ledger import AccountSummary, summarise_account
-from .errors import LocalisedGraphQLError
+from . import membership_types
 from .ids import to_global_id
-from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, reads_database
+from .limits import MAX_PAGE_SIZE, reads_database
+from .pagination import PageInfo, build_connection, newest_first_page
 from .scalars import DateTime
+from .translations import language_of
 
 EXPIRING_WITHIN_DAYS = 30
-
-
-# --- shared helpers --------------------------------------------------------------------------
-
-
-def language_of(info: Any, explicit: str | None) -> str | None:
-    return explicit or getattr(info.context, "language", None)
-
-
-class Translation(graphene.ObjectType):
-    language_code = graphene.String(required=True)
-    text = graphene.String(required=True)
-
-
-def translations(texts: Mapping[str, str] | None) -> list[Translation]:
-    return [Translation(language_code=code, text=text) for code, text in (texts or {}).items()]
-
-
-def validate_page_size(first: int | None) -> int:
-    if first is None:
-        return DEFAULT_PAGE_SIZE
-    if first < 1 or first > MAX_PAGE_SIZE:
-        raise LocalisedGraphQLError(
-            f"'first' must be between 1 and {MAX_PAGE_SIZE}; {first} was given.",
-            zh=f"'first' 必须在 1 到 {MAX_PAGE_SIZE} 之间；收到的是 {first}。",
-        )
-    return first
-
-
-def invalid_cursor(cursor: str) -> LocalisedGraphQLError:
-    return LocalisedGraphQLError(f"Invalid cursor: {cursor!r}.", zh=f"无效的游标：{cursor!r}。")
-
-
-def _encode_cursor(kind: str, moment: datetime, pk: int) -> str:
-    return b64encode(f"{kind}:{moment.isoformat()}|{pk}".encode()).decode()
-
-
-def _decode_cursor(kind: str, cursor: str) -> tuple[datetime, int]:
-    try:
-        prefix, _, rest = b64decode(cursor.encode(), validate=True).decode().partition(":")
-        moment_text, _, pk_text = rest.rpartition("|")
-        if prefix != kind:
-            raise ValueError(prefix)
-        return datetime.fromisoformat(moment_text), int(pk_text)
-    except (ValueError, UnicodeDecodeError):
-        raise invalid_cursor(cursor) from None
-
-
-def newest_first_page(
-    queryset: QuerySet, *, kind: str, first: int | None, after: str | None, moment_field: str
-) -> tuple[list[Any], bool, str]:
-    """One page of ``queryset`` ordered newest first, with keyset ("seek") pagination.
-
-    One query whatever the size of the history: ``LIMIT first + 1`` on an index, no OFFSET
-    and no COUNT.
-    """
-    size = validate_page_size(first)
-    if after:
-        moment, pk = _decode_cursor(kind, after)
-        queryset = queryset.filter(
-            Q(**{f"{moment_field}__lt": moment}) | Q(**{moment_field: moment, "pk__lt": pk})
-        )
-    rows = list(queryset.order_by(f"-{moment_field}", "-pk")[: size + 1])
-    return rows[:size], len(rows) > size, kind
-
-
-class PageInfo(graphene.ObjectType):
-    """Relay's page info. Lists page forward only (``first``/``after``), so
-    ``hasPreviousPage`` is always false, as the Relay spec allows."""
-
-    has_next_page = graphene.Boolean(required=True)
-    has_previous_page = graphene.Boolean(required=True)
-    start_cursor = graphene.String()
-    end_cursor = graphene.String()
-
-    @staticmethod
-    def of(edges: list[Any], has_next: bool) -> PageInfo:
-        return PageInfo(
-            has_next_page=has_next,
-            has_previous_page=False,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        )
-
-
-def build_connection(
-    connection_type: type[graphene.ObjectType],
-    edge_type: type[graphene.ObjectType],
-    rows: Iterable[Any],
-    has_next: bool,
-    kind: str,
-    moment_field: str,
-) -> Any:
-    edges = [
-        edge_type(node=row, cursor=_encode_cursor(kind, getattr(row, moment_field), row.pk))
-        for row in rows
-    ]
-    return connection_type(
-        edges=edges,
-        page_info=PageInfo.of(edges, has_next),
-    )
 
 
 # --- points transactions -------------------------------------------------------------------
@@ -253,9 +152,11 @@ class AccountView:
 
 
 def account_view(context: Any, account: LoyaltyAccountModel | None) -> AccountView | None:
-    """The request's one view of ``account`` for queries: however many aliases or
-    ``_entities`` representations name it, its summary and tier are computed once.
-    (Mutations build a fresh ``AccountView`` after each change instead.)"""
+    """The request's one view of ``account`` for queries.
+
+    However many aliases or ``_entities`` representations name it, its summary and tier
+    are computed once. (Mutations build a fresh ``AccountView`` after each change instead.)
+    """
     if account is None:
         return None
     key = f"account_view:{account.pk}"
@@ -263,12 +164,6 @@ def account_view(context: Any, account: LoyaltyAccountModel | None) -> AccountVi
         context.cache[key] = AccountView(account)
     view: AccountView = context.cache[key]
     return view
-
-
-def _membership_types() -> Any:
-    from . import membership_types
-
-    return membership_types
 
 
 class LoyaltyAccount(graphene.ObjectType):
@@ -294,32 +189,30 @@ class LoyaltyAccount(graphene.ObjectType):
         required=True,
         description=f"Points that expire within {EXPIRING_WITHIN_DAYS} days, soonest first.",
     )
-    tier = graphene.Field(
-        lambda: _membership_types().MembershipTier, description="The current tier."
-    )
+    tier = graphene.Field(lambda: membership_types.MembershipTier, description="The current tier.")
     tier_achieved_at = DateTime()
     tier_downgrade_due_at = DateTime(
         description="Set when the account no longer qualifies: the tier is kept until then."
     )
     next_tier = graphene.Field(
-        lambda: _membership_types().TierProgress,
+        lambda: membership_types.TierProgress,
         description="Progress to the next tier up; null at the top tier.",
     )
     benefits = graphene.List(
-        lambda: graphene.NonNull(_membership_types().TierBenefit),
+        lambda: graphene.NonNull(membership_types.TierBenefit),
         required=True,
         description="Active benefits of the current tier.",
     )
-    birthday = graphene.Field(lambda: _membership_types().Birthday)
+    birthday = graphene.Field(lambda: membership_types.Birthday)
     redemptions = graphene.Field(
-        lambda: _membership_types().RedemptionConnection,
+        lambda: membership_types.RedemptionConnection,
         required=True,
         first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
         after=graphene.String(),
         description="Rewards redeemed, newest first.",
     )
     tier_history = graphene.Field(
-        lambda: _membership_types().TierChangeConnection,
+        lambda: membership_types.TierChangeConnection,
         required=True,
         first=graphene.Int(description=f"Page size, 1 to {MAX_PAGE_SIZE} (default 20)."),
         after=graphene.String(),
@@ -381,7 +274,7 @@ class LoyaltyAccount(graphene.ObjectType):
         root: AccountView, info: Any, first: int | None = None, after: str | None = None
     ) -> PointsTransactionConnection:
         rows, has_next, kind = newest_first_page(
-            PointsEntry.objects.filter(account_id=root.account.pk),
+            entries_of_account(root.account.pk),
             kind="PointsTransaction",
             first=first,
             after=after,
@@ -412,7 +305,7 @@ class LoyaltyAccount(graphene.ObjectType):
         progress = root.membership(info.context).next_tier
         if progress is None:
             return None
-        return _membership_types().TierProgress(
+        return membership_types.TierProgress(
             tier=progress.tier,
             current_value=progress.current_value,
             remaining=progress.remaining,
@@ -427,20 +320,16 @@ class LoyaltyAccount(graphene.ObjectType):
     @staticmethod
     @reads_database
     def resolve_birthday(root: AccountView, info: Any) -> Any:
-        from ..models import CustomerProfile
-
         customer_id = root.account.customer_id
         if customer_id is None:
             return None
         key = f"profile:{customer_id}"
         if key not in info.context.cache:
-            info.context.cache[key] = CustomerProfile.objects.filter(
-                customer_id=customer_id
-            ).first()
+            info.context.cache[key] = customer_profile(customer_id)
         profile = info.context.cache[key]
         if profile is None:
             return None
-        return _membership_types().Birthday(
+        return membership_types.Birthday(
             month=profile.birth_month, day=profile.birth_day, year=profile.birth_year
         )
 
@@ -450,7 +339,7 @@ class LoyaltyAccount(graphene.ObjectType):
     ) -> Any:
         from ..services.mall import redemptions_of
 
-        types = _membership_types()
+        types = membership_types
         rows, has_next, kind = newest_first_page(
             redemptions_of(root.account),
             kind="Redemption",
@@ -468,7 +357,7 @@ class LoyaltyAccount(graphene.ObjectType):
     ) -> Any:
         from ..services.tiers import tier_history
 
-        types = _membership_types()
+        types = membership_types
         rows, has_next, kind = newest_first_page(
             # Tiers and their benefits in two more queries, whatever the page size.
             tier_history(root.account)

@@ -18,11 +18,12 @@ from collections.abc import Callable
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.utils.module_loading import import_string
+
+from .. import app_settings
 
 UserExists = Callable[[int], bool]
 
-SALEOR_USER_EXISTS = "saleor_retention_plugin.integrations.saleor.users.saleor_user_exists"
+SALEOR_USER_EXISTS = app_settings.SALEOR_USER_EXISTS
 
 
 def user_exists(customer_id: int) -> bool:
@@ -30,11 +31,9 @@ def user_exists(customer_id: int) -> bool:
 
 
 def user_exists_check() -> UserExists:
-    configured = getattr(settings, "RETENTION_USER_EXISTS", None)
+    configured = app_settings.user_exists  # RETENTION_USER_EXISTS, else Saleor's
     if configured is not None:
-        return import_string(configured) if isinstance(configured, str) else configured
-    if apps.is_installed("saleor.account"):
-        return import_string(SALEOR_USER_EXISTS)
+        return configured
     if settings.AUTH_USER_MODEL == "auth.User" and apps.is_installed("django.contrib.auth"):
         return _auth_user_exists
     return _any_user_exists

@@ -18,15 +18,15 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings as django_settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.utils.module_loading import import_string
 from graphql import parse
 from graphql.error import GraphQLError, GraphQLSyntaxError, format_error
 from graphql.execution import execute
 from graphql.validation import validate
 
+from .. import app_settings
+from ..domain.languages import first_of_accept_language
 from ..endpoints import route
 from . import limits
 from .context import LoyaltyContext
@@ -55,9 +55,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_REQUESTOR_RESOLVER = (
-    "saleor_retention_plugin.integrations.saleor.auth.resolve_saleor_requestor"
-)
+DEFAULT_REQUESTOR_RESOLVER = app_settings.DEFAULT_REQUESTOR_RESOLVER
 MAX_BODY_BYTES = 100_000
 
 DESCRIPTION = (
@@ -68,10 +66,7 @@ DESCRIPTION = (
 
 
 def requestor_resolver() -> RequestorResolver:
-    path = getattr(
-        django_settings, "RETENTION_GRAPHQL_REQUESTOR_RESOLVER", DEFAULT_REQUESTOR_RESOLVER
-    )
-    return import_string(path) if isinstance(path, str) else path
+    return app_settings.requestor_resolver  # RETENTION_GRAPHQL_REQUESTOR_RESOLVER
 
 
 @route("graphql")
@@ -291,9 +286,7 @@ def _input_errors(problems: list[InputProblem], language: str | None) -> JsonRes
 
 
 def _preferred_language(request: HttpRequest) -> str | None:
-    header = request.META.get("HTTP_ACCEPT_LANGUAGE", "")
-    first = header.split(",")[0].split(";")[0].strip()
-    return first or None
+    return first_of_accept_language(request.META.get("HTTP_ACCEPT_LANGUAGE"))
 
 
 def _errors(message: str, *, status: int, code: str | None = None) -> JsonResponse:

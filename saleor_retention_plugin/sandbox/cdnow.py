@@ -56,8 +56,11 @@ def purchases(which: str = "master") -> Iterator[tuple[str, date, int, str]]:
 
 
 def backfill_rows(which: str = "master") -> Iterator[SourceRow]:
-    """One backfill order per CDNOW row (an order id made of the row number), in the file's
-    order, numbered like its lines: the same input the file backfill reads."""
+    """One backfill order per CDNOW row: the same input the file backfill reads.
+
+    The order id is made of the row number; orders come in the file's order, numbered
+    like its lines.
+    """
     for number, (customer, day, cds, dollars) in enumerate(purchases(which), start=1):
         yield SourceRow(
             number,
@@ -173,14 +176,16 @@ def _pct(value: Any) -> str:
 
 
 def print_store_reports(store: Any, *, html: str | None = None) -> None:
-    """After a simulated run: the same retention report for each simulated channel, over the
-    simulated weeks, in each channel's timezone (HTML: one file per channel, the slug added
-    before the extension). No prediction: twelve weeks of a few customers fit no model."""
+    """After a simulated run: the same retention report for each simulated channel.
+
+    Over the simulated weeks, in each channel's timezone (HTML: one file per channel, the slug added
+    before the extension). No prediction: twelve weeks of a few customers fit no model.
+    """
     from datetime import timedelta
 
     from ..analytics_report import ChartsUnavailable, render_html, render_text
     from ..selectors.report import build_report
-    from .store import CHANNELS
+    from .shop import CHANNELS
 
     for channel in CHANNELS:
         timezone = channel.settings.ledger.timezone

@@ -180,7 +180,8 @@ def run(args: argparse.Namespace, start: datetime) -> int:
 @contextlib.contextmanager
 def stopping_between_events() -> Iterator[Callable[[], bool]]:
     """Ctrl-C while simulating stops at the next event, not wherever the signal lands (in a
-    transaction, or a finaliser that would swallow it); the cleanup then runs as usual."""
+    transaction, or a finaliser that would swallow it); the cleanup then runs as usual.
+    """
     received: list[int] = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     try:

@@ -32,7 +32,8 @@ def count(maximum: int) -> Callable[[str], int]:
 
 def start_day(raw: str) -> datetime:
     """A calendar day (the story starts at its midnight UTC); a time or offset is refused
-    rather than dropped."""
+    rather than dropped.
+    """
     try:
         day = date.fromisoformat(raw)
     except ValueError:

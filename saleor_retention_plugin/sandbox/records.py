@@ -1,6 +1,7 @@
 """What the simulation keeps in memory while it runs: its customers, their carts and
 orders (with the Saleor-shaped snapshot the order hooks send), the event queue's entries
-and the log of what happened."""
+and the log of what happened.
+"""
 
 from __future__ import annotations
 

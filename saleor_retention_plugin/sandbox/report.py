@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, F, Sum
 
 from ..models import CustomerTier, LoyaltyAccount, PointsEntry, Redemption, TierChange
+from ..selectors.carts import cart_recovery_summary
 from ..services import mall
-from ..services.cart_reminders import cart_recovery_summary
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
 from .store import BEHAVIOUR, CHANNELS, SimulatedStore
@@ -94,7 +94,8 @@ def collect(store: SimulatedStore, now: datetime) -> dict[str, Any]:
 
 def _channel(channel: Any, names: dict[str, str], now: datetime) -> dict[str, Any]:
     """Every live account of the channel with each kind of entry summed, so that
-    balance = earned - spent - expired - taken back + adjusted holds on every row."""
+    balance = earned - spent - expired - taken back + adjusted holds on every row.
+    """
     settings = channel.settings.ledger
     totals: dict[int, dict[str, int]] = defaultdict(dict)
     written_off: dict[int, int] = {}
@@ -149,8 +150,9 @@ def _channel(channel: Any, names: dict[str, str], now: datetime) -> dict[str, An
 
 
 def row_adds_up(row: dict[str, Any]) -> bool:
-    """balance = earned - spent - expired - taken back + adjusted, and nothing is left in
-    no column: spendable + pending = balance (the due expiry ran before the report)."""
+    """Balance = earned - spent - expired - taken back + adjusted, and nothing is left in
+    no column: spendable + pending = balance (the due expiry ran before the report).
+    """
     derived = row["earned"] - row["spent"] - row["expired"] - row["taken_back"] + row["adjusted"]
     return bool(row["balance"] == derived == row["spendable"] + row["pending"])
 

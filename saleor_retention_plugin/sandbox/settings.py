@@ -29,7 +29,7 @@ TEMPLATES = [
 ]
 LOGGING_CONFIG = None
 # Outside Saleor the flows read each channel's settings from here (in Saleor: its plugin rows).
-RETENTION_CHANNEL_SETTINGS_LOADER = "saleor_retention_plugin.sandbox.store.load_channel_settings"
+RETENTION_CHANNEL_SETTINGS_LOADER = "saleor_retention_plugin.sandbox.shop.load_channel_settings"
 # The sandbox runs every task in-process, in order, as a worker would run them one by one.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True

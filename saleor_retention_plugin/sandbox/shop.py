@@ -1,5 +1,6 @@
 """The shop the sandbox simulates, as a merchant would set it up: two channels with their
-plugin settings, a small catalogue and the points mall's rewards."""
+plugin settings, a small catalogue and the points mall's rewards.
+"""
 
 from __future__ import annotations
 

@@ -276,7 +276,7 @@ class SimulatedStore:
         self.log.duplicate_deliveries += times - 1
 
     def _touch_cart(self, cart: Cart) -> None:
-        """checkoutCreate / checkoutLinesAdd: the hook's upsert, then the lines task."""
+        """CheckoutCreate / checkoutLinesAdd: the hook's upsert, then the lines task."""
         customer = cart.customer
         record_cart_activity(
             CartActivity(
@@ -442,7 +442,8 @@ class SimulatedStore:
 
     def _use_a_reward_code(self, customer: Customer) -> None:
         """Customers apply a code they bought to most orders (checkoutAddPromoCode); the
-        plugin's order task then marks it used."""
+        plugin's order task then marks it used.
+        """
         issued = (
             Redemption.objects.filter(
                 account__channel_slug=customer.channel.slug,
@@ -465,7 +466,8 @@ class SimulatedStore:
 
     def next_due_moment(self) -> datetime | None:
         """The earliest moment a periodic task has work: a cart to look at, a message to
-        send, a lot or a reward code to expire (each a MIN over a partial index)."""
+        send, a lot or a reward code to expire (each a MIN over a partial index).
+        """
         due = min((at for at in self._due_moments().values() if at is not None), default=None)
         if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
             # Still due after a sweep at that moment (e.g. waiting for a retry): next beat.
@@ -481,7 +483,8 @@ class SimulatedStore:
 
     def run_due_tasks(self, *, everything: bool = False) -> None:
         """What Celery beat runs when it has work: the reminder sweep, the expiry of points
-        and of reward codes (each only when something of its own is due, or ``everything``)."""
+        and of reward codes (each only when something of its own is due, or ``everything``).
+        """
         since, self._last_sweep_at = self._last_sweep_at, self._now
         due = {
             name: everything or (at is not None and at <= self._now)
@@ -545,7 +548,8 @@ class SimulatedStore:
 
 def use_throwaway_sqlite() -> None:
     """Skip fsync on the sandbox's own SQLite file: it is deleted after the run, and
-    waiting for the disk at every commit was most of the run's time."""
+    waiting for the disk at every commit was most of the run's time.
+    """
     from django.db.backends.signals import connection_created
 
     def tune(sender: Any, connection: Any, **kwargs: Any) -> None:

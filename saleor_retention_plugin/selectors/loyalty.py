@@ -10,7 +10,7 @@ from django.db.models import Q, Sum
 
 from ..domain import metrics
 from ..models import LoyaltyAccount, PointsEntry
-from ..services.cart_reminders import cart_recovery_summary
+from .carts import cart_recovery_summary
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -74,8 +74,11 @@ def points_economics(
 
 
 def cart_recovery(channel: str) -> dict[str, Any]:
-    """``services.cart_reminders.cart_recovery_summary`` plus the holdout experiment:
-    recovery of reminded carts against held-out carts (``domain.metrics.uplift``)."""
+    """``carts.cart_recovery_summary`` plus the holdout experiment.
+
+    The experiment is the recovery of reminded carts against held-out carts
+    (``domain.metrics.uplift``).
+    """
     summary = cart_recovery_summary(channel)
     reminded, holdout = summary["groups"]["reminded"], summary["groups"]["holdout"]
     summary["uplift"] = metrics.uplift(

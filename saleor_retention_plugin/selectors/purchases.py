@@ -299,8 +299,11 @@ def repurchase_cycle_by(
     scope: ChannelScope, start: date, end: date, dimension: str,
     facts: Sequence[OrderFact] | None = None,
 ) -> dict[str, metrics.CycleSummary]:  # fmt: skip
-    """The cycle per product type (``dimension="product_type"``) or ``"category"``: days
-    between a customer's consecutive order days that include that type or category."""
+    """The cycle per product type (``dimension="product_type"``) or ``"category"``.
+
+    The cycle is the days between a customer's consecutive order days that include that
+    type or category.
+    """
     if dimension not in {"product_type", "category"}:
         raise ValueError("dimension is product_type or category")
     if not scope.postgres or facts is not None or scope.currency is None:

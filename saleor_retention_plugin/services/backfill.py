@@ -166,8 +166,11 @@ def count_rows(path: str) -> int:
 
 
 def group_orders(rows: Iterable[SourceRow]) -> Iterator[tuple[int, int, PurchaseRecord | str]]:
-    """``(first line, last line, record or problem)`` per order: consecutive rows with the
-    same ``order_id`` are one order's lines (the first row's order fields count)."""
+    """``(first line, last line, record or problem)`` per order.
+
+    Consecutive rows with the same ``order_id`` are one order's lines (the first row's
+    order fields count).
+    """
     pending: list[SourceRow] = []
     for row in rows:
         if pending and row.values.get("order_id") != pending[0].values.get("order_id"):

@@ -18,22 +18,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings as django_settings
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import app_settings
+from ..constants import CART_FLOW
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
 from ..domain.contact_rules import decide_contact
-from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
+from ..models import CartState, FlowMessage, MessageState, TrackedCart
 from . import consent
 from .carts import (
-    CART_FLOW,
     CartContentsLoader,
     apply_contents,
     cart_contents_loader,
@@ -63,7 +60,7 @@ SWEEP_BATCH_SIZE = 200
 SWEEP_LEASE = timedelta(minutes=10)
 FIRST_FAILURE_DELAY = timedelta(minutes=5)
 MAX_FAILURE_DELAY = timedelta(hours=6)
-SALEOR_ORDER_CHECK = "saleor_retention_plugin.integrations.saleor.checkouts.customer_ordered_since"
+SALEOR_ORDER_CHECK = app_settings.SALEOR_ORDER_CHECK
 
 # (channel_slug, customer_id, email, since) -> did the customer place any order since?
 OrderCheck = Callable[[str, int | None, str | None, datetime], bool]
@@ -76,14 +73,10 @@ def customer_order_check() -> OrderCheck:
     hook task has not run yet. Elsewhere the order hooks (``record_order``) are the only
     source, and they already close the customer's carts.
     """
-    from django.apps import apps
-
-    path = getattr(django_settings, "RETENTION_CUSTOMER_ORDER_CHECK", None)
-    if path is None and apps.is_installed("saleor.order"):
-        path = SALEOR_ORDER_CHECK
-    if path is None:
+    check = app_settings.customer_order_check  # RETENTION_CUSTOMER_ORDER_CHECK
+    if check is None:
         return lambda channel_slug, customer_id, email, since: False
-    return import_string(path)
+    return check
 
 
 def cart_zone(cart: TrackedCart, settings: ChannelSettings) -> ZoneInfo:
@@ -344,7 +337,8 @@ def would_be_reminded_at(
 ) -> datetime:
     """When a holdout cart's first reminder would have gone out: its delay after the last
     activity (never before abandonment), moved out of quiet hours in the customer's zone.
-    The frequency cap is left out: it depends on other messages the customer got."""
+    The frequency cap is left out: it depends on other messages the customer got.
+    """
     reminders = settings.reminders
     first = reminders.series.due_at(1, last_activity_at=cart.last_activity_at)
     due = threshold_at if first is None else max(first, threshold_at)
@@ -461,78 +455,3 @@ def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
             deliver_message(claim.message_id, claim.claim_token, now=now) for claim in claims
         )
     return outcomes
-
-
-def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> dict[str, Any]:
-    """What the reminders recovered: reminded carts against the holdout, on the same basis.
-
-    Each group counts the abandoned carts whose attribution window opened before ``now``
-    (reminded: a reminder was sent; holdout: the moment the first reminder would have gone
-    out came while the cart was still open) and the orders placed within the window
-    (``CartRecovery``), split into carts completed and other orders of the same customer.
-    Rates are per 100 carts, one decimal; revenue per currency, as decimal text.
-    """
-    now = now or timezone.now()
-    abandoned = TrackedCart.objects.filter(channel_slug=channel_slug, abandoned_at__isnull=False)
-    reminded = abandoned.filter(is_holdout=False).filter(
-        Exists(FlowMessage.objects.sent().filter(cart=OuterRef("pk"), sent_at__lte=now))
-    )
-    held_out = abandoned.filter(is_holdout=True, holdout_window_starts_at__lte=now).filter(
-        Q(series_stopped_at__isnull=True) | Q(series_stopped_at__gte=F("holdout_window_starts_at"))
-    )
-    groups = {}
-    for label, carts, is_holdout in (("reminded", reminded, False), ("holdout", held_out, True)):
-        recoveries = CartRecovery.objects.filter(
-            channel_slug=channel_slug, is_holdout=is_holdout, recovered_at__lte=now
-        )
-        total = carts.count()
-        by_way = dict(recoveries.values_list("via").annotate(n=Count("id")).order_by())
-        completed = by_way.get(CartRecovery.Via.CHECKOUT, 0)
-        other_orders = by_way.get(CartRecovery.Via.SAME_CUSTOMER, 0)
-        groups[label] = {
-            "abandoned_carts": total,
-            "recovered_carts": completed + other_orders,
-            "recovery_rate": _rate(completed + other_orders, total),
-            "completed_carts": completed,
-            "completion_rate": _rate(completed, total),
-            "other_orders": other_orders,
-            "other_order_rate": _rate(other_orders, total),
-            # Per currency: a channel's currency may change, and sums across them mean nothing.
-            "revenue": {
-                currency: str(revenue)
-                for currency, revenue in recoveries.values_list("currency")
-                .annotate(revenue=Sum("revenue"))
-                .order_by("currency")
-            },
-        }
-    per_step = list(
-        CartRecovery.objects.filter(
-            channel_slug=channel_slug, is_holdout=False, recovered_at__lte=now
-        )
-        .values("recovered_by_step", "currency")
-        .annotate(carts=Count("id"), revenue=Sum("revenue"))
-        .order_by("recovered_by_step", "currency")
-    )
-    messages = FlowMessage.objects.filter(channel_slug=channel_slug, flow=CART_FLOW)
-    return {
-        "channel_slug": channel_slug,
-        "groups": groups,
-        "recovered_by_step": [
-            {
-                "step": row["recovered_by_step"],
-                "currency": row["currency"],
-                "carts": row["carts"],
-                "revenue": str(row["revenue"]),
-            }
-            for row in per_step
-        ],
-        "messages": dict(messages.values_list("state").annotate(n=Count("id")).order_by()),
-        "open_carts": TrackedCart.objects.filter(channel_slug=channel_slug, state=CartState.OPEN)
-        .filter(~Q(line_count=0))
-        .count(),
-    }
-
-
-def _rate(part: int, whole: int) -> str:
-    """Per 100, one decimal, as text ("0" of nothing)."""
-    return str((Decimal(part) / whole * 100).quantize(Decimal("0.1"))) if whole else "0"

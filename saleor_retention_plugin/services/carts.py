@@ -18,14 +18,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
-from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import CharField, Max, Min, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import app_settings
 from ..domain.abandonment import NotAbandoned
 from ..domain.carts import CartActivity, CartContents, PlacedOrder
 from ..domain.customers import normalise_email
@@ -40,8 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CART_FLOW = "cart"
-SALEOR_CART_LOADER = "saleor_retention_plugin.integrations.saleor.checkouts.load_cart_contents"
+SALEOR_CART_LOADER = app_settings.SALEOR_CART_LOADER
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
 
@@ -194,12 +191,8 @@ def _record_activity_portably(params: dict[str, Any]) -> None:
 
 
 def cart_contents_loader() -> CartContentsLoader:
-    path = getattr(settings, "RETENTION_CART_CONTENTS_LOADER", None)
-    if path is None and apps.is_installed("saleor.checkout"):
-        path = SALEOR_CART_LOADER
-    if path is None:
-        return stored_cart_contents
-    return import_string(path)
+    loader = app_settings.cart_contents_loader  # RETENTION_CART_CONTENTS_LOADER
+    return stored_cart_contents if loader is None else loader
 
 
 def stored_cart_contents(checkout_token: str) -> CartContents | None:
@@ -365,7 +358,8 @@ def record_order(
 
 def attribution_window_start(cart: TrackedCart) -> datetime | None:
     """When the cart's attribution window opens: its first reminder sent, or for a holdout
-    cart the moment its first reminder would have gone out; None while it has not."""
+    cart the moment its first reminder would have gone out; None while it has not.
+    """
     if cart.is_holdout:
         start = cart.holdout_window_starts_at
         if start is None or (cart.series_stopped_at is not None and cart.series_stopped_at < start):

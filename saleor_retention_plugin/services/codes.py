@@ -104,12 +104,16 @@ class PlainCodeIssuer:
         return Redemption.objects.filter(code=code, status=Redemption.Status.USED).exists()
 
 
+SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorVoucherIssuer"
+
+
 def default_code_issuer() -> CodeIssuer:
     """Saleor vouchers when Saleor's discount app is installed, plain codes otherwise."""
-    from django.apps import apps
+    from django.utils.module_loading import import_string
 
-    if apps.is_installed("saleor.discount"):
-        from ..integrations.saleor.vouchers import SaleorVoucherIssuer
+    from .. import app_settings
 
-        return SaleorVoucherIssuer()
+    if app_settings.SALEOR_INSTALLED:
+        # By its path: the Saleor issuer builds on this module (no import cycle).
+        return import_string(SALEOR_VOUCHER_ISSUER)()
     return PlainCodeIssuer()

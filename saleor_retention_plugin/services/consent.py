@@ -37,8 +37,10 @@ def record_opt_out(
     customer_id: int | None = None,
     source: str = "unsubscribe_link",
 ) -> None:
-    """Remember that this customer (by id, by email, or both) wants no marketing messages
-    from the shop, in any channel. ``channel_slug`` records where the opt-out was made.
+    """Remember that this customer wants no marketing messages from the shop.
+
+    The customer is named by id, by email, or both; the opt-out covers every channel.
+    ``channel_slug`` records where the opt-out was made.
 
     Idempotent: recording the same opt-out again changes nothing. Pending messages are
     not touched here; they are cancelled when a worker checks consent before sending.

@@ -1,5 +1,7 @@
-"""Claim leases of the flow engine's outbox: who holds a claim, until when, the
-heartbeat that keeps a live worker's claims, and which claims another worker may take.
+"""Claim leases of the flow engine's outbox.
+
+Who holds a claim, until when, the heartbeat that keeps a live worker's claims, and which
+claims another worker may take.
 
 The design (why a lapsed lease may be taken over only while nothing was sent) is in
 ``services.flows``; this module is the mechanics: ``claim_lease()``, ``claim_patience()``,
@@ -17,11 +19,11 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.conf import settings as django_settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.utils import timezone
 
+from .. import app_settings
 from ..models import FlowMessage, MessageState
 
 if TYPE_CHECKING:
@@ -30,36 +32,40 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CLAIM_LEASE = timedelta(seconds=60)
+CLAIM_LEASE = app_settings.DEFAULT_CLAIM_LEASE
 # How long a live worker keeps its unsent claims waiting for their delivery tasks.
-CLAIM_PATIENCE = timedelta(minutes=5)
+CLAIM_PATIENCE = app_settings.DEFAULT_CLAIM_PATIENCE
 # How long a claim with a send in doubt waits before another worker sends it again.
 CLAIM_TIMEOUT = timedelta(minutes=15)
 
 
 def abandoned_claims(now: datetime, stale_before: datetime) -> Q:
-    """Claims another worker may take: nothing sent and the lease lapsed, or older than
-    the claim timeout (``services.flows._ABANDONED`` for the ORM)."""
+    """Claims another worker may take.
+
+    Those with nothing sent and the lease lapsed, or older than the claim timeout
+    (``services.flows._ABANDONED`` for the ORM).
+    """
     return Q(state=MessageState.CLAIMED) & (
         Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)
     )
 
 
 def claim_lease() -> timedelta:
-    """How long a claim stands without renewal while nothing was sent:
+    """How long a claim stands without renewal while nothing was sent.
+
     ``RETENTION_CLAIM_LEASE_SECONDS`` (Django setting), 60 seconds by default.
 
     It bounds how long a dead worker's unsent claims wait; shorter costs more renewals
     and, with a heartbeat slower than the lease, redundant delivery tasks (never a
     second send).
     """
-    seconds = getattr(django_settings, "RETENTION_CLAIM_LEASE_SECONDS", None)
-    return CLAIM_LEASE if seconds is None else timedelta(seconds=float(seconds))
+    return app_settings.CLAIM_LEASE
 
 
 def claim_patience() -> timedelta:
-    """How long a live worker renews an unsent claim: ``RETENTION_CLAIM_PATIENCE_SECONDS``
-    (Django setting), 5 minutes by default.
+    """How long a live worker renews an unsent claim.
+
+    ``RETENTION_CLAIM_PATIENCE_SECONDS`` (Django setting), 5 minutes by default.
 
     A claim's delivery task waits in the broker; the worker cannot see it vanish (a broker
     restarted without persistence). After this long the claim lapses even though its
@@ -67,8 +73,7 @@ def claim_patience() -> timedelta:
     backlog longer than this, that costs one redundant delivery task per claim (the old
     one finds ``claim_lost``), never a second send.
     """
-    seconds = getattr(django_settings, "RETENTION_CLAIM_PATIENCE_SECONDS", None)
-    return CLAIM_PATIENCE if seconds is None else timedelta(seconds=float(seconds))
+    return app_settings.CLAIM_PATIENCE
 
 
 def worker_id() -> str:
@@ -96,8 +101,9 @@ _heartbeat_pid: int | None = None
 
 
 def start_lease_heartbeat(*, only_in_a_celery_worker: bool = False) -> bool:
-    """Renew this process's leases every third of the lease, in a daemon thread that
-    dies with the process (which is the point: a killed worker stops renewing).
+    """Renew this process's leases every third of the lease, in a daemon thread.
+
+    The thread dies with the process, which is the point: a killed worker stops renewing.
 
     Started once per process (a forked child starts its own); returns whether it started
     now. Celery workers start it on their first claim or delivery.
@@ -140,9 +146,11 @@ def in_celery_worker() -> bool:
 def retry_database_blips(
     operation: Callable[..., T], *args: Any, patience_seconds: float = 60.0, **kwargs: Any
 ) -> T:
-    """``operation(*args, **kwargs)``, retried on lost connections for up to
-    ``patience_seconds`` (PostgreSQL restarting). For the write that records a finished
-    send: failing it would leave a message that went out in doubt, to be sent again."""
+    """``operation(*args, **kwargs)``, retried on lost connections.
+
+    Retried for up to ``patience_seconds`` (PostgreSQL restarting). For the write that records a
+    finished send: failing it would leave a message that went out in doubt, to be sent again.
+    """
     delay = 0.5
     deadline = time.monotonic() + patience_seconds
     while True:

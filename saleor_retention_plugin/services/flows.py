@@ -42,14 +42,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from django.apps import apps
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
+from .. import app_settings
 from ..conf import ChannelSettings
 from ..delivery.base import (
     DeliveryReceipt,
@@ -78,12 +76,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRY_WINDOW = timedelta(hours=48)
+DEFAULT_RETRY_WINDOW = app_settings.DEFAULT_RETRY_WINDOW
 FIRST_RETRY_DELAY = timedelta(minutes=2)
 MAX_RETRY_DELAY = timedelta(hours=6)
-SALEOR_SETTINGS_LOADER = (
-    "saleor_retention_plugin.integrations.saleor.configuration.load_channel_settings"
-)
+SALEOR_SETTINGS_LOADER = app_settings.SALEOR_SETTINGS_LOADER
 
 ChannelSettingsLoader = Callable[[str], ChannelSettings | None]
 Sender = Callable[[OutgoingMessage, ChannelSettings], DeliveryReceipt]
@@ -174,8 +170,7 @@ def retry_window() -> timedelta:
 
     ``RETENTION_DELIVERY_RETRY_HOURS`` (Django setting), 48 hours by default.
     """
-    hours = getattr(django_settings, "RETENTION_DELIVERY_RETRY_HOURS", None)
-    return DEFAULT_RETRY_WINDOW if hours is None else timedelta(hours=float(hours))
+    return app_settings.DELIVERY_RETRY_WINDOW
 
 
 # --- seams -----------------------------------------------------------------------------
@@ -183,16 +178,12 @@ def retry_window() -> timedelta:
 
 def channel_settings_loader() -> ChannelSettingsLoader:
     """``RETENTION_CHANNEL_SETTINGS_LOADER`` (dotted path), else the Saleor plugin rows."""
-    path = getattr(django_settings, "RETENTION_CHANNEL_SETTINGS_LOADER", None)
-    if path is None and apps.is_installed("saleor.plugins"):
-        path = SALEOR_SETTINGS_LOADER
-    if path is None:
-        return lambda channel_slug: None
-    return import_string(path)
+    loader = app_settings.channel_settings_loader
+    return (lambda channel_slug: None) if loader is None else loader
 
 
 def default_sender() -> Sender:
-    from ..delivery.base import send_message
+    from ..delivery.sending import send_message
 
     return send_message
 
@@ -247,8 +238,10 @@ def claim_due_messages(
     claim_timeout: timedelta = CLAIM_TIMEOUT,
     worker: str | None = None,
 ) -> list[Claim]:
-    """Atomically claim up to ``limit`` due messages, including abandoned claims: a dead
-    worker's unsent ones once their lease lapsed, any after ``claim_timeout``.
+    """Atomically claim up to ``limit`` due messages, including abandoned claims.
+
+    Abandoned claims are a dead worker's unsent ones once their lease lapsed, and any
+    after ``claim_timeout``.
 
     ``worker`` (default: this process) holds them for ``claim_lease()``, renewed by a
     heartbeat in Celery workers. An abandoned claim whose first failure is older than the
@@ -336,9 +329,12 @@ def deliver_message(
     load_settings: ChannelSettingsLoader | None = None,
     send: Sender | None = None,
 ) -> str:
-    """Send one claimed message, at most once. Returns what happened, for logs and tests:
-    ``sent``, ``cancelled:<reason>``, ``deferred:<reason>``, ``retimed``, ``retry``,
-    ``failed`` or ``claim_lost`` (another worker holds it now, or it is done)."""
+    """Send one claimed message, at most once.
+
+    Returns what happened, for logs and tests: ``sent``, ``cancelled:<reason>``,
+    ``deferred:<reason>``, ``retimed``, ``retry``, ``failed`` or ``claim_lost`` (another worker
+    holds it now, or it is done).
+    """
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     send = send or default_sender()
@@ -579,8 +575,11 @@ def _after_permanent_failure(message: FlowMessage, claim_token: str, reason: str
 def requeue_failed_messages(
     *, channel_slug: str | None = None, since: datetime | None = None, now: datetime | None = None
 ) -> int:
-    """Put failed messages back in the outbox (after the SMTP password or a template
-    was fixed). They are checked again before sending, like any other. Returns how many."""
+    """Put failed messages back in the outbox.
+
+    For when the SMTP password or a template was fixed. They are checked again before sending, like
+    any other. Returns how many.
+    """
     now = now or timezone.now()
     failed = FlowMessage.objects.filter(state=MessageState.FAILED)
     if channel_slug:

@@ -18,17 +18,17 @@ import hmac
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from django.apps import apps
 from django.conf import settings
-from django.utils.module_loading import import_string
+
+from .. import app_settings
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ..domain.schedules import Incentive
 
-SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorCouponIssuer"
-PLAIN_CODE_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
+SALEOR_VOUCHER_ISSUER = app_settings.SALEOR_VOUCHER_ISSUER
+PLAIN_CODE_ISSUER = app_settings.PLAIN_CODE_ISSUER
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,4 @@ class PlainCodeIssuer:
 
 
 def coupon_issuer() -> CouponIssuer:
-    path = getattr(settings, "RETENTION_COUPON_ISSUER", None)
-    if path is None:
-        path = SALEOR_VOUCHER_ISSUER if apps.is_installed("saleor.discount") else PLAIN_CODE_ISSUER
-    return import_string(path)()
+    return app_settings.coupon_issuer_class()  # RETENTION_COUPON_ISSUER

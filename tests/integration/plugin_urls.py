@@ -1,5 +1,6 @@
 """URLs for tests that go through Django's whole request cycle (the test client), routed to
-the plugin the way Saleor routes ``/plugins/channel/<slug>/<plugin-id>/<path>``."""
+the plugin the way Saleor routes ``/plugins/channel/<slug>/<plugin-id>/<path>``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Errors reach the caller in the request's language: Simplified Chinese for zh, zh-Hans
-and zh-CN (``Accept-Language``), English otherwise."""
+and zh-CN (``Accept-Language``), English otherwise.
+"""
 
 from __future__ import annotations
 
@@ -155,3 +156,39 @@ def test_invalid_cursors_are_explained_in_the_callers_language(
     )
 
     assert response.error_messages[0].startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("zh-Hans", "这次兑换已经完成，没有重复扣除积分。"),
+        (
+            "en",
+            "This redemption was already made (same idempotency key); no points were spent again.",
+        ),
+    ],
+)
+def test_the_same_key_again_is_answered_with_the_first_redemption_in_the_callers_language(
+    loyalty_api, customer_token, expensive_reward, language, expected
+):
+    ledger.adjust_points(
+        ledger.account_for("main", 1, "li.na@example.com").pk,
+        50,
+        reason="top up",
+        actor="user:1",
+        idempotency_key="top-up",
+        settings=LedgerSettings(),
+    )
+    query = REDEEM.replace("errors {", "redemption { code } errors {")
+    token = customer_token(user_id=1).token
+    first = loyalty_api.post(query, {"rewardId": expensive_reward}, token=token)
+    again = loyalty_api.post(
+        query, {"rewardId": expensive_reward}, token=token, headers=_headers(language)
+    )
+
+    answer = again.data["rewardRedeem"]
+    assert answer["errors"] == [
+        {"field": "idempotencyKey", "code": "DUPLICATE_REDEMPTION", "message": expected}
+    ]
+    assert answer["redemption"] == first.data["rewardRedeem"]["redemption"]
+    assert Redemption.objects.count() == 1

@@ -1,5 +1,6 @@
 """An ``Int`` sent in variables must be a whole number: 9.9, "2" and true are refused
-before anything runs (graphql-core would otherwise round them to 9, 2 and 1)."""
+before anything runs (graphql-core would otherwise round them to 9, 2 and 1).
+"""
 
 from __future__ import annotations
 

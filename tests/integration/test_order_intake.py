@@ -311,7 +311,8 @@ class TestOneTransactionOneRead:
 
     def test_the_purchase_history_keeps_what_the_ledger_earns_on(self):
         """Issue 9: the history is written by the intake, in the ledger's transaction,
-        with the same net goods amount; a later refund of half the goods lowers both."""
+        with the same net goods amount; a later refund of half the goods lowers both.
+        """
         placed = order(
             voucher_code="SPRING",
             lines=(
@@ -398,7 +399,8 @@ REPEATED_DELIVERY_QUERIES = 10
 class TestTierTotalsFollowTheAccount:
     def test_the_totals_query_reads_only_the_accounts_own_orders(self):
         """Issue 12: the per-account totals used an OR across a join that scanned every
-        qualifying order of the shop; its plan must use the indexes."""
+        qualifying order of the shop; its plan must use the indexes.
+        """
         from django.test.utils import CaptureQueriesContext as Capture
 
         from saleor_retention_plugin.domain import tiers as rules

@@ -152,7 +152,8 @@ class OrderLives(RuleBasedStateMachine):
 
     def changed(self, order_id: str, replay_first: bool = False, **changes) -> None:
         """The order changed in Saleor and its event arrived; ``replay_first``: then the
-        event of its first state (paid) arrives again, late."""
+        event of its first state (paid) arrives again, late.
+        """
         life = self.lives[order_id]
         if life.current.is_cancelled:
             return  # nothing happens to a cancelled order any more

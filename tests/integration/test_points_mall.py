@@ -111,17 +111,18 @@ class TestRedeeming:
         assert redemption.issued_value == issued_value
         assert redemption.code
 
-    def test_the_same_key_again_is_a_duplicate_and_spends_nothing(
+    def test_the_same_key_again_returns_the_first_redemption_and_spends_nothing(
         self, account_with_points, reward_factory
     ):
         account = account_with_points(2000)
         reward = reward_factory()
         first = redeem(account, reward)
         before = snapshot(account, reward)
-        with pytest.raises(mall.DuplicateRedemption) as error:
-            redeem(account, reward)
-        assert error.value.redemption.pk == first.pk
-        assert error.value.code == "duplicate_redemption"
+        again = redeem(account, reward)
+        replayed, created = mall.redeem_or_replay(account, reward.pk, "key-1", issuer=ISSUER)
+        assert again.pk == first.pk
+        assert (replayed.pk, created) == (first.pk, False)
+        assert again.code == first.code
         assert snapshot(account, reward) == before
 
     @pytest.mark.parametrize(
@@ -155,7 +156,7 @@ class TestRedeeming:
             (lambda r: {"update": {"stock": 0}}, mall.OutOfStock, "out_of_stock"),
             (
                 lambda r: {"update": {"points_cost": 1001}},
-                mall.NotEnoughPoints,
+                mall.InsufficientPoints,
                 "insufficient_points",
             ),
             (lambda r: {"key": ""}, InvalidInput, "required"),
@@ -196,7 +197,7 @@ class TestRedeeming:
 
         ledger.sync_order_points(make_order(amount="800"), LedgerSettings(pending_days=14))
         account = ledger.account_for(CHANNEL, 1, None)
-        with pytest.raises(mall.NotEnoughPoints, match="0 available"):
+        with pytest.raises(mall.InsufficientPoints, match="0 available"):
             redeem(account, reward_factory())
 
     def test_the_per_customer_limit(self, account_with_points, reward_factory):
@@ -513,7 +514,7 @@ class TestConcurrentRedemptions:
         results = run_at_once(
             [lambda: redeem(account, first, key="a"), lambda: redeem(account, second, key="b")]
         )
-        assert outcomes(results) == ["NotEnoughPoints", "Redemption"]
+        assert outcomes(results) == ["InsufficientPoints", "Redemption"]
         account.refresh_from_db()
         assert account.balance == 0
         assert Redemption.objects.count() == 1
@@ -524,13 +525,10 @@ class TestConcurrentRedemptions:
         account = account_with_points(5000)
         reward = reward_factory()
         results = run_at_once([lambda: redeem(account, reward, key="same")] * 4)
-        assert outcomes(results) == ["DuplicateRedemption"] * 3 + ["Redemption"]
+        assert outcomes(results) == ["Redemption"] * 4
         account.refresh_from_db()
         assert account.balance == 4500
-        winner = next(r for r in results if isinstance(r, Redemption))
-        assert all(
-            r.redemption.pk == winner.pk for r in results if isinstance(r, mall.DuplicateRedemption)
-        )
+        assert len({r.pk for r in results}) == 1
 
     def test_the_per_customer_limit_holds_under_concurrency(
         self, account_with_points, reward_factory

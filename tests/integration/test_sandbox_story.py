@@ -1,6 +1,7 @@
 """The sandbox's story adds up: every account row against the ledger, customers counted
 once, every simulated customer distinct, recoveries split the way they happened; and an
-interrupted run leaves nothing behind."""
+interrupted run leaves nothing behind.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Claim leases: a dead worker's unsent reminders come back fast, a send in doubt never
-goes out twice early, and a live worker keeps what it holds (issue 12, crashes)."""
+goes out twice early, and a live worker keeps what it holds (issue 12, crashes).
+"""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from saleor_retention_plugin.models import LoyaltyAccount, PointsLot, Redemption
 from saleor_retention_plugin.services import ledger, mall
 from saleor_retention_plugin.services.codes import PlainCodeIssuer
 from saleor_retention_plugin.services.ledger_audit import find_balance_drift
-from saleor_retention_plugin.services.mall import NotEnoughPoints, OutOfStock
+from saleor_retention_plugin.services.mall import InsufficientPoints, OutOfStock
 from tests.integration.conftest import assert_ledger_consistent
 from tests.integration.test_concurrency import errors, run_concurrently
 
@@ -68,7 +68,7 @@ def test_fifty_redemptions_at_once_get_exactly_what_the_balance_affords(affordab
 
     refused = errors(results)
     assert len(results) - len(refused) == affordable
-    assert all(isinstance(error, NotEnoughPoints) for error in refused)
+    assert all(isinstance(error, InsufficientPoints) for error in refused)
     account.refresh_from_db()
     assert account.balance == 0
     assert Redemption.objects.filter(account=account).count() == affordable
@@ -154,7 +154,7 @@ def test_orders_redemptions_expiry_and_guest_merges_at_once_leave_no_drift():
     results = run_concurrently(48, work)
 
     unexpected = [
-        error for error in errors(results) if not isinstance(error, NotEnoughPoints | OutOfStock)
+        error for error in errors(results) if not isinstance(error, InsufficientPoints | OutOfStock)
     ]
     assert unexpected == []
     assert find_balance_drift() == []

@@ -103,7 +103,8 @@ def snapshot(channel: str, number: int, state: dict[str, Any]) -> OrderSnapshot:
 
 class FlakyDatabase:
     """Fails a share of data statements as a dropped connection would (not savepoints:
-    Django's own transaction bookkeeping is not what is under test)."""
+    Django's own transaction bookkeeping is not what is under test).
+    """
 
     def __init__(self, rng: random.Random, share: float) -> None:
         self.rng = rng
@@ -121,7 +122,8 @@ class FlakyDatabase:
 def deliver(channel: str, state: dict[str, Any], number: int) -> None:
     """Run the task as a worker would, retries included. Celery 5.5+ runs an eager task's
     retries itself; 5.4 (Saleor 3.20's pin) hands the ``Retry`` back, and a worker would
-    then run the task again: so does this, within the task's own ``max_retries``."""
+    then run the task again: so does this, within the task's own ``max_retries``.
+    """
     configuration = ChannelSettings().as_task_configuration()
     arguments = [snapshot(channel, number, state).to_json(), configuration]
     for _ in range(sync_order_points_task.max_retries + 1):
@@ -165,7 +167,8 @@ def ledger_as_seen_by_customers(channel: str) -> dict[int, dict[str, Any]]:
 @pytest.fixture
 def celery_retries_run():
     """Eager tasks that retry as a worker would (without waiting their countdown),
-    instead of raising the first ``Retry`` to the caller."""
+    instead of raising the first ``Retry`` to the caller.
+    """
     app = sync_order_points_task.app
     saved = app.conf.task_eager_propagates
     app.conf.task_eager_propagates = False

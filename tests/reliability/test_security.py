@@ -1,6 +1,7 @@
 """Customers reach only their own points; links cannot be forged or replayed; staff-only
 operations refuse everyone else; a message carries only its own customer's data
-(issue 12, security)."""
+(issue 12, security).
+"""
 
 from __future__ import annotations
 

@@ -205,7 +205,8 @@ class CheckoutBench:
 
     def run(self, pairs: int, *, mode: str) -> list[Completion]:
         """``pairs`` completions with and ``pairs`` without the plugin, interleaved (so that
-        the machine's load and the growing tables weigh on both alike)."""
+        the machine's load and the growing tables weigh on both alike).
+        """
         completions = []
         with tasks_run(mode):
             for index in range(pairs):
@@ -218,7 +219,8 @@ class CheckoutBench:
 @contextlib.contextmanager
 def tasks_run(mode: str) -> Iterator[None]:
     """``inline``: tasks run in the request (eager). ``queued``: they go to a real Redis
-    broker and wait there for a worker; the queue is emptied afterwards."""
+    broker and wait there for a worker; the queue is emptied afterwards.
+    """
     if mode == "inline":
         yield
         return

@@ -1,6 +1,7 @@
 """Cart reminders inside a real Saleor: a checkout built through Saleor's GraphQL API is
 tracked by the hooks, reminded with its lines, link and a real voucher code, and its
-series stops when the checkout is completed."""
+series stops when the checkout is completed.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The API's input scalars read what a person means, refuse the rest with None, and never
-raise, whatever JSON they are given."""
+raise, whatever JSON they are given.
+"""
 
 from __future__ import annotations
 

@@ -48,3 +48,16 @@ def test_every_sandbox_option_the_readme_passes_exists(capsys):
     assert exited.value.code == 0
     assert passed
     assert passed <= options, f"README passes options the sandbox lacks: {passed - options}"
+
+
+def test_every_file_the_design_section_points_at_exists():
+    design = README.split("## Design", 1)[1]
+    root = Path(__file__).resolve().parents[2]
+    package = root / "saleor_retention_plugin"
+    named = set(re.findall(r"`([a-z_/]+(?:\.py|/))`", design))
+
+    missing = sorted(
+        name for name in named if not (package / name).exists() and not (root / name).exists()
+    )
+    assert named, "the design section names no file"
+    assert missing == []

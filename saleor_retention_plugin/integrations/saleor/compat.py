@@ -143,7 +143,8 @@ def saleor_fixture_modules() -> tuple[str, ...]:
 def discovered_plugin_entry_points() -> dict[str, str]:
     """``{name: "module:attr"}`` of the ``saleor.plugins`` entry points, read the way the
     installed Saleor reads them at boot (pkg_resources up to 3.21, importlib.metadata from
-    3.22). Saleor appends each NAME to ``INSTALLED_APPS`` and each value to ``PLUGINS``."""
+    3.22). Saleor appends each NAME to ``INSTALLED_APPS`` and each value to ``PLUGINS``.
+    """
     if _line() < (3, 22):
         import pkg_resources
 
@@ -200,10 +201,11 @@ def writer_allowed() -> Iterator[None]:
     """Saleor's ``allow_writer()`` when Saleor runs (its apps are installed): the code
     inside reads and writes the primary database on purpose. Outside Saleor (the sandbox,
     the first test tiers, even where the ``saleor`` package is importable), nothing to
-    allow."""
-    from django.apps import apps
+    allow.
+    """
+    from ... import app_settings
 
-    if not apps.is_installed("saleor.core"):
+    if not app_settings.SALEOR_INSTALLED:
         yield
         return
     from saleor.core.db.connection import allow_writer
@@ -242,7 +244,8 @@ def assign_checkout_shipping(checkout: Any, shipping_method: Any) -> None:
     """Make ``checkout`` ship with the built-in ``shipping_method``, as ``checkout
     DeliveryMethodUpdate`` would: 3.20 sets ``Checkout.shipping_method``; from 3.23 the
     choice is a ``CheckoutDelivery`` row (a snapshot of the method and its channel price)
-    in ``Checkout.assigned_delivery``. Saves the checkout."""
+    in ``Checkout.assigned_delivery``. Saves the checkout.
+    """
     if _line() < (3, 23):
         checkout.shipping_method = shipping_method
         checkout.save(update_fields=["shipping_method"])
@@ -279,7 +282,8 @@ def checkout_total_with_gift_cards(
 ) -> Any:
     """What the customer pays for the checkout (``TaxedMoney``), as ``checkoutComplete``
     computes it: 3.20 takes the address the taxes are for as an argument, 3.23 reads it
-    from ``checkout_info``."""
+    from ``checkout_info``.
+    """
     from saleor.checkout import calculations
 
     if _line() < (3, 23):
@@ -292,7 +296,8 @@ def checkout_total_with_gift_cards(
 def add_checkout_line(checkout_info: Any, variant: Any, quantity: int) -> None:
     """Put ``quantity`` of ``variant`` into the checkout of ``checkout_info``, as
     ``checkoutLinesAdd`` does (tests and benchmarks build carts with it). Saleor 3.23 keeps
-    the helper only among its test utilities."""
+    the helper only among its test utilities.
+    """
     if _line() < (3, 23):
         from saleor.checkout.utils import add_variant_to_checkout
     else:

@@ -9,8 +9,11 @@ from ...constants import PLUGIN_ID
 
 
 def load_channel_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]] | None:
-    """Whether the plugin is active in the channel and the ``[{"name", "value"}]`` list
-    saved for it in the dashboard; None when the channel has no configuration row."""
+    """Whether the plugin is active in the channel, and its saved configuration.
+
+    The configuration is the ``[{"name", "value"}]`` list saved for the channel in the
+    dashboard; None when the channel has no configuration row.
+    """
     from saleor.plugins.models import PluginConfiguration
 
     row = (

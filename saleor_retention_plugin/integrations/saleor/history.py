@@ -25,8 +25,10 @@ PAGE_SIZE = 500
 def saleor_order_rows(
     *, channel: str | None = None, since: datetime | None = None, until: datetime | None = None
 ) -> Iterator[SourceRow]:
-    """One backfill row per Saleor order (lines nested), numbered 1, 2, ... in a stable
-    order so the checkpoint can resume; drafts are left out."""
+    """One backfill row per Saleor order (lines nested); drafts are left out.
+
+    Rows are numbered 1, 2, ... in a stable order so the checkpoint can resume.
+    """
     from saleor.order.models import Order
 
     orders = Order.objects.exclude(status="draft").select_related("channel")

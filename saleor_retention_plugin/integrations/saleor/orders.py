@@ -24,8 +24,11 @@ REFUNDED_FULFILMENT_STATUSES = ("refunded", "refunded_and_returned")
 
 
 def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
-    """``(order id, channel slug)`` of orders changed since ``since`` in the channels where
-    the plugin is switched on (Saleor's ``updated_at`` index serves it)."""
+    """``(order id, channel slug)`` of orders changed since ``since``.
+
+    Only in the channels where the plugin is switched on (Saleor's ``updated_at`` index
+    serves it).
+    """
     from saleor.order.models import Order
     from saleor.plugins.models import PluginConfiguration
 
@@ -42,9 +45,11 @@ def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
 
 
 def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
-    """Read the order once, with what the intake needs prefetched: a fixed number of
-    queries (the order; its lines with their products; granted refunds and their lines;
-    refunded fulfilments and their lines; discounts; the two refund totals)."""
+    """Read the order once, with what the intake needs prefetched.
+
+    A fixed number of queries (the order; its lines with their products; granted refunds and
+    their lines; refunded fulfilments and their lines; discounts; the two refund totals).
+    """
     from django.db.models import Prefetch
     from saleor.order.models import Fulfillment, Order, OrderLine
 
@@ -76,8 +81,11 @@ def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
 
 
 def order_snapshot(order: Order) -> OrderSnapshot:
-    """The order as plain values. With ``load_order_snapshot``'s prefetches it adds two
-    queries (the refund totals); on a bare ``Order`` a few more."""
+    """The order as plain values.
+
+    With ``load_order_snapshot``'s prefetches it adds two queries (the refund totals); on a
+    bare ``Order`` a few more.
+    """
     lines = list(order.lines.all())
     # Points are earned on the goods after every discount (Saleor spreads order-level
     # discounts over the line totals), without tax and shipping: from the lines, never

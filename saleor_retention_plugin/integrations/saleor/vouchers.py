@@ -140,8 +140,10 @@ def create_single_use_voucher(
     gift_product: Any = None,
     private_metadata: dict[str, str] | None = None,
 ) -> Any:
-    """A ``Voucher`` usable once, listed in ``channel``, with the one ``VoucherCode``
-    returned. One voucher per code lets each code carry its own expiry and value."""
+    """A ``Voucher`` usable once, listed in ``channel``; returns its one ``VoucherCode``.
+
+    One voucher per code lets each code carry its own expiry and value.
+    """
     from django.utils import timezone
     from saleor.discount.models import Voucher, VoucherChannelListing, VoucherCode
 

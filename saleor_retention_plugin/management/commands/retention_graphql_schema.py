@@ -1,5 +1,8 @@
-"""Print the loyalty API's schema: plain SDL for storefront tooling, or the federation
-SDL (``--federation``) a gateway composes with Saleor's."""
+"""Print the loyalty API's schema as SDL.
+
+Plain SDL for storefront tooling, or the federation SDL (``--federation``) a gateway
+composes with Saleor's.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Write use-cases of the points mall, one concern per module:
+"""Write use-cases of the points mall, one concern per module.
 
 * ``catalogue``: rewards and prize draws (staff);
 * ``redemption``: redeeming rewards and the life of their codes.
@@ -28,8 +28,8 @@ from .catalogue import (
 )
 from .redemption import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
-    DuplicateRedemption,
     ExpiryReport,
+    InsufficientPoints,
     LimitReached,
     NotEnoughPoints,
     OutOfStock,
@@ -37,6 +37,7 @@ from .redemption import (
     expire_unused_codes,
     give_back_code_of_cancelled_order,
     mark_code_used,
+    redeem_or_replay,
     redeem_reward,
     redemptions_of,
     verify_draw,
@@ -51,8 +52,8 @@ __all__ = [
     "PRIZE_CODE",
     "PRIZE_KINDS",
     "REWARD_FIELDS",
-    "DuplicateRedemption",
     "ExpiryReport",
+    "InsufficientPoints",
     "LimitReached",
     "NotEnoughPoints",
     "OutOfStock",
@@ -65,6 +66,7 @@ __all__ = [
     "expire_unused_codes",
     "give_back_code_of_cancelled_order",
     "mark_code_used",
+    "redeem_or_replay",
     "redeem_reward",
     "redemptions_of",
     "reveal_draw_seed",

@@ -80,10 +80,13 @@ REWARD_FIELDS = (
 
 
 def create_reward(channel_slug: str, **fields: Any) -> Reward:
-    """Add a reward. Fields: kind, name, description, points_cost, discount_value,
-    min_order_amount, gift_product_id, stock, per_customer_limit, active_from,
-    active_until, is_active, code_validity_days, draw_prizes, position.
-    Raises ``InvalidInput`` with per-field messages. Draw rewards get a fresh secret seed."""
+    """Add a reward.
+
+    Fields: kind, name, description, points_cost, discount_value, min_order_amount, gift_product_id,
+    stock, per_customer_limit, active_from, active_until, is_active, code_validity_days,
+    draw_prizes, position. Raises ``InvalidInput`` with per-field messages. Draw rewards get a fresh
+    secret seed.
+    """
     for required in ("kind", "name", "points_cost"):
         fields.setdefault(required, None)
     reward = Reward(channel_slug=channel_slug)
@@ -283,7 +286,9 @@ def _clean_prizes(raw: Any, errors: dict[str, str]) -> list[dict[str, Any]]:
 
 def delete_reward(reward_id: int) -> bool:
     """Delete a never-redeemed reward; deactivate one with redemptions (history stays).
-    Returns True when deleted, False when deactivated."""
+
+    Returns True when deleted, False when deactivated.
+    """
     # Only the id is read: a row whose dates Python cannot read back (written before
     # input was checked) can still be deleted.
     reward = _get_reward(reward_id, only=("pk",))

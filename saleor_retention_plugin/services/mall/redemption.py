@@ -51,20 +51,10 @@ class LimitReached(RetentionError):
     code = "limit_reached"
 
 
-class NotEnoughPoints(RetentionError):
-    code = "insufficient_points"
-
-
-class DuplicateRedemption(RetentionError):
-    """The idempotency key was already used; ``redemption`` is the first redemption."""
-
-    code = "duplicate_redemption"
-
-    def __init__(self, message: str, *, redemption: Redemption):
-        super().__init__(
-            message, field="idempotency_key", zh="这次兑换已经完成，没有重复扣除积分。"
-        )
-        self.redemption = redemption
+# "Not enough points" is one error wherever it is met: the ledger's. The old name stays
+# importable for callers written against it.
+InsufficientPoints = ledger.InsufficientPoints
+NotEnoughPoints = ledger.InsufficientPoints
 
 
 @dataclass(frozen=True)
@@ -84,27 +74,56 @@ def redeem_reward(
     issuer: CodeIssuer | None = None,
     now: datetime | None = None,
 ) -> Redemption:
-    """Spend the reward's points and issue it, atomically.
+    """Spend the reward's points and issue it, atomically; returns the redemption.
+
+    A repeated ``idempotency_key`` (same account) returns the first redemption and
+    changes nothing, the rule ``ledger.spend_points`` follows too; ``redeem_or_replay``
+    also says which of the two happened.
 
     Raises (nothing changed): ``InvalidInput`` (bad key or reward id), ``RewardNotFound``,
-    ``RewardUnavailable``, ``OutOfStock``, ``LimitReached``, ``NotEnoughPoints``,
-    ``DuplicateRedemption`` (same account + idempotency key again; carries the first
-    redemption). ``issuer`` defaults to ``codes.default_code_issuer()``.
+    ``RewardUnavailable``, ``OutOfStock``, ``LimitReached``, ``InsufficientPoints``.
+    ``issuer`` defaults to ``codes.default_code_issuer()``.
+    """
+    redemption, _created = redeem_or_replay(
+        account, reward_id, idempotency_key, settings=settings, issuer=issuer, now=now
+    )
+    return redemption
+
+
+def redeem_or_replay(
+    account: LoyaltyAccount | int,
+    reward_id: int,
+    idempotency_key: str,
+    *,
+    settings: MembershipSettings | None = None,
+    issuer: CodeIssuer | None = None,
+    now: datetime | None = None,
+) -> tuple[Redemption, bool]:
+    """``redeem_reward``, returning ``(redemption, created)`` like Django's ``get_or_create``.
+
+    ``created`` is False when the idempotency key was used before: ``redemption`` is then
+    the first one, and no points were spent again. Raises what ``redeem_reward`` raises.
     """
     settings = settings or MembershipSettings()
     now = now or timezone.now()
     key = _clean_key(idempotency_key)
     reward_pk = _clean_reward_id(reward_id)
     account = _live_account(account)
-    _raise_if_duplicate(account, key)
+    earlier = _earlier_redemption(account, key)
+    if earlier is not None:
+        return earlier, False
     issuer = issuer or default_code_issuer()
     try:
         with transaction.atomic():
-            redemption = _redeem_locked(account, reward_pk, key, settings, issuer, now)
+            redemption, created = _redeem_locked(account, reward_pk, key, settings, issuer, now)
     except IntegrityError:
         # The same key committed by a concurrent request between our check and insert.
-        _raise_if_duplicate(account, key)
+        earlier = _earlier_redemption(account, key)
+        if earlier is not None:
+            return earlier, False
         raise
+    if not created:
+        return redemption, False
     signals.send_after_commit(
         signals.reward_redeemed,
         account_id=account.pk,
@@ -123,7 +142,7 @@ def redeem_reward(
         redemption.pk,
         redemption.status,
     )
-    return redemption
+    return redemption, True
 
 
 def _redeem_locked(
@@ -133,14 +152,16 @@ def _redeem_locked(
     settings: MembershipSettings,
     issuer: CodeIssuer,
     now: datetime,
-) -> Redemption:
+) -> tuple[Redemption, bool]:
     reward = Reward.objects.select_for_update().filter(pk=reward_pk).first()
     if reward is None or reward.channel_slug != account.channel_slug:
         raise RewardNotFound(
             "No such reward in this shop.", field="reward_id", zh="本店没有这个奖品。"
         )
     # Re-check under the reward lock: a request with the same key may have just committed.
-    _raise_if_duplicate(account, key)
+    earlier = _earlier_redemption(account, key)
+    if earlier is not None:
+        return earlier, False
     if not reward.is_active or (reward.active_from and reward.active_from > now):
         raise RewardUnavailable(
             "This reward is not available yet or any more.",
@@ -179,7 +200,7 @@ def _redeem_locked(
             now=now,
         )
     except ledger.InsufficientPoints as error:
-        raise NotEnoughPoints(
+        raise ledger.InsufficientPoints(
             str(error),
             field="reward_id",
             zh=f"积分不足：兑换这个奖品需要 {reward.points_cost} 积分。",
@@ -211,7 +232,7 @@ def _redeem_locked(
         redemption.issued_value = what.discount_value
     reward.save(update_fields=["stock", "draw_prizes_won", "updated_at"])
     redemption.save()
-    return redemption
+    return redemption, True
 
 
 def _what_to_issue(
@@ -333,10 +354,12 @@ def expire_unused_codes(
     now: datetime | None = None,
     batch_size: int = 500,
 ) -> ExpiryReport:
-    """Close every issued code whose expiry passed: used ones become ``used``, unused ones
-    ``expired`` or, when the redemption was made with refunds on, ``refunded`` with the
-    points given back (once, keyed by the redemption). Unused codes also return their
-    unit of stock. Safe to run repeatedly and concurrently."""
+    """Close every issued code whose expiry passed.
+
+    Used ones become ``used``, unused ones ``expired`` or, when the redemption was made with refunds
+    on, ``refunded`` with the points given back (once, keyed by the redemption). Unused codes also
+    return their unit of stock. Safe to run repeatedly and concurrently.
+    """
     now = now or timezone.now()
     settings_for_channel = settings_for_channel or (lambda slug: ChannelSettings())
     issuers: dict[str, CodeIssuer] = {"plain": PlainCodeIssuer()}
@@ -446,10 +469,5 @@ def _live_account(account: LoyaltyAccount | int) -> LoyaltyAccount:
     return found
 
 
-def _raise_if_duplicate(account: LoyaltyAccount, key: str) -> None:
-    existing = Redemption.objects.filter(account=account, idempotency_key=key).first()
-    if existing is not None:
-        raise DuplicateRedemption(
-            "This redemption was already made (same idempotency key); no points were spent again.",
-            redemption=existing,
-        )
+def _earlier_redemption(account: LoyaltyAccount, key: str) -> Redemption | None:
+    return Redemption.objects.filter(account=account, idempotency_key=key).first()

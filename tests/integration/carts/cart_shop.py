@@ -135,7 +135,8 @@ def reminders():
 
 class WelcomeFlow:
     """A second, test-only flow, as the lifecycle flows will be: greets the customers in
-    ``new_customers`` once each, through the same sweep, outbox, consent and cap."""
+    ``new_customers`` once each, through the same sweep, outbox, consent and cap.
+    """
 
     name = "welcome_test"
 

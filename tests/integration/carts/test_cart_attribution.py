@@ -1,6 +1,7 @@
 """What the reminders caused: a cart's attribution window opens at its first reminder (a
 holdout cart's when its first reminder would have gone out) and both groups are measured
-the same way, carts completed apart from other orders of the same customer."""
+the same way, carts completed apart from other orders of the same customer.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 from saleor_retention_plugin.domain.holdout import is_in_holdout
 from saleor_retention_plugin.models import CartRecovery, TrackedCart
-from saleor_retention_plugin.services import cart_reminders, carts
+from saleor_retention_plugin.selectors.carts import cart_recovery_summary
+from saleor_retention_plugin.services import carts
 from saleor_retention_plugin.services.carts import holdout_salt
 
 from . import cart_shop
@@ -39,7 +41,7 @@ def abandon(track, group: str, *, email: str = "ann@example.com", customer_id=No
 
 
 def group(name: str, *, now=T0 + 30 * DAY) -> dict:
-    numbers = cart_reminders.cart_recovery_summary(CHANNEL, now=now)["groups"][name]
+    numbers = cart_recovery_summary(CHANNEL, now=now)["groups"][name]
     return {key: value for key, value in numbers.items() if key != "revenue"}
 
 

@@ -1,5 +1,6 @@
 """Abandoned carts, end to end through the engine: tracking, the series, stop conditions,
-the holdout, recovery attribution, and carts that are not what they should be."""
+the holdout, recovery attribution, and carts that are not what they should be.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from saleor_retention_plugin.models import (
     MessageState,
     TrackedCart,
 )
+from saleor_retention_plugin.selectors.carts import cart_recovery_summary
 from saleor_retention_plugin.services import cart_reminders, carts, consent, flows
 from saleor_retention_plugin.services.privacy import anonymise_customer_everywhere
 
@@ -365,7 +367,7 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
         is None
     )
     assert CartRecovery.objects.count() == 1
-    summary = cart_reminders.cart_recovery_summary(CHANNEL)
+    summary = cart_recovery_summary(CHANNEL)
     assert summary["recovered_by_step"] == [
         {"step": 2, "currency": "CNY", "carts": 1, "revenue": "158.400"}
     ]
@@ -383,9 +385,7 @@ def test_a_holdout_cart_that_converts_counts_as_recovered_without_a_step(track):
     recovery = carts.record_order(order(token, at=T0 + 3 * HOUR), reminders())
     assert recovery is not None
     assert (recovery.is_holdout, recovery.recovered_by_step) == (True, None)
-    assert (
-        cart_reminders.cart_recovery_summary(CHANNEL)["groups"]["holdout"]["recovered_carts"] == 1
-    )
+    assert cart_recovery_summary(CHANNEL)["groups"]["holdout"]["recovered_carts"] == 1
 
 
 def test_an_order_from_another_cart_within_the_window_recovers_the_reminded_cart(track):
@@ -496,7 +496,7 @@ def test_the_cap_knows_a_customer_signed_in_and_as_a_guest_with_the_same_email(t
 
 
 def test_a_reminder_that_failed_to_go_out_does_not_hold_back_the_next_one(track):
-    from saleor_retention_plugin.delivery.base import TransientDeliveryError, send_message
+    from saleor_retention_plugin.delivery import TransientDeliveryError, send_message
 
     cart_shop.configure(frequency_cap_hours="16")
     first = track(customer_id=5)
@@ -558,6 +558,6 @@ def test_recovered_revenue_is_summed_per_currency(track):
         sweep(T0 + HOUR)
         placed = order(token, at=T0 + 2 * HOUR, total=total)
         carts.record_order(PlacedOrder(**{**vars(placed), "currency": currency}), reminders())
-    summary = cart_reminders.cart_recovery_summary(CHANNEL)
+    summary = cart_recovery_summary(CHANNEL)
     assert summary["groups"]["reminded"]["revenue"] == {"CNY": "150.000", "USD": "20.000"}
     assert summary["groups"]["holdout"]["revenue"] == {}

@@ -1,5 +1,6 @@
 """The engine is general: other flows share the outbox, consent and the frequency cap;
-its tasks take JSON; the sweep registers itself with beat and reads only due carts."""
+its tasks take JSON; the sweep registers itself with beat and reads only due carts.
+"""
 
 from __future__ import annotations
 

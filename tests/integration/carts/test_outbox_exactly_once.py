@@ -1,6 +1,7 @@
 """The outbox sends each reminder exactly once: concurrent sweeps and claims on real
 PostgreSQL connections, workers that die mid-way, transient and permanent failures,
-and the invariants the database enforces."""
+and the invariants the database enforces.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """A real Celery worker, a real Redis broker and PostgreSQL: the beat task sweeps and the
-reminder reaches the customer's mailbox, once."""
+reminder reaches the customer's mailbox, once.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The sweep keeps going and keeps out of customers' way: a cart that fails does not stop
 the others, the checkout hook never waits behind the sweep's reads of the shop,
-anonymous carts cost it nothing, and every registered flow goes through it."""
+anonymous carts cost it nothing, and every registered flow goes through it.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,94 @@
+"""Read-only questions about abandoned carts and what the reminders recovered.
+
+``cart_recovery_summary`` is what the staff API (``graphql/analytics.py``), the loyalty
+selector and the sandbox report show. No writes here.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from ..constants import CART_FLOW
+from ..models import CartRecovery, CartState, FlowMessage, TrackedCart
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+
+def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the reminders recovered: reminded carts against the holdout, on the same basis.
+
+    Each group counts the abandoned carts whose attribution window opened before ``now``
+    (reminded: a reminder was sent; holdout: the moment the first reminder would have gone
+    out came while the cart was still open) and the orders placed within the window
+    (``CartRecovery``), split into carts completed and other orders of the same customer.
+    Rates are per 100 carts, one decimal; revenue per currency, as decimal text.
+    """
+    now = now or timezone.now()
+    abandoned = TrackedCart.objects.filter(channel_slug=channel_slug, abandoned_at__isnull=False)
+    reminded = abandoned.filter(is_holdout=False).filter(
+        Exists(FlowMessage.objects.sent().filter(cart=OuterRef("pk"), sent_at__lte=now))
+    )
+    held_out = abandoned.filter(is_holdout=True, holdout_window_starts_at__lte=now).filter(
+        Q(series_stopped_at__isnull=True) | Q(series_stopped_at__gte=F("holdout_window_starts_at"))
+    )
+    groups = {}
+    for label, carts, is_holdout in (("reminded", reminded, False), ("holdout", held_out, True)):
+        recoveries = CartRecovery.objects.filter(
+            channel_slug=channel_slug, is_holdout=is_holdout, recovered_at__lte=now
+        )
+        total = carts.count()
+        by_way = dict(recoveries.values_list("via").annotate(n=Count("id")).order_by())
+        completed = by_way.get(CartRecovery.Via.CHECKOUT, 0)
+        other_orders = by_way.get(CartRecovery.Via.SAME_CUSTOMER, 0)
+        groups[label] = {
+            "abandoned_carts": total,
+            "recovered_carts": completed + other_orders,
+            "recovery_rate": _rate(completed + other_orders, total),
+            "completed_carts": completed,
+            "completion_rate": _rate(completed, total),
+            "other_orders": other_orders,
+            "other_order_rate": _rate(other_orders, total),
+            # Per currency: a channel's currency may change, and sums across them mean nothing.
+            "revenue": {
+                currency: str(revenue)
+                for currency, revenue in recoveries.values_list("currency")
+                .annotate(revenue=Sum("revenue"))
+                .order_by("currency")
+            },
+        }
+    per_step = list(
+        CartRecovery.objects.filter(
+            channel_slug=channel_slug, is_holdout=False, recovered_at__lte=now
+        )
+        .values("recovered_by_step", "currency")
+        .annotate(carts=Count("id"), revenue=Sum("revenue"))
+        .order_by("recovered_by_step", "currency")
+    )
+    messages = FlowMessage.objects.filter(channel_slug=channel_slug, flow=CART_FLOW)
+    return {
+        "channel_slug": channel_slug,
+        "groups": groups,
+        "recovered_by_step": [
+            {
+                "step": row["recovered_by_step"],
+                "currency": row["currency"],
+                "carts": row["carts"],
+                "revenue": str(row["revenue"]),
+            }
+            for row in per_step
+        ],
+        "messages": dict(messages.values_list("state").annotate(n=Count("id")).order_by()),
+        "open_carts": TrackedCart.objects.filter(channel_slug=channel_slug, state=CartState.OPEN)
+        .filter(~Q(line_count=0))
+        .count(),
+    }
+
+
+def _rate(part: int, whole: int) -> str:
+    """Per 100, one decimal, as text ("0" of nothing)."""
+    return str((Decimal(part) / whole * 100).quantize(Decimal("0.1"))) if whole else "0"
