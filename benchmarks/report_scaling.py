@@ -9,43 +9,23 @@ itself (the same SciPy code on both sides) is timed apart, as ``fit_seconds``.
 
 Synthetic data, generated in PostgreSQL with a fixed seed: customers drawn uniformly, order
 days uniform over two years, amounts 5-205 USD, 30 % discounted, one line per order of one
-of 5 product types. Uses its own database ``retention_benchmark_history`` (emptied first).
-``main()`` prints one JSON object.
+of 5 product types. Runs in the benchmarks' database (``benchmarks.support``), its purchase
+tables emptied first. ``main()`` returns the figures; run alone it prints them as JSON.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import sys
 import time
 from datetime import date
 from typing import Any
 
-BENCH_DB = "retention_benchmark_history"
+from . import support
+
 CHANNEL = "bench"
 START, END, AS_OF = date(2024, 1, 1), date(2026, 1, 1), date(2025, 12, 31)
-
-
-def setup_django() -> None:
-    import psycopg
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    with psycopg.connect(base, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + BENCH_DB
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed(orders: int, customers: int) -> None:
@@ -191,40 +171,50 @@ def time_pandas() -> tuple[float, dict[str, Any]]:
     return time.perf_counter() - started, figures
 
 
-def main(orders: int = 1_000_000, customers: int = 200_000) -> None:
-    setup_django()
+def main(orders: int | None = None, customers: int | None = None) -> dict[str, Any]:
+    """At full scale 1 million orders of 200 thousand customers (``support.scale().big``)."""
+    orders = orders or support.scale().big
+    customers = customers or max(orders // 5, 10)
+    support.setup_django()
     started = time.perf_counter()
     seed(orders, customers)
     seeded = time.perf_counter() - started
     sql_seconds, fit_seconds, ours = time_report()
     pandas_seconds, theirs = time_pandas()
-    assert ours["repurchase"].rate is not None
-    assert theirs["rate"] is not None
     agree = (
-        abs(float(ours["repurchase"].rate) - theirs["rate"]) < 1e-4
+        ours["repurchase"].rate is not None
+        and theirs["rate"] is not None
+        and abs(float(ours["repurchase"].rate) - theirs["rate"]) < 1e-4
         and abs(float(ours["revenue"].returning_share) - theirs["returning_share"]) < 1e-4
         and ours["cycle"].median_days == theirs["median_gap"]
         and ours["segments"].by_segment == {k: theirs["segments"].get(k, 0)
                                             for k in ("new", "active", "dormant")}
     )  # fmt: skip
-    print(
-        json.dumps(
-            {
-                "benchmark": "report_scaling",
-                "orders": orders,
-                "customers": customers,
-                "seed_seconds": round(seeded, 2),
-                "report_sql_seconds": round(sql_seconds, 2),
-                "fit_seconds": round(fit_seconds, 2),
-                "report_total_seconds": round(sql_seconds + fit_seconds, 2),
-                "pandas_seconds": round(pandas_seconds, 2),
-                "pandas_over_sql": round(pandas_seconds / sql_seconds, 2),
-                "figures_agree": agree,
-                "target": "report under 10 s; pandas at least 3x slower",
-            }
-        )
-    )
+    total = sql_seconds + fit_seconds
+    goals = {
+        "full report under 10 s": total < 10,
+        "pandas at least 3x slower than the SQL figures": pandas_seconds >= 3 * sql_seconds,
+        "same figures as pandas": agree,
+    }
+    return {
+        "orders": orders,
+        "customers": customers,
+        "seed_seconds": round(seeded, 2),
+        "report_sql_seconds": round(sql_seconds, 2),
+        "fit_seconds": round(fit_seconds, 2),
+        "report_total_seconds": round(total, 2),
+        "pandas_seconds": round(pandas_seconds, 2),
+        "pandas_over_sql": round(support.ratio(pandas_seconds, sql_seconds), 2),
+        "figures_agree": agree,
+        "goals": goals,
+        "summary": (
+            f"report {total:.1f} s ({sql_seconds:.1f} SQL + {fit_seconds:.1f} fit) for "
+            f"{orders} orders; pandas {pandas_seconds:.1f} s "
+            f"({support.ratio(pandas_seconds, sql_seconds):.1f}x); "
+            f"{'same figures' if agree else 'FIGURES DIFFER'}"
+        ),
+    }
 
 
 if __name__ == "__main__":
-    main(*(int(arg) for arg in sys.argv[1:3]))
+    print(json.dumps(main(*(int(arg) for arg in sys.argv[1:3])), indent=2))

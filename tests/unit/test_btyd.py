@@ -123,3 +123,26 @@ def test_same_day_purchases_are_one_purchase_and_later_ones_are_ignored():
     ]
     (ann,) = btyd.summarise_purchases(rows, date(2026, 1, 29))
     assert (ann.frequency, ann.recency, ann.age, ann.monetary) == (2, 3.0, 4.0, 25.0)
+
+
+def test_the_fits_follow_the_exact_gradient_of_their_likelihoods() -> None:
+    """The analytic gradients the optimiser uses agree with finite differences."""
+    import numpy
+    from scipy import optimize
+
+    x = numpy.array([0.0, 0.0, 1.0, 2.0, 7.0])
+    t_x = numpy.array([0.0, 0.0, 3.5, 20.0, 30.4])
+    big_t = numpy.array([10.0, 38.9, 30.0, 38.9, 31.0])
+    weights = numpy.array([40.0, 3.0, 2.0, 1.0, 1.0])
+    point = numpy.array([0.243, 4.414, 0.793, 2.426])
+
+    def total(params: numpy.ndarray) -> float:
+        return float((weights * btyd.bg_nbd_log_likelihood(params, x, t_x, big_t)).sum())
+
+    def gradient(params: numpy.ndarray) -> numpy.ndarray:
+        return btyd._bg_nbd_terms(params, x, t_x, big_t, weights)[1]
+
+    assert optimize.check_grad(total, gradient, point) < 1e-4 * numpy.abs(gradient(point)).sum()
+    assert btyd._bg_nbd_terms(point, x, t_x, big_t, weights)[0] == pytest.approx(
+        btyd.bg_nbd_log_likelihood(point, x, t_x, big_t)
+    )
