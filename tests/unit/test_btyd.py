@@ -139,10 +139,36 @@ def test_the_fits_follow_the_exact_gradient_of_their_likelihoods() -> None:
     def total(params: numpy.ndarray) -> float:
         return float((weights * btyd.bg_nbd_log_likelihood(params, x, t_x, big_t)).sum())
 
+    columns = (btyd._Distinct(x), btyd._Distinct(t_x), btyd._Distinct(big_t))
+
     def gradient(params: numpy.ndarray) -> numpy.ndarray:
-        return btyd._bg_nbd_terms(params, x, t_x, big_t, weights)[1]
+        return btyd._bg_nbd_terms(params, *columns, weights)[1]
 
     assert optimize.check_grad(total, gradient, point) < 1e-4 * numpy.abs(gradient(point)).sum()
-    assert btyd._bg_nbd_terms(point, x, t_x, big_t, weights)[0] == pytest.approx(
+    assert btyd._bg_nbd_terms(point, *columns, weights)[0] == pytest.approx(
         btyd.bg_nbd_log_likelihood(point, x, t_x, big_t)
     )
+
+
+def test_weighted_rows_fit_as_the_customers_they_stand_for() -> None:
+    """Grouping identical customers (as the report does in SQL) changes no estimate."""
+    summaries = btyd.summarise_purchases(sample_purchases(), CALIBRATION_END)
+    counts: dict[tuple[float, float, float, float], int] = {}
+    for s in summaries:
+        key = (s.frequency, s.recency, s.age, s.monetary)
+        counts[key] = counts.get(key, 0) + 1
+    rows = list(counts)
+    weights = [counts[row] for row in rows]
+    x, t_x, big_t, m = (list(column) for column in zip(*rows, strict=True))
+
+    bg = btyd.fit_bg_nbd_weighted(x, t_x, big_t, weights)
+    gg = btyd.fit_gamma_gamma_weighted(x, m, weights)
+
+    one_by_one = btyd.fit_bg_nbd(summaries)
+    assert (bg.r, bg.alpha, bg.a, bg.b) == pytest.approx(
+        (one_by_one.r, one_by_one.alpha, one_by_one.a, one_by_one.b), rel=1e-3
+    )
+    assert bg.log_likelihood == pytest.approx(one_by_one.log_likelihood, abs=0.01)
+    alone = btyd.fit_gamma_gamma(summaries)
+    assert (gg.p, gg.q, gg.gamma) == pytest.approx((alone.p, alone.q, alone.gamma), rel=1e-3)
+    assert len(rows) < len(summaries)
