@@ -133,10 +133,10 @@ def predicted_value(
         horizon_weeks,
         bg,
         gg,
-        float(weights @ alive / customers),
+        float((weights * alive).sum() / customers),
         int(weights[alive > 0.5].sum()),
-        float(weights @ orders),
-        Decimal(str(round(float(weights @ values), 2))),
+        float((weights * orders).sum()),
+        Decimal(str(round(float((weights * values).sum()), 2))),
         top_customers=_top(scope, inputs, alive, orders, values),
     )
 
@@ -149,7 +149,9 @@ def _top(
     taken = 0
     numpy, _, _ = btyd._scipy()
     for index in (int(i) for i in numpy.argsort(-values, kind="stable")):
-        if taken >= n and values[index] < candidates[-1][0]:
+        if not numpy.isfinite(values[index]):
+            continue
+        if taken >= n and values[index] != candidates[-1][0]:
             break
         keys = inputs.keys[index : index + 1] if inputs.keys else None
         for key in keys or _keys_of(scope, inputs.rows[index], n):
