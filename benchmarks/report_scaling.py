@@ -13,8 +13,9 @@ the models have something to fit: customers drawn with skewed rates (customer c 
 probability falling as 1/sqrt(c); about 190 thousand of the 200 thousand order at all),
 each buying over a lifetime of their own (a start day and 30-730 days of life within the
 two years), amounts around a mean spend of their own (20-200 USD, ±50 %), 30 % discounted,
-one line per order of one of 5 product types. Runs in the benchmarks' database (``benchmarks.support``), its purchase
-tables emptied first. ``main()`` returns the figures; run alone it prints them as JSON.
+one line per order of one of 5 product types. Runs in the benchmarks' database
+(``benchmarks.support``), its purchase tables emptied first. ``main()`` returns the
+figures; run alone it prints them as JSON.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def seed(orders: int, customers: int) -> None:
                        + (start_day + random() * least(life, 730 - start_day)) * interval '1 day',
                    'fulfilled', true, 'USD', round((spend * (0.5 + random()))::numeric, 2),
                    false, random() < 0.3, 'benchmark', now()
-            FROM (SELECT g, c, (c * 7919) %% 730 AS start_day, 30 + (c * 104729::bigint) %% 700 AS life,
+            FROM (SELECT g, c, (c * 7919) %% 730 AS start_day,
+                         30 + (c * 104729::bigint) %% 700 AS life,
                          20 + (c * 31337::bigint) %% 180 AS spend
                   FROM (SELECT g, 1 + floor(random() ^ 2 * %s)::int AS c
                         FROM generate_series(1, %s) g) drawn) s

@@ -206,7 +206,6 @@ def grant_birthday_gifts_task() -> dict[str, int]:
     }
 
 
-
 @shared_task(name="saleor_retention_plugin.tasks.refresh_segments_task", **RETRY_POLICY)
 def refresh_segments_task(channel_slug: str | None = None) -> dict[str, dict[str, int]]:
     """Rescore the stored customer segments of one channel, or of every channel with orders.
@@ -222,6 +221,7 @@ def refresh_segments_task(channel_slug: str | None = None) -> dict[str, dict[str
         for slug in slugs
         if channel_is_active(slug)
     }
+
 
 def channel_settings(channel_slug: str) -> ChannelSettings:
     """A channel's settings for periodic work that no hook hands a configuration to:

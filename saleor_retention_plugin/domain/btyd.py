@@ -186,7 +186,7 @@ class _Distinct:
 def _bg_nbd_terms(
     params: Sequence[float], x: _Distinct, t_x: _Distinct, big_t: _Distinct, weights: Any
 ) -> tuple[Any, Any]:
-    """Per-row log-likelihood (eq. 6) and the weighted sum of its gradient in (r, α, a, b).
+    """Per-row log-likelihood (eq. 6) and the weighted sum of its gradient in (r, alpha, a, b).
 
     The gradient differentiates eq. 6 term by term (digamma for the gamma functions; the
     log-sum-exp of its last two terms splits by their shares ``w3`` and ``w4``). Terms of
@@ -411,8 +411,10 @@ def probability_alive_arrays(params: BgNbdParameters, x: Any, t_x: Any, big_t: A
     numpy, _, _ = _scipy()
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     with numpy.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        odds = a / (b + x - 1) * numpy.exp(
-            (r + x) * (numpy.log(alpha + big_t) - numpy.log(alpha + t_x))
+        odds = (
+            a
+            / (b + x - 1)
+            * numpy.exp((r + x) * (numpy.log(alpha + big_t) - numpy.log(alpha + t_x)))
         )
     return numpy.where(x > 0, 1.0 / (1.0 + odds), 1.0)
 

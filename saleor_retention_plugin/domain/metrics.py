@@ -198,7 +198,6 @@ def summarise_gaps(gaps: Sequence[int]) -> CycleSummary:
     )
 
 
-
 def summarise_gap_counts(counts: Mapping[int, int]) -> CycleSummary:
     """``summarise_gaps`` from how many times each gap (days) occurs: the same summary.
 
@@ -223,6 +222,7 @@ def summarise_gap_counts(counts: Mapping[int, int]) -> CycleSummary:
         (middle[0] + middle[1]) / 2 if total else None,
         tuple(zip(bounds, buckets, strict=True)),
     )
+
 
 # --- cohorts and LTV --------------------------------------------------------------------------
 

@@ -72,3 +72,6 @@ class CustomerSegment(models.Model):
                 condition=Q(high_value=True),
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_slug} {self.customer_key}: {self.segment}"

@@ -76,10 +76,7 @@ def model_inputs(scope: ChannelScope, facts: Sequence[OrderFact] | None = None) 
     if not scope.postgres or facts is not None or scope.currency is None:
         summaries = customer_summaries(scope, facts)
         return ModelInputs(
-            [
-                (s.frequency, round(s.recency * 7), round(s.age * 7), s.monetary)
-                for s in summaries
-            ],
+            [(s.frequency, round(s.recency * 7), round(s.age * 7), s.monetary) for s in summaries],
             [1] * len(summaries),
             [s.customer for s in summaries],
         )
@@ -145,7 +142,7 @@ def _top(
     scope: ChannelScope, inputs: ModelInputs, alive: Any, orders: Any, values: Any, n: int = 10
 ) -> tuple[tuple[str, float, float, Decimal], ...]:
     """The ``n`` customers of highest predicted value, ties by customer key."""
-    candidates = []
+    candidates: list[tuple[float, str, int]] = []
     taken = 0
     numpy, _, _ = btyd._scipy()
     for index in (int(i) for i in numpy.argsort(-values, kind="stable")):

@@ -23,7 +23,7 @@ loaded orders and the rows are replaced in batches of ``BATCH``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -31,6 +31,9 @@ from django.utils import timezone
 from ..domain import metrics
 from ..models import CustomerSegment, PurchasedOrder
 from ..selectors import purchases, segments
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
 
 SEGMENT_TABLE = CustomerSegment._meta.db_table
 BATCH = 2000
@@ -163,7 +166,7 @@ def _replace_from_scores(
             cycle_days=limits.cycle_days,
             orders=score.orders,
             revenue=score.revenue,
-            currency=scope.currency,
+            currency=scope.currency or "",
             first_order_on=min(days[score.customer]),
             last_order_on=max(days[score.customer]),
             recency_score=score.recency_score,

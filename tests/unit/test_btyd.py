@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -134,14 +135,14 @@ def test_the_fits_follow_the_exact_gradient_of_their_likelihoods() -> None:
     t_x = numpy.array([0.0, 0.0, 3.5, 20.0, 30.4])
     big_t = numpy.array([10.0, 38.9, 30.0, 38.9, 31.0])
     weights = numpy.array([40.0, 3.0, 2.0, 1.0, 1.0])
-    point = numpy.array([0.243, 4.414, 0.793, 2.426])
+    point: Any = numpy.array([0.243, 4.414, 0.793, 2.426])
 
-    def total(params: numpy.ndarray) -> float:
+    def total(params: Any) -> float:
         return float((weights * btyd.bg_nbd_log_likelihood(params, x, t_x, big_t)).sum())
 
     columns = (btyd._Distinct(x), btyd._Distinct(t_x), btyd._Distinct(big_t))
 
-    def gradient(params: numpy.ndarray) -> numpy.ndarray:
+    def gradient(params: Any) -> Any:
         return btyd._bg_nbd_terms(params, *columns, weights)[1]
 
     assert optimize.check_grad(total, gradient, point) < 1e-4 * numpy.abs(gradient(point)).sum()
