@@ -38,6 +38,12 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(hours=1),
         "options": {"expires": 50 * 60},
     },
+    # Stored segments (new / active / dormant, RFM, ...) that flows and campaigns target.
+    "saleor-retention-refresh-segments": {
+        "task": "saleor_retention_plugin.tasks.refresh_segments_task",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 5 * 60 * 60},
+    },
     "saleor-retention-expire-reward-codes": {
         "task": "saleor_retention_plugin.tasks.expire_reward_codes_task",
         "schedule": timedelta(hours=1),

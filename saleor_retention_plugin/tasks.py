@@ -211,6 +211,23 @@ def grant_birthday_gifts_task() -> dict[str, int]:
     }
 
 
+@shared_task(name="saleor_retention_plugin.tasks.refresh_segments_task", **RETRY_POLICY)
+def refresh_segments_task(channel_slug: str | None = None) -> dict[str, dict[str, int]]:
+    """Rescore the stored customer segments of one channel, or of every channel with orders.
+
+    Each channel as of today in its shop timezone; idempotent (``services.segments``).
+    Returns customers per segment for each channel refreshed.
+    """
+    from .services import segments
+
+    slugs = [channel_slug] if channel_slug else segments.channels_with_orders()
+    return {
+        slug: segments.refresh_segments(slug, channel_settings(slug).ledger.timezone).by_segment
+        for slug in slugs
+        if channel_is_active(slug)
+    }
+
+
 def channel_settings(channel_slug: str) -> ChannelSettings:
     """A channel's settings for periodic work that no hook hands a configuration to.
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 CYCLE_BUCKETS = (7, 14, 30, 60, 90, 180, 365)
 DEFAULT_CYCLE_DAYS = 30
@@ -195,6 +195,32 @@ def summarise_gaps(gaps: Sequence[int]) -> CycleSummary:
         len(gaps),
         float(statistics.median(gaps)) if gaps else None,
         tuple(zip(bounds, counts, strict=True)),
+    )
+
+
+def summarise_gap_counts(counts: Mapping[int, int]) -> CycleSummary:
+    """``summarise_gaps`` from how many times each gap (days) occurs: the same summary.
+
+    What PostgreSQL hands back (one row per distinct gap) instead of every gap: the median
+    is the middle gap, or the mean of the two middle gaps, as ``statistics.median``.
+    """
+    total = sum(counts.values())
+    buckets = [0] * (len(CYCLE_BUCKETS) + 1)
+    middle: list[int] = []
+    wanted = [(total - 1) // 2, total // 2] if total else []
+    seen = 0
+    for gap, count in sorted(counts.items()):
+        index = next((i for i, bound in enumerate(CYCLE_BUCKETS) if gap <= bound), -1)
+        buckets[index] += count
+        seen += count
+        while wanted and wanted[0] < seen:
+            middle.append(gap)
+            wanted.pop(0)
+    bounds: list[int | None] = [*CYCLE_BUCKETS, None]
+    return CycleSummary(
+        total,
+        (middle[0] + middle[1]) / 2 if total else None,
+        tuple(zip(bounds, buckets, strict=True)),
     )
 
 

@@ -20,6 +20,7 @@ from .membership import (
     TierBenefit,
     TierChange,
 )
+from .segments import CustomerSegment
 
 __all__ = [
     "BackfillCheckpoint",
@@ -28,6 +29,7 @@ __all__ = [
     "CartState",
     "ContactLogEntry",
     "CustomerProfile",
+    "CustomerSegment",
     "CustomerTier",
     "FlowMessage",
     "LoyaltyAccount",

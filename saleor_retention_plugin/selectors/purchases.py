@@ -139,11 +139,20 @@ def _params(scope: ChannelScope, **params: Any) -> dict[str, Any]:
     }
 
 
+def _tune(cursor: Any) -> None:
+    """Session settings for the report's transaction (``SET LOCAL``: undone at its end).
+
+    Sorting a channel's orders by customer must stay in memory, not spill to disk; and
+    these statements run once each, so compiling them (JIT) costs more than it saves.
+    """
+    cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+    cursor.execute("SET LOCAL jit = off")
+
+
 def _query(scope: ChannelScope, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     """``sql`` after the ``o``/``x`` CTEs over the channel's counted orders."""
     with transaction.atomic(), connection.cursor() as cursor:
-        # Sorting a channel's orders by customer must stay in memory, not spill to disk.
-        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        _tune(cursor)
         cursor.execute(_BASE + sql, _params(scope, **params))
         return list(cursor.fetchall())
 
@@ -155,9 +164,8 @@ _PREPARE = [
     f"DROP TABLE IF EXISTS {DAYS}, {CUSTOMERS}",
     f"""CREATE TEMP TABLE {DAYS} AS {_BASE}
     SELECT c, d, sum(a) AS a, count(*) AS n, count(*) FILTER (WHERE disc) AS disc_n,
-           min(d) OVER (PARTITION BY c) AS first_day,
-           lag(d) OVER (PARTITION BY c ORDER BY d) AS prev_day
-    FROM o GROUP BY c, d""",
+           first_value(d) OVER w AS first_day, lag(d) OVER w AS prev_day
+    FROM o GROUP BY c, d WINDOW w AS (PARTITION BY c ORDER BY d)""",
     f"""CREATE TEMP TABLE {CUSTOMERS} AS
     SELECT c, min(d) AS first_day, min(d) FILTER (WHERE d > first_day) AS second_day,
            max(d) AS last_day, sum(n)::bigint AS n, sum(a) AS rev,
@@ -179,7 +187,7 @@ def prepared(scope: ChannelScope) -> Iterator[None]:
         yield
         return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        _tune(cursor)
         for statement in _PREPARE:
             cursor.execute(statement, _params(scope))
         token = _prepared.set(key)
@@ -261,15 +269,6 @@ def revenue_split(
     )
 
 
-_HISTOGRAM = (
-    ", ".join(
-        f"count(*) FILTER (WHERE gap > {low} AND gap <= {high})"
-        for low, high in zip((0, *metrics.CYCLE_BUCKETS), metrics.CYCLE_BUCKETS, strict=False)
-    )
-    + f", count(*) FILTER (WHERE gap > {metrics.CYCLE_BUCKETS[-1]})"
-)
-
-
 def repurchase_cycle(
     scope: ChannelScope, start: date, end: date, facts: Sequence[OrderFact] | None = None
 ) -> metrics.CycleSummary:
@@ -277,22 +276,16 @@ def repurchase_cycle(
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
         return metrics.summarise_gaps(metrics.repurchase_gaps(facts, start, end))
-    ((count, median, *histogram),) = _days_query(
+    rows = _days_query(
         scope,
-        f"""
-        , g AS (SELECT d, d - prev_day AS gap FROM days WHERE prev_day IS NOT NULL)
-        SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), {_HISTOGRAM}
-        FROM g WHERE d >= %(start)s AND d < %(end)s
+        """
+        SELECT d - prev_day, count(*) FROM days
+        WHERE prev_day IS NOT NULL AND d >= %(start)s AND d < %(end)s GROUP BY 1
         """,
         start=start,
         end=end,
     )
-    bounds: list[int | None] = [*metrics.CYCLE_BUCKETS, None]
-    return metrics.CycleSummary(
-        count,
-        float(median) if median is not None else None,
-        tuple(zip(bounds, histogram, strict=True)),
-    )
+    return metrics.summarise_gap_counts(dict(rows))
 
 
 def repurchase_cycle_by(
@@ -323,25 +316,27 @@ def repurchase_cycle_by(
             )
             for key in sorted(keys)
         }
+    # One join of the orders with their lines, grouped (type, customer, day): the gaps come
+    # from one sort, and back as counts per (type, gap), not one row per gap.
     rows = _query(
         scope,
         f"""
         , k AS (
-            SELECT DISTINCT o.c, o.d, l.{dimension}_id AS key
-            FROM o JOIN {LINES} l ON l.order_id = o.id WHERE l.{dimension}_id IS NOT NULL),
-        g AS (SELECT key, d, d - lag(d) OVER (PARTITION BY c, key ORDER BY d) AS gap FROM k)
-        SELECT key, count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), {_HISTOGRAM}
-        FROM g WHERE gap IS NOT NULL AND d >= %(start)s AND d < %(end)s
-        GROUP BY key ORDER BY key
+            SELECT l.{dimension}_id AS key, o.c, o.d
+            FROM o JOIN {LINES} l ON l.order_id = o.id WHERE l.{dimension}_id IS NOT NULL
+            GROUP BY 1, 2, 3),
+        g AS (SELECT key, d, d - lag(d) OVER (PARTITION BY key, c ORDER BY d) AS gap FROM k)
+        SELECT key, gap, count(*) FROM g
+        WHERE gap IS NOT NULL AND d >= %(start)s AND d < %(end)s
+        GROUP BY key, gap
         """,
         start=start,
         end=end,
     )
-    bounds: list[int | None] = [*metrics.CYCLE_BUCKETS, None]
-    return {
-        key: metrics.CycleSummary(count, float(median), tuple(zip(bounds, rest, strict=True)))
-        for key, count, median, *rest in rows
-    }
+    by_key: dict[str, dict[int, int]] = {}
+    for key, gap, count in rows:
+        by_key.setdefault(key, {})[gap] = count
+    return {key: metrics.summarise_gap_counts(by_key[key]) for key in sorted(by_key)}
 
 
 def cohorts(
@@ -362,8 +357,10 @@ def cohorts(
                      + extract(month FROM d) - extract(month FROM first_day))::int AS age
             FROM days WHERE first_day >= %(start)s AND first_day < %(end)s)
         -- Every cohort customer orders in month 0: its count there is the cohort's size.
-        SELECT cohort, age, count(DISTINCT c), sum(a)
-        FROM m GROUP BY cohort, age ORDER BY cohort, age
+        -- One row per customer and month first (hashed), then per cohort and month.
+        SELECT cohort, age, count(*), sum(a) FROM (
+            SELECT c, cohort, age, sum(a) AS a FROM m GROUP BY c, cohort, age) cm
+        GROUP BY cohort, age ORDER BY cohort, age
         """,
         start=start,
         end=end,

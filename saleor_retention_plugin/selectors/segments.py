@@ -22,6 +22,10 @@ from .purchases import ChannelScope, _days_query, order_facts, repurchase_cycle
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from django.db.models import QuerySet
+
+    from ..models import CustomerSegment
+
 FIRST_DAY = date(1900, 1, 1)
 
 
@@ -203,4 +207,42 @@ def _segment_sizes_in_sql(scope: ChannelScope, limits: metrics.SegmentThresholds
         high_value_revenue,
         driven,
         dict(grid),
+    )
+
+
+# --- the stored segments (services.segments.refresh_segments writes them) --------------------
+
+SEGMENT_NAMES = ("new", "active", "dormant", "high_value", "discount_driven")
+
+
+def customers_in_segment(channel: str, segment: str) -> QuerySet[CustomerSegment]:
+    """The stored rows of ``channel``'s customers in ``segment``, by customer key.
+
+    ``segment`` is ``new``, ``active``, ``dormant``, ``high_value``, ``discount_driven``, or
+    an RFM pattern ``rfm:RFM`` of three scores 1-5 where ``*`` means any and a score means
+    that score or better (``rfm:5**``: recency 5; ``rfm:*44``: frequency and monetary 4
+    or 5). As fresh as the last refresh (``computed_at``). Raises ``ValueError`` for an
+    unknown segment.
+    """
+    from ..models import CustomerSegment
+
+    rows = CustomerSegment.objects.filter(channel_slug=channel).order_by("customer_key")
+    if segment in {"new", "active", "dormant"}:
+        return rows.filter(segment=segment)
+    if segment in {"high_value", "discount_driven"}:
+        return rows.filter(**{segment: True})
+    pattern = segment.removeprefix("rfm:")
+    if (
+        segment.startswith("rfm:")
+        and len(pattern) == 3
+        and all(part == "*" or part in "12345" for part in pattern)
+    ):
+        fields = ("recency_score", "frequency_score", "monetary_score")
+        return rows.filter(
+            **{f"{field}__gte": int(part) for field, part in zip(fields, pattern, strict=True)
+               if part != "*"}
+        )  # fmt: skip
+    raise ValueError(
+        f"Unknown segment {segment!r}: use one of {', '.join(SEGMENT_NAMES)} "
+        "or an RFM pattern such as rfm:5** or rfm:*44."
     )

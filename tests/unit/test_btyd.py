@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,52 @@ def test_same_day_purchases_are_one_purchase_and_later_ones_are_ignored():
     ]
     (ann,) = btyd.summarise_purchases(rows, date(2026, 1, 29))
     assert (ann.frequency, ann.recency, ann.age, ann.monetary) == (2, 3.0, 4.0, 25.0)
+
+
+def test_the_fits_follow_the_exact_gradient_of_their_likelihoods() -> None:
+    """The analytic gradients the optimiser uses agree with finite differences."""
+    import numpy
+    from scipy import optimize
+
+    x = numpy.array([0.0, 0.0, 1.0, 2.0, 7.0])
+    t_x = numpy.array([0.0, 0.0, 3.5, 20.0, 30.4])
+    big_t = numpy.array([10.0, 38.9, 30.0, 38.9, 31.0])
+    weights = numpy.array([40.0, 3.0, 2.0, 1.0, 1.0])
+    point: Any = numpy.array([0.243, 4.414, 0.793, 2.426])
+
+    def total(params: Any) -> float:
+        return float((weights * btyd.bg_nbd_log_likelihood(params, x, t_x, big_t)).sum())
+
+    columns = (btyd._Distinct(x), btyd._Distinct(t_x), btyd._Distinct(big_t))
+
+    def gradient(params: Any) -> Any:
+        return btyd._bg_nbd_terms(params, *columns, weights)[1]
+
+    assert optimize.check_grad(total, gradient, point) < 1e-4 * numpy.abs(gradient(point)).sum()
+    assert btyd._bg_nbd_terms(point, *columns, weights)[0] == pytest.approx(
+        btyd.bg_nbd_log_likelihood(point, x, t_x, big_t)
+    )
+
+
+def test_weighted_rows_fit_as_the_customers_they_stand_for() -> None:
+    """Grouping identical customers (as the report does in SQL) changes no estimate."""
+    summaries = btyd.summarise_purchases(sample_purchases(), CALIBRATION_END)
+    counts: dict[tuple[float, float, float, float], int] = {}
+    for s in summaries:
+        key = (s.frequency, s.recency, s.age, s.monetary)
+        counts[key] = counts.get(key, 0) + 1
+    rows = list(counts)
+    weights = [counts[row] for row in rows]
+    x, t_x, big_t, m = (list(column) for column in zip(*rows, strict=True))
+
+    bg = btyd.fit_bg_nbd_weighted(x, t_x, big_t, weights)
+    gg = btyd.fit_gamma_gamma_weighted(x, m, weights)
+
+    one_by_one = btyd.fit_bg_nbd(summaries)
+    assert (bg.r, bg.alpha, bg.a, bg.b) == pytest.approx(
+        (one_by_one.r, one_by_one.alpha, one_by_one.a, one_by_one.b), rel=1e-3
+    )
+    assert bg.log_likelihood == pytest.approx(one_by_one.log_likelihood, abs=0.01)
+    alone = btyd.fit_gamma_gamma(summaries)
+    assert (gg.p, gg.q, gg.gamma) == pytest.approx((alone.p, alone.q, alone.gamma), rel=1e-3)
+    assert len(rows) < len(summaries)

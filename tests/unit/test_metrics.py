@@ -13,10 +13,13 @@ Period: 1 January to 1 March 2026 (1 March excluded), 30-day window, as of 15 Ma
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from saleor_retention_plugin.domain import metrics
 from saleor_retention_plugin.domain.metrics import OrderFact
@@ -201,3 +204,9 @@ def test_repurchase_by_segment_on_the_day_before_the_period_and_by_tier():
         "tier:gold": (1, 1, Decimal(1)),
         "non-member": (2, 0, Decimal("0")),
     }
+
+
+@given(st.lists(st.integers(min_value=1, max_value=800), max_size=60))
+def test_gap_counts_summarise_as_the_gaps_themselves(gaps):
+    """What PostgreSQL returns (a count per distinct gap) gives the same median and histogram."""
+    assert metrics.summarise_gap_counts(Counter(gaps)) == metrics.summarise_gaps(gaps)

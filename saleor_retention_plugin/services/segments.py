@@ -1,0 +1,185 @@
+"""Refresh the stored customer segments of a channel (``models.CustomerSegment``).
+
+``refresh_segments`` rescores every customer with a counted order in the channel as of a
+day (default: today in the shop's timezone) and makes the stored rows exactly that set:
+new and changed customers are upserted, customers who no longer have a counted order
+(say, every order refunded) are deleted. Idempotent: the same history and day give the
+same rows, whatever ran before.
+
+Definitions (docs/analytics.md, ``domain.metrics.score_customers``): new / active /
+dormant by the shop's median repurchase cycle C (new: first order < C days ago; active:
+last order < 2C days ago; dormant otherwise), RFM quintiles 1-5 (5 best), the share of
+orders with a discount (discount-driven: two orders or more, at least half discounted),
+high value: the top 10 % by net goods amount.
+
+On PostgreSQL it is set-based: the report's per-customer table is built once
+(``selectors.purchases.prepared``, one pass over the channel's orders) and one
+``INSERT ... SELECT ... ON CONFLICT`` scores and writes every customer, then one
+``DELETE`` drops those who left; both in one transaction, so readers see the old set or
+the new one, never a mix. Elsewhere (the SQLite sandbox) the pure function scores the
+loaded orders and the rows are replaced in batches of ``BATCH``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from ..domain import metrics
+from ..models import CustomerSegment, PurchasedOrder
+from ..selectors import purchases, segments
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
+
+SEGMENT_TABLE = CustomerSegment._meta.db_table
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class SegmentRefresh:
+    """What one refresh wrote: customers scored, per segment, and stale rows removed."""
+
+    channel: str
+    as_of: date
+    cycle_days: int
+    customers: int
+    by_segment: dict[str, int]
+    removed: int
+
+
+def channels_with_orders() -> list[str]:
+    """Channels that have at least one order in the purchase history, by slug."""
+    return sorted(
+        PurchasedOrder.objects.values_list("channel_slug", flat=True).distinct().order_by()
+    )
+
+
+def refresh_segments(channel: str, tz: str = "UTC", as_of: date | None = None) -> SegmentRefresh:
+    """Rescore and store every customer of ``channel`` as of ``as_of`` (local day in ``tz``).
+
+    Raises ``ZoneInfoNotFoundError`` (a ``KeyError``) for an unknown timezone, before
+    writing anything.
+    """
+    scope = purchases.channel_scope(channel, tz, as_of)
+    computed_at = timezone.now()
+    with transaction.atomic():
+        if scope.currency is None:
+            limits = metrics.segment_thresholds(None)
+            written = 0
+        elif scope.postgres:
+            with purchases.prepared(scope):
+                limits = segments.thresholds(scope)
+                written = _upsert_in_sql(scope, limits, computed_at)
+        else:
+            limits = segments.thresholds(scope)
+            written = _replace_from_scores(scope, limits, computed_at)
+        removed, _ = (
+            CustomerSegment.objects.filter(channel_slug=channel)
+            .exclude(computed_at=computed_at)
+            .delete()
+        )
+    by_segment = dict.fromkeys(("new", "active", "dormant"), 0)
+    for segment, count in _counts(channel):
+        by_segment[segment] = count
+    return SegmentRefresh(channel, scope.as_of, limits.cycle_days, written, by_segment, removed)
+
+
+def _counts(channel: str) -> list[tuple[str, int]]:
+    from django.db.models import Count
+
+    return list(
+        CustomerSegment.objects.filter(channel_slug=channel)
+        .values_list("segment")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+_COLUMNS = (
+    "channel_slug, customer_key, segment, cycle_days, orders, revenue, currency, "
+    "first_order_on, last_order_on, recency_score, frequency_score, monetary_score, "
+    "discount_share, discount_driven, high_value, as_of, computed_at"
+)
+
+
+def _upsert_in_sql(
+    scope: purchases.ChannelScope, limits: metrics.SegmentThresholds, computed_at: datetime
+) -> int:
+    updates = ", ".join(
+        f"{column} = EXCLUDED.{column}"
+        for column in _COLUMNS.replace(" ", "").split(",")
+        if column not in {"channel_slug", "customer_key"}
+    )
+    sql = f"""
+        INSERT INTO {SEGMENT_TABLE} ({_COLUMNS})
+        SELECT %(channel)s, c,
+               CASE WHEN %(as_of)s - first_day < %(new_days)s THEN 'new'
+                    WHEN %(as_of)s - last_day < %(active_days)s THEN 'active'
+                    ELSE 'dormant' END,
+               %(cycle)s, n, rev, %(currency)s, first_day, last_day,
+               ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c),
+               ntile(5) OVER (ORDER BY n, c),
+               ntile(5) OVER (ORDER BY rev, c),
+               round(disc_n::numeric / n, 4),
+               n >= 2 AND round(disc_n::numeric / n, 4) >= %(driven)s,
+               row_number() OVER (ORDER BY rev DESC, c) <= ceil(count(*) OVER () * %(top)s),
+               %(as_of)s, %(computed_at)s
+        FROM {purchases.CUSTOMERS}
+        ON CONFLICT (channel_slug, customer_key) DO UPDATE SET {updates}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "channel": scope.channel,
+                "currency": scope.currency,
+                "as_of": scope.as_of,
+                "new_days": limits.new_days,
+                "active_days": limits.active_days,
+                "cycle": limits.cycle_days,
+                "driven": metrics.DISCOUNT_DRIVEN_SHARE,
+                "top": metrics.HIGH_VALUE_SHARE,
+                "computed_at": computed_at,
+            },
+        )
+        return int(cursor.rowcount)
+
+
+def _replace_from_scores(
+    scope: purchases.ChannelScope, limits: metrics.SegmentThresholds, computed_at: datetime
+) -> int:
+    facts = purchases.order_facts(scope)
+    days: dict[str, list[date]] = {}
+    for fact in facts:
+        days.setdefault(fact.customer, []).append(fact.day)
+    scores = metrics.score_customers(facts, scope.as_of, limits)
+    CustomerSegment.objects.filter(channel_slug=scope.channel).delete()
+    rows = [
+        CustomerSegment(
+            channel_slug=scope.channel,
+            customer_key=score.customer,
+            segment=score.segment,
+            cycle_days=limits.cycle_days,
+            orders=score.orders,
+            revenue=score.revenue,
+            currency=scope.currency or "",
+            first_order_on=min(days[score.customer]),
+            last_order_on=max(days[score.customer]),
+            recency_score=score.recency_score,
+            frequency_score=score.frequency_score,
+            monetary_score=score.monetary_score,
+            discount_share=score.discount_share,
+            discount_driven=score.orders >= 2
+            and score.discount_share >= metrics.DISCOUNT_DRIVEN_SHARE,
+            high_value=score.high_value,
+            as_of=scope.as_of,
+            computed_at=computed_at,
+        )
+        for score in scores
+    ]
+    CustomerSegment.objects.bulk_create(rows, batch_size=BATCH)
+    return len(rows)
