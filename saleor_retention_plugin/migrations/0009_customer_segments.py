@@ -9,7 +9,7 @@ from saleor_retention_plugin.models.constraints import check_constraint
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saleor_retention_plugin', '0007_flow_claim_lease'),
+        ('saleor_retention_plugin', '0008_cart_attribution'),
     ]
 
     operations = [
