@@ -17,6 +17,7 @@ with a "Saleor tier skipped: ..." line.
 from __future__ import annotations
 
 import importlib.util
+import weakref
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,32 @@ else:
 
     def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
         terminalreporter.write_line(SKIP_REASON)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _saleor_data_migration_hooks_run_once(django_db_setup):  # type: ignore[no-untyped-def]
+    """Let Saleor's one-off data-migration hooks go once the test database is ready.
+
+    Saleor's data migrations (3.23's ``account.0104`` among them) connect ``post_migrate``
+    receivers that enqueue one-off data tasks when the process migrated the database. A
+    transactional test's flush sends ``post_migrate`` again, on an emptied database, and
+    the task then fails (``NoDefaultCustomerType``) in the teardown. They are migration
+    work, not test work: once the test database is ready, they are let go.
+    """
+    from django.db.models.signals import post_migrate
+
+    with post_migrate.lock:
+        kept = []
+        for entry in post_migrate.receivers:
+            receiver = entry[1]
+            function = receiver() if isinstance(receiver, weakref.ReferenceType) else receiver
+            name = getattr(function, "__qualname__", "")
+            module = getattr(function, "__module__", "") or ""
+            if name.endswith("on_migrations_complete") and module.startswith("saleor."):
+                continue
+            kept.append(entry)
+        post_migrate.receivers = kept
+        post_migrate.sender_receivers_cache.clear()
 
 
 RETENTION_PLUGIN_PATH = "saleor_retention_plugin.plugin.RetentionPlugin"
