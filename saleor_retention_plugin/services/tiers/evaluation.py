@@ -133,9 +133,14 @@ def apply_order_to_tiers(
     value: OrderValue | None = None,
     points: OrderPointsOutcome | None = None,
     now: datetime | None = None,
+    locked_account: LoyaltyAccount | None = None,
 ) -> TierChange | None:
     """Record what the order counts towards tiers and upgrade the account if it now
     qualifies for a better tier. Never downgrades. Idempotent per order.
+
+    ``locked_account``: the account row the caller already locked in the current
+    transaction (the order intake passes the ledger's); when it holds the order, the
+    evaluation uses it instead of reading and locking it again.
 
     The order counts its net points (what it earned less what it took back, from the
     ledger) and its net goods (``order_value``: the same refund rule as the ledger). Call
@@ -194,14 +199,18 @@ def apply_order_to_tiers(
         record.save(update_fields=["account", "points_earned", "amount_spent", "updated_at"])
     else:
         return None  # nothing the order counts changed: the tier cannot have changed
-    return evaluate_account(
+    _, change = _evaluate(
         holder,
-        settings=settings.membership,
-        reason=TierChange.Reason.QUALIFYING_ORDER,
-        allow_downgrade=False,
-        now=now,
-        details={"order_id": order.order_id, "order_number": order.number},
+        settings.membership,
+        TierChange.Reason.QUALIFYING_ORDER,
+        False,
+        now,
+        {"order_id": order.order_id, "order_number": order.number},
+        locked_account=(
+            locked_account if locked_account is not None and locked_account.pk == holder else None
+        ),
     )
+    return change
 
 
 def _order_points(order_id: str) -> tuple[int, int | None]:
@@ -240,16 +249,21 @@ def _evaluate(
     now: datetime,
     details: Mapping[str, Any] | None,
     channel_tiers: list[MembershipTier] | None = None,
+    locked_account: LoyaltyAccount | None = None,
 ) -> tuple[rules.Move, TierChange | None]:
     with transaction.atomic(savepoint=False):
         # Lock first and read what the lock protects: a guest merged into another account
         # has no tier of its own (its orders count for the account it joined).
-        account = LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        account = (
+            locked_account
+            or LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        )
         if account is None or account.merged_into_id is not None:
             return rules.Move.STAY, None
+        # The ranks and thresholds only: the benefits are not needed to decide.
         tiers = (
             channel_tiers
-            or tiers_of_channel(account.channel_slug)
+            or list(MembershipTier.objects.in_channel(account.channel_slug))
             or seed_default_tiers(account.channel_slug, settings)
         )
         ladder = [_rule(t) for t in tiers]
@@ -271,7 +285,9 @@ def _evaluate(
         change = None
         if decision.move in (rules.Move.UPGRADE, rules.Move.DOWNGRADE) and new_tier is not None:
             why = TierChange.Reason.JOINED if current is None else reason
-            change = _record_change(account_id, current, new_tier, why, value, now, details)
+            change = _record_change(
+                account_id, current, new_tier, why, value, now, details, account=account
+            )
             if membership is None:
                 membership = CustomerTier(
                     account_id=account_id, channel_slug=account.channel_slug, tier=new_tier
