@@ -127,9 +127,14 @@ def record_purchases(
         # Raw statements: the ORM's bulk_create spends most of a backfill compiling SQL.
         with connection.cursor() as cursor:
             if len(order_rows) == 1:
-                # One order (every order event): its id comes back with the upsert.
-                cursor.execute(_UPSERT_ORDER + " RETURNING id", order_rows[0])
-                ids = {order_rows[0][0]: cursor.fetchone()[0]}
+                # One order (every order event): its id comes back with the upsert, and on
+                # PostgreSQL whether the row is new (``xmax = 0``): a new row has no lines
+                # to replace.
+                inserted = "(xmax = 0)" if connection.vendor == "postgresql" else "false"
+                cursor.execute(_UPSERT_ORDER + f" RETURNING id, {inserted}", order_rows[0])
+                order_pk, is_new = cursor.fetchone()
+                ids = {order_rows[0][0]: order_pk}
+                stored = [] if is_new else [order_pk]
             else:
                 cursor.executemany(_UPSERT_ORDER, order_rows)
                 ids = dict(
@@ -137,7 +142,9 @@ def record_purchases(
                         "order_id", "pk"
                     )
                 )
-        PurchasedLine.objects.filter(order_id__in=list(ids.values())).delete()
+                stored = list(ids.values())
+        if stored:
+            PurchasedLine.objects.filter(order_id__in=stored).delete()
         line_rows = [
             (
                 ids[record.order_id], line.line_id, line.variant_id, line.product_id,

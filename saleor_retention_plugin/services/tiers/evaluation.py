@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ...domain import tiers as rules
@@ -151,8 +151,6 @@ def apply_order_to_tiers(
     a snapshot from earlier in its life (not yet paid, a replay of the paid event after
     the cancellation) lowers nothing back up; refunds and cancellation only lower it.
     """
-    from ..ledger import LedgerError, account_for
-
     now = now or timezone.now()
     if order.currency != order.channel_currency:
         return None
@@ -162,6 +160,40 @@ def apply_order_to_tiers(
     else:
         net_points, earning_account = _order_points(order.order_id)
     qualifies = order_earns_points(order, settings.ledger.credit_trigger)
+    holder: int | None = None
+    if points is not None and points.earned and not points.earned_before and qualifies:
+        # The order's first booking (the ledger earned on it just now): its record almost
+        # never exists yet, so it is inserted at once, and read only if one did exist.
+        holder = _insert_first_record(order, points.account_id, net_points, value, now)
+    if holder is None:
+        holder = _record_order(order, value, net_points, earning_account, qualifies)
+        if holder is None:
+            return None
+    _, change = _evaluate(
+        holder,
+        settings.membership,
+        TierChange.Reason.QUALIFYING_ORDER,
+        False,
+        now,
+        {"order_id": order.order_id, "order_number": order.number},
+        locked_account=(
+            locked_account if locked_account is not None and locked_account.pk == holder else None
+        ),
+    )
+    return change
+
+
+def _record_order(
+    order: OrderSnapshot,
+    value: OrderValue,
+    net_points: int,
+    earning_account: int | None,
+    qualifies: bool,
+) -> int | None:
+    """Write what the order counts now; the id of the account holding it, or None when
+    nothing changed (or nobody can hold it)."""
+    from ..ledger import LedgerError, account_for
+
     record = QualifyingOrder.objects.filter(order_id=order.order_id).first()
     if record is None:
         if not qualifies and net_points == 0:
@@ -199,18 +231,40 @@ def apply_order_to_tiers(
         record.save(update_fields=["account", "points_earned", "amount_spent", "updated_at"])
     else:
         return None  # nothing the order counts changed: the tier cannot have changed
-    _, change = _evaluate(
-        holder,
-        settings.membership,
-        TierChange.Reason.QUALIFYING_ORDER,
-        False,
-        now,
-        {"order_id": order.order_id, "order_number": order.number},
-        locked_account=(
-            locked_account if locked_account is not None and locked_account.pk == holder else None
-        ),
-    )
-    return change
+    return holder
+
+
+def _insert_first_record(
+    order: OrderSnapshot,
+    account_id: int | None,
+    net_points: int,
+    value: OrderValue,
+    now: datetime,
+) -> int | None:
+    """Insert the order's record unless one exists (one statement); the holder's id when
+    it was inserted, None when a record already existed (or nobody holds the order)."""
+    if account_id is None:
+        return None
+    table = QualifyingOrder._meta.db_table
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (account_id, order_id, points_earned, amount_spent,
+                   currency, placed_at, updated_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (order_id) DO NOTHING RETURNING id""",
+            [
+                account_id,
+                order.order_id,
+                net_points,
+                ops.adapt_decimalfield_value(value.net_goods_amount, 14, 2),
+                order.currency,
+                ops.adapt_datetimefield_value(order.created_at),
+                ops.adapt_datetimefield_value(now),
+            ],
+        )
+        inserted = cursor.fetchone()
+    return account_id if inserted else None
 
 
 def _order_points(order_id: str) -> tuple[int, int | None]:
