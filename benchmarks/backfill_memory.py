@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 BENCH_DB = "retention_benchmark_backfill"
 
@@ -99,7 +100,15 @@ def _child(path: str) -> None:
     )
 
 
-def main(sizes: tuple[int, ...] = (100_000, 1_000_000)) -> None:
+def main(sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Run both sizes; returns (and prints) the figures for ``python -m benchmarks``.
+
+    Default sizes follow ``RETENTION_BENCH_SCALE``: 100 thousand and 1 million orders
+    (full), 2 thousand and 20 thousand (small).
+    """
+    if sizes is None:
+        small = os.environ.get("RETENTION_BENCH_SCALE") == "small"
+        sizes = (2_000, 20_000) if small else (100_000, 1_000_000)
     runs = []
     with tempfile.TemporaryDirectory(prefix="retention-backfill-bench-") as scratch:
         for orders in sizes:
@@ -111,20 +120,23 @@ def main(sizes: tuple[int, ...] = (100_000, 1_000_000)) -> None:
             )  # fmt: skip
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             os.remove(path)
-    print(
-        json.dumps(
-            {
-                "benchmark": "backfill_memory",
-                "runs": runs,
-                "peak_rss_growth_ratio": round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 2),
-                "target": "peak memory flat in the number of orders",
-            }
-        )
-    )
+    growth = round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 2)
+    result: dict[str, Any] = {
+        "benchmark": "backfill_memory",
+        "runs": runs,
+        "peak_rss_growth_ratio": growth,
+        "target": "peak memory flat in the number of orders",
+        "summary": (
+            f"peak memory {runs[0]['peak_rss_mb']} MB at {runs[0]['orders']:,} orders, "
+            f"{runs[-1]['peak_rss_mb']} MB at {runs[-1]['orders']:,} ({growth}x)"
+        ),
+    }
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:
         _child(sys.argv[2])
     else:
-        main(tuple(int(arg) for arg in sys.argv[1:]) or (100_000, 1_000_000))
+        main(tuple(int(arg) for arg in sys.argv[1:]) or None)

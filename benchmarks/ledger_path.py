@@ -4,8 +4,10 @@
 process for one fully paid order per event: the points booked, the lot opened, the
 order recorded for tiers and the tier checked (default Member / Silver / Gold tiers).
 
-*Floor*: the same rows (account upsert, entry, lot, qualifying order) written with four
-plain SQL statements in one transaction per order: what the path cannot beat.
+*Floor*: the same rows (account upsert, entry, lot, qualifying order, purchase-history
+order row) written with five plain SQL statements in one transaction per order: what the
+path cannot beat. The path also writes the account's tier row (``CustomerTier``, and a
+``TierChange`` on a change) and reads what it must decide on; the floor does not.
 
 Both run on an empty shop and beside ``big`` other rows (1 million at full scale: other
 customers' entries, lots and qualifying orders, ten per account), built set-based with
@@ -105,9 +107,15 @@ def floor_rate(orders: int, prefix: str) -> float:
     """Events per second writing the same rows with plain SQL, one transaction per order."""
     from django.db import connection, transaction
 
-    account, entry, lot, qualifying = (
+    account, entry, lot, qualifying, purchase = (
         TABLE.format(name)
-        for name in ("loyaltyaccount", "pointsentry", "pointslot", "qualifyingorder")
+        for name in (
+            "loyaltyaccount",
+            "pointsentry",
+            "pointslot",
+            "qualifyingorder",
+            "purchasedorder",
+        )
     )
     now = datetime.now(UTC)
 
@@ -142,6 +150,14 @@ def floor_rate(orders: int, prefix: str) -> float:
                        placed_at, updated_at, account_id)
                     VALUES (%s, 25, 25.00, 'USD', %s, %s, %s)""",
                 [f"{prefix}-{number}", now, now, account_id],
+            )
+            cursor.execute(
+                f"""INSERT INTO {purchase} (order_id, channel_slug, customer_key, customer_id,
+                       email, placed_at, status, counts, currency, net_goods_amount,
+                       used_voucher, used_discount, voucher_code, source, recorded_at)
+                    VALUES (%s, %s, %s, %s, NULL, %s, 'unfulfilled', true, 'USD', 25.00,
+                       false, false, NULL, 'intake', %s)""",
+                [f"{prefix}-{number}", CHANNEL, f"customer:{customer}", customer, now, now],
             )
 
     def all_orders() -> None:

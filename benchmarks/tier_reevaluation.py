@@ -1,9 +1,11 @@
 """The daily tier re-evaluation (issue 12, benchmark 3).
 
 A channel with the default tiers and ``accounts`` accounts (1,000, then 100,000), each a
-Member with one qualifying order; ``changed`` of them (100) placed a new order that lifts
-them to the top tier since the last run. The run is ``services.tiers.reevaluate_channel``
-as the daily task calls it.
+Member with one qualifying order counted until it leaves the 12-month window (their
+``next_reevaluation_at``, as the order intake sets it); ``changed`` of them (100) are due
+now and hold a new order that lifts them to the top tier. The run is
+``services.tiers.reevaluate_channel`` as the daily task calls it, and must evaluate
+exactly the due accounts (``evaluated`` = ``changed``).
 
 A run that exceeds its time budget (60 s at full scale) is stopped; the figure is then
 extrapolated from the accounts it evaluated (``extrapolated: true``).
@@ -45,9 +47,9 @@ def seed(accounts: int, changed: int, now: datetime) -> None:
     )
     support.execute(
         f"""INSERT INTO {customer_tier} (channel_slug, achieved_at, downgrade_due_at,
-               last_evaluated_at, account_id, tier_id)
-            SELECT %s, %s, NULL, %s, id, %s FROM {account}""",
-        [CHANNEL, now - timedelta(days=60), yesterday, entry_tier.pk],
+               last_evaluated_at, next_reevaluation_at, account_id, tier_id)
+            SELECT %s, %s, NULL, %s, %s, id, %s FROM {account}""",
+        [CHANNEL, now - timedelta(days=60), yesterday, now + timedelta(days=305), entry_tier.pk],
     )
     # The changed accounts: a big order since the last run (evenly spread over the ids).
     support.execute(
@@ -56,6 +58,11 @@ def seed(accounts: int, changed: int, now: datetime) -> None:
             SELECT 'new-' || id, 1000000, 1000000.00, 'USD', %s, %s, id FROM {account}
             WHERE id %% %s = 0 LIMIT %s""",
         [now - timedelta(hours=1), now - timedelta(hours=1), max(accounts // changed, 1), changed],
+    )
+    support.execute(
+        f"""UPDATE {customer_tier} SET next_reevaluation_at = %s WHERE account_id IN
+               (SELECT account_id FROM {qualifying} WHERE order_id LIKE 'new-%%')""",
+        [now - timedelta(hours=1)],
     )
     support.analyze()
 
@@ -98,7 +105,12 @@ def main() -> dict[str, Any]:
     small = run(size.accounts_small, size.changed, None)
     big = run(size.accounts_big, size.changed, size.reeval_budget_s)
     support.empty_tables()
-    goals = {"big_run_under_10_s": big["seconds"] < 10 and not big["extrapolated"]}
+    goals = {
+        "big_run_under_10_s": big["seconds"] < 10 and not big["extrapolated"],
+        # Not vacuous: the run visited exactly the changed accounts, in both sizes.
+        "evaluated_the_changed_accounts": small["evaluated"] == small["changed"]
+        and big["evaluated"] == big["changed"],
+    }
     return {
         "small": small,
         "big": big,

@@ -148,7 +148,8 @@ LOG_BOUND = 16.5
 
 def _minimise(optimize: Any, negative: Any, start: Any) -> Any:
     """L-BFGS-B with the analytic gradient within the bounds, restarted once from its own
-    answer; ``ModelFitError`` when an estimate ends on a bound."""
+    answer; ``ModelFitError`` when an estimate ends on a bound.
+    """
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
     result = optimize.minimize(negative, start, method="L-BFGS-B", jac=True, bounds=bounds)
     result = optimize.minimize(negative, result.x, method="L-BFGS-B", jac=True, bounds=bounds)
@@ -162,7 +163,8 @@ def _minimise(optimize: Any, negative: Any, start: Any) -> Any:
 
 def _dot(left: Any, right: Any) -> Any:
     """Σ left·right of two vectors, without BLAS: on a busy machine its threads made one
-    dot product of 200 thousand numbers 50 times slower than multiplying and summing."""
+    dot product of 200 thousand numbers 50 times slower than multiplying and summing.
+    """
     return (left * right).sum()
 
 
@@ -334,7 +336,8 @@ def fit_gamma_gamma(customers: Sequence[CustomerSummary]) -> GammaGammaParameter
 def fit_gamma_gamma_weighted(x: Any, m: Any, weights: Any) -> GammaGammaParameters:
     """``fit_gamma_gamma`` on rows (x, m̄) each standing for ``weights`` customers (arrays);
     rows without a repeat purchase or spend are left out. Raises ``ModelFitError`` for
-    fewer than two repeat buyers with spend."""
+    fewer than two repeat buyers with spend.
+    """
     numpy, optimize, special = _scipy()
     x, m, weights = (numpy.asarray(v, dtype=float) for v in (x, m, weights))
     keep = (x > 0) & (m > 0)

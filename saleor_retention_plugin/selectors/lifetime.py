@@ -61,7 +61,8 @@ def customer_summaries(
 @dataclass(frozen=True)
 class ModelInputs:
     """The models' inputs as rows (x, t_x days, T days, m̄) each standing for ``weights``
-    customers; ``keys`` gives each row's customer when rows are customers (the fallback)."""
+    customers; ``keys`` gives each row's customer when rows are customers (the fallback).
+    """
 
     rows: list[tuple[int, int, int, float]]
     weights: list[int]
@@ -108,7 +109,8 @@ def predicted_value(
     scope: ChannelScope, horizon_weeks: int = 52, facts: Sequence[OrderFact] | None = None
 ) -> PredictedValue:
     """Fits both models on the channel's grouped inputs and predicts per row, vectorised:
-    customers, P(alive), expected orders and value add up over the rows' weights."""
+    customers, P(alive), expected orders and value add up over the rows' weights.
+    """
     inputs = model_inputs(scope, facts)
     customers = sum(inputs.weights)
     repeat = sum(w for row, w in zip(inputs.rows, inputs.weights, strict=True) if row[0] > 0)

@@ -96,7 +96,13 @@ def apply_points(intake: OrderIntake) -> None:
 def apply_tier_progress(intake: OrderIntake) -> None:
     """Record what the order counts towards tiers; upgrade at once (never downgrade)."""
     change = tiers.apply_order_to_tiers(
-        intake.snapshot, intake.settings, value=intake.value, points=intake.points, now=intake.now
+        intake.snapshot,
+        intake.settings,
+        value=intake.value,
+        points=intake.points,
+        now=intake.now,
+        # Locked by the ledger in this intake's transaction: not read and locked again.
+        locked_account=intake.points.account if intake.points else None,
     )
     intake.tier_change = change.to_code if change else ""
 

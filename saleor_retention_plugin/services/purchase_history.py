@@ -54,11 +54,26 @@ _LINE_COLUMNS = [
     "quantity",
     "unit_price_net",
 ]
-# ON CONFLICT ... DO UPDATE: PostgreSQL and SQLite 3.24+ alike.
+_ORDERS = PurchasedOrder._meta.db_table
+# An order already re-keyed to a customer (a merged guest) or anonymised keeps its owner:
+# a late event carrying the guest's email must not split the customer again. Decided in
+# the statement itself (the stored row is locked by the upsert), so no read comes first.
+_KEEPS_ITS_OWNER = (
+    f"({_ORDERS}.customer_key LIKE 'anonymised:%%' OR ({_ORDERS}.customer_key LIKE "
+    "'customer:%%' AND excluded.customer_key LIKE 'email:%%'))"
+)
+_OWNER_COLUMNS = ("customer_key", "customer_id", "email")
+# ON CONFLICT ... DO UPDATE ... RETURNING: PostgreSQL and SQLite 3.35+ alike.
 _UPSERT_ORDER = (
-    f"INSERT INTO {PurchasedOrder._meta.db_table} ({', '.join(_ORDER_COLUMNS)}) "
+    f"INSERT INTO {_ORDERS} ({', '.join(_ORDER_COLUMNS)}) "
     f"VALUES ({', '.join(['%s'] * len(_ORDER_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
-    + ", ".join(f"{column} = excluded.{column}" for column in _ORDER_COLUMNS[1:])
+    + ", ".join(
+        f"{column} = CASE WHEN {_KEEPS_ITS_OWNER} THEN {_ORDERS}.{column} "
+        f"ELSE excluded.{column} END"
+        if column in _OWNER_COLUMNS
+        else f"{column} = excluded.{column}"
+        for column in _ORDER_COLUMNS[1:]
+    )
 )
 _INSERT_LINE = (
     f"INSERT INTO {PurchasedLine._meta.db_table} ({', '.join(_LINE_COLUMNS)}) "
@@ -97,37 +112,39 @@ def record_purchases(
     # No savepoint: nothing below is caught and retried, and the order intake calls this
     # inside its own transaction for every order.
     with transaction.atomic(savepoint=False):
-        existing = {
-            row["order_id"]: row
-            for row in PurchasedOrder.objects.select_for_update()
-            .filter(order_id__in=list(latest))
-            .values("order_id", "customer_key", "customer_id", "email")
-        }
         ops = connection.ops
-        order_rows = []
-        for record in latest.values():
-            key, customer_id, email = record.customer_key, record.customer_id, record.email
-            earlier = existing.get(record.order_id)
-            if earlier and _keeps_its_owner(earlier["customer_key"], key):
-                key = earlier["customer_key"]
-                customer_id, email = earlier["customer_id"], earlier["email"]
-            order_rows.append(
-                (
-                    record.order_id, record.channel_slug, key, customer_id, email,
-                    ops.adapt_datetimefield_value(record.placed_at), record.status,
-                    record.counts_as_purchase, record.currency,
-                    ops.adapt_decimalfield_value(record.net_goods_amount, 14, 2),
-                    record.used_voucher, record.used_discount, record.voucher_code, source,
-                    ops.adapt_datetimefield_value(now),
-                )
-            )  # fmt: skip
+        order_rows = [
+            (
+                record.order_id, record.channel_slug, record.customer_key, record.customer_id,
+                record.email, ops.adapt_datetimefield_value(record.placed_at), record.status,
+                record.counts_as_purchase, record.currency,
+                ops.adapt_decimalfield_value(record.net_goods_amount, 14, 2),
+                record.used_voucher, record.used_discount, record.voucher_code, source,
+                ops.adapt_datetimefield_value(now),
+            )
+            for record in latest.values()
+        ]  # fmt: skip
         # Raw statements: the ORM's bulk_create spends most of a backfill compiling SQL.
         with connection.cursor() as cursor:
-            cursor.executemany(_UPSERT_ORDER, order_rows)
-        ids = dict(
-            PurchasedOrder.objects.filter(order_id__in=list(latest)).values_list("order_id", "pk")
-        )
-        PurchasedLine.objects.filter(order_id__in=list(ids.values())).delete()
+            if len(order_rows) == 1:
+                # One order (every order event): its id comes back with the upsert, and on
+                # PostgreSQL whether the row is new (``xmax = 0``): a new row has no lines
+                # to replace.
+                inserted = "(xmax = 0)" if connection.vendor == "postgresql" else "false"
+                cursor.execute(_UPSERT_ORDER + f" RETURNING id, {inserted}", order_rows[0])
+                order_pk, is_new = cursor.fetchone()
+                ids = {order_rows[0][0]: order_pk}
+                stored = [] if is_new else [order_pk]
+            else:
+                cursor.executemany(_UPSERT_ORDER, order_rows)
+                ids = dict(
+                    PurchasedOrder.objects.filter(order_id__in=list(latest)).values_list(
+                        "order_id", "pk"
+                    )
+                )
+                stored = list(ids.values())
+        if stored:
+            PurchasedLine.objects.filter(order_id__in=stored).delete()
         line_rows = [
             (
                 ids[record.order_id], line.line_id, line.variant_id, line.product_id,
@@ -141,12 +158,6 @@ def record_purchases(
             with connection.cursor() as cursor:
                 cursor.executemany(_INSERT_LINE, line_rows)
     return len(latest)
-
-
-def _keeps_its_owner(stored_key: str, incoming_key: str) -> bool:
-    if stored_key.startswith("anonymised:"):
-        return True
-    return stored_key.startswith("customer:") and incoming_key.startswith("email:")
 
 
 def merge_guest_purchases(customer_id: int, email: str | None) -> int:

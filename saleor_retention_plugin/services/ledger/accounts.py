@@ -18,9 +18,18 @@ logger = logging.getLogger(__name__)
 
 
 def account_for(
-    channel_slug: str, customer_id: int | None, email: str | None, *, merge_guests: bool = False
+    channel_slug: str,
+    customer_id: int | None,
+    email: str | None,
+    *,
+    merge_guests: bool = False,
+    lock: bool = False,
 ) -> LoyaltyAccount:
     """The live account of a customer (or of a guest email) in a channel, created if needed.
+
+    With ``lock`` (inside a transaction) the account is read with its row lock
+    (``SELECT ... FOR UPDATE``), so a writer needs no second query to lock it; a merge
+    below re-reads it, as the merge changed its balance.
 
     With ``merge_guests`` (only for an email the customer proved is theirs: a confirmed
     Saleor account), the customer's account first absorbs the guest account of that
@@ -29,20 +38,21 @@ def account_for(
     stranger's guest points.
     """
     email = normalise_email(email)
+    accounts = LoyaltyAccount.objects.select_for_update() if lock else LoyaltyAccount.objects
     if customer_id is not None:
         account, _ = _get_or_create(
-            LoyaltyAccount.objects.filter(channel_slug=channel_slug, customer_id=customer_id),
+            accounts.filter(channel_slug=channel_slug, customer_id=customer_id),
             channel_slug=channel_slug,
             customer_id=customer_id,
             email=email,
         )
-        if email and merge_guests:
-            _merge_guests_into(account, email)
+        if email and merge_guests and _merge_guests_into(account, email) and lock:
+            account.refresh_from_db()
         return account
     if email is None:
         raise LedgerError("A guest account needs an email address.")
     account, _ = _get_or_create(
-        LoyaltyAccount.objects.in_channel(channel_slug).open_guests_with_email(email),
+        accounts.in_channel(channel_slug).open_guests_with_email(email),
         channel_slug=channel_slug,
         customer_id=None,
         email=email,

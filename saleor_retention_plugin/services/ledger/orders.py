@@ -6,7 +6,7 @@ Called by the order intake (``services.order_intake``) with the order as it now 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,9 @@ class OrderPointsOutcome:
     net_points: int | None = None
     # The order had earned before this call: an earlier intake already applied it.
     earned_before: bool = False
+    # The account row as written, locked until the caller's transaction ends (the order
+    # intake hands it to the tiers, which then need not read and lock it again).
+    account: LoyaltyAccount | None = field(default=None, compare=False, repr=False)
 
 
 def sync_order_points(
@@ -83,21 +86,27 @@ def sync_order_points(
             order.order_id, None, skipped_reason="not yet qualifying", net_points=0
         )
 
-    if already:
-        # The order's points stay on the account that earned them. A guest order keeps no
-        # user in Saleor after the guest registers, and an anonymised customer has no id:
-        # looking the account up again would open a fresh account and overdraw it.
-        account_id = already[0]["account_id"]
-    else:
-        account_id = account_for(
-            order.channel_slug, order.customer_id, order.email, merge_guests=order.email_verified
-        ).pk
     earned_now = 0
     taken_now = written_off_now = 0
     # Inside the order intake's transaction no savepoint is needed: any error rolls the
     # whole intake back.
     with transaction.atomic(savepoint=False):
-        account = _lock_live(account_id)
+        if already:
+            # The order's points stay on the account that earned them. A guest order keeps
+            # no user in Saleor after the guest registers, and an anonymised customer has
+            # no id: looking the account up again would open a fresh account and overdraw it.
+            account = _lock_live(already[0]["account_id"])
+        else:
+            # Found (or opened) with its row lock: one query instead of a read and a lock.
+            account = account_for(
+                order.channel_slug,
+                order.customer_id,
+                order.email,
+                merge_guests=order.email_verified,
+                lock=True,
+            )
+            if account.merged_into_id is not None:
+                account = _lock_live(account.merged_into_id)
         # Re-read under the lock: a concurrent task for the same order may have run,
         # possibly on another account (a guest's, merged into a customer's meanwhile).
         already = list(
@@ -155,6 +164,7 @@ def sync_order_points(
         written_off=written_off_now,
         net_points=max(earned - taken_before - taken_now - written_off_now, 0),
         earned_before=earned > earned_now,
+        account=account,
     )
 
 

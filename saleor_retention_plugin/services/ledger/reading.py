@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Case, DateTimeField, F, Q, Sum, When
 from django.utils import timezone
 
 from ...models import LoyaltyAccount, PointsLot
@@ -32,28 +33,47 @@ class AccountSummary:
 def summarise_account(
     account: LoyaltyAccount, *, now: datetime | None = None, expiring_within_days: int = 30
 ) -> AccountSummary:
-    """Balance, spendable, pending and soon-expiring points: one query over open lots."""
+    """Balance, spendable, pending and soon-expiring points: one aggregate query.
+
+    The open lots are summed in the database, grouped by their expiry moment when it
+    falls within ``expiring_within_days`` (all other lots in one group), so the read
+    returns one row per soon-expiring moment however many lots the account keeps open
+    (issue 12: a customer keeping 10,000 open lots read every one of them).
+    """
     now = now or timezone.now()
-    lots = list(
+    horizon = now + timedelta(days=expiring_within_days)
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    rows = (
         PointsLot.objects.filter(account=account)
         .open()
-        .values_list("remaining", "available_at", "expires_at")
+        .annotate(
+            expiring_at=Case(
+                When(expires_at__gt=now, expires_at__lte=horizon, then=F("expires_at")),
+                default=None,
+                output_field=DateTimeField(),
+            )
+        )
+        .values("expiring_at")
+        .annotate(
+            expiring=Sum("remaining"),
+            pending=Sum("remaining", filter=live & Q(available_at__gt=now)),
+            expired=Sum("remaining", filter=Q(expires_at__lte=now)),
+        )
+        .order_by()
+        .values_list("expiring_at", "expiring", "pending", "expired")
     )
-    live = [lot for lot in lots if lot[2] is None or lot[2] > now]
-    pending = sum(remaining for remaining, available_at, _ in live if available_at > now)
-    horizon = now + timedelta(days=expiring_within_days)
-    expiring: dict[datetime, int] = {}
-    for remaining, _, expires_at in live:
-        if expires_at is not None and expires_at <= horizon:
-            expiring[expires_at] = expiring.get(expires_at, 0) + remaining
-    spendable = account.balance - pending - sum(r for r, _, e in lots if e is not None and e <= now)
+    pending = expired = 0
+    expiring: list[ExpiringPoints] = []
+    for moment, points, pending_here, expired_here in rows:
+        pending += pending_here or 0
+        expired += expired_here or 0
+        if moment is not None:
+            expiring.append(ExpiringPoints(points, moment))
     return AccountSummary(
         account_id=account.pk,
         balance=account.balance,
-        spendable=spendable,
+        spendable=account.balance - pending - expired,
         pending=pending,
         lifetime_earned=account.lifetime_earned,
-        expiring_soon=tuple(
-            ExpiringPoints(points, moment) for moment, points in sorted(expiring.items())
-        ),
+        expiring_soon=tuple(sorted(expiring, key=lambda item: item.expires_at)),
     )

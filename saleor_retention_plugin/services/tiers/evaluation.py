@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ...domain import tiers as rules
@@ -133,9 +133,14 @@ def apply_order_to_tiers(
     value: OrderValue | None = None,
     points: OrderPointsOutcome | None = None,
     now: datetime | None = None,
+    locked_account: LoyaltyAccount | None = None,
 ) -> TierChange | None:
     """Record what the order counts towards tiers and upgrade the account if it now
     qualifies for a better tier. Never downgrades. Idempotent per order.
+
+    ``locked_account``: the account row the caller already locked in the current
+    transaction (the order intake passes the ledger's); when it holds the order, the
+    evaluation uses it instead of reading and locking it again.
 
     The order counts its net points (what it earned less what it took back, from the
     ledger) and its net goods (``order_value``: the same refund rule as the ledger). Call
@@ -146,8 +151,6 @@ def apply_order_to_tiers(
     a snapshot from earlier in its life (not yet paid, a replay of the paid event after
     the cancellation) lowers nothing back up; refunds and cancellation only lower it.
     """
-    from ..ledger import LedgerError, account_for
-
     now = now or timezone.now()
     if order.currency != order.channel_currency:
         return None
@@ -157,6 +160,40 @@ def apply_order_to_tiers(
     else:
         net_points, earning_account = _order_points(order.order_id)
     qualifies = order_earns_points(order, settings.ledger.credit_trigger)
+    holder: int | None = None
+    if points is not None and points.earned and not points.earned_before and qualifies:
+        # The order's first booking (the ledger earned on it just now): its record almost
+        # never exists yet, so it is inserted at once, and read only if one did exist.
+        holder = _insert_first_record(order, points.account_id, net_points, value, now)
+    if holder is None:
+        holder = _record_order(order, value, net_points, earning_account, qualifies)
+        if holder is None:
+            return None
+    _, change = _evaluate(
+        holder,
+        settings.membership,
+        TierChange.Reason.QUALIFYING_ORDER,
+        False,
+        now,
+        {"order_id": order.order_id, "order_number": order.number},
+        locked_account=(
+            locked_account if locked_account is not None and locked_account.pk == holder else None
+        ),
+    )
+    return change
+
+
+def _record_order(
+    order: OrderSnapshot,
+    value: OrderValue,
+    net_points: int,
+    earning_account: int | None,
+    qualifies: bool,
+) -> int | None:
+    """Write what the order counts now; the id of the account holding it, or None when
+    nothing changed (or nobody can hold it)."""
+    from ..ledger import LedgerError, account_for
+
     record = QualifyingOrder.objects.filter(order_id=order.order_id).first()
     if record is None:
         if not qualifies and net_points == 0:
@@ -194,14 +231,40 @@ def apply_order_to_tiers(
         record.save(update_fields=["account", "points_earned", "amount_spent", "updated_at"])
     else:
         return None  # nothing the order counts changed: the tier cannot have changed
-    return evaluate_account(
-        holder,
-        settings=settings.membership,
-        reason=TierChange.Reason.QUALIFYING_ORDER,
-        allow_downgrade=False,
-        now=now,
-        details={"order_id": order.order_id, "order_number": order.number},
-    )
+    return holder
+
+
+def _insert_first_record(
+    order: OrderSnapshot,
+    account_id: int | None,
+    net_points: int,
+    value: OrderValue,
+    now: datetime,
+) -> int | None:
+    """Insert the order's record unless one exists (one statement); the holder's id when
+    it was inserted, None when a record already existed (or nobody holds the order)."""
+    if account_id is None:
+        return None
+    table = QualifyingOrder._meta.db_table
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} (account_id, order_id, points_earned, amount_spent,
+                   currency, placed_at, updated_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (order_id) DO NOTHING RETURNING id""",
+            [
+                account_id,
+                order.order_id,
+                net_points,
+                ops.adapt_decimalfield_value(value.net_goods_amount, 14, 2),
+                order.currency,
+                ops.adapt_datetimefield_value(order.created_at),
+                ops.adapt_datetimefield_value(now),
+            ],
+        )
+        inserted = cursor.fetchone()
+    return account_id if inserted else None
 
 
 def _order_points(order_id: str) -> tuple[int, int | None]:
@@ -240,16 +303,21 @@ def _evaluate(
     now: datetime,
     details: Mapping[str, Any] | None,
     channel_tiers: list[MembershipTier] | None = None,
+    locked_account: LoyaltyAccount | None = None,
 ) -> tuple[rules.Move, TierChange | None]:
     with transaction.atomic(savepoint=False):
         # Lock first and read what the lock protects: a guest merged into another account
         # has no tier of its own (its orders count for the account it joined).
-        account = LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        account = (
+            locked_account
+            or LoyaltyAccount.objects.select_for_update().filter(pk=account_id).first()
+        )
         if account is None or account.merged_into_id is not None:
             return rules.Move.STAY, None
+        # The ranks and thresholds only: the benefits are not needed to decide.
         tiers = (
             channel_tiers
-            or tiers_of_channel(account.channel_slug)
+            or list(MembershipTier.objects.in_channel(account.channel_slug))
             or seed_default_tiers(account.channel_slug, settings)
         )
         ladder = [_rule(t) for t in tiers]
@@ -271,7 +339,9 @@ def _evaluate(
         change = None
         if decision.move in (rules.Move.UPGRADE, rules.Move.DOWNGRADE) and new_tier is not None:
             why = TierChange.Reason.JOINED if current is None else reason
-            change = _record_change(account_id, current, new_tier, why, value, now, details)
+            change = _record_change(
+                account_id, current, new_tier, why, value, now, details, account=account
+            )
             if membership is None:
                 membership = CustomerTier(
                     account_id=account_id, channel_slug=account.channel_slug, tier=new_tier

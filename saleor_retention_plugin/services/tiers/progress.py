@@ -76,7 +76,11 @@ def _record_change(
     value: Decimal | None,
     now: datetime,
     details: Mapping[str, Any] | None = None,
+    *,
+    account: LoyaltyAccount | None = None,
 ) -> TierChange:
+    """Record the change and announce it after commit; ``account``, when the caller has
+    the row, saves reading the customer id again."""
     change = TierChange.objects.create(
         account_id=account_id,
         from_tier=from_tier,
@@ -92,9 +96,13 @@ def _record_change(
         signals.tier_changed,
         account_id=account_id,
         channel_slug=to_tier.channel_slug,
-        customer_id=LoyaltyAccount.objects.filter(pk=account_id)
-        .values_list("customer_id", flat=True)
-        .first(),
+        customer_id=(
+            account.customer_id
+            if account is not None
+            else LoyaltyAccount.objects.filter(pk=account_id)
+            .values_list("customer_id", flat=True)
+            .first()
+        ),
         change_id=change.pk,
         from_tier=change.from_code,
         to_tier=change.to_code,
