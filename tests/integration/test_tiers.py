@@ -597,6 +597,20 @@ class TestDailyReevaluationFollowsWhatChanged:
 
         assert (report.evaluated, report.grace_started) == (1, 1)
 
+    def test_an_account_opened_without_an_order_joins_the_entry_tier(self):
+        """An adjustment or a birthday opens an account no order graded: the daily run
+        grades it once (entry tier), then leaves it alone."""
+        now = timezone.now()
+        tiers.seed_default_tiers(CHANNEL, MEMBERSHIP)
+        account = ledger.account_for(CHANNEL, 42, "newcomer@example.com")
+
+        first = tiers.reevaluate_channel(CHANNEL, settings=MEMBERSHIP, now=now)
+        second = tiers.reevaluate_channel(CHANNEL, settings=MEMBERSHIP, now=now)
+
+        assert (first.evaluated, first.upgraded) == (1, 1)
+        assert CustomerTier.objects.get(account=account).tier.code == "member"
+        assert second.evaluated == 0
+
     def test_a_threshold_change_still_visits_everyone(self):
         now = timezone.now()
         for customer_id in range(1, 4):

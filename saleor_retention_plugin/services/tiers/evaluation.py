@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ...domain import tiers as rules
@@ -401,7 +402,11 @@ def reevaluate_channel(
     accounts = LoyaltyAccount.objects.in_channel(channel_slug).live()
     if reason == TierChange.Reason.REEVALUATION:
         due = CustomerTier.objects.in_channel(channel_slug).reevaluation_due(now)
-        accounts = accounts.filter(pk__in=due.values("account_id"))
+        # Plus accounts never graded (opened by an adjustment or a birthday, not an
+        # order): they join the entry tier here. An anti-join on the tier row's unique
+        # account index, so it stays cheap as the shop grows.
+        never_graded = ~Exists(CustomerTier.objects.filter(account_id=OuterRef("pk")))
+        accounts = accounts.filter(Q(pk__in=due.values("account_id")) | never_graded)
     last_id = 0
     while True:
         ids = list(
