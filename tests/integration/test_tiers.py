@@ -599,7 +599,8 @@ class TestDailyReevaluationFollowsWhatChanged:
 
     def test_an_account_opened_without_an_order_joins_the_entry_tier(self):
         """An adjustment or a birthday opens an account no order graded: the daily run
-        grades it once (entry tier), then leaves it alone."""
+        grades it once (entry tier), then leaves it alone.
+        """
         now = timezone.now()
         tiers.seed_default_tiers(CHANNEL, MEMBERSHIP)
         account = ledger.account_for(CHANNEL, 42, "newcomer@example.com")
