@@ -598,8 +598,9 @@ class TestDailyReevaluationFollowsWhatChanged:
         assert (report.evaluated, report.grace_started) == (1, 1)
 
     def test_an_account_opened_without_an_order_joins_the_entry_tier(self):
-        """An adjustment or a birthday opens an account no order graded: the daily run
-        grades it once (entry tier), then leaves it alone.
+        """The daily run grades an account no order graded, once.
+
+        An adjustment or a birthday opens such an account; it joins the entry tier.
         """
         now = timezone.now()
         tiers.seed_default_tiers(CHANNEL, MEMBERSHIP)
