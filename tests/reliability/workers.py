@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -101,21 +100,7 @@ class Workers:
     def start(self) -> subprocess.Popen[bytes]:
         log = (self.directory / f"worker{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tests.celery_app",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "-Q",
-                self.queue,
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            tests.celery_app.worker_command(self.queue),
             cwd=REPO_ROOT,
             env=self.env(),
             stdout=log,
