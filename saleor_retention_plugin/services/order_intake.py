@@ -24,9 +24,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..domain.carts import PlacedOrder
+from ..domain.earning import order_multiplier
 from ..domain.history import purchase_record_from_snapshot
 from ..domain.orders import NON_EARNING_STATUSES, OrderSnapshot, OrderValue, order_value
-from . import ledger, mall, purchase_history, tiers
+from . import ledger, mall, member_days, purchase_history, tiers
 from .codes import CODE_PREFIX
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from ..conf import ChannelSettings
+    from ..models import LoyaltyAccount
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +87,20 @@ class OrderOutcome:
 
 def apply_points(intake: OrderIntake) -> None:
     """Earn once when the order qualifies; take back the refunded share of the goods."""
+    order = intake.snapshot
+
+    def multiplier_for_account(account: LoyaltyAccount) -> Decimal:
+        # Asked only when the order earns for the first time: a member day's multiplier
+        # (by when the order was placed) on top of the tier's.
+        return order_multiplier(
+            tiers.points_multiplier_for_account(account),
+            member_days.member_day_multiplier(order.channel_slug, order.created_at),
+        )
+
     intake.points = ledger.sync_order_points(
-        intake.snapshot,
+        order,
         intake.settings.ledger,
-        multiplier_for_account=tiers.points_multiplier_for_account,
+        multiplier_for_account=multiplier_for_account,
         now=intake.now,
     )
 
