@@ -24,6 +24,13 @@ class CareStepKind(enum.StrEnum):
     RELATED = "related"  # related products
     COUPON = "coupon"  # a single-use repurchase coupon
 
+    @property
+    def number(self) -> int:
+        """The step number of the ``care`` flow's messages and templates (``step_<n>``),
+        fixed per kind whichever steps a channel switched off: 1 satisfaction, 2 review,
+        3 related products, 4 coupon."""
+        return list(CareStepKind).index(self) + 1
+
 
 class CareAnchor(enum.StrEnum):
     FULFILMENT = "fulfilment"  # Saleor's fulfilment of the order starts the clock

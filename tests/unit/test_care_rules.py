@@ -151,3 +151,8 @@ def test_scores_are_whole_numbers_1_to_5(score, ok):
 
 def test_a_score_at_or_below_the_threshold_is_low():
     assert [is_low_score(score, 2) for score in range(1, 6)] == [True, True, False, False, False]
+
+
+def test_each_kind_has_a_fixed_step_number_for_messages_and_templates():
+    assert [kind.number for kind in CareStepKind] == [1, 2, 3, 4]
+    assert CareStepKind.COUPON.number == 4
