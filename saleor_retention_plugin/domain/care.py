@@ -26,9 +26,11 @@ class CareStepKind(enum.StrEnum):
 
     @property
     def number(self) -> int:
-        """The step number of the ``care`` flow's messages and templates (``step_<n>``),
-        fixed per kind whichever steps a channel switched off: 1 satisfaction, 2 review,
-        3 related products, 4 coupon."""
+        """The step number of the ``care`` flow's messages and templates (``step_<n>``).
+
+        Fixed per kind whichever steps a channel switched off: 1 satisfaction, 2 review,
+        3 related products, 4 coupon.
+        """
         return list(CareStepKind).index(self) + 1
 
 

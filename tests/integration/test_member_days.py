@@ -16,6 +16,7 @@ from saleor_retention_plugin.services.errors import InvalidInput
 from saleor_retention_plugin.services.member_days import (
     member_day_announcements_due,
     member_day_multiplier,
+    order_earning_multiplier,
     schedule_member_day,
     update_member_day,
 )
@@ -250,6 +251,26 @@ def test_the_member_day_multiplies_the_tiers_multiplier():
 
     assert tier_multiplier > 1
     assert outcome.earned == int(100 * tier_multiplier * 2)
+
+
+def test_the_intakes_multiplier_is_one_query_and_agrees_with_the_tiers(
+    django_assert_num_queries,
+):
+    ladder = tiers.seed_default_tiers(CHANNEL)
+    gold = next(tier for tier in ladder if tier.code == "gold")
+    account = ledger.account_for(CHANNEL, 8, None)
+    CustomerTier.objects.create(
+        account=account, channel_slug=CHANNEL, tier=gold, achieved_at=timezone.now()
+    )
+    day(multiplier="2.5")
+    tier_multiplier = tiers.points_multiplier_for_account(account)
+    with django_assert_num_queries(1):
+        inside = order_earning_multiplier(account, START)
+    with django_assert_num_queries(1):
+        outside = order_earning_multiplier(account, START - timedelta(seconds=1))
+    assert (inside, outside) == (tier_multiplier * Decimal("2.5"), tier_multiplier)
+    plain = ledger.account_for(CHANNEL, 9, None)
+    assert order_earning_multiplier(plain, START) == Decimal("2.5")
 
 
 def test_points_are_counted_by_when_the_order_was_placed_not_when_it_was_paid():
