@@ -18,6 +18,7 @@ from ..models import MemberDay as MemberDayModel
 from ..services import care, member_days
 from .errors import MutationError, permission_denied_error
 from .ids import to_global_id
+from .limits import reads_database
 from .mutations import LoyaltyMutation, decode_id
 from .scalars import DateTime, Decimal, JSONString
 from .users import user_exists
@@ -166,6 +167,7 @@ class CareQueries(graphene.ObjectType):
     )
 
     @staticmethod
+    @reads_database
     def resolve_member_days(root: Any, info: Any) -> list[MemberDayModel]:
         if not info.context.can_manage:
             raise permission_denied_error()
