@@ -23,6 +23,7 @@ from saleor_retention_plugin.services.birthday_greetings import (
     record_birthday_greeting,
     tier_birthday_gifts,
 )
+from saleor_retention_plugin.services.errors import InvalidInput
 
 pytestmark = pytest.mark.django_db
 
@@ -151,3 +152,39 @@ def test_guests_and_merged_accounts_are_not_greeted():
         merged_into=ledger.account_for(CHANNEL, None, "x@example.com")
     )
     assert due_at(datetime(2026, 6, 15, 2, tzinfo=UTC)) == []
+
+
+def test_a_tier_may_give_a_coupon_only(ladder):
+    TierBenefit.objects.filter(tier=ladder["silver"]).delete()
+    tiers.create_benefit(
+        ladder["silver"].pk, kind=BenefitKind.BIRTHDAY_GIFT, config={"coupon": " 5 "}
+    )
+    account = member(2, 6, 15, "silver", ladder)
+    now = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
+    (due,) = birthday_greetings_due(CHANNEL, SHANGHAI, now)
+
+    assert due.gift == BirthdayGift(0, "5")
+    assert record_birthday_greeting(CHANNEL, due, SHANGHAI, now=now) is True
+    account.refresh_from_db()
+    assert account.balance == 0
+    assert BirthdayGreeting.objects.get().gift_coupon == "5"
+
+
+@pytest.mark.parametrize(
+    ("value", "config", "field"),
+    [
+        (None, {}, "value"),  # neither points nor a coupon
+        (None, {"coupon": "0%"}, "config"),
+        (None, {"coupon": "150%"}, "config"),
+        (100, {"coupon": "lots"}, "config"),
+        ("2.5", {}, "value"),
+    ],
+)
+def test_a_gift_that_cannot_be_given_is_refused(ladder, value, config, field):
+    before = list(TierBenefit.objects.values_list("pk", flat=True))
+    with pytest.raises(InvalidInput) as refused:
+        tiers.create_benefit(
+            ladder["member"].pk, kind=BenefitKind.BIRTHDAY_GIFT, value=value, config=config
+        )
+    assert field in {error.field for error in refused.value.errors}
+    assert list(TierBenefit.objects.values_list("pk", flat=True)) == before
