@@ -188,3 +188,14 @@ def test_a_gift_that_cannot_be_given_is_refused(ladder, value, config, field):
         )
     assert field in {error.field for error in refused.value.errors}
     assert list(TierBenefit.objects.values_list("pk", flat=True)) == before
+
+
+def test_finding_who_is_due_costs_the_same_for_one_or_many(ladder, django_assert_num_queries):
+    now = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
+    member(1, 6, 15, "gold", ladder)
+    with django_assert_num_queries(2):
+        assert len(birthday_greetings_due(CHANNEL, SHANGHAI, now)) == 1
+    for customer_id in range(2, 40):
+        member(customer_id, 6, 15 if customer_id % 2 else 16, "silver", ladder)
+    with django_assert_num_queries(2):
+        assert len(birthday_greetings_due(CHANNEL, SHANGHAI, now)) == 20

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
+from django.utils import timezone
 
 from saleor_retention_plugin.conf import ChannelSettings
+from saleor_retention_plugin.domain.care import CareStepKind
 from saleor_retention_plugin.graphql.requestor import MANAGE_USERS
-from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry, ReviewAward
+from saleor_retention_plugin.models import (
+    LoyaltyAccount,
+    PointsEntry,
+    PurchasedOrder,
+    ReviewAward,
+    SatisfactionRating,
+)
 from saleor_retention_plugin.services import ledger
 from saleor_retention_plugin.services.care import (
     ReviewPointsOff,
     award_review_points,
+    care_step_still_due,
     revoke_review_points,
 )
 from saleor_retention_plugin.services.errors import InvalidInput, NotFound
@@ -189,3 +200,37 @@ def test_staff_remove_a_review_through_the_api(api, staff_token, customer_token)
     assert result["award"]["takenBack"] == 50
     assert result["award"]["revokedAt"]
     assert balance(42) == 0
+
+
+# --- is a care step still due (asked at send time) ---------------------------------------------
+
+
+def purchased(order_id: str, *, counts: bool = True, amount: str = "50.00") -> None:
+    PurchasedOrder.objects.create(
+        order_id=order_id,
+        channel_slug=CHANNEL,
+        customer_key="customer:42",
+        customer_id=42,
+        placed_at=timezone.now(),
+        status="fulfilled" if counts else "canceled",
+        counts=counts,
+        currency="USD",
+        net_goods_amount=Decimal(amount),
+    )
+
+
+def test_care_steps_stop_for_cancelled_refunded_unknown_or_rated_orders():
+    purchased("kept")
+    purchased("cancelled", counts=False)
+    purchased("refunded", amount="0")
+
+    assert care_step_still_due("kept", CareStepKind.SATISFACTION)
+    assert care_step_still_due("kept", CareStepKind.COUPON)
+    for order_id in ("cancelled", "refunded", "never-seen"):
+        assert not care_step_still_due(order_id, CareStepKind.REVIEW)
+
+    SatisfactionRating.objects.create(
+        channel_slug=CHANNEL, order_id="kept", customer_id=42, score=4, rated_at=timezone.now()
+    )
+    assert not care_step_still_due("kept", CareStepKind.SATISFACTION)
+    assert care_step_still_due("kept", CareStepKind.REVIEW)
