@@ -21,13 +21,13 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from .config_care import CARE_FIELDS, CareSettings
 from .config_fields import (
     DELIVERY_FIELDS,
     LEDGER_FIELDS,
     MEMBERSHIP_FIELDS,
     REMINDER_FIELDS,
     SECRET_FIELD_TYPES,
-    SETTING_FIELDS,
     DeliveryChannelName,
     FieldType,
     OverdraftPolicy,
@@ -36,6 +36,7 @@ from .config_fields import (
     delivery_channel_names,
     parse_delivery_channel,
 )
+from .config_fields import SETTING_FIELDS as CORE_FIELDS
 from .config_values import (
     MAX_HOLDOUT_PERCENT,
     MAX_POINTS_PER_CURRENCY_UNIT,
@@ -61,6 +62,9 @@ from .domain.contact_rules import FrequencyCap, QuietHours
 # Declared in the domain (whose rules read it); importable from here as before.
 from .domain.credit_trigger import CreditTrigger
 from .domain.schedules import DiscountKind, Incentive, ReminderSeries
+
+# Every setting of a channel; post-purchase care and birthdays are declared in config_care.
+SETTING_FIELDS: tuple[SettingField, ...] = CORE_FIELDS + CARE_FIELDS
 
 
 class InvalidConfiguration(ValueError):
@@ -207,6 +211,8 @@ class ChannelSettings:
     delivery: DeliverySettings = DeliverySettings()
     reminders: ReminderSettings = ReminderSettings()
     membership: MembershipSettings = MembershipSettings()
+    # Declared in another module: a factory, as ruff cannot see that it is frozen.
+    care: CareSettings = dataclasses.field(default_factory=CareSettings)
 
     @classmethod
     def from_configuration(
@@ -323,6 +329,7 @@ def _format(value: Any) -> str:
 # The settings API, including what moved to config_fields / config_values (importable
 # from here as before).
 __all__ = [
+    "CARE_FIELDS",
     "DELIVERY_FIELDS",
     "LEDGER_FIELDS",
     "MAX_HOLDOUT_PERCENT",
@@ -334,6 +341,7 @@ __all__ = [
     "REMINDER_FIELDS",
     "SECRET_FIELD_TYPES",
     "SETTING_FIELDS",
+    "CareSettings",
     "ChannelSettings",
     "CreditTrigger",
     "DeliveryChannelName",

@@ -27,6 +27,7 @@ VIEW_MODULES: tuple[str, ...] = (
     "saleor_retention_plugin.graphql.view",
     "saleor_retention_plugin.graphql.report_view",
     "saleor_retention_plugin.delivery.views",
+    "saleor_retention_plugin.delivery.rating_views",
 )
 
 

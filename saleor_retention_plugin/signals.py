@@ -24,6 +24,13 @@ Membership and points mall:
 ``reward_redeemed`` account_id, channel_slug, customer_id, redemption_id, reward_id, points,
                     status ("issued" or, for a prize draw without a prize, "no_prize")
 
+Post-purchase care:
+
+``satisfaction_low_score`` channel_slug, order_id, customer_id, email, score, rating_id
+                    (a rating at or below the channel's threshold, default 2, from a signed
+                    rating link; sent when an order's score becomes low, not again while it
+                    stays low, so a merchant can follow up once)
+
 Internal (the app's own wiring; services announce, ``apps.ready()`` connects the work):
 
 ``tier_thresholds_changed`` channel_slug, reason (a ``TierChange.Reason`` value): a staff
@@ -56,6 +63,7 @@ points_adjusted = Signal()
 tier_changed = Signal()
 reward_redeemed = Signal()
 tier_thresholds_changed = Signal()
+satisfaction_low_score = Signal()
 
 
 def send_after_commit(signal: Signal, **kwargs: Any) -> None:

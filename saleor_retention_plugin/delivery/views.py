@@ -125,7 +125,29 @@ def _page(
     status: int = 200,
     token: str = "",
 ) -> HttpResponse:
-    copy = COPY[language]
+    return confirmation_page(request, language, COPY[language], state, status=status, token=token)
+
+
+def page_language(request: HttpRequest) -> MessageLanguage:
+    """The language of a page customers open from a message: ``?lang=``, else the browser's."""
+    return _page_language(request)
+
+
+def confirmation_page(
+    request: HttpRequest,
+    language: MessageLanguage,
+    copy: dict[str, str],
+    state: str,
+    *,
+    status: int = 200,
+    token: str = "",
+) -> HttpResponse:
+    """A small page for a link from a message.
+
+    It shows ``copy[f"{state}_title"]`` and ``_body``; the ``confirm`` state shows a
+    button (``copy["confirm_button"]``) that POSTs ``token`` back, so link scanners that
+    GET every link in an email change nothing.
+    """
     html = render_to_string(
         PAGE_TEMPLATE,
         {

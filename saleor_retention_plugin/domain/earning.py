@@ -39,3 +39,11 @@ def points_to_take_back(earned: int, order: OrderSnapshot) -> int:
     share = order_value(order).refunded_goods_share
     # Exact fractions: a rounded share (1/3 = 0.333...) would floor 30 * 1/3 to 9.
     return min(earned, int(earned * share))
+
+
+def order_multiplier(tier_multiplier: Decimal, member_day_multiplier: Decimal) -> Decimal:
+    """The multiplier an order earns with: its tier's times the member day's (both ≥ 0).
+
+    A member day doubling points for a gold member who earns 1.5x gives 3x.
+    """
+    return tier_multiplier * member_day_multiplier

@@ -421,13 +421,18 @@ def benefit_errors(
         if value is not None and value < 0:
             errors["value"] = "The minimum order amount cannot be negative."
     elif kind == "birthday_gift":
-        if (
+        # Points (value), a coupon ({"coupon": "10%"}, checked by the service), or both.
+        has_coupon = isinstance(config, Mapping) and bool(config.get("coupon"))
+        if value is None and has_coupon:
+            pass
+        elif (
             value is None
             or value != value.to_integral_value()
             or not (0 < value <= MAX_BIRTHDAY_POINTS)
         ):
             errors["value"] = (
-                f"Enter the birthday gift in whole points, from 1 to {MAX_BIRTHDAY_POINTS}."
+                f"Enter the birthday gift in whole points, from 1 to {MAX_BIRTHDAY_POINTS}"
+                ', or leave it empty and give a coupon in config ({"coupon": "10%"}).'
             )
     elif kind == "early_access":
         if value is not None and (value != value.to_integral_value() or not (1 <= value <= 8760)):

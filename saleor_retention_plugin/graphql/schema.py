@@ -6,6 +6,7 @@ import graphene
 
 from .analytics import AnalyticsQueries
 from .analytics_report import RetentionReportQueries
+from .care import CareMutations, CareQueries
 from .federation import FederationQueries, User
 from .ledger import LedgerMutations, LedgerQueries
 from .membership import MembershipMutations, MembershipQueries
@@ -16,8 +17,13 @@ QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (
     FederationQueries,
     AnalyticsQueries,
     RetentionReportQueries,
+    CareQueries,
 )
-MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (LedgerMutations, MembershipMutations)
+MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (
+    LedgerMutations,
+    MembershipMutations,
+    CareMutations,
+)
 
 
 class Query(*QUERY_PARTS):  # type: ignore[misc]

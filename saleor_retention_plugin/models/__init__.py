@@ -1,3 +1,4 @@
+from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
 from .flows import (
     CartRecovery,
     CartState,
@@ -25,6 +26,7 @@ from .segments import CustomerSegment
 __all__ = [
     "BackfillCheckpoint",
     "BenefitKind",
+    "BirthdayGreeting",
     "CartRecovery",
     "CartState",
     "ContactLogEntry",
@@ -34,6 +36,7 @@ __all__ = [
     "FlowMessage",
     "LoyaltyAccount",
     "MarketingOptOut",
+    "MemberDay",
     "MembershipTier",
     "MessageState",
     "PointsEntry",
@@ -42,8 +45,10 @@ __all__ = [
     "PurchasedOrder",
     "QualifyingOrder",
     "Redemption",
+    "ReviewAward",
     "Reward",
     "RewardKind",
+    "SatisfactionRating",
     "ThresholdKind",
     "TierBenefit",
     "TierChange",

@@ -26,7 +26,7 @@ from django.utils import timezone
 from ..domain.carts import PlacedOrder
 from ..domain.history import purchase_record_from_snapshot
 from ..domain.orders import NON_EARNING_STATUSES, OrderSnapshot, OrderValue, order_value
-from . import ledger, mall, purchase_history, tiers
+from . import ledger, mall, member_days, purchase_history, tiers
 from .codes import CODE_PREFIX
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from ..conf import ChannelSettings
+    from ..models import LoyaltyAccount
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +86,17 @@ class OrderOutcome:
 
 def apply_points(intake: OrderIntake) -> None:
     """Earn once when the order qualifies; take back the refunded share of the goods."""
+    order = intake.snapshot
+
+    def multiplier_for_account(account: LoyaltyAccount) -> Decimal:
+        # Asked only when the order earns for the first time: the tier's multiplier times
+        # the member day's, by when the order was placed (one query for both).
+        return member_days.order_earning_multiplier(account, order.created_at)
+
     intake.points = ledger.sync_order_points(
-        intake.snapshot,
+        order,
         intake.settings.ledger,
-        multiplier_for_account=tiers.points_multiplier_for_account,
+        multiplier_for_account=multiplier_for_account,
         now=intake.now,
     )
 

@@ -95,10 +95,10 @@ def test_the_three_steps_read_differently():
 
 def test_a_flow_without_templates_is_a_permanent_failure_that_names_the_paths():
     with pytest.raises(
-        PermanentDeliveryError, match=re.escape("messages/birthday/en/default.subject.txt")
+        PermanentDeliveryError, match=re.escape("messages/anniversary/en/default.subject.txt")
     ):
         render_message(
-            cart_message(language="en", step=1, coupon_code=None, flow="birthday"),
+            cart_message(language="en", step=1, coupon_code=None, flow="anniversary"),
             unsubscribe_url=UNSUBSCRIBE,
         )
 

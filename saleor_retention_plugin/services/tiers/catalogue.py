@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from ... import signals
 from ...conf import MembershipSettings
+from ...config_values import parse_discount
 from ...domain import tiers as rules
 from ...models import (
     CustomerTier,
@@ -341,6 +342,11 @@ def _save_benefit(benefit: TierBenefit, values: Mapping[str, Any]) -> TierBenefi
     if not isinstance(config, Mapping):
         errors["config"] = "Config must be an object."
         config = {}
+    elif merged["kind"] == "birthday_gift" and "coupon" in config:
+        try:
+            config = {**config, "coupon": parse_discount(config["coupon"])}
+        except ValueError as error:
+            errors["config"] = f"coupon: {error}"
     for field in ("title", "description"):
         try:
             merged[field] = clean_texts(

@@ -1,0 +1,256 @@
+"""Member days: scheduling windows, their multiplier at the order intake, announcements.
+
+Rules in ``domain.member_days``. Writes of one channel's windows are serialised with a
+PostgreSQL advisory lock, so two staff scheduling at once cannot both pass the overlap
+check. A window's multiplier applies to orders *placed* in it (Saleor's order creation
+time), whenever their points are credited; deleting or moving a window later does not
+change points already earned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import CharField, Value
+
+from ..domain import tiers as tier_rules
+from ..domain.earning import order_multiplier
+from ..domain.member_days import (
+    MemberDayWindow,
+    announcement_order,
+    multiplier_at,
+    window_problems,
+)
+from ..models import (
+    BenefitKind,
+    CustomerTier,
+    LoyaltyAccount,
+    MemberDay,
+    MembershipTier,
+    TierBenefit,
+)
+from .errors import InvalidInput, NotFound
+
+MAX_NAME_LENGTH = 255
+FIELDS = ("name", "starts_at", "ends_at", "multiplier", "early_access_hours", "announce_hours")
+
+
+def schedule_member_day(channel_slug: str, **values: Any) -> MemberDay:
+    """Schedule a window.
+
+    ``values``: name, starts_at, ends_at (aware datetimes),
+    multiplier (Decimal > 0, at most 10), early_access_hours ({tier code: hours}),
+    announce_hours (int). Raises ``InvalidInput`` with every bad field (camelCase names
+    as in the API); nothing is written then.
+    """
+    with transaction.atomic():
+        _lock_channel(channel_slug)
+        day = MemberDay(channel_slug=channel_slug, announce_hours=48)
+        _apply(day, values, require_all=True)
+        day.save()
+    return day
+
+
+def update_member_day(channel_slug: str, member_day_id: int, **changes: Any) -> MemberDay:
+    """Change some fields of a window of the channel (same rules as scheduling)."""
+    with transaction.atomic():
+        _lock_channel(channel_slug)
+        day = MemberDay.objects.filter(channel_slug=channel_slug, pk=member_day_id).first()
+        if day is None:
+            raise NotFound("No such member day in this channel.", field="id")
+        _apply(day, changes, require_all=False)
+        day.save()
+    return day
+
+
+def cancel_member_day(channel_slug: str, member_day_id: int) -> None:
+    """Delete a window; points already earned in it stay."""
+    deleted, _ = MemberDay.objects.filter(channel_slug=channel_slug, pk=member_day_id).delete()
+    if not deleted:
+        raise NotFound("No such member day in this channel.", field="id")
+
+
+MEMBER_DAY_ROW = "member_day"
+
+
+def order_earning_multiplier(account: LoyaltyAccount, placed_at: datetime) -> Decimal:
+    """The multiplier an order placed at ``placed_at`` earns with on ``account``.
+
+    Its tier's multiplier times the channel's member-day multiplier (``domain.earning``).
+
+    One query (a UNION of the tier's multiplier benefits and the window containing
+    ``placed_at``), so a member day costs the order intake nothing extra.
+    """
+    tier_rows = (
+        TierBenefit.objects.filter(
+            tier__members__account_id=account.pk,
+            kind=BenefitKind.POINTS_MULTIPLIER,
+            is_active=True,
+        )
+        .order_by()
+        .values_list("kind", "value")
+    )
+    window_rows = (
+        MemberDay.objects.filter(
+            channel_slug=account.channel_slug, starts_at__lte=placed_at, ends_at__gt=placed_at
+        )
+        .order_by()
+        .annotate(row=Value(MEMBER_DAY_ROW, output_field=CharField()))
+        .values_list("row", "multiplier")
+    )
+    rows = list(tier_rows.union(window_rows, all=True))
+    member_day = [value for kind, value in rows if kind == MEMBER_DAY_ROW and value is not None]
+    tier = tier_rules.points_multiplier([row for row in rows if row[0] != MEMBER_DAY_ROW])
+    # Windows never overlap: at most one row.
+    return order_multiplier(tier, Decimal(member_day[0]) if member_day else Decimal(1))
+
+
+def member_day_multiplier(channel_slug: str, moment: datetime) -> Decimal:
+    """The multiplier of the channel's window containing ``moment``, 1 if none. One query."""
+    windows = [
+        _window(day)
+        for day in MemberDay.objects.filter(
+            channel_slug=channel_slug, starts_at__lte=moment, ends_at__gt=moment
+        )
+    ]
+    return multiplier_at(moment, windows)
+
+
+@dataclass(frozen=True)
+class MemberDayAnnouncement:
+    """One member to tell about a window, now."""
+
+    member_day_id: int
+    account_id: int
+    customer_id: int
+    tier_code: str  # "" for members without a tier
+    access_starts_at: datetime
+
+
+def member_day_announcements_due(
+    channel_slug: str, now: datetime, *, already_told: frozenset[tuple[int, int]] = frozenset()
+) -> list[MemberDayAnnouncement]:
+    """Members to tell about upcoming windows now, higher tiers first.
+
+    A member is due from their tier's announcement moment until their access starts;
+    ``already_told`` holds (member day id, account id) pairs the caller already sent.
+    Registered customers' live accounts only (guests have no one to greet). Cost: one
+    query for the windows and one per (window, tier) that is due.
+    """
+    tiers = _tiers_low_to_high(channel_slug)
+    due: list[MemberDayAnnouncement] = []
+    for day in MemberDay.objects.filter(channel_slug=channel_slug, starts_at__gt=now):
+        window = _window(day)
+        for code in announcement_order(tiers):
+            if not window.announce_at(code) <= now < window.access_starts_at(code):
+                continue
+            accounts = LoyaltyAccount.objects.filter(
+                channel_slug=channel_slug, customer_id__isnull=False, merged_into__isnull=True
+            )
+            if code is None:
+                accounts = accounts.filter(membership__isnull=True)
+            else:
+                accounts = accounts.filter(membership__tier__code=code)
+            for account_id, customer_id in accounts.order_by("pk").values_list("pk", "customer_id"):
+                if customer_id is None or (day.pk, account_id) in already_told:
+                    continue
+                due.append(
+                    MemberDayAnnouncement(
+                        day.pk, account_id, customer_id, code or "", window.access_starts_at(code)
+                    )
+                )
+    return due
+
+
+def access_starts_at(channel_slug: str, member_day_id: int, account_id: int) -> datetime:
+    """When this member may shop the window (their tier's early access)."""
+    day = MemberDay.objects.get(channel_slug=channel_slug, pk=member_day_id)
+    code = (
+        CustomerTier.objects.filter(account_id=account_id)
+        .values_list("tier__code", flat=True)
+        .first()
+    )
+    return _window(day).access_starts_at(code)
+
+
+def _apply(day: MemberDay, values: dict[str, Any], *, require_all: bool) -> None:
+    errors: dict[str, str] = {}
+    unknown = set(values) - set(FIELDS)
+    if unknown:
+        raise InvalidInput({sorted(unknown)[0]: "Unknown field."})
+    if require_all:
+        for name, api_name in (("name", "name"), ("starts_at", "startsAt"), ("ends_at", "endsAt")):
+            if values.get(name) in (None, ""):
+                errors[api_name] = "This field is required."
+        values.setdefault("multiplier", Decimal(2))
+    for name, value in values.items():
+        if value is None and name in ("early_access_hours", "announce_hours", "multiplier"):
+            continue
+        if name == "name":
+            text = str(value or "").strip()
+            if not text or len(text) > MAX_NAME_LENGTH:
+                errors["name"] = f"Enter a name of 1 to {MAX_NAME_LENGTH} characters."
+            day.name = text
+        elif name in ("starts_at", "ends_at"):
+            api_name = "startsAt" if name == "starts_at" else "endsAt"
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                errors.setdefault(api_name, "Enter a date and time with a timezone.")
+            else:
+                setattr(day, name, value)
+        elif name == "multiplier":
+            try:
+                day.multiplier = Decimal(str(value))
+            except InvalidOperation:
+                errors["multiplier"] = "Enter a number, for example 2 or 1.5."
+        elif name == "early_access_hours":
+            if not isinstance(value, dict):
+                errors["earlyAccessHours"] = 'Enter tier codes and hours, e.g. {"gold": 24}.'
+            else:
+                day.early_access_hours = dict(value)
+        elif name == "announce_hours":
+            day.announce_hours = value
+    if errors:
+        raise InvalidInput(errors)
+    others = [
+        _window(other)
+        for other in MemberDay.objects.filter(
+            channel_slug=day.channel_slug,
+            starts_at__lt=day.ends_at,
+            ends_at__gt=day.starts_at,
+        ).exclude(pk=day.pk)
+    ]
+    problems = window_problems(
+        _window(day), others, tiers_low_to_high=_tiers_low_to_high(day.channel_slug)
+    )
+    if problems:
+        raise InvalidInput(problems)
+
+
+def _window(day: MemberDay) -> MemberDayWindow:
+    return MemberDayWindow(
+        starts_at=day.starts_at,
+        ends_at=day.ends_at,
+        multiplier=Decimal(day.multiplier),
+        early_access_hours=dict(day.early_access_hours or {}),
+        announce_hours=day.announce_hours if isinstance(day.announce_hours, int) else -1,
+        window_id=day.pk,
+    )
+
+
+def _tiers_low_to_high(channel_slug: str) -> list[str]:
+    return list(
+        MembershipTier.objects.filter(channel_slug=channel_slug)
+        .order_by("rank")
+        .values_list("code", flat=True)
+    )
+
+
+def _lock_channel(channel_slug: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"retention-member-days:{channel_slug}"]
+        )
