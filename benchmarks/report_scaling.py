@@ -71,8 +71,9 @@ def seed(orders: int, customers: int) -> None:
 
 
 def time_report() -> tuple[float, float, dict[str, Any], dict[str, float]]:
-    """(seconds for the figures and the models' inputs, seconds for the prediction, figures,
-    seconds per part).
+    """(SQL seconds, prediction seconds, figures, seconds per part) of one report.
+
+    The SQL seconds are the figures and the models' inputs.
 
     The prediction (``lifetime.fit_models``: both fits; ``high_value``: the top 10 % by
     predicted value; ``predicted_value``: P(alive), expected orders and value per customer,
@@ -93,7 +94,9 @@ def time_report() -> tuple[float, float, dict[str, Any], dict[str, float]]:
     with ExitStack() as stack:
         timed("one pass", lambda: stack.enter_context(purchases.prepared(scope)))
         figures = {name: timed(name, call) for name, call in _report_figures(scope).items()}
-        table = figures["model_inputs"] = timed("model inputs", lambda: lifetime.customer_table(scope))
+        table = figures["model_inputs"] = timed(
+            "model inputs", lambda: lifetime.customer_table(scope)
+        )
         fit = timed("fits", lambda: lifetime.fit_models(table))
         high = timed("high value", lambda: lifetime.high_value(scope, table=table, fit=fit))
         figures["predicted"] = timed(

@@ -124,7 +124,9 @@ def fit_models(table: CustomerTable) -> Fit:
         x, t_x, big_t, weights = btyd.group_days(table.frequency, table.recency, table.age)
         bg = btyd.fit_bg_nbd_weighted(x, t_x / 7, big_t / 7, weights)
         # Mean spends rarely repeat: Gamma-Gamma takes every customer as a row.
-        frequency, monetary = (numpy.array(v, dtype=float) for v in (table.frequency, table.monetary))
+        frequency, monetary = (
+            numpy.array(v, dtype=float) for v in (table.frequency, table.monetary)
+        )
         gg = btyd.fit_gamma_gamma_weighted(frequency, monetary, numpy.ones(len(table)))
     except (btyd.AnalyticsUnavailable, btyd.ModelFitError) as error:
         return Fit(None, None, str(error))
@@ -144,7 +146,8 @@ def _arrays(table: CustomerTable) -> tuple[Any, Any, Any, Any]:
 
 def _predict(table: CustomerTable, fit: Fit, horizon_weeks: int) -> tuple[Any, Any, Any]:
     """Per customer P(alive), expected orders and their value over ``horizon_weeks``."""
-    assert fit.bg_nbd is not None and fit.gamma_gamma is not None
+    if fit.bg_nbd is None or fit.gamma_gamma is None:
+        raise ValueError(f"No fitted models to predict with: {fit.unavailable}")
     x, t_x, big_t, m = _arrays(table)
     alive = btyd.probability_alive_arrays(fit.bg_nbd, x, t_x, big_t)
     orders = btyd.expected_purchases_arrays(fit.bg_nbd, x, t_x, big_t, horizon_weeks)
