@@ -38,6 +38,14 @@ def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _high_value_label(segments: dict[str, Any]) -> str:
+    """Says what ranks the high-value customers (older reports have no basis: revenue)."""
+    if segments.get("high_value_basis") == "predicted_value":
+        weeks = segments["high_value_horizon_weeks"]
+        return f"high value (top 10 % by predicted value, {weeks} weeks)"
+    return "high value (top 10 % by revenue)"
+
+
 def render_text(report: dict[str, Any]) -> str:
     """Every section as a plain-text table."""
     currency = report["currency"] or ""
@@ -156,11 +164,15 @@ def render_text(report: dict[str, Any]) -> str:
                     seg["customers"],
                     sum(Decimal(v) for v in seg["revenue_by_segment"].values()),
                 ],
-                ["high value (top 10 %)", seg["high_value"], seg["high_value_revenue"]],
+                [_high_value_label(seg), seg["high_value"], seg["high_value_revenue"]],
                 ["discount-driven", seg["discount_driven"], ""],
             ],
         )
     )
+    if seg.get("high_value_fallback_reason"):
+        parts.append(
+            f"High value is ranked by realised revenue: {seg['high_value_fallback_reason']}.\n"
+        )
     parts.append(
         _table(
             "Repurchase by segment on the day before the period, and by tier",

@@ -248,11 +248,24 @@ def fit_bg_nbd(customers: Sequence[CustomerSummary]) -> BgNbdParameters:
     return fit_bg_nbd_weighted(triples[:, 0], triples[:, 1], triples[:, 2], weights)
 
 
+def group_days(x: Any, t_x: Any, big_t: Any) -> tuple[Any, Any, Any, Any]:
+    """Distinct (x, t_x, T) of whole numbers (days) and how many rows share each.
+
+    One integer key per row, so the grouping is a sort of numbers, not of rows.
+    """
+    numpy, _, _ = _scipy()
+    x, t_x, big_t = (numpy.asarray(v, dtype=numpy.int64) for v in (x, t_x, big_t))
+    if not len(x):
+        return x, t_x, big_t, numpy.zeros(0)
+    span = int(max(t_x.max(), big_t.max())) + 1
+    keys, counts = numpy.unique((x * span + t_x) * span + big_t, return_counts=True)
+    return keys // (span * span), keys // span % span, keys % span, counts
+
+
 def fit_bg_nbd_weighted(x: Any, t_x: Any, big_t: Any, weights: Any) -> BgNbdParameters:
     """``fit_bg_nbd`` on rows (x, t_x, T) each standing for ``weights`` customers (arrays).
 
-    What the report hands over from PostgreSQL, grouped there. Raises ``ModelFitError``
-    for fewer than two customers or no repeat purchase.
+    Raises ``ModelFitError`` for fewer than two customers or no repeat purchase.
     """
     numpy, optimize, _ = _scipy()
     x, t_x, big_t = (numpy.asarray(v, dtype=float) for v in (x, t_x, big_t))

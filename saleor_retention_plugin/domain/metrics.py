@@ -368,14 +368,26 @@ HIGH_VALUE_SHARE = Decimal("0.1")
 DISCOUNT_DRIVEN_SHARE = Decimal("0.5")
 
 
+def top_share(values: Mapping[str, Any], portion: Decimal = HIGH_VALUE_SHARE) -> set[str]:
+    """The keys of the ``ceil(portion x n)`` highest values (numbers), ties by key.
+
+    The high-value rule: applied to predicted lifetime value, or to realised revenue when
+    no prediction can be made. An empty mapping gives an empty set.
+    """
+    top = math.ceil(len(values) * portion)
+    return set(sorted(values, key=lambda key: (-values[key], key))[:top])
+
+
 def score_customers(
     facts: Iterable[OrderFact], as_of: date, thresholds: SegmentThresholds
 ) -> list[CustomerScore]:
     """Segment, RFM quintile scores (5 best), discount share and high value per customer.
 
     Quintiles are NTILE(5) over customers ordered from worst to best (recency: most days
-    since the last order first; ties by the customer key). High value: the top 10 % by
-    revenue (rounded up). Only orders up to ``as_of`` count.
+    since the last order first; ties by the customer key). High value here: the top 10 % by
+    revenue (rounded up), the rule when no prediction can be made; the selectors replace
+    it by the top 10 % of predicted lifetime value (``selectors.lifetime.high_value``).
+    Only orders up to ``as_of`` count.
     """
     grouped = {
         customer: [o for o in orders if o.day <= as_of]
@@ -407,9 +419,7 @@ def score_customers(
     recency = scores(lambda row: -row[3])
     frequency = scores(lambda row: row[1])
     monetary = scores(lambda row: row[2])
-    top = math.ceil(n * HIGH_VALUE_SHARE)
-    by_revenue = sorted(base, key=lambda customer: (-base[customer][2], customer))
-    high_value = set(by_revenue[:top])
+    high_value = top_share({customer: row[2] for customer, row in base.items()})
     return [
         CustomerScore(
             customer,

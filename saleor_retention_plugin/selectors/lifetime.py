@@ -1,10 +1,12 @@
 """Predicted customer value of one channel: BG/NBD and Gamma-Gamma fitted on its history.
 
 Time unit: weeks. Each customer's frequency, recency and age are computed from their
-order days up to ``as_of`` (``domain.btyd.summarise_purchases``; on PostgreSQL in SQL),
-the models are fitted by maximum likelihood (SciPy, the ``analytics`` extra), and each
+order days up to ``as_of`` (``domain.btyd.summarise_purchases``; on PostgreSQL in SQL from
+the report's per-customer table, one row per customer loaded once), the models are fitted
+by maximum likelihood (SciPy, the ``analytics`` extra) on the distinct rows, and each
 customer gets P(alive), expected orders in the next ``horizon_weeks`` and their expected
-value (expected orders x Gamma-Gamma expected order value).
+value (expected orders x Gamma-Gamma expected order value): the predicted lifetime value
+that ranks the high-value segment (``high_value``).
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..domain import btyd
+from ..domain import btyd, metrics
 from .purchases import ChannelScope, _days_query, order_facts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ..domain.metrics import OrderFact
+
+# The horizon of the predicted lifetime value, in weeks: the next year.
+HORIZON_WEEKS = 52
+# Fewer repeat buyers than this and the models are not fitted: seven parameters
+# estimated from a handful of customers would rank them by noise.
+MIN_REPEAT_BUYERS = 10
 
 
 @dataclass(frozen=True)
@@ -38,126 +46,211 @@ class PredictedValue:
     top_customers: tuple[tuple[str, float, float, Decimal], ...] = field(default=())
 
 
-def customer_summaries(
-    scope: ChannelScope, facts: Sequence[OrderFact] | None = None
-) -> list[btyd.CustomerSummary]:
-    """One summary per customer (x, t_x and T in weeks, mean repeat value)."""
-    if not scope.postgres or facts is not None or scope.currency is None:
-        facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
-        return btyd.summarise_purchases(((f.customer, f.day, f.amount) for f in facts), scope.as_of)
-    rows = _days_query(
-        scope,
-        """
-        SELECT c, days - 1, (last_day - first_day) / 7.0, (%(as_of)s - first_day) / 7.0,
-               CASE WHEN days > 1 THEN repeat_rev / (days - 1) ELSE 0 END
-        FROM customers
-        """,
-    )
-    return [
-        btyd.CustomerSummary(c, int(x), float(t_x), float(t), float(m)) for c, x, t_x, t, m in rows
-    ]
-
-
 @dataclass(frozen=True)
-class ModelInputs:
-    """The models' inputs as rows (x, t_x days, T days, m̄) each standing for ``weights``
-    customers; ``keys`` gives each row's customer when rows are customers (the fallback).
+class CustomerTable:
+    """One row per customer (in no particular order): the models' inputs and revenue.
+
+    ``frequency`` x = order days after the first, ``recency`` t_x and ``age`` T in days
+    since the first order day (to the last one, to ``as_of``), ``monetary`` m̄ = mean net
+    goods amount of the later order days (0 without), ``revenue`` = all net goods amount.
     """
 
-    rows: list[tuple[int, int, int, float]]
-    weights: list[int]
-    keys: list[str] | None = None
+    keys: list[str]
+    frequency: list[int]
+    recency: list[int]
+    age: list[int]
+    monetary: list[float]
+    revenue: list[Decimal]
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 _M = "CASE WHEN days > 1 THEN (repeat_rev / (days - 1))::float8 ELSE 0 END"
 
 
-def model_inputs(scope: ChannelScope, facts: Sequence[OrderFact] | None = None) -> ModelInputs:
-    """On PostgreSQL grouped there: customers with the same (x, t_x, T, m̄) are one row."""
+def customer_table(scope: ChannelScope, facts: Sequence[OrderFact] | None = None) -> CustomerTable:
+    """Every customer's row, from the report's per-customer table on PostgreSQL."""
     if not scope.postgres or facts is not None or scope.currency is None:
-        summaries = customer_summaries(scope, facts)
-        return ModelInputs(
-            [(s.frequency, round(s.recency * 7), round(s.age * 7), s.monetary) for s in summaries],
-            [1] * len(summaries),
-            [s.customer for s in summaries],
+        facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
+        revenue: dict[str, Decimal] = {}
+        for fact in facts:
+            if fact.day <= scope.as_of:
+                revenue[fact.customer] = revenue.get(fact.customer, Decimal(0)) + fact.amount
+        summaries = btyd.summarise_purchases(
+            ((f.customer, f.day, f.amount) for f in facts), scope.as_of, days_per_unit=1
         )
-    rows = _days_query(
-        scope,
-        f"""
-        SELECT days - 1, last_day - first_day, %(as_of)s - first_day, {_M}, count(*)
-        FROM customers GROUP BY 1, 2, 3, 4
-        """,
+        rows: list[tuple[Any, ...]] = [
+            (s.customer, s.frequency, round(s.recency), round(s.age), s.monetary,
+             revenue[s.customer])
+            for s in summaries
+        ]  # fmt: skip
+    else:
+        rows = _days_query(
+            scope,
+            f"SELECT c, days - 1, last_day - first_day, %(as_of)s - first_day, {_M}, rev "
+            "FROM customers",
+        )
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+    return CustomerTable(*(list(column) for column in columns))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Both models fitted on a ``CustomerTable``, or why they could not be."""
+
+    bg_nbd: btyd.BgNbdParameters | None
+    gamma_gamma: btyd.GammaGammaParameters | None
+    unavailable: str = ""
+
+
+def fit_models(table: CustomerTable) -> Fit:
+    """BG/NBD on the distinct (x, t_x, T), in weeks, and Gamma-Gamma on the repeat buyers.
+
+    Never raises for the data: no SciPy or too little history (fewer than
+    ``MIN_REPEAT_BUYERS`` repeat buyers, estimates running off) comes back as
+    ``unavailable``.
+    """
+    repeat = sum(1 for x in table.frequency if x > 0)
+    if repeat < MIN_REPEAT_BUYERS:
+        return Fit(
+            None,
+            None,
+            f"too few repeat buyers to fit the models ({repeat}, at least "
+            f"{MIN_REPEAT_BUYERS} needed)",
+        )
+    try:
+        numpy, _, _ = btyd._scipy()
+        x, t_x, big_t, weights = btyd.group_days(table.frequency, table.recency, table.age)
+        bg = btyd.fit_bg_nbd_weighted(x, t_x / 7, big_t / 7, weights)
+        # Mean spends rarely repeat: Gamma-Gamma takes every customer as a row.
+        frequency, monetary = (
+            numpy.array(v, dtype=float) for v in (table.frequency, table.monetary)
+        )
+        gg = btyd.fit_gamma_gamma_weighted(frequency, monetary, numpy.ones(len(table)))
+    except (btyd.AnalyticsUnavailable, btyd.ModelFitError) as error:
+        return Fit(None, None, str(error))
+    return Fit(bg, gg)
+
+
+def _arrays(table: CustomerTable) -> tuple[Any, Any, Any, Any]:
+    """x, t_x and T in weeks, m̄, as float arrays."""
+    numpy, _, _ = btyd._scipy()
+    return (
+        numpy.array(table.frequency, dtype=float),
+        numpy.array(table.recency, dtype=float) / 7,
+        numpy.array(table.age, dtype=float) / 7,
+        numpy.array(table.monetary, dtype=float),
     )
-    return ModelInputs([row[:4] for row in rows], [row[4] for row in rows])
 
 
-def _keys_of(scope: ChannelScope, row: tuple[int, int, int, float], limit: int) -> list[str]:
-    """The first ``limit`` customers (by key) of a grouped row."""
-    found = _days_query(
-        scope,
-        f"""
-        SELECT c FROM customers WHERE days - 1 = %(x)s AND last_day - first_day = %(t_x)s
-            AND %(as_of)s - first_day = %(t)s AND {_M} = %(m)s
-        ORDER BY c LIMIT %(limit)s
-        """,
-        x=row[0], t_x=row[1], t=row[2], m=row[3], limit=limit,
-    )  # fmt: skip
-    return [c for (c,) in found]
+def _predict(table: CustomerTable, fit: Fit, horizon_weeks: int) -> tuple[Any, Any, Any]:
+    """Per customer P(alive), expected orders and their value over ``horizon_weeks``."""
+    if fit.bg_nbd is None or fit.gamma_gamma is None:
+        raise ValueError(f"No fitted models to predict with: {fit.unavailable}")
+    x, t_x, big_t, m = _arrays(table)
+    alive = btyd.probability_alive_arrays(fit.bg_nbd, x, t_x, big_t)
+    orders = btyd.expected_purchases_arrays(fit.bg_nbd, x, t_x, big_t, horizon_weeks)
+    values = orders * btyd.expected_average_value_arrays(fit.gamma_gamma, x, m)
+    return alive, orders, values
 
 
 def predicted_value(
-    scope: ChannelScope, horizon_weeks: int = 52, facts: Sequence[OrderFact] | None = None
+    scope: ChannelScope,
+    horizon_weeks: int = HORIZON_WEEKS,
+    facts: Sequence[OrderFact] | None = None,
+    *,
+    table: CustomerTable | None = None,
+    fit: Fit | None = None,
 ) -> PredictedValue:
-    """Fits both models on the channel's grouped inputs and predicts per row, vectorised:
-    customers, P(alive), expected orders and value add up over the rows' weights.
+    """Fits both models (or takes ``fit``) and predicts per customer, vectorised:
+    customers, P(alive), expected orders and value add up over the customers.
+    ``table`` and ``fit`` let the report load and fit once for this and ``high_value``.
     """
-    inputs = model_inputs(scope, facts)
-    customers = sum(inputs.weights)
-    repeat = sum(w for row, w in zip(inputs.rows, inputs.weights, strict=True) if row[0] > 0)
-    try:
-        numpy, _, _ = btyd._scipy()
-        table = numpy.array(inputs.rows, dtype=float).reshape(-1, 4)
-        weights = numpy.array(inputs.weights, dtype=float)
-        x, t_x, big_t, m = table[:, 0], table[:, 1] / 7, table[:, 2] / 7, table[:, 3]
-        bg = btyd.fit_bg_nbd_weighted(x, t_x, big_t, weights)
-        gg = btyd.fit_gamma_gamma_weighted(x, m, weights)
-    except (btyd.AnalyticsUnavailable, btyd.ModelFitError) as error:
-        return PredictedValue(customers, repeat, horizon_weeks, unavailable=str(error))
-    alive = btyd.probability_alive_arrays(bg, x, t_x, big_t)
-    orders = btyd.expected_purchases_arrays(bg, x, t_x, big_t, horizon_weeks)
-    values = orders * btyd.expected_average_value_arrays(gg, x, m)
+    table = customer_table(scope, facts) if table is None else table
+    customers = len(table)
+    repeat = sum(1 for x in table.frequency if x > 0)
+    fit = fit_models(table) if fit is None else fit
+    if fit.unavailable:
+        return PredictedValue(customers, repeat, horizon_weeks, unavailable=fit.unavailable)
+    alive, orders, values = _predict(table, fit, horizon_weeks)
     return PredictedValue(
         customers,
         repeat,
         horizon_weeks,
-        bg,
-        gg,
-        float((weights * alive).sum() / customers),
-        int(weights[alive > 0.5].sum()),
-        float((weights * orders).sum()),
-        Decimal(str(round(float((weights * values).sum()), 2))),
-        top_customers=_top(scope, inputs, alive, orders, values),
+        fit.bg_nbd,
+        fit.gamma_gamma,
+        float(alive.sum() / customers),
+        int((alive > 0.5).sum()),
+        float(orders.sum()),
+        Decimal(str(round(float(values.sum()), 2))),
+        top_customers=_top(table, alive, orders, values),
     )
 
 
 def _top(
-    scope: ChannelScope, inputs: ModelInputs, alive: Any, orders: Any, values: Any, n: int = 10
+    table: CustomerTable, alive: Any, orders: Any, values: Any, n: int = 10
 ) -> tuple[tuple[str, float, float, Decimal], ...]:
     """The ``n`` customers of highest predicted value, ties by customer key."""
-    candidates: list[tuple[float, str, int]] = []
-    taken = 0
     numpy, _, _ = btyd._scipy()
-    for index in (int(i) for i in numpy.argsort(-values, kind="stable")):
-        if not numpy.isfinite(values[index]):
-            continue
-        if taken >= n and values[index] != candidates[-1][0]:
-            break
-        keys = inputs.keys[index : index + 1] if inputs.keys else None
-        for key in keys or _keys_of(scope, inputs.rows[index], n):
-            candidates.append((float(values[index]), key, index))
-        taken += inputs.weights[index]
-    candidates.sort(key=lambda row: (-row[0], row[1]))
+    finite = numpy.flatnonzero(numpy.isfinite(values))
+    if len(finite) > n:  # everyone tied with the n-th value stays a candidate
+        cut = numpy.sort(values[finite])[-n]
+        finite = finite[values[finite] >= cut]
+    best = sorted(finite.tolist(), key=lambda i: (-values[i], table.keys[i]))[:n]
     return tuple(
-        (key, round(float(alive[i]), 4), round(float(orders[i]), 3), Decimal(str(round(v, 2))))
-        for v, key, i in candidates[:n]
+        (table.keys[i], round(float(alive[i]), 4), round(float(orders[i]), 3),
+         Decimal(str(round(float(values[i]), 2))))
+        for i in best
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HighValue:
+    """The high-value customers: the top 10 % (rounded up) by predicted lifetime value.
+
+    ``basis`` is ``"predicted_value"`` (expected value of the next ``horizon_weeks``
+    weeks' orders, BG/NBD x Gamma-Gamma, ties by customer key) or, when the models cannot
+    be fitted, ``"revenue"`` (realised net goods amount) with the reason in
+    ``fallback_reason``. ``revenue`` is the realised revenue of ``keys``.
+    """
+
+    basis: str
+    horizon_weeks: int
+    keys: frozenset[str]
+    revenue: Decimal
+    fallback_reason: str = ""
+
+    @property
+    def customers(self) -> int:
+        return len(self.keys)
+
+
+def high_value(
+    scope: ChannelScope,
+    facts: Sequence[OrderFact] | None = None,
+    *,
+    table: CustomerTable | None = None,
+    fit: Fit | None = None,
+    horizon_weeks: int = HORIZON_WEEKS,
+) -> HighValue:
+    """The channel's high-value customers as of ``scope.as_of`` (see ``HighValue``)."""
+    table = customer_table(scope, facts) if table is None else table
+    fit = fit_models(table) if fit is None else fit
+    revenue = dict(zip(table.keys, table.revenue, strict=True))
+    if fit.unavailable:
+        keys = metrics.top_share(revenue)
+        basis, reason = "revenue", fit.unavailable
+    else:
+        numpy, _, _ = btyd._scipy()
+        _, _, values = _predict(table, fit, horizon_weeks)
+        values = numpy.where(numpy.isfinite(values), values, -numpy.inf)
+        keys = metrics.top_share(dict(zip(table.keys, values.tolist(), strict=True)))
+        basis, reason = "predicted_value", ""
+    return HighValue(
+        basis,
+        horizon_weeks,
+        frozenset(keys),
+        sum((revenue[key] for key in keys), Decimal(0)),
+        reason,
     )

@@ -104,9 +104,18 @@ def _figures(
         ),
         "cohorts": purchases.cohorts(scope, start, end, facts=facts),
         "ltv_formula": purchases.formula_ltv(scope, start, end, lifespan_years, facts=facts),
-        "segments": segments.segment_sizes(scope, facts=facts),
         "repurchase_by_segment": segments.repurchase_by_segment(scope, start, end, facts=facts),
     }
+    # The customers are loaded and the models fitted once, for the prediction and for the
+    # high-value segment (top 10 % by predicted value; by revenue without a prediction).
+    table = lifetime.customer_table(scope, facts)
+    fit = (
+        lifetime.fit_models(table)
+        if predict
+        else lifetime.Fit(None, None, "the prediction was turned off (--no-prediction)")
+    )
+    high = lifetime.high_value(scope, facts, table=table, fit=fit)
+    report["segments"] = segments.segment_sizes(scope, facts=facts, high=high)
     if predict:
-        report["predicted"] = lifetime.predicted_value(scope, facts=facts)
+        report["predicted"] = lifetime.predicted_value(scope, facts=facts, table=table, fit=fit)
     return report

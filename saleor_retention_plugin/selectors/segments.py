@@ -8,15 +8,15 @@ customer key in byte order, as the pure function does); elsewhere the pure funct
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ..domain import metrics
 from ..domain.metrics import CustomerScore, OrderFact
+from .lifetime import HighValue, high_value
 from .purchases import ChannelScope, _days_query, order_facts, repurchase_cycle
 
 if TYPE_CHECKING:
@@ -41,40 +41,44 @@ def customer_scores(
     scope: ChannelScope,
     limits: metrics.SegmentThresholds | None = None,
     facts: Sequence[OrderFact] | None = None,
+    high: HighValue | None = None,
 ) -> list[CustomerScore]:
-    """Every customer's segment and scores as of ``scope.as_of``, by customer key."""
+    """Every customer's segment and scores as of ``scope.as_of``, by customer key.
+
+    ``high_value`` follows ``high`` (default: ``lifetime.high_value``, the top 10 % by
+    predicted lifetime value, or by revenue when the models cannot be fitted).
+    """
     limits = limits or thresholds(scope, facts)
     if not scope.postgres or facts is not None or scope.currency is None:
         facts = (order_facts(scope) if scope.currency else []) if facts is None else facts
-        return metrics.score_customers(facts, scope.as_of, limits)
-    rows = _days_query(
-        scope,
-        """
-        SELECT c, first_day, last_day, n, rev, disc_n,
-               ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c),
-               ntile(5) OVER (ORDER BY n, c),
-               ntile(5) OVER (ORDER BY rev, c),
-               row_number() OVER (ORDER BY rev DESC, c),
-               count(*) OVER ()
-        FROM customers ORDER BY c
-        """,
-    )
-    scores = []
-    for c, first_day, last_day, n, revenue, discounted, r, f, m, rank, total in rows:
-        if (scope.as_of - first_day).days < limits.new_days:
-            segment = "new"
-        elif (scope.as_of - last_day).days < limits.active_days:
-            segment = "active"
-        else:
-            segment = "dormant"
-        top = math.ceil(total * metrics.HIGH_VALUE_SHARE)
-        scores.append(
-            CustomerScore(
-                c, segment, n, revenue, (scope.as_of - last_day).days, r, f, m,
-                metrics.share(discounted, n) or metrics.ZERO_SHARE, rank <= top,
-            )
-        )  # fmt: skip
-    return scores
+        scores = metrics.score_customers(facts, scope.as_of, limits)
+    else:
+        rows = _days_query(
+            scope,
+            """
+            SELECT c, first_day, last_day, n, rev, disc_n,
+                   ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c),
+                   ntile(5) OVER (ORDER BY n, c),
+                   ntile(5) OVER (ORDER BY rev, c)
+            FROM customers ORDER BY c
+            """,
+        )
+        scores = []
+        for c, first_day, last_day, n, revenue, discounted, r, f, m in rows:
+            if (scope.as_of - first_day).days < limits.new_days:
+                segment = "new"
+            elif (scope.as_of - last_day).days < limits.active_days:
+                segment = "active"
+            else:
+                segment = "dormant"
+            scores.append(
+                CustomerScore(
+                    c, segment, n, revenue, (scope.as_of - last_day).days, r, f, m,
+                    metrics.share(discounted, n) or metrics.ZERO_SHARE, False,
+                )
+            )  # fmt: skip
+    high = high_value(scope, facts) if high is None else high
+    return [replace(score, high_value=score.customer in high.keys) for score in scores]
 
 
 @dataclass(frozen=True)
@@ -90,13 +94,22 @@ class SegmentSizes:
     discount_driven: int
     # Customers per (recency score, frequency score), 5 best.
     recency_frequency: dict[tuple[int, int], int]
+    # What ranks the high-value customers: "predicted_value" (the next
+    # ``high_value_horizon_weeks`` weeks) or "revenue" when the models cannot be fitted.
+    high_value_basis: str = "revenue"
+    high_value_horizon_weeks: int = 0
+    high_value_fallback_reason: str = ""
 
 
-def segment_sizes(scope: ChannelScope, facts: Sequence[OrderFact] | None = None) -> SegmentSizes:
+def segment_sizes(
+    scope: ChannelScope, facts: Sequence[OrderFact] | None = None, high: HighValue | None = None
+) -> SegmentSizes:
+    """Customers and revenue per segment; high value from ``high`` (see ``customer_scores``)."""
     limits = thresholds(scope, facts)
+    high = high_value(scope, facts) if high is None else high
     if scope.postgres and facts is None and scope.currency is not None:
-        return _segment_sizes_in_sql(scope, limits)
-    scores = customer_scores(scope, limits, facts)
+        return _segment_sizes_in_sql(scope, limits, high)
+    scores = customer_scores(scope, limits, facts, high)
     by_segment = Counter({"new": 0, "active": 0, "dormant": 0})
     revenue: dict[str, Decimal] = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
     for score in scores:
@@ -114,6 +127,9 @@ def segment_sizes(scope: ChannelScope, facts: Sequence[OrderFact] | None = None)
             for score in scores
         ),
         dict(Counter((score.recency_score, score.frequency_score) for score in scores)),
+        high.basis,
+        high.horizon_weeks,
+        high.fallback_reason,
     )
 
 
@@ -161,7 +177,9 @@ def repurchase_by_segment(
     )
 
 
-def _segment_sizes_in_sql(scope: ChannelScope, limits: metrics.SegmentThresholds) -> SegmentSizes:
+def _segment_sizes_in_sql(
+    scope: ChannelScope, limits: metrics.SegmentThresholds, high: HighValue
+) -> SegmentSizes:
     """``segment_sizes`` aggregated in PostgreSQL: at most 75 rows come back."""
     rows = _days_query(
         scope,
@@ -172,41 +190,37 @@ def _segment_sizes_in_sql(scope: ChannelScope, limits: metrics.SegmentThresholds
                         WHEN %(as_of)s - last_day < %(active_days)s THEN 'active'
                         ELSE 'dormant' END AS segment,
                    ntile(5) OVER (ORDER BY %(as_of)s - last_day DESC, c) AS r,
-                   ntile(5) OVER (ORDER BY n, c) AS f,
-                   row_number() OVER (ORDER BY rev DESC, c) AS rank,
-                   ceil(count(*) OVER () * %(top)s) AS top
+                   ntile(5) OVER (ORDER BY n, c) AS f
             FROM customers)
         SELECT segment, r, f, count(*), sum(rev),
-               count(*) FILTER (WHERE rank <= top),
-               coalesce(sum(rev) FILTER (WHERE rank <= top), 0),
                count(*) FILTER (WHERE n >= 2 AND round(disc_n::numeric / n, 4) >= %(driven)s)
         FROM scored GROUP BY segment, r, f
         """,
         new_days=limits.new_days,
         active_days=limits.active_days,
-        top=metrics.HIGH_VALUE_SHARE,
         driven=metrics.DISCOUNT_DRIVEN_SHARE,
     )
     by_segment = {"new": 0, "active": 0, "dormant": 0}
     revenue = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
     grid: Counter[tuple[int, int]] = Counter()
-    high_value, high_value_revenue, driven = 0, Decimal(0), 0
-    for segment, r, f, count, rev, top_count, top_revenue, driven_count in rows:
+    driven = 0
+    for segment, r, f, count, rev, driven_count in rows:
         by_segment[segment] += count
         revenue[segment] += rev
         grid[(r, f)] += count
-        high_value += top_count
-        high_value_revenue += top_revenue
         driven += driven_count
     return SegmentSizes(
         limits,
         sum(by_segment.values()),
         by_segment,
         revenue,
-        high_value,
-        high_value_revenue,
+        high.customers,
+        high.revenue,
         driven,
         dict(grid),
+        high.basis,
+        high.horizon_weeks,
+        high.fallback_reason,
     )
 
 

@@ -173,3 +173,16 @@ def test_weighted_rows_fit_as_the_customers_they_stand_for() -> None:
     alone = btyd.fit_gamma_gamma(summaries)
     assert (gg.p, gg.q, gg.gamma) == pytest.approx((alone.p, alone.q, alone.gamma), rel=1e-3)
     assert len(rows) < len(summaries)
+
+
+def test_group_days_counts_the_customers_of_each_distinct_row():
+    pytest.importorskip("numpy")
+    x, t_x, big_t, counts = btyd.group_days(
+        [0, 2, 0, 2, 1], [0, 30, 0, 30, 30], [90, 90, 90, 90, 5]
+    )
+    assert list(zip(x, t_x, big_t, counts, strict=True)) == [
+        (0, 0, 90, 2),
+        (1, 30, 5, 1),
+        (2, 30, 90, 2),
+    ]
+    assert [len(column) for column in btyd.group_days([], [], [])] == [0, 0, 0, 0]

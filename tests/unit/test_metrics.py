@@ -210,3 +210,12 @@ def test_repurchase_by_segment_on_the_day_before_the_period_and_by_tier():
 def test_gap_counts_summarise_as_the_gaps_themselves(gaps):
     """What PostgreSQL returns (a count per distinct gap) gives the same median and histogram."""
     assert metrics.summarise_gap_counts(Counter(gaps)) == metrics.summarise_gaps(gaps)
+
+
+def test_top_share_takes_the_rounded_up_tenth_and_breaks_ties_by_key():
+    assert metrics.top_share({}) == set()
+    assert metrics.top_share({"a": 1}) == {"a"}
+    values = {f"c{i:02}": i % 4 for i in range(11)}  # 11 customers: the top ceil(1.1) = 2
+    assert metrics.top_share(values) == {"c03", "c07"}  # the two 3s
+    assert metrics.top_share({"b": 5, "a": 5, "c": 5, "d": 1}) == {"a"}  # a tie: by key
+    assert metrics.top_share({"a": 1.5, "b": float("-inf")}) == {"a"}

@@ -84,3 +84,43 @@ def test_cdnow_report_agrees_with_pandas(sample_frame, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "CDNOW headline" in printed
     assert f"median days between orders: {expected['median_gap']}" in printed
+
+
+def test_cdnow_high_value_is_the_top_tenth_by_predicted_value(sample_frame, tmp_path):
+    """The report's high-value customers and revenue, recomputed with pandas from the file.
+
+    With the report's own fitted parameters: each customer's expected orders in 52 weeks
+    times the Gamma-Gamma expected order value, ties by customer key.
+    """
+    from saleor_retention_plugin.domain import btyd
+
+    assert cdnow.run_cdnow(json_path=str(tmp_path / "cdnow.json"), which="sample") == 0
+    report = json.loads((tmp_path / "cdnow.json").read_text())
+    fitted = report["predicted"]
+    bg = btyd.BgNbdParameters(**fitted["bg_nbd"])
+    gg = btyd.GammaGammaParameters(**fitted["gamma_gamma"])
+    days = sample_frame.groupby(["customer", "day"])["dollars"].sum().reset_index()
+    per = days.groupby("customer").agg(
+        first=("day", "min"), last=("day", "max"), n=("day", "size"), revenue=("dollars", "sum")
+    )
+    first_day = days.groupby("customer")["dollars"].first()
+    per["m"] = ((per["revenue"] - first_day) / (per["n"] - 1)).where(per["n"] > 1, 0.0)
+    value = {
+        f"customer:{customer}": btyd.expected_purchases(
+            bg,
+            btyd.CustomerSummary(
+                "", int(row.n) - 1, (row.last - row.first).days / 7, (AS_OF - row.first).days / 7
+            ),
+            52,
+        )
+        * gg.expected_average_value(int(row.n) - 1, float(row.m))
+        for customer, row in per.iterrows()
+    }
+    revenue = {f"customer:{customer}": r for customer, r in per["revenue"].items()}
+    top = sorted(value, key=lambda key: (-value[key], key))[: -(-len(value) // 10)]
+
+    assert report["segments"]["high_value_basis"] == "predicted_value"
+    assert report["segments"]["high_value"] == len(top) == 235  # of 2,349 buyers
+    assert float(report["segments"]["high_value_revenue"]) == pytest.approx(
+        sum(revenue[key] for key in top), abs=0.005
+    )

@@ -15,7 +15,8 @@ a first order under 30 days ago (bob 10, eve 29), active a last order under 60 d
 (cat 30), dormant the rest (ann 111, dan 211). Quintiles of five customers are 1..5 in
 order, worst first (ties by key): recency dan ann cat eve bob; frequency (1, 1, 2, 2, 3
 orders) bob dan cat eve ann; monetary (20, 20, 40, 250, 500) dan eve bob ann cat. High
-value: the top ceil(10 % of 5) = 1, cat. Discount-driven (2+ orders, half discounted):
+value: with 3 repeat buyers the models are not fitted, so by revenue: the top
+ceil(10 % of 5) = 1, cat. Discount-driven (2+ orders, half discounted):
 ann 2/3, cat 1/2.
 """
 
@@ -31,7 +32,7 @@ import pytest
 from saleor_retention_plugin.domain import metrics
 from saleor_retention_plugin.models import CustomerSegment
 from saleor_retention_plugin.schedule import PERIODIC_TASKS
-from saleor_retention_plugin.selectors import purchases, segments
+from saleor_retention_plugin.selectors import lifetime, purchases, segments
 from saleor_retention_plugin.services.purchase_history import record_purchases
 from saleor_retention_plugin.services.segments import refresh_segments
 from saleor_retention_plugin.tasks import refresh_segments_task
@@ -85,6 +86,8 @@ def test_the_refresh_stores_each_customers_hand_computed_segment_and_scores():
 
     assert (result.cycle_days, result.customers, result.removed) == (30, 5, 0)
     assert result.by_segment == {"new": 2, "active": 1, "dormant": 2}
+    assert result.high_value_basis == "revenue"
+    assert "(3, at least 10 needed)" in result.high_value_fallback_reason
     d = date.fromisoformat
     assert stored() == {
         "customer:1": ("dormant", 2, 5, 4, 3, Decimal("250.00"), Decimal("0.6667"), True,
@@ -179,9 +182,10 @@ def test_the_stored_rows_agree_with_the_pure_definitions_on_a_random_shop():
     scope = purchases.channel_scope(CHANNEL, "UTC", AS_OF)
     facts = purchases.order_facts(scope)
     limits = segments.thresholds(scope, facts)
+    high = lifetime.high_value(scope, facts)
     expected = {
         s.customer: (s.segment, s.recency_score, s.frequency_score, s.monetary_score, s.orders,
-                     s.revenue, s.discount_share, s.high_value)
+                     s.revenue, s.discount_share, s.customer in high.keys)
         for s in metrics.score_customers(facts, AS_OF, limits)
     }  # fmt: skip
 
