@@ -27,7 +27,6 @@ from .config_fields import (
     MEMBERSHIP_FIELDS,
     REMINDER_FIELDS,
     SECRET_FIELD_TYPES,
-    SETTING_FIELDS,
     DeliveryChannelName,
     FieldType,
     OverdraftPolicy,
@@ -35,6 +34,13 @@ from .config_fields import (
     TierBasis,
     delivery_channel_names,
     parse_delivery_channel,
+)
+from .config_fields import SETTING_FIELDS as CORE_SETTING_FIELDS
+from .config_lifecycle import (
+    LIFECYCLE_FIELDS,
+    RecommendationSettings,
+    ReplenishmentSettings,
+    WinbackSettings,
 )
 from .config_values import (
     MAX_HOLDOUT_PERCENT,
@@ -61,6 +67,10 @@ from .domain.contact_rules import FrequencyCap, QuietHours
 # Declared in the domain (whose rules read it); importable from here as before.
 from .domain.credit_trigger import CreditTrigger
 from .domain.schedules import DiscountKind, Incentive, ReminderSeries
+
+# The lifecycle flows' settings are declared in config_lifecycle (which builds on
+# config_fields, so it cannot be part of config_fields' own tuple).
+SETTING_FIELDS = CORE_SETTING_FIELDS + LIFECYCLE_FIELDS
 
 
 class InvalidConfiguration(ValueError):
@@ -207,6 +217,10 @@ class ChannelSettings:
     delivery: DeliverySettings = DeliverySettings()
     reminders: ReminderSettings = ReminderSettings()
     membership: MembershipSettings = MembershipSettings()
+    # Frozen dataclasses (config_lifecycle), immutable defaults.
+    replenishment: ReplenishmentSettings = ReplenishmentSettings()  # noqa: RUF009
+    winback: WinbackSettings = WinbackSettings()  # noqa: RUF009
+    recommendations: RecommendationSettings = RecommendationSettings()  # noqa: RUF009
 
     @classmethod
     def from_configuration(

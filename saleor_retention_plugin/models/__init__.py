@@ -9,6 +9,7 @@ from .flows import (
 )
 from .history import BackfillCheckpoint, PurchasedLine, PurchasedOrder
 from .ledger import LoyaltyAccount, PointsEntry, PointsLot
+from .lifecycle import CoPurchasePair, ReplenishmentDue, WinbackDue
 from .mall import Redemption, Reward, RewardKind
 from .membership import (
     BenefitKind,
@@ -27,6 +28,7 @@ __all__ = [
     "BenefitKind",
     "CartRecovery",
     "CartState",
+    "CoPurchasePair",
     "ContactLogEntry",
     "CustomerProfile",
     "CustomerSegment",
@@ -42,10 +44,12 @@ __all__ = [
     "PurchasedOrder",
     "QualifyingOrder",
     "Redemption",
+    "ReplenishmentDue",
     "Reward",
     "RewardKind",
     "ThresholdKind",
     "TierBenefit",
     "TierChange",
     "TrackedCart",
+    "WinbackDue",
 ]
