@@ -84,16 +84,25 @@ class RefreshResult:
 
 
 def refresh_replenishment(
-    channel: str, settings: ReplenishmentSettings, *, now: datetime | None = None
+    channel: str,
+    settings: ReplenishmentSettings,
+    *,
+    now: datetime | None = None,
+    set_based: bool | None = None,
 ) -> RefreshResult:
     """Re-plan every customer's next reminder per product in ``channel``; idempotent.
+
+    ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules over the
+    loaded lines; by default the database decides.
 
     Pairs with no interval known (one purchase, no product median, no configured cycle)
     get no row. Returns how many rows were planned and how many stale rows went.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if set_based is None:
+            set_based = connection.vendor == "postgresql"
+        if set_based:
             planned = _plan_in_sql(channel, settings, now)
         else:
             planned = _plan_in_python(channel, settings, now)

@@ -44,13 +44,23 @@ _COUNTED = "o.counts AND o.net_goods_amount > 0 AND o.customer_key NOT LIKE 'ano
 
 
 def refresh_winback(
-    channel: str, settings: WinbackSettings, *, now: datetime | None = None
+    channel: str,
+    settings: WinbackSettings,
+    *,
+    now: datetime | None = None,
+    set_based: bool | None = None,
 ) -> RefreshResult:
-    """Re-plan when every customer of ``channel`` becomes dormant; idempotent."""
+    """Re-plan when every customer of ``channel`` becomes dormant; idempotent.
+
+    ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules over the
+    loaded orders; by default the database decides.
+    """
     now = now or timezone.now()
     policy = settings.policy
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if set_based is None:
+            set_based = connection.vendor == "postgresql"
+        if set_based:
             planned = _plan_in_sql(channel, policy, now)
         else:
             planned = _plan_in_python(channel, policy, now)
