@@ -145,9 +145,10 @@ def recommend_for(
     """Up to ``limit`` products to show the customer, best first.
 
     Seeds: ``seed_products`` when given (a replenishment reminder's product), else every
-    product the customer bought in the channel. Never recommends a seed, a product the
-    customer bought within ``exclude_days`` or a product ``availability`` says is not
-    sold. One indexed query over the pairs of the seeds.
+    product the customer bought in the channel. Never recommends a given seed, a product
+    the customer bought within ``exclude_days`` or a product ``availability`` says is not
+    sold. One indexed query over the pairs of the seeds; the best ``4 * limit`` are
+    checked for availability, so fewer than ``limit`` can come back when most are gone.
     """
     now = now or timezone.now()
     bought = (
@@ -169,7 +170,8 @@ def recommend_for(
     if not seeds:
         return []
     cutoff = now - timedelta(days=exclude_days)
-    excluded = seeds | {product for product, last in bought.items() if last >= cutoff}
+    # An old purchase may come back as another product's partner; a recent one never.
+    excluded = set(seed_products) | {product for product, last in bought.items() if last >= cutoff}
     ranked = list(
         CoPurchasePair.objects.filter(channel_slug=channel, product_a__in=seeds)
         .exclude(product_b__in=excluded)

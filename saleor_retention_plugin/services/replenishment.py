@@ -112,6 +112,12 @@ def refresh_replenishment(
     return RefreshResult(channel, planned, removed)
 
 
+def forget_channel(channel: str) -> int:
+    """Drop the channel's kept rows (the flow was switched off); returns how many."""
+    removed, _ = ReplenishmentDue.objects.filter(channel_slug=channel).delete()
+    return removed
+
+
 _COLUMNS = (
     "channel_slug, customer_key, customer_id, email, product_id, last_order_id, "
     "last_purchased_at, last_quantity, purchases, interval_days, interval_source, "

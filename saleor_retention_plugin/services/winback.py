@@ -70,6 +70,12 @@ def refresh_winback(
     return RefreshResult(channel, planned, removed)
 
 
+def forget_channel(channel: str) -> int:
+    """Drop the channel's kept rows (the flow was switched off); returns how many."""
+    removed, _ = WinbackDue.objects.filter(channel_slug=channel).delete()
+    return removed
+
+
 _PLAN = f"""
     WITH orders AS (
         SELECT o.customer_key, o.customer_id, o.email, o.order_id, o.placed_at,
