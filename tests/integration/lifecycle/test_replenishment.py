@@ -5,14 +5,15 @@ preset, 30-60 days, so 45; lead 3 days; every other product is in category 399):
 
 | customer | product | orders (day x quantity) | interval | run-out | due |
 |---|---|---|---|---|---|
-| 1 | 101 | 0x1, 30x1, 60x2 | own median 30 (101 has 2 gaps: no median, no cycle) | 60 + 30 * 1.5 = 105 | 102 |
-| 2 | 102 | 0, 10, 20, 30 | (3 * 10 + 2 * 10) / 5 = 10, shrunk to 102's median | 40 | 37 |
+| 1 | 101 | 0x1, 30x1, 60x2 | own median 30 (no product median or cycle) | 60 + 45 = 105 | 102 |
+| 2 | 102 | 0, 10, 20, 30 | (3 * 10 + 2 * 10) / 5 = 10 (shrunk to the median) | 40 | 37 |
 | 3 | 102 | 0, 40, 80 | (2 * 40 + 2 * 10) / 4 = 25 | 105 | 102 |
 | 4 | 102 | 100x2 | 102's median of [10, 10, 10, 40, 40] = 10 (first purchase: x1) | 110 | 107 |
 | 5 | 103 | 150 | configured (category 301): 45 | 195 | 192 |
 | guest | 103 | 160 | configured: 45 | 205 | 202 |
 | 6 | 104 | 150 | nothing known: no row | | |
 
+Customer 1's last order holds 2 units against a mean of 4/3: it lasts 1.5 intervals.
 Left out: customer 7 (anonymised), 8 (cancelled order), 9 (refunded in full).
 """
 
