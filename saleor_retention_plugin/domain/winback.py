@@ -105,6 +105,36 @@ def step_due_at(dormant: datetime, step: WinbackStep) -> datetime:
 
 
 @dataclass(frozen=True)
+class NextStep:
+    """What to do now: send ``step`` (1-based; None: nothing yet), look again ``check_at``.
+
+    ``check_at`` None means the series is over after this (or there is nothing left).
+    """
+
+    step: int | None
+    check_at: datetime | None
+
+
+def next_step(dormant: datetime, policy: WinbackPolicy, last_sent: int, now: datetime) -> NextStep:
+    """The series' next move after ``last_sent`` steps (0 for none) were sent.
+
+    When several steps are overdue (the sweep was down) only the latest is sent: a
+    customer never gets two win-back messages at once.
+    """
+    due_now = None
+    for number, step in enumerate(policy.steps, start=1):
+        if number > last_sent and step_due_at(dormant, step) <= now:
+            due_now = number
+    reached = due_now or last_sent
+    later = [
+        step_due_at(dormant, step)
+        for number, step in enumerate(policy.steps, start=1)
+        if number > reached
+    ]
+    return NextStep(due_now, min(later) if later else None)
+
+
+@dataclass(frozen=True)
 class WinbackIncentive:
     kind: IncentiveKind
     discount: str = ""  # the step's "15%" or "5.00" when kind is DISCOUNT

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from .recommendations import ProductAvailability
 
 FLOW = "replenishment"
+SUBJECT_KIND = "customer_product"
 DUE = ReplenishmentDue._meta.db_table
 ORDERS = PurchasedOrder._meta.db_table
 LINES = PurchasedLine._meta.db_table
@@ -56,24 +58,40 @@ COUNTED = (
 
 
 @dataclass(frozen=True)
-class DueMessage:
-    """One subject a flow may message now; what the engine enrols and sends.
+class DueSubject:
+    """One subject a flow should enrol (or message) now, shaped like the engine's request.
 
-    ``subject_key`` is unique per flow (``customer_key|product_id`` here); ``anchor_at``
-    the moment the series counts from (the last purchase); ``due_at`` when the message
-    is due; ``context`` JSON-native values for the templates (``product_id``, ...).
+    The fields map one to one onto ``services.enrolments.EnrolmentRequest`` (docs/flows.md):
+    ``Subject(subject_kind, subject_key)``, ``channel_slug``, ``anchor_at`` (the moment the
+    series counts from: the last purchase), ``customer_id``, ``email``, ``cycle`` (the
+    anchor's day as ``YYYYMMDD``: a later purchase starts a new cycle) and ``data``
+    (JSON-native: ``product_id``, ...). ``due_at`` is when step ``step`` (1-based) is due.
+    ``customer_key`` is the purchase history's key, for the re-checks.
     """
 
     flow: str
+    subject_kind: str
     subject_key: str
-    channel: str
+    channel_slug: str
     customer_key: str
     customer_id: int | None
     email: str | None
     anchor_at: datetime
     due_at: datetime
+    cycle: int
     step: int = 1
-    context: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def cycle_of(anchor_at: datetime) -> int:
+    """The enrolment cycle of a series anchored at ``anchor_at``: its UTC day, ``YYYYMMDD``."""
+    day = anchor_at.astimezone(UTC).date()
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def product_subject_key(customer_key: str, product_id: str) -> str:
+    """``customer:<id>:product:<product>`` (the engine's ``Subject.customer_product``)."""
+    return f"{customer_key}:product:{product_id}"
 
 
 @dataclass(frozen=True)
@@ -360,7 +378,7 @@ def due_replenishments(
     availability: ProductAvailability,
     *,
     limit: int | None = None,
-) -> list[DueMessage]:
+) -> list[DueSubject]:
     """Reminders due in ``(start, end]`` that still stand, for products still sold.
 
     Cost: the ``(channel, due_at)`` index range plus two indexed look-ups per row.
@@ -374,16 +392,18 @@ def due_replenishments(
     )
     sold = availability.sold(channel, {row.product_id for row in rows}, end)
     return [
-        DueMessage(
+        DueSubject(
             flow=FLOW,
-            subject_key=f"{row.customer_key}|{row.product_id}",
-            channel=channel,
+            subject_kind=SUBJECT_KIND,
+            subject_key=product_subject_key(row.customer_key, row.product_id),
+            channel_slug=channel,
             customer_key=row.customer_key,
             customer_id=row.customer_id,
             email=row.email,
             anchor_at=row.last_purchased_at,
             due_at=row.due_at,
-            context={
+            cycle=cycle_of(row.last_purchased_at),
+            data={
                 "product_id": row.product_id,
                 "last_order_id": row.last_order_id,
                 "last_quantity": row.last_quantity,

@@ -29,7 +29,7 @@ from django.utils import timezone
 from ..domain import winback as rules
 from ..domain.replenishment import MIN_INTERVAL_DAYS
 from ..models import CustomerSegment, PurchasedOrder, WinbackDue
-from .replenishment import DueMessage, RefreshResult
+from .replenishment import DueSubject, RefreshResult, cycle_of
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..config_lifecycle import WinbackSettings
 
 FLOW = "winback"
+SUBJECT_KIND = "customer"
 DUE = WinbackDue._meta.db_table
 ORDERS = PurchasedOrder._meta.db_table
 SEGMENTS = CustomerSegment._meta.db_table
@@ -199,15 +200,17 @@ def still_dormant(queryset: QuerySet[WinbackDue]) -> QuerySet[WinbackDue]:
 
 def due_winback_steps(
     channel: str, settings: WinbackSettings, start: datetime, end: datetime
-) -> list[DueMessage]:
+) -> list[DueSubject]:
     """Every win-back step due in ``(start, end]``, with the incentive it offers.
 
-    ``step`` is 1-based; ``anchor_at`` the last order; ``context`` holds ``incentive``
-    (perk / discount / none), ``discount`` and ``perk``, ``dormant_at`` and
-    ``steps`` (how many the series has).
+    ``step`` is 1-based; ``anchor_at`` the last order; ``data`` holds ``incentive``
+    (perk / discount / none), ``discount`` and ``perk`` of this step, ``dormant_at``
+    (ISO), ``high_value``, ``price_sensitive`` and ``steps`` (how many the series has).
+    An engine that enrols at dormancy reads the steps after the first with
+    ``domain.winback.next_step`` from ``dormant_at``; a scan per step can use every row.
     """
     policy = settings.policy
-    due: list[DueMessage] = []
+    due: list[DueSubject] = []
     for index, step in enumerate(policy.steps):
         offset = timedelta(days=step.days_after)
         rows = still_dormant(
@@ -223,21 +226,25 @@ def due_winback_steps(
                 policy=policy,
             )
             due.append(
-                DueMessage(
+                DueSubject(
                     flow=FLOW,
+                    subject_kind=SUBJECT_KIND,
                     subject_key=row.customer_key,
-                    channel=channel,
+                    channel_slug=channel,
                     customer_key=row.customer_key,
                     customer_id=row.customer_id,
                     email=row.email,
                     anchor_at=row.last_order_at,
                     due_at=rules.step_due_at(row.dormant_at, step),
+                    cycle=cycle_of(row.last_order_at),
                     step=index + 1,
-                    context={
+                    data={
                         "incentive": incentive.kind.value,
                         "discount": incentive.discount,
                         "perk": incentive.perk,
                         "dormant_at": row.dormant_at.isoformat(),
+                        "high_value": row.high_value,
+                        "price_sensitive": row.price_sensitive,
                         "steps": len(policy.steps),
                     },
                 )

@@ -15,6 +15,7 @@ from saleor_retention_plugin.domain.winback import (
     dormancy_days,
     dormant_at,
     incentive_for,
+    next_step,
     parse_step_discounts,
     step_due_at,
     still_due,
@@ -112,3 +113,20 @@ def test_dormancy_is_never_sooner_than_the_floor_and_grows_with_the_interval(usu
     assert days >= min(MIN_DORMANCY_DAYS, policy.default_days)
     if usual is not None:
         assert dormancy_days(usual + 10, policy) >= days
+
+
+@pytest.mark.parametrize(
+    ("last_sent", "now", "expected"),
+    [
+        (0, 99, (None, day(100))),  # not dormant yet: look again at dormancy
+        (0, 100, (1, day(114))),
+        (1, 113, (None, day(114))),
+        (1, 114, (2, day(130))),
+        (0, 131, (3, None)),  # sweep down for a month: only the latest step, then done
+        (3, 400, (None, None)),
+    ],
+)
+def test_the_next_step_sends_only_the_latest_overdue_message(last_sent, now, expected):
+    got = next_step(day(100), POLICY, last_sent, day(now))
+
+    assert (got.step, got.check_at) == expected

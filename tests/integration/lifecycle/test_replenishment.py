@@ -114,7 +114,7 @@ def test_refreshing_again_changes_nothing_and_drops_what_is_no_longer_planned(sh
 
 def due_keys(start, end, availability=EVERYTHING):
     return [
-        (message.customer_key, message.context["product_id"], message.due_at)
+        (message.customer_key, message.data["product_id"], message.due_at)
         for message in replenishment.due_replenishments(CHANNEL, start, end, availability)
     ]
 
@@ -136,11 +136,16 @@ def test_a_due_message_carries_the_anchor_and_the_product(shop):
     [message] = replenishment.due_replenishments(CHANNEL, day(106), day(108), EVERYTHING)
 
     assert message.flow == "replenishment"
-    assert message.subject_key == "customer:4|102"
+    # The engine's Subject.customer_product(4, "102"), one cycle per anchor day.
+    assert (message.subject_kind, message.subject_key) == (
+        "customer_product",
+        "customer:4:product:102",
+    )
+    assert message.cycle == 20260411
     assert (message.customer_id, message.email) == (4, "c4@example.com")
     assert message.anchor_at == day(100)
-    assert message.context["product_id"] == "102"
-    assert message.context["interval_source"] == "product"
+    assert message.data["product_id"] == "102"
+    assert message.data["interval_source"] == "product"
 
 
 def test_a_product_no_longer_sold_is_not_reminded(shop):

@@ -96,7 +96,7 @@ def test_the_refresh_keeps_the_hand_computed_dormancy(shop, set_based):
 
 def steps(start, end):
     return [
-        (m.customer_key, m.step, m.due_at, m.context["incentive"], m.context["discount"])
+        (m.customer_key, m.step, m.due_at, m.data["incentive"], m.data["discount"])
         for m in winback.due_winback_steps(CHANNEL, SETTINGS, start, end)
     ]
 
@@ -122,9 +122,12 @@ def test_the_perk_message_carries_the_merchants_text(shop):
     [message] = winback.due_winback_steps(CHANNEL, SETTINGS, day(139), day(141))
 
     assert message.flow == "winback"
+    assert (message.subject_kind, message.subject_key) == ("customer", "customer:1")
+    assert message.cycle == 20260322  # the last order's day: a new order, a new series
+    assert message.data["high_value"] is True
     assert message.anchor_at == day(80)
-    assert message.context["perk"] == "Early access to our next collection"
-    assert message.context["steps"] == 3
+    assert message.data["perk"] == "Early access to our next collection"
+    assert message.data["steps"] == 3
 
 
 def test_an_order_stops_the_series_before_the_next_refresh(shop):
