@@ -9,9 +9,9 @@ is loaded into Python. The same statement runs on PostgreSQL and SQLite.
 ``recommend_for(channel, customer_key, ...)`` ranks the products paired with what the
 customer bought (or with ``seed_products``) by summed confidence, leaves out what they
 bought in the last ``exclude_days`` and what is no longer sold. Whether a product is sold
-is the ``ProductAvailability`` seam: by default a product with a counted order line in
+is the ``ProductCatalogue`` seam: by default a product with a counted order line in
 the channel in the last ``RECENT_DAYS`` (``RecentlySold``); inside Saleor,
-``integrations.saleor.availability.SaleorAvailability`` reads product channel listings.
+``integrations.saleor.catalogue.SaleorCatalogue`` reads product channel listings.
 """
 
 from __future__ import annotations
@@ -37,14 +37,23 @@ ORDERS = PurchasedOrder._meta.db_table
 LINES = PurchasedLine._meta.db_table
 
 
-class ProductAvailability(Protocol):
+class ProductCatalogue(Protocol):
+    """What messages need to know of the shop's products (the ``PRODUCT_CATALOGUE`` seam)."""
+
     def sold(self, channel: str, product_ids: Collection[str], now: datetime) -> set[str]:
         """The ids among ``product_ids`` still sold in ``channel`` at ``now``."""
         ...
 
+    def names(self, channel: str, product_ids: Collection[str]) -> dict[str, str]:
+        """Display names by id; an id left out has no known name (templates say "it")."""
+        ...
+
 
 class RecentlySold:
-    """A product is sold when a counted order line of the channel holds it recently."""
+    """A product is sold when a counted order line of the channel holds it recently.
+
+    The purchase history keeps no product names, so ``names`` knows none.
+    """
 
     def __init__(self, days: int = RECENT_DAYS) -> None:
         self.days = days
@@ -64,10 +73,13 @@ class RecentlySold:
         )
         return {product_id for product_id in sold if product_id is not None}
 
+    def names(self, channel: str, product_ids: Collection[str]) -> dict[str, str]:
+        return {}
 
-def product_availability() -> ProductAvailability:
-    """The ``RETENTION_PRODUCT_AVAILABILITY`` seam, instantiated (see ``app_settings``)."""
-    availability: ProductAvailability = app_settings.product_availability_class()
+
+def product_catalogue() -> ProductCatalogue:
+    """The ``RETENTION_PRODUCT_CATALOGUE`` seam, instantiated (see ``app_settings``)."""
+    availability: ProductCatalogue = app_settings.product_catalogue_class()
     return availability
 
 
@@ -138,7 +150,7 @@ def recommend_for(
     *,
     limit: int = 3,
     exclude_days: int = 90,
-    availability: ProductAvailability,
+    availability: ProductCatalogue,
     seed_products: Collection[str] = (),
     now: datetime | None = None,
 ) -> list[Recommendation]:

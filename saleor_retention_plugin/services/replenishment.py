@@ -19,8 +19,8 @@ Which purchases count: counted orders (not drafts, cancelled, ...) with a net go
 above zero (an order refunded in full is no purchase) of a known customer (anonymised keys
 never; guests by their email key, merged guests under the customer's key). The history
 keeps no per-line refunds, so a partly refunded order still counts as a purchase of each
-of its products. Products no longer sold are dropped by the ``ProductAvailability`` the
-caller passes (``services.recommendations.product_availability()``).
+of its products. Products no longer sold are dropped by the ``ProductCatalogue`` the
+caller passes (``services.recommendations.product_catalogue()``).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from ..config_lifecycle import ReplenishmentSettings
-    from .recommendations import ProductAvailability
+    from .recommendations import ProductCatalogue
 
 FLOW = "replenishment"
 SUBJECT_KIND = "customer_product"
@@ -375,7 +375,7 @@ def due_replenishments(
     channel: str,
     start: datetime,
     end: datetime,
-    availability: ProductAvailability,
+    availability: ProductCatalogue,
     *,
     limit: int | None = None,
 ) -> list[DueSubject]:
@@ -422,7 +422,7 @@ def replenishment_still_due(
     customer_key: str,
     product_id: str,
     anchor_at: datetime,
-    availability: ProductAvailability,
+    availability: ProductCatalogue,
     *,
     now: datetime | None = None,
 ) -> bool:

@@ -65,3 +65,6 @@ class ListedProducts:
 
     def sold(self, channel: str, product_ids: Collection[str], now: datetime) -> set[str]:
         return self.ids & set(product_ids)
+
+    def names(self, channel: str, product_ids: Collection[str]) -> dict[str, str]:
+        return {product_id: f"Product {product_id}" for product_id in self.ids & set(product_ids)}

@@ -13,7 +13,7 @@ from .factories import CHANNEL, line, order, record
 
 pytestmark = pytest.mark.django_db
 
-SWITCHED = {}
+SWITCHED: dict[str, ChannelSettings] = {}
 
 
 def load_channel_settings(channel_slug):

@@ -1,4 +1,4 @@
-"""Which products are still sold in a channel, from Saleor's product channel listings.
+"""Which products are still sold in a channel, and their names, from Saleor's catalogue.
 
 A product is sold when it is published in the channel, available for purchase now (its
 ``available_for_purchase_at`` is set and past) and has at least one variant listed with a
@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-class SaleorAvailability:
-    """``services.recommendations.ProductAvailability`` over Saleor's listings."""
+class SaleorCatalogue:
+    """``services.recommendations.ProductCatalogue`` over Saleor's listings."""
 
     def sold(self, channel: str, product_ids: Collection[str], now: datetime) -> set[str]:
         from saleor.product.models import ProductChannelListing, ProductVariantChannelListing
@@ -35,3 +35,12 @@ class SaleorAvailability:
             price_amount__isnull=False,
         ).values_list("variant__product_id", flat=True)
         return {str(product_id) for product_id in set(listed) & set(priced)}
+
+    def names(self, channel: str, product_ids: Collection[str]) -> dict[str, str]:
+        from saleor.product.models import Product
+
+        ids = [int(product_id) for product_id in product_ids if str(product_id).isdigit()]
+        return {
+            str(pk): name
+            for pk, name in Product.objects.filter(pk__in=ids).values_list("pk", "name")
+        }
