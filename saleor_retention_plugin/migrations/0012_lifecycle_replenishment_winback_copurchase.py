@@ -1,5 +1,5 @@
 # Kept state of the replenishment and win-back flows (next run-out, dormancy) and the
-# co-purchase pairs of recommendations, rebuilt by periodic refreshes.
+# co-purchase pairs of recommendations, rebuilt by periodic refreshes; lines indexed by product.
 
 from django.db import migrations, models
 
@@ -73,5 +73,9 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['channel_slug', 'dormant_at'], name='retention_winback_due_idx')],
                 'constraints': [models.UniqueConstraint(fields=('channel_slug', 'customer_key'), name='retention_winback_one_per_customer'), check_constraint(condition=models.Q(('dormant_at__gt', models.F('last_order_at'))), name='retention_winback_dormant_after_order'), check_constraint(condition=models.Q(('customer_key__startswith', 'anonymised:'), _negated=True), name='retention_winback_not_anonymised')],
             },
+        ),
+        migrations.AddIndex(
+            model_name='purchasedline',
+            index=models.Index(fields=['product_id'], name='retention_purchase_product_idx'),
         ),
     ]

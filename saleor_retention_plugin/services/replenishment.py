@@ -27,15 +27,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ..domain import replenishment as rules
 from ..models import PurchasedLine, PurchasedOrder, ReplenishmentDue
+from . import due_rows
+from .due_rows import DueSubject, RefreshResult, cycle_of
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -57,48 +58,9 @@ COUNTED = (
 )
 
 
-@dataclass(frozen=True)
-class DueSubject:
-    """One subject a flow should enrol (or message) now, shaped like the engine's request.
-
-    The fields map one to one onto ``services.enrolments.EnrolmentRequest`` (docs/flows.md):
-    ``Subject(subject_kind, subject_key)``, ``channel_slug``, ``anchor_at`` (the moment the
-    series counts from: the last purchase), ``customer_id``, ``email``, ``cycle`` (the
-    anchor's day as ``YYYYMMDD``: a later purchase starts a new cycle) and ``data``
-    (JSON-native: ``product_id``, ...). ``due_at`` is when step ``step`` (1-based) is due.
-    ``customer_key`` is the purchase history's key, for the re-checks.
-    """
-
-    flow: str
-    subject_kind: str
-    subject_key: str
-    channel_slug: str
-    customer_key: str
-    customer_id: int | None
-    email: str | None
-    anchor_at: datetime
-    due_at: datetime
-    cycle: int
-    step: int = 1
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-def cycle_of(anchor_at: datetime) -> int:
-    """The enrolment cycle of a series anchored at ``anchor_at``: its UTC day, ``YYYYMMDD``."""
-    day = anchor_at.astimezone(UTC).date()
-    return day.year * 10000 + day.month * 100 + day.day
-
-
 def product_subject_key(customer_key: str, product_id: str) -> str:
     """``customer:<id>:product:<product>`` (the engine's ``Subject.customer_product``)."""
     return f"{customer_key}:product:{product_id}"
-
-
-@dataclass(frozen=True)
-class RefreshResult:
-    channel: str
-    planned: int
-    removed: int
 
 
 def refresh_replenishment(
@@ -117,23 +79,19 @@ def refresh_replenishment(
     get no row. Returns how many rows were planned and how many stale rows went.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        if set_based is None:
-            set_based = connection.vendor == "postgresql"
-        if set_based:
-            planned = _plan_in_sql(channel, settings, now)
-        else:
-            planned = _plan_in_python(channel, settings, now)
-        removed, _ = (
-            ReplenishmentDue.objects.filter(channel_slug=channel).exclude(computed_at=now).delete()
-        )
-    return RefreshResult(channel, planned, removed)
+    return due_rows.rebuild_channel(
+        ReplenishmentDue,
+        channel,
+        now,
+        set_based=set_based,
+        in_sql=lambda: _plan_in_sql(channel, settings, now),
+        in_python=lambda: _plan_in_python(channel, settings, now),
+    )
 
 
 def forget_channel(channel: str) -> int:
     """Drop the channel's kept rows (the flow was switched off); returns how many."""
-    removed, _ = ReplenishmentDue.objects.filter(channel_slug=channel).delete()
-    return removed
+    return due_rows.forget_channel(ReplenishmentDue, channel)
 
 
 _COLUMNS = (

@@ -22,14 +22,15 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ..domain import winback as rules
 from ..domain.replenishment import MIN_INTERVAL_DAYS
 from ..models import CustomerSegment, PurchasedOrder, WinbackDue
-from .replenishment import DueSubject, RefreshResult, cycle_of
+from . import due_rows
+from .due_rows import DueSubject, RefreshResult, cycle_of
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -58,23 +59,19 @@ def refresh_winback(
     """
     now = now or timezone.now()
     policy = settings.policy
-    with transaction.atomic():
-        if set_based is None:
-            set_based = connection.vendor == "postgresql"
-        if set_based:
-            planned = _plan_in_sql(channel, policy, now)
-        else:
-            planned = _plan_in_python(channel, policy, now)
-        removed, _ = (
-            WinbackDue.objects.filter(channel_slug=channel).exclude(computed_at=now).delete()
-        )
-    return RefreshResult(channel, planned, removed)
+    return due_rows.rebuild_channel(
+        WinbackDue,
+        channel,
+        now,
+        set_based=set_based,
+        in_sql=lambda: _plan_in_sql(channel, policy, now),
+        in_python=lambda: _plan_in_python(channel, policy, now),
+    )
 
 
 def forget_channel(channel: str) -> int:
     """Drop the channel's kept rows (the flow was switched off); returns how many."""
-    removed, _ = WinbackDue.objects.filter(channel_slug=channel).delete()
-    return removed
+    return due_rows.forget_channel(WinbackDue, channel)
 
 
 _PLAN = f"""
