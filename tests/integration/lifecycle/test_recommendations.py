@@ -18,6 +18,10 @@ than a year (C D, many times) count for nothing.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from itertools import permutations
+
 import pytest
 
 from saleor_retention_plugin.models import CoPurchasePair
@@ -117,3 +121,30 @@ def test_recommendations_for_a_given_product(shop):
 
     assert products(got) == ["A"]
     assert recommend_for(CHANNEL, "customer:999", availability=ALL, now=NOW) == []
+
+
+def test_the_set_based_pairs_match_a_count_in_python():
+    rng = random.Random(5)
+    baskets = []
+    for number in range(300):
+        products = rng.sample("ABCDEFGH", rng.randint(1, 4))
+        baskets.append(products)
+        record(basket(number % 40 + 1, rng.uniform(-30, 190), *products))
+    refresh_co_purchases(CHANNEL, min_support=4, now=NOW)
+
+    holding = Counter(product for products in baskets for product in products)
+    together = Counter((a, b) for products in baskets for a, b in permutations(products, 2))
+    expected = {
+        (a, b): (n, n / holding[a], (n / holding[a]) / (holding[b] / len(baskets)))
+        for (a, b), n in together.items()
+        if n >= 4
+    }
+    stored = {
+        (p.product_a, p.product_b): (p.support, p.confidence, p.lift)
+        for p in CoPurchasePair.objects.filter(channel_slug=CHANNEL)
+    }
+    assert set(stored) == set(expected)
+    for pair, (support, confidence, lift) in expected.items():
+        assert stored[pair][0] == support
+        assert stored[pair][1] == pytest.approx(confidence)
+        assert stored[pair][2] == pytest.approx(lift)

@@ -15,6 +15,7 @@ Customer 5 is anonymised and never appears.
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -153,3 +154,38 @@ def test_an_anonymised_customer_drops_out_at_once(shop):
 
     assert [key for key, *_ in steps(day(150), day(200))] == ["customer:2"]
     assert not winback.winback_still_due(CHANNEL, "customer:1", day(80))
+
+
+def test_the_set_based_refresh_matches_the_pure_rules_on_a_random_shop():
+    rng = random.Random(11)
+    orders = []
+    for customer in range(1, 61):
+        moment = rng.uniform(0, 60)
+        for _ in range(rng.randint(1, 5)):
+            orders.append(order(customer, moment, line("101")))
+            moment += rng.choice([0.3, 5, 12.5, 30, 70])
+    record(*orders)
+    for customer in range(1, 61, 7):
+        segment(customer, high_value=customer % 2 == 0, driven=customer % 3 == 0)
+    settings = ChannelSettings.from_configuration(
+        {"winback_dormancy_factor": "2.5", "winback_default_days": "60"}
+    ).winback
+
+    winback.refresh_winback(CHANNEL, settings, now=NOW, set_based=True)
+    rows = {row.customer_key: row for row in WinbackDue.objects.filter(channel_slug=CHANNEL)}
+    reference = winback.plans_in_python(CHANNEL, settings.policy, NOW)
+
+    assert set(rows) == set(reference)
+    assert len(rows) == 60
+    for key, plan in reference.items():
+        row = rows[key]
+        assert row.last_order_id == plan["last_order_id"], key
+        if plan["usual_interval_days"] is None:
+            assert row.usual_interval_days is None, key
+        else:
+            assert row.usual_interval_days == pytest.approx(plan["usual_interval_days"]), key
+        assert abs((row.dormant_at - plan["dormant_at"]).total_seconds()) < 1, key
+        assert (row.high_value, row.price_sensitive) == (
+            plan["high_value"],
+            plan["price_sensitive"],
+        ), key
