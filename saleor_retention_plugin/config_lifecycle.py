@@ -120,8 +120,17 @@ class WinbackSettings:
 
     @property
     def policy(self) -> WinbackPolicy:
-        """The domain's policy; call only on settings without ``problems``."""
-        discounts = parse_step_discounts(self.winback_step_discounts, len(self.winback_step_days))
+        """The domain's policy.
+
+        Settings stored before they were checked (read leniently) may hold discounts that
+        do not match the steps: then no step offers a discount rather than a wrong one.
+        """
+        try:
+            discounts = parse_step_discounts(
+                self.winback_step_discounts, len(self.winback_step_days)
+            )
+        except ValueError:
+            discounts = ("",) * len(self.winback_step_days)
         return WinbackPolicy(
             dormancy_factor=self.winback_dormancy_factor,
             default_days=self.winback_default_days,

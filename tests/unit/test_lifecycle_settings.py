@@ -70,3 +70,11 @@ def test_bad_values_are_refused_with_a_field_error(values, field):
         ChannelSettings.from_configuration(values)
 
     assert field in refused.value.errors
+
+
+def test_leniently_read_mismatched_discounts_offer_no_discount_rather_than_a_wrong_one():
+    settings = ChannelSettings.from_configuration(
+        {"winback_step_days": "0, 14", "winback_step_discounts": "10%, 15%, 20%"}, strict=False
+    )
+
+    assert [step.discount for step in settings.winback.policy.steps] == ["", ""]
