@@ -187,12 +187,12 @@ def recommend_for(
         CoPurchasePair.objects.filter(channel_slug=channel, product_a__in=seeds)
         .exclude(product_b__in=excluded)
         .values("product_b")
-        .annotate(score=Sum("confidence"), support=Max("support"))
-        .order_by("-score", "-support", "product_b")[: limit * 4]
+        .annotate(score=Sum("confidence"), best_support=Max("support"))
+        .order_by("-score", "-best_support", "product_b")[: limit * 4]
     )
     sold = availability.sold(channel, {row["product_b"] for row in ranked}, now)
     return [
-        Recommendation(row["product_b"], float(row["score"]), int(row["support"]))
+        Recommendation(row["product_b"], float(row["score"]), int(row["best_support"]))
         for row in ranked
         if row["product_b"] in sold
     ][:limit]

@@ -97,6 +97,7 @@ def test_customers_are_recommended_what_others_bought_with_their_products(shop):
 
     assert products(got) == ["B", "C"]
     assert got[0].score == pytest.approx(0.6)
+    assert [r.support for r in got] == [3, 2]
     assert products(recommend_for(CHANNEL, "customer:50", limit=1, availability=ALL, now=NOW)) == [
         "B"
     ]
