@@ -40,6 +40,7 @@ REGISTRY: list[str] = [
     "saleor_checkout",
     "report_scaling",
     "backfill_memory",
+    "lifecycle_due",
 ]
 
 # Under .benchmarks/ (ignored by git): results are measurements, not source.

@@ -21,6 +21,7 @@ Per-channel plugin configuration is another thing: ``conf.py``.
 | ``RETENTION_USER_EXISTS`` | Saleor's users; else Django's auth users; else any id |
 | ``RETENTION_GRAPHQL_REQUESTOR_RESOLVER`` | Saleor's tokens (``integrations.saleor.auth``) |
 | ``RETENTION_EXTRA_FLOWS`` | none |
+| ``RETENTION_PRODUCT_CATALOGUE`` | Saleor's product listings; else recently sold |
 | ``RETENTION_DELIVERY_RETRY_HOURS`` | 48 hours |
 | ``RETENTION_CLAIM_LEASE_SECONDS`` | 60 seconds |
 | ``RETENTION_CLAIM_PATIENCE_SECONDS`` | 5 minutes |
@@ -44,6 +45,8 @@ SALEOR_ORDER_CHECK = "saleor_retention_plugin.integrations.saleor.checkouts.cust
 SALEOR_VOUCHER_ISSUER = "saleor_retention_plugin.integrations.saleor.vouchers.SaleorCouponIssuer"
 PLAIN_CODE_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
 SALEOR_USER_EXISTS = "saleor_retention_plugin.integrations.saleor.users.saleor_user_exists"
+SALEOR_CATALOGUE = "saleor_retention_plugin.integrations.saleor.catalogue.SaleorCatalogue"
+RECENTLY_SOLD = "saleor_retention_plugin.services.recommendations.RecentlySold"
 DEFAULT_REQUESTOR_RESOLVER = (
     "saleor_retention_plugin.integrations.saleor.auth.resolve_saleor_requestor"
 )
@@ -109,6 +112,11 @@ class AppSettings:
         return self._saleor_default("USER_EXISTS", SALEOR_USER_EXISTS)
 
     @property
+    def PRODUCT_CATALOGUE(self) -> str:
+        """A class with ``sold(channel, product_ids, now) -> set``, by dotted path."""
+        return self._saleor_default("PRODUCT_CATALOGUE", SALEOR_CATALOGUE) or RECENTLY_SOLD
+
+    @property
     def GRAPHQL_REQUESTOR_RESOLVER(self) -> Any:
         return self._setting("GRAPHQL_REQUESTOR_RESOLVER", DEFAULT_REQUESTOR_RESOLVER)
 
@@ -154,6 +162,10 @@ class AppSettings:
     @property
     def coupon_issuer_class(self) -> Any:
         return _resolve(self.COUPON_ISSUER)
+
+    @property
+    def product_catalogue_class(self) -> Any:
+        return _resolve(self.PRODUCT_CATALOGUE)
 
     @property
     def user_exists(self) -> Any:

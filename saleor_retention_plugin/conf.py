@@ -37,6 +37,12 @@ from .config_fields import (
     parse_delivery_channel,
 )
 from .config_fields import SETTING_FIELDS as CORE_FIELDS
+from .config_lifecycle import (
+    LIFECYCLE_FIELDS,
+    RecommendationSettings,
+    ReplenishmentSettings,
+    WinbackSettings,
+)
 from .config_values import (
     MAX_HOLDOUT_PERCENT,
     MAX_POINTS_PER_CURRENCY_UNIT,
@@ -63,8 +69,10 @@ from .domain.contact_rules import FrequencyCap, QuietHours
 from .domain.credit_trigger import CreditTrigger
 from .domain.schedules import DiscountKind, Incentive, ReminderSeries
 
-# Every setting of a channel; post-purchase care and birthdays are declared in config_care.
-SETTING_FIELDS: tuple[SettingField, ...] = CORE_FIELDS + CARE_FIELDS
+# Every setting of a channel. Post-purchase care and birthdays are declared in config_care,
+# replenishment, win-back and recommendations in config_lifecycle (both build on
+# config_fields, so they cannot be part of config_fields' own tuple).
+SETTING_FIELDS: tuple[SettingField, ...] = CORE_FIELDS + CARE_FIELDS + LIFECYCLE_FIELDS
 
 
 class InvalidConfiguration(ValueError):
@@ -213,6 +221,10 @@ class ChannelSettings:
     membership: MembershipSettings = MembershipSettings()
     # Declared in another module: a factory, as ruff cannot see that it is frozen.
     care: CareSettings = dataclasses.field(default_factory=CareSettings)
+    # Frozen dataclasses (config_lifecycle), immutable defaults.
+    replenishment: ReplenishmentSettings = ReplenishmentSettings()  # noqa: RUF009
+    winback: WinbackSettings = WinbackSettings()  # noqa: RUF009
+    recommendations: RecommendationSettings = RecommendationSettings()  # noqa: RUF009
 
     @classmethod
     def from_configuration(

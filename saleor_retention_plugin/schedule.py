@@ -44,6 +44,13 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(hours=6),
         "options": {"expires": 5 * 60 * 60},
     },
+    # Replenishment run-outs, win-back dormancy (reads the segments) and co-purchase pairs:
+    # the "who is due" queries of those flows read these rows.
+    "saleor-retention-refresh-lifecycle": {
+        "task": "saleor_retention_plugin.tasks.refresh_lifecycle_task",
+        "schedule": timedelta(hours=6),
+        "options": {"expires": 5 * 60 * 60},
+    },
     "saleor-retention-expire-reward-codes": {
         "task": "saleor_retention_plugin.tasks.expire_reward_codes_task",
         "schedule": timedelta(hours=1),

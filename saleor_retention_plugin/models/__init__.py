@@ -10,6 +10,7 @@ from .flows import (
 )
 from .history import BackfillCheckpoint, PurchasedLine, PurchasedOrder
 from .ledger import LoyaltyAccount, PointsEntry, PointsLot
+from .lifecycle import CoPurchasePair, ReplenishmentDue, WinbackDue
 from .mall import Redemption, Reward, RewardKind
 from .membership import (
     BenefitKind,
@@ -29,6 +30,7 @@ __all__ = [
     "BirthdayGreeting",
     "CartRecovery",
     "CartState",
+    "CoPurchasePair",
     "ContactLogEntry",
     "CustomerProfile",
     "CustomerSegment",
@@ -45,6 +47,7 @@ __all__ = [
     "PurchasedOrder",
     "QualifyingOrder",
     "Redemption",
+    "ReplenishmentDue",
     "ReviewAward",
     "Reward",
     "RewardKind",
@@ -53,4 +56,5 @@ __all__ = [
     "TierBenefit",
     "TierChange",
     "TrackedCart",
+    "WinbackDue",
 ]

@@ -91,6 +91,8 @@ class PurchasedLine(models.Model):
         indexes = [
             models.Index(fields=["product_type_id"], name="retention_purchase_ptype_idx"),
             models.Index(fields=["category_id"], name="retention_purchase_categ_idx"),
+            # "Is this product still sold?" (recommendations' default catalogue), per product.
+            models.Index(fields=["product_id"], name="retention_purchase_product_idx"),
         ]
 
     def __str__(self) -> str:

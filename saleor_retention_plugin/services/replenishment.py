@@ -1,0 +1,403 @@
+"""Replenishment reminders: keep each customer's next run-out, answer "who is due now".
+
+Two halves, so the frequent question costs what is due, not what the history holds:
+
+* ``refresh_replenishment(channel, settings)`` (a periodic task, daily) rebuilds
+  ``models.ReplenishmentDue``: one row per customer and product with the next reminder,
+  by the rules of ``domain.replenishment``. On PostgreSQL it is one
+  ``INSERT ... SELECT ... ON CONFLICT`` over the purchase history's lines (``lag`` for
+  the intervals, ``percentile_cont`` for the customer's and the product's medians) plus
+  one ``DELETE`` of rows no longer planned, in one transaction; elsewhere (the SQLite
+  sandbox) the channel's lines are loaded once and the pure rules plan each pair.
+* ``due_replenishments(channel, start, end, ...)`` reads the ``(channel, due_at)`` index
+  range and re-checks each row against the history: the anchor order still belongs to
+  the customer and still counts, and no later order holds the product. The same checks
+  answer ``replenishment_still_due`` at send time, so a reorder, a refund or an
+  anonymisation between two refreshes stops the reminder.
+
+Which purchases count: counted orders (not drafts, cancelled, ...) with a net goods amount
+above zero (an order refunded in full is no purchase) of a known customer (anonymised keys
+never; guests by their email key, merged guests under the customer's key). The history
+keeps no per-line refunds, so a partly refunded order still counts as a purchase of each
+of its products. Products no longer sold are dropped by the ``ProductCatalogue`` the
+caller passes (``services.recommendations.product_catalogue()``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from ..domain import replenishment as rules
+from ..models import PurchasedLine, PurchasedOrder, ReplenishmentDue
+from . import due_rows
+from .due_rows import DueSubject, RefreshResult, cycle_of
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.db.models import QuerySet
+
+    from ..config_lifecycle import ReplenishmentSettings
+    from .recommendations import ProductCatalogue
+
+FLOW = "replenishment"
+SUBJECT_KIND = "customer_product"
+DUE = ReplenishmentDue._meta.db_table
+ORDERS = PurchasedOrder._meta.db_table
+LINES = PurchasedLine._meta.db_table
+# A purchase of the history the flows may act on (``o`` is the order).
+COUNTED = (
+    "o.counts AND o.net_goods_amount > 0 AND o.customer_key NOT LIKE 'anonymised:%%' "
+    "AND l.product_id IS NOT NULL"
+)
+
+
+def product_subject_key(customer_key: str, product_id: str) -> str:
+    """``customer:<id>:product:<product>`` (the engine's ``Subject.customer_product``)."""
+    return f"{customer_key}:product:{product_id}"
+
+
+def refresh_replenishment(
+    channel: str,
+    settings: ReplenishmentSettings,
+    *,
+    now: datetime | None = None,
+    set_based: bool | None = None,
+) -> RefreshResult:
+    """Re-plan every customer's next reminder per product in ``channel``; idempotent.
+
+    ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules over the
+    loaded lines; by default the database decides.
+
+    Pairs with no interval known (one purchase, no product median, no configured cycle)
+    get no row. Returns how many rows were planned and how many stale rows went.
+    """
+    now = now or timezone.now()
+    return due_rows.rebuild_channel(
+        ReplenishmentDue,
+        channel,
+        now,
+        set_based=set_based,
+        in_sql=lambda: _plan_in_sql(channel, settings, now),
+        in_python=lambda: _plan_in_python(channel, settings, now),
+    )
+
+
+def forget_channel(channel: str) -> int:
+    """Drop the channel's kept rows (the flow was switched off); returns how many."""
+    return due_rows.forget_channel(ReplenishmentDue, channel)
+
+
+_COLUMNS = (
+    "channel_slug, customer_key, customer_id, email, product_id, last_order_id, "
+    "last_purchased_at, last_quantity, purchases, interval_days, interval_source, "
+    "run_out_at, due_at, computed_at"
+)
+
+# One row per order and product (lines of one product summed), then the gaps between a
+# customer's successive orders of the product.
+_PER_ORDER = f"""
+    per_order AS (
+        SELECT o.customer_key, o.customer_id, o.email, o.order_id, o.placed_at,
+               l.product_id, max(l.product_type_id) AS product_type_id,
+               max(l.category_id) AS category_id, sum(l.quantity) AS qty
+        FROM {LINES} l JOIN {ORDERS} o ON o.id = l.order_id
+        WHERE o.channel_slug = %(channel)s AND o.placed_at <= %(now)s AND {COUNTED}
+        GROUP BY o.id, o.customer_key, o.customer_id, o.email, o.order_id, o.placed_at,
+                 l.product_id
+    ),
+    gaps AS (
+        SELECT per_order.*,
+               extract(epoch FROM placed_at - lag(placed_at) OVER (
+                   PARTITION BY customer_key, product_id ORDER BY placed_at, order_id
+               )) / 86400.0 AS gap
+        FROM per_order
+    )"""
+
+_PLAN = f"""
+    WITH {_PER_ORDER},
+    product_median AS (
+        SELECT product_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS days
+        FROM gaps WHERE gap >= %(min_gap)s
+        GROUP BY product_id HAVING count(*) >= %(min_obs)s
+    ),
+    own AS (
+        SELECT customer_key, product_id,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY gap)
+                   FILTER (WHERE gap >= %(min_gap)s) AS days,
+               count(*) FILTER (WHERE gap >= %(min_gap)s) AS n,
+               count(*) AS purchases, avg(qty) AS mean_qty
+        FROM gaps GROUP BY customer_key, product_id
+    ),
+    last AS (
+        SELECT DISTINCT ON (customer_key, product_id) *
+        FROM per_order ORDER BY customer_key, product_id, placed_at DESC, order_id DESC
+    ),
+    configured AS (
+        SELECT * FROM unnest(%(levels)s::text[], %(ids)s::text[], %(cycle_days)s::float8[])
+            AS c(level, object_id, days)
+    ),
+    chosen AS (
+        SELECT last.*, own.n, own.purchases, own.mean_qty, own.days AS own_days,
+               pm.days AS product_days,
+               coalesce(
+                   (SELECT days FROM configured WHERE level = 'product'
+                        AND object_id = last.product_id),
+                   (SELECT days FROM configured WHERE level = 'product_type'
+                        AND object_id = last.product_type_id),
+                   (SELECT days FROM configured WHERE level = 'category'
+                        AND object_id = last.category_id)
+               ) AS cycle_days
+        FROM last
+        JOIN own USING (customer_key, product_id)
+        LEFT JOIN product_median pm USING (product_id)
+    ),
+    planned AS (
+        SELECT chosen.*,
+               CASE WHEN n > 0 AND coalesce(product_days, cycle_days) IS NULL THEN own_days
+                    WHEN n > 0 THEN (n * own_days + %(k)s * coalesce(product_days, cycle_days))
+                                    / (n + %(k)s)
+                    ELSE coalesce(product_days, cycle_days) END AS interval_days,
+               CASE WHEN n > 0 AND coalesce(product_days, cycle_days) IS NULL THEN 'own'
+                    WHEN n > 0 THEN 'shrunk'
+                    WHEN product_days IS NOT NULL THEN 'product'
+                    ELSE 'configured' END AS interval_source,
+               CASE WHEN purchases > 1 AND mean_qty > 0
+                    THEN least(greatest(qty / mean_qty, 1.0 / %(max_factor)s), %(max_factor)s)
+                    ELSE 1 END AS factor
+        FROM chosen
+    ),
+    timed AS (
+        SELECT planned.*,
+               placed_at + interval_days * factor * interval '1 day' AS run_out_at
+        FROM planned WHERE interval_days IS NOT NULL
+    )
+    INSERT INTO {DUE} ({_COLUMNS})
+    SELECT %(channel)s, customer_key, customer_id, email, product_id, order_id, placed_at,
+           qty, purchases, interval_days, interval_source, run_out_at,
+           greatest(run_out_at - %(lead)s * interval '1 day', placed_at), %(now)s
+    FROM timed
+    ON CONFLICT (channel_slug, customer_key, product_id) DO UPDATE SET
+        customer_id = EXCLUDED.customer_id, email = EXCLUDED.email,
+        last_order_id = EXCLUDED.last_order_id, last_purchased_at = EXCLUDED.last_purchased_at,
+        last_quantity = EXCLUDED.last_quantity, purchases = EXCLUDED.purchases,
+        interval_days = EXCLUDED.interval_days, interval_source = EXCLUDED.interval_source,
+        run_out_at = EXCLUDED.run_out_at, due_at = EXCLUDED.due_at,
+        computed_at = EXCLUDED.computed_at
+"""
+
+
+def _plan_in_sql(channel: str, settings: ReplenishmentSettings, now: datetime) -> int:
+    cycles = settings.replenishment_cycles.rules
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLAN,
+            {
+                "channel": channel,
+                "now": now,
+                "min_gap": rules.MIN_INTERVAL_DAYS,
+                "min_obs": rules.MIN_PRODUCT_OBSERVATIONS,
+                "k": rules.CREDIBILITY_K,
+                "max_factor": rules.MAX_QUANTITY_FACTOR,
+                "lead": settings.replenishment_lead_days,
+                "levels": [rule.level.value for rule in cycles],
+                "ids": [rule.object_id for rule in cycles],
+                "cycle_days": [rule.cycle.expected_days for rule in cycles],
+            },
+        )
+        return int(cursor.rowcount)
+
+
+@dataclass
+class _Pair:
+    purchases: list[rules.Purchase] = field(default_factory=list)
+    last: dict[str, Any] = field(default_factory=dict)
+
+
+def plans_in_python(
+    channel: str, settings: ReplenishmentSettings, now: datetime
+) -> dict[tuple[str, str], tuple[dict[str, Any], rules.ReplenishmentPlan, int]]:
+    """The reference plan from the pure rules: ``(customer_key, product_id) -> (last, plan, n)``.
+
+    Loads the channel's counted lines once; the SQLite sandbox's path and the tests'
+    reference for the SQL.
+    """
+    rows = (
+        PurchasedLine.objects.filter(
+            order__channel_slug=channel,
+            order__placed_at__lte=now,
+            order__counts=True,
+            order__net_goods_amount__gt=0,
+            product_id__isnull=False,
+        )
+        .exclude(order__customer_key__startswith="anonymised:")
+        .values(
+            "order__customer_key", "order__customer_id", "order__email", "order__order_id",
+            "order__placed_at", "product_id", "product_type_id", "category_id", "quantity",
+        )
+    )  # fmt: skip
+    per_order: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["order__customer_key"], str(row["product_id"]), row["order__order_id"])
+        entry = per_order.setdefault(key, {**row, "quantity": 0})
+        entry["quantity"] += row["quantity"]
+        entry["product_type_id"] = max(
+            filter(None, (entry["product_type_id"], row["product_type_id"])), default=None
+        )
+        entry["category_id"] = max(
+            filter(None, (entry["category_id"], row["category_id"])), default=None
+        )
+    pairs: dict[tuple[str, str], _Pair] = defaultdict(_Pair)
+    for (customer, product, order_id), entry in per_order.items():
+        pair = pairs[(customer, product)]
+        pair.purchases.append(rules.Purchase(entry["order__placed_at"], entry["quantity"]))
+        if not pair.last or (entry["order__placed_at"], order_id) > (
+            pair.last["order__placed_at"],
+            pair.last["order__order_id"],
+        ):
+            pair.last = entry
+    by_product: dict[str, list[float]] = defaultdict(list)
+    for (_, product), pair in pairs.items():
+        by_product[product].extend(rules.repurchase_intervals([p.at for p in pair.purchases]))
+    medians = {product: rules.product_median(gaps) for product, gaps in by_product.items()}
+    plans = {}
+    for (customer, product), pair in pairs.items():
+        last = pair.last
+        plan = rules.plan_reminder(
+            pair.purchases,
+            medians.get(product),
+            settings.replenishment_cycles.cycle_for(
+                product, last["product_type_id"], last["category_id"]
+            ),
+            settings.replenishment_lead_days,
+        )
+        if plan is not None:
+            plans[(customer, product)] = (last, plan, len(pair.purchases))
+    return plans
+
+
+def _plan_in_python(channel: str, settings: ReplenishmentSettings, now: datetime) -> int:
+    plans = plans_in_python(channel, settings, now)
+    for (customer, product), (last, plan, purchases) in plans.items():
+        ReplenishmentDue.objects.update_or_create(
+            channel_slug=channel,
+            customer_key=customer,
+            product_id=product,
+            defaults={
+                "customer_id": last["order__customer_id"],
+                "email": last["order__email"],
+                "last_order_id": last["order__order_id"],
+                "last_purchased_at": plan.last_purchased_at,
+                "last_quantity": last["quantity"],
+                "purchases": purchases,
+                "interval_days": plan.interval.days,
+                "interval_source": plan.interval.source.value,
+                "run_out_at": plan.run_out_at,
+                "due_at": plan.due_at,
+                "computed_at": now,
+            },
+        )
+    return len(plans)
+
+
+def still_standing(queryset: QuerySet[ReplenishmentDue]) -> QuerySet[ReplenishmentDue]:
+    """Rows whose anchor order is still the customer's and counts, with no later reorder.
+
+    Two indexed ``EXISTS`` per row: the order by its unique id, the customer's later
+    orders by ``(channel, customer, placed_at)``.
+    """
+    counted = PurchasedOrder.objects.filter(counts=True, net_goods_amount__gt=0)
+    anchor_holds = Exists(
+        counted.filter(order_id=OuterRef("last_order_id"), customer_key=OuterRef("customer_key"))
+    )
+    reordered = Exists(
+        PurchasedLine.objects.filter(
+            order__channel_slug=OuterRef("channel_slug"),
+            order__customer_key=OuterRef("customer_key"),
+            order__placed_at__gt=OuterRef("last_purchased_at"),
+            order__counts=True,
+            order__net_goods_amount__gt=0,
+            product_id=OuterRef("product_id"),
+        )
+    )
+    return queryset.filter(anchor_holds).filter(~reordered)
+
+
+def due_replenishments(
+    channel: str,
+    start: datetime,
+    end: datetime,
+    availability: ProductCatalogue,
+    *,
+    limit: int | None = None,
+) -> list[DueSubject]:
+    """Reminders due in ``(start, end]`` that still stand, for products still sold.
+
+    Cost: the ``(channel, due_at)`` index range plus two indexed look-ups per row.
+    ``limit`` caps a batch (earliest first); call again with ``start`` at the last
+    ``due_at`` returned for the next.
+    """
+    rows = list(
+        still_standing(
+            ReplenishmentDue.objects.filter(channel_slug=channel, due_at__gt=start, due_at__lte=end)
+        ).order_by("due_at", "id")[:limit]
+    )
+    sold = availability.sold(channel, {row.product_id for row in rows}, end)
+    return [
+        DueSubject(
+            flow=FLOW,
+            subject_kind=SUBJECT_KIND,
+            subject_key=product_subject_key(row.customer_key, row.product_id),
+            channel_slug=channel,
+            customer_key=row.customer_key,
+            customer_id=row.customer_id,
+            email=row.email,
+            anchor_at=row.last_purchased_at,
+            due_at=row.due_at,
+            cycle=cycle_of(row.last_purchased_at),
+            data={
+                "product_id": row.product_id,
+                "last_order_id": row.last_order_id,
+                "last_quantity": row.last_quantity,
+                "interval_days": round(row.interval_days, 1),
+                "interval_source": row.interval_source,
+                "run_out_at": row.run_out_at.isoformat(),
+            },
+        )
+        for row in rows
+        if row.product_id in sold
+    ]
+
+
+def replenishment_still_due(
+    channel: str,
+    customer_key: str,
+    product_id: str,
+    anchor_at: datetime,
+    availability: ProductCatalogue,
+    *,
+    now: datetime | None = None,
+) -> bool:
+    """The re-check at send time: the reminder anchored at ``anchor_at`` still stands.
+
+    False once the customer ordered the product again, the anchor order stopped counting
+    (cancelled, refunded in full) or left the customer (anonymised), or the product is no
+    longer sold.
+    """
+    standing = still_standing(
+        ReplenishmentDue.objects.filter(
+            channel_slug=channel,
+            customer_key=customer_key,
+            product_id=product_id,
+            last_purchased_at=anchor_at,
+        )
+    ).exists()
+    return standing and product_id in availability.sold(
+        channel, {product_id}, now or timezone.now()
+    )

@@ -1,0 +1,62 @@
+"""The periodic lifecycle refresh plans only the flows a channel switched on."""
+
+from __future__ import annotations
+
+import pytest
+
+from saleor_retention_plugin.conf import ChannelSettings
+from saleor_retention_plugin.models import CoPurchasePair, ReplenishmentDue, WinbackDue
+from saleor_retention_plugin.schedule import PERIODIC_TASKS
+from saleor_retention_plugin.tasks import refresh_lifecycle_task
+
+from .factories import CHANNEL, line, order, record
+
+pytestmark = pytest.mark.django_db
+
+SWITCHED: dict[str, ChannelSettings] = {}
+
+
+def load_channel_settings(channel_slug):
+    return SWITCHED.get(channel_slug)
+
+
+@pytest.fixture
+def shop(settings):
+    settings.RETENTION_CHANNEL_SETTINGS_LOADER = (
+        "tests.integration.lifecycle.test_refresh_task.load_channel_settings"
+    )
+    record(
+        *(order(c, at, line("101"), line("102")) for c in (1, 2, 3) for at in (0, 30, 60)),
+    )
+    yield
+    SWITCHED.clear()
+
+
+def test_a_channel_with_the_flows_off_keeps_only_co_purchase_pairs(shop):
+    counts = refresh_lifecycle_task.apply().get()
+
+    assert counts == {CHANNEL: {"co_purchase_pairs": 2}}
+    assert not ReplenishmentDue.objects.exists()
+    assert not WinbackDue.objects.exists()
+    assert CoPurchasePair.objects.count() == 2
+
+
+def test_switched_on_flows_are_planned_and_switching_off_forgets_them(shop):
+    SWITCHED[CHANNEL] = ChannelSettings.from_configuration(
+        {
+            "replenishment_enabled": "true",
+            "product_url_template": "https://tea.example/p/{product_id}",
+            "winback_enabled": "true",
+        }
+    )
+
+    counts = refresh_lifecycle_task.apply(kwargs={"channel_slug": CHANNEL}).get()
+
+    # Three customers, two products each, three orders 30 days apart.
+    assert counts == {CHANNEL: {"replenishment": 6, "winback": 3, "co_purchase_pairs": 2}}
+    SWITCHED[CHANNEL] = ChannelSettings()
+    refresh_lifecycle_task.apply().get()
+    assert not ReplenishmentDue.objects.exists()
+    assert not WinbackDue.objects.exists()
+    entry = PERIODIC_TASKS["saleor-retention-refresh-lifecycle"]
+    assert entry["task"] == refresh_lifecycle_task.name
