@@ -164,6 +164,15 @@ def run(args: argparse.Namespace, start: datetime) -> int:
                     progress(now)
 
                 store.run(progress=tick)
+        except KeyboardInterrupt:
+            progress.close()
+            # How far the story got: what a long run's progress bar last showed.
+            print(
+                f"retention-sandbox: stopped at simulated {store.now:%Y-%m-%d %H:%M} UTC "
+                f"of {store.horizon:%Y-%m-%d}",
+                file=sys.stderr,
+            )
+            raise
         finally:
             progress.close()
         data = collect(store, now=store.end)

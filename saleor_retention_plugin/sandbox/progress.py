@@ -41,7 +41,8 @@ class ProgressBar:
         return f"Simulating [{bar}] {now:%Y-%m-%d} {done:4.0%}"
 
     def close(self) -> None:
-        """Erase the bar, so the report starts on a clean line."""
+        """Erase the bar, so the report starts on a clean line (once, however often called)."""
         if self.enabled and self._drawn_at:
             self.stream.write("\r" + " " * len(self.line(self.end)) + "\r")
             self.stream.flush()
+            self._drawn_at = 0.0

@@ -541,6 +541,11 @@ class SimulatedStore:
         self.run_due_tasks(everything=True)
 
     @property
+    def now(self) -> datetime:
+        """The simulated moment reached so far (where an interrupted run stopped)."""
+        return self._now
+
+    @property
     def end(self) -> datetime:
         """When the story ends: the last simulated day, or a late return after it."""
         return max(self.horizon, self._now)
