@@ -209,13 +209,14 @@ def stored_history() -> list[tuple[Any, ...]]:
 
 
 def test_the_backfill_stores_every_saleor_order_as_saleor_has_it(shop, monkeypatch):
-    # Ctrl-C while the third order is read, with one order per batch: two are written.
+    # Ctrl-C while the fourth order is read, one order per batch: an order is complete
+    # once the next one is read, so the first two are written and the third is lost.
     read = history.order_values
     calls = {"n": 0}
 
     def interrupted(order: Order) -> dict[str, Any]:
         calls["n"] += 1
-        if calls["n"] == 3:
+        if calls["n"] == 4:
             raise KeyboardInterrupt
         return read(order)
 
