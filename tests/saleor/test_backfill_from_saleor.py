@@ -76,8 +76,9 @@ def shop(
         net, gross = goods(order)
         order.total_net_amount = order.undiscounted_total_net_amount = net
         order.total_gross_amount = order.undiscounted_total_gross_amount = gross
+        order.created_at = moment(day)  # not editable: only an update sets it
         order.save()
-        Order.objects.filter(pk=order.pk).update(created_at=moment(day))
+        Order.objects.filter(pk=order.pk).update(created_at=order.created_at)
         return order
 
     # Refunded: half of what the goods cost given back as a plain amount (no items named);
