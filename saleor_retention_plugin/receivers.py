@@ -25,12 +25,23 @@ logger = logging.getLogger(__name__)
 
 
 def enqueue_guest_merge(customer_id: int, email: str | None) -> None:
-    """After commit, fold the email's guest points into the customer (one indexed query)."""
-    from .models import LoyaltyAccount
+    """After commit, fold the email's guest points and guest orders into the customer.
+
+    One query (two indexed lookups): is there an open guest account, or a guest order in
+    the purchase history (a backfill without ``--credit-points`` leaves guest orders with
+    no account), under that email?
+    """
+    from .models import LoyaltyAccount, PurchasedOrder
     from .tasks import merge_guest_accounts_task
 
     normalised = normalise_email(email)
-    if not normalised or not LoyaltyAccount.objects.open_guests_with_email(normalised).exists():
+    if not normalised:
+        return
+    guest_accounts = LoyaltyAccount.objects.open_guests_with_email(normalised).values_list("pk")
+    guest_orders = PurchasedOrder.objects.filter(
+        customer_id__isnull=True, email=normalised
+    ).values_list("pk")
+    if not list(guest_accounts.union(guest_orders)[:1]):
         return
     enqueue_after_commit(merge_guest_accounts_task, customer_id, normalised)
 

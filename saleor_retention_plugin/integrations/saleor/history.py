@@ -1,17 +1,21 @@
 """Saleor's own orders as backfill rows. Imports Saleor: runs only inside a Saleor process.
 
-Orders are read in ``(created_at, pk)`` order with keyset pagination (memory flat), each
-with its lines (one ``prefetch_related`` per page). Refunds are read per order as the
-live intake reads them (two queries each). Tested in the Saleor tier (by the lead).
+Orders are read in ``(created_at, pk)`` order with keyset pagination (memory flat), a page
+at a time with what ``order_snapshot`` reads prefetched (``orders_for_snapshots``); refunds
+are read per order as the live intake reads them (two queries each). Each order becomes
+the very record the live order intake would store for it (``order_snapshot`` ->
+``order_value`` -> ``purchase_record_from_snapshot``): one order, one truth, whether it
+arrived through a hook or through the backfill. Tested in the Saleor tier
+(``tests/saleor/test_backfill_from_saleor.py``).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ...domain.history import SourceRow
-from .orders import refunded_amount
+from ...domain.history import PurchaseRecord, SourceRow, purchase_record_from_snapshot
+from ...domain.orders import order_value
+from .orders import order_snapshot, orders_for_snapshots
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
     from saleor.order.models import Order
 
 PAGE_SIZE = 500
+# Not orders yet: a draft is a staff member's work in progress, never placed.
+LEFT_OUT_STATUSES = ("draft",)
 
 
 def saleor_order_rows(
@@ -27,27 +33,25 @@ def saleor_order_rows(
 ) -> Iterator[SourceRow]:
     """One backfill row per Saleor order (lines nested); drafts are left out.
 
-    Rows are numbered 1, 2, ... in a stable order so the checkpoint can resume.
+    ``channel`` is a channel slug; ``since`` (inclusive) and ``until`` (exclusive) bound
+    the order's ``created_at``. Rows are numbered 1, 2, ... in a stable order (``created_at``,
+    then pk) so the checkpoint can resume.
     """
-    from saleor.order.models import Order
+    from django.db.models import Q
 
-    orders = Order.objects.exclude(status="draft").select_related("channel")
+    orders = orders_for_snapshots().exclude(status__in=LEFT_OUT_STATUSES)
     if channel:
         orders = orders.filter(channel__slug=channel)
     if since:
         orders = orders.filter(created_at__gte=since)
     if until:
         orders = orders.filter(created_at__lt=until)
-    orders = orders.order_by("created_at", "pk").prefetch_related(
-        "lines__variant__product__product_type", "lines__variant__product__category"
-    )
+    orders = orders.order_by("created_at", "pk")
     number = 0
     last: tuple[datetime, Any] | None = None
     while True:
         page = orders
         if last is not None:
-            from django.db.models import Q
-
             page = page.filter(Q(created_at__gt=last[0]) | Q(created_at=last[0], pk__gt=last[1]))
         rows = list(page[:PAGE_SIZE])
         if not rows:
@@ -59,49 +63,42 @@ def saleor_order_rows(
 
 
 def order_values(order: Order) -> dict[str, Any]:
-    """The backfill fields of a Saleor order (see docs/backfill.md), net amounts."""
-    lines_all = list(order.lines.all())  # prefetched with the page
-    gift_cards_net = sum(
-        (line.total_price_net_amount for line in lines_all if line.is_gift_card), Decimal(0)
+    """The backfill fields of a Saleor order (docs/backfill.md), lines nested.
+
+    Exactly what the live intake stores for the order as it now stands: goods net of tax
+    after every discount, less the refunded (or cancelled) share; gift-card lines left out.
+    """
+    snapshot = order_snapshot(order)
+    return record_values(
+        purchase_record_from_snapshot(snapshot, order_value(snapshot).net_goods_amount)
     )
-    goods_net = order.total_net_amount - order.shipping_price_net_amount - gift_cards_net
-    gross = order.total_gross_amount
-    refunded = refunded_amount(order)
-    # Refunds are gross; take back the same share of the net goods.
-    refunded_net = goods_net * min(refunded / gross, Decimal(1)) if gross > 0 else Decimal(0)
-    lines = []
-    for line in lines_all:
-        if line.is_gift_card:
-            continue
-        variant = line.variant
-        product = variant.product if variant is not None else None
-        lines.append(
-            {
-                "line_id": str(line.pk),
-                "variant_id": str(line.variant_id) if line.variant_id else None,
-                "product_id": str(product.pk) if product else None,
-                "product_type_id": str(product.product_type_id) if product else None,
-                "category_id": str(product.category_id)
-                if product and product.category_id
-                else None,
-                "sku": line.product_sku,
-                "quantity": line.quantity,
-                "unit_price_net": str(line.unit_price_net_amount),
-            }
-        )
+
+
+def record_values(record: PurchaseRecord) -> dict[str, Any]:
+    """A ``PurchaseRecord`` in the backfill's row format (text amounts, ISO dates)."""
     return {
-        "order_id": str(order.pk),
-        "channel": order.channel.slug,
-        "customer_id": order.user_id,
-        "email": order.user_email or None,
-        "placed_at": order.created_at.isoformat(),
-        "status": order.status,
-        "currency": order.currency,
-        "net_goods_amount": str(
-            max(goods_net - refunded_net, Decimal(0)).quantize(Decimal("0.01"))
-        ),
-        "voucher_code": order.voucher_code or None,
-        "used_discount": bool(order.voucher_code)
-        or order.undiscounted_total_net_amount > order.total_net_amount,
-        "lines": lines,
+        "order_id": record.order_id,
+        "channel": record.channel_slug,
+        "customer_id": record.customer_id,
+        "email": record.email,
+        "placed_at": record.placed_at.isoformat(),
+        "status": record.status,
+        "currency": record.currency,
+        "net_goods_amount": str(record.net_goods_amount),
+        "used_voucher": record.used_voucher,
+        "used_discount": record.used_discount,
+        "voucher_code": record.voucher_code,
+        "lines": [
+            {
+                "line_id": line.line_id,
+                "variant_id": line.variant_id,
+                "product_id": line.product_id,
+                "product_type_id": line.product_type_id,
+                "category_id": line.category_id,
+                "sku": line.sku,
+                "quantity": line.quantity,
+                "unit_price_net": str(line.unit_price_net),
+            }
+            for line in record.lines
+        ],
     }

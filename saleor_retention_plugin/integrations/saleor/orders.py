@@ -12,6 +12,7 @@ from ...domain.orders import OrderLineSnapshot, OrderSnapshot
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from django.db.models import QuerySet
     from saleor.order.models import Order, OrderLine
 
 logger = logging.getLogger(__name__)
@@ -50,34 +51,38 @@ def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
     A fixed number of queries (the order; its lines with their products; granted refunds and
     their lines; refunded fulfilments and their lines; discounts; the two refund totals).
     """
-    from django.db.models import Prefetch
-    from saleor.order.models import Fulfillment, Order, OrderLine
-
-    order = (
-        Order.objects.select_related("channel", "user")
-        .prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=OrderLine.objects.select_related("variant__product").order_by(
-                    "created_at", "pk"
-                ),
-            ),
-            "granted_refunds__lines",
-            Prefetch(
-                "fulfillments",
-                queryset=Fulfillment.objects.filter(
-                    status__in=REFUNDED_FULFILMENT_STATUSES
-                ).prefetch_related("lines"),
-                to_attr="refunded_fulfilments",
-            ),
-            "discounts",
-        )
-        .filter(pk=order_id)
-        .first()
-    )
+    order = orders_for_snapshots().filter(pk=order_id).first()
     if order is None:
         return None
     return order_snapshot(order)
+
+
+def orders_for_snapshots() -> QuerySet[Order]:
+    """Saleor's orders with everything ``order_snapshot`` reads prefetched.
+
+    The order intake reads one order through it, the backfill a page of orders: one query
+    per relation for the whole page, plus ``order_snapshot``'s two refund totals per order.
+    """
+    from django.db.models import Prefetch
+    from saleor.order.models import Fulfillment, Order, OrderLine
+
+    return Order.objects.select_related("channel", "user").prefetch_related(
+        Prefetch(
+            "lines",
+            queryset=OrderLine.objects.select_related("variant__product").order_by(
+                "created_at", "pk"
+            ),
+        ),
+        "granted_refunds__lines",
+        Prefetch(
+            "fulfillments",
+            queryset=Fulfillment.objects.filter(
+                status__in=REFUNDED_FULFILMENT_STATUSES
+            ).prefetch_related("lines"),
+            to_attr="refunded_fulfilments",
+        ),
+        "discounts",
+    )
 
 
 def order_snapshot(order: Order) -> OrderSnapshot:

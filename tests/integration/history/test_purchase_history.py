@@ -114,3 +114,19 @@ def test_an_anonymised_customer_keeps_totals_and_repeat_orders_but_nothing_perso
     assert PurchasedOrder.objects.get(customer_id=6).email == "eve@example.com"
     # A late event for a forgotten order does not bring the person back.
     assert anonymise_purchases(5, "eve@example.com") == 0
+
+
+def test_a_new_customer_takes_over_guest_orders_that_earned_no_points(
+    django_capture_on_commit_callbacks,
+):
+    # A backfill without --credit-points stores guest orders but opens no guest account.
+    from django.contrib.auth import get_user_model
+
+    record_purchase(purchase(customer_id=None, email="Kim@example.com"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user = get_user_model().objects.create(username="kim", email="kim@example.com")
+
+    assert list(PurchasedOrder.objects.values_list("customer_key", "customer_id")) == [
+        (f"customer:{user.pk}", user.pk)
+    ]
