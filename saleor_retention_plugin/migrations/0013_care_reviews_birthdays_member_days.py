@@ -8,7 +8,7 @@ from saleor_retention_plugin.models.constraints import check_constraint
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saleor_retention_plugin', '0009_customer_segments'),
+        ('saleor_retention_plugin', '0012_lifecycle_replenishment_winback_copurchase'),
     ]
 
     operations = [

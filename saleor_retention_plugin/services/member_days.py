@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, F, Value
 
 from ..domain import tiers as tier_rules
 from ..domain.earning import order_multiplier
@@ -92,15 +92,18 @@ def order_earning_multiplier(account: LoyaltyAccount, placed_at: datetime) -> De
             is_active=True,
         )
         .order_by()
-        .values_list("kind", "value")
+        # Both sides select annotations only: Django 4.2 puts annotations after model
+        # fields whatever values_list's order, which would misalign the UNION's columns.
+        .annotate(row=F("kind"), amount=F("value"))
+        .values_list("row", "amount")
     )
     window_rows = (
         MemberDay.objects.filter(
             channel_slug=account.channel_slug, starts_at__lte=placed_at, ends_at__gt=placed_at
         )
         .order_by()
-        .annotate(row=Value(MEMBER_DAY_ROW, output_field=CharField()))
-        .values_list("row", "multiplier")
+        .annotate(row=Value(MEMBER_DAY_ROW, output_field=CharField()), amount=F("multiplier"))
+        .values_list("row", "amount")
     )
     rows = list(tier_rows.union(window_rows, all=True))
     member_day = [value for kind, value in rows if kind == MEMBER_DAY_ROW and value is not None]
