@@ -25,6 +25,7 @@ from .config_fields import (
     DELIVERY_FIELDS,
     LEDGER_FIELDS,
     MEMBERSHIP_FIELDS,
+    MESSAGING_FIELDS,
     REMINDER_FIELDS,
     SECRET_FIELD_TYPES,
     SETTING_FIELDS,
@@ -134,19 +135,46 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True)
+class MessagingSettings:
+    """Shared by every flow and campaign (cart reminders, welcome, win-back...).
+
+    ``frequency_cap``: at most one marketing message per recipient in this window;
+    ``quiet_hours``: local clock times when nothing is sent; ``holdout_percent``: the
+    default share of each flow's subjects that gets nothing (0-50); ``attribution_window``:
+    how long after a message (or, in the holdout, after when it would have gone out) an
+    order counts for it. ``holdout_percent`` was stored as ``cart_holdout_percent`` before.
+    """
+
+    frequency_cap_hours: int = 16
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    holdout_percent: Decimal = Decimal(10)
+    attribution_window_days: int = 7
+
+    @property
+    def attribution_window(self) -> timedelta:
+        return timedelta(days=self.attribution_window_days)
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
+
+    @property
+    def frequency_cap(self) -> FrequencyCap:
+        return FrequencyCap(timedelta(hours=self.frequency_cap_hours))
+
+
+@dataclass(frozen=True)
 class ReminderSettings:
+    """The cart series' own settings; cap, quiet hours, holdout are ``MessagingSettings``."""
+
     cart_reminders_enabled: bool = False
     cart_abandoned_after_minutes: int = 60
     cart_reminder_delays_hours: tuple[Decimal, ...] = (Decimal(1), Decimal(24), Decimal(72))
     cart_incentive_step: int = 2
     cart_incentive_discount: str = "10%"
     cart_incentive_valid_days: int = 7
-    frequency_cap_hours: int = 16
     cart_reminders_bypass_cap: bool = False
-    quiet_hours_start: time = time(21, 0)
-    quiet_hours_end: time = time(8, 0)
-    cart_holdout_percent: Decimal = Decimal(10)
-    attribution_window_days: int = 7
 
     def problems(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -160,10 +188,6 @@ class ReminderSettings:
     @property
     def abandonment_threshold(self) -> timedelta:
         return timedelta(minutes=self.cart_abandoned_after_minutes)
-
-    @property
-    def attribution_window(self) -> timedelta:
-        return timedelta(days=self.attribution_window_days)
 
     @property
     def incentive(self) -> Incentive | None:
@@ -181,14 +205,6 @@ class ReminderSettings:
             incentive=self.incentive,
         )
 
-    @property
-    def quiet_hours(self) -> QuietHours:
-        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
-
-    @property
-    def frequency_cap(self) -> FrequencyCap:
-        return FrequencyCap(timedelta(hours=self.frequency_cap_hours))
-
 
 @dataclass(frozen=True)
 class MembershipSettings:
@@ -205,6 +221,7 @@ class ChannelSettings:
 
     ledger: LedgerSettings = LedgerSettings()
     delivery: DeliverySettings = DeliverySettings()
+    messaging: MessagingSettings = MessagingSettings()
     reminders: ReminderSettings = ReminderSettings()
     membership: MembershipSettings = MembershipSettings()
 
@@ -223,6 +240,9 @@ class ChannelSettings:
         errors: dict[str, str] = {}
         for field in SETTING_FIELDS:
             text = raw.get(field.name)
+            for alias in field.aliases:
+                if text is None:
+                    text = raw.get(alias)
             if text is None:
                 text = field.default
             try:
@@ -330,6 +350,7 @@ __all__ = [
     "MAX_REMINDER_DELAY_HOURS",
     "MAX_REMINDER_STEPS",
     "MEMBERSHIP_FIELDS",
+    "MESSAGING_FIELDS",
     "MIN_WEBHOOK_SECRET_LENGTH",
     "REMINDER_FIELDS",
     "SECRET_FIELD_TYPES",
@@ -342,6 +363,7 @@ __all__ = [
     "InvalidConfiguration",
     "LedgerSettings",
     "MembershipSettings",
+    "MessagingSettings",
     "OverdraftPolicy",
     "ReminderSettings",
     "SettingField",

@@ -68,6 +68,9 @@ class SettingField:
     default: str
     parse: Callable[[str], Any]
     type: FieldType = FieldType.STRING
+    # Names this setting was stored under by earlier releases: a merchant's saved
+    # configuration keeps working (the new name wins when both are present).
+    aliases: tuple[str, ...] = ()
 
 
 LEDGER_FIELDS: tuple[SettingField, ...] = (
@@ -341,22 +344,27 @@ REMINDER_FIELDS: tuple[SettingField, ...] = (
         parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=365)),
     ),
     SettingField(
-        name="frequency_cap_hours",
-        label="At most one marketing message per (hours)",
-        help_text=(
-            "A customer gets at most one message from this plugin in this many hours, "
-            "across all reminders and campaigns; later ones wait. 0 turns the cap off."
-        ),
-        default="16",
-        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 14),
-    ),
-    SettingField(
         name="cart_reminders_bypass_cap",
         label="Cart reminders ignore the frequency cap",
         help_text="Let cart reminders go out even if the customer got another message recently.",
         default="false",
         parse=parse_bool,
         type=FieldType.BOOLEAN,
+    ),
+)
+
+
+# Shared by every flow and campaign: how often, when, and how results are measured.
+MESSAGING_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="frequency_cap_hours",
+        label="At most one marketing message per (hours)",
+        help_text=(
+            "A customer gets at most one message from this plugin in this many hours, "
+            "across all flows and campaigns; later ones wait. 0 turns the cap off."
+        ),
+        default="16",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 14),
     ),
     SettingField(
         name="quiet_hours_start",
@@ -376,21 +384,23 @@ REMINDER_FIELDS: tuple[SettingField, ...] = (
         parse=parse_clock_time,
     ),
     SettingField(
-        name="cart_holdout_percent",
-        label="Holdout group (% of carts)",
+        name="holdout_percent",
+        label="Holdout group (% of each flow's customers)",
         help_text=(
-            "This share of abandoned carts, picked at random but fixed per cart, gets no "
-            "reminders, so you can see how much the reminders really recover. 0 turns it off."
+            "This share of each flow's customers (abandoned carts, welcome, points expiring...), "
+            "picked at random but fixed per customer or cart, gets no messages from that flow, "
+            "so you can see how much the messages really bring. 0 turns it off."
         ),
         default="10",
         parse=parse_percent,
+        aliases=("cart_holdout_percent",),
     ),
     SettingField(
         name="attribution_window_days",
-        label="Credit a reminder for orders within (days)",
+        label="Credit a message for orders within (days)",
         help_text=(
-            "An order placed this many days after a reminder, by the same customer, counts "
-            "as recovered by that reminder even if it came from another cart."
+            "An order placed this many days after a message, by the same customer, counts "
+            "for that message (a cart reminder: even if the order came from another cart)."
         ),
         default="7",
         parse=lambda raw: parse_non_negative_int(raw, maximum=90),
@@ -461,5 +471,5 @@ MEMBERSHIP_FIELDS: tuple[SettingField, ...] = (
 
 
 SETTING_FIELDS: tuple[SettingField, ...] = (
-    LEDGER_FIELDS + MEMBERSHIP_FIELDS + DELIVERY_FIELDS + REMINDER_FIELDS
+    LEDGER_FIELDS + MEMBERSHIP_FIELDS + DELIVERY_FIELDS + MESSAGING_FIELDS + REMINDER_FIELDS
 )
