@@ -140,6 +140,14 @@ class RetentionPlugin(BasePlugin):
     ) -> None:
         self._sync_order_points("order_fully_refunded", order)
 
+    @never_raises
+    def order_fulfilled(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        # Starts the flows counted from fulfilment (the intake publishes order_fulfilled
+        # once it reads the order as fulfilled); points and tiers are unchanged by it.
+        self._apply_order(order)
+
     def _sync_order_points(self, event: str, order: Order) -> None:
         if order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
             self._apply_order(order)
@@ -221,4 +229,4 @@ class RetentionPlugin(BasePlugin):
             occurred_at=timezone.now(),
         )
         # record_cart_activity takes its own savepoint when given a lock timeout.
-        record_cart_activity(activity, self.settings.reminders, lock_timeout=CART_HOOK_LOCK_TIMEOUT)
+        record_cart_activity(activity, self.settings, lock_timeout=CART_HOOK_LOCK_TIMEOUT)

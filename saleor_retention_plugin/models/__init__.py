@@ -1,3 +1,4 @@
+from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
 from .flows import (
     CartRecovery,
     CartState,
@@ -31,6 +32,9 @@ __all__ = [
     "CustomerProfile",
     "CustomerSegment",
     "CustomerTier",
+    "EnrolmentState",
+    "FlowConversion",
+    "FlowEnrolment",
     "FlowMessage",
     "LoyaltyAccount",
     "MarketingOptOut",
@@ -44,6 +48,7 @@ __all__ = [
     "Redemption",
     "Reward",
     "RewardKind",
+    "SubjectKind",
     "ThresholdKind",
     "TierBenefit",
     "TierChange",

@@ -339,14 +339,13 @@ def would_be_reminded_at(
     activity (never before abandonment), moved out of quiet hours in the customer's zone.
     The frequency cap is left out: it depends on other messages the customer got.
     """
-    reminders = settings.reminders
-    first = reminders.series.due_at(1, last_activity_at=cart.last_activity_at)
+    first = settings.reminders.series.due_at(1, last_activity_at=cart.last_activity_at)
     due = threshold_at if first is None else max(first, threshold_at)
     return decide_contact(
         now=due,
         zone=cart_zone(cart, settings),
-        quiet_hours=reminders.quiet_hours,
-        cap=reminders.frequency_cap,
+        quiet_hours=settings.messaging.quiet_hours,
+        cap=settings.messaging.frequency_cap,
         last_contacted_at=None,
         bypass_cap=True,
     ).send_at

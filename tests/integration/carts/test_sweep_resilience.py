@@ -28,7 +28,7 @@ from .cart_shop import (
     WelcomeFlow,
     message,
     put_cart,
-    reminders,
+    shop_settings,
     sweep,
     tea_line,
 )
@@ -147,7 +147,7 @@ def test_the_checkout_hook_is_not_blocked_while_the_sweep_reads_the_shop(track):
             started = time.monotonic()
             with transaction.atomic():
                 recorded = carts.record_cart_activity(
-                    activity(checkout_token, DUE), reminders(), now=DUE, lock_timeout="100ms"
+                    activity(checkout_token, DUE), shop_settings(), now=DUE, lock_timeout="100ms"
                 )
             hook_waited.append(time.monotonic() - started)
             return recorded
@@ -190,7 +190,7 @@ def test_a_hook_that_finds_the_cart_locked_gives_up_quickly_and_leaves_the_reque
         started = time.monotonic()
         with transaction.atomic():  # the customer's request
             recorded = carts.record_cart_activity(
-                activity(token, DUE), reminders(), now=DUE, lock_timeout="100ms"
+                activity(token, DUE), shop_settings(), now=DUE, lock_timeout="100ms"
             )
             waited = time.monotonic() - started
             with connection.cursor() as cursor:  # still usable, its own timeout kept
@@ -213,7 +213,7 @@ def test_a_hook_with_a_lock_timeout_costs_a_fixed_number_of_queries(
         # SAVEPOINT, set the timeout, the upsert, restore it, RELEASE.
         with django_assert_num_queries(5):
             assert carts.record_cart_activity(
-                activity(token, at), reminders(), now=at, lock_timeout="100ms"
+                activity(token, at), shop_settings(), now=at, lock_timeout="100ms"
             )
 
 
