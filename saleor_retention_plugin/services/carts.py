@@ -29,7 +29,7 @@ from ..domain.carts import CartActivity, CartContents, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
-from .consent import email_digest
+from .consent import recipient_key
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -410,10 +410,3 @@ def anonymise_carts(customer_id: int | None, email: str | None) -> int:
         recipient_key=Concat(Value("anonymised:"), Cast("pk", CharField()))
     )
     return len(cart_ids)
-
-
-def recipient_key(customer_id: int | None, email: str | None) -> str:
-    """Who the frequency cap counts messages for: the customer, else the email's digest."""
-    if customer_id is not None:
-        return f"customer:{customer_id}"
-    return f"email:{email_digest(email)}"

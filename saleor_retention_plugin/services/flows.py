@@ -58,7 +58,7 @@ from ..delivery.base import (
 from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from . import consent
-from .carts import recipient_key
+from .consent import recipient_key
 from .flow_leases import (
     CLAIM_TIMEOUT,
     abandoned_claims,
