@@ -24,6 +24,7 @@ from typing import Any
 from .config_fields import (
     DELIVERY_FIELDS,
     LEDGER_FIELDS,
+    LIFECYCLE_FIELDS,
     MEMBERSHIP_FIELDS,
     MESSAGING_FIELDS,
     REMINDER_FIELDS,
@@ -134,6 +135,12 @@ class DeliverySettings:
         return self.checkout_url_template.format(token=token)
 
 
+def incentive_from_text(text: str, valid_days: int) -> Incentive:
+    """A parsed discount setting (``"10%"`` or ``"5"``) as a coupon to mint."""
+    kind = DiscountKind.PERCENTAGE if text.endswith("%") else DiscountKind.FIXED
+    return Incentive(kind, Decimal(text.rstrip("%")), valid_days=valid_days)
+
+
 @dataclass(frozen=True)
 class MessagingSettings:
     """Shared by every flow and campaign (cart reminders, welcome, win-back...).
@@ -193,9 +200,7 @@ class ReminderSettings:
     def incentive(self) -> Incentive | None:
         if not self.cart_incentive_step:
             return None
-        text = self.cart_incentive_discount
-        kind = DiscountKind.PERCENTAGE if text.endswith("%") else DiscountKind.FIXED
-        return Incentive(kind, Decimal(text.rstrip("%")), valid_days=self.cart_incentive_valid_days)
+        return incentive_from_text(self.cart_incentive_discount, self.cart_incentive_valid_days)
 
     @property
     def series(self) -> ReminderSeries:
@@ -204,6 +209,29 @@ class ReminderSettings:
             incentive_step=self.cart_incentive_step or None,
             incentive=self.incentive,
         )
+
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """The event-started flows: welcome, points expiring, tier upgrade (docs/flows.md)."""
+
+    welcome_enabled: bool = False
+    welcome_delay_hours: int = 2
+    welcome_coupon_discount: str = ""
+    welcome_coupon_valid_days: int = 30
+    points_expiring_enabled: bool = False
+    points_expiring_days_ahead: tuple[int, ...] = (30, 7)
+    tier_upgrade_enabled: bool = False
+
+    @property
+    def welcome_delay(self) -> timedelta:
+        return timedelta(hours=self.welcome_delay_hours)
+
+    @property
+    def welcome_incentive(self) -> Incentive | None:
+        if not self.welcome_coupon_discount:
+            return None
+        return incentive_from_text(self.welcome_coupon_discount, self.welcome_coupon_valid_days)
 
 
 @dataclass(frozen=True)
@@ -223,6 +251,7 @@ class ChannelSettings:
     delivery: DeliverySettings = DeliverySettings()
     messaging: MessagingSettings = MessagingSettings()
     reminders: ReminderSettings = ReminderSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     membership: MembershipSettings = MembershipSettings()
 
     @classmethod
@@ -345,6 +374,7 @@ def _format(value: Any) -> str:
 __all__ = [
     "DELIVERY_FIELDS",
     "LEDGER_FIELDS",
+    "LIFECYCLE_FIELDS",
     "MAX_HOLDOUT_PERCENT",
     "MAX_POINTS_PER_CURRENCY_UNIT",
     "MAX_REMINDER_DELAY_HOURS",
@@ -362,6 +392,7 @@ __all__ = [
     "FieldType",
     "InvalidConfiguration",
     "LedgerSettings",
+    "LifecycleSettings",
     "MembershipSettings",
     "MessagingSettings",
     "OverdraftPolicy",

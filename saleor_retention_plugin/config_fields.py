@@ -22,10 +22,12 @@ from .config_values import (
     parse_checkout_url_template,
     parse_choice,
     parse_clock_time,
+    parse_days_ahead,
     parse_decimal_rate,
     parse_discount,
     parse_hours_list,
     parse_non_negative_int,
+    parse_optional_discount,
     parse_optional_email_address,
     parse_optional_url,
     parse_percent,
@@ -408,6 +410,69 @@ MESSAGING_FIELDS: tuple[SettingField, ...] = (
 )
 
 
+# The lifecycle flows started by events (docs/flows.md); each is off until switched on.
+LIFECYCLE_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="welcome_enabled",
+        label="Send a welcome after a customer's first order",
+        help_text=(
+            "A thank-you with a short guide to the programme, the customer's points and tier, "
+            "and the optional coupon below."
+        ),
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="welcome_delay_hours",
+        label="Welcome sent after the first order (hours)",
+        help_text="Hours after the first order is placed; 0 sends it at the next sweep.",
+        default="2",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 30),
+    ),
+    SettingField(
+        name="welcome_coupon_discount",
+        label="Welcome coupon for the next order",
+        help_text=(
+            "Empty for none; 10% for a percentage off, or 5 for a fixed amount in the "
+            "channel's currency. A single-use Saleor voucher code."
+        ),
+        default="",
+        parse=parse_optional_discount,
+    ),
+    SettingField(
+        name="welcome_coupon_valid_days",
+        label="Welcome coupon valid for (days)",
+        help_text="Days the welcome coupon can be used after the welcome is sent.",
+        default="30",
+        parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=365)),
+    ),
+    SettingField(
+        name="points_expiring_enabled",
+        label="Warn customers before their points expire",
+        help_text="Needs points that expire (Months before points expire above 0).",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="points_expiring_days_ahead",
+        label="Warnings before points expire (days)",
+        help_text="One number per warning, days before the points expire, for example 30, 7.",
+        default="30, 7",
+        parse=parse_days_ahead,
+    ),
+    SettingField(
+        name="tier_upgrade_enabled",
+        label="Congratulate customers on a tier upgrade",
+        help_text="A message when a customer reaches a higher tier, naming the new tier.",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+)
+
+
 class TierBasis(enum.StrEnum):
     POINTS_EARNED = "points_earned"
     AMOUNT_SPENT = "amount_spent"
@@ -471,5 +536,10 @@ MEMBERSHIP_FIELDS: tuple[SettingField, ...] = (
 
 
 SETTING_FIELDS: tuple[SettingField, ...] = (
-    LEDGER_FIELDS + MEMBERSHIP_FIELDS + DELIVERY_FIELDS + MESSAGING_FIELDS + REMINDER_FIELDS
+    LEDGER_FIELDS
+    + MEMBERSHIP_FIELDS
+    + DELIVERY_FIELDS
+    + MESSAGING_FIELDS
+    + REMINDER_FIELDS
+    + LIFECYCLE_FIELDS
 )

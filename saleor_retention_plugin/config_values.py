@@ -208,6 +208,31 @@ def parse_percent(raw: Any) -> Decimal:
     return value
 
 
+def parse_days_ahead(raw: Any) -> tuple[int, ...]:
+    """``"30, 7"`` -> whole days before a deadline, one per message, latest-first order."""
+    parts = [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
+    if not parts:
+        raise ValueError("Enter one or more numbers of days, for example 30, 7.")
+    if len(parts) > MAX_REMINDER_STEPS:
+        raise ValueError(f"Enter at most {MAX_REMINDER_STEPS} steps.")
+    try:
+        days = tuple(int(part) for part in parts)
+    except ValueError:
+        raise ValueError(
+            "Enter whole numbers of days separated by commas, for example 30, 7."
+        ) from None
+    if any(not 1 <= day <= 365 for day in days):
+        raise ValueError("Each number of days is between 1 and 365.")
+    if list(days) != sorted(set(days), reverse=True):
+        raise ValueError("Each step must come closer than the one before, for example 30, 7.")
+    return days
+
+
+def parse_optional_discount(raw: Any) -> str:
+    """Empty for none, else like ``parse_discount``."""
+    return parse_discount(raw) if str(raw or "").strip() else ""
+
+
 def _at_least_one(value: int) -> int:
     if value < 1:
         raise ValueError("Enter a whole number of at least 1.")

@@ -38,6 +38,7 @@ from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
 from . import consent
+from .consent import email_digest
 from .flow_leases import worker_id
 from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, channel_settings_loader
 
@@ -69,6 +70,11 @@ class Subject:
     @classmethod
     def customer(cls, customer_id: int) -> Subject:
         return cls(SubjectKind.CUSTOMER, f"customer:{customer_id}")
+
+    @classmethod
+    def guest(cls, email: str) -> Subject:
+        """A customer known only by email (a guest order): keyed by the email's digest."""
+        return cls(SubjectKind.CUSTOMER, f"email:{email_digest(email)}")
 
     @classmethod
     def order(cls, order_id: str) -> Subject:
@@ -128,6 +134,22 @@ class Complete:
 
 
 Decision = SendStep | WaitUntil | StopEnrolment | Complete
+
+
+def step_in_series(times: list[datetime], enrolment: FlowEnrolment, now: datetime) -> Decision:
+    """``advance`` for a series of absolute step times (step 1 at ``times[0]``...).
+
+    Sends the latest step that is due (a sweep that was down sends one, not a burst),
+    waits for the next one, or completes when none is left.
+    """
+    remaining = range(enrolment.next_step, len(times) + 1)
+    due = [step for step in remaining if times[step - 1] <= now]
+    if due:
+        step = due[-1]
+        return SendStep(step, times[step] if step < len(times) else None)
+    if enrolment.next_step > len(times):
+        return Complete()
+    return WaitUntil(times[enrolment.next_step - 1])
 
 
 # --- the flow base class ---------------------------------------------------------------

@@ -93,8 +93,9 @@ def publish_order_events(
         "channel_slug": order.channel_slug,
         "customer_id": order.customer_id,
         "email": order.email,
+        "language_code": order.language_code,
     }
-    if enrolment_flows(ORDER_PLACED):
+    if any(flow.is_enabled(settings) for flow in enrolment_flows(ORDER_PLACED)):
         who = (
             Q(customer_id=order.customer_id)
             if order.customer_id is not None
@@ -135,6 +136,7 @@ def publish(
     settings = settings or channel_settings_loader()(event.channel_slug)
     if settings is None:
         return []
+    flows = [flow for flow in flows if flow.is_enabled(settings)]
     enrolled = []
     for flow in flows:
         try:
