@@ -163,13 +163,19 @@ def parse_clock_time(raw: Any) -> time:
     return moment
 
 
-def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:
-    """``"1, 24, 72"`` -> the delays of the reminder steps, in hours after the last activity."""
+def _step_list(raw: Any, *, when_empty: str) -> list[str]:
+    """The comma (or semicolon) separated items of a series setting, 1 to 5 of them."""
     parts = [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
     if not parts:
-        raise ValueError("Enter at least one delay in hours, for example 1, 24, 72.")
+        raise ValueError(when_empty)
     if len(parts) > MAX_REMINDER_STEPS:
         raise ValueError(f"Enter at most {MAX_REMINDER_STEPS} steps.")
+    return parts
+
+
+def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:
+    """``"1, 24, 72"`` -> the delays of the reminder steps, in hours after the last activity."""
+    parts = _step_list(raw, when_empty="Enter at least one delay in hours, for example 1, 24, 72.")
     try:
         hours = tuple(Decimal(part) for part in parts)
     except InvalidOperation:
@@ -210,11 +216,7 @@ def parse_percent(raw: Any) -> Decimal:
 
 def parse_days_ahead(raw: Any) -> tuple[int, ...]:
     """``"30, 7"`` -> whole days before a deadline, one per message, latest-first order."""
-    parts = [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
-    if not parts:
-        raise ValueError("Enter one or more numbers of days, for example 30, 7.")
-    if len(parts) > MAX_REMINDER_STEPS:
-        raise ValueError(f"Enter at most {MAX_REMINDER_STEPS} steps.")
+    parts = _step_list(raw, when_empty="Enter one or more numbers of days, for example 30, 7.")
     try:
         days = tuple(int(part) for part in parts)
     except ValueError:

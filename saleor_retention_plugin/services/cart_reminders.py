@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +36,7 @@ from .carts import (
     cart_contents_loader,
     stop_series,
 )
+from .enrolments import SWEEP_BATCH_SIZE, SWEEP_LEASE, failure_delay
 from .flows import (
     Cancel,
     ChannelSettingsLoader,
@@ -54,12 +55,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH_SIZE = 200
-# How long a claimed cart is kept away from other sweeps while this one works on it; a
-# sweep that dies leaves its carts to the next one after this.
-SWEEP_LEASE = timedelta(minutes=10)
-FIRST_FAILURE_DELAY = timedelta(minutes=5)
-MAX_FAILURE_DELAY = timedelta(hours=6)
+# Batches, lease and failure backoff are the enrolment scheduler's: a claimed cart is kept
+# from other sweeps for SWEEP_LEASE; a sweep that dies leaves its carts to the next one.
 SALEOR_ORDER_CHECK = app_settings.SALEOR_ORDER_CHECK
 
 # (channel_slug, customer_id, email, since) -> did the customer place any order since?
@@ -202,10 +199,7 @@ def _push_back_after_failure(cart_id: int, lease_until: datetime, now: datetime)
         if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
             return  # gone, closed, or new activity re-armed it meanwhile
         cart.sweep_failures += 1
-        # The exponent is capped: a cart failing for weeks must not overflow the delay.
-        doublings = min(cart.sweep_failures - 1, 16)
-        delay = min(FIRST_FAILURE_DELAY * 2**doublings, MAX_FAILURE_DELAY)
-        cart.next_check_at = now + delay
+        cart.next_check_at = now + failure_delay(cart.sweep_failures)
         cart.save(update_fields=["sweep_failures", "next_check_at", "updated_at"])
 
 

@@ -363,18 +363,23 @@ def stop_enrolments(enrolments: Any, reason: str, *, now: datetime | None = None
     return len(ids)
 
 
-def anonymise_enrolments(customer_id: int | None, email: str | None) -> int:
-    """Stop the customer's enrolments (``customer_deleted``) and forget who they were.
-
-    Conversions stay for the totals. Returns how many enrolments named the customer.
-    """
+def naming(customer_id: int | None, email: str | None) -> Q:
+    """Enrolments of this customer: by id, or by (normalised) email; none when neither."""
     email = normalise_email(email)
     who = Q(pk__in=[])
     if customer_id is not None:
         who |= Q(customer_id=customer_id)
     if email:
         who |= Q(email=email)
-    named = FlowEnrolment.objects.filter(who)
+    return who
+
+
+def anonymise_enrolments(customer_id: int | None, email: str | None) -> int:
+    """Stop the customer's enrolments (``customer_deleted``) and forget who they were.
+
+    Conversions stay for the totals. Returns how many enrolments named the customer.
+    """
+    named = FlowEnrolment.objects.filter(naming(customer_id, email))
     stop_enrolments(named, "customer_deleted")
     return named.update(customer_id=None, email=None, data={}, updated_at=timezone.now())
 

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from ..domain.customers import normalise_email
 from ..models import EnrolmentState, FlowConversion, FlowEnrolment, PointsLot, PurchasedOrder
-from .enrolments import EnrolmentFlow, enrol_request, stop_enrolments
+from .enrolments import EnrolmentFlow, enrol_request, naming, stop_enrolments
 from .flows import FLOWS, channel_settings_loader
 
 if TYPE_CHECKING:
@@ -159,13 +159,9 @@ def attribute_order(
     Idempotent (one conversion per enrolment, and an order already credited to an
     enrolment is not credited again). Flows with ``stops_on_order`` are stopped.
     """
-    email = normalise_email(order.email)
-    who = Q(pk__in=[])
-    if order.customer_id is not None:
-        who |= Q(customer_id=order.customer_id)
-    if email:
-        who |= Q(email=email)
-    enrolments = FlowEnrolment.objects.filter(who, channel_slug=order.channel_slug)
+    enrolments = FlowEnrolment.objects.filter(
+        naming(order.customer_id, order.email), channel_slug=order.channel_slug
+    )
     stopping = [name for name, flow in FLOWS.items() if getattr(flow, "stops_on_order", False)]
     if stopping:
         stop_enrolments(
