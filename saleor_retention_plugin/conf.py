@@ -339,6 +339,26 @@ def default_configuration() -> list[dict[str, Any]]:
     ]
 
 
+def with_current_names(configuration: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A stored ``[{"name", "value"}]`` list with old setting names renamed to today's.
+
+    For Saleor, which drops stored keys its structure no longer lists before the plugin
+    parses them. An old name is dropped when the new one is stored too (the new one wins).
+    """
+    renamed = {alias: field.name for field in SETTING_FIELDS for alias in field.aliases}
+    items = [dict(item) for item in configuration]
+    present = {item.get("name") for item in items}
+    current = []
+    for item in items:
+        new_name = renamed.get(item.get("name", ""))
+        if new_name is None:
+            current.append(item)
+        elif new_name not in present:
+            current.append({**item, "name": new_name})
+            present.add(new_name)
+    return current
+
+
 def config_structure() -> dict[str, dict[str, str]]:
     return {
         field.name: {"type": field.type.value, "label": field.label, "help_text": field.help_text}
@@ -417,4 +437,5 @@ __all__ = [
     "parse_port",
     "parse_text",
     "parse_timezone",
+    "with_current_names",
 ]

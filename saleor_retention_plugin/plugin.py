@@ -76,6 +76,12 @@ class RetentionPlugin(BasePlugin):
         self.settings = ChannelSettings.from_configuration(self.configuration, strict=False)
 
     @classmethod
+    def _update_configuration_structure(cls, configuration: Any) -> Any:
+        # Saleor drops stored keys the structure no longer has: rename old setting names
+        # (cart_holdout_percent -> holdout_percent) first, so a merchant's value survives.
+        return super()._update_configuration_structure(conf.with_current_names(configuration))
+
+    @classmethod
     def validate_plugin_configuration(
         cls, plugin_configuration: PluginConfiguration, **kwargs: Any
     ) -> None:

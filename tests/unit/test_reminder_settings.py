@@ -53,6 +53,23 @@ def test_a_configuration_stored_before_the_messaging_section_still_works():
     assert both.messaging.holdout_percent == Decimal(5)
 
 
+def test_old_names_are_renamed_before_saleor_drops_the_keys_it_no_longer_lists():
+    from saleor_retention_plugin.conf import config_structure, with_current_names
+
+    stored = [{"name": "cart_holdout_percent", "value": "25"}, {"name": "smtp_port", "value": "25"}]
+    current = with_current_names(stored)
+    assert current == [
+        {"name": "holdout_percent", "value": "25"},
+        {"name": "smtp_port", "value": "25"},
+    ]
+    assert {item["name"] for item in current} <= set(config_structure())
+    both = [
+        {"name": "holdout_percent", "value": "5"},
+        {"name": "cart_holdout_percent", "value": "25"},
+    ]
+    assert with_current_names(both) == [{"name": "holdout_percent", "value": "5"}]
+
+
 def test_a_bad_value_under_the_old_name_is_reported_on_the_field_the_dashboard_shows():
     with pytest.raises(InvalidConfiguration) as error:
         ChannelSettings.from_configuration({"cart_holdout_percent": "80"})
