@@ -184,6 +184,16 @@ def test_concurrent_sweeps_never_claim_the_same_enrolment():
     assert enrolments._claim_due(TwoStepFlow.name, T0 + DAY, lease, 10) == []
 
 
+def test_the_enrolments_of_a_sweep_that_died_are_taken_over_when_its_lease_ends():
+    enrolment = enrol_customer()
+    lease = T0 + DAY + enrolments.SWEEP_LEASE
+    assert enrolments._claim_due(TwoStepFlow.name, T0 + DAY, lease, 10) == [enrolment.pk]
+    # The sweep died here, before advancing it: the next sweep after the lease takes it.
+    assert run(lease - timedelta(seconds=1)) == []
+    assert run(lease) == ["sent"]
+    assert FlowMessage.objects.filter(enrolment=enrolment).count() == 1
+
+
 def test_a_failing_enrolment_is_pushed_back_with_backoff_and_the_others_go_on(two_step_flow):
     enrol_customer(1)
     broken = enrol_customer(2)
