@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from ..domain.carts import PlacedOrder
@@ -153,20 +153,23 @@ def apply_flows(intake: OrderIntake) -> None:
 
     Publishes ``order_placed`` (and ``order_fulfilled`` once Saleor says fulfilled) to
     the enrolment flows (``services.flow_events``); both are idempotent, so every intake
-    of the order may publish again. Costs no query while no enrolment flow is registered.
-    A flow that fails is logged in a savepoint: it never undoes points or tiers.
+    of the order may publish again. Runs only while a lifecycle flow is on in the channel
+    (no query otherwise). A flow that fails is logged in a savepoint: it never undoes
+    points or tiers; a lost database connection still fails the intake, which retries.
     """
     from . import flow_events
 
     order = intake.snapshot
     if order.status in NON_EARNING_STATUSES or order.is_cancelled:
         return
-    if not flow_events.enrolment_flows():
+    if not any(flow.is_enabled(intake.settings) for flow in flow_events.enrolment_flows()):
         return
     try:
         with transaction.atomic():
             flow_events.attribute_order(placed_order(order), intake.settings, now=intake.now)
             flow_events.publish_order_events(order, intake.settings, now=intake.now)
+    except (OperationalError, InterfaceError):
+        raise  # the database, not a flow: the task retries the whole intake
     except Exception:
         logger.exception("Flows could not take order %s", order.order_id)
 

@@ -419,3 +419,24 @@ def test_points_about_to_expire_are_published_per_account_from_the_lots():
 def test_an_unknown_event_is_refused():
     with pytest.raises(ValueError, match="Unknown flow event"):
         flow_events.publish(flow_events.FlowEvent("order_teleported", CHANNEL, T0))
+
+
+def test_a_failing_flow_never_undoes_the_order_but_a_lost_connection_retries_it(monkeypatch):
+    from django.db import OperationalError
+
+    from saleor_retention_plugin.models import PointsEntry
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a flow bug")
+
+    monkeypatch.setattr(flow_events, "attribute_order", broken)
+    apply_order(snapshot("kept"), shop_settings(), now=T0)
+    assert PointsEntry.objects.filter(order_id="kept").exists()
+
+    def connection_lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(flow_events, "attribute_order", connection_lost)
+    with pytest.raises(OperationalError):
+        apply_order(snapshot("retried"), shop_settings(), now=T0)
+    assert not PointsEntry.objects.filter(order_id="retried").exists()
