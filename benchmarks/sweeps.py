@@ -2,6 +2,8 @@
 
 * Cart sweep (``cart_reminders.advance_due_carts``): 50 due carts among ``small``
   (10 thousand) and ``big`` (1 million) idle tracked carts.
+* Enrolment sweep (``enrolments.advance_due_enrolments``, every lifecycle flow's
+  scheduler): 50 due enrolments among ``small`` and ``big`` waiting ones.
 * Points expiry (``ledger.expire_due_points``): 200 due lots among 10 thousand and
   1 million live lots.
 * Reward-code expiry (``mall.expire_unused_codes``): 200 expired codes among 10 thousand
@@ -22,6 +24,8 @@ from benchmarks import support
 from benchmarks.ledger_path import CHANNEL, TABLE
 
 CART_DUE = 50
+ENROLMENTS_DUE = 50
+BENCH_FLOW = "bench_waiting"
 LOTS_DUE = 200
 CODES_DUE = 200
 REPEAT = 5
@@ -81,6 +85,74 @@ def cart_sweep(rows: int) -> float:
         put_back,
     )
     assert all(report.looked_at == CART_DUE for report in reports), reports
+    return seconds
+
+
+def seed_enrolments(rows: int, now: datetime) -> None:
+    enrolment = TABLE.format("flowenrolment")
+    support.execute(
+        f"""INSERT INTO {enrolment} (flow, channel_slug, subject_kind, subject_key, cycle,
+               customer_id, email, language_code, anchor_at, data, state, next_step,
+               next_check_at, is_holdout, variant, failures, leased_by, stop_reason,
+               created_at, updated_at)
+            SELECT %s, %s, 'customer', 'customer:' || g, 1, g, NULL, 'en', %s, '{{}}',
+                   'active', 1, CASE WHEN g <= %s THEN %s ELSE %s END, false, '', 0, '', '',
+                   %s, %s
+            FROM generate_series(1, %s) g""",
+        [
+            BENCH_FLOW,
+            CHANNEL,
+            now - timedelta(days=1),
+            ENROLMENTS_DUE,
+            now - timedelta(hours=1),
+            now + timedelta(days=30),
+            now,
+            now,
+            rows,
+        ],
+    )
+
+
+def enrolment_sweep(rows: int) -> float:
+    from saleor_retention_plugin.conf import ChannelSettings
+    from saleor_retention_plugin.services.enrolments import (
+        EnrolmentFlow,
+        WaitUntil,
+        advance_due_enrolments,
+    )
+
+    class WaitingFlow(EnrolmentFlow):
+        """Looks at each due enrolment and waits a day: the scheduler's own cost."""
+
+        name = BENCH_FLOW
+
+        def is_enabled(self, settings: ChannelSettings) -> bool:
+            return True
+
+        def advance(self, enrolment: Any, settings: Any, now: datetime) -> WaitUntil:
+            return WaitUntil(now + timedelta(days=1))
+
+    now = datetime.now(UTC)
+    support.empty_tables()
+    seed_enrolments(rows, now)
+    support.analyze()
+    reports: list[Any] = []
+    enrolment = TABLE.format("flowenrolment")
+    flow = WaitingFlow()
+
+    def put_back() -> None:
+        support.execute(
+            f"UPDATE {enrolment} SET next_check_at = %s WHERE customer_id <= %s",
+            [now - timedelta(hours=1), ENROLMENTS_DUE],
+        )
+
+    seconds = median_of_repeats(
+        lambda: reports.append(
+            advance_due_enrolments(flow, now=now, load_settings=lambda slug: ChannelSettings())
+        ),
+        put_back,
+    )
+    assert all(report["looked_at"] == ENROLMENTS_DUE for report in reports), reports
     return seconds
 
 
@@ -212,6 +284,7 @@ def main() -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for name, sweep in (
         ("cart_sweep", cart_sweep),
+        ("enrolment_sweep", enrolment_sweep),
         ("points_expiry", points_expiry),
         ("code_expiry", code_expiry),
     ):

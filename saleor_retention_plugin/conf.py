@@ -25,7 +25,9 @@ from .config_care import CARE_FIELDS, CareSettings
 from .config_fields import (
     DELIVERY_FIELDS,
     LEDGER_FIELDS,
+    LIFECYCLE_FIELDS,
     MEMBERSHIP_FIELDS,
+    MESSAGING_FIELDS,
     REMINDER_FIELDS,
     SECRET_FIELD_TYPES,
     DeliveryChannelName,
@@ -145,20 +147,53 @@ class DeliverySettings:
         return self.checkout_url_template.format(token=token)
 
 
+def incentive_from_text(text: str, valid_days: int) -> Incentive:
+    """A parsed discount setting (``"10%"`` or ``"5"``) as a coupon to mint."""
+    kind = DiscountKind.PERCENTAGE if text.endswith("%") else DiscountKind.FIXED
+    return Incentive(kind, Decimal(text.rstrip("%")), valid_days=valid_days)
+
+
+@dataclass(frozen=True)
+class MessagingSettings:
+    """Shared by every flow and campaign (cart reminders, welcome, win-back...).
+
+    ``frequency_cap``: at most one marketing message per recipient in this window;
+    ``quiet_hours``: local clock times when nothing is sent; ``holdout_percent``: the
+    default share of each flow's subjects that gets nothing (0-50); ``attribution_window``:
+    how long after a message (or, in the holdout, after when it would have gone out) an
+    order counts for it. ``holdout_percent`` was stored as ``cart_holdout_percent`` before.
+    """
+
+    frequency_cap_hours: int = 16
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+    holdout_percent: Decimal = Decimal(10)
+    attribution_window_days: int = 7
+
+    @property
+    def attribution_window(self) -> timedelta:
+        return timedelta(days=self.attribution_window_days)
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
+
+    @property
+    def frequency_cap(self) -> FrequencyCap:
+        return FrequencyCap(timedelta(hours=self.frequency_cap_hours))
+
+
 @dataclass(frozen=True)
 class ReminderSettings:
+    """The cart series' own settings; cap, quiet hours, holdout are ``MessagingSettings``."""
+
     cart_reminders_enabled: bool = False
     cart_abandoned_after_minutes: int = 60
     cart_reminder_delays_hours: tuple[Decimal, ...] = (Decimal(1), Decimal(24), Decimal(72))
     cart_incentive_step: int = 2
     cart_incentive_discount: str = "10%"
     cart_incentive_valid_days: int = 7
-    frequency_cap_hours: int = 16
     cart_reminders_bypass_cap: bool = False
-    quiet_hours_start: time = time(21, 0)
-    quiet_hours_end: time = time(8, 0)
-    cart_holdout_percent: Decimal = Decimal(10)
-    attribution_window_days: int = 7
 
     def problems(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -174,16 +209,10 @@ class ReminderSettings:
         return timedelta(minutes=self.cart_abandoned_after_minutes)
 
     @property
-    def attribution_window(self) -> timedelta:
-        return timedelta(days=self.attribution_window_days)
-
-    @property
     def incentive(self) -> Incentive | None:
         if not self.cart_incentive_step:
             return None
-        text = self.cart_incentive_discount
-        kind = DiscountKind.PERCENTAGE if text.endswith("%") else DiscountKind.FIXED
-        return Incentive(kind, Decimal(text.rstrip("%")), valid_days=self.cart_incentive_valid_days)
+        return incentive_from_text(self.cart_incentive_discount, self.cart_incentive_valid_days)
 
     @property
     def series(self) -> ReminderSeries:
@@ -193,13 +222,28 @@ class ReminderSettings:
             incentive=self.incentive,
         )
 
-    @property
-    def quiet_hours(self) -> QuietHours:
-        return QuietHours(self.quiet_hours_start, self.quiet_hours_end)
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """The event-started flows: welcome, points expiring, tier upgrade (docs/flows.md)."""
+
+    welcome_enabled: bool = False
+    welcome_delay_hours: int = 2
+    welcome_coupon_discount: str = ""
+    welcome_coupon_valid_days: int = 30
+    points_expiring_enabled: bool = False
+    points_expiring_days_ahead: tuple[int, ...] = (30, 7)
+    tier_upgrade_enabled: bool = False
 
     @property
-    def frequency_cap(self) -> FrequencyCap:
-        return FrequencyCap(timedelta(hours=self.frequency_cap_hours))
+    def welcome_delay(self) -> timedelta:
+        return timedelta(hours=self.welcome_delay_hours)
+
+    @property
+    def welcome_incentive(self) -> Incentive | None:
+        if not self.welcome_coupon_discount:
+            return None
+        return incentive_from_text(self.welcome_coupon_discount, self.welcome_coupon_valid_days)
 
 
 @dataclass(frozen=True)
@@ -217,7 +261,9 @@ class ChannelSettings:
 
     ledger: LedgerSettings = LedgerSettings()
     delivery: DeliverySettings = DeliverySettings()
+    messaging: MessagingSettings = MessagingSettings()
     reminders: ReminderSettings = ReminderSettings()
+    lifecycle: LifecycleSettings = LifecycleSettings()
     membership: MembershipSettings = MembershipSettings()
     # Declared in another module: a factory, as ruff cannot see that it is frozen.
     care: CareSettings = dataclasses.field(default_factory=CareSettings)
@@ -241,6 +287,9 @@ class ChannelSettings:
         errors: dict[str, str] = {}
         for field in SETTING_FIELDS:
             text = raw.get(field.name)
+            for alias in field.aliases:
+                if text is None:
+                    text = raw.get(alias)
             if text is None:
                 text = field.default
             try:
@@ -308,6 +357,26 @@ def default_configuration() -> list[dict[str, Any]]:
     ]
 
 
+def with_current_names(configuration: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """A stored ``[{"name", "value"}]`` list with old setting names renamed to today's.
+
+    For Saleor, which drops stored keys its structure no longer lists before the plugin
+    parses them. An old name is dropped when the new one is stored too (the new one wins).
+    """
+    renamed = {alias: field.name for field in SETTING_FIELDS for alias in field.aliases}
+    items = [dict(item) for item in configuration]
+    present = {item.get("name") for item in items}
+    current = []
+    for item in items:
+        new_name = renamed.get(item.get("name", ""))
+        if new_name is None:
+            current.append(item)
+        elif new_name not in present:
+            current.append({**item, "name": new_name})
+            present.add(new_name)
+    return current
+
+
 def config_structure() -> dict[str, dict[str, str]]:
     return {
         field.name: {"type": field.type.value, "label": field.label, "help_text": field.help_text}
@@ -344,11 +413,13 @@ __all__ = [
     "CARE_FIELDS",
     "DELIVERY_FIELDS",
     "LEDGER_FIELDS",
+    "LIFECYCLE_FIELDS",
     "MAX_HOLDOUT_PERCENT",
     "MAX_POINTS_PER_CURRENCY_UNIT",
     "MAX_REMINDER_DELAY_HOURS",
     "MAX_REMINDER_STEPS",
     "MEMBERSHIP_FIELDS",
+    "MESSAGING_FIELDS",
     "MIN_WEBHOOK_SECRET_LENGTH",
     "REMINDER_FIELDS",
     "SECRET_FIELD_TYPES",
@@ -361,7 +432,9 @@ __all__ = [
     "FieldType",
     "InvalidConfiguration",
     "LedgerSettings",
+    "LifecycleSettings",
     "MembershipSettings",
+    "MessagingSettings",
     "OverdraftPolicy",
     "ReminderSettings",
     "SettingField",
@@ -384,4 +457,5 @@ __all__ = [
     "parse_port",
     "parse_text",
     "parse_timezone",
+    "with_current_names",
 ]

@@ -22,10 +22,12 @@ from .config_values import (
     parse_checkout_url_template,
     parse_choice,
     parse_clock_time,
+    parse_days_ahead,
     parse_decimal_rate,
     parse_discount,
     parse_hours_list,
     parse_non_negative_int,
+    parse_optional_discount,
     parse_optional_email_address,
     parse_optional_url,
     parse_percent,
@@ -68,6 +70,9 @@ class SettingField:
     default: str
     parse: Callable[[str], Any]
     type: FieldType = FieldType.STRING
+    # Names this setting was stored under by earlier releases: a merchant's saved
+    # configuration keeps working (the new name wins when both are present).
+    aliases: tuple[str, ...] = ()
 
 
 LEDGER_FIELDS: tuple[SettingField, ...] = (
@@ -341,22 +346,27 @@ REMINDER_FIELDS: tuple[SettingField, ...] = (
         parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=365)),
     ),
     SettingField(
-        name="frequency_cap_hours",
-        label="At most one marketing message per (hours)",
-        help_text=(
-            "A customer gets at most one message from this plugin in this many hours, "
-            "across all reminders and campaigns; later ones wait. 0 turns the cap off."
-        ),
-        default="16",
-        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 14),
-    ),
-    SettingField(
         name="cart_reminders_bypass_cap",
         label="Cart reminders ignore the frequency cap",
         help_text="Let cart reminders go out even if the customer got another message recently.",
         default="false",
         parse=parse_bool,
         type=FieldType.BOOLEAN,
+    ),
+)
+
+
+# Shared by every flow and campaign: how often, when, and how results are measured.
+MESSAGING_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="frequency_cap_hours",
+        label="At most one marketing message per (hours)",
+        help_text=(
+            "A customer gets at most one message from this plugin in this many hours, "
+            "across all flows and campaigns; later ones wait. 0 turns the cap off."
+        ),
+        default="16",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 14),
     ),
     SettingField(
         name="quiet_hours_start",
@@ -376,24 +386,89 @@ REMINDER_FIELDS: tuple[SettingField, ...] = (
         parse=parse_clock_time,
     ),
     SettingField(
-        name="cart_holdout_percent",
-        label="Holdout group (% of carts)",
+        name="holdout_percent",
+        label="Holdout group (% of each flow's customers)",
         help_text=(
-            "This share of abandoned carts, picked at random but fixed per cart, gets no "
-            "reminders, so you can see how much the reminders really recover. 0 turns it off."
+            "This share of each flow's customers (abandoned carts, welcome, points expiring...), "
+            "picked at random but fixed per customer or cart, gets no messages from that flow, "
+            "so you can see how much the messages really bring. 0 turns it off."
         ),
         default="10",
         parse=parse_percent,
+        aliases=("cart_holdout_percent",),
     ),
     SettingField(
         name="attribution_window_days",
-        label="Credit a reminder for orders within (days)",
+        label="Credit a message for orders within (days)",
         help_text=(
-            "An order placed this many days after a reminder, by the same customer, counts "
-            "as recovered by that reminder even if it came from another cart."
+            "An order placed this many days after a message, by the same customer, counts "
+            "for that message (a cart reminder: even if the order came from another cart)."
         ),
         default="7",
         parse=lambda raw: parse_non_negative_int(raw, maximum=90),
+    ),
+)
+
+
+# The lifecycle flows started by events (docs/flows.md); each is off until switched on.
+LIFECYCLE_FIELDS: tuple[SettingField, ...] = (
+    SettingField(
+        name="welcome_enabled",
+        label="Send a welcome after a customer's first order",
+        help_text=(
+            "A thank-you with a short guide to the programme, the customer's points and tier, "
+            "and the optional coupon below."
+        ),
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="welcome_delay_hours",
+        label="Welcome sent after the first order (hours)",
+        help_text="Hours after the first order is placed; 0 sends it at the next sweep.",
+        default="2",
+        parse=lambda raw: parse_non_negative_int(raw, maximum=24 * 30),
+    ),
+    SettingField(
+        name="welcome_coupon_discount",
+        label="Welcome coupon for the next order",
+        help_text=(
+            "Empty for none; 10% for a percentage off, or 5 for a fixed amount in the "
+            "channel's currency. A single-use Saleor voucher code."
+        ),
+        default="",
+        parse=parse_optional_discount,
+    ),
+    SettingField(
+        name="welcome_coupon_valid_days",
+        label="Welcome coupon valid for (days)",
+        help_text="Days the welcome coupon can be used after the welcome is sent.",
+        default="30",
+        parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=365)),
+    ),
+    SettingField(
+        name="points_expiring_enabled",
+        label="Warn customers before their points expire",
+        help_text="Needs points that expire (Months before points expire above 0).",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
+    SettingField(
+        name="points_expiring_days_ahead",
+        label="Warnings before points expire (days)",
+        help_text="One number per warning, days before the points expire, for example 30, 7.",
+        default="30, 7",
+        parse=parse_days_ahead,
+    ),
+    SettingField(
+        name="tier_upgrade_enabled",
+        label="Congratulate customers on a tier upgrade",
+        help_text="A message when a customer reaches a higher tier, naming the new tier.",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
     ),
 )
 
@@ -461,5 +536,10 @@ MEMBERSHIP_FIELDS: tuple[SettingField, ...] = (
 
 
 SETTING_FIELDS: tuple[SettingField, ...] = (
-    LEDGER_FIELDS + MEMBERSHIP_FIELDS + DELIVERY_FIELDS + REMINDER_FIELDS
+    LEDGER_FIELDS
+    + MEMBERSHIP_FIELDS
+    + DELIVERY_FIELDS
+    + MESSAGING_FIELDS
+    + REMINDER_FIELDS
+    + LIFECYCLE_FIELDS
 )

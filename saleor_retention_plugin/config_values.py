@@ -163,13 +163,19 @@ def parse_clock_time(raw: Any) -> time:
     return moment
 
 
-def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:
-    """``"1, 24, 72"`` -> the delays of the reminder steps, in hours after the last activity."""
+def _step_list(raw: Any, *, when_empty: str) -> list[str]:
+    """The comma (or semicolon) separated items of a series setting, 1 to 5 of them."""
     parts = [part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip()]
     if not parts:
-        raise ValueError("Enter at least one delay in hours, for example 1, 24, 72.")
+        raise ValueError(when_empty)
     if len(parts) > MAX_REMINDER_STEPS:
         raise ValueError(f"Enter at most {MAX_REMINDER_STEPS} steps.")
+    return parts
+
+
+def parse_hours_list(raw: Any) -> tuple[Decimal, ...]:
+    """``"1, 24, 72"`` -> the delays of the reminder steps, in hours after the last activity."""
+    parts = _step_list(raw, when_empty="Enter at least one delay in hours, for example 1, 24, 72.")
     try:
         hours = tuple(Decimal(part) for part in parts)
     except InvalidOperation:
@@ -206,6 +212,27 @@ def parse_percent(raw: Any) -> Decimal:
     if not value.is_finite() or not 0 <= value <= MAX_HOLDOUT_PERCENT:
         raise ValueError(f"Enter a percentage between 0 and {MAX_HOLDOUT_PERCENT}.")
     return value
+
+
+def parse_days_ahead(raw: Any) -> tuple[int, ...]:
+    """``"30, 7"`` -> whole days before a deadline, one per message, latest-first order."""
+    parts = _step_list(raw, when_empty="Enter one or more numbers of days, for example 30, 7.")
+    try:
+        days = tuple(int(part) for part in parts)
+    except ValueError:
+        raise ValueError(
+            "Enter whole numbers of days separated by commas, for example 30, 7."
+        ) from None
+    if any(not 1 <= day <= 365 for day in days):
+        raise ValueError("Each number of days is between 1 and 365.")
+    if list(days) != sorted(set(days), reverse=True):
+        raise ValueError("Each step must come closer than the one before, for example 30, 7.")
+    return days
+
+
+def parse_optional_discount(raw: Any) -> str:
+    """Empty for none, else like ``parse_discount``."""
+    return parse_discount(raw) if str(raw or "").strip() else ""
 
 
 def _at_least_one(value: int) -> int:

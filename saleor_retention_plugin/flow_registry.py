@@ -13,7 +13,12 @@ from django.utils.module_loading import import_string
 
 from . import app_settings
 
-BUILTIN_FLOWS = ("saleor_retention_plugin.services.cart_reminders.CartReminderFlow",)
+BUILTIN_FLOWS = (
+    "saleor_retention_plugin.services.cart_reminders.CartReminderFlow",
+    "saleor_retention_plugin.services.lifecycle_flows.WelcomeFlow",
+    "saleor_retention_plugin.services.lifecycle_flows.PointsExpiringFlow",
+    "saleor_retention_plugin.services.lifecycle_flows.TierUpgradeFlow",
+)
 
 
 def register_flows() -> None:

@@ -76,6 +76,12 @@ class RetentionPlugin(BasePlugin):
         self.settings = ChannelSettings.from_configuration(self.configuration, strict=False)
 
     @classmethod
+    def _update_configuration_structure(cls, configuration: Any) -> Any:
+        # Saleor drops stored keys the structure no longer has: rename old setting names
+        # (cart_holdout_percent -> holdout_percent) first, so a merchant's value survives.
+        return super()._update_configuration_structure(conf.with_current_names(configuration))
+
+    @classmethod
     def validate_plugin_configuration(
         cls, plugin_configuration: PluginConfiguration, **kwargs: Any
     ) -> None:
@@ -139,6 +145,14 @@ class RetentionPlugin(BasePlugin):
         self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
     ) -> None:
         self._sync_order_points("order_fully_refunded", order)
+
+    @never_raises
+    def order_fulfilled(
+        self, order: Order, previous_value: Any, webhooks: Any = None, **kwargs: Any
+    ) -> None:
+        # Starts the flows counted from fulfilment (the intake publishes order_fulfilled
+        # once it reads the order as fulfilled); points and tiers are unchanged by it.
+        self._apply_order(order)
 
     def _sync_order_points(self, event: str, order: Order) -> None:
         if order_event_syncs_points(event, self.settings.ledger.credit_trigger.value):
@@ -221,4 +235,4 @@ class RetentionPlugin(BasePlugin):
             occurred_at=timezone.now(),
         )
         # record_cart_activity takes its own savepoint when given a lock timeout.
-        record_cart_activity(activity, self.settings.reminders, lock_timeout=CART_HOOK_LOCK_TIMEOUT)
+        record_cart_activity(activity, self.settings, lock_timeout=CART_HOOK_LOCK_TIMEOUT)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 
 from .domain.customers import normalise_email
 from .enqueue import enqueue_after_commit
@@ -64,12 +65,42 @@ def enqueue_tier_reevaluation(
     enqueue_after_commit(reevaluate_tiers_task, channel_slug, reason)
 
 
+def enqueue_tier_changed_event(
+    sender: Any,
+    *,
+    channel_slug: str,
+    customer_id: int | None,
+    change_id: int,
+    from_tier: str,
+    to_tier: str,
+    reason: str,
+    **kwargs: Any,
+) -> None:
+    """``tier_changed``: hand the change to the flows that start from it, in Celery."""
+    from .services.flow_events import TIER_CHANGED, FlowEvent, enrolment_flows
+    from .tasks import publish_flow_event_task
+
+    if customer_id is None or not enrolment_flows(TIER_CHANGED):
+        return
+    event = FlowEvent(
+        name=TIER_CHANGED,
+        channel_slug=channel_slug,
+        occurred_at=timezone.now(),
+        customer_id=customer_id,
+        data={"from_tier": from_tier, "to_tier": to_tier, "reason": reason, "change_id": change_id},
+    )
+    enqueue_after_commit(publish_flow_event_task, event.to_json())
+
+
 def connect_service_receivers() -> None:
     """Services announce with signals; the Celery work they call for is connected here."""
     from . import signals
 
     signals.tier_thresholds_changed.connect(
         enqueue_tier_reevaluation, dispatch_uid="retention_tier_reevaluation"
+    )
+    signals.tier_changed.connect(
+        enqueue_tier_changed_event, dispatch_uid="retention_tier_changed_flows"
     )
 
 

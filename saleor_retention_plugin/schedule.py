@@ -21,6 +21,12 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Points about to expire start the flows that warn about them (idempotent per expiry).
+    "saleor-retention-expiring-points": {
+        "task": "saleor_retention_plugin.tasks.publish_expiring_points_task",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 12 * 60 * 60},
+    },
     # Makes good an order event whose task a broker outage lost (see RECONCILE_WINDOW).
     "saleor-retention-reconcile-orders": {
         "task": "saleor_retention_plugin.tasks.reconcile_recent_orders_task",

@@ -150,6 +150,22 @@ def sweep_flows_task() -> dict[str, Any]:
     return report
 
 
+@shared_task(name="saleor_retention_plugin.tasks.publish_flow_event_task", **RETRY_POLICY)
+def publish_flow_event_task(event: dict[str, Any]) -> int:
+    """Enrol what a ``flow_events.FlowEvent`` (as JSON) starts; returns the enrolments."""
+    from .services import flow_events
+
+    return len(flow_events.publish(flow_events.FlowEvent.from_json(event)))
+
+
+@shared_task(name="saleor_retention_plugin.tasks.publish_expiring_points_task", **RETRY_POLICY)
+def publish_expiring_points_task() -> int:
+    """Daily: ``points_expiring`` for every account with points expiring within 31 days."""
+    from .services import flow_events
+
+    return flow_events.publish_expiring_points()
+
+
 @shared_task(name="saleor_retention_plugin.tasks.deliver_flow_message_task", **RETRY_POLICY)
 def deliver_flow_message_task(message_id: int, claim_token: str) -> str:
     from .services import flows
@@ -168,7 +184,7 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
     from .services import carts
 
     settings = ChannelSettings.from_configuration(configuration, strict=False)
-    return carts.record_order(PlacedOrder.from_json(order), settings.reminders) is not None
+    return carts.record_order(PlacedOrder.from_json(order), settings) is not None
 
 
 @shared_task(name="saleor_retention_plugin.tasks.reevaluate_tiers_task", **RETRY_POLICY)

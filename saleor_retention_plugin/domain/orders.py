@@ -112,6 +112,8 @@ class OrderSnapshot:
     voucher_code: str | None = None
     # Any voucher, promotion or manual discount applied to the order or its lines.
     has_discount: bool = False
+    # The customer's language on the order (Saleor's ``language_code``), for messages.
+    language_code: str = "en"
 
     @property
     def is_cancelled(self) -> bool:
@@ -141,6 +143,7 @@ class OrderSnapshot:
             "checkout_token": self.checkout_token,
             "voucher_code": self.voucher_code,
             "has_discount": self.has_discount,
+            "language_code": self.language_code,
         }
 
     @classmethod
@@ -171,6 +174,7 @@ class OrderSnapshot:
             checkout_token=data.get("checkout_token") or None,
             voucher_code=data.get("voucher_code") or None,
             has_discount=bool(data.get("has_discount", False)),
+            language_code=str(data.get("language_code") or "en"),
         )
 
     @property

@@ -1,4 +1,5 @@
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
+from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
 from .flows import (
     CartRecovery,
     CartState,
@@ -35,6 +36,9 @@ __all__ = [
     "CustomerProfile",
     "CustomerSegment",
     "CustomerTier",
+    "EnrolmentState",
+    "FlowConversion",
+    "FlowEnrolment",
     "FlowMessage",
     "LoyaltyAccount",
     "MarketingOptOut",
@@ -52,6 +56,7 @@ __all__ = [
     "Reward",
     "RewardKind",
     "SatisfactionRating",
+    "SubjectKind",
     "ThresholdKind",
     "TierBenefit",
     "TierChange",

@@ -28,6 +28,7 @@ from django.db.models import Q
 
 from ..querysets import FlowMessageQuerySet, TrackedCartQuerySet
 from .constraints import check_constraint
+from .enrolments import FlowEnrolment
 
 
 class CartState(models.TextChoices):
@@ -128,6 +129,10 @@ class FlowMessage(models.Model):
     step = models.PositiveSmallIntegerField()
     cart = models.ForeignKey(
         TrackedCart, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
+    )
+    # The enrolment whose step this is (every flow on the enrolment scheduler).
+    enrolment = models.ForeignKey(
+        FlowEnrolment, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
     channel_slug = models.SlugField(max_length=255)
     customer_id = models.BigIntegerField(null=True, blank=True)

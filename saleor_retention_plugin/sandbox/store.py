@@ -288,7 +288,7 @@ class SimulatedStore:
                 currency=customer.channel.currency,
                 occurred_at=self._now,
             ),
-            customer.channel.settings.reminders,
+            customer.channel.settings,
         )
         refresh_cart_contents(
             cart.token,

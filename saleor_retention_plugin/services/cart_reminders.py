@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -36,6 +36,7 @@ from .carts import (
     cart_contents_loader,
     stop_series,
 )
+from .enrolments import SWEEP_BATCH_SIZE, SWEEP_LEASE, failure_delay
 from .flows import (
     Cancel,
     ChannelSettingsLoader,
@@ -54,12 +55,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-SWEEP_BATCH_SIZE = 200
-# How long a claimed cart is kept away from other sweeps while this one works on it; a
-# sweep that dies leaves its carts to the next one after this.
-SWEEP_LEASE = timedelta(minutes=10)
-FIRST_FAILURE_DELAY = timedelta(minutes=5)
-MAX_FAILURE_DELAY = timedelta(hours=6)
+# Batches, lease and failure backoff are the enrolment scheduler's: a claimed cart is kept
+# from other sweeps for SWEEP_LEASE; a sweep that dies leaves its carts to the next one.
 SALEOR_ORDER_CHECK = app_settings.SALEOR_ORDER_CHECK
 
 # (channel_slug, customer_id, email, since) -> did the customer place any order since?
@@ -202,10 +199,7 @@ def _push_back_after_failure(cart_id: int, lease_until: datetime, now: datetime)
         if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
             return  # gone, closed, or new activity re-armed it meanwhile
         cart.sweep_failures += 1
-        # The exponent is capped: a cart failing for weeks must not overflow the delay.
-        doublings = min(cart.sweep_failures - 1, 16)
-        delay = min(FIRST_FAILURE_DELAY * 2**doublings, MAX_FAILURE_DELAY)
-        cart.next_check_at = now + delay
+        cart.next_check_at = now + failure_delay(cart.sweep_failures)
         cart.save(update_fields=["sweep_failures", "next_check_at", "updated_at"])
 
 
@@ -339,14 +333,13 @@ def would_be_reminded_at(
     activity (never before abandonment), moved out of quiet hours in the customer's zone.
     The frequency cap is left out: it depends on other messages the customer got.
     """
-    reminders = settings.reminders
-    first = reminders.series.due_at(1, last_activity_at=cart.last_activity_at)
+    first = settings.reminders.series.due_at(1, last_activity_at=cart.last_activity_at)
     due = threshold_at if first is None else max(first, threshold_at)
     return decide_contact(
         now=due,
         zone=cart_zone(cart, settings),
-        quiet_hours=reminders.quiet_hours,
-        cap=reminders.frequency_cap,
+        quiet_hours=settings.messaging.quiet_hours,
+        cap=settings.messaging.frequency_cap,
         last_contacted_at=None,
         bypass_cap=True,
     ).send_at

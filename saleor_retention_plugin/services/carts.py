@@ -29,12 +29,12 @@ from ..domain.carts import CartActivity, CartContents, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
-from .consent import email_digest
+from .consent import recipient_key
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ..conf import ReminderSettings
+    from ..conf import ChannelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ WHERE cart.state <> 'converted' AND cart.stop_reason <> 'customer_deleted'
 
 def record_cart_activity(
     activity: CartActivity,
-    reminders: ReminderSettings,
+    settings: ChannelSettings,
     *,
     now: datetime | None = None,
     lock_timeout: str | None = None,
@@ -114,9 +114,9 @@ def record_cart_activity(
         "is_holdout": is_in_holdout(
             str(activity.checkout_token),
             salt=holdout_salt(activity.channel_slug),
-            percent=reminders.cart_holdout_percent,
+            percent=settings.messaging.holdout_percent,
         ),
-        "next_check_at": activity.occurred_at + reminders.abandonment_threshold,
+        "next_check_at": activity.occurred_at + settings.reminders.abandonment_threshold,
         "now": now,
     }
     has_contact = activity.customer_id is not None or bool(activity.email)
@@ -267,7 +267,7 @@ def cancel_waiting_messages(which: Q, reason: str) -> int:
 
 
 def record_order(
-    order: PlacedOrder, reminders: ReminderSettings, *, now: datetime | None = None
+    order: PlacedOrder, settings: ChannelSettings, *, now: datetime | None = None
 ) -> CartRecovery | None:
     """An order arrived: stop the customer's cart series and credit a recovered cart.
 
@@ -317,7 +317,7 @@ def record_order(
             start = starts[cart.pk]
             if (
                 start is None
-                or not start <= order.placed_at <= start + reminders.attribution_window
+                or not start <= order.placed_at <= start + settings.messaging.attribution_window
             ):
                 return None
             if CartRecovery.objects.filter(cart=cart).exists():
@@ -410,10 +410,3 @@ def anonymise_carts(customer_id: int | None, email: str | None) -> int:
         recipient_key=Concat(Value("anonymised:"), Cast("pk", CharField()))
     )
     return len(cart_ids)
-
-
-def recipient_key(customer_id: int | None, email: str | None) -> str:
-    """Who the frequency cap counts messages for: the customer, else the email's digest."""
-    if customer_id is not None:
-        return f"customer:{customer_id}"
-    return f"email:{email_digest(email)}"

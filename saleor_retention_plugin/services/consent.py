@@ -118,3 +118,10 @@ SELECT EXISTS (
     )
 )
 """
+
+
+def recipient_key(customer_id: int | None, email: str | None) -> str:
+    """Who the frequency cap counts messages for: the customer, else the email's digest."""
+    if customer_id is not None:
+        return f"customer:{customer_id}"
+    return f"email:{email_digest(email)}"

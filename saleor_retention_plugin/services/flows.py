@@ -58,7 +58,7 @@ from ..delivery.base import (
 from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from . import consent
-from .carts import recipient_key
+from .consent import recipient_key
 from .flow_leases import (
     CLAIM_TIMEOUT,
     abandoned_claims,
@@ -450,8 +450,8 @@ def _prepare_under_lock(
         decision = decide_contact(
             now=now,
             zone=prepared.zone,
-            quiet_hours=settings.reminders.quiet_hours,
-            cap=settings.reminders.frequency_cap,
+            quiet_hours=settings.messaging.quiet_hours,
+            cap=settings.messaging.frequency_cap,
             last_contacted_at=last_contacted_at,
             bypass_cap=prepared.bypass_frequency_cap,
         )

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from ..domain.carts import PlacedOrder
@@ -140,7 +140,11 @@ def apply_carts(intake: OrderIntake) -> None:
         # The intake that booked the order's points recorded it for carts in the same
         # transaction; later events (refunds, cancellation) change nothing there.
         return
-    placed = PlacedOrder(
+    intake.cart_recovered = carts.record_order(placed_order(order), intake.settings) is not None
+
+
+def placed_order(order: OrderSnapshot) -> PlacedOrder:
+    return PlacedOrder(
         order_id=order.order_id,
         channel_slug=order.channel_slug,
         checkout_token=order.checkout_token,
@@ -150,7 +154,32 @@ def apply_carts(intake: OrderIntake) -> None:
         currency=order.currency,
         placed_at=order.created_at,
     )
-    intake.cart_recovered = carts.record_order(placed, intake.settings.reminders) is not None
+
+
+def apply_flows(intake: OrderIntake) -> None:
+    """Credit the order to the flows before it, and start the flows it starts.
+
+    Publishes ``order_placed`` (and ``order_fulfilled`` once Saleor says fulfilled) to
+    the enrolment flows (``services.flow_events``); both are idempotent, so every intake
+    of the order may publish again. Runs only while a lifecycle flow is on in the channel
+    (no query otherwise). A flow that fails is logged in a savepoint: it never undoes
+    points or tiers; a lost database connection still fails the intake, which retries.
+    """
+    from . import flow_events
+
+    order = intake.snapshot
+    if order.status in NON_EARNING_STATUSES or order.is_cancelled:
+        return
+    if not any(flow.is_enabled(intake.settings) for flow in flow_events.enrolment_flows()):
+        return
+    try:
+        with transaction.atomic():
+            flow_events.attribute_order(placed_order(order), intake.settings, now=intake.now)
+            flow_events.publish_order_events(order, intake.settings, now=intake.now)
+    except (OperationalError, InterfaceError):
+        raise  # the database, not a flow: the task retries the whole intake
+    except Exception:
+        logger.exception("Flows could not take order %s", order.order_id)
 
 
 def apply_purchase_history(intake: OrderIntake) -> None:
@@ -183,6 +212,7 @@ ORDER_PARTS: tuple[tuple[str, Part], ...] = (
     ("reward_codes", apply_reward_codes),
     ("carts", apply_carts),
     ("purchases", apply_purchase_history),
+    ("flows", apply_flows),
 )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import carts, ledger, purchase_history, tiers
+from . import carts, enrolments, ledger, purchase_history, tiers
 
 
 def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
@@ -17,6 +17,7 @@ def anonymise_customer_everywhere(customer_id: int, email: str | None) -> int:
         tiers.anonymise_membership(customer_id)  # the birthday
         # Carts, reminders and the contact log; opt-outs keep only a digest and stay.
         carts.anonymise_carts(customer_id, email)
+        enrolments.anonymise_enrolments(customer_id, email)
         # Orders stay for totals under a random key; who placed them is forgotten.
         purchase_history.anonymise_purchases(customer_id, email)
         return ledger.anonymise_customer(customer_id, email)

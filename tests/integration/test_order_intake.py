@@ -307,6 +307,7 @@ class TestOneTransactionOneRead:
             "reward_codes",
             "carts",
             "purchases",
+            "flows",
         ]
 
     def test_the_purchase_history_keeps_what_the_ledger_earns_on(self):
@@ -363,7 +364,7 @@ class TestOneTransactionOneRead:
                 currency="USD",
                 occurred_at=timezone.now(),
             ),
-            SETTINGS.reminders,
+            SETTINGS,
         )
 
         apply_order(placed, SETTINGS)

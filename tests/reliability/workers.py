@@ -62,7 +62,7 @@ def make_due_reminders(count: int, configuration: dict[str, str]) -> list[str]:
         email = f"customer{number}@example.com"
         carts.record_cart_activity(
             CartActivity(token, CHANNEL, None, email, "en", "CNY", two_hours_ago),
-            settings.reminders,
+            settings,
             now=two_hours_ago,
         )
         carts.refresh_cart_contents(token, put_cart(token, tea_line(), email=email))

@@ -136,6 +136,7 @@ def order_snapshot(order: Order) -> OrderSnapshot:
         lines=tuple(line_snapshot(line) for line in lines),
         checkout_token=str(order.checkout_token or "") or None,
         voucher_code=order.voucher_code or None,
+        language_code=getattr(order, "language_code", "") or "en",
         has_discount=bool(
             order.voucher_code
             or order.voucher_id

@@ -127,10 +127,10 @@ def order(token=None, *, at, total="176.00", customer_id=None, email="ann@exampl
     )
 
 
-def reminders():
+def shop_settings():
     settings = load_channel_settings(CHANNEL)
     assert settings is not None
-    return settings.reminders
+    return settings
 
 
 class WelcomeFlow:

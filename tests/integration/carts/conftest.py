@@ -53,7 +53,7 @@ def track():
         )
         settings = load_channel_settings(channel)
         assert settings is not None
-        carts.record_cart_activity(activity, settings.reminders, now=at)
+        carts.record_cart_activity(activity, settings, now=at)
         return token
 
     return track

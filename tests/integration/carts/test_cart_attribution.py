@@ -17,7 +17,7 @@ from saleor_retention_plugin.services import carts
 from saleor_retention_plugin.services.carts import holdout_salt
 
 from . import cart_shop
-from .cart_shop import CHANNEL, HOUR, T0, order, put_cart, reminders, sweep, tea_line
+from .cart_shop import CHANNEL, HOUR, T0, order, put_cart, shop_settings, sweep, tea_line
 
 pytestmark = pytest.mark.django_db
 
@@ -63,11 +63,11 @@ def test_an_order_before_the_first_reminder_is_no_recovery_in_either_group(track
     reminded, held = abandon(track, "reminded"), abandon(track, "holdout", email="bo@example.com")
     sweep(T0 + HOUR)  # both abandoned; neither reminded yet
 
-    assert carts.record_order(order(reminded, at=T0 + 90 * MINUTE), reminders()) is None
+    assert carts.record_order(order(reminded, at=T0 + 90 * MINUTE), shop_settings()) is None
     assert (
         carts.record_order(
             order(held, at=T0 + 90 * MINUTE, email="bo@example.com"),
-            reminders(),
+            shop_settings(),
         )
         is None
     )
@@ -84,16 +84,16 @@ def test_completed_carts_and_other_orders_are_counted_apart_in_both_groups(track
     sweep(T0 + HOUR)
     sweep(T0 + 2 * HOUR)  # the first reminders, and the holdout's would-be moment
 
-    carts.record_order(order(completed, at=T0 + 5 * HOUR, total="100.00"), reminders())
+    carts.record_order(order(completed, at=T0 + 5 * HOUR, total="100.00"), shop_settings())
     carts.record_order(
-        order(None, at=T0 + 3 * DAY, total="40.00", email="bo@example.com"), reminders()
+        order(None, at=T0 + 3 * DAY, total="40.00", email="bo@example.com"), shop_settings()
     )
     carts.record_order(
         order(held_completed, at=T0 + 6 * HOUR, total="70.00", email="di@example.com"),
-        reminders(),
+        shop_settings(),
     )
     carts.record_order(
-        order(None, at=T0 + 2 * DAY, total="30.00", email="ed@example.com"), reminders()
+        order(None, at=T0 + 2 * DAY, total="30.00", email="ed@example.com"), shop_settings()
     )
 
     assert group("reminded") == {
@@ -129,7 +129,9 @@ def test_the_window_is_counted_from_the_reminder_not_from_abandonment(track):
     sweep(T0 + HOUR)
     sweep(T0 + 2 * HOUR)  # reminder 1 at T0 + 2h; the window lasts 7 days from there
 
-    inside = carts.record_order(order(None, at=T0 + 2 * HOUR + 7 * DAY, customer_id=5), reminders())
+    inside = carts.record_order(
+        order(None, at=T0 + 2 * HOUR + 7 * DAY, customer_id=5), shop_settings()
+    )
 
     assert inside is not None
     assert (inside.via, inside.recovered_by_step) == ("same_customer", 1)
@@ -139,9 +141,11 @@ def test_the_window_is_counted_from_the_reminder_not_from_abandonment(track):
 def test_a_holdout_cart_stopped_before_its_window_opened_is_not_recovered_later(track):
     token = abandon(track, "holdout", customer_id=5)
     sweep(T0 + HOUR)  # abandoned; it would have been reminded at T0 + 2h
-    assert carts.record_order(order(None, at=T0 + 90 * MINUTE, customer_id=5), reminders()) is None
+    assert (
+        carts.record_order(order(None, at=T0 + 90 * MINUTE, customer_id=5), shop_settings()) is None
+    )
 
-    later = carts.record_order(order(None, at=T0 + DAY, customer_id=5), reminders())
+    later = carts.record_order(order(None, at=T0 + DAY, customer_id=5), shop_settings())
 
     assert later is None
     assert group("holdout")["abandoned_carts"] == 0

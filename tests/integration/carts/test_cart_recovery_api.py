@@ -6,7 +6,7 @@ import pytest
 
 from saleor_retention_plugin.services import carts
 
-from .cart_shop import CHANNEL, HOUR, T0, order, put_cart, reminders, sweep, tea_line
+from .cart_shop import CHANNEL, HOUR, T0, order, put_cart, shop_settings, sweep, tea_line
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def test_staff_see_recovered_carts_and_revenue_per_reminder_step(track, loyalty_
     put_cart(recovered, tea_line(quantity=2))
     put_cart(left, tea_line(), email="bo@example.com")
     sweep(T0 + HOUR)
-    carts.record_order(order(recovered, at=T0 + 2 * HOUR, total="176.00"), reminders())
+    carts.record_order(order(recovered, at=T0 + 2 * HOUR, total="176.00"), shop_settings())
 
     response = loyalty_api.post(CART_RECOVERY, token=staff_token().token, channel=CHANNEL)
 

@@ -32,7 +32,7 @@ from .cart_shop import (
     message,
     order,
     put_cart,
-    reminders,
+    shop_settings,
     sweep,
     tea_line,
 )
@@ -63,7 +63,7 @@ def test_activity_keeps_the_last_known_email_and_normalises_it(track):
 
 def test_a_converted_cart_is_never_reopened_by_late_activity(track):
     token = track()
-    carts.record_order(order(token, at=T0 + HOUR), reminders())
+    carts.record_order(order(token, at=T0 + HOUR), shop_settings())
     track(token, at=T0 + 2 * HOUR)
     cart = TrackedCart.objects.get(checkout_token=token)
     assert cart.state == CartState.CONVERTED
@@ -191,7 +191,9 @@ def scheduled_then(track, change):
 def test_no_reminder_after_the_cart_became_an_order(track):
     token, outcomes = scheduled_then(
         track,
-        lambda token: carts.record_order(order(token, at=T0 + HOUR, customer_id=5), reminders()),
+        lambda token: carts.record_order(
+            order(token, at=T0 + HOUR, customer_id=5), shop_settings()
+        ),
     )
     # record_order cancelled the waiting message; nothing is left to claim.
     assert outcomes == []
@@ -210,7 +212,7 @@ def test_no_reminder_when_the_checkout_was_completed_before_its_order_hook_ran(t
 def test_no_reminder_after_the_same_customer_ordered_another_cart(track):
     token, outcomes = scheduled_then(
         track,
-        lambda token: carts.record_order(order(None, at=T0 + HOUR, customer_id=5), reminders()),
+        lambda token: carts.record_order(order(None, at=T0 + HOUR, customer_id=5), shop_settings()),
     )
     assert outcomes == []
     assert message(token, 1).cancel_reason == "customer_ordered"
@@ -349,7 +351,7 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
     put_cart(token, tea_line(quantity=2))
     sweep(T0 + HOUR)
     sweep(T0 + 24 * HOUR)
-    recovery = carts.record_order(order(token, at=T0 + 30 * HOUR, total="158.40"), reminders())
+    recovery = carts.record_order(order(token, at=T0 + 30 * HOUR, total="158.40"), shop_settings())
     assert recovery is not None
 
     assert (recovery.recovered_by_step, recovery.revenue, recovery.via, recovery.is_holdout) == (
@@ -362,7 +364,7 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
     assert (
         carts.record_order(
             PlacedOrder(**{**vars(order(token, at=T0 + 30 * HOUR)), "order_id": recovery.order_id}),
-            reminders(),
+            shop_settings(),
         )
         is None
     )
@@ -382,7 +384,7 @@ def test_a_holdout_cart_that_converts_counts_as_recovered_without_a_step(track):
     )
     put_cart(token, tea_line())
     sweep(T0 + 2 * HOUR)
-    recovery = carts.record_order(order(token, at=T0 + 3 * HOUR), reminders())
+    recovery = carts.record_order(order(token, at=T0 + 3 * HOUR), shop_settings())
     assert recovery is not None
     assert (recovery.is_holdout, recovery.recovered_by_step) == (True, None)
     assert cart_recovery_summary(CHANNEL)["groups"]["holdout"]["recovered_carts"] == 1
@@ -392,7 +394,9 @@ def test_an_order_from_another_cart_within_the_window_recovers_the_reminded_cart
     token = track(customer_id=5)
     put_cart(token, tea_line(), customer_id=5)
     sweep(T0 + HOUR)
-    recovery = carts.record_order(order(None, at=T0 + 5 * 24 * HOUR, customer_id=5), reminders())
+    recovery = carts.record_order(
+        order(None, at=T0 + 5 * 24 * HOUR, customer_id=5), shop_settings()
+    )
     assert recovery is not None
     recovered_cart = TrackedCart.objects.get(pk=recovery.cart_id)
     assert (recovered_cart.checkout_token, recovery.via, recovery.recovered_by_step) == (
@@ -407,7 +411,8 @@ def test_an_order_after_the_window_recovers_nothing(track):
     put_cart(token, tea_line(), customer_id=5)
     sweep(T0 + HOUR)
     assert (
-        carts.record_order(order(None, at=T0 + 9 * 24 * HOUR, customer_id=5), reminders()) is None
+        carts.record_order(order(None, at=T0 + 9 * 24 * HOUR, customer_id=5), shop_settings())
+        is None
     )
     assert TrackedCart.objects.get(checkout_token=token).stop_reason == "customer_ordered"
 
@@ -415,7 +420,7 @@ def test_an_order_after_the_window_recovers_nothing(track):
 def test_a_cart_ordered_before_it_was_abandoned_is_no_recovery(track):
     token = track()
     put_cart(token, tea_line())
-    assert carts.record_order(order(token, at=T0 + timedelta(minutes=20)), reminders()) is None
+    assert carts.record_order(order(token, at=T0 + timedelta(minutes=20)), shop_settings()) is None
     assert TrackedCart.objects.get(checkout_token=token).state == CartState.CONVERTED
 
 
@@ -557,7 +562,7 @@ def test_recovered_revenue_is_summed_per_currency(track):
         put_cart(token, tea_line(currency=currency), currency=currency)
         sweep(T0 + HOUR)
         placed = order(token, at=T0 + 2 * HOUR, total=total)
-        carts.record_order(PlacedOrder(**{**vars(placed), "currency": currency}), reminders())
+        carts.record_order(PlacedOrder(**{**vars(placed), "currency": currency}), shop_settings())
     summary = cart_recovery_summary(CHANNEL)
     assert summary["groups"]["reminded"]["revenue"] == {"CNY": "150.000", "USD": "20.000"}
     assert summary["groups"]["holdout"]["revenue"] == {}

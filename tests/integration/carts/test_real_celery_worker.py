@@ -114,7 +114,7 @@ def test_the_beat_sweep_on_a_real_worker_sends_the_reminder_once(worker):
     configuration = ChannelSettings.from_configuration(BASE_CONFIGURATION)
     carts.record_cart_activity(
         CartActivity(token, CHANNEL, None, "ann@example.com", "zh-hans", "CNY", two_hours_ago),
-        configuration.reminders,
+        configuration,
         now=two_hours_ago,
     )
     # The snapshot a task stored is what the worker (another process) reads as the cart.

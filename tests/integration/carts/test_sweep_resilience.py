@@ -28,7 +28,7 @@ from .cart_shop import (
     WelcomeFlow,
     message,
     put_cart,
-    reminders,
+    shop_settings,
     sweep,
     tea_line,
 )
@@ -147,7 +147,7 @@ def test_the_checkout_hook_is_not_blocked_while_the_sweep_reads_the_shop(track):
             started = time.monotonic()
             with transaction.atomic():
                 recorded = carts.record_cart_activity(
-                    activity(checkout_token, DUE), reminders(), now=DUE, lock_timeout="100ms"
+                    activity(checkout_token, DUE), shop_settings(), now=DUE, lock_timeout="100ms"
                 )
             hook_waited.append(time.monotonic() - started)
             return recorded
@@ -190,7 +190,7 @@ def test_a_hook_that_finds_the_cart_locked_gives_up_quickly_and_leaves_the_reque
         started = time.monotonic()
         with transaction.atomic():  # the customer's request
             recorded = carts.record_cart_activity(
-                activity(token, DUE), reminders(), now=DUE, lock_timeout="100ms"
+                activity(token, DUE), shop_settings(), now=DUE, lock_timeout="100ms"
             )
             waited = time.monotonic() - started
             with connection.cursor() as cursor:  # still usable, its own timeout kept
@@ -213,7 +213,7 @@ def test_a_hook_with_a_lock_timeout_costs_a_fixed_number_of_queries(
         # SAVEPOINT, set the timeout, the upsert, restore it, RELEASE.
         with django_assert_num_queries(5):
             assert carts.record_cart_activity(
-                activity(token, at), reminders(), now=at, lock_timeout="100ms"
+                activity(token, at), shop_settings(), now=at, lock_timeout="100ms"
             )
 
 
@@ -294,7 +294,7 @@ def test_a_message_of_a_flow_this_worker_does_not_know_waits_instead_of_being_ca
 
 
 def test_every_process_knows_the_flows_as_soon_as_django_is_ready():
-    """A worker that never imports the cart module still knows the cart flow."""
+    """A worker that never imports the flow modules still knows every built-in flow."""
     import subprocess
     import sys
     from pathlib import Path
@@ -313,7 +313,7 @@ def test_every_process_knows_the_flows_as_soon_as_django_is_ready():
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['cart']"
+    assert done.stdout.strip() == "['cart', 'points_expiring', 'tier_upgrade', 'welcome']"
 
 
 def test_a_project_adds_its_own_flows_with_a_setting(settings):

@@ -1,0 +1,571 @@
+"""The flow engine's scheduler: enrolments, the due sweep with leases and backoff, ``enrol``.
+
+A flow built on the engine subclasses ``EnrolmentFlow`` and writes two rules:
+``advance`` (under the enrolment's row lock, in the sweep: what is due now?) and
+``compose`` (under the outbox row's lock, right before the send: is it still right,
+and what does the message say?). Everything else is the engine's:
+
+* ``enrol(flow_key, subject, anchor_at, ...)`` puts a subject in a flow once (an event
+  delivered twice, or a periodic scan that sees it again, enrols once: the row is unique
+  per flow, channel, subject and cycle), draws its holdout group, and arms it;
+* ``advance_due_enrolments`` claims the flow's due enrolments in batches, ``FOR UPDATE
+  SKIP LOCKED`` on PostgreSQL (concurrent sweeps share the work; SQLite serialises
+  writers), by moving their ``next_check_at`` a lease ahead; it then advances each in a
+  short transaction of its own. A failing enrolment is logged and pushed back with
+  exponential backoff; the others go on. A sweep that dies leaves its enrolments to the
+  next one when the lease ends;
+* opt-outs, a lost contact and a flow switched off in the channel stop enrolments
+  before the flow is asked; the holdout never gets a message, but its attribution
+  window opens when its first one would have gone out;
+* due steps become ``FlowMessage`` rows, which the outbox (``services.flows``) claims,
+  checks again (``EnrolmentFlow.prepare`` -> ``compose``), caps, times and sends once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..domain.contact_rules import decide_contact
+from ..domain.customers import normalise_email
+from ..domain.holdout import is_in_holdout
+from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
+from . import consent
+from .consent import email_digest
+from .flow_leases import worker_id
+from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, channel_settings_loader
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from decimal import Decimal
+
+    from ..conf import ChannelSettings
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH_SIZE = 200
+# How long a claimed enrolment is kept from other sweeps while this one works on it.
+SWEEP_LEASE = timedelta(minutes=10)
+FIRST_FAILURE_DELAY = timedelta(minutes=5)
+MAX_FAILURE_DELAY = timedelta(hours=6)
+
+
+# --- subjects and requests -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an enrolment is about; ``key`` is unique per kind within a flow and channel."""
+
+    kind: str
+    key: str
+
+    @classmethod
+    def customer(cls, customer_id: int) -> Subject:
+        return cls(SubjectKind.CUSTOMER, f"customer:{customer_id}")
+
+    @classmethod
+    def guest(cls, email: str) -> Subject:
+        """A customer known only by email (a guest order): keyed by the email's digest."""
+        return cls(SubjectKind.CUSTOMER, f"email:{email_digest(email)}")
+
+    @classmethod
+    def order(cls, order_id: str) -> Subject:
+        return cls(SubjectKind.ORDER, f"order:{order_id}")
+
+    @classmethod
+    def cart(cls, checkout_token: str) -> Subject:
+        return cls(SubjectKind.CART, f"cart:{checkout_token}")
+
+    @classmethod
+    def customer_product(cls, customer_id: int, product_key: str) -> Subject:
+        return cls(SubjectKind.CUSTOMER_PRODUCT, f"customer:{customer_id}:product:{product_key}")
+
+
+@dataclass(frozen=True)
+class EnrolmentRequest:
+    """One ``enrol`` call, as a flow's ``on_event`` or ``scan`` returns it."""
+
+    subject: Subject
+    channel_slug: str
+    anchor_at: datetime
+    customer_id: int | None = None
+    email: str | None = None
+    language_code: str = "en"
+    cycle: int = 1
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what ``advance`` decides ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendStep:
+    """Write the outbox row of ``step`` now; look again at ``next_check_at`` (None: done).
+
+    ``context`` is stored on the message (``compose`` can read it from ``message.context``).
+    """
+
+    step: int
+    next_check_at: datetime | None
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WaitUntil:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StopEnrolment:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Complete:
+    """Nothing more to send (the series ran out)."""
+
+
+Decision = SendStep | WaitUntil | StopEnrolment | Complete
+
+
+def step_in_series(times: list[datetime], enrolment: FlowEnrolment, now: datetime) -> Decision:
+    """``advance`` for a series of absolute step times (step 1 at ``times[0]``...).
+
+    Sends the latest step that is due (a sweep that was down sends one, not a burst),
+    waits for the next one, or completes when none is left.
+    """
+    remaining = range(enrolment.next_step, len(times) + 1)
+    due = [step for step in remaining if times[step - 1] <= now]
+    if due:
+        step = due[-1]
+        return SendStep(step, times[step] if step < len(times) else None)
+    if enrolment.next_step > len(times):
+        return Complete()
+    return WaitUntil(times[enrolment.next_step - 1])
+
+
+# --- the flow base class ---------------------------------------------------------------
+
+
+class EnrolmentFlow:
+    """Base of every flow on the enrolment scheduler (see docs/flows.md).
+
+    Subclasses set ``name`` (the ``FlowMessage.flow`` and template folder), ``subject_kind``
+    and ``events`` (``flow_events`` names they enrol from), and implement ``is_enabled``,
+    ``advance`` and ``compose``; ``on_event`` / ``scan`` when they enrol from events or a
+    periodic scan. ``stops_on_order``: an order by the enrolled customer stops it.
+    """
+
+    name: str = ""
+    subject_kind: str = SubjectKind.CUSTOMER
+    events: tuple[str, ...] = ()
+    stops_on_order: bool = False
+
+    # -- what a flow writes --
+
+    def is_enabled(self, settings: ChannelSettings) -> bool:
+        raise NotImplementedError
+
+    def holdout_percent(self, settings: ChannelSettings) -> Decimal:
+        """This flow's holdout share (0-50); the messaging settings' default unless overridden."""
+        return settings.messaging.holdout_percent
+
+    def first_check_at(self, request: EnrolmentRequest, settings: ChannelSettings) -> datetime:
+        """When the scheduler first looks at a new enrolment (its first step's time)."""
+        return request.anchor_at
+
+    def advance(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
+    ) -> Decision:
+        """What is due for this active enrolment now (under its row lock, in the sweep)."""
+        raise NotImplementedError
+
+    def compose(
+        self,
+        enrolment: FlowEnrolment,
+        message: FlowMessage,
+        settings: ChannelSettings,
+        now: datetime,
+    ) -> Preparation:
+        """Check again right before the send; ``Ready(context, zone)`` or ``Cancel``/``Retime``."""
+        raise NotImplementedError
+
+    def on_event(self, event: Any, settings: ChannelSettings) -> Iterable[EnrolmentRequest]:
+        """Enrolments an event (``flow_events.FlowEvent``) starts; none by default."""
+        return ()
+
+    def scan(self, now: datetime) -> Iterable[EnrolmentRequest]:
+        """Enrolments the periodic sweep starts (set-based queries, batched); none by default."""
+        return ()
+
+    def zone(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> ZoneInfo:
+        """The recipient's zone for quiet hours: the shop's unless a flow knows better."""
+        return local_zone(enrolment.data.get("timezone", ""), settings.ledger.timezone)
+
+    # -- what the engine provides --
+
+    def schedule_due(self, now: datetime) -> dict[str, int]:
+        enrolled = 0
+        for request in self.scan(now):
+            enrolled += enrol_request(self, request, now=now) is not None
+        report = advance_due_enrolments(self, now=now)
+        report["enrolled"] = enrolled
+        return report
+
+    def prepare(
+        self, message: FlowMessage, settings: ChannelSettings, now: datetime
+    ) -> Preparation:
+        enrolment = None
+        if message.enrolment_id is not None:
+            enrolment = (
+                FlowEnrolment.objects.select_for_update().filter(pk=message.enrolment_id).first()
+            )
+        if enrolment is None:
+            return Cancel("enrolment_deleted")
+        if enrolment.state == EnrolmentState.STOPPED:
+            return Cancel(enrolment.stop_reason or "stopped")
+        if enrolment.is_holdout:
+            return Cancel("holdout")
+        if enrolment.email is None and enrolment.customer_id is None:
+            return Cancel("no_contact")
+        message.customer_id = enrolment.customer_id
+        message.recipient_email = enrolment.email
+        message.language_code = enrolment.language_code
+        return self.compose(enrolment, message, settings, now)
+
+    def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
+        if message.enrolment_id is not None:
+            stop_enrolments(FlowEnrolment.objects.filter(pk=message.enrolment_id), "opted_out")
+
+
+def local_zone(*names: str) -> ZoneInfo:
+    """The first valid IANA zone of ``names``, else UTC."""
+    for name in names:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+# --- enrolling -------------------------------------------------------------------------
+
+
+def enrol(
+    flow_key: str,
+    subject: Subject,
+    anchor_at: datetime,
+    *,
+    channel_slug: str,
+    customer_id: int | None = None,
+    email: str | None = None,
+    language_code: str = "en",
+    cycle: int = 1,
+    data: dict[str, Any] | None = None,
+    settings: ChannelSettings | None = None,
+    now: datetime | None = None,
+) -> FlowEnrolment | None:
+    """Put ``subject`` in the flow ``flow_key`` once; returns its enrolment.
+
+    Idempotent: the same (flow, channel, subject, cycle) returns the existing row
+    unchanged. Returns None, writing nothing, when the flow is unknown in this process,
+    the channel has no settings (plugin not configured) or the flow is off there, or the
+    subject has neither a customer id nor an email. ``settings`` defaults to the
+    channel's, loaded. Raises ``ValueError`` for a cycle below 1.
+    """
+    flow = FLOWS.get(flow_key)
+    if not isinstance(flow, EnrolmentFlow):
+        logger.warning("Cannot enrol into unknown flow %r", flow_key)
+        return None
+    request = EnrolmentRequest(
+        subject=subject,
+        channel_slug=channel_slug,
+        anchor_at=anchor_at,
+        customer_id=customer_id,
+        email=email,
+        language_code=language_code,
+        cycle=cycle,
+        data=dict(data or {}),
+    )
+    return enrol_request(flow, request, settings=settings, now=now)
+
+
+def enrol_request(
+    flow: EnrolmentFlow,
+    request: EnrolmentRequest,
+    *,
+    settings: ChannelSettings | None = None,
+    now: datetime | None = None,
+) -> FlowEnrolment | None:
+    """``enrol`` for a flow object and a request (what events and scans produce)."""
+    if request.cycle < 1:
+        raise ValueError("An enrolment's cycle is 1 or more.")
+    settings = settings or channel_settings_loader()(request.channel_slug)
+    if settings is None or not flow.is_enabled(settings):
+        return None
+    email = normalise_email(request.email)
+    if request.customer_id is None and not email:
+        return None
+    key: dict[str, Any] = {
+        "flow": flow.name,
+        "channel_slug": request.channel_slug,
+        "subject_key": request.subject.key,
+        "cycle": request.cycle,
+    }
+    existing = FlowEnrolment.objects.filter(**key).first()
+    if existing is not None:
+        return existing
+    defaults: dict[str, Any] = {
+        "subject_kind": request.subject.kind,
+        "customer_id": request.customer_id,
+        "email": email,
+        "language_code": (request.language_code or "en")[:35],
+        "anchor_at": request.anchor_at,
+        "data": request.data,
+        "is_holdout": is_in_holdout(
+            f"{request.subject.key}:{request.cycle}",
+            salt=f"{flow.name}-holdout:{request.channel_slug}",
+            percent=flow.holdout_percent(settings),
+        ),
+        "next_check_at": flow.first_check_at(request, settings),
+    }
+    try:
+        with transaction.atomic():
+            enrolment, _ = FlowEnrolment.objects.get_or_create(**key, defaults=defaults)
+    except IntegrityError:  # a concurrent enrol of the same subject won
+        enrolment = FlowEnrolment.objects.get(**key)
+    return enrolment
+
+
+def stop_enrolments(enrolments: Any, reason: str, *, now: datetime | None = None) -> int:
+    """Stop active enrolments (a queryset) and cancel their waiting messages; returns how many."""
+    now = now or timezone.now()
+    ids = list(enrolments.filter(state=EnrolmentState.ACTIVE).values_list("pk", flat=True))
+    FlowEnrolment.objects.filter(pk__in=ids).update(
+        state=EnrolmentState.STOPPED,
+        stop_reason=reason,
+        stopped_at=now,
+        next_check_at=None,
+        updated_at=now,
+    )
+    FlowMessage.objects.waiting().filter(enrolment_id__in=ids).update(
+        state=MessageState.CANCELLED, cancel_reason=reason, updated_at=now
+    )
+    return len(ids)
+
+
+def naming(customer_id: int | None, email: str | None) -> Q:
+    """Enrolments of this customer: by id, or by (normalised) email; none when neither."""
+    email = normalise_email(email)
+    who = Q(pk__in=[])
+    if customer_id is not None:
+        who |= Q(customer_id=customer_id)
+    if email:
+        who |= Q(email=email)
+    return who
+
+
+def anonymise_enrolments(customer_id: int | None, email: str | None) -> int:
+    """Stop the customer's enrolments (``customer_deleted``) and forget who they were.
+
+    Conversions stay for the totals. Returns how many enrolments named the customer.
+    """
+    named = FlowEnrolment.objects.filter(naming(customer_id, email))
+    stop_enrolments(named, "customer_deleted")
+    return named.update(customer_id=None, email=None, data={}, updated_at=timezone.now())
+
+
+# --- the sweep -------------------------------------------------------------------------
+
+
+def advance_due_enrolments(
+    flow: EnrolmentFlow,
+    *,
+    now: datetime | None = None,
+    batch_size: int = SWEEP_BATCH_SIZE,
+    max_batches: int = 50,
+    load_settings: ChannelSettingsLoader | None = None,
+) -> dict[str, int]:
+    """Advance every due enrolment of ``flow`` once; returns counts for the sweep's report.
+
+    Reads only due rows (a partial index on active ``next_check_at``), so the cost follows
+    what is due. When several steps are overdue the flow's ``advance`` decides (most send
+    only the latest: a late message is fine, three at once are spam).
+    """
+    now = now or timezone.now()
+    load_settings = load_settings or channel_settings_loader()
+    cache: dict[str, ChannelSettings | None] = {}
+    report = {"looked_at": 0, "scheduled": 0, "held_out": 0, "stopped": 0, "failed": 0}
+    lease_until = now + SWEEP_LEASE
+    for _ in range(max_batches):
+        ids = _claim_due(flow.name, now, lease_until, batch_size)
+        for enrolment_id in ids:
+            report["looked_at"] += 1
+            try:
+                outcome = _advance_one(flow, enrolment_id, lease_until, now, cache, load_settings)
+            except Exception:
+                logger.exception("Could not advance %s enrolment %s", flow.name, enrolment_id)
+                report["failed"] += 1
+                _push_back_after_failure(enrolment_id, lease_until, now)
+                continue
+            if outcome in report:
+                report[outcome] += 1
+        if len(ids) < batch_size:
+            break
+    return report
+
+
+def _claim_due(flow: str, now: datetime, lease_until: datetime, batch_size: int) -> list[int]:
+    """Take a batch of due enrolments and commit at once (no lock is kept)."""
+    with transaction.atomic():
+        ids = list(
+            FlowEnrolment.objects.filter(
+                flow=flow, state=EnrolmentState.ACTIVE, next_check_at__lte=now
+            )
+            .select_for_update(skip_locked=True)
+            .order_by("next_check_at", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        FlowEnrolment.objects.filter(pk__in=ids).update(
+            next_check_at=lease_until, leased_by=worker_id()
+        )
+    return ids
+
+
+def failure_delay(failures: int) -> timedelta:
+    """How long to wait after ``failures`` sweeps in a row failed on a subject (1-based)."""
+    doublings = min(max(failures - 1, 0), 16)  # capped: weeks of failures never overflow
+    return min(FIRST_FAILURE_DELAY * 2**doublings, MAX_FAILURE_DELAY)
+
+
+def _push_back_after_failure(enrolment_id: int, lease_until: datetime, now: datetime) -> None:
+    with transaction.atomic():
+        enrolment = FlowEnrolment.objects.select_for_update().filter(pk=enrolment_id).first()
+        if (
+            enrolment is None
+            or enrolment.state != EnrolmentState.ACTIVE
+            or enrolment.next_check_at != lease_until
+        ):
+            return
+        enrolment.failures += 1
+        enrolment.next_check_at = now + failure_delay(enrolment.failures)
+        enrolment.leased_by = ""
+        enrolment.save(update_fields=["failures", "next_check_at", "leased_by", "updated_at"])
+
+
+def _advance_one(
+    flow: EnrolmentFlow,
+    enrolment_id: int,
+    lease_until: datetime,
+    now: datetime,
+    cache: dict[str, ChannelSettings | None],
+    load_settings: ChannelSettingsLoader,
+) -> str:
+    with transaction.atomic():
+        enrolment = FlowEnrolment.objects.select_for_update().filter(pk=enrolment_id).first()
+        if (
+            enrolment is None
+            or enrolment.state != EnrolmentState.ACTIVE
+            or enrolment.next_check_at != lease_until
+        ):
+            return "gone"
+        if enrolment.channel_slug not in cache:
+            cache[enrolment.channel_slug] = load_settings(enrolment.channel_slug)
+        settings = cache[enrolment.channel_slug]
+        enrolment.failures = 0
+        enrolment.leased_by = ""
+        reason = _why_stop(flow, enrolment, settings)
+        decision: Decision = (
+            StopEnrolment(reason)
+            if reason or settings is None
+            else flow.advance(enrolment, settings, now)
+        )
+        return _apply(flow, enrolment, decision, settings, now)
+
+
+def _why_stop(
+    flow: EnrolmentFlow, enrolment: FlowEnrolment, settings: ChannelSettings | None
+) -> str:
+    if settings is None or not flow.is_enabled(settings):
+        return "flow_disabled"
+    if enrolment.customer_id is None and not enrolment.email:
+        return "no_contact"
+    if consent.is_opted_out(
+        enrolment.channel_slug, email=enrolment.email, customer_id=enrolment.customer_id
+    ):
+        return "opted_out"
+    return ""
+
+
+def _apply(
+    flow: EnrolmentFlow,
+    enrolment: FlowEnrolment,
+    decision: Decision,
+    settings: ChannelSettings | None,
+    now: datetime,
+) -> str:
+    if isinstance(decision, StopEnrolment):
+        enrolment.save()
+        stop_enrolments(FlowEnrolment.objects.filter(pk=enrolment.pk), decision.reason, now=now)
+        return "stopped"
+    if isinstance(decision, WaitUntil):
+        enrolment.next_check_at = decision.at
+        enrolment.save()
+        return "waiting"
+    if isinstance(decision, Complete):
+        enrolment.state = EnrolmentState.COMPLETED
+        enrolment.next_check_at = None
+        enrolment.save()
+        return "completed"
+    assert settings is not None
+    outcome = "scheduled"
+    if enrolment.is_holdout:
+        if enrolment.window_opens_at is None:
+            # When its first message would have gone out (quiet hours apply, the cap not).
+            enrolment.window_opens_at = decide_contact(
+                now=now,
+                zone=flow.zone(enrolment, settings),
+                quiet_hours=settings.messaging.quiet_hours,
+                cap=settings.messaging.frequency_cap,
+                last_contacted_at=None,
+                bypass_cap=True,
+            ).send_at
+        outcome = "held_out"
+    else:
+        FlowMessage.objects.get_or_create(
+            subject_key=message_subject_key(enrolment),
+            flow=flow.name,
+            step=decision.step,
+            defaults={
+                "enrolment": enrolment,
+                "channel_slug": enrolment.channel_slug,
+                "customer_id": enrolment.customer_id,
+                "recipient_email": enrolment.email,
+                "language_code": enrolment.language_code,
+                "state": MessageState.SCHEDULED,
+                "next_attempt_at": now,
+                "idempotency_key": f"retention:{flow.name}:{message_subject_key(enrolment)}:"
+                f"{decision.step}",
+                "context": decision.context,
+            },
+        )
+    enrolment.next_step = decision.step + 1
+    enrolment.next_check_at = decision.next_check_at
+    if decision.next_check_at is None:
+        enrolment.state = EnrolmentState.COMPLETED
+    enrolment.save()
+    return outcome
+
+
+def message_subject_key(enrolment: FlowEnrolment) -> str:
+    """The outbox's subject for an enrolment's messages (unique per enrolment)."""
+    return f"enrolment:{enrolment.pk}"
