@@ -40,7 +40,7 @@ from .config_fields import (
 )
 from .config_fields import SETTING_FIELDS as CORE_FIELDS
 from .config_lifecycle import (
-    LIFECYCLE_FIELDS,
+    REORDER_FIELDS,
     RecommendationSettings,
     ReplenishmentSettings,
     WinbackSettings,
@@ -74,7 +74,7 @@ from .domain.schedules import DiscountKind, Incentive, ReminderSeries
 # Every setting of a channel. Post-purchase care and birthdays are declared in config_care,
 # replenishment, win-back and recommendations in config_lifecycle (both build on
 # config_fields, so they cannot be part of config_fields' own tuple).
-SETTING_FIELDS: tuple[SettingField, ...] = CORE_FIELDS + CARE_FIELDS + LIFECYCLE_FIELDS
+SETTING_FIELDS: tuple[SettingField, ...] = CORE_FIELDS + CARE_FIELDS + REORDER_FIELDS
 
 
 class InvalidConfiguration(ValueError):

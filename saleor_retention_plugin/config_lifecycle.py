@@ -149,7 +149,7 @@ class RecommendationSettings:
     recommendations_exclude_days: int = 90
 
 
-LIFECYCLE_FIELDS: tuple[SettingField, ...] = (
+REORDER_FIELDS: tuple[SettingField, ...] = (
     SettingField(
         name="replenishment_enabled",
         label="Send replenishment reminders",
