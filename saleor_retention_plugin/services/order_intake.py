@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from ..conf import ChannelSettings
+    from ..models import LoyaltyAccount
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class OrderIntake:
     settings: ChannelSettings
     now: datetime
     points: ledger.OrderPointsOutcome | None = None
+    standing: tiers.TierStanding | None = None  # read by the ledger, reused by the tiers
     tier_change: str = ""
     reward_codes_given_back: int = 0
     cart_recovered: bool = False
@@ -85,11 +87,14 @@ class OrderOutcome:
 
 def apply_points(intake: OrderIntake) -> None:
     """Earn once when the order qualifies; take back the refunded share of the goods."""
+
+    def multiplier(account: LoyaltyAccount) -> Decimal:
+        # Read once here, under the ledger's account lock; the tiers decide on it next.
+        intake.standing = tiers.tier_standing(account)
+        return intake.standing.multiplier
+
     intake.points = ledger.sync_order_points(
-        intake.snapshot,
-        intake.settings.ledger,
-        multiplier_for_account=tiers.points_multiplier_for_account,
-        now=intake.now,
+        intake.snapshot, intake.settings.ledger, multiplier_for_account=multiplier, now=intake.now
     )
 
 
@@ -103,6 +108,7 @@ def apply_tier_progress(intake: OrderIntake) -> None:
         now=intake.now,
         # Locked by the ledger in this intake's transaction: not read and locked again.
         locked_account=intake.points.account if intake.points else None,
+        standing=intake.standing,
     )
     intake.tier_change = change.to_code if change else ""
 
