@@ -82,10 +82,12 @@ def test_tier_totals_from_kept_months_equal_the_orders_summed(account):
     guest.merged_into = account
     guest.save()
 
-    kept_totals = progress._kept_totals(account.pk, LADDER, NOW)
-    summed, _ = progress._activity(account.pk, LADDER, NOW)
+    kept_totals, kept_earliest = progress._kept_activity(account.pk, LADDER, NOW, earliest=True)
+    summed, summed_earliest = progress._summed_activity(account.pk, LADDER, NOW)
 
     assert kept_totals == summed
+    assert kept_earliest == summed_earliest
+    assert progress._totals(account.pk, LADDER, NOW) == summed
     assert set(kept_totals) == {0, 3, 12}
     assert kept_totals[0].points_earned > kept_totals[12].points_earned > 0
 
@@ -105,7 +107,8 @@ def test_the_account_read_takes_whole_months_from_the_kept_totals(account):
         cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
 
     assert progress._totals(account.pk, LADDER, NOW)[12].points_earned == 50
-    assert progress._activity(account.pk, LADDER, NOW)[0][12].points_earned == 10
+    assert progress._activity(account.pk, LADDER, NOW)[0][12].points_earned == 50
+    assert progress._summed_activity(account.pk, LADDER, NOW)[0][12].points_earned == 10
 
 
 def retention_ledger(*args: str) -> str:

@@ -40,8 +40,8 @@ def _totals(
     the orders. Both are exact.
     """
     if connection.vendor == "postgresql":
-        return _kept_totals(account_id, ladder, now)
-    return _activity(account_id, ladder, now)[0]
+        return _kept_activity(account_id, ladder, now, earliest=False)[0]
+    return _summed_activity(account_id, ladder, now)[0]
 
 
 _ORDERS = QualifyingOrder._meta.db_table
@@ -50,10 +50,11 @@ _MONTHS = QualifyingMonth._meta.db_table
 _OWNED = f"SELECT id FROM {LoyaltyAccount._meta.db_table} WHERE id = %s OR merged_into_id = %s"
 
 
-def _kept_totals(
-    account_id: int, ladder: list[rules.TierRule], now: datetime
-) -> dict[int, rules.Totals]:
-    """``_totals`` from the kept month totals: one statement.
+def _kept_activity(
+    account_id: int, ladder: list[rules.TierRule], now: datetime, *, earliest: bool
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
+    """``_activity`` from the kept month totals: one statement (the oldest counted order
+    of each window only when ``earliest``; the dict is empty otherwise).
 
     A window from ``start`` to ``now`` is every kept month from the one after ``start``'s
     on, plus the orders of ``start``'s own month placed from ``start`` on (the partial
@@ -63,7 +64,7 @@ def _kept_totals(
     """
     windows = sorted({rule.window_months for rule in ladder})
     if not windows:
-        return {}
+        return {}, {}
     columns: list[str] = []
     params: list[Any] = []
     owned = f"account_id IN ({_OWNED})"
@@ -94,13 +95,27 @@ def _kept_totals(
             params += [account_id, account_id, ops.adapt_datetimefield_value(now)]
             if start is not None:
                 params.append(ops.adapt_datetimefield_value(_next_month_utc(start)))
+    if earliest:
+        # Orders that count for nothing (cancelled, refunded in full) never need a visit.
+        for months in windows:
+            start = rules.window_start(now, months)
+            columns.append(
+                f"(SELECT MIN(placed_at) FROM {_ORDERS} WHERE {owned} AND placed_at <= %s "
+                + ("AND placed_at >= %s " if start is not None else "")
+                + "AND (points_earned > 0 OR amount_spent > 0))"
+            )
+            params += [account_id, account_id, ops.adapt_datetimefield_value(now)]
+            if start is not None:
+                params.append(ops.adapt_datetimefield_value(start))
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(columns)}", params)
         row = cursor.fetchone()
-    return {
+    totals = {
         months: rules.Totals(int(row[2 * index]), Decimal(row[2 * index + 1]))
         for index, months in enumerate(windows)
     }
+    first = row[2 * len(windows) :]
+    return totals, (dict(zip(windows, first, strict=True)) if earliest else {})
 
 
 def _next_month_utc(moment: datetime) -> datetime:
@@ -114,7 +129,17 @@ def _activity(
     account_id: int, ladder: list[rules.TierRule], now: datetime
 ) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
     """Per window the ladder uses: the totals, and the oldest order still counted (when
-    it leaves, the account needs evaluating again). One aggregate query."""
+    it leaves, the account needs evaluating again). One query: from the kept month
+    totals on PostgreSQL, summed from the orders elsewhere."""
+    if connection.vendor == "postgresql":
+        return _kept_activity(account_id, ladder, now, earliest=True)
+    return _summed_activity(account_id, ladder, now)
+
+
+def _summed_activity(
+    account_id: int, ladder: list[rules.TierRule], now: datetime
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
+    """``_activity`` summed from the account's qualifying orders: one aggregate query."""
     windows = sorted({rule.window_months for rule in ladder})
     if not windows:
         return {}, {}
