@@ -168,6 +168,12 @@ class PointsLot(models.Model):
                 condition=Q(remaining__gt=0),
                 name="retention_lot_open_idx",
             ),
+            # The account's pending lots, for its summary (``summarise_account``).
+            models.Index(
+                fields=["account", "available_at"],
+                condition=Q(remaining__gt=0),
+                name="retention_lot_pending_idx",
+            ),
         ]
 
     def __str__(self) -> str:

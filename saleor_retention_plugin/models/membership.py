@@ -132,6 +132,8 @@ class CustomerTier(models.Model):
     # Set when a re-evaluation found the account below its tier: the downgrade happens at
     # this moment unless the account qualifies again before.
     downgrade_due_at = models.DateTimeField(null=True, blank=True)
+    # The last evaluation that wrote the row: every re-evaluation, and an order only when
+    # it changed what the row decides (tier, dates), so a repeat order costs no write.
     last_evaluated_at = models.DateTimeField(null=True, blank=True)
     # The next moment time alone can change the tier (a counted order leaves its window,
     # the grace period ends); the daily re-evaluation visits only accounts due by now.
@@ -223,6 +225,40 @@ class QualifyingOrder(models.Model):
 
     def __str__(self) -> str:
         return f"order {self.order_id}: {self.points_earned} points, {self.amount_spent}"
+
+
+class QualifyingMonth(models.Model):
+    """Kept totals of an account's qualifying orders per calendar month (UTC).
+
+    Maintained by the database itself: triggers on ``QualifyingOrder`` (migration 0010,
+    PostgreSQL) add every inserted, updated or deleted order to its month in the same
+    transaction, whoever writes it. Reading an account's tier progress then sums at most
+    one row per month plus the orders of the window's first, partial month, instead of
+    every order (issue 12). ``retention_ledger --verify`` checks the rows against the
+    orders and ``--rebuild`` recomputes them.
+    """
+
+    account = models.ForeignKey(
+        LoyaltyAccount, on_delete=models.CASCADE, related_name="qualifying_months"
+    )
+    month = models.DateField()  # the first day of the month, UTC
+    orders = models.BigIntegerField(default=0)
+    points_earned = models.BigIntegerField(default=0)
+    amount_spent = models.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "month"], name="retention_qualifying_month_unique"
+            ),
+            check_constraint(
+                condition=Q(orders__gte=0) & Q(points_earned__gte=0) & Q(amount_spent__gte=0),
+                name="retention_qualifying_month_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"account {self.account_id}, {self.month:%Y-%m}: {self.orders} orders"
 
 
 class CustomerProfile(models.Model):

@@ -1,14 +1,21 @@
-"""Checking the cached balances against the append-only entries, and repairing them."""
+"""Checking the cached balances against the append-only entries, and repairing them.
+
+The same for the kept month totals of qualifying orders (``QualifyingMonth``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from ..models import LoyaltyAccount, PointsEntry, PointsLot
+from ..models import LoyaltyAccount, PointsEntry, PointsLot, QualifyingMonth, QualifyingOrder
+
+if TYPE_CHECKING:
+    from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,72 @@ def rebuild_cached_balances(account_ids: list[int]) -> int:
                 account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
                 fixed += 1
     return fixed
+
+
+@dataclass(frozen=True)
+class MonthDrift:
+    """One account's month whose kept totals differ from its qualifying orders.
+
+    ``kept`` and ``orders_say`` are (orders, points, amount); a missing row counts as zeros.
+    """
+
+    account_id: int
+    month: str  # YYYY-MM, UTC
+    kept: tuple[int, int, Decimal]
+    orders_say: tuple[int, int, Decimal]
+
+
+_MONTHS = QualifyingMonth._meta.db_table
+_ORDERS = QualifyingOrder._meta.db_table
+_MONTH_OF = "date_trunc('month', placed_at AT TIME ZONE 'UTC')::date"
+_SAID = (
+    f"SELECT account_id, {_MONTH_OF} AS month, count(*) AS orders, "
+    f"sum(points_earned) AS points_earned, sum(amount_spent) AS amount_spent FROM {_ORDERS}"
+)
+
+
+def find_month_drift() -> list[MonthDrift]:
+    """Months whose kept totals disagree with the qualifying orders (one query).
+
+    Only PostgreSQL keeps month totals (its triggers); elsewhere there is nothing to check.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    zero = "COALESCE({}, 0)"
+    kept = ", ".join(zero.format(f"k.{c}") for c in ("orders", "points_earned", "amount_spent"))
+    said = ", ".join(zero.format(f"s.{c}") for c in ("orders", "points_earned", "amount_spent"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH said AS ({_SAID} GROUP BY 1, 2)
+                SELECT COALESCE(k.account_id, s.account_id), COALESCE(k.month, s.month),
+                       {kept}, {said}
+                FROM {_MONTHS} k FULL OUTER JOIN said s
+                    ON k.account_id = s.account_id AND k.month = s.month
+                WHERE ({kept}) IS DISTINCT FROM ({said})
+                ORDER BY 1, 2"""
+        )
+        return [
+            MonthDrift(row[0], f"{row[1]:%Y-%m}", tuple(row[2:5]), tuple(row[5:8]))
+            for row in cursor.fetchall()
+        ]
+
+
+def rebuild_kept_months(account_ids: list[int]) -> int:
+    """Recompute the month totals of these accounts from their qualifying orders.
+
+    Each under the account's lock (an order's intake writes its qualifying order under the
+    same lock). Returns how many accounts were rebuilt; nothing to do off PostgreSQL.
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    for account_id in account_ids:
+        with transaction.atomic(), connection.cursor() as cursor:
+            LoyaltyAccount.objects.select_for_update().filter(pk=account_id).exists()
+            cursor.execute(f"DELETE FROM {_MONTHS} WHERE account_id = %s", [account_id])
+            cursor.execute(
+                f"""INSERT INTO {_MONTHS} (account_id, month, orders, points_earned,
+                       amount_spent)
+                    {_SAID} WHERE account_id = %s GROUP BY 1, 2""",
+                [account_id],
+            )
+    return len(account_ids)

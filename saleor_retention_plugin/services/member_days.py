@@ -15,9 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import CharField, F, Value
 
-from ..domain import tiers as tier_rules
 from ..domain.earning import order_multiplier
 from ..domain.member_days import (
     MemberDayWindow,
@@ -26,14 +24,13 @@ from ..domain.member_days import (
     window_problems,
 )
 from ..models import (
-    BenefitKind,
     CustomerTier,
     LoyaltyAccount,
     MemberDay,
     MembershipTier,
-    TierBenefit,
 )
 from .errors import InvalidInput, NotFound
+from .tiers.evaluation import tier_standing
 
 MAX_NAME_LENGTH = 255
 FIELDS = ("name", "starts_at", "ends_at", "multiplier", "early_access_hours", "announce_hours")
@@ -74,42 +71,15 @@ def cancel_member_day(channel_slug: str, member_day_id: int) -> None:
         raise NotFound("No such member day in this channel.", field="id")
 
 
-MEMBER_DAY_ROW = "member_day"
-
-
 def order_earning_multiplier(account: LoyaltyAccount, placed_at: datetime) -> Decimal:
     """The multiplier an order placed at ``placed_at`` earns with on ``account``.
 
-    Its tier's multiplier times the channel's member-day multiplier (``domain.earning``).
-
-    One query (a UNION of the tier's multiplier benefits and the window containing
-    ``placed_at``), so a member day costs the order intake nothing extra.
+    Its tier's multiplier times the channel's member-day multiplier (``domain.earning``),
+    read the way the order intake reads them (``tiers.tier_standing``: the ladder's query
+    carries the member day).
     """
-    tier_rows = (
-        TierBenefit.objects.filter(
-            tier__members__account_id=account.pk,
-            kind=BenefitKind.POINTS_MULTIPLIER,
-            is_active=True,
-        )
-        .order_by()
-        # Both sides select annotations only: Django 4.2 puts annotations after model
-        # fields whatever values_list's order, which would misalign the UNION's columns.
-        .annotate(row=F("kind"), amount=F("value"))
-        .values_list("row", "amount")
-    )
-    window_rows = (
-        MemberDay.objects.filter(
-            channel_slug=account.channel_slug, starts_at__lte=placed_at, ends_at__gt=placed_at
-        )
-        .order_by()
-        .annotate(row=Value(MEMBER_DAY_ROW, output_field=CharField()), amount=F("multiplier"))
-        .values_list("row", "amount")
-    )
-    rows = list(tier_rows.union(window_rows, all=True))
-    member_day = [value for kind, value in rows if kind == MEMBER_DAY_ROW and value is not None]
-    tier = tier_rules.points_multiplier([row for row in rows if row[0] != MEMBER_DAY_ROW])
-    # Windows never overlap: at most one row.
-    return order_multiplier(tier, Decimal(member_day[0]) if member_day else Decimal(1))
+    standing = tier_standing(account, member_day_at=placed_at)
+    return order_multiplier(standing.multiplier, standing.member_day_multiplier)
 
 
 def member_day_multiplier(channel_slug: str, moment: datetime) -> Decimal:

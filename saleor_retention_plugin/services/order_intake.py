@@ -24,9 +24,10 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from ..domain.carts import PlacedOrder
+from ..domain.earning import order_multiplier
 from ..domain.history import purchase_record_from_snapshot
 from ..domain.orders import NON_EARNING_STATUSES, OrderSnapshot, OrderValue, order_value
-from . import ledger, mall, member_days, purchase_history, tiers
+from . import ledger, mall, purchase_history, tiers
 from .codes import CODE_PREFIX
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class OrderIntake:
     settings: ChannelSettings
     now: datetime
     points: ledger.OrderPointsOutcome | None = None
+    standing: tiers.TierStanding | None = None  # read by the ledger, reused by the tiers
     tier_change: str = ""
     reward_codes_given_back: int = 0
     cart_recovered: bool = False
@@ -86,18 +88,16 @@ class OrderOutcome:
 
 def apply_points(intake: OrderIntake) -> None:
     """Earn once when the order qualifies; take back the refunded share of the goods."""
-    order = intake.snapshot
 
-    def multiplier_for_account(account: LoyaltyAccount) -> Decimal:
-        # Asked only when the order earns for the first time: the tier's multiplier times
-        # the member day's, by when the order was placed (one query for both).
-        return member_days.order_earning_multiplier(account, order.created_at)
+    def multiplier(account: LoyaltyAccount) -> Decimal:
+        # Read once here, under the ledger's account lock; the tiers decide on it next.
+        # The tier's multiplier times the member day's, by when the order was placed
+        # (domain.earning), both in the ladder's query.
+        intake.standing = tiers.tier_standing(account, member_day_at=intake.snapshot.created_at)
+        return order_multiplier(intake.standing.multiplier, intake.standing.member_day_multiplier)
 
     intake.points = ledger.sync_order_points(
-        order,
-        intake.settings.ledger,
-        multiplier_for_account=multiplier_for_account,
-        now=intake.now,
+        intake.snapshot, intake.settings.ledger, multiplier_for_account=multiplier, now=intake.now
     )
 
 
@@ -111,6 +111,7 @@ def apply_tier_progress(intake: OrderIntake) -> None:
         now=intake.now,
         # Locked by the ledger in this intake's transaction: not read and locked again.
         locked_account=intake.points.account if intake.points else None,
+        standing=intake.standing,
     )
     intake.tier_change = change.to_code if change else ""
 

@@ -6,12 +6,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ...services.ledger_audit import find_balance_drift, rebuild_cached_balances
+from ...services.ledger_audit import (
+    find_balance_drift,
+    find_month_drift,
+    rebuild_cached_balances,
+    rebuild_kept_months,
+)
 
 
 class Command(BaseCommand):
     help = (
-        "Verify every loyalty account's cached balance against its ledger entries "
+        "Verify every loyalty account's cached balance against its ledger entries, and the "
+        "kept month totals of qualifying orders against the orders "
         "(--verify, the default; exits non-zero on drift) or repair the cached totals (--rebuild; "
         "it cannot repair open lots that disagree, and exits non-zero naming their accounts)."
     )
@@ -24,6 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, rebuild: bool = False, **options: Any) -> None:
+        months_ok = self.check_kept_months(rebuild)
         drift = find_balance_drift()
         for row in drift:
             self.stdout.write(
@@ -33,6 +40,11 @@ class Command(BaseCommand):
             )
         if not drift:
             self.stdout.write(self.style.SUCCESS("Every cached balance matches its entries."))
+            if not months_ok:
+                raise CommandError(
+                    "The kept month totals of qualifying orders drifted; run with --rebuild "
+                    "to recompute them."
+                )
             return
         totals_off = [row.account_id for row in drift if row.cached_totals_disagree]
         lots_off = [row.account_id for row in drift if row.lots_disagree]
@@ -53,7 +65,29 @@ class Command(BaseCommand):
             )
         if lots_off:
             problems.append(lots_need_a_person(lots_off))
+        if not months_ok:
+            problems.append("The kept month totals drifted; run with --rebuild to recompute them.")
         raise CommandError(" ".join(problems))
+
+    def check_kept_months(self, rebuild: bool) -> bool:
+        """Report kept month totals that disagree with the qualifying orders.
+
+        With ``rebuild`` recompute them. True when they agree (or were rebuilt).
+        """
+        drift = find_month_drift()
+        for row in drift:
+            self.stdout.write(
+                f"account {row.account_id}, month {row.month}: kept orders/points/amount "
+                f"{row.kept}, qualifying orders say {row.orders_say}"
+            )
+        if not drift:
+            self.stdout.write(self.style.SUCCESS("Every kept month total matches its orders."))
+            return True
+        if rebuild:
+            fixed = rebuild_kept_months(sorted({row.account_id for row in drift}))
+            self.stdout.write(self.style.SUCCESS(f"Rebuilt the month totals of {fixed} accounts."))
+            return True
+        return False
 
 
 def lots_need_a_person(account_ids: list[int]) -> str:

@@ -28,8 +28,9 @@ def account_for(
     """The live account of a customer (or of a guest email) in a channel, created if needed.
 
     With ``lock`` (inside a transaction) the account is read with its row lock
-    (``SELECT ... FOR UPDATE``), so a writer needs no second query to lock it; a merge
-    below re-reads it, as the merge changed its balance.
+    (``SELECT ... FOR UPDATE``), so a writer needs no second query to lock it, and with
+    its tier row (``account.membership``, for the order intake); a merge below re-reads
+    it, as the merge changed its balance.
 
     With ``merge_guests`` (only for an email the customer proved is theirs: a confirmed
     Saleor account), the customer's account first absorbs the guest account of that
@@ -38,7 +39,12 @@ def account_for(
     stranger's guest points.
     """
     email = normalise_email(email)
-    accounts = LoyaltyAccount.objects.select_for_update() if lock else LoyaltyAccount.objects
+    accounts = (
+        # The tier row comes along (not locked): an order's intake reads it next anyway.
+        LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("membership")
+        if lock
+        else LoyaltyAccount.objects
+    )
     if customer_id is not None:
         account, _ = _get_or_create(
             accounts.filter(channel_slug=channel_slug, customer_id=customer_id),

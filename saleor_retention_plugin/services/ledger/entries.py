@@ -6,10 +6,13 @@ an entry under its unique idempotency key and moves lots; the signals go out aft
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from ... import signals
 from ...domain.lots import LotView, allocate
@@ -162,6 +165,124 @@ def _credit(
     if kind == PointsEntry.Kind.EARN:
         account.lifetime_earned += points
     account.save(update_fields=["balance", "lifetime_earned", "updated_at"])
+    if kind == PointsEntry.Kind.EARN and announce:
+        signals.send_after_commit(
+            signals.points_earned,
+            **_signal_args(account, entry),
+            points=points,
+            order_id=order.order_id if order else None,
+        )
+    return entry
+
+
+_ENTRIES, _LOTS, _ACCOUNTS = (
+    model._meta.db_table for model in (PointsEntry, PointsLot, LoyaltyAccount)
+)
+# The entry (unless its key exists), its lot and the account's totals in one statement:
+# the unique idempotency key decides, so nothing is read first. No row back: the key
+# existed and nothing was written.
+_CREDIT_ONCE = f"""
+WITH entry AS (
+    INSERT INTO {_ENTRIES} (account_id, kind, points, written_off, idempotency_key,
+        order_id, order_number, reason, actor, details, created_at)
+    VALUES (%(account)s, %(kind)s, %(points)s, 0, %(key)s, %(order_id)s, %(order_number)s,
+        %(reason)s, %(actor)s, CAST(%(details)s AS jsonb), %(now)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+), lot AS (
+    INSERT INTO {_LOTS} (account_id, entry_id, order_id, points, remaining, available_at,
+        expires_at)
+    SELECT %(account)s, id, %(order_id)s, %(points)s, %(remaining)s, %(available_at)s,
+        %(expires_at)s FROM entry
+), totals AS (
+    UPDATE {_ACCOUNTS} SET balance = %(balance)s, lifetime_earned = %(lifetime)s,
+        updated_at = %(updated_at)s
+    WHERE id = %(account)s AND EXISTS (SELECT 1 FROM entry)
+)
+SELECT id FROM entry"""
+
+
+def _credit_once(
+    account: LoyaltyAccount,
+    points: int,
+    *,
+    kind: str,
+    idempotency_key: str,
+    order: OrderSnapshot | None,
+    available_at: datetime,
+    expires_at: datetime | None,
+    now: datetime,
+    details: dict | None = None,
+    announce: bool = True,
+) -> PointsEntry | None:
+    """``_credit`` unless ``idempotency_key`` was used already: then None, nothing written.
+
+    For a caller that did not read the key's entry under the account's lock (the order
+    intake's first booking of an order). On PostgreSQL one statement writes the entry,
+    its lot and the account's totals; elsewhere the ORM's three, in a savepoint.
+    """
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                return _credit(
+                    account,
+                    points,
+                    kind=kind,
+                    idempotency_key=idempotency_key,
+                    order=order,
+                    available_at=available_at,
+                    expires_at=expires_at,
+                    now=now,
+                    details=details,
+                    announce=announce,
+                )
+        except IntegrityError:
+            if PointsEntry.objects.filter(idempotency_key=idempotency_key).exists():
+                return None
+            raise
+    repaid = min(points, max(-account.balance, 0))
+    balance = account.balance + points
+    lifetime = account.lifetime_earned + (points if kind == PointsEntry.Kind.EARN else 0)
+    updated_at = timezone.now()
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CREDIT_ONCE,
+            {
+                "account": account.pk,
+                "kind": kind,
+                "points": points,
+                "key": idempotency_key,
+                "order_id": order.order_id if order else None,
+                "order_number": order.number if order else "",
+                "reason": "",
+                "actor": "",
+                "details": json.dumps(details or {}),
+                "now": ops.adapt_datetimefield_value(now),
+                "remaining": points - repaid,
+                "available_at": ops.adapt_datetimefield_value(available_at),
+                "expires_at": ops.adapt_datetimefield_value(expires_at),
+                "balance": balance,
+                "lifetime": lifetime,
+                "updated_at": ops.adapt_datetimefield_value(updated_at),
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    entry = PointsEntry(
+        pk=row[0],
+        account=account,
+        kind=kind,
+        points=points,
+        written_off=0,
+        idempotency_key=idempotency_key,
+        order_id=order.order_id if order else None,
+        order_number=order.number if order else "",
+        details=details or {},
+        created_at=now,
+    )
+    account.balance, account.lifetime_earned, account.updated_at = balance, lifetime, updated_at
     if kind == PointsEntry.Kind.EARN and announce:
         signals.send_after_commit(
             signals.points_earned,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +20,15 @@ from ...domain.earning import order_earns_points, points_for_amount, points_to_t
 from ...domain.lots import available_moment, expiry_moment
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
 from .accounts import account_for
-from .entries import _append, _consume, _credit, _lock_live, _plan, _signal_args
+from .entries import (
+    _append,
+    _consume,
+    _credit,
+    _credit_once,
+    _lock_live,
+    _plan,
+    _signal_args,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -86,6 +94,7 @@ def sync_order_points(
             order.order_id, None, skipped_reason="not yet qualifying", net_points=0
         )
 
+    multiplier = _MultiplierOnce(multiplier_for_account)
     earned_now = 0
     taken_now = written_off_now = 0
     # Inside the order intake's transaction no savepoint is needed: any error rolls the
@@ -107,6 +116,9 @@ def sync_order_points(
             )
             if account.merged_into_id is not None:
                 account = _lock_live(account.merged_into_id)
+            booked = _book_first_earning(order, account, settings, multiplier, now)
+            if booked is not None:
+                return booked
         # Re-read under the lock: a concurrent task for the same order may have run,
         # possibly on another account (a guest's, merged into a customer's meanwhile).
         already = list(
@@ -119,9 +131,8 @@ def sync_order_points(
         earned = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
         announce = True
         if not earned and order_earns_points(order, settings.credit_trigger):
-            multiplier = multiplier_for_account(account) if multiplier_for_account else Decimal(1)
             points = points_for_amount(
-                order.points_base_amount, settings.points_per_currency_unit, multiplier
+                order.points_base_amount, settings.points_per_currency_unit, multiplier(account)
             )
             if points > 0:
                 # First seen already cancelled or refunded in full: the points are
@@ -131,18 +142,7 @@ def sync_order_points(
                     account,
                     points,
                     announce=announce,
-                    kind=PointsEntry.Kind.EARN,
-                    idempotency_key=f"order:{order.order_id}:earn",
-                    order=order,
-                    available_at=available_moment(now, settings.pending_days),
-                    expires_at=expiry_moment(now, settings.expiry_months, settings.timezone),
-                    details={
-                        "base_amount": str(order.points_base_amount),
-                        "currency": order.currency,
-                        "rate": str(settings.points_per_currency_unit),
-                        "multiplier": str(multiplier),
-                    },
-                    now=now,
+                    **_earning(order, settings, multiplier(account), now),
                 )
                 earned = earned_now = points
         taken_before = sum(
@@ -166,6 +166,69 @@ def sync_order_points(
         earned_before=earned > earned_now,
         account=account,
     )
+
+
+class _MultiplierOnce:
+    """The account's earning multiplier, asked for at most once per account."""
+
+    def __init__(self, source: Callable[[LoyaltyAccount], Decimal] | None) -> None:
+        self.source = source
+        self.known: dict[int, Decimal] = {}
+
+    def __call__(self, account: LoyaltyAccount) -> Decimal:
+        if self.source is None:
+            return Decimal(1)
+        if account.pk not in self.known:
+            self.known[account.pk] = self.source(account)
+        return self.known[account.pk]
+
+
+def _book_first_earning(
+    order: OrderSnapshot,
+    account: LoyaltyAccount,
+    settings: LedgerSettings,
+    multiplier: _MultiplierOnce,
+    now: datetime,
+) -> OrderPointsOutcome | None:
+    """Book the points of an order nobody had booked when it was read (before the lock).
+
+    The common event: a paid order, nothing to take back. Its entries are not read
+    again under the lock: the earning entry's unique idempotency key decides whether a
+    concurrent task booked it meanwhile. None when the order needs the full path
+    (something to take back, no points, or booked meanwhile): nothing was written.
+    """
+    if not order_earns_points(order, settings.credit_trigger):
+        return None
+    rate = multiplier(account)
+    points = points_for_amount(order.points_base_amount, settings.points_per_currency_unit, rate)
+    if points <= 0 or points_to_take_back(points, order) > 0:
+        return None
+    entry = _credit_once(account, points, **_earning(order, settings, rate, now))
+    if entry is None:
+        return None
+    return OrderPointsOutcome(
+        order.order_id, account.pk, earned=points, net_points=points, account=account
+    )
+
+
+def _earning(
+    order: OrderSnapshot, settings: LedgerSettings, multiplier: Decimal, now: datetime
+) -> dict[str, Any]:
+    """What the order's earning entry and lot are written with, but the points."""
+    return {
+        "kind": PointsEntry.Kind.EARN,
+        "idempotency_key": f"order:{order.order_id}:earn",
+        "order": order,
+        "available_at": available_moment(now, settings.pending_days),
+        "expires_at": expiry_moment(now, settings.expiry_months, settings.timezone),
+        "details": {
+            "base_amount": str(order.points_base_amount),
+            "currency": order.currency,
+            "rate": str(settings.points_per_currency_unit),
+            "multiplier": str(multiplier),
+        },
+        "now": now,
+    }
 
 
 def _why_order_is_skipped(order: OrderSnapshot) -> str:

@@ -41,6 +41,7 @@ from .evaluation import (
     MembershipSummary,
     NextTier,
     ReevaluationReport,
+    TierStanding,
     apply_order_to_tiers,
     channels_with_tiers,
     evaluate_account,
@@ -48,6 +49,7 @@ from .evaluation import (
     points_multiplier_for_account,
     reevaluate_channel,
     tier_history,
+    tier_standing,
 )
 from .progress import _totals
 
@@ -64,6 +66,7 @@ __all__ = [
     "NextTier",
     "ReevaluationReport",
     "TierNotFound",
+    "TierStanding",
     "_totals",
     "anonymise_membership",
     "apply_order_to_tiers",
@@ -82,6 +85,7 @@ __all__ = [
     "seed_default_tiers",
     "set_birthday",
     "tier_history",
+    "tier_standing",
     "tiers_of_channel",
     "update_benefit",
     "update_tier",

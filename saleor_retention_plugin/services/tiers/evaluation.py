@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from ...domain import tiers as rules
@@ -23,6 +23,7 @@ from ...models import (
     BenefitKind,
     CustomerTier,
     LoyaltyAccount,
+    MemberDay,
     MembershipTier,
     PointsEntry,
     QualifyingOrder,
@@ -115,6 +116,88 @@ def membership_of(account: LoyaltyAccount, *, now: datetime | None = None) -> Me
     )
 
 
+@dataclass(frozen=True)
+class TierStanding:
+    """An account's tier row and its channel's ladder, read once per order intake.
+
+    The ledger asks for the multiplier of the account's tier, and the tier evaluation
+    that follows in the same transaction (under the same account lock) decides on the
+    same rows instead of reading them again.
+    """
+
+    account_id: int
+    tiers: list[MembershipTier]  # the channel's ladder by rank, each with ``multiplier``
+    membership: CustomerTier | None
+    # The channel's member-day multiplier at the moment asked for (1 outside a window).
+    member_day_multiplier: Decimal = Decimal(1)
+
+    @property
+    def multiplier(self) -> Decimal:
+        """The earning multiplier of the account's tier (1 without a tier)."""
+        if self.membership is None:
+            return Decimal(1)
+        for tier in self.tiers:
+            if tier.pk == self.membership.tier_id:
+                value = getattr(tier, "multiplier", None)
+                return rules.points_multiplier([(BenefitKind.POINTS_MULTIPLIER, value)])
+        return Decimal(1)
+
+
+def tier_standing(
+    account: LoyaltyAccount, *, member_day_at: datetime | None = None
+) -> TierStanding:
+    """The account's ``TierStanding``: two queries (the ladder with each tier's largest
+    active multiplier, and the account's tier row unless the account was read with it:
+    ``select_related("membership")``). Read it under the account's lock.
+
+    ``member_day_at``: also read the channel's member-day multiplier at that moment, in
+    the ladder's query (a third query only when the channel has no tiers)."""
+    largest_multiplier = (
+        TierBenefit.objects.filter(
+            tier=OuterRef("pk"),
+            kind=BenefitKind.POINTS_MULTIPLIER,
+            is_active=True,
+            value__isnull=False,
+        )
+        .order_by("-value")
+        .values("value")[:1]
+    )
+    ladder = MembershipTier.objects.in_channel(account.channel_slug).annotate(
+        multiplier=Subquery(largest_multiplier)
+    )
+    if member_day_at is not None:
+        ladder = ladder.annotate(
+            member_day=Subquery(
+                _member_day_window(account.channel_slug, member_day_at).values("multiplier")[:1]
+            )
+        )
+    tiers = list(ladder)
+    member_day = Decimal(1)
+    if member_day_at is not None:
+        if tiers:
+            value = getattr(tiers[0], "member_day", None)
+        else:
+            value = (
+                _member_day_window(account.channel_slug, member_day_at)
+                .values_list("multiplier", flat=True)
+                .first()
+            )
+        member_day = Decimal(value) if value is not None else Decimal(1)
+    membership: CustomerTier | None
+    if LoyaltyAccount.membership.is_cached(account):  # read with the account's lock
+        membership = getattr(account, "membership", None)
+    else:
+        membership = CustomerTier.objects.filter(account_id=account.pk).first()
+    return TierStanding(account.pk, tiers, membership, member_day)
+
+
+def _member_day_window(channel_slug: str, moment: datetime) -> QuerySet[MemberDay]:
+    # Windows of a channel never overlap (services.member_days refuses it): at most one.
+    return MemberDay.objects.filter(
+        channel_slug=channel_slug, starts_at__lte=moment, ends_at__gt=moment
+    ).order_by()
+
+
 def points_multiplier_for_account(account: LoyaltyAccount) -> Decimal:
     """The earning multiplier of the account's current tier (1 without a tier).
 
@@ -135,13 +218,15 @@ def apply_order_to_tiers(
     points: OrderPointsOutcome | None = None,
     now: datetime | None = None,
     locked_account: LoyaltyAccount | None = None,
+    standing: TierStanding | None = None,
 ) -> TierChange | None:
     """Record what the order counts towards tiers and upgrade the account if it now
     qualifies for a better tier. Never downgrades. Idempotent per order.
 
     ``locked_account``: the account row the caller already locked in the current
     transaction (the order intake passes the ledger's); when it holds the order, the
-    evaluation uses it instead of reading and locking it again.
+    evaluation uses it instead of reading and locking it again; ``standing`` likewise
+    (``tier_standing`` read under that lock) saves reading the ladder and tier row again.
 
     The order counts its net points (what it earned less what it took back, from the
     ledger) and its net goods (``order_value``: the same refund rule as the ledger). Call
@@ -180,6 +265,7 @@ def apply_order_to_tiers(
         locked_account=(
             locked_account if locked_account is not None and locked_account.pk == holder else None
         ),
+        standing=standing if standing is not None and standing.account_id == holder else None,
     )
     return change
 
@@ -305,6 +391,7 @@ def _evaluate(
     details: Mapping[str, Any] | None,
     channel_tiers: list[MembershipTier] | None = None,
     locked_account: LoyaltyAccount | None = None,
+    standing: TierStanding | None = None,
 ) -> tuple[rules.Move, TierChange | None]:
     with transaction.atomic(savepoint=False):
         # Lock first and read what the lock protects: a guest merged into another account
@@ -318,13 +405,19 @@ def _evaluate(
         # The ranks and thresholds only: the benefits are not needed to decide.
         tiers = (
             channel_tiers
+            or (standing.tiers if standing is not None else None)
             or list(MembershipTier.objects.in_channel(account.channel_slug))
             or seed_default_tiers(account.channel_slug, settings)
         )
         ladder = [_rule(t) for t in tiers]
         by_id = {t.pk: t for t in tiers}
-        membership = CustomerTier.objects.filter(account_id=account_id).first()
+        membership = (
+            standing.membership
+            if standing is not None
+            else CustomerTier.objects.filter(account_id=account_id).first()
+        )
         current = by_id.get(membership.tier_id) if membership else None
+        stored = _decided(membership) if membership else None
         totals, earliest_counted = _activity(account_id, ladder, now)
         qualified = rules.qualifying_tier(ladder, totals)
         decision = rules.decide(
@@ -364,7 +457,10 @@ def _evaluate(
                 if below and membership.downgrade_due_at is None
                 else rules.next_reevaluation(earliest_counted, membership.downgrade_due_at)
             )
-            membership.save()
+            # An order that changes nothing the row decides on does not rewrite it (only
+            # ``last_evaluated_at`` would move): one statement less on most orders.
+            if reason != TierChange.Reason.QUALIFYING_ORDER or _decided(membership) != stored:
+                membership.save()
     if change is not None:
         logger.info(
             "Loyalty account %s: tier %s -> %s (%s)",
@@ -374,6 +470,16 @@ def _evaluate(
             change.reason,
         )
     return decision.move, change
+
+
+def _decided(membership: CustomerTier) -> tuple[object, ...]:
+    return (
+        membership.pk,
+        membership.tier_id,
+        membership.achieved_at,
+        membership.downgrade_due_at,
+        membership.next_reevaluation_at,
+    )
 
 
 def reevaluate_channel(

@@ -6,9 +6,11 @@ Shared by the catalogue (removing a tier moves its members) and the evaluation.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from django.db.models import DecimalField, Min, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -17,13 +19,13 @@ from ...domain import tiers as rules
 from ...models import (
     LoyaltyAccount,
     MembershipTier,
+    QualifyingMonth,
     QualifyingOrder,
     TierChange,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from datetime import datetime
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +33,113 @@ logger = logging.getLogger(__name__)
 def _totals(
     account_id: int, ladder: list[rules.TierRule], now: datetime
 ) -> dict[int, rules.Totals]:
-    """Points earned and amount spent per window the ladder uses: one aggregate query."""
-    return _activity(account_id, ladder, now)[0]
+    """Points earned and amount spent per window the ladder uses: one aggregate query.
+
+    On PostgreSQL read from the kept month totals (``QualifyingMonth``), so the cost
+    follows the months of the window, not the account's orders; elsewhere summed from
+    the orders. Both are exact.
+    """
+    if connection.vendor == "postgresql":
+        return _kept_activity(account_id, ladder, now, earliest=False)[0]
+    return _summed_activity(account_id, ladder, now)[0]
+
+
+_ORDERS = QualifyingOrder._meta.db_table
+_MONTHS = QualifyingMonth._meta.db_table
+# The account and the guest accounts merged into it (primary key and merged_into indexes).
+_OWNED = f"SELECT id FROM {LoyaltyAccount._meta.db_table} WHERE id = %s OR merged_into_id = %s"
+
+
+def _kept_activity(
+    account_id: int, ladder: list[rules.TierRule], now: datetime, *, earliest: bool
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
+    """``_activity`` from the kept month totals: one statement (the oldest counted order
+    of each window only when ``earliest``; the dict is empty otherwise).
+
+    A window from ``start`` to ``now`` is every kept month from the one after ``start``'s
+    on, plus the orders of ``start``'s own month placed from ``start`` on (the partial
+    edge, read by the (account, placed_at) index), less the orders placed after ``now``
+    (normally none; read by the same index). A lifetime window is every kept month less
+    the orders after ``now``.
+    """
+    windows = sorted({rule.window_months for rule in ladder})
+    if not windows:
+        return {}, {}
+    columns: list[str] = []
+    params: list[Any] = []
+    owned = f"account_id IN ({_OWNED})"
+    ops = connection.ops
+    for months in windows:
+        start = rules.window_start(now, months)
+        for field in ("points_earned", "amount_spent"):
+            if start is None:
+                columns.append(f"(SELECT COALESCE(SUM({field}), 0) FROM {_MONTHS} WHERE {owned})")
+                params += [account_id, account_id]
+            else:
+                following = _next_month_utc(start)
+                columns.append(
+                    f"(SELECT COALESCE(SUM({field}), 0) FROM {_MONTHS} WHERE {owned} "
+                    "AND month >= %s) + "
+                    f"(SELECT COALESCE(SUM({field}), 0) FROM {_ORDERS} WHERE {owned} "
+                    "AND placed_at >= %s AND placed_at < %s AND placed_at <= %s)"
+                )
+                params += [account_id, account_id, following.date()]
+                params += [account_id, account_id]
+                params += [ops.adapt_datetimefield_value(moment) for moment in (start, following)]
+                params.append(ops.adapt_datetimefield_value(now))
+            # Orders placed after now are in their month's kept total but not in any window.
+            columns[-1] += (
+                f" - (SELECT COALESCE(SUM({field}), 0) FROM {_ORDERS} WHERE {owned} "
+                "AND placed_at > %s" + (" AND placed_at >= %s)" if start is not None else ")")
+            )
+            params += [account_id, account_id, ops.adapt_datetimefield_value(now)]
+            if start is not None:
+                params.append(ops.adapt_datetimefield_value(_next_month_utc(start)))
+    if earliest:
+        # Orders that count for nothing (cancelled, refunded in full) never need a visit.
+        for months in windows:
+            start = rules.window_start(now, months)
+            columns.append(
+                f"(SELECT MIN(placed_at) FROM {_ORDERS} WHERE {owned} AND placed_at <= %s "
+                + ("AND placed_at >= %s " if start is not None else "")
+                + "AND (points_earned > 0 OR amount_spent > 0))"
+            )
+            params += [account_id, account_id, ops.adapt_datetimefield_value(now)]
+            if start is not None:
+                params.append(ops.adapt_datetimefield_value(start))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(columns)}", params)
+        row = cursor.fetchone()
+    totals = {
+        months: rules.Totals(int(row[2 * index]), Decimal(row[2 * index + 1]))
+        for index, months in enumerate(windows)
+    }
+    first = row[2 * len(windows) :]
+    return totals, (dict(zip(windows, first, strict=True)) if earliest else {})
+
+
+def _next_month_utc(moment: datetime) -> datetime:
+    """The first instant of the UTC calendar month after ``moment``'s."""
+    utc = moment.astimezone(UTC)
+    year, month = (utc.year + 1, 1) if utc.month == 12 else (utc.year, utc.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
 
 
 def _activity(
     account_id: int, ladder: list[rules.TierRule], now: datetime
 ) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
     """Per window the ladder uses: the totals, and the oldest order still counted (when
-    it leaves, the account needs evaluating again). One aggregate query."""
+    it leaves, the account needs evaluating again). One query: from the kept month
+    totals on PostgreSQL, summed from the orders elsewhere."""
+    if connection.vendor == "postgresql":
+        return _kept_activity(account_id, ladder, now, earliest=True)
+    return _summed_activity(account_id, ladder, now)
+
+
+def _summed_activity(
+    account_id: int, ladder: list[rules.TierRule], now: datetime
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
+    """``_activity`` summed from the account's qualifying orders: one aggregate query."""
     windows = sorted({rule.window_months for rule in ladder})
     if not windows:
         return {}, {}
