@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 
 from ...models import LoyaltyAccount
 from ...services.ledger import summarise_account
+
+if TYPE_CHECKING:
+    from ...models import MembershipTier
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +33,18 @@ METADATA_KEY = "saleor.retention"
 
 
 def loyalty_snapshot(account: LoyaltyAccount) -> dict[str, Any]:
-    from ...services.tiers import membership_of
+    """The display copy of one account.
 
+    Points come from one aggregate query, the tier from the account's tier row (read with
+    the account by ``copy_account_to_metadata``). An account never graded yet (no tier
+    row) shows the tier it qualifies for, as the loyalty API does (``membership_of``).
+    """
     summary = summarise_account(account)
-    membership = membership_of(account)
-    tier = membership.tier
+    tier = _stored_tier(account)
+    if tier is None:
+        from ...services.tiers import membership_of
+
+        tier = membership_of(account).tier
     return {
         "balance": summary.balance,
         "spendable": max(summary.spendable, 0),
@@ -45,11 +56,23 @@ def loyalty_snapshot(account: LoyaltyAccount) -> dict[str, Any]:
     }
 
 
+def _stored_tier(account: LoyaltyAccount) -> MembershipTier | None:
+    try:
+        return account.membership.tier
+    except ObjectDoesNotExist:
+        return None
+
+
 def copy_account_to_metadata(account_id: int) -> bool:
     """Write the account's snapshot under its channel; False when there is no Saleor user."""
     from saleor.account.models import User
 
-    account = LoyaltyAccount.objects.live().filter(pk=account_id).first()
+    account = (
+        LoyaltyAccount.objects.live()
+        .select_related("membership__tier")
+        .filter(pk=account_id)
+        .first()
+    )
     if account is None or account.customer_id is None:
         return False
     snapshot = loyalty_snapshot(account)
