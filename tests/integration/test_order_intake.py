@@ -397,7 +397,8 @@ class TestOneTransactionOneRead:
 # and 8). Then: the tier row comes with the account's lock, the ladder and the tier's
 # multiplier are read once for points and tiers, a first booking's entry, lot and
 # account totals are one statement whose unique key decides (no re-read under the lock),
-# and an order that changes nothing of the tier row does not rewrite it.
+# and an order that changes nothing of the tier row does not rewrite it. Issue 11: the
+# carts are locked in one statement, without a savepoint.
 FIRST_DELIVERY_QUERIES = 14
 REPEATED_DELIVERY_QUERIES = 8
 
