@@ -370,12 +370,15 @@ class TestOneTransactionOneRead:
 
         assert TrackedCart.objects.get(checkout_token=token).state == "converted"
 
-    def test_a_paid_order_costs_a_fixed_number_of_queries(self):
+    @pytest.mark.parametrize("email_verified", [False, True], ids=["email", "confirmed email"])
+    def test_a_paid_order_costs_a_fixed_number_of_queries(self, email_verified):
+        # A confirmed email also looks for the email's guest accounts to take in: in the
+        # same statement that locks the customer's account.
         tiers.seed_default_tiers(CHANNEL, SETTINGS.membership)
         apply_order(
             order(), SETTINGS
         )  # the account and its tier exist, as for a returning customer
-        placed = order(checkout_token=str(uuid.uuid4()))
+        placed = order(checkout_token=str(uuid.uuid4()), email_verified=email_verified)
 
         with CaptureQueriesContext(connection) as first:
             apply_order(placed, SETTINGS)
