@@ -59,13 +59,25 @@ def test_two_tasks_with_the_same_arguments_are_both_sent():
     assert (first.sent, second.sent) == ([(7,)], [(7,)])
 
 
+def failing_intake(task: RecordingTask, *args) -> None:
+    with transaction.atomic():
+        enqueue_after_commit(task, *args)
+        raise RuntimeError("the intake failed")
+
+
+def committed_then_failing(task: RecordingTask, *args) -> None:
+    with coalesced_enqueues():
+        with transaction.atomic():
+            enqueue_after_commit(task, *args)
+        raise RuntimeError("after the commit")
+
+
 def test_what_rolls_back_is_never_sent():
     task = RecordingTask()
 
     with coalesced_enqueues():
-        with pytest.raises(RuntimeError), transaction.atomic():
-            enqueue_after_commit(task, 7)
-            raise RuntimeError("the intake failed")
+        with pytest.raises(RuntimeError):
+            failing_intake(task, 7)
         with transaction.atomic():
             enqueue_after_commit(task, 8)
 
@@ -75,10 +87,8 @@ def test_what_rolls_back_is_never_sent():
 def test_what_committed_is_sent_even_when_the_block_then_raises():
     task = RecordingTask()
 
-    with pytest.raises(RuntimeError), coalesced_enqueues():
-        with transaction.atomic():
-            enqueue_after_commit(task, 7)
-        raise RuntimeError("after the commit")
+    with pytest.raises(RuntimeError):
+        committed_then_failing(task, 7)
 
     assert task.sent == [(7,)]
 
