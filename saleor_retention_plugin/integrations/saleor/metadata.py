@@ -18,11 +18,10 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import transaction
 from django.utils import timezone
 
 from ...models import LoyaltyAccount
-from ...services.ledger import summarise_account
+from ...services.ledger import summary_from_lots, with_points_in_lots
 
 if TYPE_CHECKING:
     from ...models import MembershipTier
@@ -30,16 +29,17 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 METADATA_KEY = "saleor.retention"
+WRITE_ATTEMPTS = 3
 
 
 def loyalty_snapshot(account: LoyaltyAccount) -> dict[str, Any]:
-    """The display copy of one account.
+    """The display copy of one account read by ``_account_with_user``.
 
-    Points come from one aggregate query, the tier from the account's tier row (read with
-    the account by ``copy_account_to_metadata``). An account never graded yet (no tier
-    row) shows the tier it qualifies for, as the loyalty API does (``membership_of``).
+    The points and the tier come with the account (no query). An account never graded
+    yet (no tier row) shows the tier it qualifies for, as the loyalty API does
+    (``membership_of``, a few queries).
     """
-    summary = summarise_account(account)
+    summary = summary_from_lots(account)
     tier = _stored_tier(account)
     if tier is None:
         from ...services.tiers import membership_of
@@ -64,28 +64,56 @@ def _stored_tier(account: LoyaltyAccount) -> MembershipTier | None:
 
 
 def copy_account_to_metadata(account_id: int) -> bool:
-    """Write the account's snapshot under its channel; False when there is no Saleor user."""
+    """Write the account's snapshot under its channel; False when there is no Saleor user.
+
+    Two queries: the account with its points, tier and its user's metadata; then the
+    user's metadata written only if it is still what was read (two channels mirroring at
+    once must not overwrite each other's entry). A write that lost that race reads again,
+    up to ``WRITE_ATTEMPTS`` times; after that the latest change is left to the next
+    ledger change (display only: the ledger stays the truth).
+    """
     from saleor.account.models import User
 
-    account = (
-        LoyaltyAccount.objects.live()
+    for _ in range(WRITE_ATTEMPTS):
+        account = _account_with_user(account_id)
+        if account is None or not account.user_exists:
+            return False
+        metadata = dict(account.user_metadata or {})
+        value = _parse(metadata.get(METADATA_KEY))
+        value["channels"][account.channel_slug] = loyalty_snapshot(account)
+        metadata[METADATA_KEY] = json.dumps(value, ensure_ascii=False)
+        user = User.objects.filter(pk=account.customer_id)
+        still_as_read = (
+            user.filter(metadata__isnull=True)
+            if account.user_metadata is None
+            else user.filter(metadata=account.user_metadata)
+        )
+        if still_as_read.update(metadata=metadata, updated_at=timezone.now()):
+            return True
+    logger.info("Metadata of customer %s kept changing; not mirrored now", account.customer_id)
+    return False
+
+
+def _account_with_user(account_id: int) -> LoyaltyAccount | None:
+    """The live account and its Saleor user's metadata, in one query.
+
+    With its points (``with_points_in_lots``), tier row and tier, ``user_exists`` and
+    ``user_metadata``.
+    """
+    from django.db.models import Exists, OuterRef, Subquery
+    from saleor.account.models import User
+
+    users = User.objects.filter(pk=OuterRef("customer_id"))
+    return (
+        with_points_in_lots(LoyaltyAccount.objects.live())
+        .filter(pk=account_id, customer_id__isnull=False)
         .select_related("membership__tier")
-        .filter(pk=account_id)
+        .annotate(
+            user_exists=Exists(users),
+            user_metadata=Subquery(users.values("metadata")),
+        )
         .first()
     )
-    if account is None or account.customer_id is None:
-        return False
-    snapshot = loyalty_snapshot(account)
-    with transaction.atomic():
-        # Row lock: two channels mirroring at once must not overwrite each other's entry.
-        user = User.objects.select_for_update().filter(pk=account.customer_id).first()
-        if user is None:
-            return False
-        current = _parse(user.get_value_from_metadata(METADATA_KEY))
-        current["channels"][account.channel_slug] = snapshot
-        user.store_value_in_metadata({METADATA_KEY: json.dumps(current, ensure_ascii=False)})
-        user.save(update_fields=["metadata", "updated_at"])
-    return True
 
 
 def _parse(raw: Any) -> dict[str, Any]:
