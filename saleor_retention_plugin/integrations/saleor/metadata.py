@@ -76,21 +76,20 @@ def copy_account_to_metadata(account_id: int) -> bool:
 
     for _ in range(WRITE_ATTEMPTS):
         account = _account_with_user(account_id)
-        if account is None or not account.user_exists:
+        if account is None or not account.user_exists:  # type: ignore[attr-defined]
             return False
-        metadata = dict(account.user_metadata or {})
+        read: dict[str, Any] | None = account.user_metadata  # type: ignore[attr-defined]
+        metadata = dict(read or {})
         value = _parse(metadata.get(METADATA_KEY))
         value["channels"][account.channel_slug] = loyalty_snapshot(account)
         metadata[METADATA_KEY] = json.dumps(value, ensure_ascii=False)
         user = User.objects.filter(pk=account.customer_id)
         still_as_read = (
-            user.filter(metadata__isnull=True)
-            if account.user_metadata is None
-            else user.filter(metadata=account.user_metadata)
+            user.filter(metadata__isnull=True) if read is None else user.filter(metadata=read)
         )
         if still_as_read.update(metadata=metadata, updated_at=timezone.now()):
             return True
-    logger.info("Metadata of customer %s kept changing; not mirrored now", account.customer_id)
+    logger.info("Metadata of the owner of account %s kept changing; not mirrored now", account_id)
     return False
 
 

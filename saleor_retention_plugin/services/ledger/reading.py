@@ -118,7 +118,9 @@ def summary_from_lots(account: LoyaltyAccount) -> AccountSummary:
 
     Nothing is listed as expiring soon.
     """
-    return _summary(account, account.points_pending, account.points_expired, [])
+    pending: int = account.points_pending  # type: ignore[attr-defined]
+    expired: int = account.points_expired  # type: ignore[attr-defined]
+    return _summary(account, pending, expired, [])
 
 
 def _summary(
