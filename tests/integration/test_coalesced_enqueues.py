@@ -8,16 +8,11 @@ runs when the transaction commits. The broker is the outside boundary: a task's
 
 from __future__ import annotations
 
-import uuid
-from decimal import Decimal
-
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from saleor_retention_plugin import metadata_display, tasks
 from saleor_retention_plugin.conf import ChannelSettings
-from saleor_retention_plugin.domain.orders import OrderSnapshot
 from saleor_retention_plugin.enqueue import coalesced_enqueues, enqueue_after_commit
 from saleor_retention_plugin.models import LoyaltyAccount, TierChange
 from saleor_retention_plugin.services import tiers
@@ -117,31 +112,17 @@ def test_outside_a_block_every_request_is_sent_at_commit():
     assert task.sent == [(7,), (7,)]
 
 
-def test_a_first_order_that_earns_and_joins_a_tier_mirrors_the_account_once(monkeypatch):
+def test_a_first_order_that_earns_and_joins_a_tier_mirrors_the_account_once(
+    monkeypatch, make_order
+):
     """The points signal and the new tier change both ask for the metadata mirror."""
     mirror = RecordingTask(metadata_display.copy_loyalty_to_metadata_task.name)
     monkeypatch.setattr(metadata_display, "mirror_enabled", lambda: True)
     monkeypatch.setattr(metadata_display.copy_loyalty_to_metadata_task, "delay", mirror.delay)
     tiers.seed_default_tiers("main")
-    order = OrderSnapshot(
-        order_id=str(uuid.uuid4()),
-        number="1",
-        channel_slug="main",
-        channel_currency="USD",
-        currency="USD",
-        customer_id=7,
-        email="ann@example.com",
-        status="unfulfilled",
-        is_fully_paid=True,
-        points_base_amount=Decimal(100),
-        goods_amount=Decimal(100),
-        total_amount=Decimal(100),
-        refunded_amount=Decimal(0),
-        created_at=timezone.now(),
-    )
 
     outcome = tasks.sync_order_points_task(
-        order.to_json(), ChannelSettings().as_task_configuration()
+        make_order(customer_id=7).to_json(), ChannelSettings().as_task_configuration()
     )
 
     account = LoyaltyAccount.objects.get(customer_id=7)
