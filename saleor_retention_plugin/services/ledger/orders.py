@@ -19,7 +19,7 @@ from ...domain.customers import normalise_email
 from ...domain.earning import order_earns_points, points_for_amount, points_to_take_back
 from ...domain.lots import available_moment, expiry_moment
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
-from .accounts import account_for, locked_customer_account
+from .accounts import account_for
 from .entries import (
     _append,
     _consume,
@@ -83,16 +83,13 @@ def sync_order_points(
         logger.info("Order %s earns no points: %s", order.order_id, skipped)
         return OrderPointsOutcome(order.order_id, None, skipped_reason=skipped)
 
-    qualifies = order_earns_points(order, settings.credit_trigger)
-    # A registered customer's qualifying order (the usual paid order) locks the customer's
-    # account at once and books its first earning there (the entry's unique key decides
-    # whether it was booked before); the read of the order's entries under that lock finds
-    # any other account holding them. Every other order first reads which account holds
-    # its points.
-    customer_first = qualifies and order.customer_id is not None
-    already = [] if customer_first else _entries_of(order.order_id)
+    already = list(
+        PointsEntry.objects.for_order(order.order_id).values(
+            "kind", "points", "written_off", "account_id"
+        )
+    )
     earned_before = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
-    if not earned_before and not qualifies:
+    if not earned_before and not order_earns_points(order, settings.credit_trigger):
         return OrderPointsOutcome(
             order.order_id, None, skipped_reason="not yet qualifying", net_points=0
         )
@@ -103,33 +100,20 @@ def sync_order_points(
     # Inside the order intake's transaction no savepoint is needed: any error rolls the
     # whole intake back.
     with transaction.atomic(savepoint=False):
-        account = None
-        if customer_first:
-            # Never opens an account here: a customer anonymised since has no account
-            # under their id, and their order's points stay where they are.
-            account = locked_customer_account(
-                order.channel_slug,
-                order.customer_id,  # type: ignore[arg-type]  # not None: customer_first
-                order.email,
-                merge_guests=order.email_verified,
-            )
-            if account is None:
-                already = _entries_of(order.order_id)
-        if account is None and already:
+        if already:
             # The order's points stay on the account that earned them. A guest order keeps
             # no user in Saleor after the guest registers, and an anonymised customer has
             # no id: looking the account up again would open a fresh account and overdraw it.
             account = _lock_live(already[0]["account_id"])
         else:
-            if account is None:
-                # Found (or opened) with its row lock: one query instead of a read and a lock.
-                account = account_for(
-                    order.channel_slug,
-                    order.customer_id,
-                    order.email,
-                    merge_guests=order.email_verified,
-                    lock=True,
-                )
+            # Found (or opened) with its row lock: one query instead of a read and a lock.
+            account = account_for(
+                order.channel_slug,
+                order.customer_id,
+                order.email,
+                merge_guests=order.email_verified,
+                lock=True,
+            )
             if account.merged_into_id is not None:
                 account = _lock_live(account.merged_into_id)
             booked = _book_first_earning(order, account, settings, multiplier, now)
@@ -137,7 +121,11 @@ def sync_order_points(
                 return booked
         # Re-read under the lock: a concurrent task for the same order may have run,
         # possibly on another account (a guest's, merged into a customer's meanwhile).
-        already = _entries_of(order.order_id)
+        already = list(
+            PointsEntry.objects.for_order(order.order_id).values(
+                "kind", "points", "written_off", "account_id"
+            )
+        )
         if already and already[0]["account_id"] != account.pk:
             account = _lock_live(already[0]["account_id"])
         earned = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
@@ -202,8 +190,7 @@ def _book_first_earning(
     multiplier: _MultiplierOnce,
     now: datetime,
 ) -> OrderPointsOutcome | None:
-    """Book the points of an order nobody had booked when it was read (before the lock),
-    or whose entries were not read (a registered customer's paid order).
+    """Book the points of an order nobody had booked when it was read (before the lock).
 
     The common event: a paid order, nothing to take back. Its entries are not read
     again under the lock: the earning entry's unique idempotency key decides whether a
@@ -242,15 +229,6 @@ def _earning(
         },
         "now": now,
     }
-
-
-def _entries_of(order_id: str) -> list[dict[str, Any]]:
-    """The order's ledger entries: kind, points, written off, account (one query)."""
-    return list(
-        PointsEntry.objects.for_order(order_id).values(
-            "kind", "points", "written_off", "account_id"
-        )
-    )
 
 
 def _why_order_is_skipped(order: OrderSnapshot) -> str:
