@@ -101,6 +101,8 @@ def run_one(name: str) -> dict[str, Any]:
             "summary": f"error: {type(error).__name__}: {error}",
             "traceback": traceback.format_exc(),
         }
+    if result.get("skipped"):  # a benchmark that found nothing to measure here says why
+        return {**result, "status": "skipped", "summary": f"skipped: {result['skipped']}"}
     result.setdefault("summary", "")
     goals = result.get("goals") or {}
     result["status"] = "goal not met" if not all(goals.values()) else "ok"

@@ -38,11 +38,16 @@ GOALS = {
 VERSION_OF = "import importlib.metadata as m, saleor; print(m.version('saleor'))"
 
 
+def saleor_venvs() -> list[str]:
+    """The virtualenvs to look in: ``SALEOR_VENVS``, by default ``$VENV`` and ``$VENV-py312``."""
+    venv = os.environ.get("VENV", str(Path.home() / ".venvs" / "saleor-retention-plugin"))
+    return os.environ.get("SALEOR_VENVS", f"{venv} {venv}-py312").split()
+
+
 def saleor_lines() -> list[tuple[Path, str]]:
     """``(python, Saleor version)`` of every virtualenv where Saleor is importable."""
-    venv = os.environ.get("VENV", str(Path.home() / ".venvs" / "saleor-retention-plugin"))
     lines = []
-    for path in os.environ.get("SALEOR_VENVS", f"{venv} {venv}-py312").split():
+    for path in saleor_venvs():
         python = Path(path) / "bin" / "python"
         if not python.exists():
             continue
@@ -126,7 +131,9 @@ def main() -> dict[str, Any]:
     lines = saleor_lines()
     if not lines:
         result: dict[str, Any] = {
-            "skipped": "Saleor is not importable in any virtualenv of SALEOR_VENVS / $VENV",
+            "skipped": "Saleor is not importable in any of the virtualenvs "
+            + ", ".join(saleor_venvs())
+            + " (SALEOR_VENVS, by default $VENV and $VENV-py312)",
             "summary": "skipped: no Saleor line installed",
             "goals": {},
         }

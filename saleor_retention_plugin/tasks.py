@@ -19,6 +19,7 @@ from django.utils import timezone
 from . import app_settings
 from .conf import ChannelSettings
 from .domain.orders import OrderSnapshot
+from .enqueue import coalesced_enqueues
 from .integrations.saleor.compat import RetentionTask
 from .services import ledger, mall, tiers
 
@@ -47,7 +48,8 @@ def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any])
 
     settings = ChannelSettings.from_configuration(configuration, strict=False)
     snapshot = OrderSnapshot.from_json(order)
-    return apply_order(snapshot, settings, skip=frozenset({"carts"})).to_json()
+    with coalesced_enqueues():
+        return apply_order(snapshot, settings, skip=frozenset({"carts"})).to_json()
 
 
 @shared_task(name="saleor_retention_plugin.tasks.sync_saleor_order_points_task", **RETRY_POLICY)
@@ -63,7 +65,11 @@ def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) 
 
 
 def apply_saleor_order(order_id: str, settings: ChannelSettings) -> dict[str, Any]:
-    """Read the Saleor order once (lines and refunds prefetched) and apply it."""
+    """Read the Saleor order once (lines and refunds prefetched) and apply it.
+
+    The follow-up tasks the intake's commit calls for (the metadata mirror, asked for by
+    both the ledger and a tier change) go out once each, after it.
+    """
     from .integrations.saleor.orders import load_order_snapshot
     from .services.order_intake import apply_order
 
@@ -71,7 +77,8 @@ def apply_saleor_order(order_id: str, settings: ChannelSettings) -> dict[str, An
     if snapshot is None:
         logger.warning("Order %s no longer exists; nothing changed", order_id)
         return {"order_id": order_id, "skipped_reason": "order not found"}
-    return apply_order(snapshot, settings).to_json()
+    with coalesced_enqueues():
+        return apply_order(snapshot, settings).to_json()
 
 
 # Longer than the schedule's period, so a broker outage shorter than the difference

@@ -14,6 +14,7 @@ a task, through the cart contents loader:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -282,23 +283,22 @@ def record_order(
     Idempotent: Saleor may report the same order more than once.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        if CartRecovery.objects.filter(order_id=order.order_id).exists():
-            return None
-        own_cart = None
+    # Inside the order intake's transaction no savepoint is needed: any error rolls the
+    # whole intake back.
+    with transaction.atomic(savepoint=False):
+        # The customer's carts it may stop or credit (open, or stopped by an earlier order)
+        # and the order's own cart, locked in one statement, in id order.
+        candidates = TrackedCart.objects.of_customer(
+            order.channel_slug, customer_id=order.customer_id, email=order.email
+        ).filter(Q(state=CartState.OPEN) | Q(stop_reason=NotAbandoned.CUSTOMER_ORDERED.value))
         if order.checkout_token:
-            own_cart = (
-                TrackedCart.objects.select_for_update()
-                .filter(checkout_token=order.checkout_token)
-                .first()
-            )
-        customer_carts = list(
-            TrackedCart.objects.select_for_update()
-            .of_customer(order.channel_slug, customer_id=order.customer_id, email=order.email)
-            .exclude(pk=own_cart.pk if own_cart else None)
-            .filter(Q(state=CartState.OPEN) | Q(stop_reason=NotAbandoned.CUSTOMER_ORDERED.value))
-            .order_by("pk")
-        )
+            candidates |= TrackedCart.objects.filter(checkout_token=order.checkout_token)
+        carts = list(candidates.select_for_update().order_by("pk"))
+        if not carts or CartRecovery.objects.filter(order_id=order.order_id).exists():
+            return None  # no cart to stop or credit, or the order was recorded already
+        token = uuid.UUID(order.checkout_token) if order.checkout_token else None
+        own_cart = next((cart for cart in carts if cart.checkout_token == token), None)
+        customer_carts = [cart for cart in carts if cart is not own_cart]
         # Before this order stops them: a window is one the cart reached while still open.
         starts = {
             cart.pk: attribution_window_start(cart)

@@ -141,3 +141,30 @@ def test_expiry_in_a_negative_balance_changes_nothing(make_order, make_settings)
     account = LoyaltyAccount.objects.get(pk=account_id)
     assert account.balance == -100
     assert_ledger_consistent(account)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [EARNED_AT, EARNED_AT + timedelta(days=8), END_OF_LOCAL_DAY + timedelta(hours=1)],
+    ids=["pending", "spendable", "expired, not yet swept"],
+)
+def test_the_summary_read_with_the_account_agrees_with_the_full_summary(
+    make_order, make_settings, moment
+):
+    """What the metadata mirror shows (one query with the account) is what the API shows."""
+    settings = make_settings(expiry_months=1, timezone="Asia/Shanghai", pending_days=7)
+    account_id = earn(make_order, settings, 100, EARNED_AT)
+    earn(make_order, make_settings(), 30, EARNED_AT)  # never expires, spendable at once
+    account = LoyaltyAccount.objects.get(pk=account_id)
+
+    full = ledger.summarise_account(account, now=moment)
+    read_with = ledger.summary_from_lots(
+        ledger.with_points_in_lots(LoyaltyAccount.objects.filter(pk=account_id), moment).get()
+    )
+
+    assert (read_with.balance, read_with.spendable, read_with.pending) == (
+        full.balance,
+        full.spendable,
+        full.pending,
+    )
+    assert read_with.lifetime_earned == full.lifetime_earned == 130

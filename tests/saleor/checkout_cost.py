@@ -20,6 +20,8 @@ import contextlib
 import os
 import statistics
 import time
+import traceback
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -203,6 +205,24 @@ class CheckoutBench:
             raise AssertionError(f"checkoutComplete failed: {data['errors']}")
         return Completion(with_plugin, len(queries), seconds, data["order"]["number"])
 
+    def plugin_queries_by_caller(self, *, mode: str = "inline") -> Counter[str]:
+        """One completion with the plugin: its queries that the plugin's code ran, counted
+        by the plugin function nearest to each (``module:function``).
+
+        For reading what the extra queries are (the cost test prints it when it fails).
+        """
+        callers: Counter[str] = Counter()
+
+        def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+            caller = _plugin_caller(traceback.extract_stack())
+            if caller:
+                callers[caller] += 1
+            return execute(sql, params, many, context)
+
+        with tasks_run(mode), connection.execute_wrapper(record):
+            self.complete(with_plugin=True)
+        return callers
+
     def run(self, pairs: int, *, mode: str) -> list[Completion]:
         """``pairs`` completions with and ``pairs`` without the plugin, interleaved (so that
         the machine's load and the growing tables weigh on both alike).
@@ -214,6 +234,15 @@ class CheckoutBench:
                 completions.append(self.complete(with_plugin=first))
                 completions.append(self.complete(with_plugin=not first))
         return completions
+
+
+def _plugin_caller(stack: traceback.StackSummary) -> str:
+    """``module:function`` of the innermost frame in the plugin's package, "" if none."""
+    for frame in reversed(stack):
+        if f"{os.sep}saleor_retention_plugin{os.sep}" in frame.filename:
+            module = frame.filename.rsplit(f"saleor_retention_plugin{os.sep}", 1)[1]
+            return f"{module.removesuffix('.py')}:{frame.name}"
+    return ""
 
 
 @contextlib.contextmanager

@@ -52,17 +52,20 @@ def bench(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="Measured 50 extra queries (198 -> 248) before the single order intake (issue 5) "
-    "collapses the order tasks; remove this mark when it lands.",
+    reason="Measured 16 extra queries (198 -> 214) on 3.20.119: one over the goal. 15 was "
+    "reached by locking a registered customer's account before reading the order's entries, "
+    "reverted because the sandbox's SQLite and PostgreSQL stories then differed (issue 11).",
 )
 def test_with_tasks_inline_a_completion_costs_at_most_15_extra_queries(bench, customer_user):
     summary = summarise("inline", bench.run(PAIRS, mode="inline"))
 
-    assert summary.extra_queries <= EXTRA_QUERIES_WITH_TASKS_INLINE, summary.as_json()
     # The plugin did its work inside those queries: every completion with it earned points.
     account = LoyaltyAccount.objects.get(customer_id=customer_user.pk, channel_slug="main")
     assert PointsEntry.objects.filter(account=account).count() == PAIRS + 1
     assert account.balance > 0
+    if summary.extra_queries > EXTRA_QUERIES_WITH_TASKS_INLINE:
+        by_caller = bench.plugin_queries_by_caller(mode="inline")
+        pytest.fail(f"{summary.as_json()}; the plugin's queries by caller: {dict(by_caller)}")
 
 
 def test_with_tasks_queued_a_completion_costs_at_most_2_extra_queries(bench, customer_user):

@@ -46,27 +46,61 @@ def orders_updated_since(since: datetime) -> list[tuple[str, str]]:
 
 
 def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
-    """Read the order once, with what the intake needs prefetched.
+    """Read the order once, with what the intake needs: two queries for most orders.
 
-    A fixed number of queries (the order; its lines with their products; granted refunds and
-    their lines; refunded fulfilments and their lines; discounts; the two refund totals).
+    The order comes with its channel, user, refund totals and whether it has discounts,
+    processed granted refunds or refunded fulfilments (one query); then its lines with
+    their products. Only an order that has itemised refunds reads them (granted refunds
+    and their lines, refunded fulfilments and their lines).
     """
-    order = orders_for_snapshots().filter(pk=order_id).first()
+    from django.db.models import Prefetch, prefetch_related_objects
+    from saleor.order.models import Fulfillment, Order, OrderLine
+
+    order = (
+        _with_refund_facts(Order.objects.select_related("channel", "user"))
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=OrderLine.objects.select_related("variant__product").order_by(
+                    "created_at", "pk"
+                ),
+            )
+        )
+        .filter(pk=order_id)
+        .first()
+    )
     if order is None:
         return None
+    itemised: list[str | Prefetch] = []
+    if order.retention_has_granted_refunds:
+        itemised.append("granted_refunds__lines")
+    if order.retention_has_refunded_fulfilments:
+        itemised.append(
+            Prefetch(
+                "fulfillments",
+                queryset=Fulfillment.objects.filter(
+                    status__in=REFUNDED_FULFILMENT_STATUSES
+                ).prefetch_related("lines"),
+                to_attr="refunded_fulfilments",
+            )
+        )
+    else:
+        order.refunded_fulfilments = []
+    if itemised:
+        prefetch_related_objects([order], *itemised)
     return order_snapshot(order)
 
 
 def orders_for_snapshots() -> QuerySet[Order]:
     """Saleor's orders with everything ``order_snapshot`` reads prefetched.
 
-    The order intake reads one order through it, the backfill a page of orders: one query
-    per relation for the whole page, plus ``order_snapshot``'s two refund totals per order.
+    The backfill reads a page of orders through it: one query
+    per relation for the whole page, the refund totals annotated (``_with_refund_facts``).
     """
     from django.db.models import Prefetch
     from saleor.order.models import Fulfillment, Order, OrderLine
 
-    return Order.objects.select_related("channel", "user").prefetch_related(
+    return _with_refund_facts(Order.objects.select_related("channel", "user")).prefetch_related(
         Prefetch(
             "lines",
             queryset=OrderLine.objects.select_related("variant__product").order_by(
@@ -85,11 +119,49 @@ def orders_for_snapshots() -> QuerySet[Order]:
     )
 
 
+def _with_refund_facts(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """Annotate what ``order_snapshot`` would otherwise query for each order.
+
+    ``retention_refunded``: what ``refunded_amount`` totals; ``retention_has_discounts``,
+    ``retention_has_granted_refunds`` (processed ones) and
+    ``retention_has_refunded_fulfilments``: whether there is anything of each to read.
+    """
+    from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum, Value
+    from django.db.models.functions import Coalesce
+    from saleor.discount.models import OrderDiscount
+    from saleor.order.models import Fulfillment, OrderGrantedRefund
+    from saleor.payment import TransactionKind
+    from saleor.payment.models import Transaction, TransactionItem
+
+    money = DecimalField(max_digits=20, decimal_places=4)
+
+    def total(rows: QuerySet[Any], key: str, field: str) -> Coalesce:
+        summed = rows.order_by().values(key).annotate(total=Sum(field)).values("total")
+        return Coalesce(Subquery(summed, output_field=money), Value(Decimal(0)), output_field=money)
+
+    legacy = Transaction.objects.filter(
+        payment__order=OuterRef("pk"), kind=TransactionKind.REFUND, is_success=True
+    )
+    items = TransactionItem.objects.filter(order=OuterRef("pk"))
+    return orders.annotate(
+        retention_refunded=total(legacy, "payment__order", "amount")
+        + total(items, "order", "refunded_value"),
+        retention_has_discounts=Exists(OrderDiscount.objects.filter(order=OuterRef("pk"))),
+        retention_has_granted_refunds=Exists(
+            OrderGrantedRefund.objects.filter(order=OuterRef("pk"), status=GRANTED_REFUND_DONE)
+        ),
+        retention_has_refunded_fulfilments=Exists(
+            Fulfillment.objects.filter(
+                order=OuterRef("pk"), status__in=REFUNDED_FULFILMENT_STATUSES
+            )
+        ),
+    )
+
+
 def order_snapshot(order: Order) -> OrderSnapshot:
     """The order as plain values.
 
-    With ``load_order_snapshot``'s prefetches it adds two queries (the refund totals); on a
-    bare ``Order`` a few more.
+    With ``load_order_snapshot``'s reads it adds no query; on a bare ``Order`` a few.
     """
     lines = list(order.lines.all())
     # Points are earned on the goods after every discount (Saleor spreads order-level
@@ -140,8 +212,8 @@ def order_snapshot(order: Order) -> OrderSnapshot:
         has_discount=bool(
             order.voucher_code
             or order.voucher_id
-            or list(order.discounts.all())
             or any(line.unit_discount_amount for line in lines)
+            or _has_discounts(order)
         ),
     )
 
@@ -188,7 +260,10 @@ def itemised_refunds(order: Order, lines: list[OrderLine]) -> tuple[Decimal, Dec
         )
 
     goods = shipping = Decimal(0)
-    for granted in order.granted_refunds.all():
+    granted_refunds = (
+        order.granted_refunds.all() if getattr(order, "retention_has_granted_refunds", True) else ()
+    )
+    for granted in granted_refunds:
         if granted.status != GRANTED_REFUND_DONE:
             continue
         if not granted.shipping_costs_included and not lines_total(granted.lines.all()):
@@ -214,6 +289,13 @@ def itemised_refunds(order: Order, lines: list[OrderLine]) -> tuple[Decimal, Dec
     return goods, shipping
 
 
+def _has_discounts(order: Order) -> bool:
+    annotated = getattr(order, "retention_has_discounts", None)
+    if annotated is not None:
+        return bool(annotated)
+    return order.discounts.exists()
+
+
 def was_fully_paid(order: Order, refunded: Decimal) -> bool:
     """Whether the customer paid the whole order at some point.
 
@@ -233,7 +315,11 @@ def refunded_amount(order: Order) -> Decimal:
     Saleor's ``order_refunded`` hook carries no amount, so this mirrors how Saleor itself
     totals refunds in ``saleor.order.actions.order_refunded``: successful refund
     transactions of the legacy payments plus ``refunded_value`` of the transaction items.
+    An order read by ``load_order_snapshot`` brings that total with it (no query).
     """
+    annotated = getattr(order, "retention_refunded", None)
+    if annotated is not None:
+        return Decimal(annotated)
     from saleor.payment import TransactionKind
     from saleor.payment.models import Transaction
 

@@ -35,6 +35,8 @@ from .reading import (
     AccountSummary,
     ExpiringPoints,
     summarise_account,
+    summary_from_lots,
+    with_points_in_lots,
 )
 from .spending import (
     adjust_points,
@@ -61,5 +63,7 @@ __all__ = [
     "merge_guest_accounts",
     "spend_points",
     "summarise_account",
+    "summary_from_lots",
     "sync_order_points",
+    "with_points_in_lots",
 ]

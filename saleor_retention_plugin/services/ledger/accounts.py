@@ -46,13 +46,28 @@ def account_for(
         else LoyaltyAccount.objects
     )
     if customer_id is not None:
-        account, _ = _get_or_create(
-            accounts.filter(channel_slug=channel_slug, customer_id=customer_id),
-            channel_slug=channel_slug,
-            customer_id=customer_id,
-            email=email,
+        theirs = accounts.filter(channel_slug=channel_slug, customer_id=customer_id)
+        if not (email and merge_guests):
+            account, _ = _get_or_create(
+                theirs, channel_slug=channel_slug, customer_id=customer_id, email=email
+            )
+            return account
+        # The customer's account and the email's open guest accounts in one statement
+        # (locked in id order, as a merge locks them).
+        rows = list(
+            accounts.in_channel(channel_slug)
+            .filter(
+                Q(customer_id=customer_id)
+                | Q(customer_id__isnull=True, merged_into__isnull=True, email=email)
+            )
+            .order_by("pk")
         )
-        if email and merge_guests and _merge_guests_into(account, email) and lock:
+        found = next((row for row in rows if row.customer_id == customer_id), None)
+        account = found or _create_or_get(
+            theirs, channel_slug=channel_slug, customer_id=customer_id, email=email
+        )
+        guests = [row.pk for row in rows if row.customer_id is None]
+        if guests and _merge_guests_into(account, email, guests=guests) and lock:
             account.refresh_from_db()
         return account
     if email is None:
@@ -72,12 +87,17 @@ def _get_or_create(
     account = queryset.first()
     if account is not None:
         return account, False
+    return _create_or_get(queryset, **values), True
+
+
+def _create_or_get(queryset: QuerySet[LoyaltyAccount], **values: Any) -> LoyaltyAccount:
+    """Open the account ``queryset`` did not find; another worker's, if it just did."""
     try:
         with transaction.atomic():
-            return LoyaltyAccount.objects.create(**values), True
+            return LoyaltyAccount.objects.create(**values)
     except IntegrityError:
         # Another worker created it between our read and our insert: use theirs.
-        return queryset.get(), False
+        return queryset.get()
 
 
 def merge_guest_accounts(customer_id: int, email: str | None) -> list[int]:
@@ -104,13 +124,18 @@ def merge_guest_accounts(customer_id: int, email: str | None) -> list[int]:
     return merged
 
 
-def _merge_guests_into(account: LoyaltyAccount, email: str) -> list[int]:
-    guests = list(
-        LoyaltyAccount.objects.in_channel(account.channel_slug)
-        .open_guests_with_email(email)
-        .exclude(pk=account.pk)
-        .values_list("pk", flat=True)
-    )
+def _merge_guests_into(
+    account: LoyaltyAccount, email: str, *, guests: list[int] | None = None
+) -> list[int]:
+    """Merge the email's open guest accounts in the channel (``guests``: their ids, when
+    the caller read them already) into ``account``; the ids merged now."""
+    if guests is None:
+        guests = list(
+            LoyaltyAccount.objects.in_channel(account.channel_slug)
+            .open_guests_with_email(email)
+            .exclude(pk=account.pk)
+            .values_list("pk", flat=True)
+        )
     if not guests:
         return []
     with transaction.atomic():

@@ -5,11 +5,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from django.db.models import Case, DateTimeField, F, Q, Sum, When
+from django.db.models import (
+    Case,
+    DateTimeField,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ...models import LoyaltyAccount, PointsLot
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -73,11 +88,49 @@ def summarise_account(
         expired += expired_here or 0
         if moment is not None:
             expiring.append(ExpiringPoints(points, moment))
+    return _summary(account, pending, expired, sorted(expiring, key=lambda item: item.expires_at))
+
+
+def with_points_in_lots(
+    accounts: QuerySet[LoyaltyAccount], now: datetime | None = None
+) -> QuerySet[LoyaltyAccount]:
+    """``accounts`` annotated for ``summary_from_lots``, in the same query.
+
+    ``points_pending``: points of open lots not yet available (and not expired);
+    ``points_expired``: points of open lots past their expiry, not yet swept.
+    """
+    now = now or timezone.now()
+    live = Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    lots = PointsLot.objects.filter(account=OuterRef("pk")).open().order_by().values("account")
+
+    def total(condition: Q) -> Coalesce:
+        summed = lots.filter(condition).annotate(total=Sum("remaining")).values("total")
+        return Coalesce(Subquery(summed, output_field=IntegerField()), 0)
+
+    return accounts.annotate(
+        points_pending=total(live & Q(available_at__gt=now)),
+        points_expired=total(Q(expires_at__lte=now)),
+    )
+
+
+def summary_from_lots(account: LoyaltyAccount) -> AccountSummary:
+    """The summary of an account read ``with_points_in_lots``: no query.
+
+    Nothing is listed as expiring soon.
+    """
+    pending: int = account.points_pending  # type: ignore[attr-defined]
+    expired: int = account.points_expired  # type: ignore[attr-defined]
+    return _summary(account, pending, expired, [])
+
+
+def _summary(
+    account: LoyaltyAccount, pending: int, expired: int, expiring: list[ExpiringPoints]
+) -> AccountSummary:
     return AccountSummary(
         account_id=account.pk,
         balance=account.balance,
         spendable=account.balance - pending - expired,
         pending=pending,
         lifetime_earned=account.lifetime_earned,
-        expiring_soon=tuple(sorted(expiring, key=lambda item: item.expires_at)),
+        expiring_soon=tuple(expiring),
     )
