@@ -44,6 +44,19 @@ def test_the_same_task_asked_for_twice_in_one_block_is_sent_once_at_its_end():
     assert task.sent == [(7,), (8,)]
 
 
+def test_arguments_holding_event_data_dicts_are_coalesced_too():
+    # The tier-changed event's task takes a dict; a dict is not hashable itself.
+    task = RecordingTask()
+    event = {"to_tier": "gold", "from_tier": "silver"}
+
+    with coalesced_enqueues(), transaction.atomic():
+        enqueue_after_commit(task, "default", event)
+        enqueue_after_commit(task, "default", dict(reversed(list(event.items()))))
+        enqueue_after_commit(task, "default", {"to_tier": "silver"})
+
+    assert task.sent == [("default", event), ("default", {"to_tier": "silver"})]
+
+
 def test_two_tasks_with_the_same_arguments_are_both_sent():
     first, second = RecordingTask("tests.first"), RecordingTask("tests.second")
 
