@@ -184,7 +184,9 @@ def _zones_and_languages(
     if not ids and not emails:
         return {}
     carts = (
-        TrackedCart.objects.filter(Q(customer_id__in=ids) | Q(email__in=emails), channel_slug=channel)
+        TrackedCart.objects.filter(
+            Q(customer_id__in=ids) | Q(email__in=emails), channel_slug=channel
+        )
         .order_by("last_activity_at")
         .values_list("customer_id", "email", "timezone", "language_code")
     )
@@ -225,9 +227,16 @@ def enrol_batch(campaign: Campaign, batch: Iterable[Recipient]) -> int:
         )
         for recipient in batch
     ]
-    before = FlowEnrolment.objects.filter(flow=CAMPAIGN_FLOW, cycle=campaign.pk).count()
+    # Counted within the batch (the unique index), so the cost follows the batch.
+    mine = FlowEnrolment.objects.filter(
+        flow=CAMPAIGN_FLOW,
+        channel_slug=campaign.channel_slug,
+        cycle=campaign.pk,
+        subject_key__in=[row.subject_key for row in rows],
+    )
+    before = mine.count()
     FlowEnrolment.objects.bulk_create(rows, ignore_conflicts=True)
-    return FlowEnrolment.objects.filter(flow=CAMPAIGN_FLOW, cycle=campaign.pk).count() - before
+    return mine.count() - before
 
 
 def take_due_campaigns(now: datetime) -> list[Campaign]:
@@ -282,11 +291,15 @@ class CampaignFlow(EnrolmentFlow):
                 campaign.enrolled += enrol_batch(campaign, batch)
                 campaign.enrolled_through = last or campaign.enrolled_through
                 campaign.enrolment_done = last is None
-                Campaign.objects.filter(pk=campaign.pk, state=CampaignState.SENDING).update(
+                still_sending = Campaign.objects.filter(
+                    pk=campaign.pk, state=CampaignState.SENDING
+                ).update(
                     enrolled=campaign.enrolled,
                     enrolled_through=campaign.enrolled_through,
                     enrolment_done=campaign.enrolment_done,
                 )
+                if not still_sending:
+                    break  # cancelled meanwhile: its enrolments stop at their first check
             finish_if_sent(campaign, now)
         yield from ()  # enrolled set-based above, not one request at a time
 

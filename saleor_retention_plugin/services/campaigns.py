@@ -108,6 +108,8 @@ def check_campaign(
     variant_b = _variant_b(values.get("variant_b") or {}, bad)
     if problems:
         raise InvalidInput(problems)
+    assert isinstance(send_on, date)  # checked above
+    assert isinstance(send_time, time)
     return Campaign(
         channel_slug=channel_slug,
         name=name,
@@ -187,7 +189,9 @@ def _variant_b(raw: Any, bad: Any) -> dict[str, Any]:
     return variant
 
 
-def cancel_campaign(channel_slug: str, campaign_id: int, *, now: datetime | None = None) -> Campaign:
+def cancel_campaign(
+    channel_slug: str, campaign_id: int, *, now: datetime | None = None
+) -> Campaign:
     """Cancel before the send: stops its enrolments and waiting messages.
 
     Raises ``NotFound`` (no such campaign in the channel) or ``InvalidInput`` (already
@@ -203,11 +207,14 @@ def cancel_campaign(channel_slug: str, campaign_id: int, *, now: datetime | None
         if campaign is None:
             raise NotFound("No such campaign in this channel.", field="id")
         enrolments = FlowEnrolment.objects.filter(flow=CAMPAIGN_FLOW, cycle=campaign.pk)
-        started = FlowMessage.objects.filter(
-            enrolment__in=enrolments, send_started_at__isnull=False
-        ).exists() or FlowMessage.objects.filter(
-            enrolment__in=enrolments, state=MessageState.SENT
-        ).exists()
+        started = (
+            FlowMessage.objects.filter(
+                enrolment__in=enrolments, send_started_at__isnull=False
+            ).exists()
+            or FlowMessage.objects.filter(
+                enrolment__in=enrolments, state=MessageState.SENT
+            ).exists()
+        )
         if campaign.state in (CampaignState.SENT, CampaignState.CANCELLED) or started:
             raise InvalidInput(
                 {"id": f"The campaign is {campaign.state} or has started sending; too late."}
@@ -261,7 +268,11 @@ def render_sample(campaign: Campaign, language: str) -> dict[str, str]:
     from ..delivery.rendering import render_message
     from .campaign_flow import coupon_of, message_context
 
-    sample = {"points": 1200, "tier_code": "gold", "tier_name": "Gold" if language == "en" else "黄金"}
+    sample = {
+        "points": 1200,
+        "tier_code": "gold",
+        "tier_name": "Gold" if language == "en" else "黄金",
+    }
     context = message_context(campaign, "", language, sample)
     if coupon_of(campaign, ""):
         context.update(

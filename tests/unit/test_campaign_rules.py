@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
@@ -32,8 +33,9 @@ def test_known_variables_render_and_literal_braces_stay():
 )
 def test_bad_texts_are_named(text, needle):
     problems = rules.text_problems(text)
-    assert problems and needle in problems[0]
-    with pytest.raises(ValueError):
+    assert problems
+    assert needle in problems[0]
+    with pytest.raises(ValueError, match=re.escape(problems[0])):
         rules.render_text(text, {})
 
 
@@ -63,7 +65,9 @@ def test_variants_split_in_halves_reproducibly_and_differ_per_campaign():
     assert rules.variant_of(7, "customer:1", variants=1) == ""
 
 
-@pytest.mark.parametrize(("share", "ok"), [("0", True), ("50", True), ("50.01", False), ("-1", False)])
+@pytest.mark.parametrize(
+    ("share", "ok"), [("0", True), ("50", True), ("50.01", False), ("-1", False)]
+)
 def test_holdout_share_is_0_to_50(share, ok):
     from decimal import Decimal
 

@@ -1,5 +1,6 @@
-"""Staff campaigns: reach exactly their segment (minus opt-outs and holdout), once, at the
-recipients' local wall time, through the real sweep, outbox and email rendering.
+"""Staff campaigns reach their segment minus opt-outs and holdout, once, at local time.
+
+Through the real sweep, outbox and email rendering, at the recipients' wall time.
 
 Segments are the stored ``CustomerSegment`` rows the periodic refresh writes; contacts
 come from the purchase history, zones and languages from the customers' latest carts.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.core import mail
@@ -186,7 +188,9 @@ class TestSending:
         expected_holdout = {
             f"customer:{n}"
             for n in range(1, 41)
-            if is_in_holdout(f"customer:{n}:{sent.pk}", salt=f"campaign-holdout:{CHANNEL}", percent=30)
+            if is_in_holdout(
+                f"customer:{n}:{sent.pk}", salt=f"campaign-holdout:{CHANNEL}", percent=30
+            )
         }
         assert 0 < len(expected_holdout) < 40
         held = set(
@@ -194,9 +198,7 @@ class TestSending:
         )
         assert held == expected_holdout
         assert len(mail.outbox) == 40 - len(expected_holdout)
-        assert not {f"c{key.split(':')[1]}@example.com" for key in held} & set(
-            recipients_of_mail()
-        )
+        assert not {f"c{key.split(':')[1]}@example.com" for key in held} & set(recipients_of_mail())
 
     def test_custom_text_coupon_and_variants_split_and_are_attributed(self):
         campaigns_on()
@@ -214,7 +216,8 @@ class TestSending:
         assert set(variants.values()) == {"a", "b"}
         assert 30 <= list(variants.values()).count("b") <= 70
         assert all(
-            variant == rules.variant_of(sent.pk, key, variants=2) for key, variant in variants.items()
+            variant == rules.variant_of(sent.pk, key, variants=2)
+            for key, variant in variants.items()
         )
         sweep(SHANGHAI_TEN)
         assert len(mail.outbox) == 100
@@ -225,7 +228,8 @@ class TestSending:
         assert "10% off" in by_address[f"c{a_customer}@example.com"].body
         assert "You have 0 points. <b>Spring</b> is here." in by_address[
             f"c{a_customer}@example.com"].body  # fmt: skip
-        html = by_address[f"c{a_customer}@example.com"].alternatives[0][0]
+        a_email: Any = by_address[f"c{a_customer}@example.com"]  # EmailMultiAlternatives
+        html = a_email.alternatives[0][0]
         assert "&lt;b&gt;Spring&lt;/b&gt;" in html  # the merchant's text is escaped in HTML
         assert all(message.coupon_code for message in FlowMessage.objects.filter(flow="campaign"))
 
@@ -277,8 +281,14 @@ class TestRefusals:
             ({"segment": "loyal"}, "segment"),
             ({"segment": "rfm:9**"}, "segment"),
             ({"send_on": date(2026, 2, 28)}, "sendAt"),
-            ({"template": "custom", "subject": {"en": "Hi {name}"}, "body": {"en": "x"}}, "subject"),
-            ({"template": "custom", "subject": {"en": "Hi"}, "body": {"en": "{points:>9}"}}, "body"),
+            (
+                {"template": "custom", "subject": {"en": "Hi {name}"}, "body": {"en": "x"}},
+                "subject",
+            ),
+            (
+                {"template": "custom", "subject": {"en": "Hi"}, "body": {"en": "{points:>9}"}},
+                "body",
+            ),
             ({"template": "custom", "subject": {"en": "Hi"}}, "body"),
             ({"template": "newsletter"}, "template"),
             ({"holdout_percent": Decimal(60)}, "holdoutPercent"),
