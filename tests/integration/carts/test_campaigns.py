@@ -255,6 +255,20 @@ class TestSending:
             cancel_campaign(CHANNEL, second.pk, now=SHANGHAI_TEN + 3 * MINUTE)
         assert Campaign.objects.get(pk=second.pk).state != CampaignState.CANCELLED
 
+    def test_a_scan_that_died_before_its_cursor_was_saved_enrols_nobody_twice(self):
+        campaigns_on()
+        for n in (1, 2, 3):
+            member(f"customer:{n}")
+        sent = campaign()
+        sweep(FIRST)
+        # As if the sweep died after inserting the batch but before saving its progress.
+        Campaign.objects.filter(pk=sent.pk).update(enrolled_through="", enrolment_done=False)
+        sweep(FIRST + MINUTE)
+        assert FlowEnrolment.objects.filter(flow="campaign").count() == 3
+        sweep(SHANGHAI_TEN)
+        sweep(SHANGHAI_TEN + MINUTE)
+        assert recipients_of_mail() == ["c1@example.com", "c2@example.com", "c3@example.com"]
+
     def test_nothing_while_campaigns_are_off_in_the_channel(self):
         configure(timezone="Asia/Shanghai")  # campaigns_enabled defaults to false
         member("customer:1")
