@@ -234,6 +234,7 @@ class LifecycleSettings:
     points_expiring_enabled: bool = False
     points_expiring_days_ahead: tuple[int, ...] = (30, 7)
     tier_upgrade_enabled: bool = False
+    campaigns_enabled: bool = False
 
     @property
     def welcome_delay(self) -> timedelta:

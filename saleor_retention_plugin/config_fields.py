@@ -470,6 +470,14 @@ LIFECYCLE_FIELDS: tuple[SettingField, ...] = (
         parse=parse_bool,
         type=FieldType.BOOLEAN,
     ),
+    SettingField(
+        name="campaigns_enabled",
+        label="Send staff campaigns",
+        help_text="Staff may schedule one-off messages to a customer segment (docs/campaigns.md).",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
+    ),
 )
 
 

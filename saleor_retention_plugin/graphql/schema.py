@@ -6,6 +6,7 @@ import graphene
 
 from .analytics import AnalyticsQueries
 from .analytics_report import RetentionReportQueries
+from .campaigns import CampaignMutations, CampaignQueries
 from .care import CareMutations, CareQueries
 from .federation import FederationQueries, User
 from .ledger import LedgerMutations, LedgerQueries
@@ -18,11 +19,13 @@ QUERY_PARTS: tuple[type[graphene.ObjectType], ...] = (
     AnalyticsQueries,
     RetentionReportQueries,
     CareQueries,
+    CampaignQueries,
 )
 MUTATION_PARTS: tuple[type[graphene.ObjectType], ...] = (
     LedgerMutations,
     MembershipMutations,
     CareMutations,
+    CampaignMutations,
 )
 
 

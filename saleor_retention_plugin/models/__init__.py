@@ -1,3 +1,4 @@
+from .campaigns import Campaign, CampaignState
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
 from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
 from .flows import (
@@ -30,6 +31,8 @@ __all__ = [
     "BackfillCheckpoint",
     "BenefitKind",
     "BirthdayGreeting",
+    "Campaign",
+    "CampaignState",
     "CartRecovery",
     "CartState",
     "CoPurchasePair",
