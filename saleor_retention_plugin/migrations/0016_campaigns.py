@@ -7,7 +7,7 @@ from saleor_retention_plugin.models.constraints import check_constraint
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("saleor_retention_plugin", "0014_flow_enrolments"),
+        ("saleor_retention_plugin", "0015_kept_account_totals"),
     ]
 
     operations = [
