@@ -18,6 +18,8 @@ BUILTIN_FLOWS = (
     "saleor_retention_plugin.services.lifecycle_flows.WelcomeFlow",
     "saleor_retention_plugin.services.lifecycle_flows.PointsExpiringFlow",
     "saleor_retention_plugin.services.lifecycle_flows.TierUpgradeFlow",
+    "saleor_retention_plugin.services.repurchase_flows.ReplenishmentFlow",
+    "saleor_retention_plugin.services.repurchase_flows.WinbackFlow",
 )
 
 
