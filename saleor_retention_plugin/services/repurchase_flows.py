@@ -82,8 +82,10 @@ WINBACK_COUPON_MIN_DAYS = 7
 # --- shared by both flows --------------------------------------------------------------
 
 
-def scan_channels(model: type[Model], flow: EnrolmentFlow, now: datetime) -> Iterator[str]:
-    """Channels holding ``model`` rows where ``flow`` is on and not yet scanned this period.
+def scan_channels(
+    model: type[Model], flow: EnrolmentFlow, now: datetime
+) -> Iterator[tuple[str, ChannelSettings]]:
+    """Channels (and settings) holding ``model`` rows, ``flow`` on, not scanned this period.
 
     Finds the channels by seeking the ``(channel, ...)`` index once per channel, and takes
     the period's gate with an atomic ``cache.add``.
@@ -100,11 +102,14 @@ def scan_channels(model: type[Model], flow: EnrolmentFlow, now: datetime) -> Ite
         ) or ""
         if not channel:
             return
+        gate = f"retention:scan:{flow.name}:{channel}:{period}"
+        if cache.get(gate) is not None:
+            continue  # scanned this period: no settings to load
         settings = load(channel)
         if settings is None or not flow.is_enabled(settings):
             continue
-        if cache.add(f"retention:scan:{flow.name}:{channel}:{period}", 1, timeout=None):
-            yield channel
+        if cache.add(gate, 1, timeout=int(2 * SCAN_EVERY.total_seconds())):
+            yield channel, settings
 
 
 def subject_of(kind: str, customer_id: int | None, email: str | None, product_id: str = "") -> str:
@@ -199,7 +204,7 @@ class ReplenishmentFlow(EnrolmentFlow):
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
         catalogue = product_catalogue()
-        for channel in scan_channels(ReplenishmentDue, self, now):
+        for channel, _ in scan_channels(ReplenishmentDue, self, now):
             due = replenishment.due_replenishments(channel, now - LOOKBACK, now, catalogue)
             yield from requests_for(self, channel, due)
 
@@ -252,9 +257,7 @@ class WinbackFlow(EnrolmentFlow):
         return settings.winback.winback_enabled
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
-        for channel in scan_channels(WinbackDue, self, now):
-            settings = channel_settings_loader()(channel)
-            assert settings is not None  # scan_channels checked
+        for channel, settings in scan_channels(WinbackDue, self, now):
             # Every step's rows: a customer whose first step went by unseen still gets
             # the latest one due (``advance`` picks it).
             due = winback.due_winback_steps(channel, settings.winback, now - LOOKBACK, now)

@@ -295,6 +295,7 @@ class TestWinback:
         assert mail.outbox[0].subject == "We miss you, with 5 USD off"
         message = FlowMessage.objects.get(flow="winback")
         assert message.context["coupon_discount"] == "5.00 USD"
+        assert message.context["coupon_valid_days"] == 14  # until the next step
 
 
 def test_a_quarter_of_daily_refreshes_and_sweeps_sends_each_message_once(tea_buyer, quiet_customer):
