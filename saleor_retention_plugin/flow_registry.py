@@ -19,6 +19,8 @@ BUILTIN_FLOWS = (
     "saleor_retention_plugin.services.lifecycle_flows.PointsExpiringFlow",
     "saleor_retention_plugin.services.lifecycle_flows.TierUpgradeFlow",
     "saleor_retention_plugin.services.campaign_flow.CampaignFlow",
+    "saleor_retention_plugin.services.repurchase_flows.ReplenishmentFlow",
+    "saleor_retention_plugin.services.repurchase_flows.WinbackFlow",
 )
 
 
