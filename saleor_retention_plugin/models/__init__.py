@@ -1,7 +1,6 @@
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
 from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
 from .flows import (
-    CartRecovery,
     CartState,
     ContactLogEntry,
     FlowMessage,
@@ -29,7 +28,6 @@ __all__ = [
     "BackfillCheckpoint",
     "BenefitKind",
     "BirthdayGreeting",
-    "CartRecovery",
     "CartState",
     "CoPurchasePair",
     "ContactLogEntry",
