@@ -250,7 +250,39 @@ def render_text(report: dict[str, Any]) -> str:
         + uplift["verdict"]
         + "\n"
     )
+    if report.get("flows"):  # reports saved before flows were reported have none
+        parts.append(_flows_table(report["flows"]))
     return "\n".join(_fit(part) for part in parts)
+
+
+def _interval(value: Any, low: Any, high: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{_pct(value)} ({_pct(low)} to {_pct(high)})"
+
+
+def _flows_table(flows: list[dict[str, Any]]) -> str:
+    """Every flow against its holdout: with and without, the uplift, the verdicts."""
+    rows = [
+        [
+            entry["flow"],
+            f"{u['treated_converted']}/{u['treated']}",
+            _pct(u["treated_rate"]),
+            f"{u['control_converted']}/{u['control']}",
+            _pct(u["control_rate"]),
+            _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
+            _interval(u["relative"], u["relative_low"], u["relative_high"]),
+        ]
+        for entry in flows
+        for u in [entry["uplift"]]
+    ]
+    table = _table(
+        "Flows against their holdout (converted/counted; 95 % intervals)",
+        ["flow", "with", "rate", "without", "rate", "uplift", "relative"],
+        rows,
+    )
+    verdicts = "".join(f"{entry['flow']}: {entry['uplift']['verdict']}\n" for entry in flows)
+    return table + verdicts
 
 
 def _fit(text: str, width: int = 100) -> str:
@@ -360,6 +392,21 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
     figures.append(
         ("cart-uplift", "Cart reminders: recovery uplift over the holdout", uplift_figure)
     )
+    measured = [e for e in report.get("flows", []) if e["uplift"]["absolute"] is not None]
+    if measured:
+        values = [e["uplift"]["absolute"] * 100 for e in measured]
+        flows_figure = go.Figure(
+            go.Scatter(
+                x=values, y=[e["flow"] for e in measured], mode="markers",
+                error_x={"type": "data", "symmetric": False,
+                         "array": [e["uplift"]["absolute_high"] * 100 - v
+                                   for e, v in zip(measured, values, strict=True)],
+                         "arrayminus": [v - e["uplift"]["absolute_low"] * 100
+                                        for e, v in zip(measured, values, strict=True)]},
+            )
+        )  # fmt: skip
+        flows_figure.update_layout(xaxis_title="percentage points (95 % interval)")
+        figures.append(("flow-uplift", "Every flow: uplift over its holdout", flows_figure))
     return figures
 
 

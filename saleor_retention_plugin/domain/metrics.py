@@ -24,6 +24,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+# The holdout experiments' statistics live in ``experiments``; importable from here too.
+from .experiments import MIN_PER_CELL as MIN_PER_CELL
+from .experiments import Z_95 as Z_95
+from .experiments import Uplift as Uplift
+from .experiments import uplift as uplift
+from .experiments import wilson_interval as wilson_interval
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -499,99 +506,3 @@ def group_repurchase(
         GroupRepurchase(group, total, ordered, share(ordered, total))
         for group, (total, ordered) in counts.items()
     ]
-
-
-# --- experiments ----------------------------------------------------------------------------
-
-
-Z_95 = 1.959963984540054
-MIN_PER_CELL = 5
-
-
-@dataclass(frozen=True)
-class Uplift:
-    """Conversion with (treated) and without (control) and the difference.
-
-    ``absolute`` = p_t - p_c with the 95 % Newcombe hybrid score interval (Newcombe,
-    "Interval estimation for the difference between independent proportions",
-    Statistics in Medicine 17, 1998, method 10, from Wilson score intervals);
-    ``relative`` = p_t / p_c - 1 with the 95 % log-ratio (Katz) interval. ``verdict`` is a
-    plain sentence, saying so when a group has fewer than 5 conversions or non-conversions.
-    """
-
-    treated: int
-    treated_converted: int
-    control: int
-    control_converted: int
-    treated_rate: float | None
-    control_rate: float | None
-    absolute: float | None
-    absolute_low: float | None
-    absolute_high: float | None
-    relative: float | None
-    relative_low: float | None
-    relative_high: float | None
-    too_small: bool
-    verdict: str
-
-
-def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (Wilson 1927)."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = p + z * z / (2 * n)
-    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    denominator = 1 + z * z / n
-    return (centre - spread) / denominator, (centre + spread) / denominator
-
-
-def uplift(treated: int, treated_converted: int, control: int, control_converted: int) -> Uplift:
-    if not treated or not control:
-        return Uplift(
-            treated, treated_converted, control, control_converted,
-            None, None, None, None, None, None, None, None, True,
-            "No comparison yet: one of the groups is empty.",
-        )  # fmt: skip
-    p1, p2 = treated_converted / treated, control_converted / control
-    l1, u1 = wilson_interval(treated_converted, treated)
-    l2, u2 = wilson_interval(control_converted, control)
-    difference = p1 - p2
-    low = difference - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    high = difference + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    relative = relative_low = relative_high = None
-    if treated_converted and control_converted:
-        ratio = p1 / p2
-        se = math.sqrt(1 / treated_converted - 1 / treated + 1 / control_converted - 1 / control)
-        relative = ratio - 1
-        relative_low = ratio * math.exp(-Z_95 * se) - 1
-        relative_high = ratio * math.exp(Z_95 * se) - 1
-    cells = (
-        treated_converted,
-        treated - treated_converted,
-        control_converted,
-        control - control_converted,
-    )
-    too_small = min(cells) < MIN_PER_CELL
-    if too_small:
-        verdict = (
-            "Too few carts to tell yet: each group needs at least 5 recovered and 5 "
-            "unrecovered carts before the difference means anything."
-        )
-    elif low > 0:
-        verdict = (
-            f"Reminders recover more: {difference:+.1%} (95 % interval {low:+.1%} to {high:+.1%})."
-        )
-    elif high < 0:
-        verdict = (
-            f"Reminders recover less: {difference:+.1%} (95 % interval {low:+.1%} to {high:+.1%})."
-        )
-    else:
-        verdict = (
-            f"No clear difference yet: {difference:+.1%}, and the 95 % interval "
-            f"({low:+.1%} to {high:+.1%}) includes zero."
-        )
-    return Uplift(
-        treated, treated_converted, control, control_converted, p1, p2, difference, low, high,
-        relative, relative_low, relative_high, too_small, verdict,
-    )  # fmt: skip

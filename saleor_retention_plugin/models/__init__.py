@@ -2,7 +2,6 @@ from .campaigns import Campaign, CampaignState
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
 from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
 from .flows import (
-    CartRecovery,
     CartState,
     ContactLogEntry,
     FlowMessage,
@@ -33,7 +32,6 @@ __all__ = [
     "BirthdayGreeting",
     "Campaign",
     "CampaignState",
-    "CartRecovery",
     "CartState",
     "CoPurchasePair",
     "ContactLogEntry",

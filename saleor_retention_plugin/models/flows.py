@@ -1,4 +1,4 @@
-"""The flow engine's tables: tracked carts, the message outbox, opt-outs, contact log, recoveries.
+"""The flow engine's tables: tracked carts, the message outbox, opt-outs, contact log.
 
 Design. A *flow* (the cart series first; welcome, win-back... later) turns a subject (a
 cart, a customer) into numbered steps. Each step that is due becomes exactly one
@@ -285,45 +285,3 @@ class ContactLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.flow} to {self.recipient_key} at {self.contacted_at:%Y-%m-%d %H:%M}"
-
-
-class CartRecovery(models.Model):
-    """An order placed within the attribution window of an abandoned cart.
-
-    The window opens at the cart's first reminder (for a holdout cart: when its first
-    reminder would have gone out) and lasts ``attribution_window_days``, the same for both
-    groups, so reminded carts and the holdout are compared on the same basis. ``via`` tells
-    whether the cart itself was completed or the customer ordered something else.
-    """
-
-    class Via(models.TextChoices):
-        CHECKOUT = "checkout", "The cart itself was completed"
-        SAME_CUSTOMER = "same_customer", "The same customer ordered something else"
-
-    cart = models.OneToOneField(TrackedCart, on_delete=models.CASCADE, related_name="recovery")
-    channel_slug = models.SlugField(max_length=255)
-    order_id = models.CharField(max_length=64)
-    revenue = models.DecimalField(max_digits=20, decimal_places=3)
-    currency = models.CharField(max_length=3)
-    # The last reminder sent before the order; null when none was (holdout, or too early).
-    recovered_by_step = models.PositiveSmallIntegerField(null=True, blank=True)
-    is_holdout = models.BooleanField()
-    via = models.CharField(max_length=16, choices=Via.choices)
-    recovered_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            check_constraint(
-                condition=Q(revenue__gte=0), name="retention_recovery_revenue_not_negative"
-            ),
-            check_constraint(
-                condition=Q(is_holdout=False) | Q(recovered_by_step__isnull=True),
-                name="retention_holdout_never_recovered_by_a_message",
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["channel_slug", "recovered_at"], name="retention_recovery_idx")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.cart} recovered by order {self.order_id}"

@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ..constants import CART_FLOW
-from ..models import CartRecovery, CartState, FlowMessage, TrackedCart
+from ..models import CartState, FlowConversion, FlowMessage, TrackedCart
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,8 +24,9 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
 
     Each group counts the abandoned carts whose attribution window opened before ``now``
     (reminded: a reminder was sent; holdout: the moment the first reminder would have gone
-    out came while the cart was still open) and the orders placed within the window
-    (``CartRecovery``), split into carts completed and other orders of the same customer.
+    out came while the cart was still open) and the orders placed within the window (the
+    cart flow's ``FlowConversion`` rows), split into carts completed and other orders of
+    the same customer.
     Rates are per 100 carts, one decimal; revenue per currency, as decimal text.
     """
     now = now or timezone.now()
@@ -36,15 +37,16 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
     held_out = abandoned.filter(is_holdout=True, holdout_window_starts_at__lte=now).filter(
         Q(series_stopped_at__isnull=True) | Q(series_stopped_at__gte=F("holdout_window_starts_at"))
     )
+    conversions = FlowConversion.objects.filter(
+        flow=CART_FLOW, channel_slug=channel_slug, converted_at__lte=now
+    )
     groups = {}
     for label, carts, is_holdout in (("reminded", reminded, False), ("holdout", held_out, True)):
-        recoveries = CartRecovery.objects.filter(
-            channel_slug=channel_slug, is_holdout=is_holdout, recovered_at__lte=now
-        )
+        recoveries = conversions.filter(is_holdout=is_holdout)
         total = carts.count()
         by_way = dict(recoveries.values_list("via").annotate(n=Count("id")).order_by())
-        completed = by_way.get(CartRecovery.Via.CHECKOUT, 0)
-        other_orders = by_way.get(CartRecovery.Via.SAME_CUSTOMER, 0)
+        completed = by_way.get(FlowConversion.Via.SUBJECT, 0)
+        other_orders = by_way.get(FlowConversion.Via.SAME_CUSTOMER, 0)
         groups[label] = {
             "abandoned_carts": total,
             "recovered_carts": completed + other_orders,
@@ -62,12 +64,10 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
             },
         }
     per_step = list(
-        CartRecovery.objects.filter(
-            channel_slug=channel_slug, is_holdout=False, recovered_at__lte=now
-        )
-        .values("recovered_by_step", "currency")
+        conversions.filter(is_holdout=False)
+        .values("step", "currency")
         .annotate(carts=Count("id"), revenue=Sum("revenue"))
-        .order_by("recovered_by_step", "currency")
+        .order_by("step", "currency")
     )
     messages = FlowMessage.objects.filter(channel_slug=channel_slug, flow=CART_FLOW)
     return {
@@ -75,7 +75,7 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
         "groups": groups,
         "recovered_by_step": [
             {
-                "step": row["recovered_by_step"],
+                "step": row["step"],
                 "currency": row["currency"],
                 "carts": row["carts"],
                 "revenue": str(row["revenue"]),

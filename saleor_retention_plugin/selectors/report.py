@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from . import lifetime, loyalty, purchases, segments
+from . import flow_uplift, lifetime, loyalty, purchases, segments
 
 if TYPE_CHECKING:
     from ..domain.metrics import OrderFact, Uplift
@@ -73,6 +73,8 @@ def build_report(
             "points": loyalty.points_economics(channel, since, until, value_per_point),
             "carts": cart,
             "cart_uplift": uplift,
+            # Every flow with enrolments (the cart series too) against its holdout.
+            "flows": flow_uplift.flow_uplifts(channel),
         }
     )
     return _plain(report)

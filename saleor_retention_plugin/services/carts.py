@@ -25,11 +25,21 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from .. import app_settings
+from ..constants import CART_FLOW
 from ..domain.abandonment import NotAbandoned
 from ..domain.carts import CartActivity, CartContents, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
-from ..models import CartRecovery, CartState, FlowMessage, MessageState, TrackedCart
+from ..models import (
+    CartState,
+    EnrolmentState,
+    FlowConversion,
+    FlowEnrolment,
+    FlowMessage,
+    MessageState,
+    SubjectKind,
+    TrackedCart,
+)
 from .consent import recipient_key
 
 if TYPE_CHECKING:
@@ -269,15 +279,16 @@ def cancel_waiting_messages(which: Q, reason: str) -> int:
 
 def record_order(
     order: PlacedOrder, settings: ChannelSettings, *, now: datetime | None = None
-) -> CartRecovery | None:
+) -> FlowConversion | None:
     """An order arrived: stop the customer's cart series and credit a recovered cart.
 
     The order's own cart (Saleor keeps the checkout token on the order) becomes
     ``converted``; the customer's other open carts in the channel stop with
     ``customer_ordered``. A cart counts as recovered when the order falls within its
     attribution window (see ``attribution_window_start``): its own cart first (``via``
-    checkout: the cart was completed), else the customer's cart whose window opened last
-    (``via`` same_customer: the customer ordered something else). The recovery records the
+    subject: the cart was completed), else the customer's cart whose window opened last
+    (``via`` same_customer: the customer ordered something else). The recovery is the
+    engine's ``FlowConversion`` of the cart's enrolment (``cart_enrolment``), with the
     order's revenue and the last reminder step sent before it (none for holdout carts).
     An order before a cart's window opened recovers nothing: no reminder can have caused it.
     Idempotent: Saleor may report the same order more than once.
@@ -294,7 +305,10 @@ def record_order(
         if order.checkout_token:
             candidates |= TrackedCart.objects.filter(checkout_token=order.checkout_token)
         carts = list(candidates.select_for_update().order_by("pk"))
-        if not carts or CartRecovery.objects.filter(order_id=order.order_id).exists():
+        if (
+            not carts
+            or FlowConversion.objects.filter(flow=CART_FLOW, order_id=order.order_id).exists()
+        ):
             return None  # no cart to stop or credit, or the order was recorded already
         token = uuid.UUID(order.checkout_token) if order.checkout_token else None
         own_cart = next((cart for cart in carts if cart.checkout_token == token), None)
@@ -320,11 +334,13 @@ def record_order(
                 or not start <= order.placed_at <= start + settings.messaging.attribution_window
             ):
                 return None
-            if CartRecovery.objects.filter(cart=cart).exists():
+            if FlowConversion.objects.filter(
+                flow=CART_FLOW, enrolment__subject_key=cart_subject_key(cart)
+            ).exists():
                 return None
             return start
 
-        recovered, via = None, CartRecovery.Via.CHECKOUT
+        recovered, via = None, FlowConversion.Via.SUBJECT
         if own_cart is not None and opened_at(own_cart) is not None:
             recovered = own_cart
         else:
@@ -333,7 +349,7 @@ def record_order(
             ]
             if windows:
                 recovered = max(windows, key=lambda window: window[:2])[2]
-            via = CartRecovery.Via.SAME_CUSTOMER
+            via = FlowConversion.Via.SAME_CUSTOMER
         if recovered is None:
             return None
         last_step = (
@@ -343,17 +359,53 @@ def record_order(
             .filter(sent_at__lte=order.placed_at)
             .aggregate(step=Max("step"))["step"]
         )
-        return CartRecovery.objects.create(
-            cart=recovered,
+        return FlowConversion.objects.create(
+            enrolment=cart_enrolment(recovered, starts[recovered.pk]),
+            flow=CART_FLOW,
             channel_slug=order.channel_slug,
             order_id=order.order_id,
             revenue=max(order.total, Decimal(0)),
             currency=order.currency,
-            recovered_by_step=last_step,
+            step=last_step,
             is_holdout=recovered.is_holdout,
             via=via,
-            recovered_at=order.placed_at,
+            converted_at=order.placed_at,
         )
+
+
+def cart_subject_key(cart: TrackedCart) -> str:
+    """The cart's subject on the engine: ``cart:<checkout token>``."""
+    return f"cart:{cart.checkout_token}"
+
+
+def cart_enrolment(cart: TrackedCart, window_opens_at: datetime | None) -> FlowEnrolment:
+    """The cart's ``FlowEnrolment`` (flow ``cart``), written when the cart converts.
+
+    The series' progress still lives on ``TrackedCart``; this row carries the cart's
+    attribution on the engine's one conversion table: its holdout group, where its window
+    opened and why its series stopped. Never due (no ``next_check_at``), so the scheduler
+    never looks at it. Idempotent (the enrolment's unique flow, channel, subject, cycle).
+    """
+    enrolment, _ = FlowEnrolment.objects.get_or_create(
+        flow=CART_FLOW,
+        channel_slug=cart.channel_slug,
+        subject_key=cart_subject_key(cart),
+        cycle=1,
+        defaults={
+            "subject_kind": SubjectKind.CART,
+            "customer_id": cart.customer_id,
+            "email": cart.email,
+            "language_code": cart.language_code,
+            "anchor_at": cart.abandoned_at or cart.last_activity_at,
+            "state": EnrolmentState.STOPPED,
+            "next_step": cart.next_step,
+            "is_holdout": cart.is_holdout,
+            "window_opens_at": window_opens_at,
+            "stop_reason": cart.stop_reason or NotAbandoned.ORDERED.value,
+            "stopped_at": cart.series_stopped_at,
+        },
+    )
+    return enrolment
 
 
 def attribution_window_start(cart: TrackedCart) -> datetime | None:

@@ -18,7 +18,7 @@ from saleor.discount.models import VoucherCode
 from saleor.graphql.tests.utils import get_graphql_content
 from saleor.product.models import ProductMedia
 
-from saleor_retention_plugin.models import CartRecovery, CartState, FlowMessage, TrackedCart
+from saleor_retention_plugin.models import CartState, FlowConversion, FlowMessage, TrackedCart
 from saleor_retention_plugin.plugin import RetentionPlugin
 from saleor_retention_plugin.tasks import sweep_flows_task
 
@@ -201,8 +201,8 @@ def test_a_checkout_is_reminded_with_its_lines_and_a_voucher_then_stops_once_com
 
     cart.refresh_from_db()
     assert cart.state == CartState.CONVERTED
-    recovery = CartRecovery.objects.get(cart=cart)
-    assert recovery.recovered_by_step == 2
+    recovery = FlowConversion.objects.get(enrolment__subject_key=f"cart:{cart.checkout_token}")
+    assert recovery.step == 2
     assert float(recovery.revenue) == result["order"]["total"]["gross"]["amount"]
 
     with time_machine.travel(start + timedelta(hours=80), tick=False):

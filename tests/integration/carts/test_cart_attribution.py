@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from saleor_retention_plugin.domain.holdout import is_in_holdout
-from saleor_retention_plugin.models import CartRecovery, TrackedCart
+from saleor_retention_plugin.models import FlowConversion, TrackedCart
 from saleor_retention_plugin.selectors.carts import cart_recovery_summary
 from saleor_retention_plugin.services import carts
 from saleor_retention_plugin.services.carts import holdout_salt
@@ -114,11 +114,14 @@ def test_completed_carts_and_other_orders_are_counted_apart_in_both_groups(track
         "other_orders": 1,
         "other_order_rate": "50.0",
     }
-    ways = dict(CartRecovery.objects.values_list("cart__checkout_token", "via"))
+    ways = {
+        uuid.UUID(key.removeprefix("cart:")): via
+        for key, via in FlowConversion.objects.values_list("enrolment__subject_key", "via")
+    }
     assert ways == {
-        uuid.UUID(completed): "checkout",
+        uuid.UUID(completed): "subject",
         uuid.UUID(left_for_another): "same_customer",
-        uuid.UUID(held_completed): "checkout",
+        uuid.UUID(held_completed): "subject",
         uuid.UUID(held_other): "same_customer",
     }
     assert uuid.UUID(never_back) not in ways
@@ -134,8 +137,10 @@ def test_the_window_is_counted_from_the_reminder_not_from_abandonment(track):
     )
 
     assert inside is not None
-    assert (inside.via, inside.recovered_by_step) == ("same_customer", 1)
-    assert TrackedCart.objects.get(pk=inside.cart_id).checkout_token == uuid.UUID(token)
+    assert (inside.via, inside.step) == ("same_customer", 1)
+    assert TrackedCart.objects.get(
+        checkout_token=inside.enrolment.subject_key.removeprefix("cart:")
+    ).checkout_token == uuid.UUID(token)
 
 
 def test_a_holdout_cart_stopped_before_its_window_opened_is_not_recovered_later(track):

@@ -13,9 +13,9 @@ from django.core import mail
 
 from saleor_retention_plugin.domain.carts import PlacedOrder
 from saleor_retention_plugin.models import (
-    CartRecovery,
     CartState,
     ContactLogEntry,
+    FlowConversion,
     FlowMessage,
     MessageState,
     TrackedCart,
@@ -354,10 +354,10 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
     recovery = carts.record_order(order(token, at=T0 + 30 * HOUR, total="158.40"), shop_settings())
     assert recovery is not None
 
-    assert (recovery.recovered_by_step, recovery.revenue, recovery.via, recovery.is_holdout) == (
+    assert (recovery.step, recovery.revenue, recovery.via, recovery.is_holdout) == (
         2,
         Decimal("158.40"),
-        "checkout",
+        "subject",
         False,
     )
     # Saleor reports orders more than once: still one recovery.
@@ -368,7 +368,7 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
         )
         is None
     )
-    assert CartRecovery.objects.count() == 1
+    assert FlowConversion.objects.filter(flow="cart").count() == 1
     summary = cart_recovery_summary(CHANNEL)
     assert summary["recovered_by_step"] == [
         {"step": 2, "currency": "CNY", "carts": 1, "revenue": "158.400"}
@@ -386,7 +386,7 @@ def test_a_holdout_cart_that_converts_counts_as_recovered_without_a_step(track):
     sweep(T0 + 2 * HOUR)
     recovery = carts.record_order(order(token, at=T0 + 3 * HOUR), shop_settings())
     assert recovery is not None
-    assert (recovery.is_holdout, recovery.recovered_by_step) == (True, None)
+    assert (recovery.is_holdout, recovery.step) == (True, None)
     assert cart_recovery_summary(CHANNEL)["groups"]["holdout"]["recovered_carts"] == 1
 
 
@@ -398,8 +398,10 @@ def test_an_order_from_another_cart_within_the_window_recovers_the_reminded_cart
         order(None, at=T0 + 5 * 24 * HOUR, customer_id=5), shop_settings()
     )
     assert recovery is not None
-    recovered_cart = TrackedCart.objects.get(pk=recovery.cart_id)
-    assert (recovered_cart.checkout_token, recovery.via, recovery.recovered_by_step) == (
+    recovered_cart = TrackedCart.objects.get(
+        checkout_token=recovery.enrolment.subject_key.removeprefix("cart:")
+    )
+    assert (recovered_cart.checkout_token, recovery.via, recovery.step) == (
         uuid.UUID(token),
         "same_customer",
         1,
