@@ -18,6 +18,9 @@ BUILTIN_FLOWS = (
     "saleor_retention_plugin.services.lifecycle_flows.WelcomeFlow",
     "saleor_retention_plugin.services.lifecycle_flows.PointsExpiringFlow",
     "saleor_retention_plugin.services.lifecycle_flows.TierUpgradeFlow",
+    "saleor_retention_plugin.services.care_flows.CareFlow",
+    "saleor_retention_plugin.services.care_flows.BirthdayFlow",
+    "saleor_retention_plugin.services.care_flows.MemberDayFlow",
 )
 
 
