@@ -25,7 +25,6 @@ from .config_care import CARE_FIELDS, CareSettings
 from .config_fields import (
     DELIVERY_FIELDS,
     LEDGER_FIELDS,
-    LIFECYCLE_FIELDS,
     MEMBERSHIP_FIELDS,
     MESSAGING_FIELDS,
     REMINDER_FIELDS,

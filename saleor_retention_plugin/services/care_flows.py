@@ -26,7 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from ..conf import incentive_from_text
 from ..delivery.rating_links import satisfaction_rating_urls
@@ -194,11 +194,15 @@ def related_products(
     enrolment: FlowEnrolment, order_id: str, settings: ChannelSettings, now: datetime
 ) -> list[dict[str, str]]:
     """Up to three products bought with this order's (``recommend_for``); [] when none."""
-    seeds = set(
-        PurchasedLine.objects.filter(order__order_id=order_id, product_id__isnull=False)
+    seeds = {
+        product
+        for product in PurchasedLine.objects.filter(
+            order__order_id=order_id, product_id__isnull=False
+        )
         .values_list("product_id", flat=True)
         .distinct()
-    )
+        if product
+    }
     if not seeds:
         return []
     customer_key = (
@@ -237,7 +241,8 @@ def coupon_context(incentive: Incentive, currency: str, now: datetime, zone: Any
 # --- birthdays -------------------------------------------------------------------------
 
 
-def channels_of(customers: Q | Any) -> list[str]:
+def channels_of(customers: QuerySet[Any]) -> list[str]:
+    """The channels in which these customers (a values queryset of ids) have a live account."""
     return list(
         LoyaltyAccount.objects.filter(customer_id__in=customers, merged_into__isnull=True)
         .order_by()
@@ -313,7 +318,10 @@ class BirthdayFlow(EnrolmentFlow):
         settings: ChannelSettings,
         now: datetime,
     ) -> Preparation:
-        if not CustomerProfile.objects.filter(customer_id=enrolment.customer_id).exists():
+        if (
+            enrolment.customer_id is None
+            or not CustomerProfile.objects.filter(customer_id=enrolment.customer_id).exists()
+        ):
             return Cancel("birthday_removed")
         zone = self.zone(enrolment, settings)
         if now - enrolment.anchor_at > timedelta(days=1):

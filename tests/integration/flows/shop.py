@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from saleor_retention_plugin.domain.orders import OrderLineSnapshot, OrderSnapshot
 from saleor_retention_plugin.models import CustomerTier, FlowMessage
 from saleor_retention_plugin.services import ledger, tiers
 from saleor_retention_plugin.services.order_intake import apply_order
 from tests.integration.carts.cart_shop import CHANNEL, configure, shop_settings
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 CARE_ON = {"care_enabled": "true", "holdout_percent": "0"}
 
@@ -87,7 +89,11 @@ def member(customer_id: int, *, tier: str | None = None, birthday: tuple[int, in
         ladder = {t.code: t for t in tiers.seed_default_tiers(CHANNEL)}
         CustomerTier.objects.update_or_create(
             account=account,
-            defaults={"channel_slug": CHANNEL, "tier": ladder[tier], "achieved_at": account.created_at},
+            defaults={
+                "channel_slug": CHANNEL,
+                "tier": ladder[tier],
+                "achieved_at": account.created_at,
+            },
         )
     if birthday:
         tiers.set_birthday(customer_id, month=birthday[0], day=birthday[1], staff=True)

@@ -1,5 +1,6 @@
-"""Post-purchase care on the engine: day 3, 7, 15 and 30 after the fulfilment, once each,
-only while the order still counts; the newest overdue step only after an outage.
+"""Post-purchase care on the engine: day 3, 7, 15 and 30 after the fulfilment, once each.
+
+Only while the order still counts; after an outage only the newest overdue step.
 
 Orders go through the real order intake, messages through the real outbox and email
 rendering (Django's locmem mail backend).
@@ -67,7 +68,8 @@ class TestSeries:
 
         assert sweep(T0 + 30 * DAY) == ["sent"]
         coupon = FlowMessage.objects.get(flow="care", step=4).coupon_code
-        assert coupon and coupon in mail.outbox[-1].body
+        assert coupon
+        assert coupon in mail.outbox[-1].body
         assert "10% off" in mail.outbox[-1].body
         assert sweep_days(31, 70) == []
         assert [step for _, step, _ in sent("care")] == [1, 2, 3, 4]
@@ -117,7 +119,9 @@ class TestSeries:
 
 class TestWhenNot:
     @pytest.mark.parametrize(
-        "change", [{"status": "canceled"}, {"refunded_amount": Decimal("120")}], ids=["cancelled", "refunded"]
+        "change",
+        [{"status": "canceled"}, {"refunded_amount": Decimal("120")}],
+        ids=["cancelled", "refunded"],
     )
     def test_a_cancelled_or_refunded_order_gets_no_care(self, change):
         care_on()
@@ -170,7 +174,8 @@ class TestWhenNot:
         fulfilled(held, order_id=f"o-{held}")
         assert sweep_days(3, 31) == []
         enrolment = FlowEnrolment.objects.get()
-        assert enrolment.is_holdout and enrolment.window_opens_at == T0 + 3 * DAY + HOUR
+        assert enrolment.is_holdout
+        assert enrolment.window_opens_at == T0 + 3 * DAY + HOUR
 
     def test_capped_steps_wait(self):
         care_on(frequency_cap_hours="72")
