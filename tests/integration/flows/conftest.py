@@ -2,20 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
+from tests.integration.carts.conftest import shop
 
-from tests.integration.carts.cart_shop import CARTS, SETTINGS, configure
-
-
-@pytest.fixture(autouse=True)
-def shop(settings):
-    settings.RETENTION_CHANNEL_SETTINGS_LOADER = (
-        "tests.integration.carts.cart_shop.load_channel_settings"
-    )
-    settings.RETENTION_COUPON_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
-    CARTS.clear()
-    SETTINGS.clear()
-    configure()
-    yield
-    CARTS.clear()
-    SETTINGS.clear()
+__all__ = ["shop"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from saleor_retention_plugin.models import CustomerTier, FlowMessage
 from saleor_retention_plugin.services import ledger, tiers
 from saleor_retention_plugin.services.order_intake import apply_order
 from tests.integration.carts.cart_shop import CHANNEL, configure, shop_settings
+from tests.integration.membership_factories import make_order
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -37,21 +39,18 @@ def order(
     now: datetime | None = None,
 ) -> OrderSnapshot:
     """Apply an order as Saleor would send it (the real intake: points, history, flows)."""
-    email = email or f"c{customer_id}@example.com"
-    snapshot = OrderSnapshot(
-        order_id=order_id or str(uuid.uuid4()),
-        number=str(abs(hash(order_id or email)) % 10_000),
-        channel_slug=CHANNEL,
-        channel_currency="CNY",
-        currency="CNY",
-        customer_id=customer_id,
-        email=email,
-        status=status,
-        is_fully_paid=paid,
-        points_base_amount=Decimal(total),
-        total_amount=Decimal(total),
-        refunded_amount=Decimal(refunded),
-        created_at=at,
+    snapshot = replace(
+        make_order(
+            customer_id=customer_id,
+            email=email or f"c{customer_id}@example.com",
+            amount=total,
+            paid=paid,
+            status=status,
+            refunded=refunded,
+            created_at=at,
+            order_id=order_id or str(uuid.uuid4()),
+            channel_slug=CHANNEL,
+        ),
         language_code=language,
         lines=tuple(line(product, total) for product in products),
     )
@@ -75,8 +74,6 @@ def line(product_id: str, total: str) -> OrderLineSnapshot:
 
 def refulfil(snapshot: OrderSnapshot, at: datetime, **changes: Any) -> OrderSnapshot:
     """The same order as Saleor sends it again later (fulfilled, cancelled, refunded)."""
-    from dataclasses import replace
-
     changed = replace(snapshot, **{"status": "fulfilled", **changes})
     apply_order(changed, shop_settings(), now=at)
     return changed
