@@ -313,7 +313,9 @@ def test_every_process_knows_the_flows_as_soon_as_django_is_ready():
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['cart', 'points_expiring', 'tier_upgrade', 'welcome']"
+    assert done.stdout.strip() == (
+        "['birthday', 'care', 'cart', 'member_day', 'points_expiring', 'tier_upgrade', 'welcome']"
+    )
 
 
 def test_a_project_adds_its_own_flows_with_a_setting(settings):
