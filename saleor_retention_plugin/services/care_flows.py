@@ -107,7 +107,7 @@ class CareFlow(EnrolmentFlow):
             )
         else:
             return
-        if anchor is None:
+        if anchor is None or placed_too_long_ago(str(order_id), anchor, care.steps):
             return
         yield EnrolmentRequest(
             subject=Subject.order(str(order_id)),
@@ -188,6 +188,20 @@ class CareFlow(EnrolmentFlow):
             context.update(coupon_context(incentive, currency, now, zone))
             return Ready(context=context, zone=zone, incentive=incentive, currency=currency)
         return Ready(context=context, zone=zone)
+
+
+def placed_too_long_ago(order_id: str, anchor: datetime, steps: tuple[CareStep, ...]) -> bool:
+    """An old order the intake sees again (an update long after, care switched on since).
+
+    Its "fulfilment" is only when the intake looked: care would start months late. An
+    order placed more than the series' length (its last step's day) before the anchor
+    gets no care.
+    """
+    placed_at = (
+        PurchasedOrder.objects.filter(order_id=order_id).values_list("placed_at", flat=True).first()
+    )
+    span = timedelta(days=steps[-1].day if steps else 0)
+    return placed_at is not None and anchor - placed_at > span
 
 
 def related_products(

@@ -142,6 +142,14 @@ class TestWhenNot:
         order(at=T0)
         assert not FlowEnrolment.objects.filter(flow="care").exists()
 
+    def test_an_old_order_seen_again_after_care_was_switched_on(self):
+        placed = fulfilled(at=T0 - 40 * DAY)  # care off then
+        care_on()
+        refulfil(placed, T0)  # a later update: the intake sees it fulfilled again
+        assert not FlowEnrolment.objects.filter(flow="care").exists()
+        fulfilled(8, at=T0 + 29 * DAY, order_id="o-slow")  # placed 1 day before: cared for
+        assert FlowEnrolment.objects.filter(flow="care").count() == 1
+
     def test_off_in_the_channel(self):
         fulfilled()  # care_enabled defaults to false
         assert not FlowEnrolment.objects.exists()
