@@ -58,6 +58,7 @@ class CareSettings:
     review_points: int = 0
     birthday_greetings_enabled: bool = False
     birthday_greeting_hour: int = DEFAULT_GREETING_HOUR
+    member_day_announcements_enabled: bool = False
 
     @property
     def steps(self) -> tuple[CareStep, ...]:
@@ -165,5 +166,14 @@ CARE_FIELDS: tuple[SettingField, ...] = (
         "the birthday greeting goes out.",
         default=str(DEFAULT_GREETING_HOUR),
         parse=lambda raw: parse_non_negative_int(raw, maximum=23),
+    ),
+    SettingField(
+        name="member_day_announcements_enabled",
+        label="Member day announcements",
+        help_text="Tell members about an upcoming member day before their access starts "
+        "(higher tiers first, each member's announce_hours ahead).",
+        default="false",
+        parse=parse_bool,
+        type=FieldType.BOOLEAN,
     ),
 )

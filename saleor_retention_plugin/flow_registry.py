@@ -21,6 +21,9 @@ BUILTIN_FLOWS = (
     "saleor_retention_plugin.services.campaign_flow.CampaignFlow",
     "saleor_retention_plugin.services.repurchase_flows.ReplenishmentFlow",
     "saleor_retention_plugin.services.repurchase_flows.WinbackFlow",
+    "saleor_retention_plugin.services.care_flows.CareFlow",
+    "saleor_retention_plugin.services.care_flows.BirthdayFlow",
+    "saleor_retention_plugin.services.care_flows.MemberDayFlow",
 )
 
 

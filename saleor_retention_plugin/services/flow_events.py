@@ -109,12 +109,18 @@ def publish_order_events(
             "total": str(order.total_amount),
             "currency": order.currency,
             "is_first_order": not earlier.exists(),
+            "order_number": order.number,
+            # When the intake first saw the order paid (care counted from payment).
+            "paid_seen_at": now.isoformat() if order.is_fully_paid else None,
         }
         event = FlowEvent(ORDER_PLACED, occurred_at=order.created_at, data=data, **base)
         enrolled += publish(event, settings=settings, now=now)
     if order.status == FULFILLED_STATUS and enrolment_flows(ORDER_FULFILLED):
         event = FlowEvent(
-            ORDER_FULFILLED, occurred_at=now, data={"order_id": order.order_id}, **base
+            ORDER_FULFILLED,
+            occurred_at=now,
+            data={"order_id": order.order_id, "order_number": order.number},
+            **base,
         )
         enrolled += publish(event, settings=settings, now=now)
     return enrolled

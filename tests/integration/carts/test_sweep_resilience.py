@@ -314,8 +314,8 @@ def test_every_process_knows_the_flows_as_soon_as_django_is_ready():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
-        "['campaign', 'cart', 'points_expiring', 'replenishment', 'tier_upgrade', 'welcome', "
-        "'winback']"
+        "['birthday', 'campaign', 'care', 'cart', 'member_day', 'points_expiring', "
+        "'replenishment', 'tier_upgrade', 'welcome', 'winback']"
     )
 
 
