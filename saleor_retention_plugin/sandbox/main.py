@@ -143,9 +143,14 @@ def run(args: argparse.Namespace, start: datetime) -> int:
                     file=sys.stderr,
                 )
                 return 1
-        call_command("migrate", verbosity=0)
-        if database_url and args.reset:
-            empty_plugin_tables()
+        # Ctrl-C while migrating (a few seconds) stops once the schema is in place: raised
+        # in the middle of migrate, it was sometimes lost and the run went on.
+        with stopping_between_events() as stop_requested:
+            call_command("migrate", verbosity=0)
+            if database_url and args.reset:
+                empty_plugin_tables()
+        if stop_requested():
+            raise KeyboardInterrupt
         if args.dataset == "cdnow":
             from .cdnow import run_cdnow
 

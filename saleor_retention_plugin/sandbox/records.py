@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ..domain.carts import CartLine
+    from .behaviour import Habits
     from .shop import SandboxChannel
 
 
@@ -25,6 +26,7 @@ class Customer:
     email: str
     channel: SandboxChannel
     customer_id: int | None  # None while shopping as a guest
+    habits: Habits
     registers_on_day: int | None = None
 
 

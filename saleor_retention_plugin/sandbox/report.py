@@ -20,7 +20,9 @@ from ..selectors.carts import cart_recovery_summary
 from ..services import mall
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
-from .store import BEHAVIOUR, CHANNELS, SimulatedStore
+from .behaviour import BEHAVIOUR
+from .behaviour import describe as describe_customers
+from .store import CHANNELS, SimulatedStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -384,10 +386,11 @@ def _carts(data: dict[str, Any]) -> str:
         f"{story['carts_back_by_themselves']} came back by themselves, "
         f"{story['carts_back_after_reminder']} after a reminder "
         f"({story['reminders_read']} reminders read, {story['emails']} emails sent).",
-        "Its assumptions (sandbox/store.py, not measurements): a left cart comes back by itself "
+        "Its assumptions (sandbox/behaviour.py, not measurements): a left cart comes back "
+        "by itself "
         f"{_percent(behaviour['natural_return'])}, each reminder read brings it back "
         + ", ".join(f"{_percent(p)} (step {s})" for s, p in sorted(steps.items()))
-        + f"; a customer orders {_percent(behaviour['order_daily'])} of days.",
+        + f"; {describe_customers()}.",
         "What the plugin measured: carts reminded (or held out at the moment they would have "
         "been), then orders within the attribution window from there: the cart completed, or "
         "another order of the same customer.",

@@ -52,28 +52,14 @@ from ..tasks import (
     sweep_flows_task,
     sync_order_points_task,
 )
+from .behaviour import NATURAL_RETURN, REGULARS_PER_CHANNEL, RETURN_AFTER_REMINDER, draw_habits
 from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
 from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["BEHAVIOUR", "CHANNELS", "SimulatedStore", "load_channel_settings"]
-
-# Simulated behaviour (assumptions of the simulation, not measurements): each day a
-# customer orders with ORDER_DAILY and fills a cart and leaves it with ABANDON_DAILY; a cart
-# left behind comes back by itself with NATURAL_RETURN (whether or not it is reminded), and
-# each reminder read adds the chance of its step.
-ORDER_DAILY = 0.12
-ABANDON_DAILY = 0.05
-NATURAL_RETURN = 0.08
-RETURN_AFTER_REMINDER = {1: 0.18, 2: 0.12, 3: 0.06}
-BEHAVIOUR = {
-    "order_daily": ORDER_DAILY,
-    "abandon_daily": ABANDON_DAILY,
-    "natural_return": NATURAL_RETURN,
-    "return_after_reminder": RETURN_AFTER_REMINDER,
-}
+__all__ = ["CHANNELS", "SimulatedStore", "load_channel_settings"]
 
 FIRST_NAMES = ("Ann", "Bo", "Chen", "Dara", "Eli", "Fang", "Gus", "Hui", "Ida", "Jun", "Kai", "Lin")
 # A cart the customer never comes back for is forgotten (by the simulation, not the plugin)
@@ -115,13 +101,16 @@ class SimulatedStore:
                 name = first if round_ == 0 else f"{first} {round_ + 1}"
                 mailbox = first.lower() if round_ == 0 else f"{first.lower()}{round_ + 1}"
                 guest = index % 4 == 3  # every fourth customer starts as a guest
+                registers_on_day = self.random.randint(10, 40) if guest else None
+                habits = draw_habits(self.random, regular=index < REGULARS_PER_CHANNEL)
                 customers.append(
                     Customer(
                         name=f"{name} ({channel.currency})",
                         email=f"{mailbox}.{channel.currency.lower()}@Example.com",
                         channel=channel,
                         customer_id=None if guest else 1 + len(customers),
-                        registers_on_day=self.random.randint(10, 40) if guest else None,
+                        habits=habits,
+                        registers_on_day=registers_on_day,
                     )
                 )
         return customers
@@ -145,21 +134,24 @@ class SimulatedStore:
         # Celery beat's daily task.
         self._at(midnight + timedelta(minutes=40), "tier re-evaluation", self._reevaluate)
         for customer in self.customers:
-            if day % 7 == 6 and self.random.random() < 0.4:
-                self._at(
-                    midnight + timedelta(hours=20),
-                    f"{customer.name} visits the points mall",
-                    functools.partial(self._redeem, customer),
-                )
+            habits = customer.habits
             if customer.registers_on_day == day:
                 self._at(
                     midnight + timedelta(hours=9),
                     f"{customer.name} registers",
                     functools.partial(self._register, customer),
                 )
-            if self.random.random() < ABANDON_DAILY:
+            if not habits.active:
+                continue  # dropped out for good (BG/NBD)
+            if day % 7 == 6 and self.random.random() < habits.visit_weekly:
+                self._at(
+                    midnight + timedelta(hours=20),
+                    f"{customer.name} visits the points mall",
+                    functools.partial(self._redeem, customer),
+                )
+            if self.random.random() < habits.abandon_daily:
                 self._plan_abandoned_cart(customer, self._daytime(midnight))
-            if self.random.random() < ORDER_DAILY:
+            if self.random.random() < habits.order_daily:
                 cart, moment = self._new_cart(customer), self._daytime(midnight)
                 self._at(
                     moment - timedelta(minutes=20),
@@ -167,6 +159,8 @@ class SimulatedStore:
                     functools.partial(self._touch_cart, cart),
                 )
                 self._plan_order(cart, moment)
+                if habits.dropout_after_order and self.random.random() < habits.dropout_after_order:
+                    habits.active = False
 
     def _daytime(self, midnight: datetime) -> datetime:
         return midnight + timedelta(
