@@ -8,6 +8,7 @@ and the tier change of one order mirror the account once, not twice.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,9 @@ logger = logging.getLogger(__name__)
 
 # (task name, arguments) -> (task, arguments), in the order first asked for; None outside
 # a ``coalesced_enqueues`` block.
-_Pending = dict[tuple[str, tuple[Any, ...]], tuple["Task", tuple[Any, ...]]]
+# Keyed by the task's name and its arguments as JSON (what the broker is sent): a flow
+# event's arguments are a dict, which a tuple key cannot hold.
+_Pending = dict[tuple[str, str], tuple["Task", tuple[Any, ...]]]
 _pending: ContextVar[_Pending | None] = ContextVar("retention_pending_enqueues", default=None)
 
 
@@ -74,7 +77,8 @@ def _send_or_hold(task: Task, args: tuple[Any, ...]) -> None:
     if pending is None:
         _send(task, args)
     else:
-        pending.setdefault((task.name, args), (task, args))
+        key = json.dumps(args, sort_keys=True, default=str)
+        pending.setdefault((task.name, key), (task, args))
 
 
 def _send(task: Task, args: tuple[Any, ...]) -> None:

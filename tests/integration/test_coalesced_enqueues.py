@@ -54,6 +54,20 @@ def test_two_tasks_with_the_same_arguments_are_both_sent():
     assert (first.sent, second.sent) == ([(7,)], [(7,)])
 
 
+def test_a_task_whose_argument_is_a_dict_is_held_and_coalesced_too():
+    """A flow event is sent as a dict (a tier change inside an order intake's block)."""
+    task = RecordingTask()
+    event = {"kind": "tier_changed", "account_id": 7, "details": {"to": "gold"}}
+
+    with coalesced_enqueues():
+        with transaction.atomic():
+            enqueue_after_commit(task, event)
+            enqueue_after_commit(task, dict(reversed(event.items())))
+        assert task.sent == []
+
+    assert task.sent == [(event,)]
+
+
 def failing_intake(task: RecordingTask, *args) -> None:
     with transaction.atomic():
         enqueue_after_commit(task, *args)
