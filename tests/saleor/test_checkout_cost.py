@@ -50,12 +50,6 @@ def bench(
     return bench
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Measured 16 extra queries (198 -> 214) on 3.20.119: one over the goal. 15 was "
-    "reached by locking a registered customer's account before reading the order's entries, "
-    "reverted because the sandbox's SQLite and PostgreSQL stories then differed (issue 11).",
-)
 def test_with_tasks_inline_a_completion_costs_at_most_15_extra_queries(bench, customer_user):
     summary = summarise("inline", bench.run(PAIRS, mode="inline"))
 

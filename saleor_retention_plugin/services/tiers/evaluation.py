@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
@@ -31,7 +31,13 @@ from ...models import (
     TierChange,
 )
 from .catalogue import _rule, seed_default_tiers, tiers_of_channel
-from .progress import _activity, _record_change, _totals
+from .progress import (
+    Activity,
+    _activity,
+    _record_change,
+    _totals,
+    insert_order_reading_activity,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -247,10 +253,23 @@ def apply_order_to_tiers(
         net_points, earning_account = _order_points(order.order_id)
     qualifies = order_earns_points(order, settings.ledger.credit_trigger)
     holder: int | None = None
+    activity: Activity | None = None
     if points is not None and points.earned and not points.earned_before and qualifies:
         # The order's first booking (the ledger earned on it just now): its record almost
         # never exists yet, so it is inserted at once, and read only if one did exist.
-        holder = _insert_first_record(order, points.account_id, net_points, value, now)
+        # Under the ledger's lock of the holder, with the ladder read there, the insert
+        # also reads the totals the evaluation decides on (one statement).
+        locked = (
+            locked_account is not None
+            and locked_account.pk == points.account_id
+            and locked_account.merged_into_id is None
+            and standing is not None
+            and standing.account_id == points.account_id
+        )
+        ladder = [_rule(t) for t in standing.tiers] if locked and standing else None
+        holder, activity = _insert_first_record(
+            order, points.account_id, net_points, value, now, ladder
+        )
     if holder is None:
         holder = _record_order(order, value, net_points, earning_account, qualifies)
         if holder is None:
@@ -266,6 +285,7 @@ def apply_order_to_tiers(
             locked_account if locked_account is not None and locked_account.pk == holder else None
         ),
         standing=standing if standing is not None and standing.account_id == holder else None,
+        activity=activity,
     )
     return change
 
@@ -327,31 +347,48 @@ def _insert_first_record(
     net_points: int,
     value: OrderValue,
     now: datetime,
-) -> int | None:
+    ladder: list[rules.TierRule] | None = None,
+) -> tuple[int | None, Activity | None]:
     """Insert the order's record unless one exists (one statement); the holder's id when
-    it was inserted, None when a record already existed (or nobody holds the order)."""
+    it was inserted, None when a record already existed (or nobody holds the order).
+
+    With a ``ladder`` on PostgreSQL the same statement also reads the holder's
+    ``_activity`` for that ladder at ``now`` (returned second; None otherwise): call it
+    so only under the holder's lock, with the ladder the evaluation decides on."""
     if account_id is None:
-        return None
-    table = QualifyingOrder._meta.db_table
+        return None, None
+    record = QualifyingOrder(
+        account_id=account_id,
+        order_id=order.order_id,
+        points_earned=net_points,
+        # As the column stores it (two places): the same figure the totals then add.
+        amount_spent=value.net_goods_amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+        currency=order.currency,
+        placed_at=order.created_at,
+    )
     ops = connection.ops
+    insert: tuple[str, list[Any]] = (
+        f"""INSERT INTO {QualifyingOrder._meta.db_table} (account_id, order_id, points_earned,
+               amount_spent, currency, placed_at, updated_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (order_id) DO NOTHING RETURNING id""",
+        [
+            account_id,
+            record.order_id,
+            record.points_earned,
+            ops.adapt_decimalfield_value(record.amount_spent, 14, 2),
+            record.currency,
+            ops.adapt_datetimefield_value(record.placed_at),
+            ops.adapt_datetimefield_value(now),
+        ],
+    )
+    if ladder and connection.vendor == "postgresql":
+        activity = insert_order_reading_activity(insert, record, ladder, now)
+        return (account_id, activity) if activity is not None else (None, None)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} (account_id, order_id, points_earned, amount_spent,
-                   currency, placed_at, updated_at)
-                VALUES (%s, %s, %s, %s, %s, %s, %s)
-                ON CONFLICT (order_id) DO NOTHING RETURNING id""",
-            [
-                account_id,
-                order.order_id,
-                net_points,
-                ops.adapt_decimalfield_value(value.net_goods_amount, 14, 2),
-                order.currency,
-                ops.adapt_datetimefield_value(order.created_at),
-                ops.adapt_datetimefield_value(now),
-            ],
-        )
+        cursor.execute(*insert)
         inserted = cursor.fetchone()
-    return account_id if inserted else None
+    return (account_id if inserted else None), None
 
 
 def _order_points(order_id: str) -> tuple[int, int | None]:
@@ -392,6 +429,7 @@ def _evaluate(
     channel_tiers: list[MembershipTier] | None = None,
     locked_account: LoyaltyAccount | None = None,
     standing: TierStanding | None = None,
+    activity: Activity | None = None,
 ) -> tuple[rules.Move, TierChange | None]:
     with transaction.atomic(savepoint=False):
         # Lock first and read what the lock protects: a guest merged into another account
@@ -418,7 +456,9 @@ def _evaluate(
         )
         current = by_id.get(membership.tier_id) if membership else None
         stored = _decided(membership) if membership else None
-        totals, earliest_counted = _activity(account_id, ladder, now)
+        # ``activity``: read for this ladder under this lock by the caller (an order's
+        # first booking reads it with the insert of its qualifying order).
+        totals, earliest_counted = activity or _activity(account_id, ladder, now)
         qualified = rules.qualifying_tier(ladder, totals)
         decision = rules.decide(
             current=_rule(current) if current else None,

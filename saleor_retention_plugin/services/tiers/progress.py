@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Per window the ladder uses (months, 0 lifetime): the totals, and the oldest order counted.
+Activity = tuple[dict[int, rules.Totals], dict[int, datetime | None]]
+
 
 def _totals(
     account_id: int, ladder: list[rules.TierRule], now: datetime
@@ -62,9 +65,20 @@ def _kept_activity(
     (normally none; read by the same index). A lifetime window is every kept month less
     the orders after ``now``.
     """
-    windows = sorted({rule.window_months for rule in ladder})
+    windows, select, params = _kept_activity_query(account_id, ladder, now, earliest=earliest)
     if not windows:
         return {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {select}", params)
+        row = cursor.fetchone()
+    return _kept_activity_row(windows, row, earliest=earliest)
+
+
+def _kept_activity_query(
+    account_id: int, ladder: list[rules.TierRule], now: datetime, *, earliest: bool
+) -> tuple[list[int], str, list[Any]]:
+    """``_kept_activity``'s windows (months, ascending), select list and parameters."""
+    windows = sorted({rule.window_months for rule in ladder})
     columns: list[str] = []
     params: list[Any] = []
     owned = f"account_id IN ({_OWNED})"
@@ -107,15 +121,60 @@ def _kept_activity(
             params += [account_id, account_id, ops.adapt_datetimefield_value(now)]
             if start is not None:
                 params.append(ops.adapt_datetimefield_value(start))
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(columns)}", params)
-        row = cursor.fetchone()
+    return windows, ", ".join(columns), params
+
+
+def _kept_activity_row(
+    windows: list[int], row: Any, *, earliest: bool
+) -> tuple[dict[int, rules.Totals], dict[int, datetime | None]]:
     totals = {
         months: rules.Totals(int(row[2 * index]), Decimal(row[2 * index + 1]))
         for index, months in enumerate(windows)
     }
     first = row[2 * len(windows) :]
     return totals, (dict(zip(windows, first, strict=True)) if earliest else {})
+
+
+def insert_order_reading_activity(
+    insert: tuple[str, list[Any]],
+    order: QualifyingOrder,
+    ladder: list[rules.TierRule],
+    now: datetime,
+) -> Activity | None:
+    """Run ``insert`` (an ``INSERT ... RETURNING id`` of ``order``, unsaved, into its
+    account's qualifying orders) and read that account's ``_activity`` in the same
+    statement (PostgreSQL only, a non-empty ``ladder``). None when nothing was inserted.
+
+    The statement's read sees the tables as they were before it (the inserted row, and
+    the month total its trigger keeps after the statement, are not visible to it): the
+    new order's points and amount, and its date for the oldest counted order, are added
+    to each window it falls in here, the same rule the queries apply.
+    """
+    windows, select, params = _kept_activity_query(order.account_id, ladder, now, earliest=True)
+    sql, insert_params = insert
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH inserted AS ({sql}) SELECT (SELECT id FROM inserted), {select}",
+            insert_params + params,
+        )
+        row = cursor.fetchone()
+    if row[0] is None:
+        return None
+    totals, earliest = _kept_activity_row(windows, row[1:], earliest=True)
+    placed = order.placed_at
+    counts = order.points_earned > 0 or order.amount_spent > 0
+    for months in windows:
+        start = rules.window_start(now, months)
+        if placed > now or (start is not None and placed < start):
+            continue
+        before = totals[months]
+        totals[months] = rules.Totals(
+            before.points_earned + order.points_earned, before.amount_spent + order.amount_spent
+        )
+        oldest = earliest[months]
+        if counts and (oldest is None or placed < oldest):
+            earliest[months] = placed
+    return totals, earliest
 
 
 def _next_month_utc(moment: datetime) -> datetime:
