@@ -20,12 +20,14 @@ from .config_values import (
     parse_bool,
     parse_choice,
     parse_non_negative_int,
+    parse_optional_discount,
     parse_text,
 )
 from .domain.replenishment import (
     PRESETS,
     CycleTable,
 )
+from .domain.schedules import DiscountKind, Incentive
 from .domain.winback import (
     MAX_STEPS,
     IncentiveKind,
@@ -87,6 +89,19 @@ class ReplenishmentSettings:
     replenishment_lead_days: int = 3
     replenishment_cycles: CycleTable = CycleTable()  # noqa: RUF009 (immutable)
     product_url_template: str = ""
+    replenishment_coupon_discount: str = ""
+    replenishment_coupon_valid_days: int = 14
+
+    @property
+    def incentive(self) -> Incentive | None:
+        """The reminder's single-use coupon (``replenishment_coupon_*``), None when off."""
+        if not self.replenishment_coupon_discount:
+            return None
+        text = self.replenishment_coupon_discount
+        kind = DiscountKind.PERCENTAGE if text.endswith("%") else DiscountKind.FIXED
+        return Incentive(
+            kind, Decimal(text.rstrip("%")), valid_days=self.replenishment_coupon_valid_days
+        )
 
     def problems(self) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -193,6 +208,23 @@ REORDER_FIELDS: tuple[SettingField, ...] = (
         ),
         default="",
         parse=parse_product_url_template,
+    ),
+    SettingField(
+        name="replenishment_coupon_discount",
+        label="Replenishment coupon",
+        help_text=(
+            "Empty for none; 10% for a percentage off the reorder, or 5 for a fixed amount "
+            "in the channel's currency. A single-use Saleor voucher code in each reminder."
+        ),
+        default="",
+        parse=parse_optional_discount,
+    ),
+    SettingField(
+        name="replenishment_coupon_valid_days",
+        label="Replenishment coupon valid for (days)",
+        help_text="Days the replenishment coupon can be used after the reminder is sent, 1 to 365.",
+        default="14",
+        parse=lambda raw: _at_least_one(parse_non_negative_int(raw, maximum=365)),
     ),
     SettingField(
         name="winback_enabled",

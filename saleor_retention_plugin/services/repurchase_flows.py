@@ -242,7 +242,26 @@ class ReplenishmentFlow(EnrolmentFlow):
             product_catalogue(),
             now,
         )
-        return Ready(context=context, zone=self.zone(enrolment, settings))
+        incentive = settings.replenishment.incentive
+        currency = ""
+        if incentive is not None:
+            currency = purchase_currency(enrolment.channel_slug, history_key(enrolment))
+        return Ready(
+            context=context,
+            zone=self.zone(enrolment, settings),
+            incentive=incentive,
+            currency=currency,
+        )
+
+
+def purchase_currency(channel: str, customer_key: str) -> str:
+    """The currency of the customer's latest order in the channel ("" when none)."""
+    return (
+        PurchasedOrder.objects.filter(channel_slug=channel, customer_key=customer_key)
+        .order_by("-placed_at")
+        .values_list("currency", flat=True)
+        .first()
+    ) or ""
 
 
 # --- win-back --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pytest
 
 from saleor_retention_plugin.conf import ChannelSettings, InvalidConfiguration
 from saleor_retention_plugin.domain.replenishment import CycleRange
+from saleor_retention_plugin.domain.schedules import DiscountKind
 from saleor_retention_plugin.domain.winback import IncentiveKind, WinbackStep
 
 URL = "https://tea.example/products/{product_id}"
@@ -24,6 +25,8 @@ def test_defaults_are_off_with_the_seeds_timings():
     assert policy.steps == (WinbackStep(0, "10%"), WinbackStep(14, "15%"), WinbackStep(30, "20%"))
     assert policy.others is IncentiveKind.DISCOUNT
     assert settings.recommendations.recommendations_min_support == 3
+    assert settings.replenishment.replenishment_coupon_discount == ""
+    assert settings.replenishment.incentive is None  # no coupon unless the merchant sets one
 
 
 def test_settings_round_trip_through_the_dashboard_format():
@@ -35,6 +38,8 @@ def test_settings_round_trip_through_the_dashboard_format():
             "winback_step_days": "7, 21",
             "winback_step_discounts": "5, 10%",
             "winback_others_get": "perk",
+            "replenishment_coupon_discount": "15%",
+            "replenishment_coupon_valid_days": "10",
         }
     )
 
@@ -43,6 +48,12 @@ def test_settings_round_trip_through_the_dashboard_format():
         20, 40
     )
     assert settings.winback.policy.steps == (WinbackStep(7, "5"), WinbackStep(21, "10%"))
+    coupon = settings.replenishment.incentive
+    assert (coupon.kind, coupon.value, coupon.valid_days) == (
+        DiscountKind.PERCENTAGE,
+        Decimal(15),
+        10,
+    )
 
 
 @pytest.mark.parametrize(
@@ -63,6 +74,10 @@ def test_settings_round_trip_through_the_dashboard_format():
         ({"winback_perk": ""}, "winback_perk"),
         ({"winback_others_get": "cash"}, "winback_others_get"),
         ({"recommendations_min_support": "0"}, "recommendations_min_support"),
+        ({"replenishment_coupon_discount": "ten"}, "replenishment_coupon_discount"),
+        ({"replenishment_coupon_discount": "150%"}, "replenishment_coupon_discount"),
+        ({"replenishment_coupon_valid_days": "0"}, "replenishment_coupon_valid_days"),
+        ({"replenishment_coupon_valid_days": "400"}, "replenishment_coupon_valid_days"),
     ],
 )
 def test_bad_values_are_refused_with_a_field_error(values, field):

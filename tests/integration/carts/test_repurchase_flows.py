@@ -114,6 +114,37 @@ class TestReplenishment:
         assert enrolment.subject_key == "customer:1:product:101"
         assert enrolment.cycle == 20260131  # the anchor: the day-30 purchase
 
+    def test_no_coupon_unless_the_merchant_sets_one(self, tea_buyer):
+        refresh(day(31), winback_enabled="false")
+        assert sweep(day(57) + HOUR) == ["sent"]
+        assert FlowMessage.objects.get(flow="replenishment").coupon_code is None
+        assert "code" not in mail.outbox[0].body
+
+    @pytest.mark.parametrize(
+        ("language", "says"),
+        [("en", "(15% off, valid 10 days)"), ("zh-Hans", "(优惠 15%,10 天内有效)")],
+    )
+    def test_an_optional_single_use_coupon_in_the_reminder(
+        self, tea_buyer, track, language, says
+    ):
+        track(customer_id=1, email="c1@example.com", language=language, at=day(31))
+        refresh(
+            day(31),
+            winback_enabled="false",
+            cart_reminders_enabled="false",
+            replenishment_coupon_discount="15%",
+            replenishment_coupon_valid_days="10",
+        )
+        assert sweep(day(57) + HOUR) == ["sent"]
+        message = FlowMessage.objects.get(flow="replenishment")
+        assert message.coupon_code
+        assert message.context["coupon_valid_days"] == 10
+        [email] = mail.outbox
+        assert message.coupon_code in email.body
+        assert says in email.body
+        assert sweep(day(58)) == []  # one message, one code
+        assert FlowMessage.objects.filter(flow="replenishment").count() == 1
+
     def test_nothing_when_they_reordered_first(self, tea_buyer):
         refresh(day(31), winback_enabled="false")
         buy(1, 50, "101")  # after the refresh: the re-check sees it
