@@ -282,7 +282,70 @@ def _flows_table(flows: list[dict[str, Any]]) -> str:
         rows,
     )
     verdicts = "".join(f"{entry['flow']}: {entry['uplift']['verdict']}\n" for entry in flows)
-    return table + verdicts
+    parts = [table + verdicts]
+    split = _variant_rows(flows)
+    if split:
+        parts.append(
+            _table(
+                "Campaigns and variants against the holdout (sent: enrolments messaged)",
+                [
+                    "flow / campaign / variant",
+                    "sent",
+                    "msgs",
+                    "conv",
+                    "rate",
+                    "holdout",
+                    "uplift (95 % interval)",
+                ],
+                [row for row, _ in split],
+            )
+            + "".join(f"{note}\n" for _, note in split)
+        )
+    return "\n".join(parts)
+
+
+def _variant_parts(flows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Each campaign and each variant (of a flow or a campaign) in report order.
+
+    ``(label, long label, figures)``: the label fits the table, the long one names the
+    campaign.
+    """
+    parts = []
+    for entry in flows:
+        for variant in entry.get("variants", []):
+            label = f"{entry['flow']} variant {variant['variant'] or '-'}"
+            parts.append((label, label, variant))
+        for campaign in entry.get("campaigns", []):
+            label = f"campaign {campaign['campaign_id']}"
+            named = f"{label} ({campaign['name']})" if campaign["name"] else label
+            parts.append((label, named, campaign))
+            for variant in campaign["variants"]:
+                short = f"{label} variant {variant['variant'] or '-'}"
+                parts.append((short, f"{named} variant {variant['variant'] or '-'}", variant))
+    return parts
+
+
+def _variant_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:
+    """A table row per ``_variant_parts`` entry, and its relative uplift and verdict."""
+    rows = []
+    for label, named, part in _variant_parts(flows):
+        u = part["uplift"]
+        relative = _interval(u["relative"], u["relative_low"], u["relative_high"])
+        rows.append(
+            (
+                [
+                    label,
+                    u["treated"],
+                    part.get("messages_sent", ""),
+                    u["treated_converted"],
+                    _pct(u["treated_rate"]),
+                    _pct(u["control_rate"]),
+                    _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
+                ],
+                f"{named}: relative {relative}. {u['verdict']}",
+            )
+        )
+    return rows
 
 
 def _fit(text: str, width: int = 100) -> str:
@@ -392,17 +455,21 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
     figures.append(
         ("cart-uplift", "Cart reminders: recovery uplift over the holdout", uplift_figure)
     )
-    measured = [e for e in report.get("flows", []) if e["uplift"]["absolute"] is not None]
+    flows = report.get("flows", [])
+    points = [(e["flow"], e) for e in flows] + [
+        (label, part) for label, _, part in _variant_parts(flows)
+    ]
+    measured = [(label, e) for label, e in points if e["uplift"]["absolute"] is not None]
     if measured:
-        values = [e["uplift"]["absolute"] * 100 for e in measured]
+        values = [e["uplift"]["absolute"] * 100 for _, e in measured]
         flows_figure = go.Figure(
             go.Scatter(
-                x=values, y=[e["flow"] for e in measured], mode="markers",
+                x=values, y=[label for label, _ in measured], mode="markers",
                 error_x={"type": "data", "symmetric": False,
                          "array": [e["uplift"]["absolute_high"] * 100 - v
-                                   for e, v in zip(measured, values, strict=True)],
+                                   for (_, e), v in zip(measured, values, strict=True)],
                          "arrayminus": [v - e["uplift"]["absolute_low"] * 100
-                                        for e, v in zip(measured, values, strict=True)]},
+                                        for (_, e), v in zip(measured, values, strict=True)]},
             )
         )  # fmt: skip
         flows_figure.update_layout(xaxis_title="percentage points (95 % interval)")

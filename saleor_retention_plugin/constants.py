@@ -7,3 +7,7 @@ PLUGIN_ID = "saleor.retention"
 
 # The cart-reminder flow's name in ``FlowMessage.flow`` and in message template paths.
 CART_FLOW = "cart"
+
+# The staff campaigns' flow name (``services.campaign_flow``); an enrolment's cycle is the
+# campaign's id.
+CAMPAIGN_FLOW = "campaign"

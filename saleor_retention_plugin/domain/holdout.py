@@ -25,3 +25,13 @@ def is_in_holdout(subject: str, *, salt: str, percent: Decimal | int | float) ->
     if not Decimal(0) <= share <= Decimal(100):
         raise ValueError("The holdout is a percentage between 0 and 100.")
     return holdout_bucket(subject, salt=salt) < int(share * BUCKETS / 100)
+
+
+VARIANTS = ("a", "b")
+
+
+def variant_of(subject: str, *, salt: str, variants: int) -> str:
+    """``"a"`` or ``"b"`` (halves, fixed per subject and salt); ``""`` for one variant."""
+    if variants < 2:
+        return ""
+    return VARIANTS[holdout_bucket(subject, salt=salt) % len(VARIANTS)]

@@ -12,14 +12,26 @@ moves onto enrolments.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
-from ..constants import CART_FLOW
+from ..constants import CAMPAIGN_FLOW, CART_FLOW
 from ..domain import experiments
-from ..models import FlowConversion, FlowEnrolment, FlowMessage
+from ..models import Campaign, FlowConversion, FlowEnrolment, FlowMessage
 from .carts import cart_recovery_summary
 
 if TYPE_CHECKING:
@@ -30,60 +42,142 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
     """One entry per flow with enrolments (or abandoned carts) in the channel, by name.
 
     Each: ``{"flow", "uplift": experiments.Uplift, "revenue": {"messaged"|"holdout":
-    {currency: decimal text}}}``; ``uplift.treated`` / ``control`` count the messaged and
-    held-out enrolments, ``*_converted`` those that converted. Two grouped queries,
-    whatever the number of flows, plus the cart summary's.
+    {currency: decimal text}}, "messages_sent": int, "variants": [...]}``;
+    ``uplift.treated`` / ``control`` count the messaged and held-out enrolments,
+    ``*_converted`` those that converted; ``messages_sent`` counts sent messages (a
+    series sends several per enrolment). ``variants`` is empty unless the messaged
+    enrolments carry variants (subject or incentive size, drawn at enrolment and copied
+    onto each ``FlowConversion``): then one ``{"variant", "uplift", "revenue",
+    "messages_sent"}`` per variant, each variant's messaged enrolments against the whole
+    holdout, adding up to the flow's figures. The ``campaign`` flow lists ``campaigns``
+    instead: one entry per campaign (``campaign_id``, ``name``, and the same figures
+    against that campaign's own holdout, with its variants), adding up to the flow's.
+    Four grouped queries, whatever the number of flows, plus the cart summary's.
     """
     now = now or timezone.now()
-    rows = (
-        FlowEnrolment.objects.filter(pk__in=_ids(channel_slug, now))
-        .values("flow", "is_holdout")
+    counted = _ids(channel_slug, now)
+    cells: dict[tuple[str, int | None, bool, str], list[int]] = {}
+    for row in (
+        FlowEnrolment.objects.filter(pk__in=counted)
+        .annotate(campaign=_campaign_of(""))
+        .values("flow", "campaign", "is_holdout", "variant")
         .annotate(
             subjects=Count("id"),
             converted=Count("id", filter=Q(conversion__converted_at__lte=now)),
         )
         .order_by()
-    )
-    tallies: dict[str, dict[bool, tuple[int, int]]] = {}
-    for row in rows:
-        tallies.setdefault(row["flow"], {})[row["is_holdout"]] = (
-            row["subjects"],
-            row["converted"],
-        )
-    revenue: dict[str, dict[str, dict[str, str]]] = {}
-    for sums in (
-        FlowConversion.objects.filter(enrolment__in=_ids(channel_slug, now), converted_at__lte=now)
-        .values("flow", "is_holdout", "currency")
-        .annotate(total=Sum("revenue"))
-        .order_by("flow", "currency")
     ):
-        group = "holdout" if sums["is_holdout"] else "messaged"
-        by_currency = revenue.setdefault(sums["flow"], {}).setdefault(group, {})
-        by_currency[sums["currency"]] = str(sums["total"])
-    entries = []
-    for flow in sorted(tallies):
-        (messaged, messaged_converted) = tallies[flow].get(False, (0, 0))
-        (held, held_converted) = tallies[flow].get(True, (0, 0))
-        entries.append(
-            {
-                "flow": flow,
-                "uplift": experiments.uplift(
-                    messaged,
-                    messaged_converted,
-                    held,
-                    held_converted,
-                    wording=experiments.ENROLMENTS,
-                ),
-                "revenue": {
-                    "messaged": revenue.get(flow, {}).get("messaged", {}),
-                    "holdout": revenue.get(flow, {}).get("holdout", {}),
-                },
-            }
+        cell = (row["flow"], row["campaign"], row["is_holdout"], row["variant"])
+        cells[cell] = [row["subjects"], row["converted"], 0]
+    for row in (
+        FlowMessage.objects.sent()
+        .filter(enrolment__in=counted, sent_at__lte=now)
+        .annotate(campaign=_campaign_of("enrolment__"))
+        .values("enrolment__flow", "campaign", "enrolment__is_holdout", "enrolment__variant")
+        .annotate(sent=Count("id"))
+        .order_by()
+    ):
+        cell = (
+            row["enrolment__flow"],
+            row["campaign"],
+            row["enrolment__is_holdout"],
+            row["enrolment__variant"],
         )
+        cells.setdefault(cell, [0, 0, 0])[2] += row["sent"]
+    revenue: dict[tuple[str, int | None, bool, str], dict[str, Decimal]] = {}
+    for sums in (
+        FlowConversion.objects.filter(enrolment__in=counted, converted_at__lte=now)
+        .annotate(campaign=_campaign_of("enrolment__"))
+        .values("flow", "campaign", "is_holdout", "variant", "currency")
+        .annotate(total=Sum("revenue"))
+        .order_by()
+    ):
+        cell = (sums["flow"], sums["campaign"], sums["is_holdout"], sums["variant"])
+        by_currency = revenue.setdefault(cell, {})
+        by_currency[sums["currency"]] = by_currency.get(sums["currency"], 0) + sums["total"]
+    names = dict(
+        Campaign.objects.filter(
+            pk__in={campaign for (_, campaign, _, _) in cells if campaign is not None}
+        ).values_list("pk", "name")
+    )
+    entries = []
+    for flow in sorted({flow for (flow, _, _, _) in cells}):
+        mine = {cell: figures for cell, figures in cells.items() if cell[0] == flow}
+        entry = {"flow": flow, **_experiment(mine, revenue)}
+        if flow == CAMPAIGN_FLOW:
+            # Campaigns' variants differ per campaign: split per campaign, not pooled.
+            entry["variants"] = []
+            entry["campaigns"] = [
+                {
+                    "campaign_id": campaign,
+                    "name": names.get(campaign, ""),
+                    **_experiment(
+                        {cell: f for cell, f in mine.items() if cell[1] == campaign}, revenue
+                    ),
+                }
+                for campaign in sorted({cell[1] for cell in mine if cell[1] is not None})
+            ]
+        entries.append(entry)
     cart = _cart_entry(channel_slug, now)
     if cart is not None:
         entries.append(cart)
     return sorted(entries, key=lambda entry: entry["flow"])
+
+
+def _campaign_of(prefix: str) -> Any:
+    """The campaign's id (the enrolment's cycle) for the campaign flow, else NULL."""
+    return Case(
+        When(**{f"{prefix}flow": CAMPAIGN_FLOW}, then=F(f"{prefix}cycle")),
+        default=Value(None),
+        output_field=IntegerField(),
+    )
+
+
+def _experiment(
+    cells: dict[tuple[str, int | None, bool, str], list[int]],
+    revenue: dict[tuple[str, int | None, bool, str], dict[str, Decimal]],
+) -> dict[str, Any]:
+    """Messaged against holdout over ``cells``, and each messaged variant against it."""
+
+    def total(group: dict[Any, list[int]], column: int) -> int:
+        return sum(figures[column] for figures in group.values())
+
+    def money(group: dict[Any, list[int]]) -> dict[str, str]:
+        sums: dict[str, Decimal] = {}
+        for cell in group:
+            for currency, amount in revenue.get(cell, {}).items():
+                sums[currency] = sums.get(currency, Decimal(0)) + amount
+        return {currency: str(sums[currency]) for currency in sorted(sums)}
+
+    messaged = {cell: figures for cell, figures in cells.items() if not cell[2]}
+    holdout = {cell: figures for cell, figures in cells.items() if cell[2]}
+    control, control_converted = total(holdout, 0), total(holdout, 1)
+
+    def against_holdout(group: dict[Any, list[int]]) -> experiments.Uplift:
+        return experiments.uplift(
+            total(group, 0), total(group, 1), control, control_converted,
+            wording=experiments.ENROLMENTS,
+        )  # fmt: skip
+
+    labels = sorted({cell[3] for cell in messaged})
+    variants = []
+    if any(labels):
+        for label in labels:
+            group = {cell: f for cell, f in messaged.items() if cell[3] == label}
+            variants.append(
+                {
+                    "variant": label,
+                    "uplift": against_holdout(group),
+                    "revenue": money(group),
+                    "messages_sent": total(group, 2),
+                }
+            )
+    return {
+        "uplift": against_holdout(messaged),
+        "revenue": {"messaged": money(messaged), "holdout": money(holdout)},
+        "messages_sent": total(messaged, 2),
+        "variants": variants,
+    }
 
 
 def _ids(channel_slug: str, now: datetime) -> Any:
@@ -118,4 +212,8 @@ def _cart_entry(channel_slug: str, now: datetime) -> dict[str, Any] | None:
             holdout["recovered_carts"],
         ),
         "revenue": {"messaged": reminded["revenue"], "holdout": holdout["revenue"]},
+        "messages_sent": FlowMessage.objects.sent()
+        .filter(flow=CART_FLOW, channel_slug=channel_slug, sent_at__lte=now)
+        .count(),
+        "variants": [],
     }

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q
 
 from ..conf import incentive_from_text
+from ..constants import CAMPAIGN_FLOW
 from ..domain import campaigns as rules
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
     from ..conf import ChannelSettings
     from .enrolments import Decision, EnrolmentRequest
 
-CAMPAIGN_FLOW = "campaign"
 BATCH = 500
 MAX_BATCHES_PER_SWEEP = 40
 STALE_AFTER = timedelta(days=2)

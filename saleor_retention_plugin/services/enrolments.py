@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from ..domain.contact_rules import decide_contact
 from ..domain.customers import normalise_email
-from ..domain.holdout import is_in_holdout
+from ..domain.holdout import is_in_holdout, variant_of
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
 from . import consent
 from .consent import email_digest
@@ -177,6 +177,15 @@ class EnrolmentFlow:
     def holdout_percent(self, settings: ChannelSettings) -> Decimal:
         """This flow's holdout share (0-50); the messaging settings' default unless overridden."""
         return settings.messaging.holdout_percent
+
+    def variant_count(self, settings: ChannelSettings) -> int:
+        """1 (default) or 2: split the messaged subjects in halves ``a`` and ``b``.
+
+        Drawn at enrolment per flow, channel, subject and cycle and kept on the enrolment
+        (and on its ``FlowConversion``); ``compose`` reads ``enrolment.variant`` to change
+        the subject or the incentive size. The report compares each with the holdout.
+        """
+        return 1
 
     def first_check_at(self, request: EnrolmentRequest, settings: ChannelSettings) -> datetime:
         """When the scheduler first looks at a new enrolment (its first step's time)."""
@@ -335,6 +344,11 @@ def enrol_request(
             f"{request.subject.key}:{request.cycle}",
             salt=f"{flow.name}-holdout:{request.channel_slug}",
             percent=flow.holdout_percent(settings),
+        ),
+        "variant": variant_of(
+            f"{request.subject.key}:{request.cycle}",
+            salt=f"{flow.name}-variant:{request.channel_slug}",
+            variants=flow.variant_count(settings),
         ),
         "next_check_at": flow.first_check_at(request, settings),
     }

@@ -49,6 +49,7 @@ def test_settings_round_trip_through_the_dashboard_format():
     )
     assert settings.winback.policy.steps == (WinbackStep(7, "5"), WinbackStep(21, "10%"))
     coupon = settings.replenishment.incentive
+    assert coupon is not None
     assert (coupon.kind, coupon.value, coupon.valid_days) == (
         DiscountKind.PERCENTAGE,
         Decimal(15),

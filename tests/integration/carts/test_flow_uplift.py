@@ -6,17 +6,23 @@ outbox, attribution); the counts are checked against the customers picked by han
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 
+from saleor_retention_plugin.analytics_report import render_html
 from saleor_retention_plugin.domain import experiments
-from saleor_retention_plugin.domain.holdout import is_in_holdout
-from saleor_retention_plugin.models import FlowConversion
+from saleor_retention_plugin.domain.holdout import is_in_holdout, variant_of
+from saleor_retention_plugin.models import FlowConversion, FlowEnrolment, FlowMessage
 from saleor_retention_plugin.selectors.flow_uplift import flow_uplifts
+from saleor_retention_plugin.selectors.report import build_report
 from saleor_retention_plugin.services import carts
+from saleor_retention_plugin.services.flows import FLOWS
+from saleor_retention_plugin.services.lifecycle_flows import WelcomeFlow
 
 from .cart_shop import CHANNEL, T0, configure, order, put_cart, shop_settings, sweep, tea_line
 from .test_lifecycle_flows import first_order
@@ -102,3 +108,142 @@ def test_the_text_report_has_a_row_and_a_verdict_per_flow(track):
 
     assert "Flows against their holdout" in text
     assert "welcome: Too few enrolments to tell yet" in text
+
+
+def test_campaign_variants_and_campaigns_against_their_holdout_add_up_to_the_flow():
+    from .test_campaigns import (
+        FIRST,
+        SHANGHAI_TEN,
+        campaign,
+        campaigns_on,
+        member,
+        order_by,
+    )
+
+    campaigns_on()
+    for n in range(1, 61):
+        member(f"customer:{n}")
+    split = campaign(
+        holdout_percent=Decimal(30), coupon_discount="10%", variant_b={"coupon_discount": "20%"}
+    )
+    single = campaign(name="Plain", holdout_percent=Decimal(20))
+    sweep(FIRST)
+    sweep(SHANGHAI_TEN)
+    groups: dict[tuple[int, bool, str], list[Any]] = {}
+    for cycle, holdout, variant, customer_id in FlowEnrolment.objects.filter(
+        flow="campaign"
+    ).values_list("cycle", "is_holdout", "variant", "customer_id"):
+        groups.setdefault((cycle, holdout, "" if holdout else variant), []).append(customer_id)
+    a, b = groups[(split.pk, False, "a")], groups[(split.pk, False, "b")]
+    held = groups[(split.pk, True, "")]
+    assert min(len(a), len(b), len(held)) >= 5  # a real three-way split
+    # Orders from 2 of variant a, 4 of variant b and 1 of the holdout (each 80 CNY): they
+    # also convert whatever enrolment of the plain campaign the same customers have.
+    buyers = [*a[:2], *b[:4], held[0]]
+    for customer_id in buyers:
+        order_by(customer_id, SHANGHAI_TEN + 5 * HOUR)
+
+    entry = entries(SHANGHAI_TEN + 2 * DAY)["campaign"]
+    [first, second] = entry["campaigns"]
+
+    assert (first["campaign_id"], first["name"]) == (split.pk, "Spring arrivals")
+    assert (second["campaign_id"], second["name"], second["variants"]) == (single.pk, "Plain", [])
+    by_variant = {v["variant"]: v for v in first["variants"]}
+    assert by_variant["a"]["uplift"] == experiments.uplift(
+        len(a), 2, len(held), 1, wording=experiments.ENROLMENTS
+    )
+    assert by_variant["b"]["uplift"] == experiments.uplift(
+        len(b), 4, len(held), 1, wording=experiments.ENROLMENTS
+    )
+    assert by_variant["a"]["uplift"].verdict.startswith("Too few enrolments")
+    assert by_variant["a"]["revenue"] == {"CNY": "160.000"}
+    assert by_variant["b"]["revenue"] == {"CNY": "320.000"}
+    assert by_variant["a"]["messages_sent"] == len(a)
+    assert first["uplift"] == experiments.uplift(
+        len(a) + len(b), 6, len(held), 1, wording=experiments.ENROLMENTS
+    )
+    assert first["revenue"] == {"messaged": {"CNY": "480.000"}, "holdout": {"CNY": "80.000"}}
+    # Every part adds up: variants to their campaign, campaigns to the flow.
+    for whole, parts in ((first, first["variants"]), (entry, entry["campaigns"])):
+        for figure in ("treated", "treated_converted"):
+            assert sum(getattr(p["uplift"], figure) for p in parts) == getattr(
+                whole["uplift"], figure
+            )
+        assert sum(p["messages_sent"] for p in parts) == whole["messages_sent"]
+    for figure in ("control", "control_converted"):
+        assert sum(getattr(c["uplift"], figure) for c in entry["campaigns"]) == getattr(
+            entry["uplift"], figure
+        )
+    assert (
+        entry["messages_sent"] == FlowMessage.objects.filter(flow="campaign", state="sent").count()
+    )
+    assert entry["variants"] == []  # a campaign's variants are its own, not pooled
+    assert sum(Decimal(c["revenue"]["messaged"]["CNY"]) for c in entry["campaigns"]) == Decimal(
+        entry["revenue"]["messaged"]["CNY"]
+    )
+    assert Decimal(entry["revenue"]["messaged"]["CNY"]) + Decimal(
+        entry["revenue"]["holdout"].get("CNY", "0")
+    ) == sum(c.revenue for c in FlowConversion.objects.filter(flow="campaign"))
+
+    out = StringIO()
+    call_command(
+        "retention_report", "--channel", CHANNEL, "--start", "2026-01-01", "--end", "2027-01-01",
+        "--no-prediction", "--as-of", "2026-03-05", stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    assert "Campaigns and variants against the holdout" in text
+    assert f"campaign {split.pk} (Spring arrivals): relative" in text
+    assert f"campaign {split.pk} (Spring arrivals) variant b: relative" in text
+    assert f"campaign {single.pk} (Plain): relative" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    html = render_html(build_report(CHANNEL, date(2026, 1, 1), date(2027, 1, 1), predict=False))
+    assert f"campaign {split.pk} variant b" in html  # a point of the uplift chart
+
+
+class SplitWelcome(WelcomeFlow):
+    """The welcome flow with two variants (as a merchant's subject test would have)."""
+
+    def variant_count(self, settings):
+        return 2
+
+
+def test_a_flows_variants_each_against_the_holdout_add_up_to_the_flow(monkeypatch):
+    monkeypatch.setitem(FLOWS, "welcome", SplitWelcome())
+    customers = range(1, 41)
+    welcome_with_reorders(customers, [])
+    enrolled = list(FlowEnrolment.objects.filter(flow="welcome"))
+    for enrolment in enrolled:  # the engine's draw: fixed per flow, channel, subject, cycle
+        assert enrolment.variant == variant_of(
+            f"{enrolment.subject_key}:1", salt=f"welcome-variant:{CHANNEL}", variants=2
+        )
+    a = [e.customer_id for e in enrolled if not e.is_holdout and e.variant == "a"]
+    b = [e.customer_id for e in enrolled if not e.is_holdout and e.variant == "b"]
+    held = [e.customer_id for e in enrolled if e.is_holdout]
+    assert min(len(a), len(b), len(held)) >= 5
+    for customer_id in [*a[:1], *b[:3], *held[:2]]:
+        first_order(customer_id, email=f"c{customer_id}@example.com", at=T0 + DAY)
+
+    welcome = entries(T0 + 2 * DAY)["welcome"]
+
+    assert [v["variant"] for v in welcome["variants"]] == ["a", "b"]
+    va, vb = welcome["variants"]
+    assert va["uplift"] == experiments.uplift(
+        len(a), 1, len(held), 2, wording=experiments.ENROLMENTS
+    )
+    assert vb["uplift"] == experiments.uplift(
+        len(b), 3, len(held), 2, wording=experiments.ENROLMENTS
+    )
+    assert (va["revenue"], vb["revenue"]) == ({"CNY": "120.000"}, {"CNY": "360.000"})
+    assert (va["messages_sent"], vb["messages_sent"]) == (len(a), len(b))
+    assert welcome["uplift"] == experiments.uplift(
+        len(a) + len(b), 4, len(held), 2, wording=experiments.ENROLMENTS
+    )
+    assert welcome["revenue"]["messaged"] == {"CNY": "480.000"}
+    assert welcome["messages_sent"] == len(a) + len(b)
+    conversions = FlowConversion.objects.filter(flow="welcome", is_holdout=False)
+    assert sorted(conversions.values_list("variant", flat=True)) == ["a", "b", "b", "b"]
+
+
+def test_a_flow_without_variants_lists_none():
+    welcome_with_reorders(range(1, 11), [])
+    assert entries(T0 + 2 * DAY)["welcome"]["variants"] == []

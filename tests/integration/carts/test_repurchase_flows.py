@@ -124,9 +124,7 @@ class TestReplenishment:
         ("language", "says"),
         [("en", "(15% off, valid 10 days)"), ("zh-Hans", "(优惠 15%,10 天内有效)")],
     )
-    def test_an_optional_single_use_coupon_in_the_reminder(
-        self, tea_buyer, track, language, says
-    ):
+    def test_an_optional_single_use_coupon_in_the_reminder(self, tea_buyer, track, language, says):
         track(customer_id=1, email="c1@example.com", language=language, at=day(31))
         refresh(
             day(31),
