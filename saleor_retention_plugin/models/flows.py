@@ -252,6 +252,20 @@ class MarketingOptOut(models.Model):
                 name="retention_opt_out_names_someone",
             ),
         ]
+        # An opt-out covers every channel: look-ups by customer or email alone
+        # (``consent.is_opted_out``, a campaign's batches) seek these.
+        indexes = [
+            models.Index(
+                fields=["customer_id"],
+                condition=Q(customer_id__isnull=False),
+                name="retention_optout_customer_idx",
+            ),
+            models.Index(
+                fields=["email_digest"],
+                condition=Q(email_digest__isnull=False),
+                name="retention_optout_email_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"opt-out @ {self.channel_slug} ({self.source})"

@@ -30,6 +30,8 @@ from saleor_retention_plugin.models import (
     TrackedCart,
 )
 from saleor_retention_plugin.services import consent
+from saleor_retention_plugin.services.campaign_enrolment import enrol_next_batch
+from saleor_retention_plugin.services.campaign_flow import recipients
 from saleor_retention_plugin.services.campaigns import cancel_campaign, schedule_campaign
 from saleor_retention_plugin.services.errors import InvalidInput
 from saleor_retention_plugin.services.order_intake import apply_order
@@ -318,3 +320,77 @@ class TestRefusals:
             campaign(**values)
         assert field in {error.field for error in refused.value.errors}
         assert not Campaign.objects.exists()
+
+
+class TestSetBasedEnrolment:
+    """PostgreSQL enrols a segment with ``INSERT ... SELECT``; the Python path must agree."""
+
+    def test_the_sql_batches_enrol_exactly_whom_the_python_recipients_name(self):
+        campaigns_on()
+        for n in range(1, 31):
+            member(f"customer:{n}")
+        member("email:guest@example.com")
+        member("email:other@example.com")
+        member("anonymised:x1")
+        cart_of(2, zone="America/New_York", language="zh-hans")
+        cart_of(3, zone="Mars/Olympus_Mons")  # not a zone: the shop's
+        cart_of(4, zone="", language="")
+        TrackedCart.objects.create(  # a guest's cart, found by email
+            checkout_token=uuid.uuid4(), channel_slug=CHANNEL, email="guest@example.com",
+            language_code="zh-hans", timezone="Europe/Paris",
+            last_activity_at=datetime(2026, 2, 21, tzinfo=UTC),
+        )  # fmt: skip
+        consent.record_opt_out(CHANNEL, customer_id=5)
+        consent.record_opt_out("another-channel", email="c6@example.com")  # any channel counts
+        consent.record_opt_out(CHANNEL, email="other@example.com")
+        PurchasedOrder.objects.filter(customer_key="customer:7").update(email=None)
+        sent = campaign(
+            holdout_percent=Decimal(30),
+            coupon_discount="10%",
+            variant_b={"coupon_discount": "20%"},
+        )
+        expected, after = [], ""
+        while True:
+            batch, last = recipients(sent, "Asia/Shanghai", after=after, limit=4)
+            expected += batch
+            if last is None:
+                break
+            after = last
+
+        enrolled, after, rounds = 0, "", 0
+        while True:
+            new, last = enrol_next_batch(sent, "Asia/Shanghai", after=after, limit=4)
+            enrolled += new
+            rounds += 1
+            if last is None:
+                break
+            after = last
+
+        assert rounds == 10  # 33 segment rows in batches of 4, then the empty end
+        rows = FlowEnrolment.objects.filter(flow="campaign", cycle=sent.pk)
+        got = {
+            (r.subject_key, r.customer_id, r.email, r.language_code, r.anchor_at,
+             r.data["timezone"], r.data["currency"], r.is_holdout, r.variant, r.next_check_at)
+            for r in rows
+        }  # fmt: skip
+        want = {
+            (r.subject.key, r.customer_id, r.email, r.language_code, r.send_at, r.timezone,
+             r.currency, r.is_holdout, r.variant, r.send_at)
+            for r in expected
+        }  # fmt: skip
+        assert got == want
+        # 33 keys less the anonymised one and three opted out (by id, by email anywhere).
+        assert enrolled == len(want) == 29
+        assert not {5, 6} & {r.customer_id for r in rows}
+        assert "other@example.com" not in {r.email for r in rows}
+        assert 0 < sum(r.is_holdout for r in rows) < len(want)
+        assert {r.variant for r in rows} == {"a", "b"}
+        by_key = {r.subject_key: r for r in rows}
+        assert by_key["customer:2"].anchor_at == NEW_YORK_TEN
+        assert by_key["customer:3"].anchor_at == SHANGHAI_TEN
+        assert by_key["customer:7"].email is None
+        assert by_key["customer:4"].data["timezone"] == "Asia/Shanghai"
+        assert by_key["customer:2"].language_code == "zh-hans"
+        # Once: the whole segment again inserts nothing.
+        assert enrol_next_batch(sent, "Asia/Shanghai", limit=100)[0] == 0
+        assert rows.count() == 29
