@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from ..conf import incentive_from_text
@@ -72,6 +73,9 @@ CARE_FLOW = "care"
 BIRTHDAY_FLOW = "birthday"
 MEMBER_DAY_FLOW = "member_day"
 DONE_DAY = "care_done_through_day"  # enrolment data: the last care step handled, by day
+# A channel with announcements running is scanned again at least this often (members who
+# joined a tier meanwhile); another tier opening rescans at once.
+MEMBER_DAY_SCAN_EVERY = timedelta(hours=1)
 
 
 # --- post-purchase care ----------------------------------------------------------------
@@ -388,30 +392,33 @@ class MemberDayFlow(EnrolmentFlow):
         return settings.care.member_day_announcements_enabled
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
-        """Members due an announcement, per channel with an upcoming window, higher tiers first."""
-        upcoming = MemberDay.objects.filter(starts_at__gt=now)
+        """Members due an announcement, per channel with an upcoming window, higher tiers first.
+
+        Set-based: the members already enrolled are left out in SQL, and a channel is
+        scanned again only when another tier's announcement opens or once per
+        ``MEMBER_DAY_SCAN_EVERY`` (members who joined a tier meanwhile), so sweeps
+        between cost one query for the channels' windows.
+        """
         load = channel_settings_loader()
-        channels = upcoming.order_by().values_list("channel_slug", flat=True).distinct()
-        for channel in list(channels):
+        period = int(now.timestamp() // MEMBER_DAY_SCAN_EVERY.total_seconds())
+        for channel, opened in member_days.announcements_opened(now):
+            gate = f"retention:scan:{self.name}:{channel}:{opened}:{period}"
+            if cache.get(gate) is not None:
+                continue
             settings = load(channel)
             if settings is None or not self.is_enabled(settings):
                 continue
-            told = frozenset(
-                (cycle, int(account_id))
-                for cycle, account_id in FlowEnrolment.objects.filter(
-                    flow=self.name,
-                    channel_slug=channel,
-                    cycle__in=upcoming.filter(channel_slug=channel).values("pk"),
-                ).values_list("cycle", "data__account_id")
-                if account_id is not None
-            )
-            for due in member_days.member_day_announcements_due(channel, now, already_told=told):
+            if not cache.add(gate, 1, timeout=int(2 * MEMBER_DAY_SCAN_EVERY.total_seconds())):
+                continue
+            for due in member_days.member_day_announcements_due(
+                channel, now, skip_enrolled_in=self.name
+            ):
                 yield EnrolmentRequest(
                     subject=Subject.customer(due.customer_id),
                     channel_slug=channel,
                     anchor_at=now,
                     customer_id=due.customer_id,
-                    email=account_email(due.account_id),
+                    email=due.email,
                     cycle=due.member_day_id,
                     data={"account_id": due.account_id, "tier_code": due.tier_code},
                 )

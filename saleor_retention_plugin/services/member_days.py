@@ -15,6 +15,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 
 from ..domain.earning import order_multiplier
 from ..domain.member_days import (
@@ -25,6 +27,7 @@ from ..domain.member_days import (
 )
 from ..models import (
     CustomerTier,
+    FlowEnrolment,
     LoyaltyAccount,
     MemberDay,
     MembershipTier,
@@ -102,17 +105,26 @@ class MemberDayAnnouncement:
     customer_id: int
     tier_code: str  # "" for members without a tier
     access_starts_at: datetime
+    email: str | None = None  # the account's, when known
 
 
 def member_day_announcements_due(
-    channel_slug: str, now: datetime, *, already_told: frozenset[tuple[int, int]] = frozenset()
+    channel_slug: str,
+    now: datetime,
+    *,
+    already_told: frozenset[tuple[int, int]] = frozenset(),
+    skip_enrolled_in: str = "",
 ) -> list[MemberDayAnnouncement]:
     """Members to tell about upcoming windows now, higher tiers first.
 
     A member is due from their tier's announcement moment until their access starts;
-    ``already_told`` holds (member day id, account id) pairs the caller already sent.
+    ``already_told`` holds (member day id, account id) pairs the caller already sent;
+    ``skip_enrolled_in`` (a flow name) leaves out, in SQL, customers that flow already
+    enrolled for the window (subject ``customer:<id>``, cycle the window's id: the
+    unique enrolment index answers), so a scan costs the members still to tell.
     Registered customers' live accounts only (guests have no one to greet). Cost: one
-    query for the windows and one per (window, tier) that is due.
+    query for the windows and one per (window, tier) that is due, each reading that
+    tier's members by index (members without a tier: the channel's accounts).
     """
     tiers = _tiers_low_to_high(channel_slug)
     due: list[MemberDayAnnouncement] = []
@@ -128,15 +140,63 @@ def member_day_announcements_due(
                 accounts = accounts.filter(membership__isnull=True)
             else:
                 accounts = accounts.filter(membership__tier__code=code)
-            for account_id, customer_id in accounts.order_by("pk").values_list("pk", "customer_id"):
+            if skip_enrolled_in:
+                accounts = accounts.exclude(
+                    Exists(
+                        FlowEnrolment.objects.filter(
+                            flow=skip_enrolled_in,
+                            channel_slug=channel_slug,
+                            cycle=day.pk,
+                            subject_key=Concat(
+                                Value("customer:"),
+                                Cast(OuterRef("customer_id"), CharField()),
+                                output_field=CharField(),
+                            ),
+                        )
+                    )
+                )
+            for account_id, customer_id, email in accounts.order_by("pk").values_list(
+                "pk", "customer_id", "email"
+            ):
                 if customer_id is None or (day.pk, account_id) in already_told:
                     continue
                 due.append(
                     MemberDayAnnouncement(
-                        day.pk, account_id, customer_id, code or "", window.access_starts_at(code)
+                        day.pk,
+                        account_id,
+                        customer_id,
+                        code or "",
+                        window.access_starts_at(code),
+                        email,
                     )
                 )
     return due
+
+
+def announcements_opened(now: datetime) -> list[tuple[str, str]]:
+    """Channels with a window whose announcements run now, and a signature of which.
+
+    ``(channel, signature)``: the signature names each window (id and when it was
+    written) and the tiers whose announcement moment has come and whose access has not
+    started; it changes when another tier's announcement opens (or a window is edited),
+    so a scan gated on it looks again at once. One query for the windows and one per
+    channel that has any.
+    """
+    opened: dict[str, list[str]] = {}
+    tiers: dict[str, list[str]] = {}
+    for day in MemberDay.objects.filter(starts_at__gt=now).order_by("channel_slug", "pk"):
+        if day.channel_slug not in tiers:
+            tiers[day.channel_slug] = _tiers_low_to_high(day.channel_slug)
+        window = _window(day)
+        codes = [
+            code or "-"
+            for code in announcement_order(tiers[day.channel_slug])
+            if window.announce_at(code) <= now < window.access_starts_at(code)
+        ]
+        if codes:
+            stamp = day.updated_at.timestamp() if day.updated_at else 0
+            opened.setdefault(day.channel_slug, []).append(f"{day.pk}@{stamp}={'+'.join(codes)}")
+    return [(channel, ";".join(parts)) for channel, parts in opened.items()]
 
 
 def access_starts_at(channel_slug: str, member_day_id: int, account_id: int) -> datetime:

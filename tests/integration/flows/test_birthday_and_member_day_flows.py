@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from saleor_retention_plugin.domain.holdout import is_in_holdout
 from saleor_retention_plugin.models import (
@@ -24,6 +26,8 @@ from saleor_retention_plugin.models import (
     TierBenefit,
 )
 from saleor_retention_plugin.services import consent, privacy, tiers
+from saleor_retention_plugin.services.care_flows import MemberDayFlow
+from saleor_retention_plugin.services.flows import FLOWS
 from saleor_retention_plugin.services.member_days import cancel_member_day, schedule_member_day
 from tests.integration.carts.cart_shop import CHANNEL, configure, sweep
 
@@ -32,6 +36,7 @@ from .shop import member, sent
 pytestmark = pytest.mark.django_db
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+MINUTE = timedelta(minutes=1)
 BIRTHDAY = datetime(2026, 3, 10, tzinfo=UTC)  # midnight UTC, the shop's zone unless set
 
 
@@ -211,3 +216,19 @@ class TestMemberDay:
         assert sweep(self.START - 71 * HOUR) == []
         assert FlowEnrolment.objects.get().is_holdout
         assert mail.outbox == []
+
+    def test_a_scan_costs_the_members_still_to_tell(self):
+        self.schedule()
+        member(1, tier="gold")
+        member(2, tier="gold")
+        assert sweep(self.START - 71 * HOUR) == ["sent", "sent"]
+        flow = FLOWS["member_day"]
+        assert isinstance(flow, MemberDayFlow)
+        with CaptureQueriesContext(connection) as queries:
+            assert list(flow.scan(self.START - 70 * HOUR - 30 * MINUTE)) == []
+        # The same hour and the same tiers announcing: no member is read again.
+        assert not [q for q in queries.captured_queries if "loyaltyaccount" in q["sql"]]
+        member(4, tier="gold")  # joined the tier meanwhile: the next hour's scan finds them
+        assert sweep(self.START - 70 * HOUR) == ["sent"]
+        assert sweep(self.START - 69 * HOUR) == []  # the others were told already, in SQL
+        assert [customer for _, _, customer in sent("member_day")] == [1, 2, 4]
