@@ -41,6 +41,7 @@ REGISTRY: list[str] = [
     "report_scaling",
     "backfill_memory",
     "lifecycle_due",
+    "flows_cost",
 ]
 
 # Under .benchmarks/ (ignored by git): results are measurements, not source.

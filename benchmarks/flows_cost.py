@@ -1,0 +1,318 @@
+"""What deciding who gets a flow's message costs, as the shop grows (issue 10, "Cost").
+
+Three figures, each on its own seeded tables:
+
+* ``campaign_enrolment``: enrolling a campaign's stored segment of ``small_members``
+  (10 thousand) and ``big_members`` (100 thousand) customers, each with an order (its
+  email), one in ten with a cart (zone, language), one in a hundred opted out, a 10 %
+  holdout and two variants: the whole segment through
+  ``campaign_enrolment.enrol_next_batch`` (PostgreSQL's ``INSERT ... SELECT``), per
+  member in µs; and the Python path (``campaign_flow.recipients`` + ``enrol_batch``, what
+  SQLite runs and PostgreSQL ran before) on the small segment. Goals: the big segment's
+  cost per member within 2 times the small one's, and the set-based path at least 5 times
+  cheaper per member than the Python path.
+* ``refresh``: the periodic recompute of who is due (``replenishment.refresh_replenishment``
+  and ``winback.refresh_winback``, the 6-hourly ``refresh_lifecycle`` minus co-purchases)
+  over the purchase history of 10 thousand and of 1 million customers with the same
+  ``lifecycle_due.DUE`` due. Goal stated by the issue: the big history within 2 times the
+  small one (cost following what is due).
+* ``member_day_scan``: ``member_days.member_day_announcements_due`` with ``DUE`` gold
+  members due among 10 thousand and 1 million accounts (the others without a tier, not due
+  yet), then the same scan once they are enrolled (the SQL anti-join leaves them out). Goal:
+  both within 2 times between the sizes.
+
+Each timing is the median of ``REPEAT`` runs unless it writes (enrolment, refresh: one run
+on fresh rows, the refresh once warm).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
+from decimal import Decimal
+from typing import Any
+
+from benchmarks import support
+from benchmarks.ledger_path import CHANNEL, TABLE
+
+DUE = 200
+REPEAT = 5
+MEMBERS = {"full": (10_000, 100_000), "small": (1_000, 5_000)}
+
+
+# --- campaign enrolment ----------------------------------------------------------------
+
+
+def seed_segment(members: int, now: datetime) -> Any:
+    from saleor_retention_plugin.models import Campaign, MarketingOptOut, TrackedCart
+
+    segments, orders = TABLE.format("customersegment"), TABLE.format("purchasedorder")
+    params = {"n": members, "channel": CHANNEL, "now": now}
+    support.execute(
+        f"""INSERT INTO {segments} (channel_slug, customer_key, segment, cycle_days, orders,
+               revenue, currency, first_order_on, last_order_on, recency_score,
+               frequency_score, monetary_score, discount_share, discount_driven, high_value,
+               as_of, computed_at)
+            SELECT %(channel)s, 'customer:' || g, 'active', 30, 2, 100, 'USD',
+                   %(now)s::date - 90, %(now)s::date - 10, 4, 4, 4, 0, false, true,
+                   %(now)s::date, %(now)s
+            FROM generate_series(1, %(n)s) g""",
+        params,
+    )
+    support.execute(
+        f"""INSERT INTO {orders} (order_id, channel_slug, customer_key, customer_id, email,
+               placed_at, status, counts, currency, net_goods_amount, used_voucher,
+               used_discount, voucher_code, source, recorded_at)
+            SELECT 'o-' || g, %(channel)s, 'customer:' || g, g, 'c' || g || '@example.com',
+                   %(now)s - interval '10 days', 'fulfilled', true, 'USD', 10, false, false,
+                   NULL, 'bench', %(now)s
+            FROM generate_series(1, %(n)s) g""",
+        params,
+    )
+    zones = ("Asia/Shanghai", "America/New_York", "Europe/Paris", "")
+    TrackedCart.objects.bulk_create(
+        [
+            TrackedCart(
+                checkout_token=f"00000000-0000-4000-8000-{n:012d}",
+                channel_slug=CHANNEL,
+                customer_id=n,
+                email=f"c{n}@example.com",
+                language_code="zh-hans" if n % 20 == 0 else "en",
+                timezone=zones[n % len(zones)],
+                last_activity_at=now - timedelta(days=3),
+            )
+            for n in range(1, members + 1, 10)
+        ],
+        batch_size=5_000,
+    )
+    MarketingOptOut.objects.bulk_create(
+        [
+            MarketingOptOut(channel_slug=CHANNEL, customer_id=n, source="bench")
+            for n in range(7, members + 1, 100)
+        ]
+    )
+    send_on = (now + timedelta(days=3)).date()
+    return Campaign.objects.create(
+        channel_slug=CHANNEL,
+        name="bench",
+        segment="high_value",
+        send_on=send_on,
+        send_time=clock(10),
+        template="new_arrivals",
+        holdout_percent=Decimal(10),
+        variant_b={"coupon_discount": "20%"},
+        state="sending",
+    )
+
+
+def enrol_all(campaign: Any, *, python: bool) -> tuple[float, int]:
+    """Seconds to enrol the whole segment, and how many enrolments were written."""
+    from saleor_retention_plugin.services.campaign_enrolment import enrol_next_batch
+    from saleor_retention_plugin.services.campaign_flow import enrol_batch, recipients
+
+    started = time.perf_counter()
+    enrolled, after = 0, ""
+    while True:
+        if python:
+            batch, last = recipients(campaign, "UTC", after=after)
+            enrolled += enrol_batch(campaign, batch)
+        else:
+            new, last = enrol_next_batch(campaign, "UTC", after=after)
+            enrolled += new
+        if last is None:
+            return time.perf_counter() - started, enrolled
+        after = last
+
+
+def campaign_figures(members: int, *, python: bool) -> dict[str, Any]:
+    from saleor_retention_plugin.models import FlowEnrolment
+
+    support.empty_tables()
+    campaign = seed_segment(members, datetime.now(UTC))
+    support.analyze()
+    seconds, enrolled = enrol_all(campaign, python=python)
+    expected = members - len(range(7, members + 1, 100))
+    assert enrolled == expected == FlowEnrolment.objects.count(), (enrolled, expected)
+    return {
+        "members": members,
+        "enrolled": enrolled,
+        "seconds": round(seconds, 2),
+        "per_member_us": round(seconds / members * 1e6, 1),
+    }
+
+
+# --- the lifecycle refresh -------------------------------------------------------------
+
+
+def refresh_seconds(customers: int) -> dict[str, float]:
+    from benchmarks.lifecycle_due import seed
+    from saleor_retention_plugin.conf import ChannelSettings
+    from saleor_retention_plugin.services import replenishment, winback
+
+    now = datetime.now(UTC)
+    support.empty_tables()
+    seed(customers, now)
+    support.analyze()
+    settings = ChannelSettings.from_configuration(
+        {
+            "replenishment_enabled": "true",
+            "winback_enabled": "true",
+            "product_url_template": "https://shop.example/p/{product_id}",
+        }
+    )
+    figures = {}
+    for name, refresh in (
+        ("replenishment", lambda: replenishment.refresh_replenishment(
+            CHANNEL, settings.replenishment, now=now)),
+        ("winback", lambda: winback.refresh_winback(CHANNEL, settings.winback, now=now)),
+    ):  # fmt: skip
+        refresh()  # warm: the second run is the periodic one (rows exist, few change)
+        figures[name] = support.timed(refresh)
+    return figures
+
+
+# --- member-day announcement scan ------------------------------------------------------
+
+
+def member_day_seconds(accounts: int) -> dict[str, float]:
+    from saleor_retention_plugin.models import (
+        CustomerTier,
+        FlowEnrolment,
+        LoyaltyAccount,
+        MemberDay,
+        MembershipTier,
+    )
+    from saleor_retention_plugin.services.member_days import member_day_announcements_due
+
+    now = datetime.now(UTC)
+    support.empty_tables()
+    table = TABLE.format("loyaltyaccount")
+    support.execute(
+        f"""INSERT INTO {table} (channel_slug, customer_id, email, balance, lifetime_earned,
+               created_at, updated_at)
+            SELECT %s, g, 'c' || g || '@example.com', 0, 0, now(), now()
+            FROM generate_series(1, %s) g""",
+        [CHANNEL, accounts],
+    )
+    gold = MembershipTier.objects.create(channel_slug=CHANNEL, rank=3, code="gold", name={})
+    MembershipTier.objects.create(channel_slug=CHANNEL, rank=2, code="silver", name={})
+    CustomerTier.objects.bulk_create(
+        [
+            CustomerTier(account=account, channel_slug=CHANNEL, tier=gold, achieved_at=now)
+            for account in LoyaltyAccount.objects.filter(customer_id__lte=DUE)
+        ]
+    )
+    # Gold announces from start - 72 h (now - 12 h); members without a tier from now + 12 h.
+    MemberDay.objects.create(
+        channel_slug=CHANNEL, name="bench", starts_at=now + timedelta(hours=60),
+        ends_at=now + timedelta(hours=84), multiplier=Decimal(2),
+        early_access_hours={"gold": 24, "silver": 12}, announce_hours=48,
+    )  # fmt: skip
+    support.analyze()
+
+    def scan() -> int:
+        return len(member_day_announcements_due(CHANNEL, now, skip_enrolled_in="member_day"))
+
+    found: dict[str, int] = {}
+
+    def first() -> None:
+        found["due"] = scan()
+
+    figures = {"due": support.median_seconds(first, REPEAT)}
+    assert found["due"] == DUE, found
+    day = MemberDay.objects.get()
+    FlowEnrolment.objects.bulk_create(
+        [
+            FlowEnrolment(
+                flow="member_day",
+                channel_slug=CHANNEL,
+                subject_kind="customer",
+                subject_key=f"customer:{n}",
+                cycle=day.pk,
+                customer_id=n,
+                anchor_at=now,
+                state="completed",
+            )
+            for n in range(1, DUE + 1)
+        ]
+    )
+    support.analyze()
+
+    def again() -> None:
+        found["again"] = scan()
+
+    figures["after_enrolment"] = support.median_seconds(again, REPEAT)
+    assert found["again"] == 0, found
+    return figures
+
+
+def main() -> dict[str, Any]:
+    support.setup_django()
+    size = support.scale()
+    small_members, big_members = MEMBERS[size.name]
+    small = campaign_figures(small_members, python=False)
+    big = campaign_figures(big_members, python=False)
+    before = campaign_figures(small_members, python=True)
+    ratio_per_member = support.ratio(big["per_member_us"], small["per_member_us"])
+    speedup = support.ratio(before["per_member_us"], small["per_member_us"])
+    enrolment = {
+        "small": small,
+        "big": big,
+        "python_path_small": before,
+        "ratio_per_member": ratio_per_member,
+        "speedup_over_python": speedup,
+    }
+    refresh_small, refresh_big = refresh_seconds(size.small), refresh_seconds(size.big)
+    refresh = {
+        name: {
+            "small_customers": size.small,
+            "big_customers": size.big,
+            "small_s": round(refresh_small[name], 3),
+            "big_s": round(refresh_big[name], 3),
+            "ratio": support.ratio(refresh_big[name], refresh_small[name]),
+        }
+        for name in refresh_small
+    }
+    scan_small, scan_big = member_day_seconds(size.small), member_day_seconds(size.big)
+    scans = {
+        name: {
+            "small_accounts": size.small,
+            "big_accounts": size.big,
+            "due": DUE if name == "due" else 0,
+            "small_ms": round(scan_small[name] * 1000, 1),
+            "big_ms": round(scan_big[name] * 1000, 1),
+            "ratio": support.ratio(scan_big[name], scan_small[name]),
+        }
+        for name in scan_small
+    }
+    support.empty_tables()
+    goals = {
+        "campaign_enrolment_per_member_within_2x": ratio_per_member <= 2,
+        "campaign_enrolment_5x_cheaper_than_python": speedup >= 5,
+        **{f"refresh_{name}_within_2x": figure["ratio"] <= 2 for name, figure in refresh.items()},
+        **{f"member_day_scan_{name}_within_2x": f["ratio"] <= 2 for name, f in scans.items()},
+    }
+    return {
+        "campaign_enrolment": enrolment,
+        "refresh": refresh,
+        "member_day_scan": scans,
+        "goals": goals,
+        "summary": (
+            f"campaign enrolment {small['per_member_us']} µs/member at {small_members:,}, "
+            f"{big['per_member_us']} at {big_members:,} ({ratio_per_member}x; "
+            f"Python path {before['per_member_us']}); refresh replenishment "
+            f"{refresh['replenishment']['small_s']} vs {refresh['replenishment']['big_s']} s "
+            f"({refresh['replenishment']['ratio']}x), win-back {refresh['winback']['small_s']} "
+            f"vs {refresh['winback']['big_s']} s ({refresh['winback']['ratio']}x); member-day "
+            f"scan {scans['due']['small_ms']} vs {scans['due']['big_ms']} ms "
+            f"({scans['due']['ratio']}x), after enrolment {scans['after_enrolment']['small_ms']} "
+            f"vs {scans['after_enrolment']['big_ms']} ms; " + support.verdict(all(goals.values()))
+        ),
+    }
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(main(), indent=2, default=str))
