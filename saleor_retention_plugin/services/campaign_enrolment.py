@@ -67,8 +67,9 @@ def _bucket(salt_param: str, subject: str) -> str:
     )
 
 
-_RECIPIENTS = """
-CREATE TEMPORARY TABLE retention_campaign_batch ON COMMIT DROP AS
+# The segment's rows with their contact: customer id from ``customer:<id>`` keys, the
+# email of the latest order (customers) or of the key (guests).
+_KNOWN = """
 WITH batch AS ({segment}),
 contacts AS (
     SELECT
@@ -93,11 +94,28 @@ known AS (
         )) AS email
     FROM contacts
 )
-SELECT
-    known.*,
+"""
+
+_SUBJECT_KEY = """
     CASE WHEN known.customer_id IS NOT NULL THEN 'customer:' || known.customer_id
          ELSE 'email:' || encode(sha256(convert_to(known.email, 'UTF8')), 'hex') END
-        AS subject_key,
+"""
+
+_OPTED_OUT = """
+    EXISTS (SELECT 1 FROM {opt_outs} AS o WHERE {who}.customer_id IS NOT NULL
+            AND o.customer_id = {who}.customer_id)
+    OR EXISTS (SELECT 1 FROM {opt_outs} AS o WHERE {who}.email IS NOT NULL
+            AND o.email_digest = encode(sha256(convert_to({who}.email, 'UTF8')), 'hex'))
+"""
+
+_RECIPIENTS = (
+    "CREATE TEMPORARY TABLE retention_campaign_batch ON COMMIT DROP AS"
+    + _KNOWN
+    + """
+SELECT
+    known.*,"""
+    + _SUBJECT_KEY
+    + """ AS subject_key,
     COALESCE(by_customer.timezone, by_email.timezone, '') AS zone,
     COALESCE(NULLIF(COALESCE(by_customer.language_code, by_email.language_code), ''), 'en')
         AS language_code
@@ -113,6 +131,25 @@ LEFT JOIN LATERAL (
     ORDER BY c.last_activity_at DESC LIMIT 1
 ) AS by_email ON by_customer.timezone IS NULL AND known.email IS NOT NULL
 """
+)
+
+# Recipients and holdout of the whole segment, counted (a campaign's preview).
+_COUNT = (
+    _KNOWN
+    + """
+, counted AS (
+    SELECT {holdout} < %(holdout_below)s AS is_holdout
+    FROM (SELECT known.*, """
+    + _SUBJECT_KEY
+    + """ AS subject_key FROM known) AS r
+    WHERE (r.customer_id IS NOT NULL OR r.email IS NOT NULL) AND NOT ("""
+    + _OPTED_OUT.format(opt_outs="{opt_outs}", who="r")
+    + """)
+)
+SELECT count(*) FILTER (WHERE NOT is_holdout), count(*) FILTER (WHERE is_holdout)
+FROM counted
+"""
+)
 
 _LAST_KEY_AND_ZONES = """
 SELECT (SELECT max(customer_key) FROM retention_campaign_batch),
@@ -120,7 +157,8 @@ SELECT (SELECT max(customer_key) FROM retention_campaign_batch),
              WHERE customer_id IS NOT NULL OR email IS NOT NULL)
 """
 
-_INSERT = """
+_INSERT = (
+    """
 INSERT INTO {enrolments} (
     flow, channel_slug, subject_kind, subject_key, cycle, customer_id, email,
     language_code, anchor_at, data, state, next_step, next_check_at, is_holdout, variant,
@@ -138,15 +176,12 @@ SELECT
 FROM retention_campaign_batch AS r
 JOIN unnest(%(zones)s::text[], %(resolved)s::text[], %(moments)s::timestamptz[])
     AS z(zone, resolved, moment) ON z.zone = r.zone
-WHERE (r.customer_id IS NOT NULL OR r.email IS NOT NULL)
-  AND NOT EXISTS (
-      SELECT 1 FROM {opt_outs} AS o WHERE r.customer_id IS NOT NULL
-        AND o.customer_id = r.customer_id)
-  AND NOT EXISTS (
-      SELECT 1 FROM {opt_outs} AS o WHERE r.email IS NOT NULL
-        AND o.email_digest = encode(sha256(convert_to(r.email, 'UTF8')), 'hex'))
+WHERE (r.customer_id IS NOT NULL OR r.email IS NOT NULL) AND NOT ("""
+    + _OPTED_OUT.format(opt_outs="{opt_outs}", who="r")
+    + """)
 ON CONFLICT DO NOTHING
 """
+)
 
 
 def enrol_next_batch(
@@ -225,3 +260,38 @@ def _named_placeholders(sql: str) -> str:
     return "".join(
         part + (f"%(p{n})s" if n < len(parts) - 1 else "") for n, part in enumerate(parts)
     )
+
+
+def count_recipients(campaign: Campaign) -> tuple[int, int]:
+    """``(messaged, held out)`` over the whole segment, in one statement (PostgreSQL only).
+
+    The same people ``enrol_next_batch`` would enrol (opted-out and contactless members
+    left out), split by the campaign's holdout; ``campaign`` may be unsaved (drawn as if
+    its id were 0, like ``campaign_flow.recipients``). Zones and languages are not read.
+    """
+    from .campaign_flow import holdout_salt
+
+    segment_sql, segment_params = (
+        customers_in_segment(campaign.channel_slug, campaign.segment)
+        .values("customer_key", "currency")
+        .query.sql_with_params()
+    )
+    share = Decimal(str(campaign.holdout_percent))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT.format(
+                segment=_named_placeholders(segment_sql),
+                orders=_table(PurchasedOrder),
+                opt_outs=_table(MarketingOptOut),
+                holdout=_bucket("%(holdout_salt)s", "r.subject_key || ':' || %(cycle)s"),
+            ),
+            {
+                "channel": campaign.channel_slug,
+                "cycle": campaign.pk or 0,
+                "holdout_salt": holdout_salt(campaign.channel_slug),
+                "holdout_below": int(share * BUCKETS / 100),
+                **{f"p{n}": value for n, value in enumerate(segment_params)},
+            },
+        )
+        messaged, held = cursor.fetchone()
+    return messaged, held

@@ -17,13 +17,14 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..conf import incentive_from_text
 from ..domain import campaigns as rules
 from ..models import Campaign, CampaignState, FlowEnrolment, FlowMessage, MessageState
 from ..selectors.segments import customers_in_segment
+from .campaign_enrolment import count_recipients
 from .campaign_flow import CAMPAIGN_FLOW, Recipient, recipients
 from .enrolments import local_zone, stop_enrolments
 from .errors import FieldError, InvalidInput, NotFound
@@ -241,6 +242,10 @@ def preview_campaign(
 ) -> CampaignPreview:
     """Count and list the recipients (the flow's own batches) and render one message.
 
+    On PostgreSQL the counts are one statement over the segment
+    (``campaign_enrolment.count_recipients``) and only the first batches are read for
+    the list.
+
     ``campaign`` may be unsaved (a preview before scheduling); its holdout and variants
     then draw as if its id were 0. Opted-out and anonymised members are not counted,
     holdout members are counted apart (``held_out``).
@@ -248,8 +253,9 @@ def preview_campaign(
     first = max(0, min(first, MAX_PREVIEW))
     shown: list[Recipient] = []
     count = held = 0
+    counted_in_sql = connection.vendor == "postgresql"
     after: str | None = ""
-    while after is not None:
+    while after is not None and not (counted_in_sql and len(shown) >= first):
         batch, after = recipients(campaign, settings.ledger.timezone, after=after)
         for recipient in batch:
             if recipient.is_holdout:
@@ -258,6 +264,8 @@ def preview_campaign(
             count += 1
             if len(shown) < first:
                 shown.append(recipient)
+    if counted_in_sql:  # one statement over the whole segment, not Python over each member
+        count, held = count_recipients(campaign)
     messages = {language: render_sample(campaign, language) for language in LANGUAGES}
     return CampaignPreview(count, held, shown, messages)
 

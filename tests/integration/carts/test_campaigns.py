@@ -30,7 +30,10 @@ from saleor_retention_plugin.models import (
     TrackedCart,
 )
 from saleor_retention_plugin.services import consent
-from saleor_retention_plugin.services.campaign_enrolment import enrol_next_batch
+from saleor_retention_plugin.services.campaign_enrolment import (
+    count_recipients,
+    enrol_next_batch,
+)
 from saleor_retention_plugin.services.campaign_flow import recipients
 from saleor_retention_plugin.services.campaigns import cancel_campaign, schedule_campaign
 from saleor_retention_plugin.services.errors import InvalidInput
@@ -389,6 +392,9 @@ class TestSetBasedEnrolment:
         assert by_key["customer:2"].anchor_at == NEW_YORK_TEN
         assert by_key["customer:3"].anchor_at == SHANGHAI_TEN
         assert by_key["customer:7"].email is None
+        # The preview's counts, one statement over the segment, agree with both.
+        held = sum(r.is_holdout for r in expected)
+        assert count_recipients(sent) == (len(expected) - held, held)
         assert by_key["customer:4"].data["timezone"] == "Asia/Shanghai"
         assert by_key["customer:2"].language_code == "zh-hans"
         # Once: the whole segment again inserts nothing.
