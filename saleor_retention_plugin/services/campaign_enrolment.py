@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from django.db import connection, transaction
 from django.utils import timezone
 
+from ..constants import CAMPAIGN_FLOW
 from ..domain import campaigns as rules
 from ..domain.holdout import BUCKETS
 from ..models import (
@@ -49,6 +50,15 @@ if TYPE_CHECKING:
     from ..models import Campaign
 
 SQL_BATCH = 5_000
+
+
+def holdout_salt(channel_slug: str) -> str:
+    """The engine's holdout salt for the campaign flow (``enrolments.enrol_request``)."""
+    return f"{CAMPAIGN_FLOW}-holdout:{channel_slug}"
+
+
+def variant_count(campaign: Campaign) -> int:
+    return 2 if campaign.variant_b else 1
 
 
 def _table(model: type) -> str:
@@ -193,9 +203,6 @@ def enrol_next_batch(
     exhausted). Idempotent: a batch enrolled again inserts nothing (the unique
     ``(flow, channel, subject, cycle)``).
     """
-    from ..constants import CAMPAIGN_FLOW
-    from .campaign_flow import holdout_salt, variant_count
-
     segment_sql, segment_params = (
         customers_in_segment(campaign.channel_slug, campaign.segment)
         .filter(customer_key__gt=after)
@@ -269,8 +276,6 @@ def count_recipients(campaign: Campaign) -> tuple[int, int]:
     left out), split by the campaign's holdout; ``campaign`` may be unsaved (drawn as if
     its id were 0, like ``campaign_flow.recipients``). Zones and languages are not read.
     """
-    from .campaign_flow import holdout_salt
-
     segment_sql, segment_params = (
         customers_in_segment(campaign.channel_slug, campaign.segment)
         .values("customer_key", "currency")

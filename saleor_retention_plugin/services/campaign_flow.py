@@ -43,7 +43,7 @@ from ..models import (
     TrackedCart,
 )
 from ..selectors.segments import customers_in_segment
-from .campaign_enrolment import enrol_next_batch
+from .campaign_enrolment import enrol_next_batch, holdout_salt, variant_count
 from .consent import email_digest
 from .enrolments import (
     Complete,
@@ -88,15 +88,6 @@ class Recipient:
             return Subject.customer(self.customer_id)
         assert self.email is not None
         return Subject.guest(self.email)
-
-
-def holdout_salt(channel_slug: str) -> str:
-    """The engine's holdout salt for the campaign flow (``enrolments.enrol_request``)."""
-    return f"{CAMPAIGN_FLOW}-holdout:{channel_slug}"
-
-
-def variant_count(campaign: Campaign) -> int:
-    return 2 if campaign.variant_b else 1
 
 
 def recipients(
