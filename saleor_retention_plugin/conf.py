@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -316,6 +317,23 @@ class ChannelSettings:
             raise InvalidConfiguration(errors)
         return settings
 
+    @classmethod
+    def from_task_configuration(cls, configuration: Mapping[str, Any]) -> ChannelSettings:
+        """``from_configuration(configuration, strict=False)``, parsed once per process.
+
+        A task receives the same configuration with every order. The settings are
+        frozen, so sharing them is safe; a configuration with values that cannot be
+        hashed (lists, mappings) is parsed every time.
+        """
+        try:
+            # The value's type too: True and 1 are equal keys but not the same text.
+            key = frozenset(
+                (name, type(value), value) for name, value in _as_mapping(configuration).items()
+            )
+        except TypeError:
+            return cls.from_configuration(configuration, strict=False)
+        return _parsed_task_configuration(key)
+
     def problems(self) -> dict[str, str]:
         """Rules that span sections, keyed by the field to fix."""
         errors: dict[str, str] = {}
@@ -343,6 +361,13 @@ class ChannelSettings:
         return {
             name: value for name, value in self.as_configuration().items() if name not in secret
         }
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_task_configuration(items: frozenset[tuple[str, type, Any]]) -> ChannelSettings:
+    return ChannelSettings.from_configuration(
+        {name: value for name, _, value in items}, strict=False
+    )
 
 
 def default_configuration() -> list[dict[str, Any]]:

@@ -46,7 +46,7 @@ def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any])
     """
     from .services.order_intake import apply_order
 
-    settings = ChannelSettings.from_configuration(configuration, strict=False)
+    settings = ChannelSettings.from_task_configuration(configuration)
     snapshot = OrderSnapshot.from_json(order)
     with coalesced_enqueues():
         return apply_order(snapshot, settings, skip=frozenset({"carts"})).to_json()
@@ -60,7 +60,7 @@ def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) 
     instead of in the hook keeps the customer's request free of the refund and payment
     queries.
     """
-    settings = ChannelSettings.from_configuration(configuration, strict=False)
+    settings = ChannelSettings.from_task_configuration(configuration)
     return apply_saleor_order(order_id, settings)
 
 
@@ -190,7 +190,7 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
     from .domain.carts import PlacedOrder
     from .services import carts
 
-    settings = ChannelSettings.from_configuration(configuration, strict=False)
+    settings = ChannelSettings.from_task_configuration(configuration)
     return carts.record_order(PlacedOrder.from_json(order), settings) is not None
 
 

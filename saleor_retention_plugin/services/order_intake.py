@@ -27,7 +27,7 @@ from ..domain.carts import PlacedOrder
 from ..domain.earning import order_multiplier
 from ..domain.history import purchase_record_from_snapshot
 from ..domain.orders import NON_EARNING_STATUSES, OrderSnapshot, OrderValue, order_value
-from . import ledger, mall, purchase_history, tiers
+from . import ledger, mall, order_opening, purchase_history, tiers
 from .codes import CODE_PREFIX
 
 if TYPE_CHECKING:
@@ -88,16 +88,35 @@ class OrderOutcome:
 
 def apply_points(intake: OrderIntake) -> None:
     """Earn once when the order qualifies; take back the refunded share of the goods."""
+    opening: order_opening.OrderOpening | None = None
+
+    def open_order(merge_guests: bool, email: str | None) -> order_opening.OrderOpening:
+        # The order's entries, its account locked with the tier row, and the ladder:
+        # one statement on PostgreSQL (services.order_opening).
+        nonlocal opening
+        opening = order_opening.open_order(intake.snapshot, merge_guests=merge_guests, email=email)
+        return opening
 
     def multiplier(account: LoyaltyAccount) -> Decimal:
         # Read once here, under the ledger's account lock; the tiers decide on it next.
         # The tier's multiplier times the member day's, by when the order was placed
-        # (domain.earning), both in the ladder's query.
-        intake.standing = tiers.tier_standing(account, member_day_at=intake.snapshot.created_at)
+        # (domain.earning), both in the ladder's query (or the opening statement's).
+        ladder = (
+            (opening.tiers, opening.member_day_multiplier)
+            if opening is not None and opening.channel_slug == account.channel_slug
+            else None
+        )
+        intake.standing = tiers.tier_standing(
+            account, member_day_at=intake.snapshot.created_at, known_ladder=ladder
+        )
         return order_multiplier(intake.standing.multiplier, intake.standing.member_day_multiplier)
 
     intake.points = ledger.sync_order_points(
-        intake.snapshot, intake.settings.ledger, multiplier_for_account=multiplier, now=intake.now
+        intake.snapshot,
+        intake.settings.ledger,
+        multiplier_for_account=multiplier,
+        now=intake.now,
+        open_order=open_order if order_opening.available() else None,
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
@@ -13,6 +13,9 @@ from ...domain.customers import normalise_email
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
 from .. import purchase_history
 from .entries import LedgerError, _restore_lot_invariant
+
+if TYPE_CHECKING:
+    from ...querysets import LoyaltyAccountQuerySet
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +27,7 @@ def account_for(
     *,
     merge_guests: bool = False,
     lock: bool = False,
+    locked_rows: list[LoyaltyAccount] | None = None,
 ) -> LoyaltyAccount:
     """The live account of a customer (or of a guest email) in a channel, created if needed.
 
@@ -37,43 +41,67 @@ def account_for(
     email, so points earned before registering are never stranded. Without proof, an
     email typed into a checkout or an unconfirmed registration must not claim a
     stranger's guest points.
+
+    ``locked_rows``: the rows this function would read and lock, already read with their
+    locks by the caller in this transaction, in id order (the order intake's first
+    statement, ``services.order_opening``): the customer's account and, with
+    ``merge_guests``, the email's open guest accounts; for a guest, the email's open guest
+    account. Implies ``lock``; nothing is read again.
     """
     email = normalise_email(email)
-    accounts = (
-        # The tier row comes along (not locked): an order's intake reads it next anyway.
-        LoyaltyAccount.objects.select_for_update(of=("self",)).select_related("membership")
-        if lock
-        else LoyaltyAccount.objects
-    )
+    lock = lock or locked_rows is not None
+
+    def accounts() -> LoyaltyAccountQuerySet:
+        # Built only when a query is needed (not when the caller's rows answer).
+        if lock:
+            # The tier row comes along (not locked): an order's intake reads it next.
+            return LoyaltyAccount.objects.select_for_update(of=("self",)).select_related(
+                "membership"
+            )
+        return LoyaltyAccount.objects.all()
+
     if customer_id is not None:
-        theirs = accounts.filter(channel_slug=channel_slug, customer_id=customer_id)
-        if not (email and merge_guests):
+
+        def theirs() -> LoyaltyAccountQuerySet:
+            return accounts().filter(channel_slug=channel_slug, customer_id=customer_id)
+
+        if not (email and merge_guests) and locked_rows is None:
             account, _ = _get_or_create(
-                theirs, channel_slug=channel_slug, customer_id=customer_id, email=email
+                theirs(), channel_slug=channel_slug, customer_id=customer_id, email=email
             )
             return account
         # The customer's account and the email's open guest accounts in one statement
         # (locked in id order, as a merge locks them).
-        rows = list(
-            accounts.in_channel(channel_slug)
-            .filter(
-                Q(customer_id=customer_id)
-                | Q(customer_id__isnull=True, merged_into__isnull=True, email=email)
+        rows = (
+            locked_rows
+            if locked_rows is not None
+            else list(
+                accounts()
+                .in_channel(channel_slug)
+                .filter(
+                    Q(customer_id=customer_id)
+                    | Q(customer_id__isnull=True, merged_into__isnull=True, email=email)
+                )
+                .order_by("pk")
             )
-            .order_by("pk")
         )
         found = next((row for row in rows if row.customer_id == customer_id), None)
         account = found or _create_or_get(
-            theirs, channel_slug=channel_slug, customer_id=customer_id, email=email
+            theirs(), channel_slug=channel_slug, customer_id=customer_id, email=email
         )
         guests = [row.pk for row in rows if row.customer_id is None]
-        if guests and _merge_guests_into(account, email, guests=guests) and lock:
+        merged = bool(guests and email and merge_guests) and bool(
+            _merge_guests_into(account, email or "", guests=guests)
+        )
+        if merged and lock:
             account.refresh_from_db()
         return account
     if email is None:
         raise LedgerError("A guest account needs an email address.")
+    if locked_rows:
+        return locked_rows[0]
     account, _ = _get_or_create(
-        accounts.in_channel(channel_slug).open_guests_with_email(email),
+        accounts().in_channel(channel_slug).open_guests_with_email(email),
         channel_slug=channel_slug,
         customer_id=None,
         email=email,

@@ -51,7 +51,11 @@ class AccountNotFound(LedgerError):
 
 def _lock_live(account_id: int) -> LoyaltyAccount:
     """Lock the account, following merges: a merged guest's entries live on its target."""
-    account = _lock(account_id)
+    return _live(_lock(account_id))
+
+
+def _live(account: LoyaltyAccount) -> LoyaltyAccount:
+    """The locked ``account``, or the account it merged into, locked (following merges)."""
     while account.merged_into_id is not None:
         account = _lock(account.merged_into_id)
     return account

@@ -25,6 +25,7 @@ from .entries import (
     _consume,
     _credit,
     _credit_once,
+    _live,
     _lock_live,
     _plan,
     _signal_args,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ...domain.orders import OrderSnapshot
+    from ..order_opening import OrderOpening
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def sync_order_points(
     *,
     multiplier_for_account: Callable[[LoyaltyAccount], Decimal] | None = None,
     now: datetime | None = None,
+    open_order: Callable[[bool, str | None], OrderOpening] | None = None,
 ) -> OrderPointsOutcome:
     """Bring the ledger in line with the order as it stands now.
 
@@ -76,6 +79,10 @@ def sync_order_points(
     times), the effect is the same: the order earns once when it qualifies, and what should
     have been taken back by now (all on cancellation, a share on refunds) is taken back,
     minus what already was.
+
+    ``open_order(merge_guests, email)``: reads the order's entries and locks the account
+    in one statement (``services.order_opening.open_order``, the order intake's); used
+    for an order that earns now (the common event), inside the caller's transaction.
     """
     now = now or timezone.now()
     skipped = _why_order_is_skipped(order)
@@ -83,9 +90,21 @@ def sync_order_points(
         logger.info("Order %s earns no points: %s", order.order_id, skipped)
         return OrderPointsOutcome(order.order_id, None, skipped_reason=skipped)
 
-    already = list(
-        PointsEntry.objects.for_order(order.order_id).values(
-            "kind", "points", "written_off", "account_id"
+    opening = (
+        open_order(order.email_verified, normalise_email(order.email))
+        if open_order is not None
+        # Its lock must last until the caller's transaction ends.
+        and transaction.get_connection().in_atomic_block
+        and order_earns_points(order, settings.credit_trigger)
+        else None
+    )
+    already = (
+        opening.entries
+        if opening is not None
+        else list(
+            PointsEntry.objects.for_order(order.order_id).values(
+                "kind", "points", "written_off", "account_id"
+            )
         )
     )
     earned_before = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
@@ -104,15 +123,18 @@ def sync_order_points(
             # The order's points stay on the account that earned them. A guest order keeps
             # no user in Saleor after the guest registers, and an anonymised customer has
             # no id: looking the account up again would open a fresh account and overdraw it.
-            account = _lock_live(already[0]["account_id"])
+            locked = opening.locked(already[0]["account_id"]) if opening else None
+            account = _live(locked) if locked else _lock_live(already[0]["account_id"])
         else:
-            # Found (or opened) with its row lock: one query instead of a read and a lock.
+            # Found (or opened) with its row lock: one query instead of a read and a lock
+            # (none at all when the opening statement locked it).
             account = account_for(
                 order.channel_slug,
                 order.customer_id,
                 order.email,
                 merge_guests=order.email_verified,
                 lock=True,
+                locked_rows=opening.accounts if opening is not None else None,
             )
             if account.merged_into_id is not None:
                 account = _lock_live(account.merged_into_id)

@@ -150,14 +150,24 @@ class TierStanding:
 
 
 def tier_standing(
-    account: LoyaltyAccount, *, member_day_at: datetime | None = None
+    account: LoyaltyAccount,
+    *,
+    member_day_at: datetime | None = None,
+    known_ladder: tuple[list[MembershipTier], Decimal] | None = None,
 ) -> TierStanding:
     """The account's ``TierStanding``: two queries (the ladder with each tier's largest
     active multiplier, and the account's tier row unless the account was read with it:
     ``select_related("membership")``). Read it under the account's lock.
 
     ``member_day_at``: also read the channel's member-day multiplier at that moment, in
-    the ladder's query (a third query only when the channel has no tiers)."""
+    the ladder's query (a third query only when the channel has no tiers).
+
+    ``known_ladder``: the account's channel's tiers (each with ``multiplier``) and member-day
+    multiplier, already read in this transaction (``services.order_opening``): not read
+    again."""
+    if known_ladder is not None:
+        tiers, member_day = known_ladder
+        return TierStanding(account.pk, tiers, _membership_of(account), member_day)
     largest_multiplier = (
         TierBenefit.objects.filter(
             tier=OuterRef("pk"),
@@ -189,12 +199,13 @@ def tier_standing(
                 .first()
             )
         member_day = Decimal(value) if value is not None else Decimal(1)
-    membership: CustomerTier | None
+    return TierStanding(account.pk, tiers, _membership_of(account), member_day)
+
+
+def _membership_of(account: LoyaltyAccount) -> CustomerTier | None:
     if LoyaltyAccount.membership.is_cached(account):  # read with the account's lock
-        membership = getattr(account, "membership", None)
-    else:
-        membership = CustomerTier.objects.filter(account_id=account.pk).first()
-    return TierStanding(account.pk, tiers, membership, member_day)
+        return getattr(account, "membership", None)
+    return CustomerTier.objects.filter(account_id=account.pk).first()
 
 
 def _member_day_window(channel_slug: str, moment: datetime) -> QuerySet[MemberDay]:
