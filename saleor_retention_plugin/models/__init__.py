@@ -24,7 +24,8 @@ from .membership import (
     TierBenefit,
     TierChange,
 )
-from .segments import CustomerSegment
+from .segments import CustomerSegment, SegmentFit
+from .summaries import PurchaseDay, PurchaseKindDay, PurchaseSummary, PurchaseSummaryZone
 
 __all__ = [
     "BackfillCheckpoint",
@@ -50,12 +51,17 @@ __all__ = [
     "PointsEntry",
     "PointsLot",
     "PurchasedLine",
+    "PurchaseDay",
+    "PurchaseKindDay",
+    "PurchaseSummary",
+    "PurchaseSummaryZone",
     "PurchasedOrder",
     "QualifyingMonth",
     "QualifyingOrder",
     "Redemption",
     "ReplenishmentDue",
     "ReviewAward",
+    "SegmentFit",
     "Reward",
     "RewardKind",
     "SatisfactionRating",

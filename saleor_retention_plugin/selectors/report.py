@@ -108,8 +108,15 @@ def _figures(
         "ltv_formula": purchases.formula_ltv(scope, start, end, lifespan_years, facts=facts),
         "repurchase_by_segment": segments.repurchase_by_segment(scope, start, end, facts=facts),
     }
-    # The customers are loaded and the models fitted once, for the prediction and for the
-    # high-value segment (top 10 % by predicted value; by revenue without a prediction).
+    # The segment refresh's fit and predictions when nothing changed since (``fitted_at``
+    # in ``predicted`` says which); else the customers are loaded and the models fitted
+    # once, for the prediction and for the high-value segment (top 10 % by predicted
+    # value; by revenue without a prediction).
+    stored = lifetime.stored_prediction(scope) if predict and facts is None else None
+    if stored is not None:
+        report["segments"] = segments.segment_sizes(scope, facts=facts, high=stored.high)
+        report["predicted"] = stored.predicted
+        return report
     table = lifetime.customer_table(scope, facts)
     fit = (
         lifetime.fit_models(table)
