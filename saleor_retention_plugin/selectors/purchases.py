@@ -1,11 +1,11 @@
 """Purchase metrics of one channel, set-based on PostgreSQL, from ``domain.metrics`` elsewhere.
 
 Every function answers with the dataclasses of ``domain.metrics`` (whose docstrings give
-the definitions). On PostgreSQL each is one SQL statement over the purchase history
-(window functions, ``percentile_cont``, ``date_trunc``-style month arithmetic, ``NTILE``),
-using the ``(channel, customer, placed_at)`` and ``(channel, placed_at)`` indexes; on other
-databases (the SQLite sandbox) the channel's orders are loaded once and the pure functions
-compute the same figures.
+the definitions). On PostgreSQL each is one SQL statement over one row per customer and
+order day and one row per customer: the kept summaries (``models.summaries``, kept by
+triggers) when they answer for the scope (``ChannelScope.kept``), else tables built by one
+pass over the orders for the call (``prepared``); on other databases (the SQLite sandbox)
+the channel's orders are loaded once and the pure functions compute the same figures.
 
 Which orders count: purchases (``counts``: not cancelled, draft, unconfirmed or expired)
 with a net goods amount above zero (an order refunded in full is no purchase), in the

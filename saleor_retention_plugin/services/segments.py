@@ -14,12 +14,15 @@ high value: the top 10 % by predicted lifetime value (BG/NBD x Gamma-Gamma, the 
 52 weeks; ``selectors.lifetime.high_value``), by net goods amount when the models cannot be
 fitted (``SegmentRefresh.high_value_basis`` says which).
 
-On PostgreSQL it is set-based: the report's per-customer table is built once
-(``selectors.purchases.prepared``, one pass over the channel's orders) and one
-``INSERT ... SELECT ... ON CONFLICT`` scores and writes every customer, then one
-``DELETE`` drops those who left; both in one transaction, so readers see the old set or
-the new one, never a mix. Elsewhere (the SQLite sandbox) the pure function scores the
-loaded orders and the rows are replaced in batches of ``BATCH``.
+On PostgreSQL it is set-based: the channel's kept purchase summaries are moved to ``tz``
+first when kept in another timezone (``services.purchase_summaries``), the per-customer
+rows are read from them (or built by one pass over the orders when they do not answer for
+``as_of``), the models are fitted and every customer predicted, and one
+``INSERT ... SELECT ... ON CONFLICT`` scores and writes every customer with their
+prediction, then one ``DELETE`` drops those who left, and the fit is stored
+(``SegmentFit``, which the report reuses while it is current); all in one transaction, so
+readers see the old set or the new one, never a mix. Elsewhere (the SQLite sandbox) the
+pure function scores the loaded orders and the rows are replaced in batches of ``BATCH``.
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def _database_clock() -> datetime:
     with connection.cursor() as cursor:
         cursor.execute("SELECT clock_timestamp()")
         (now,) = cursor.fetchone()
-    return now  # type: ignore[no-any-return]
+    return now
 
 
 def _store_fit(
@@ -155,7 +158,7 @@ def _store_fit(
     SegmentFit.objects.update_or_create(
         channel_slug=scope.channel,
         defaults={
-            "currency": scope.currency,
+            "currency": scope.currency or "",
             "tz": scope.tz,
             "as_of": scope.as_of,
             "fitted_at": fitted_at,

@@ -51,7 +51,7 @@ def expected_summaries() -> dict[tuple[str, str, str], tuple[object, ...]]:
         days.setdefault(key, {}).setdefault(order.placed_at.astimezone(UTC).date(), []).append(
             order
         )
-    result = {}
+    result: dict[tuple[str, str, str], tuple[object, ...]] = {}
     for key, by_day in days.items():
         ordered = sorted(by_day)
         orders = [order for day in ordered for order in by_day[day]]
