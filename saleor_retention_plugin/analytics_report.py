@@ -205,7 +205,7 @@ def render_text(report: dict[str, Any]) -> str:
                 )
                 + f"BG/NBD r={bg['r']:.3f} alpha={bg['alpha']:.3f} a={bg['a']:.3f} "
                 f"b={bg['b']:.3f}; Gamma-Gamma p={gg['p']:.2f} q={gg['q']:.2f} "
-                f"gamma={gg['gamma']:.2f}\n"
+                f"gamma={gg['gamma']:.2f}; {_fitted(predicted)}\n"
             )
     points = report["points"]
     parts.append(
@@ -506,3 +506,10 @@ def render_html(report: dict[str, Any]) -> str:
             "uplift": report["cart_uplift"],
         },
     )
+
+
+def _fitted(predicted: dict[str, Any]) -> str:
+    """Where the prediction's fit comes from: the segment refresh's, or this report's."""
+    if predicted.get("fit_source") == "stored":
+        return f"fitted at {predicted['fitted_at']} by the segment refresh"
+    return "fitted for this report"

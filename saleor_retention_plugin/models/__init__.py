@@ -24,7 +24,8 @@ from .membership import (
     TierBenefit,
     TierChange,
 )
-from .segments import CustomerSegment
+from .segments import CustomerSegment, SegmentFit
+from .summaries import PurchaseDay, PurchaseKindDay, PurchaseSummary, PurchaseSummaryZone
 
 __all__ = [
     "BackfillCheckpoint",
@@ -49,6 +50,10 @@ __all__ = [
     "MessageState",
     "PointsEntry",
     "PointsLot",
+    "PurchaseDay",
+    "PurchaseKindDay",
+    "PurchaseSummary",
+    "PurchaseSummaryZone",
     "PurchasedLine",
     "PurchasedOrder",
     "QualifyingMonth",
@@ -59,6 +64,7 @@ __all__ = [
     "Reward",
     "RewardKind",
     "SatisfactionRating",
+    "SegmentFit",
     "SubjectKind",
     "ThresholdKind",
     "TierBenefit",

@@ -38,6 +38,12 @@ class CustomerSegment(models.Model):
     discount_share = models.DecimalField(max_digits=5, decimal_places=4)
     discount_driven = models.BooleanField()
     high_value = models.BooleanField()
+    # The refresh's prediction for the next ``SegmentFit.horizon_weeks`` weeks (BG/NBD x
+    # Gamma-Gamma): P(alive), expected orders and their value in ``currency``; none when
+    # the models could not be fitted.
+    probability_alive = models.FloatField(null=True, blank=True)
+    expected_orders = models.FloatField(null=True, blank=True)
+    expected_value = models.FloatField(null=True, blank=True)
     as_of = models.DateField()
     computed_at = models.DateTimeField()
 
@@ -75,3 +81,32 @@ class CustomerSegment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel_slug} {self.customer_key}: {self.segment}"
+
+
+class SegmentFit(models.Model):
+    """The models the last segment refresh of a channel fitted, and on what.
+
+    One row per channel, rewritten with the segments (``services.segments``). The report
+    reuses it, with the predictions stored on ``CustomerSegment``, when it is current:
+    same as-of day, timezone and currency, and no purchase summary changed after
+    ``fitted_at`` (``selectors.lifetime.stored_fit``). ``bg_nbd`` and ``gamma_gamma`` hold
+    the parameters by name (none when ``unavailable`` says why there is no fit).
+    """
+
+    channel_slug = models.SlugField(max_length=255, unique=True)
+    currency = models.CharField(max_length=3)
+    tz = models.CharField(max_length=64)
+    as_of = models.DateField()
+    fitted_at = models.DateTimeField()
+    # The fit's input: customers, repeat buyers and distinct (x, t_x, T) rows.
+    customers = models.PositiveIntegerField()
+    repeat_customers = models.PositiveIntegerField()
+    distinct_rows = models.PositiveIntegerField()
+    horizon_weeks = models.PositiveIntegerField()
+    bg_nbd = models.JSONField(null=True, blank=True)
+    gamma_gamma = models.JSONField(null=True, blank=True)
+    unavailable = models.TextField(blank=True, default="")
+    fit_seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.channel_slug} fitted at {self.fitted_at} (as of {self.as_of})"

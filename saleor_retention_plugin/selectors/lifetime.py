@@ -6,12 +6,13 @@ the report's per-customer table, one row per customer loaded once), the models a
 by maximum likelihood (SciPy, the ``analytics`` extra) on the distinct rows, and each
 customer gets P(alive), expected orders in the next ``horizon_weeks`` and their expected
 value (expected orders x Gamma-Gamma expected order value): the predicted lifetime value
-that ranks the high-value segment (``high_value``).
+that ranks the high-value segment (``high_value``). The segment refresh stores its fit and
+predictions; ``stored_prediction`` gives them back to the report while they are current.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from .purchases import ChannelScope, _days_query, order_facts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from ..domain.metrics import OrderFact
 
@@ -44,6 +46,10 @@ class PredictedValue:
     # Why there is no prediction (no SciPy, too little data); empty when there is one.
     unavailable: str = ""
     top_customers: tuple[tuple[str, float, float, Decimal], ...] = field(default=())
+    # "fitted" (for this report) or "stored" (the segment refresh's fit and predictions,
+    # reused because nothing changed since ``fitted_at``); none when unavailable.
+    fit_source: str = "fitted"
+    fitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,10 @@ class Fit:
     bg_nbd: btyd.BgNbdParameters | None
     gamma_gamma: btyd.GammaGammaParameters | None
     unavailable: str = ""
+    # Distinct (x, t_x, T) rows BG/NBD was fitted on (customers sharing one are a weight).
+    distinct_rows: int = 0
+    source: str = "fitted"
+    fitted_at: datetime | None = None
 
 
 def fit_models(table: CustomerTable) -> Fit:
@@ -130,7 +140,7 @@ def fit_models(table: CustomerTable) -> Fit:
         gg = btyd.fit_gamma_gamma_weighted(frequency, monetary, numpy.ones(len(table)))
     except (btyd.AnalyticsUnavailable, btyd.ModelFitError) as error:
         return Fit(None, None, str(error))
-    return Fit(bg, gg)
+    return Fit(bg, gg, distinct_rows=len(x))
 
 
 def _arrays(table: CustomerTable) -> tuple[Any, Any, Any, Any]:
@@ -184,12 +194,14 @@ def predicted_value(
         int((alive > 0.5).sum()),
         float(orders.sum()),
         Decimal(str(round(float(values.sum()), 2))),
-        top_customers=_top(table, alive, orders, values),
+        top_customers=_top(table.keys, alive, orders, values),
+        fit_source=fit.source,
+        fitted_at=fit.fitted_at,
     )
 
 
 def _top(
-    table: CustomerTable, alive: Any, orders: Any, values: Any, n: int = 10
+    keys: Sequence[str], alive: Any, orders: Any, values: Any, n: int = 10
 ) -> tuple[tuple[str, float, float, Decimal], ...]:
     """The ``n`` customers of highest predicted value, ties by customer key."""
     numpy, _, _ = btyd._scipy()
@@ -197,9 +209,9 @@ def _top(
     if len(finite) > n:  # everyone tied with the n-th value stays a candidate
         cut = numpy.sort(values[finite])[-n]
         finite = finite[values[finite] >= cut]
-    best = sorted(finite.tolist(), key=lambda i: (-values[i], table.keys[i]))[:n]
+    best = sorted(finite.tolist(), key=lambda i: (-values[i], keys[i]))[:n]
     return tuple(
-        (table.keys[i], round(float(alive[i]), 4), round(float(orders[i]), 3),
+        (keys[i], round(float(alive[i]), 4), round(float(orders[i]), 3),
          Decimal(str(round(float(values[i]), 2))))
         for i in best
     )  # fmt: skip
@@ -254,3 +266,124 @@ def high_value(
         sum((revenue[key] for key in keys), Decimal(0)),
         reason,
     )
+
+
+# --- the segment refresh's fit, reused -----------------------------------------------------
+
+
+def predictions(table: CustomerTable, fit: Fit, horizon_weeks: int = HORIZON_WEEKS) -> Any:
+    """Per customer (P(alive), expected orders, expected value) as float arrays, or none."""
+    if fit.unavailable:
+        return None
+    return _predict(table, fit, horizon_weeks)
+
+
+@dataclass(frozen=True)
+class StoredPrediction:
+    """What the report takes from the last segment refresh instead of fitting again."""
+
+    fit: Fit
+    high: HighValue
+    predicted: PredictedValue
+    # The repurchase cycle C the refresh judged the segments by (new < C, active < 2C).
+    cycle_days: int
+
+
+def stored_prediction(
+    scope: ChannelScope, horizon_weeks: int = HORIZON_WEEKS
+) -> StoredPrediction | None:
+    """The refresh's fit, segments and predictions when they are current for ``scope``.
+
+    Current: the kept summaries answer for ``scope``, the refresh ran for the same as-of
+    day, timezone, currency and horizon, and since its ``fitted_at`` no customer's kept
+    summary changed and none was removed (same number of customers). Else none, and the
+    report fits for itself. Reads the stored rows of the channel (one row per customer).
+    """
+    from django.db import connection
+
+    from ..models import CustomerSegment, PurchaseSummary, SegmentFit
+
+    if not scope.kept or scope.currency is None:
+        return None
+    stored = SegmentFit.objects.filter(
+        channel_slug=scope.channel,
+        as_of=scope.as_of,
+        tz=scope.tz,
+        currency=scope.currency,
+        horizon_weeks=horizon_weeks,
+    ).first()
+    if stored is None:
+        return None
+    summaries = PurchaseSummary.objects.filter(channel_slug=scope.channel, currency=scope.currency)
+    if (
+        summaries.filter(updated_at__gte=stored.fitted_at).exists()
+        or summaries.count() != stored.customers
+    ):
+        return None
+    fit = Fit(
+        btyd.BgNbdParameters(**stored.bg_nbd) if stored.bg_nbd else None,
+        btyd.GammaGammaParameters(**stored.gamma_gamma) if stored.gamma_gamma else None,
+        stored.unavailable,
+        stored.distinct_rows,
+        "stored",
+        stored.fitted_at,
+    )
+    rows = CustomerSegment.objects.filter(channel_slug=scope.channel)
+    cycle_days = rows.values_list("cycle_days", flat=True).first()
+    if cycle_days is None:
+        return None
+    high_rows = list(rows.filter(high_value=True).values_list("customer_key", "revenue"))
+    high = HighValue(
+        "revenue" if fit.unavailable else "predicted_value",
+        horizon_weeks,
+        frozenset(key for key, _ in high_rows),
+        sum((revenue for _, revenue in high_rows), Decimal(0)),
+        fit.unavailable,
+    )
+    if fit.unavailable:
+        predicted = PredictedValue(
+            stored.customers, stored.repeat_customers, horizon_weeks,
+            unavailable=fit.unavailable, fit_source="stored", fitted_at=stored.fitted_at,
+        )  # fmt: skip
+        return StoredPrediction(fit, high, predicted, cycle_days)
+    numpy, _, _ = btyd._scipy()
+    # A plain cursor: the ORM's per-row work was most of the read (193 thousand rows).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT customer_key, probability_alive, expected_orders, expected_value "
+            f"FROM {CustomerSegment._meta.db_table} WHERE channel_slug = %s",
+            [scope.channel],
+        )
+        fetched = cursor.fetchall()
+    if len(fetched) != stored.customers or any(row[1] is None for row in fetched):
+        return None
+    keys = [row[0] for row in fetched]
+    a, o, v = (
+        numpy.fromiter((row[i] for row in fetched), dtype=float, count=len(fetched))
+        for i in (1, 2, 3)
+    )
+    predicted = PredictedValue(
+        stored.customers,
+        stored.repeat_customers,
+        horizon_weeks,
+        fit.bg_nbd,
+        fit.gamma_gamma,
+        float(a.sum() / len(keys)),
+        int((a > 0.5).sum()),
+        float(o.sum()),
+        Decimal(str(round(float(v.sum()), 2))),
+        top_customers=_top(keys, a, o, v),
+        fit_source="stored",
+        fitted_at=stored.fitted_at,
+    )
+    return StoredPrediction(fit, high, predicted, cycle_days)
+
+
+def fit_record(fit: Fit) -> dict[str, Any]:
+    """``fit``'s parameters as the JSON ``SegmentFit`` stores."""
+    return {
+        "bg_nbd": asdict(fit.bg_nbd) if fit.bg_nbd else None,
+        "gamma_gamma": asdict(fit.gamma_gamma) if fit.gamma_gamma else None,
+        "unavailable": fit.unavailable,
+        "distinct_rows": fit.distinct_rows,
+    }

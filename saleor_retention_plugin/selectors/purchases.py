@@ -1,11 +1,11 @@
 """Purchase metrics of one channel, set-based on PostgreSQL, from ``domain.metrics`` elsewhere.
 
 Every function answers with the dataclasses of ``domain.metrics`` (whose docstrings give
-the definitions). On PostgreSQL each is one SQL statement over the purchase history
-(window functions, ``percentile_cont``, ``date_trunc``-style month arithmetic, ``NTILE``),
-using the ``(channel, customer, placed_at)`` and ``(channel, placed_at)`` indexes; on other
-databases (the SQLite sandbox) the channel's orders are loaded once and the pure functions
-compute the same figures.
+the definitions). On PostgreSQL each is one SQL statement over one row per customer and
+order day and one row per customer: the kept summaries (``models.summaries``, kept by
+triggers) when they answer for the scope (``ChannelScope.kept``), else tables built by one
+pass over the orders for the call (``prepared``); on other databases (the SQLite sandbox)
+the channel's orders are loaded once and the pure functions compute the same figures.
 
 Which orders count: purchases (``counts``: not cancelled, draft, unconfirmed or expired)
 with a net goods amount above zero (an order refunded in full is no purchase), in the
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,14 @@ from django.db.models import Count
 
 from ..domain import metrics
 from ..domain.metrics import OrderFact
-from ..models import PurchasedLine, PurchasedOrder
+from ..models import (
+    PurchaseDay,
+    PurchasedLine,
+    PurchasedOrder,
+    PurchaseKindDay,
+    PurchaseSummary,
+    PurchaseSummaryZone,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -48,6 +55,10 @@ class ChannelScope:
     tz: str
     as_of: date
     other_currency_orders: int = 0
+    # Whether the kept summaries (``models.summaries``) answer for this scope: PostgreSQL,
+    # kept in ``tz`` and no order placed after ``as_of``. Otherwise one pass over the
+    # orders builds the same tables for the call (``prepared``).
+    kept: bool = False
 
     @property
     def postgres(self) -> bool:
@@ -70,7 +81,20 @@ def channel_scope(channel: str, tz: str = "UTC", as_of: date | None = None) -> C
     )
     if not by_currency:
         return ChannelScope(channel, None, tz, as_of)
-    return ChannelScope(channel, by_currency[0][0], tz, as_of, sum(n for _, n in by_currency[1:]))
+    scope = ChannelScope(channel, by_currency[0][0], tz, as_of, sum(n for _, n in by_currency[1:]))
+    return replace(scope, kept=_kept_answers(scope))
+
+
+def _kept_answers(scope: ChannelScope) -> bool:
+    """Whether the kept summaries hold exactly the orders ``scope`` counts."""
+    if not scope.postgres:
+        return False
+    zone = PurchaseSummaryZone.objects.filter(channel_slug=scope.channel).first()
+    if (zone.tz if zone else "UTC") != scope.tz:
+        return False
+    return not PurchasedOrder.objects.filter(
+        channel_slug=scope.channel, placed_at__gte=scope.end_of(scope.as_of)
+    ).exists()
 
 
 # --- the fallback: facts loaded once ----------------------------------------------------------
@@ -189,7 +213,7 @@ def prepared(scope: ChannelScope) -> Iterator[None]:
     Reentrant: nested uses of the same scope share the tables. PostgreSQL only.
     """
     key = (scope.channel, scope.tz, scope.currency, scope.as_of)
-    if _prepared.get() == key:
+    if scope.kept or _prepared.get() == key:
         yield
         return
     with transaction.atomic(), connection.cursor() as cursor:
@@ -204,8 +228,43 @@ def prepared(scope: ChannelScope) -> Iterator[None]:
             cursor.execute(f"DROP TABLE IF EXISTS {DAYS}, {CUSTOMERS}")
 
 
+# The kept rows under the prepared tables' column names (``c`` in byte order, as there).
+KEPT_DAYS = f"""
+    SELECT customer_key COLLATE "C" AS c, day AS d, revenue AS a, orders::bigint AS n,
+           discount_orders::bigint AS disc_n, first_day, prev_day
+    FROM {PurchaseDay._meta.db_table}
+    WHERE channel_slug = %(channel)s AND currency = %(currency)s
+"""
+KEPT_CUSTOMERS = f"""
+    SELECT customer_key COLLATE "C" AS c, first_day, second_day, last_day,
+           orders::bigint AS n, revenue AS rev, discount_orders::bigint AS disc_n,
+           order_days::bigint AS days, repeat_revenue AS repeat_rev
+    FROM {PurchaseSummary._meta.db_table}
+    WHERE channel_slug = %(channel)s AND currency = %(currency)s
+"""
+KINDS = PurchaseKindDay._meta.db_table
+
+
+def customers_source(scope: ChannelScope) -> str:
+    """SQL for a FROM clause: one row per customer (``c``, ``first_day``, ... ``repeat_rev``).
+
+    The kept summaries when they answer for ``scope`` (parameters ``channel`` and
+    ``currency``), else the table ``prepared`` built.
+    """
+    return f"({KEPT_CUSTOMERS}) AS kept_customers" if scope.kept else CUSTOMERS
+
+
 def _days_query(scope: ChannelScope, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    """``sql`` over the prepared tables ``days`` and ``customers``."""
+    """``sql`` over ``days`` and ``customers``: kept, or the prepared tables."""
+    if scope.kept:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _tune(cursor)
+            cursor.execute(
+                f"WITH days AS NOT MATERIALIZED ({KEPT_DAYS}), "
+                f"customers AS NOT MATERIALIZED ({KEPT_CUSTOMERS}) " + sql,
+                _params(scope, **params),
+            )
+            return list(cursor.fetchall())
     with prepared(scope), connection.cursor() as cursor:
         cursor.execute(
             f"WITH days AS NOT MATERIALIZED (SELECT * FROM {DAYS}), "
@@ -323,6 +382,23 @@ def repurchase_cycle_by(
             )
             for key in sorted(keys)
         }
+    if scope.kept:
+        by_key: dict[str, dict[int, int]] = {}
+        for key, gap, count in _days_query(
+            scope,
+            f"""
+            SELECT kind, day - prev_day, count(*) FROM {KINDS}
+            WHERE channel_slug = %(channel)s AND currency = %(currency)s
+              AND dimension = %(dimension)s AND prev_day IS NOT NULL
+              AND day >= %(start)s AND day < %(end)s
+            GROUP BY 1, 2
+            """,
+            dimension=dimension,
+            start=start,
+            end=end,
+        ):
+            by_key.setdefault(key, {})[gap] = count
+        return {key: metrics.summarise_gap_counts(by_key[key]) for key in sorted(by_key)}
     # One join of the orders with their lines, grouped (type, customer, day): the gaps come
     # from one sort, and back as counts per (type, gap), not one row per gap.
     rows = _query(
@@ -340,7 +416,7 @@ def repurchase_cycle_by(
         start=start,
         end=end,
     )
-    by_key: dict[str, dict[int, int]] = {}
+    by_key = {}
     for key, gap, count in rows:
         by_key.setdefault(key, {})[gap] = count
     return {key: metrics.summarise_gap_counts(by_key[key]) for key in sorted(by_key)}

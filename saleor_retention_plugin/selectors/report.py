@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from ..domain import metrics
 from . import flow_uplift, lifetime, loyalty, purchases, segments
 
 if TYPE_CHECKING:
@@ -106,10 +107,20 @@ def _figures(
         ),
         "cohorts": purchases.cohorts(scope, start, end, facts=facts),
         "ltv_formula": purchases.formula_ltv(scope, start, end, lifespan_years, facts=facts),
-        "repurchase_by_segment": segments.repurchase_by_segment(scope, start, end, facts=facts),
     }
-    # The customers are loaded and the models fitted once, for the prediction and for the
-    # high-value segment (top 10 % by predicted value; by revenue without a prediction).
+    # The segment refresh's segments, fit and predictions when nothing changed since
+    # (``fitted_at`` in ``predicted`` says which); else the customers are loaded and the
+    # models fitted once, for the prediction and for the high-value segment (top 10 % by
+    # predicted value; by revenue without a prediction).
+    stored = lifetime.stored_prediction(scope) if predict and facts is None else None
+    limits = metrics.segment_thresholds(stored.cycle_days) if stored else None
+    report["repurchase_by_segment"] = segments.repurchase_by_segment(
+        scope, start, end, limits, facts=facts
+    )
+    if stored is not None:
+        report["segments"] = segments.stored_segment_sizes(scope, stored.cycle_days, stored.high)
+        report["predicted"] = stored.predicted
+        return report
     table = lifetime.customer_table(scope, facts)
     fit = (
         lifetime.fit_models(table)

@@ -133,6 +133,48 @@ def segment_sizes(
     )
 
 
+def stored_segment_sizes(scope: ChannelScope, cycle_days: int, high: HighValue) -> SegmentSizes:
+    """``segment_sizes`` from the rows the segment refresh stored for ``scope``.
+
+    Only when they are current (``lifetime.stored_prediction`` said so): they hold the
+    same scores the SQL of ``segment_sizes`` computes, one aggregate reads them.
+    """
+    from django.db.models import Count, Q, Sum
+
+    from ..models import CustomerSegment
+
+    rows = (
+        CustomerSegment.objects.filter(channel_slug=scope.channel)
+        .values_list("segment", "recency_score", "frequency_score")
+        .annotate(
+            n=Count("id"), rev=Sum("revenue"), driven=Count("id", filter=Q(discount_driven=True))
+        )
+        .order_by()
+    )
+    by_segment = {"new": 0, "active": 0, "dormant": 0}
+    revenue = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
+    grid: Counter[tuple[int, int]] = Counter()
+    driven = 0
+    for segment, r, f, count, rev, driven_count in rows:
+        by_segment[segment] += count
+        revenue[segment] += rev
+        grid[(r, f)] += count
+        driven += driven_count
+    return SegmentSizes(
+        metrics.segment_thresholds(cycle_days),
+        sum(by_segment.values()),
+        by_segment,
+        revenue,
+        high.customers,
+        high.revenue,
+        driven,
+        dict(grid),
+        high.basis,
+        high.horizon_weeks,
+        high.fallback_reason,
+    )
+
+
 def tiers_by_customer(channel: str) -> dict[str, str]:
     """Customer key -> code of the member's current tier in the channel."""
     from ..models import CustomerTier

@@ -34,9 +34,11 @@ from saleor_retention_plugin.models import (
     LoyaltyAccount,
     PointsEntry,
     PointsLot,
+    PurchaseSummary,
     QualifyingOrder,
 )
 from saleor_retention_plugin.services.ledger_audit import find_balance_drift
+from saleor_retention_plugin.services.purchase_summaries import find_summary_drift
 from saleor_retention_plugin.services.tiers import reevaluate_channel, seed_default_tiers
 from saleor_retention_plugin.tasks import sync_order_points_task
 
@@ -220,6 +222,19 @@ def test_three_shuffled_deliveries_with_retries_leave_what_one_in_order_delivery
     out = StringIO()
     call_command("retention_ledger", "--verify", stdout=out)  # raises CommandError on drift
     assert "Every cached balance matches its entries." in out.getvalue()
+    # The kept purchase summaries (report) agree with the orders, and across deliveries.
+    assert kept_summaries(ONCE), "no purchase summary kept: the check below proves nothing"
+    assert kept_summaries(THRICE) == kept_summaries(ONCE)
+    assert find_summary_drift(ONCE) == find_summary_drift(THRICE) == []
+
+
+def kept_summaries(channel: str) -> list[tuple[Any, ...]]:
+    return sorted(
+        PurchaseSummary.objects.filter(channel_slug=channel).values_list(
+            "currency", "customer_key", "first_day", "second_day", "last_day", "orders",
+            "order_days", "revenue", "repeat_revenue", "discount_orders",
+        )
+    )  # fmt: skip
 
 
 def test_the_history_has_every_kind_of_change():
