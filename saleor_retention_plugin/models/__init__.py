@@ -1,6 +1,12 @@
 from .campaigns import Campaign, CampaignState
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
-from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
+from .enrolments import (
+    RUNNING_STATES,
+    EnrolmentState,
+    FlowConversion,
+    FlowEnrolment,
+    SubjectKind,
+)
 from .flows import (
     CartState,
     ContactLogEntry,
@@ -27,6 +33,7 @@ from .membership import (
 from .segments import CustomerSegment
 
 __all__ = [
+    "RUNNING_STATES",
     "BackfillCheckpoint",
     "BenefitKind",
     "BirthdayGreeting",

@@ -116,11 +116,21 @@ class SendStep:
     step: int
     next_check_at: datetime | None
     context: dict[str, Any] = field(default_factory=dict)
+    # Stored on the message: the subject's last activity the step was timed from (a cart's
+    # last change; newer activity re-times the message at send time).
+    scheduled_for_activity_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class WaitUntil:
-    at: datetime
+    """Look again at ``at``; None parks the enrolment (still active).
+
+    A parked enrolment waits until something the flow writes re-arms it (a cart's next
+    activity). ``outcome`` names the decision in the sweep's report.
+    """
+
+    at: datetime | None
+    outcome: str = "waiting"
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,11 @@ class EnrolmentFlow:
     subject_kind: str = SubjectKind.CUSTOMER
     events: tuple[str, ...] = ()
     stops_on_order: bool = False
+    # The flow credits orders to its enrolments itself (the cart flow, from the order
+    # intake's cart part): ``flow_events.attribute_order`` leaves them alone.
+    attributes_own_orders: bool = False
+    # ``look`` reads something slow (the shop) before the enrolment is locked.
+    reads_outside_lock: bool = False
 
     # -- what a flow writes --
 
@@ -197,6 +212,41 @@ class EnrolmentFlow:
     ) -> Preparation:
         """Check again right before the send; ``Ready(context, zone)`` or ``Cancel``/``Retime``."""
         raise NotImplementedError
+
+    # -- optional hooks (the defaults suit most flows) --
+
+    def check(self, enrolment: FlowEnrolment, settings: ChannelSettings | None) -> Decision | None:
+        """Under the row lock, before ``advance``: a decision that ends the look, or None.
+
+        The default stops the enrolment when the flow is off in the channel (or the
+        plugin has no settings there: ``flow_disabled``), the subject has no contact
+        (``no_contact``) or the recipient opted out (``opted_out``).
+        """
+        reason = _why_stop(self, enrolment, settings)
+        return StopEnrolment(reason) if reason or settings is None else None
+
+    def look(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings | None, now: datetime
+    ) -> Any:
+        """With ``reads_outside_lock``: read what is slow (the shop) before the row lock.
+
+        ``enrolment`` is an unlocked copy; the result is handed to ``advance_looked``.
+        """
+        return None
+
+    def advance_looked(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime, looked: Any
+    ) -> Decision:
+        """``advance`` with what ``look`` read; flows without ``look`` leave it alone."""
+        return self.advance(enrolment, settings, now)
+
+    def message_subject_key(self, enrolment: FlowEnrolment) -> str:
+        """The outbox row's subject (unique with the flow and the step)."""
+        return message_subject_key(enrolment)
+
+    def idempotency_key(self, enrolment: FlowEnrolment, step: int) -> str:
+        """The message's key for receivers, stable across every retry of the step."""
+        return f"retention:{self.name}:{self.message_subject_key(enrolment)}:{step}"
 
     def on_event(self, event: Any, settings: ChannelSettings) -> Iterable[EnrolmentRequest]:
         """Enrolments an event (``flow_events.FlowEvent``) starts; none by default."""
@@ -394,17 +444,20 @@ def advance_due_enrolments(
     batch_size: int = SWEEP_BATCH_SIZE,
     max_batches: int = 50,
     load_settings: ChannelSettingsLoader | None = None,
+    report: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Advance every due enrolment of ``flow`` once; returns counts for the sweep's report.
 
     Reads only due rows (a partial index on active ``next_check_at``), so the cost follows
     what is due. When several steps are overdue the flow's ``advance`` decides (most send
-    only the latest: a late message is fine, three at once are spam).
+    only the latest: a late message is fine, three at once are spam). ``report``: the
+    counters to fill (outcomes without a counter are not counted).
     """
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     cache: dict[str, ChannelSettings | None] = {}
-    report = {"looked_at": 0, "scheduled": 0, "held_out": 0, "stopped": 0, "failed": 0}
+    if report is None:
+        report = {"looked_at": 0, "scheduled": 0, "held_out": 0, "stopped": 0, "failed": 0}
     lease_until = now + SWEEP_LEASE
     for _ in range(max_batches):
         ids = _claim_due(flow.name, now, lease_until, batch_size)
@@ -470,26 +523,46 @@ def _advance_one(
     cache: dict[str, ChannelSettings | None],
     load_settings: ChannelSettingsLoader,
 ) -> str:
+    looked: Any = None
+    if flow.reads_outside_lock:
+        # The slow part (a flow reading the shop) runs outside any transaction, so the
+        # customer's requests writing the subject never wait behind it.
+        copy = FlowEnrolment.objects.filter(pk=enrolment_id).first()
+        if not _still_ours(copy, lease_until):
+            return "gone"
+        assert copy is not None
+        looked = flow.look(copy, _settings(copy.channel_slug, cache, load_settings), now)
     with transaction.atomic():
         enrolment = FlowEnrolment.objects.select_for_update().filter(pk=enrolment_id).first()
-        if (
-            enrolment is None
-            or enrolment.state != EnrolmentState.ACTIVE
-            or enrolment.next_check_at != lease_until
-        ):
-            return "gone"
-        if enrolment.channel_slug not in cache:
-            cache[enrolment.channel_slug] = load_settings(enrolment.channel_slug)
-        settings = cache[enrolment.channel_slug]
+        if not _still_ours(enrolment, lease_until):
+            return "gone"  # stopped meanwhile, or re-armed (new activity): its new check decides
+        assert enrolment is not None
+        settings = _settings(enrolment.channel_slug, cache, load_settings)
         enrolment.failures = 0
         enrolment.leased_by = ""
-        reason = _why_stop(flow, enrolment, settings)
-        decision: Decision = (
-            StopEnrolment(reason)
-            if reason or settings is None
-            else flow.advance(enrolment, settings, now)
-        )
+        decision = flow.check(enrolment, settings)
+        if decision is None:
+            assert settings is not None
+            decision = flow.advance_looked(enrolment, settings, now, looked)
         return _apply(flow, enrolment, decision, settings, now)
+
+
+def _still_ours(enrolment: FlowEnrolment | None, lease_until: datetime) -> bool:
+    return (
+        enrolment is not None
+        and enrolment.state == EnrolmentState.ACTIVE
+        and enrolment.next_check_at == lease_until
+    )
+
+
+def _settings(
+    channel_slug: str,
+    cache: dict[str, ChannelSettings | None],
+    load_settings: ChannelSettingsLoader,
+) -> ChannelSettings | None:
+    if channel_slug not in cache:
+        cache[channel_slug] = load_settings(channel_slug)
+    return cache[channel_slug]
 
 
 def _why_stop(
@@ -520,7 +593,7 @@ def _apply(
     if isinstance(decision, WaitUntil):
         enrolment.next_check_at = decision.at
         enrolment.save()
-        return "waiting"
+        return decision.outcome
     if isinstance(decision, Complete):
         enrolment.state = EnrolmentState.COMPLETED
         enrolment.next_check_at = None
@@ -541,8 +614,9 @@ def _apply(
             ).send_at
         outcome = "held_out"
     else:
+        # Exactly once per step: the outbox row is unique per subject, flow and step.
         FlowMessage.objects.get_or_create(
-            subject_key=message_subject_key(enrolment),
+            subject_key=flow.message_subject_key(enrolment),
             flow=flow.name,
             step=decision.step,
             defaults={
@@ -553,8 +627,8 @@ def _apply(
                 "language_code": enrolment.language_code,
                 "state": MessageState.SCHEDULED,
                 "next_attempt_at": now,
-                "idempotency_key": f"retention:{flow.name}:{message_subject_key(enrolment)}:"
-                f"{decision.step}",
+                "idempotency_key": flow.idempotency_key(enrolment, decision.step),
+                "scheduled_for_activity_at": decision.scheduled_for_activity_at,
                 "context": decision.context,
             },
         )
