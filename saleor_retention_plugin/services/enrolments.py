@@ -43,16 +43,16 @@ from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
 from . import consent
-from .enrolment_steps import (
-    Complete,
-    Decision,
-    EnrolmentRequest,
-    SendStep,
-    StopEnrolment,
-    Subject,
-    WaitUntil,
-    step_in_series,
-)
+
+# Re-exported: flows import the subjects and decisions from here.
+from .enrolment_steps import Complete as Complete
+from .enrolment_steps import Decision as Decision
+from .enrolment_steps import EnrolmentRequest as EnrolmentRequest
+from .enrolment_steps import SendStep as SendStep
+from .enrolment_steps import StopEnrolment as StopEnrolment
+from .enrolment_steps import Subject as Subject
+from .enrolment_steps import WaitUntil as WaitUntil
+from .enrolment_steps import step_in_series as step_in_series
 from .flow_leases import worker_id
 from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, channel_settings_loader
 
@@ -63,21 +63,6 @@ if TYPE_CHECKING:
     from ..conf import ChannelSettings
 
 logger = logging.getLogger(__name__)
-
-__all__ = [  # the steps and subjects live in enrolment_steps; flows import them from here
-    "Complete",
-    "Decision",
-    "EnrolmentFlow",
-    "EnrolmentRequest",
-    "SendStep",
-    "StopEnrolment",
-    "Subject",
-    "WaitUntil",
-    "advance_due_enrolments",
-    "enrol",
-    "enrol_request",
-    "step_in_series",
-]
 
 SWEEP_BATCH_SIZE = 200
 # How long a claimed enrolment is kept from other sweeps while this one works on it.
