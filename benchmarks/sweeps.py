@@ -1,7 +1,8 @@
 """The periodic sweeps next to a small and a huge table (issue 12, benchmark 4).
 
-* Cart sweep (``cart_reminders.advance_due_carts``): 50 due carts among ``small``
-  (10 thousand) and ``big`` (1 million) idle tracked carts.
+* Cart sweep (``cart_reminders.advance_due_carts``: the engine's scheduler over the cart
+  flow's enrolments): 50 due carts among ``small`` (10 thousand) and ``big`` (1 million)
+  idle tracked carts with their series.
 * Enrolment sweep (``enrolments.advance_due_enrolments``, every lifecycle flow's
   scheduler): 50 due enrolments among ``small`` and ``big`` waiting ones.
 * Points expiry (``ledger.expire_due_points``): 200 due lots among 10 thousand and
@@ -40,25 +41,31 @@ def median_of_repeats(sweep: Any, put_back: Any) -> float:
 
 
 def seed_carts(rows: int, now: datetime) -> None:
-    cart = TABLE.format("trackedcart")
+    """``rows`` tracked carts with their series (flow ``cart`` enrolments).
+
+    As the checkout upsert writes them; the first ``CART_DUE`` are due an hour ago, the
+    rest later.
+    """
+    cart, enrolment = TABLE.format("trackedcart"), TABLE.format("flowenrolment")
     support.execute(
         f"""INSERT INTO {cart} (checkout_token, channel_slug, customer_id, email, language_code,
-               currency, timezone, last_activity_at, lines, state, is_holdout, next_step,
-               next_check_at, stop_reason, created_at, updated_at, sweep_failures)
+               currency, timezone, last_activity_at, lines, state, created_at, updated_at)
             SELECT gen_random_uuid(), %s, NULL, 'x' || g || '@example.com', 'en', 'USD', '',
-                   %s, '[]', 'open', false, 1,
-                   CASE WHEN g <= %s THEN %s ELSE %s END, '', %s, %s, 0
+                   %s, '[]', 'open', %s, %s
             FROM generate_series(1, %s) g""",
-        [
-            CHANNEL,
-            now - timedelta(minutes=5),
-            CART_DUE,
-            now - timedelta(hours=1),
-            now + timedelta(minutes=55),
-            now,
-            now,
-            rows,
-        ],
+        [CHANNEL, now - timedelta(minutes=5), now, now, rows],
+    )
+    support.execute(
+        f"""INSERT INTO {enrolment} (flow, channel_slug, subject_kind, subject_key, cycle,
+               customer_id, email, language_code, anchor_at, data, cart_id, state, next_step,
+               next_check_at, is_holdout, variant, failures, leased_by, stop_reason,
+               created_at, updated_at)
+            SELECT 'cart', channel_slug, 'cart', 'cart:' || checkout_token::text, 1,
+                   customer_id, email, 'en', last_activity_at, '{{}}', id, 'active', 1,
+                   CASE WHEN id <= (SELECT MIN(id) FROM {cart}) + %s - 1 THEN %s ELSE %s END,
+                   false, '', 0, '', '', %s, %s
+            FROM {cart}""",
+        [CART_DUE, now - timedelta(hours=1), now + timedelta(minutes=55), now, now],
     )
 
 
@@ -70,13 +77,13 @@ def cart_sweep(rows: int) -> float:
     seed_carts(rows, now)
     support.analyze()
     reports: list[Any] = []
-    cart = TABLE.format("trackedcart")
+    cart, enrolment = TABLE.format("trackedcart"), TABLE.format("flowenrolment")
 
     def put_back() -> None:
         support.execute(
-            f"""UPDATE {cart} SET state = 'open', stop_reason = '', next_check_at = %s,
-                   next_step = 1, abandoned_at = NULL, series_stopped_at = NULL,
-                   sweep_failures = 0 WHERE id <= %s""",
+            f"""UPDATE {enrolment} SET state = 'active', stop_reason = '', next_check_at = %s,
+                   next_step = 1, stopped_at = NULL, failures = 0, leased_by = ''
+                WHERE flow = 'cart' AND cart_id <= (SELECT MIN(id) FROM {cart}) + %s - 1""",
             [now - timedelta(hours=1), CART_DUE],
         )
 

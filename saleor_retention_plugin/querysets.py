@@ -64,10 +64,6 @@ class TrackedCartQuerySet(models.QuerySet):
     def open(self) -> TrackedCartQuerySet:
         return self.filter(state="open")
 
-    def due(self, now: datetime) -> TrackedCartQuerySet:
-        """Open carts the sweep should look at now (served by a partial index)."""
-        return self.filter(state="open", next_check_at__isnull=False, next_check_at__lte=now)
-
     def of_customer(
         self, channel_slug: str, *, customer_id: int | None, email: str | None
     ) -> TrackedCartQuerySet:

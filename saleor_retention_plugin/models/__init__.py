@@ -1,6 +1,12 @@
 from .campaigns import Campaign, CampaignState
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
-from .enrolments import EnrolmentState, FlowConversion, FlowEnrolment, SubjectKind
+from .enrolments import (
+    RUNNING_STATES,
+    EnrolmentState,
+    FlowConversion,
+    FlowEnrolment,
+    SubjectKind,
+)
 from .flows import (
     CartState,
     ContactLogEntry,
@@ -28,6 +34,7 @@ from .segments import CustomerSegment, SegmentFit
 from .summaries import PurchaseDay, PurchaseKindDay, PurchaseSummary, PurchaseSummaryZone
 
 __all__ = [
+    "RUNNING_STATES",
     "BackfillCheckpoint",
     "BenefitKind",
     "BirthdayGreeting",

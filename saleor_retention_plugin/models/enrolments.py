@@ -35,6 +35,11 @@ class EnrolmentState(models.TextChoices):
     STOPPED = "stopped", "Stopped (see stop_reason)"
 
 
+# Not stopped: the scheduler may still look at it, or it sent every step (a cart's series
+# is still "open" then: new activity or an order may still end or restart it).
+RUNNING_STATES = (EnrolmentState.ACTIVE, EnrolmentState.COMPLETED)
+
+
 class FlowEnrolment(models.Model):
     flow = models.CharField(max_length=64)
     channel_slug = models.SlugField(max_length=255)
@@ -50,6 +55,15 @@ class FlowEnrolment(models.Model):
     anchor_at = models.DateTimeField()
     # Whatever the flow keeps about the subject (order id, tier codes, points...), JSON.
     data = models.JSONField(default=dict, blank=True)
+    # Subject kind cart: the tracked cart (its lines, contact, last activity), so the
+    # cart's facts join in SQL; null for every other kind.
+    cart = models.ForeignKey(
+        "TrackedCart",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enrolments",
+    )
 
     state = models.CharField(
         max_length=16, choices=EnrolmentState.choices, default=EnrolmentState.ACTIVE
@@ -88,6 +102,10 @@ class FlowEnrolment(models.Model):
                 condition=Q(next_step__gte=1), name="retention_enrolment_step_from_one"
             ),
             check_constraint(condition=Q(cycle__gte=1), name="retention_enrolment_cycle_from_one"),
+            check_constraint(
+                condition=Q(subject_kind=SubjectKind.CART) | Q(cart__isnull=True),
+                name="retention_enrolment_only_carts_name_a_cart",
+            ),
             # Only an active enrolment is ever looked at by the scheduler again.
             check_constraint(
                 condition=Q(state=EnrolmentState.ACTIVE) | Q(next_check_at__isnull=True),

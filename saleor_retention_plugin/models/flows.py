@@ -14,9 +14,10 @@ twice; a crash in the tiny window after the channel accepted a message and befor
 is marked sent is covered by the channel's own idempotency key where it has one.
 
 ``TrackedCart`` rows are written by the checkout hooks with a single upsert (token,
-channel, contact, language, last activity) and carry ``next_check_at``: the only column
-the sweep searches (a partial index over open carts), so the sweep's cost grows with the
-carts that are due, not with the carts tracked.
+channel, contact, language, last activity) that also writes the cart's ``FlowEnrolment``
+(flow ``cart``): its series is scheduled by the engine like every flow's, through the
+enrolments' partial due index, so the sweep's cost grows with the carts that are due,
+not with the carts tracked.
 
 Customers are referenced by id and channels by slug, never by foreign keys into Saleor.
 """
@@ -32,12 +33,22 @@ from .enrolments import FlowEnrolment
 
 
 class CartState(models.TextChoices):
-    OPEN = "open", "Open"  # tracked; the series may run
+    """The cart's own status (its reminder series lives on its ``FlowEnrolment``)."""
+
+    OPEN = "open", "Open"  # a checkout in the shop, not an order (yet)
     CONVERTED = "converted", "Became an order"
-    CLOSED = "closed", "Closed"  # series stopped for good (see stop_reason)
+    # Its customer was deleted: forgotten, and never tracked or reminded again.
+    FORGOTTEN = "forgotten", "Customer forgotten"
 
 
 class TrackedCart(models.Model):
+    """A checkout's own facts: who, where, when last touched, what it holds, how it ended.
+
+    The reminder series (next step, next check, holdout, failures, stop reason) is the
+    cart's ``FlowEnrolment`` (flow ``cart``, subject ``cart:<token>``, ``enrolments``),
+    written by the same upsert as this row.
+    """
+
     checkout_token = models.UUIDField(unique=True)
     channel_slug = models.SlugField(max_length=255)
     customer_id = models.BigIntegerField(null=True, blank=True)
@@ -56,20 +67,6 @@ class TrackedCart(models.Model):
     contents_refreshed_at = models.DateTimeField(null=True, blank=True)
 
     state = models.CharField(max_length=16, choices=CartState.choices, default=CartState.OPEN)
-    is_holdout = models.BooleanField(default=False)
-    # The next step of the cart series (1-based) and when the sweep should look again.
-    next_step = models.PositiveSmallIntegerField(default=1)
-    next_check_at = models.DateTimeField(null=True, blank=True)
-    abandoned_at = models.DateTimeField(null=True, blank=True)
-    # Holdout carts: when the first reminder would have gone out (its delay, moved out of
-    # quiet hours), where their attribution window opens. Reminded carts' window opens at
-    # their first reminder actually sent (``FlowMessage.sent_at``).
-    holdout_window_starts_at = models.DateTimeField(null=True, blank=True)
-    series_stopped_at = models.DateTimeField(null=True, blank=True)
-    stop_reason = models.CharField(max_length=64, blank=True, default="")
-    # Sweeps in a row that failed on this cart (its contents could not be read...): each
-    # failure pushes ``next_check_at`` further back, so one bad cart never blocks the rest.
-    sweep_failures = models.PositiveSmallIntegerField(default=0)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -81,23 +78,8 @@ class TrackedCart(models.Model):
             check_constraint(
                 condition=Q(state__in=CartState.values), name="retention_cart_state_valid"
             ),
-            check_constraint(condition=Q(next_step__gte=1), name="retention_cart_step_from_one"),
-            # A cart that is not open is never looked at by the sweep again.
-            check_constraint(
-                condition=Q(state=CartState.OPEN) | Q(next_check_at__isnull=True),
-                name="retention_cart_only_open_carts_are_due",
-            ),
-            check_constraint(
-                condition=Q(state=CartState.OPEN) | ~Q(stop_reason=""),
-                name="retention_cart_stopped_with_a_reason",
-            ),
         ]
         indexes = [
-            models.Index(
-                fields=["next_check_at"],
-                condition=Q(state=CartState.OPEN, next_check_at__isnull=False),
-                name="retention_cart_due_idx",
-            ),
             models.Index(
                 fields=["channel_slug", "customer_id"], name="retention_cart_customer_idx"
             ),
@@ -124,12 +106,10 @@ class FlowMessage(models.Model):
     """The outbox: one row per (subject, flow, step), sent at most once."""
 
     flow = models.CharField(max_length=64)
-    # What the flow is about: the cart token for cart reminders, "customer:<id>" later.
+    # What the flow is about: the checkout token for cart reminders, "enrolment:<id>" for
+    # the other flows; unique with the flow and step (one message per step, ever).
     subject_key = models.CharField(max_length=128)
     step = models.PositiveSmallIntegerField()
-    cart = models.ForeignKey(
-        TrackedCart, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
-    )
     # The enrolment whose step this is (every flow on the enrolment scheduler).
     enrolment = models.ForeignKey(
         FlowEnrolment, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
@@ -155,7 +135,8 @@ class FlowMessage(models.Model):
     send_started_at = models.DateTimeField(null=True, blank=True)
     # Stable for the row's whole life: every retry of the same message carries the same key.
     idempotency_key = models.CharField(max_length=128, unique=True)
-    # The cart's last activity when this step was scheduled: newer activity re-times it.
+    # Cart reminders: the cart's last activity when this step was scheduled (newer
+    # activity re-times it).
     scheduled_for_activity_at = models.DateTimeField(null=True, blank=True)
     coupon_code = models.CharField(max_length=64, null=True, blank=True)
     context = models.JSONField(default=dict, blank=True)

@@ -31,13 +31,13 @@ from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import order_event_syncs_points
 from ..models import (
+    FlowEnrolment,
     FlowMessage,
     LoyaltyAccount,
     MessageState,
     PointsLot,
     Redemption,
     Reward,
-    TrackedCart,
 )
 from ..services import mall
 from ..services.carts import record_cart_activity, refresh_cart_contents
@@ -563,11 +563,11 @@ def use_throwaway_sqlite() -> None:
 @functools.cache
 def _next_due_sql() -> str:
     quote = connection.ops.quote_name
-    cart, message = quote(TrackedCart._meta.db_table), quote(FlowMessage._meta.db_table)
+    cart, message = quote(FlowEnrolment._meta.db_table), quote(FlowMessage._meta.db_table)
     lot, redemption = quote(PointsLot._meta.db_table), quote(Redemption._meta.db_table)
     return (
         f"SELECT (SELECT MIN(next_check_at) FROM {cart}"
-        "        WHERE state = 'open' AND next_check_at IS NOT NULL),"
+        "        WHERE flow = 'cart' AND state = 'active' AND next_check_at IS NOT NULL),"
         f"       (SELECT MIN(next_attempt_at) FROM {message}"
         "        WHERE state IN ('scheduled', 'deferred')),"
         f"       (SELECT MIN(expires_at) FROM {lot}"

@@ -13,7 +13,14 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ..constants import CART_FLOW
-from ..models import CartState, FlowConversion, FlowMessage, TrackedCart
+from ..models import (
+    RUNNING_STATES,
+    CartState,
+    FlowConversion,
+    FlowEnrolment,
+    FlowMessage,
+    TrackedCart,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -22,20 +29,21 @@ if TYPE_CHECKING:
 def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> dict[str, Any]:
     """What the reminders recovered: reminded carts against the holdout, on the same basis.
 
-    Each group counts the abandoned carts whose attribution window opened before ``now``
-    (reminded: a reminder was sent; holdout: the moment the first reminder would have gone
-    out came while the cart was still open) and the orders placed within the window (the
+    Each group counts the abandoned carts (their series, the cart flow's ``FlowEnrolment``
+    rows) whose attribution window opened before ``now`` (reminded: a reminder was sent;
+    holdout: the moment the first reminder would have gone out came while the series was
+    still running) and the orders placed within the window (the
     cart flow's ``FlowConversion`` rows), split into carts completed and other orders of
     the same customer.
     Rates are per 100 carts, one decimal; revenue per currency, as decimal text.
     """
     now = now or timezone.now()
-    abandoned = TrackedCart.objects.filter(channel_slug=channel_slug, abandoned_at__isnull=False)
-    reminded = abandoned.filter(is_holdout=False).filter(
-        Exists(FlowMessage.objects.sent().filter(cart=OuterRef("pk"), sent_at__lte=now))
+    series = FlowEnrolment.objects.filter(flow=CART_FLOW, channel_slug=channel_slug)
+    reminded = series.filter(is_holdout=False).filter(
+        Exists(FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__lte=now))
     )
-    held_out = abandoned.filter(is_holdout=True, holdout_window_starts_at__lte=now).filter(
-        Q(series_stopped_at__isnull=True) | Q(series_stopped_at__gte=F("holdout_window_starts_at"))
+    held_out = series.filter(is_holdout=True, window_opens_at__lte=now).filter(
+        Q(stopped_at__isnull=True) | Q(stopped_at__gte=F("window_opens_at"))
     )
     conversions = FlowConversion.objects.filter(
         flow=CART_FLOW, channel_slug=channel_slug, converted_at__lte=now
@@ -83,8 +91,10 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
             for row in per_step
         ],
         "messages": dict(messages.values_list("state").annotate(n=Count("id")).order_by()),
+        # Carts whose series may still run (not stopped), with lines or not read yet.
         "open_carts": TrackedCart.objects.filter(channel_slug=channel_slug, state=CartState.OPEN)
         .filter(~Q(line_count=0))
+        .filter(Exists(series.filter(state__in=RUNNING_STATES, cart=OuterRef("pk"))))
         .count(),
     }
 

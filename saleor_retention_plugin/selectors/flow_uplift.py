@@ -5,9 +5,9 @@ are counted on the same basis, the one attribution uses (``flow_events.attribute
 ``services.carts.record_order``): an enrolment counts once its attribution window opened
 by ``now``, for messaged enrolments at their first message sent, for the holdout when
 its first message would have gone out (``window_opens_at``) while it was still running.
-A converted enrolment is one with a ``FlowConversion`` placed by ``now``. The cart flow
-keeps its own denominators (abandoned carts, ``selectors.carts``) until its progress
-moves onto enrolments.
+A converted enrolment is one with a ``FlowConversion`` placed by ``now``. The cart flow's
+entry comes from ``selectors.carts`` (its enrolments counted on the same basis, worded
+as abandoned and recovered carts).
 """
 
 from __future__ import annotations

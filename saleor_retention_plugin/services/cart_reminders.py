@@ -1,15 +1,17 @@
-"""The first flow: abandoned-cart reminders.
+"""The first flow on the engine: abandoned-cart reminders.
 
-``advance_due_carts`` is the flow's scheduler, run by the periodic sweep. It reads only
-carts whose ``next_check_at`` has passed (a partial index) and claims a batch of them by
-moving their ``next_check_at`` a lease ahead, in one short transaction (``SKIP LOCKED``, so
-concurrent sweeps share the work). Then, one cart at a time, it reads the cart's current
-contents from the shop outside any transaction and, in a short transaction that locks
-only that cart, either stops its series, looks again later, or writes the outbox row of
-the step that is due. So a customer's checkout hook never waits behind the sweep's reads
-of the shop, and a cart that fails is logged and looked at again later with backoff
-instead of stopping every other cart. ``CartReminderFlow.prepare`` checks everything
-again right before sending.
+A cart's series is its ``FlowEnrolment`` (flow ``cart``, subject ``cart:<token>``,
+``enrolment.cart`` the ``TrackedCart``), written by the checkout upsert with the cart
+(``services.carts.record_cart_activity``). The engine's one scheduler
+(``services.enrolments.advance_due_enrolments``: partial due index, lease, ``SKIP
+LOCKED``, backoff) claims due cart enrolments like every other flow's;
+``CartReminderFlow`` writes the cart's rules. Its ``look`` reads the cart's current
+contents from the shop before the enrolment is locked (so a customer's checkout hook
+never waits behind the sweep's reads of the shop), then ``advance_looked``, under the
+enrolment's row lock, stops the series, looks again later, or writes the outbox row of
+the step that is due. ``compose`` checks everything again right before the send.
+``advance_due_carts`` runs the scheduler for carts alone (what the sweep's cart entry
+does), with a contents loader of the caller's choice.
 """
 
 from __future__ import annotations
@@ -21,29 +23,46 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import transaction
 from django.utils import timezone
 
 from .. import app_settings
 from ..constants import CART_FLOW
 from ..domain.abandonment import CartFacts, NotAbandoned, why_not_abandoned
 from ..domain.contact_rules import decide_contact
-from ..models import CartState, FlowMessage, MessageState, TrackedCart
+from ..models import (
+    CartState,
+    FlowEnrolment,
+    FlowMessage,
+    MessageState,
+    SubjectKind,
+    TrackedCart,
+)
 from . import consent
 from .carts import (
     CartContentsLoader,
     apply_contents,
     cart_contents_loader,
+    series_running,
     stop_series,
+    store_snapshot,
 )
-from .enrolments import SWEEP_BATCH_SIZE, SWEEP_LEASE, failure_delay
+from .enrolments import (
+    SWEEP_BATCH_SIZE,
+    Complete,
+    Decision,
+    EnrolmentFlow,
+    SendStep,
+    StopEnrolment,
+    WaitUntil,
+    advance_due_enrolments,
+    local_zone,
+)
 from .flows import (
     Cancel,
     ChannelSettingsLoader,
     Preparation,
     Ready,
     Retime,
-    channel_settings_loader,
     claim_due_messages,
     deliver_message,
     schedule_due_messages,
@@ -55,8 +74,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Batches, lease and failure backoff are the enrolment scheduler's: a claimed cart is kept
-# from other sweeps for SWEEP_LEASE; a sweep that dies leaves its carts to the next one.
 SALEOR_ORDER_CHECK = app_settings.SALEOR_ORDER_CHECK
 
 # (channel_slug, customer_id, email, since) -> did the customer place any order since?
@@ -88,6 +105,7 @@ def cart_zone(cart: TrackedCart, settings: ChannelSettings) -> ZoneInfo:
 
 
 def subject_key(cart: TrackedCart) -> str:
+    """The outbox subject of the cart's messages: its checkout token."""
     return str(cart.checkout_token)
 
 
@@ -146,184 +164,20 @@ def advance_due_carts(
 ) -> SweepReport:
     """Move every due cart one step on: stop it, look later, or schedule its due reminder.
 
-    When the sweep was down and several steps are overdue, only the latest one is sent:
-    a late reminder is fine, three at once are spam.
+    The engine's scheduler over the cart flow's due enrolments (``load_contents``
+    defaults to the configured cart contents loader). When the sweep was down and
+    several steps are overdue, only the latest one is sent: a late reminder is fine,
+    three at once are spam.
     """
-    now = now or timezone.now()
-    load_settings = load_settings or channel_settings_loader()
-    load_contents = load_contents or cart_contents_loader()
-    ordered_since = customer_order_check()
-    settings_cache: dict[str, ChannelSettings | None] = {}
-    report = SweepReport()
-    lease_until = now + SWEEP_LEASE
-    for _ in range(max_batches):
-        cart_ids = _claim_due_carts(now, lease_until, batch_size)
-        for cart_id in cart_ids:
-            report.looked_at += 1
-            try:
-                _advance_one(
-                    cart_id,
-                    lease_until,
-                    now,
-                    settings_cache,
-                    load_settings,
-                    load_contents,
-                    ordered_since,
-                    report,
-                )
-            except Exception:
-                logger.exception("Could not advance cart %s; looking again later", cart_id)
-                report.failed += 1
-                _push_back_after_failure(cart_id, lease_until, now)
-        if len(cart_ids) < batch_size:
-            break
-    return report
-
-
-def _claim_due_carts(now: datetime, lease_until: datetime, batch_size: int) -> list[int]:
-    """Take a batch of due carts for this sweep and commit at once (no lock is kept)."""
-    with transaction.atomic():
-        cart_ids = list(
-            TrackedCart.objects.due(now)
-            .select_for_update(skip_locked=True)
-            .order_by("next_check_at", "pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        TrackedCart.objects.filter(pk__in=cart_ids).update(next_check_at=lease_until)
-    return cart_ids
-
-
-def _push_back_after_failure(cart_id: int, lease_until: datetime, now: datetime) -> None:
-    with transaction.atomic():
-        cart = TrackedCart.objects.select_for_update().filter(pk=cart_id).first()
-        if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
-            return  # gone, closed, or new activity re-armed it meanwhile
-        cart.sweep_failures += 1
-        cart.next_check_at = now + failure_delay(cart.sweep_failures)
-        cart.save(update_fields=["sweep_failures", "next_check_at", "updated_at"])
-
-
-def _advance_one(
-    cart_id: int,
-    lease_until: datetime,
-    now: datetime,
-    settings_cache: dict[str, ChannelSettings | None],
-    load_settings: ChannelSettingsLoader,
-    load_contents: CartContentsLoader,
-    ordered_since: OrderCheck,
-    report: SweepReport,
-) -> None:
-    cart = TrackedCart.objects.filter(pk=cart_id).first()
-    if cart is None or cart.state != CartState.OPEN:
-        return
-    if cart.channel_slug not in settings_cache:
-        settings_cache[cart.channel_slug] = load_settings(cart.channel_slug)
-    settings = settings_cache[cart.channel_slug]
-    contents: CartContents | None = None
-    if _needs_contents(cart, settings):
-        # The slow part (reading the shop's checkout) runs outside any transaction.
-        contents = load_contents(str(cart.checkout_token))
-    with transaction.atomic():
-        cart = TrackedCart.objects.select_for_update().filter(pk=cart_id).first()
-        if cart is None or cart.state != CartState.OPEN or cart.next_check_at != lease_until:
-            return  # closed meanwhile, or new activity re-armed it: its new check decides
-        cart.sweep_failures = 0
-        _advance(cart, settings, contents, now, ordered_since, report)
-
-
-def _needs_contents(cart: TrackedCart, settings: ChannelSettings | None) -> bool:
-    """Whether the tracked row alone cannot settle the cart (reading the shop is dear)."""
-    if settings is None or not settings.reminders.cart_reminders_enabled:
-        return False
-    if cart.email is None and cart.customer_id is None:
-        return False
-    return not consent.is_opted_out(
-        cart.channel_slug, email=cart.email, customer_id=cart.customer_id
+    counts = advance_due_enrolments(
+        CartReminderFlow(load_contents=load_contents),
+        now=now or timezone.now(),
+        batch_size=batch_size,
+        max_batches=max_batches,
+        load_settings=load_settings,
+        report=SweepReport().as_json(),
     )
-
-
-def _advance(
-    cart: TrackedCart,
-    settings: ChannelSettings | None,
-    contents: CartContents | None,
-    now: datetime,
-    ordered_since: OrderCheck,
-    report: SweepReport,
-) -> None:
-    if settings is None or not settings.reminders.cart_reminders_enabled:
-        # Tracked, but nothing to send in this channel; new activity arms it again.
-        cart.next_check_at = None
-        cart.save()
-        return
-    reminders = settings.reminders
-    if cart.email is None and cart.customer_id is None:
-        cart.next_check_at = None  # an email or a sign-in is new activity and re-arms it
-        cart.save()
-        return
-    if consent.is_opted_out(cart.channel_slug, email=cart.email, customer_id=cart.customer_id):
-        stop_series(cart, NotAbandoned.OPTED_OUT.value, now=now)
-        report.stopped += 1
-        return
-    verdict = _assess(cart, contents, settings, now, ordered_since)
-    if verdict is not None and verdict.is_final:
-        stop_series(cart, verdict.value, now=now)
-        report.stopped += 1
-        return
-    if verdict is NotAbandoned.STILL_ACTIVE:
-        cart.next_check_at = cart.last_activity_at + reminders.abandonment_threshold
-        cart.save()
-        report.waiting += 1
-        return
-    if verdict is NotAbandoned.NO_CONTACT:
-        cart.next_check_at = None  # an email or a sign-in is new activity and re-arms it
-        cart.save()
-        return
-
-    threshold_at = cart.last_activity_at + reminders.abandonment_threshold
-    if cart.abandoned_at is None or cart.abandoned_at < cart.last_activity_at:
-        cart.abandoned_at = threshold_at
-    if cart.is_holdout:
-        # Tracked for comparison, never reminded; its attribution window opens when its
-        # first reminder would have gone out.
-        if cart.holdout_window_starts_at is None:
-            cart.holdout_window_starts_at = would_be_reminded_at(cart, settings, threshold_at)
-        cart.next_check_at = None
-        cart.save()
-        report.held_out += 1
-        return
-    series = reminders.series
-
-    def due(step: int) -> datetime | None:
-        at = series.due_at(step, last_activity_at=cart.last_activity_at)
-        return None if at is None else max(at, threshold_at)
-
-    due_steps = [
-        step
-        for step in range(cart.next_step, len(series.steps) + 1)
-        if (at := due(step)) is not None and at <= now
-    ]
-    if due_steps:
-        step = due_steps[-1]
-        FlowMessage.objects.get_or_create(
-            subject_key=subject_key(cart),
-            flow=CART_FLOW,
-            step=step,
-            defaults={
-                "cart": cart,
-                "channel_slug": cart.channel_slug,
-                "customer_id": cart.customer_id,
-                "recipient_email": cart.email,
-                "language_code": cart.language_code,
-                "state": MessageState.SCHEDULED,
-                "next_attempt_at": now,
-                "idempotency_key": idempotency_key(cart, step),
-                "scheduled_for_activity_at": cart.last_activity_at,
-            },
-        )
-        cart.next_step = step + 1
-        report.scheduled += 1
-    cart.next_check_at = due(cart.next_step)
-    cart.save()
+    return SweepReport(**counts)
 
 
 def would_be_reminded_at(
@@ -345,8 +199,57 @@ def would_be_reminded_at(
     ).send_at
 
 
-class CartReminderFlow:
+@dataclass(frozen=True)
+class Looked:
+    """What the sweep read before locking the cart's enrolment."""
+
+    fetched: bool  # whether the shop was asked (it is not for carts nobody can be reminded of)
+    contents: CartContents | None = None
+
+
+def _cart_of(enrolment: FlowEnrolment) -> TrackedCart | None:
+    """The enrolment's cart as it stands (unlocked: the checkout hook takes it first)."""
+    if enrolment.cart_id is None:
+        return None
+    return TrackedCart.objects.filter(pk=enrolment.cart_id).first()
+
+
+def _can_remind(cart: TrackedCart) -> bool:
+    if cart.email is None and cart.customer_id is None:
+        return False
+    return not consent.is_opted_out(
+        cart.channel_slug, email=cart.email, customer_id=cart.customer_id
+    )
+
+
+class CartReminderFlow(EnrolmentFlow):
+    """Abandoned-cart reminders on the engine: one enrolment per tracked cart.
+
+    Unlike the event flows, a cart's enrolment is written by the checkout upsert (never
+    by ``enrol``), is parked rather than stopped while the channel's reminders are off or
+    the cart has no contact (new activity re-arms it), draws its holdout from the
+    checkout token, and credits orders itself (``services.carts.record_order``).
+    """
+
     name = CART_FLOW
+    subject_kind = SubjectKind.CART
+    attributes_own_orders = True
+    reads_outside_lock = True
+
+    def __init__(
+        self,
+        *,
+        load_contents: CartContentsLoader | None = None,
+        ordered_since: OrderCheck | None = None,
+    ) -> None:
+        self._load_contents = load_contents
+        self._ordered_since = ordered_since
+
+    def _contents_loader(self) -> CartContentsLoader:
+        return self._load_contents or cart_contents_loader()
+
+    def _order_check(self) -> OrderCheck:
+        return self._ordered_since or customer_order_check()
 
     def schedule_due(self, now: datetime) -> dict[str, int]:
         return advance_due_carts(now=now).as_json()
@@ -354,24 +257,123 @@ class CartReminderFlow:
     def is_enabled(self, settings: ChannelSettings) -> bool:
         return settings.reminders.cart_reminders_enabled
 
-    def prepare(
-        self, message: FlowMessage, settings: ChannelSettings, now: datetime
+    def message_subject_key(self, enrolment: FlowEnrolment) -> str:
+        return enrolment.subject_key.removeprefix("cart:")
+
+    def zone(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> ZoneInfo:
+        cart = _cart_of(enrolment)
+        if cart is None:
+            return local_zone(settings.ledger.timezone)
+        return cart_zone(cart, settings)
+
+    # -- the sweep --
+
+    def check(self, enrolment: FlowEnrolment, settings: ChannelSettings | None) -> Decision | None:
+        if settings is None or not self.is_enabled(settings):
+            # Tracked, but nothing to send in this channel; new activity arms it again.
+            return WaitUntil(None, outcome="parked")
+        return None
+
+    def look(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings | None, now: datetime
+    ) -> Any:
+        cart = _cart_of(enrolment)
+        if (
+            cart is None
+            or settings is None
+            or not self.is_enabled(settings)
+            or not _can_remind(cart)
+        ):
+            return Looked(fetched=False)  # the tracked row alone settles it: no shop read
+        contents = self._contents_loader()(str(cart.checkout_token))
+        if contents is not None:
+            apply_contents(cart, contents, now=now)
+            store_snapshot(cart)
+        return Looked(fetched=True, contents=contents)
+
+    def advance(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
+    ) -> Decision:
+        return self.advance_looked(enrolment, settings, now, self.look(enrolment, settings, now))
+
+    def advance_looked(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime, looked: Any
+    ) -> Decision:
+        cart = _cart_of(enrolment)
+        if cart is None:
+            return StopEnrolment(NotAbandoned.DELETED.value)
+        if cart.state != CartState.OPEN:
+            return StopEnrolment(
+                NotAbandoned.ORDERED.value if cart.state == CartState.CONVERTED else "cart_closed"
+            )
+        reminders = settings.reminders
+        try:
+            if cart.email is None and cart.customer_id is None:
+                return WaitUntil(None, outcome="parked")  # an email or a sign-in re-arms it
+            if consent.is_opted_out(
+                cart.channel_slug, email=cart.email, customer_id=cart.customer_id
+            ):
+                return StopEnrolment(NotAbandoned.OPTED_OUT.value)
+            contents = looked.contents if isinstance(looked, Looked) else None
+            verdict = _assess(cart, contents, settings, now, self._order_check())
+        finally:
+            _follow_the_cart(enrolment, cart)
+        if verdict is not None and verdict.is_final:
+            return StopEnrolment(verdict.value)
+        if verdict is NotAbandoned.STILL_ACTIVE:
+            return WaitUntil(cart.last_activity_at + reminders.abandonment_threshold)
+        if verdict is NotAbandoned.NO_CONTACT:
+            return WaitUntil(None, outcome="parked")
+
+        threshold_at = cart.last_activity_at + reminders.abandonment_threshold
+        abandoned_at = enrolment.data.get("abandoned_at")
+        if abandoned_at is None or datetime.fromisoformat(abandoned_at) < cart.last_activity_at:
+            enrolment.data = {**enrolment.data, "abandoned_at": threshold_at.isoformat()}
+        if enrolment.is_holdout:
+            # Tracked for comparison, never reminded; its attribution window opens when its
+            # first reminder would have gone out.
+            if enrolment.window_opens_at is None:
+                enrolment.window_opens_at = would_be_reminded_at(cart, settings, threshold_at)
+            return WaitUntil(None, outcome="held_out")
+        series = reminders.series
+
+        def due(step: int) -> datetime | None:
+            at = series.due_at(step, last_activity_at=cart.last_activity_at)
+            return None if at is None else max(at, threshold_at)
+
+        due_steps = [
+            step
+            for step in range(enrolment.next_step, len(series.steps) + 1)
+            if (at := due(step)) is not None and at <= now
+        ]
+        if due_steps:
+            step = due_steps[-1]
+            return SendStep(
+                step, next_check_at=due(step + 1), scheduled_for_activity_at=cart.last_activity_at
+            )
+        next_check_at = due(enrolment.next_step)
+        return Complete() if next_check_at is None else WaitUntil(next_check_at)
+
+    # -- the send --
+
+    def compose(
+        self,
+        enrolment: FlowEnrolment,
+        message: FlowMessage,
+        settings: ChannelSettings,
+        now: datetime,
     ) -> Preparation:
-        cart = None
-        if message.cart_id is not None:
-            cart = TrackedCart.objects.select_for_update().filter(pk=message.cart_id).first()
+        cart = _cart_of(enrolment)
         if cart is None:
             return Cancel(NotAbandoned.DELETED.value)
         if cart.state != CartState.OPEN:
-            return Cancel(cart.stop_reason or "cart_closed")
-        if cart.is_holdout:
-            return Cancel("holdout")
+            return Cancel("cart_closed")
         reminders = settings.reminders
         if reminders.series.step(message.step) is None:
             # The merchant shortened the series after this step was scheduled.
             return Cancel("step_no_longer_in_series")
         if (
-            cart.messages.filter(step__gt=message.step)
+            enrolment.messages.filter(step__gt=message.step)
             .exclude(state=MessageState.CANCELLED)
             .exists()
         ):
@@ -387,18 +389,18 @@ class CartReminderFlow:
             message.scheduled_for_activity_at = cart.last_activity_at
             if due is not None and max(due, threshold_at) > now:
                 return Retime(max(due, threshold_at))
-        contents = cart_contents_loader()(str(cart.checkout_token))
-        verdict = _assess(cart, contents, settings, now, customer_order_check())
+        contents = self._contents_loader()(str(cart.checkout_token))
+        verdict = _assess(cart, contents, settings, now, self._order_check())
+        if contents is not None:
+            store_snapshot(cart)
+            _follow_the_cart(enrolment, cart, save=True)
         if verdict is not None and verdict.is_final:
-            stop_series(cart, verdict.value, now=now)
+            stop_series(cart, verdict.value, now=now, enrolment=enrolment)
             return Cancel(verdict.value)
         if verdict is NotAbandoned.STILL_ACTIVE:
-            cart.save()
             return Retime(threshold_at)
         if verdict is NotAbandoned.NO_CONTACT:
-            cart.save()
             return Cancel(verdict.value)
-        cart.save()
         assert contents is not None  # a missing cart is a final verdict
         message.recipient_email = cart.email
         message.customer_id = cart.customer_id
@@ -413,11 +415,31 @@ class CartReminderFlow:
         )
 
     def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
-        if message.cart_id is None:
+        if message.enrolment_id is None:
             return
-        cart = TrackedCart.objects.filter(id=message.cart_id, state=CartState.OPEN).first()
-        if cart is not None:
-            stop_series(cart, NotAbandoned.OPTED_OUT.value, now=now)
+        enrolment = (
+            FlowEnrolment.objects.filter(pk=message.enrolment_id)
+            .filter(series_running())
+            .select_related("cart")
+            .first()
+        )
+        if enrolment is not None and enrolment.cart is not None:
+            stop_series(enrolment.cart, NotAbandoned.OPTED_OUT.value, now=now, enrolment=enrolment)
+
+
+def _follow_the_cart(enrolment: FlowEnrolment, cart: TrackedCart, *, save: bool = False) -> None:
+    """The series writes to whom the cart now belongs (the checkout is the truth)."""
+    enrolment.customer_id = cart.customer_id
+    enrolment.email = cart.email
+    enrolment.language_code = cart.language_code
+    enrolment.anchor_at = cart.last_activity_at
+    if save:
+        FlowEnrolment.objects.filter(pk=enrolment.pk).update(
+            customer_id=cart.customer_id,
+            email=cart.email,
+            language_code=cart.language_code,
+            anchor_at=cart.last_activity_at,
+        )
 
 
 def cart_reminder_context(

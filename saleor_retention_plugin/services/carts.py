@@ -1,7 +1,8 @@
 """Tracking carts: activity from the checkout hooks, contents from a task, orders, privacy.
 
-``record_cart_activity`` is what a checkout hook calls inside Saleor's request: a single
-``INSERT ... ON CONFLICT DO UPDATE`` that reads no lines and no prices. Everything that
+``record_cart_activity`` (``services.cart_activity``, re-exported here) is what a checkout
+hook calls inside Saleor's request: a single ``INSERT ... ON CONFLICT DO UPDATE`` of the
+cart and its series that reads no lines and no prices. Everything that
 needs the lines (the snapshot, whether the cart is empty, its total) is loaded later, in
 a task, through the cart contents loader:
 
@@ -17,20 +18,20 @@ import logging
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.db import OperationalError, connection, transaction
-from django.db.models import CharField, Max, Min, Q, Value
+from django.db import transaction
+from django.db.models import CharField, Exists, Max, Min, OuterRef, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from .. import app_settings
 from ..constants import CART_FLOW
 from ..domain.abandonment import NotAbandoned
-from ..domain.carts import CartActivity, CartContents, PlacedOrder
+from ..domain.carts import CartContents, PlacedOrder
 from ..domain.customers import normalise_email
-from ..domain.holdout import is_in_holdout
 from ..models import (
+    RUNNING_STATES,
     CartState,
     EnrolmentState,
     FlowConversion,
@@ -40,6 +41,11 @@ from ..models import (
     SubjectKind,
     TrackedCart,
 )
+
+# Re-exported: the hooks, the sandbox and the tests call them from here.
+from .cart_activity import LOCK_NOT_AVAILABLE as LOCK_NOT_AVAILABLE
+from .cart_activity import holdout_salt as holdout_salt
+from .cart_activity import record_cart_activity as record_cart_activity
 from .consent import recipient_key
 
 if TYPE_CHECKING:
@@ -51,154 +57,7 @@ logger = logging.getLogger(__name__)
 
 SALEOR_CART_LOADER = app_settings.SALEOR_CART_LOADER
 
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout expired
-
 CartContentsLoader = Callable[[str], CartContents | None]
-
-
-def holdout_salt(channel_slug: str) -> str:
-    # Per channel, so each channel draws its own holdout group.
-    return f"cart-holdout:{channel_slug}"
-
-
-_UPSERT_ACTIVITY = """
-INSERT INTO {table} AS cart (
-    checkout_token, channel_slug, customer_id, email, language_code, currency, timezone,
-    last_activity_at, lines, state, is_holdout, next_step, next_check_at, stop_reason,
-    sweep_failures, created_at, updated_at
-) VALUES (
-    %(token)s, %(channel_slug)s, %(customer_id)s, %(email)s, %(language_code)s, %(currency)s,
-    '', %(occurred_at)s, '[]'::jsonb, 'open', %(is_holdout)s, 1, %(first_check_at)s, '',
-    0, %(now)s, %(now)s
-)
-ON CONFLICT (checkout_token) DO UPDATE SET
-    channel_slug = EXCLUDED.channel_slug,
-    customer_id = EXCLUDED.customer_id,
-    email = COALESCE(EXCLUDED.email, cart.email),
-    language_code = EXCLUDED.language_code,
-    currency = COALESCE(NULLIF(EXCLUDED.currency, ''), cart.currency),
-    last_activity_at = GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at),
-    -- a cart nobody can be reminded of is not armed; an activity bringing a contact arms it
-    next_check_at = CASE
-        WHEN EXCLUDED.customer_id IS NULL AND COALESCE(EXCLUDED.email, cart.email) IS NULL
-        THEN NULL
-        ELSE GREATEST(cart.last_activity_at, EXCLUDED.last_activity_at)
-            + (%(next_check_at)s - EXCLUDED.last_activity_at)
-    END,
-    state = 'open',
-    stop_reason = '',
-    series_stopped_at = NULL,
-    sweep_failures = 0,
-    updated_at = EXCLUDED.updated_at
-WHERE cart.state <> 'converted' AND cart.stop_reason <> 'customer_deleted'
-"""
-
-
-def record_cart_activity(
-    activity: CartActivity,
-    settings: ChannelSettings,
-    *,
-    now: datetime | None = None,
-    lock_timeout: str | None = None,
-) -> bool:
-    """Note that the cart changed: one upsert, no reads of lines or prices.
-
-    New activity restarts the clock (the sweep looks again one abandonment threshold
-    later) and reopens a cart whose series had stopped, unless it became an order or
-    its customer was deleted (a forgotten customer stays forgotten). A cart with neither
-    an email nor a customer is tracked but not armed: the sweep never looks at it until
-    an activity brings a contact, so anonymous browsing costs the sweep nothing.
-
-    ``lock_timeout`` (PostgreSQL, e.g. ``"100ms"``) bounds the wait for the cart's row:
-    when another transaction holds it longer, nothing is recorded and False is returned
-    (two more queries, to set and restore the timeout; the caller's own setting is kept).
-    """
-    now = now or timezone.now()
-    params: dict[str, Any] = {
-        "token": str(activity.checkout_token),
-        "channel_slug": activity.channel_slug,
-        "customer_id": activity.customer_id,
-        "email": activity.email,
-        "language_code": (activity.language_code or "en")[:35],
-        "currency": (activity.currency or "")[:3],
-        "occurred_at": activity.occurred_at,
-        "is_holdout": is_in_holdout(
-            str(activity.checkout_token),
-            salt=holdout_salt(activity.channel_slug),
-            percent=settings.messaging.holdout_percent,
-        ),
-        "next_check_at": activity.occurred_at + settings.reminders.abandonment_threshold,
-        "now": now,
-    }
-    has_contact = activity.customer_id is not None or bool(activity.email)
-    params["first_check_at"] = params["next_check_at"] if has_contact else None
-    if connection.vendor != "postgresql":
-        _record_activity_portably(params)
-        return True
-    upsert = _UPSERT_ACTIVITY.format(table=TrackedCart._meta.db_table)
-    if lock_timeout is None:
-        with connection.cursor() as cursor:
-            cursor.execute(upsert, params)
-        return True
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # SET LOCAL semantics: rolled back with the savepoint on error, restored below
-            # otherwise, so the surrounding transaction keeps its own lock timeout.
-            cursor.execute(
-                "SELECT current_setting('lock_timeout'), set_config('lock_timeout', %s, true)",
-                [lock_timeout],
-            )
-            row = cursor.fetchone()
-            cursor.execute(upsert, params)
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [row[0] if row else "0"])
-    except OperationalError as error:
-        if getattr(error.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-            raise
-        logger.info("Cart %s is busy; its activity is left to the next one", params["token"])
-        return False
-    return True
-
-
-def _record_activity_portably(params: dict[str, Any]) -> None:
-    """The upsert above for databases without it (the sandbox's SQLite), same rules.
-
-    SQLite serialises writers, so reading and then writing in one transaction is as safe
-    there as the single statement is on PostgreSQL.
-    """
-    with transaction.atomic():
-        cart = TrackedCart.objects.filter(checkout_token=params["token"]).first()
-        if cart is None:
-            TrackedCart.objects.create(
-                checkout_token=params["token"],
-                channel_slug=params["channel_slug"],
-                customer_id=params["customer_id"],
-                email=params["email"],
-                language_code=params["language_code"],
-                currency=params["currency"],
-                last_activity_at=params["occurred_at"],
-                is_holdout=params["is_holdout"],
-                next_check_at=params["first_check_at"],
-            )
-            return
-        if cart.state == CartState.CONVERTED or cart.stop_reason == "customer_deleted":
-            return
-        last_activity = max(cart.last_activity_at, params["occurred_at"])
-        cart.channel_slug = params["channel_slug"]
-        cart.customer_id = params["customer_id"]
-        cart.email = params["email"] or cart.email
-        cart.language_code = params["language_code"]
-        cart.currency = params["currency"] or cart.currency
-        cart.last_activity_at = last_activity
-        has_contact = cart.customer_id is not None or bool(cart.email)
-        cart.next_check_at = (
-            last_activity + (params["next_check_at"] - params["occurred_at"])
-            if has_contact
-            else None
-        )
-        cart.state = CartState.OPEN
-        cart.stop_reason = ""
-        cart.series_stopped_at = None
-        cart.save()
 
 
 def cart_contents_loader() -> CartContentsLoader:
@@ -235,12 +94,15 @@ def refresh_cart_contents(
         if cart is None:
             return None
         if cart.state != CartState.OPEN:
-            return cart  # converted, or closed for good: nothing to refresh
+            return cart  # converted, or forgotten for good: nothing to refresh
         if contents is None:
             stop_series(cart, NotAbandoned.DELETED.value, now=now)
             return cart
         apply_contents(cart, contents, now=now)
         cart.save()
+        FlowEnrolment.objects.filter(cart=cart, flow=CART_FLOW).update(
+            customer_id=cart.customer_id, email=cart.email
+        )
         return cart
 
 
@@ -259,14 +121,104 @@ def apply_contents(cart: TrackedCart, contents: CartContents, *, now: datetime) 
     cart.contents_refreshed_at = now
 
 
-def stop_series(cart: TrackedCart, reason: str, *, now: datetime, converted: bool = False) -> None:
-    """End the cart's series and cancel whatever it still had waiting. Saves the cart."""
-    cart.state = CartState.CONVERTED if converted else CartState.CLOSED
-    cart.stop_reason = reason
-    cart.series_stopped_at = now
-    cart.next_check_at = None
-    cart.save()
-    cancel_waiting_messages(Q(cart=cart), reason)
+SNAPSHOT_FIELDS = (
+    "lines",
+    "line_count",
+    "total_amount",
+    "currency",
+    "customer_id",
+    "email",
+    "timezone",
+    "contents_refreshed_at",
+)
+
+
+def store_snapshot(cart: TrackedCart) -> bool:
+    """Save the snapshot ``apply_contents`` put on ``cart``, unless its row is busy.
+
+    For the sweep and the outbox, which hold the cart's enrolment while the checkout
+    hook takes the cart's row first: never waiting here keeps the two from deadlocking
+    (a busy row means fresh activity, which re-arms the series anyway). Returns whether
+    it was saved.
+    """
+    with transaction.atomic():
+        if (
+            TrackedCart.objects.select_for_update(skip_locked=True)
+            .filter(pk=cart.pk, state=CartState.OPEN)
+            .values_list("pk", flat=True)
+            .first()
+            is None
+        ):
+            return False
+        TrackedCart.objects.filter(pk=cart.pk).update(
+            **{name: getattr(cart, name) for name in SNAPSHOT_FIELDS}, updated_at=timezone.now()
+        )
+    return True
+
+
+def cart_subject_key(cart: TrackedCart) -> str:
+    """The cart's subject on the engine: ``cart:<checkout token>``."""
+    return f"cart:{cart.checkout_token}"
+
+
+def cart_enrolment(cart: TrackedCart) -> FlowEnrolment:
+    """The cart's ``FlowEnrolment`` (flow ``cart``): its reminder series.
+
+    Written by the checkout upsert with the cart; created here, stopped, for a cart that
+    somehow has none (rows written before the cart series moved onto the engine are
+    migrated by 0019). Idempotent.
+    """
+    enrolment, _ = FlowEnrolment.objects.get_or_create(
+        flow=CART_FLOW,
+        channel_slug=cart.channel_slug,
+        subject_key=cart_subject_key(cart),
+        cycle=1,
+        defaults={
+            "subject_kind": SubjectKind.CART,
+            "cart": cart,
+            "customer_id": cart.customer_id,
+            "email": cart.email,
+            "language_code": cart.language_code,
+            "anchor_at": cart.last_activity_at,
+            "state": EnrolmentState.STOPPED,
+            "stop_reason": "untracked",
+            "stopped_at": timezone.now(),
+        },
+    )
+    return enrolment
+
+
+def stop_series(
+    cart: TrackedCart,
+    reason: str,
+    *,
+    now: datetime,
+    converted: bool = False,
+    enrolment: FlowEnrolment | None = None,
+) -> None:
+    """End the cart's series (its enrolment) and cancel whatever it still had waiting.
+
+    ``converted``: the cart became an order (the cart's own state says so for good),
+    whatever stopped its series before.
+    """
+    if converted:
+        cart.state = CartState.CONVERTED
+        TrackedCart.objects.filter(pk=cart.pk).update(state=CartState.CONVERTED, updated_at=now)
+    enrolment = enrolment or cart_enrolment(cart)
+    enrolment.state = EnrolmentState.STOPPED
+    enrolment.stop_reason = reason
+    enrolment.stopped_at = now
+    enrolment.next_check_at = None
+    enrolment.leased_by = ""
+    FlowEnrolment.objects.filter(pk=enrolment.pk).update(
+        state=EnrolmentState.STOPPED,
+        stop_reason=reason,
+        stopped_at=now,
+        next_check_at=None,
+        leased_by="",
+        updated_at=timezone.now(),
+    )
+    cancel_waiting_messages(Q(enrolment_id=enrolment.pk), reason)
 
 
 def cancel_waiting_messages(which: Q, reason: str) -> int:
@@ -277,31 +229,41 @@ def cancel_waiting_messages(which: Q, reason: str) -> int:
     )
 
 
+def series_running() -> Q:
+    """Cart enrolments whose series may still run (not stopped): active, or every step
+    sent (completed).
+    """
+    return Q(state__in=RUNNING_STATES)
+
+
 def record_order(
     order: PlacedOrder, settings: ChannelSettings, *, now: datetime | None = None
 ) -> FlowConversion | None:
     """An order arrived: stop the customer's cart series and credit a recovered cart.
 
     The order's own cart (Saleor keeps the checkout token on the order) becomes
-    ``converted``; the customer's other open carts in the channel stop with
-    ``customer_ordered``. A cart counts as recovered when the order falls within its
-    attribution window (see ``attribution_window_start``): its own cart first (``via``
-    subject: the cart was completed), else the customer's cart whose window opened last
-    (``via`` same_customer: the customer ordered something else). The recovery is the
-    engine's ``FlowConversion`` of the cart's enrolment (``cart_enrolment``), with the
-    order's revenue and the last reminder step sent before it (none for holdout carts).
-    An order before a cart's window opened recovers nothing: no reminder can have caused it.
-    Idempotent: Saleor may report the same order more than once.
+    ``converted`` and its series stops (``cart_ordered``); the customer's other running
+    series in the channel stop with ``customer_ordered``. A cart counts as recovered when
+    the order falls within its attribution window (see ``attribution_window_start``): its
+    own cart first (``via`` subject: the cart was completed), else the customer's cart
+    whose window opened last (``via`` same_customer: the customer ordered something
+    else). The recovery is the engine's ``FlowConversion`` of the cart's enrolment, with
+    the order's revenue and the last reminder step sent before it (none for holdout
+    carts). An order before a cart's window opened recovers nothing: no reminder can
+    have caused it. Idempotent: Saleor may report the same order more than once.
     """
     now = now or timezone.now()
     # Inside the order intake's transaction no savepoint is needed: any error rolls the
     # whole intake back.
     with transaction.atomic(savepoint=False):
-        # The customer's carts it may stop or credit (open, or stopped by an earlier order)
-        # and the order's own cart, locked in one statement, in id order.
+        # The customer's carts it may stop or credit (series running, or stopped by an
+        # earlier order) and the order's own cart, locked in one statement, in id order.
+        series = FlowEnrolment.objects.filter(cart=OuterRef("pk"), flow=CART_FLOW).filter(
+            series_running() | Q(stop_reason=NotAbandoned.CUSTOMER_ORDERED.value)
+        )
         candidates = TrackedCart.objects.of_customer(
             order.channel_slug, customer_id=order.customer_id, email=order.email
-        ).filter(Q(state=CartState.OPEN) | Q(stop_reason=NotAbandoned.CUSTOMER_ORDERED.value))
+        ).filter(Exists(series), state=CartState.OPEN)
         if order.checkout_token:
             candidates |= TrackedCart.objects.filter(checkout_token=order.checkout_token)
         carts = list(candidates.select_for_update().order_by("pk"))
@@ -310,21 +272,43 @@ def record_order(
             or FlowConversion.objects.filter(flow=CART_FLOW, order_id=order.order_id).exists()
         ):
             return None  # no cart to stop or credit, or the order was recorded already
+        # Their series, locked after the carts (the checkout upsert's order).
+        enrolments = {
+            enrolment.cart_id: enrolment
+            for enrolment in FlowEnrolment.objects.filter(flow=CART_FLOW, cart__in=carts)
+            .select_for_update()
+            .order_by("pk")
+        }
+        for cart in carts:
+            if cart.pk not in enrolments:
+                enrolments[cart.pk] = cart_enrolment(cart)
         token = uuid.UUID(order.checkout_token) if order.checkout_token else None
         own_cart = next((cart for cart in carts if cart.checkout_token == token), None)
         customer_carts = [cart for cart in carts if cart is not own_cart]
         # Before this order stops them: a window is one the cart reached while still open.
         starts = {
-            cart.pk: attribution_window_start(cart)
+            cart.pk: attribution_window_start(enrolments[cart.pk])
             for cart in [*customer_carts, *([own_cart] if own_cart else [])]
         }
         # The series stopped when the order was placed (its task may run later).
         stopped_at = min(now, order.placed_at)
         if own_cart is not None and own_cart.state != CartState.CONVERTED:
-            stop_series(own_cart, NotAbandoned.ORDERED.value, now=stopped_at, converted=True)
+            stop_series(
+                own_cart,
+                NotAbandoned.ORDERED.value,
+                now=stopped_at,
+                converted=True,
+                enrolment=enrolments[own_cart.pk],
+            )
         for cart in customer_carts:
-            if cart.state == CartState.OPEN:
-                stop_series(cart, NotAbandoned.CUSTOMER_ORDERED.value, now=stopped_at)
+            enrolment = enrolments[cart.pk]
+            if enrolment.state != EnrolmentState.STOPPED:
+                stop_series(
+                    cart,
+                    NotAbandoned.CUSTOMER_ORDERED.value,
+                    now=stopped_at,
+                    enrolment=enrolment,
+                )
 
         def opened_at(cart: TrackedCart) -> datetime | None:
             """When the cart's window opened, if the order falls within it."""
@@ -334,9 +318,7 @@ def record_order(
                 or not start <= order.placed_at <= start + settings.messaging.attribution_window
             ):
                 return None
-            if FlowConversion.objects.filter(
-                flow=CART_FLOW, enrolment__subject_key=cart_subject_key(cart)
-            ).exists():
+            if FlowConversion.objects.filter(enrolment=enrolments[cart.pk]).exists():
                 return None
             return start
 
@@ -352,77 +334,51 @@ def record_order(
             via = FlowConversion.Via.SAME_CUSTOMER
         if recovered is None:
             return None
+        enrolment = enrolments[recovered.pk]
         last_step = (
             None
-            if recovered.is_holdout
-            else recovered.messages.sent()
+            if enrolment.is_holdout
+            else enrolment.messages.sent()
             .filter(sent_at__lte=order.placed_at)
             .aggregate(step=Max("step"))["step"]
         )
+        if not enrolment.is_holdout and enrolment.window_opens_at is None:
+            FlowEnrolment.objects.filter(pk=enrolment.pk).update(
+                window_opens_at=starts[recovered.pk]
+            )
         return FlowConversion.objects.create(
-            enrolment=cart_enrolment(recovered, starts[recovered.pk]),
+            enrolment=enrolment,
             flow=CART_FLOW,
             channel_slug=order.channel_slug,
             order_id=order.order_id,
             revenue=max(order.total, Decimal(0)),
             currency=order.currency,
             step=last_step,
-            is_holdout=recovered.is_holdout,
+            is_holdout=enrolment.is_holdout,
             via=via,
             converted_at=order.placed_at,
         )
 
 
-def cart_subject_key(cart: TrackedCart) -> str:
-    """The cart's subject on the engine: ``cart:<checkout token>``."""
-    return f"cart:{cart.checkout_token}"
-
-
-def cart_enrolment(cart: TrackedCart, window_opens_at: datetime | None) -> FlowEnrolment:
-    """The cart's ``FlowEnrolment`` (flow ``cart``), written when the cart converts.
-
-    The series' progress still lives on ``TrackedCart``; this row carries the cart's
-    attribution on the engine's one conversion table: its holdout group, where its window
-    opened and why its series stopped. Never due (no ``next_check_at``), so the scheduler
-    never looks at it. Idempotent (the enrolment's unique flow, channel, subject, cycle).
-    """
-    enrolment, _ = FlowEnrolment.objects.get_or_create(
-        flow=CART_FLOW,
-        channel_slug=cart.channel_slug,
-        subject_key=cart_subject_key(cart),
-        cycle=1,
-        defaults={
-            "subject_kind": SubjectKind.CART,
-            "customer_id": cart.customer_id,
-            "email": cart.email,
-            "language_code": cart.language_code,
-            "anchor_at": cart.abandoned_at or cart.last_activity_at,
-            "state": EnrolmentState.STOPPED,
-            "next_step": cart.next_step,
-            "is_holdout": cart.is_holdout,
-            "window_opens_at": window_opens_at,
-            "stop_reason": cart.stop_reason or NotAbandoned.ORDERED.value,
-            "stopped_at": cart.series_stopped_at,
-        },
-    )
-    return enrolment
-
-
-def attribution_window_start(cart: TrackedCart) -> datetime | None:
+def attribution_window_start(enrolment: FlowEnrolment) -> datetime | None:
     """When the cart's attribution window opens: its first reminder sent, or for a holdout
     cart the moment its first reminder would have gone out; None while it has not.
     """
-    if cart.is_holdout:
-        start = cart.holdout_window_starts_at
-        if start is None or (cart.series_stopped_at is not None and cart.series_stopped_at < start):
+    if enrolment.is_holdout:
+        start = enrolment.window_opens_at
+        if start is None or (enrolment.stopped_at is not None and enrolment.stopped_at < start):
             return None  # stopped (the customer ordered...) before it would have been reminded
         return start
-    first_sent: datetime | None = cart.messages.sent().aggregate(at=Min("sent_at"))["at"]
+    first_sent: datetime | None = enrolment.messages.sent().aggregate(at=Min("sent_at"))["at"]
     return first_sent
 
 
 def anonymise_carts(customer_id: int | None, email: str | None) -> int:
-    """Forget the customer in carts and messages; keep counts and revenue. Returns carts."""
+    """Forget the customer in carts, their series and messages; keep counts and revenue.
+
+    The carts are ``forgotten`` for good (new activity never reopens them) and their
+    series stop (``customer_deleted``). Returns carts.
+    """
     email = normalise_email(email)
     now = timezone.now()
     who = Q(pk__in=[])
@@ -432,14 +388,19 @@ def anonymise_carts(customer_id: int | None, email: str | None) -> int:
         who |= Q(email=email)
     carts = TrackedCart.objects.filter(who)
     cart_ids = list(carts.values_list("pk", flat=True))
-    open_carts = TrackedCart.objects.filter(pk__in=cart_ids, state=CartState.OPEN)
-    open_carts.update(
-        state=CartState.CLOSED,
+    series = FlowEnrolment.objects.filter(flow=CART_FLOW, cart_id__in=cart_ids)
+    series.filter(series_running()).update(
+        state=EnrolmentState.STOPPED,
         stop_reason="customer_deleted",
-        series_stopped_at=now,
+        stopped_at=now,
         next_check_at=None,
+        leased_by="",
+        updated_at=now,
     )
-    message_who = Q(cart_id__in=cart_ids)
+    TrackedCart.objects.filter(pk__in=cart_ids, state=CartState.OPEN).update(
+        state=CartState.FORGOTTEN
+    )
+    message_who = Q(enrolment__cart_id__in=cart_ids)
     if customer_id is not None:
         message_who |= Q(customer_id=customer_id)
     if email:
@@ -448,6 +409,7 @@ def anonymise_carts(customer_id: int | None, email: str | None) -> int:
     FlowMessage.objects.filter(message_who).update(
         customer_id=None, recipient_email=None, context={}
     )
+    series.update(customer_id=None, email=None, updated_at=now)
     TrackedCart.objects.filter(pk__in=cart_ids).update(
         customer_id=None, email=None, lines=[], updated_at=now
     )

@@ -19,12 +19,17 @@ and what does the message say?). Everything else is the engine's:
   window opens when its first one would have gone out;
 * due steps become ``FlowMessage`` rows, which the outbox (``services.flows``) claims,
   checks again (``EnrolmentFlow.prepare`` -> ``compose``), caps, times and sends once.
+
+Optional hooks (``check``, ``look`` / ``advance_looked`` with ``reads_outside_lock``,
+``message_subject_key``, ``idempotency_key``, ``attributes_own_orders``) let a flow park
+instead of stop, read something slow before the row lock, keep its own message keys, or
+credit orders itself: the cart reminders (``services.cart_reminders``), the engine's
+first client, use them all.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -38,7 +43,16 @@ from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout, variant_of
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
 from . import consent
-from .consent import email_digest
+
+# Re-exported: flows import the subjects and decisions from here.
+from .enrolment_steps import Complete as Complete
+from .enrolment_steps import Decision as Decision
+from .enrolment_steps import EnrolmentRequest as EnrolmentRequest
+from .enrolment_steps import SendStep as SendStep
+from .enrolment_steps import StopEnrolment as StopEnrolment
+from .enrolment_steps import Subject as Subject
+from .enrolment_steps import WaitUntil as WaitUntil
+from .enrolment_steps import step_in_series as step_in_series
 from .flow_leases import worker_id
 from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, channel_settings_loader
 
@@ -57,101 +71,6 @@ FIRST_FAILURE_DELAY = timedelta(minutes=5)
 MAX_FAILURE_DELAY = timedelta(hours=6)
 
 
-# --- subjects and requests -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What an enrolment is about; ``key`` is unique per kind within a flow and channel."""
-
-    kind: str
-    key: str
-
-    @classmethod
-    def customer(cls, customer_id: int) -> Subject:
-        return cls(SubjectKind.CUSTOMER, f"customer:{customer_id}")
-
-    @classmethod
-    def guest(cls, email: str) -> Subject:
-        """A customer known only by email (a guest order): keyed by the email's digest."""
-        return cls(SubjectKind.CUSTOMER, f"email:{email_digest(email)}")
-
-    @classmethod
-    def order(cls, order_id: str) -> Subject:
-        return cls(SubjectKind.ORDER, f"order:{order_id}")
-
-    @classmethod
-    def cart(cls, checkout_token: str) -> Subject:
-        return cls(SubjectKind.CART, f"cart:{checkout_token}")
-
-    @classmethod
-    def customer_product(cls, customer_id: int, product_key: str) -> Subject:
-        return cls(SubjectKind.CUSTOMER_PRODUCT, f"customer:{customer_id}:product:{product_key}")
-
-
-@dataclass(frozen=True)
-class EnrolmentRequest:
-    """One ``enrol`` call, as a flow's ``on_event`` or ``scan`` returns it."""
-
-    subject: Subject
-    channel_slug: str
-    anchor_at: datetime
-    customer_id: int | None = None
-    email: str | None = None
-    language_code: str = "en"
-    cycle: int = 1
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-# --- what ``advance`` decides ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SendStep:
-    """Write the outbox row of ``step`` now; look again at ``next_check_at`` (None: done).
-
-    ``context`` is stored on the message (``compose`` can read it from ``message.context``).
-    """
-
-    step: int
-    next_check_at: datetime | None
-    context: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class WaitUntil:
-    at: datetime
-
-
-@dataclass(frozen=True)
-class StopEnrolment:
-    reason: str
-
-
-@dataclass(frozen=True)
-class Complete:
-    """Nothing more to send (the series ran out)."""
-
-
-Decision = SendStep | WaitUntil | StopEnrolment | Complete
-
-
-def step_in_series(times: list[datetime], enrolment: FlowEnrolment, now: datetime) -> Decision:
-    """``advance`` for a series of absolute step times (step 1 at ``times[0]``...).
-
-    Sends the latest step that is due (a sweep that was down sends one, not a burst),
-    waits for the next one, or completes when none is left.
-    """
-    remaining = range(enrolment.next_step, len(times) + 1)
-    due = [step for step in remaining if times[step - 1] <= now]
-    if due:
-        step = due[-1]
-        return SendStep(step, times[step] if step < len(times) else None)
-    if enrolment.next_step > len(times):
-        return Complete()
-    return WaitUntil(times[enrolment.next_step - 1])
-
-
 # --- the flow base class ---------------------------------------------------------------
 
 
@@ -168,6 +87,11 @@ class EnrolmentFlow:
     subject_kind: str = SubjectKind.CUSTOMER
     events: tuple[str, ...] = ()
     stops_on_order: bool = False
+    # The flow credits orders to its enrolments itself (the cart flow, from the order
+    # intake's cart part): ``flow_events.attribute_order`` leaves them alone.
+    attributes_own_orders: bool = False
+    # ``look`` reads something slow (the shop) before the enrolment is locked.
+    reads_outside_lock: bool = False
 
     # -- what a flow writes --
 
@@ -206,6 +130,41 @@ class EnrolmentFlow:
     ) -> Preparation:
         """Check again right before the send; ``Ready(context, zone)`` or ``Cancel``/``Retime``."""
         raise NotImplementedError
+
+    # -- optional hooks (the defaults suit most flows) --
+
+    def check(self, enrolment: FlowEnrolment, settings: ChannelSettings | None) -> Decision | None:
+        """Under the row lock, before ``advance``: a decision that ends the look, or None.
+
+        The default stops the enrolment when the flow is off in the channel (or the
+        plugin has no settings there: ``flow_disabled``), the subject has no contact
+        (``no_contact``) or the recipient opted out (``opted_out``).
+        """
+        reason = _why_stop(self, enrolment, settings)
+        return StopEnrolment(reason) if reason or settings is None else None
+
+    def look(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings | None, now: datetime
+    ) -> Any:
+        """With ``reads_outside_lock``: read what is slow (the shop) before the row lock.
+
+        ``enrolment`` is an unlocked copy; the result is handed to ``advance_looked``.
+        """
+        return None
+
+    def advance_looked(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime, looked: Any
+    ) -> Decision:
+        """``advance`` with what ``look`` read; flows without ``look`` leave it alone."""
+        return self.advance(enrolment, settings, now)
+
+    def message_subject_key(self, enrolment: FlowEnrolment) -> str:
+        """The outbox row's subject (unique with the flow and the step)."""
+        return message_subject_key(enrolment)
+
+    def idempotency_key(self, enrolment: FlowEnrolment, step: int) -> str:
+        """The message's key for receivers, stable across every retry of the step."""
+        return f"retention:{self.name}:{self.message_subject_key(enrolment)}:{step}"
 
     def on_event(self, event: Any, settings: ChannelSettings) -> Iterable[EnrolmentRequest]:
         """Enrolments an event (``flow_events.FlowEvent``) starts; none by default."""
@@ -408,17 +367,20 @@ def advance_due_enrolments(
     batch_size: int = SWEEP_BATCH_SIZE,
     max_batches: int = 50,
     load_settings: ChannelSettingsLoader | None = None,
+    report: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Advance every due enrolment of ``flow`` once; returns counts for the sweep's report.
 
     Reads only due rows (a partial index on active ``next_check_at``), so the cost follows
     what is due. When several steps are overdue the flow's ``advance`` decides (most send
-    only the latest: a late message is fine, three at once are spam).
+    only the latest: a late message is fine, three at once are spam). ``report``: the
+    counters to fill (outcomes without a counter are not counted).
     """
     now = now or timezone.now()
     load_settings = load_settings or channel_settings_loader()
     cache: dict[str, ChannelSettings | None] = {}
-    report = {"looked_at": 0, "scheduled": 0, "held_out": 0, "stopped": 0, "failed": 0}
+    if report is None:
+        report = {"looked_at": 0, "scheduled": 0, "held_out": 0, "stopped": 0, "failed": 0}
     lease_until = now + SWEEP_LEASE
     for _ in range(max_batches):
         ids = _claim_due(flow.name, now, lease_until, batch_size)
@@ -484,26 +446,46 @@ def _advance_one(
     cache: dict[str, ChannelSettings | None],
     load_settings: ChannelSettingsLoader,
 ) -> str:
+    looked: Any = None
+    if flow.reads_outside_lock:
+        # The slow part (a flow reading the shop) runs outside any transaction, so the
+        # customer's requests writing the subject never wait behind it.
+        copy = FlowEnrolment.objects.filter(pk=enrolment_id).first()
+        if not _still_ours(copy, lease_until):
+            return "gone"
+        assert copy is not None
+        looked = flow.look(copy, _settings(copy.channel_slug, cache, load_settings), now)
     with transaction.atomic():
         enrolment = FlowEnrolment.objects.select_for_update().filter(pk=enrolment_id).first()
-        if (
-            enrolment is None
-            or enrolment.state != EnrolmentState.ACTIVE
-            or enrolment.next_check_at != lease_until
-        ):
-            return "gone"
-        if enrolment.channel_slug not in cache:
-            cache[enrolment.channel_slug] = load_settings(enrolment.channel_slug)
-        settings = cache[enrolment.channel_slug]
+        if not _still_ours(enrolment, lease_until):
+            return "gone"  # stopped meanwhile, or re-armed (new activity): its new check decides
+        assert enrolment is not None
+        settings = _settings(enrolment.channel_slug, cache, load_settings)
         enrolment.failures = 0
         enrolment.leased_by = ""
-        reason = _why_stop(flow, enrolment, settings)
-        decision: Decision = (
-            StopEnrolment(reason)
-            if reason or settings is None
-            else flow.advance(enrolment, settings, now)
-        )
+        decision = flow.check(enrolment, settings)
+        if decision is None:
+            assert settings is not None
+            decision = flow.advance_looked(enrolment, settings, now, looked)
         return _apply(flow, enrolment, decision, settings, now)
+
+
+def _still_ours(enrolment: FlowEnrolment | None, lease_until: datetime) -> bool:
+    return (
+        enrolment is not None
+        and enrolment.state == EnrolmentState.ACTIVE
+        and enrolment.next_check_at == lease_until
+    )
+
+
+def _settings(
+    channel_slug: str,
+    cache: dict[str, ChannelSettings | None],
+    load_settings: ChannelSettingsLoader,
+) -> ChannelSettings | None:
+    if channel_slug not in cache:
+        cache[channel_slug] = load_settings(channel_slug)
+    return cache[channel_slug]
 
 
 def _why_stop(
@@ -534,7 +516,7 @@ def _apply(
     if isinstance(decision, WaitUntil):
         enrolment.next_check_at = decision.at
         enrolment.save()
-        return "waiting"
+        return decision.outcome
     if isinstance(decision, Complete):
         enrolment.state = EnrolmentState.COMPLETED
         enrolment.next_check_at = None
@@ -555,8 +537,9 @@ def _apply(
             ).send_at
         outcome = "held_out"
     else:
+        # Exactly once per step: the outbox row is unique per subject, flow and step.
         FlowMessage.objects.get_or_create(
-            subject_key=message_subject_key(enrolment),
+            subject_key=flow.message_subject_key(enrolment),
             flow=flow.name,
             step=decision.step,
             defaults={
@@ -567,8 +550,8 @@ def _apply(
                 "language_code": enrolment.language_code,
                 "state": MessageState.SCHEDULED,
                 "next_attempt_at": now,
-                "idempotency_key": f"retention:{flow.name}:{message_subject_key(enrolment)}:"
-                f"{decision.step}",
+                "idempotency_key": flow.idempotency_key(enrolment, decision.step),
+                "scheduled_for_activity_at": decision.scheduled_for_activity_at,
                 "context": decision.context,
             },
         )

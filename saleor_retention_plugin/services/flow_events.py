@@ -71,11 +71,18 @@ class FlowEvent:
 
 
 def enrolment_flows(event_name: str | None = None) -> list[EnrolmentFlow]:
-    """The registered enrolment flows (that take ``event_name``, when given)."""
+    """The registered enrolment flows on events and the engine's attribution.
+
+    Those that take ``event_name``, when given. Flows that credit orders themselves (the
+    cart flow, ``attributes_own_orders``) take neither, so the order intake's flow part
+    stays off while only they are on.
+    """
     return [
         flow
         for flow in FLOWS.values()
-        if isinstance(flow, EnrolmentFlow) and (event_name is None or event_name in flow.events)
+        if isinstance(flow, EnrolmentFlow)
+        and not flow.attributes_own_orders
+        and (event_name is None or event_name in flow.events)
     ]
 
 
@@ -165,9 +172,10 @@ def attribute_order(
     Idempotent (one conversion per enrolment, and an order already credited to an
     enrolment is not credited again). Flows with ``stops_on_order`` are stopped.
     """
+    own = [name for name, flow in FLOWS.items() if getattr(flow, "attributes_own_orders", False)]
     enrolments = FlowEnrolment.objects.filter(
         naming(order.customer_id, order.email), channel_slug=order.channel_slug
-    )
+    ).exclude(flow__in=own)
     stopping = [name for name, flow in FLOWS.items() if getattr(flow, "stops_on_order", False)]
     if stopping:
         stop_enrolments(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.domain.carts import CartContents, CartLine, PlacedOrder
-from saleor_retention_plugin.models import FlowMessage
+from saleor_retention_plugin.models import FlowEnrolment, FlowMessage
 from saleor_retention_plugin.services import cart_reminders, flows
 from saleor_retention_plugin.services.carts import stored_cart_contents
 
@@ -108,6 +108,11 @@ HOUR = timedelta(hours=1)
 def sweep(at):
     """One run of the periodic sweep, delivering in-process; returns the outcomes."""
     return cart_reminders.sweep_and_deliver(now=at)
+
+
+def series(token) -> FlowEnrolment:
+    """The cart's reminder series: its enrolment in the cart flow."""
+    return FlowEnrolment.objects.get(flow="cart", subject_key=f"cart:{token}")
 
 
 def message(token, step):

@@ -16,6 +16,7 @@ from saleor_retention_plugin.models import (
     CartState,
     ContactLogEntry,
     FlowConversion,
+    FlowEnrolment,
     FlowMessage,
     MessageState,
     TrackedCart,
@@ -32,6 +33,7 @@ from .cart_shop import (
     message,
     order,
     put_cart,
+    series,
     shop_settings,
     sweep,
     tea_line,
@@ -50,7 +52,7 @@ def test_recording_activity_costs_one_query(track, django_assert_num_queries):
         track(token, at=T0 + timedelta(minutes=5))
     cart = TrackedCart.objects.get(checkout_token=token)
     assert cart.last_activity_at == T0 + timedelta(minutes=5)
-    assert cart.next_check_at == T0 + timedelta(minutes=65)
+    assert series(token).next_check_at == T0 + timedelta(minutes=65)
     assert cart.lines == []  # lines are a task's business, never the hook's
 
 
@@ -67,7 +69,7 @@ def test_a_converted_cart_is_never_reopened_by_late_activity(track):
     track(token, at=T0 + 2 * HOUR)
     cart = TrackedCart.objects.get(checkout_token=token)
     assert cart.state == CartState.CONVERTED
-    assert cart.next_check_at is None
+    assert series(token).next_check_at is None
 
 
 # --- the series ----------------------------------------------------------------------------
@@ -115,7 +117,7 @@ def test_the_series_runs_1h_24h_72h_with_a_coupon_on_the_second_step_then_stops(
     assert coupon.startswith("CART-")
     assert steps[1].context["coupon_discount"] == "10%"
     assert coupon in str(mail.outbox[1].body)
-    assert TrackedCart.objects.get(checkout_token=token).next_check_at is None
+    assert series(token).next_check_at is None
 
 
 def test_a_cart_is_not_abandoned_before_the_threshold_even_if_step_one_is_earlier(track):
@@ -168,7 +170,7 @@ def test_nothing_is_sent_while_reminders_are_switched_off(track):
     token = track()
     put_cart(token, tea_line())
     assert sweep(T0 + 5 * HOUR) == []
-    assert TrackedCart.objects.get(checkout_token=token).next_check_at is None
+    assert series(token).next_check_at is None
 
 
 # --- stop conditions, checked again at send time ------------------------------------------
@@ -205,7 +207,7 @@ def test_no_reminder_when_the_checkout_was_completed_before_its_order_hook_ran(t
     # Saleor deletes the checkout on completion; the order task may still be queued.
     token, outcomes = scheduled_then(track, lambda token: cart_shop.CARTS.update({token: None}))
     assert outcomes == ["cancelled:cart_deleted"]
-    assert TrackedCart.objects.get(checkout_token=token).stop_reason == "cart_deleted"
+    assert series(token).stop_reason == "cart_deleted"
     assert mail.outbox == []
 
 
@@ -230,8 +232,7 @@ def test_no_reminder_after_unsubscribing_and_the_series_stops(track):
         track, lambda token: consent.record_opt_out(CHANNEL, email="ANN@example.com")
     )
     assert outcomes == ["cancelled:opted_out"]
-    cart = TrackedCart.objects.get(checkout_token=token)
-    assert (cart.state, cart.stop_reason) == (CartState.CLOSED, "opted_out")
+    assert (series(token).state, series(token).stop_reason) == ("stopped", "opted_out")
     assert sweep(T0 + 80 * HOUR) == []
     assert mail.outbox == []
 
@@ -241,7 +242,7 @@ def test_opted_out_customers_are_never_scheduled(track):
     token = track(customer_id=9, email=None)
     put_cart(token, tea_line(), customer_id=9, email=None)
     assert sweep(T0 + HOUR) == []
-    assert TrackedCart.objects.get(checkout_token=token).stop_reason == "opted_out"
+    assert series(token).stop_reason == "opted_out"
 
 
 # --- bad input ------------------------------------------------------------------------------
@@ -251,9 +252,8 @@ def test_a_cart_without_email_or_customer_is_tracked_but_never_reminded(track):
     token = track(email=None)
     put_cart(token, tea_line(), email=None)
     assert sweep(T0 + 80 * HOUR) == []
-    cart = TrackedCart.objects.get(checkout_token=token)
-    assert cart.state == CartState.OPEN
-    assert cart.next_check_at is None
+    assert TrackedCart.objects.get(checkout_token=token).state == CartState.OPEN
+    assert (series(token).state, series(token).next_check_at) == ("active", None)
     # Typing an email is activity: the cart is armed again.
     track(token, at=T0 + 81 * HOUR)
     put_cart(token, tea_line())
@@ -286,7 +286,7 @@ def test_a_cart_whose_variants_were_all_deleted_counts_as_emptied(track):
         }
     )
     assert sweep(T0 + HOUR) == []
-    assert TrackedCart.objects.get(checkout_token=token).stop_reason == "cart_emptied"
+    assert series(token).stop_reason == "cart_emptied"
 
 
 def test_a_currency_change_shows_the_new_currency_and_prices(track):
@@ -309,8 +309,8 @@ def test_a_customer_deleted_mid_series_gets_nothing_more_and_is_forgotten(track)
 
     assert sweep(T0 + 24 * HOUR) == []
     cart = TrackedCart.objects.get(checkout_token=token)
-    assert (cart.state, cart.stop_reason, cart.email, cart.customer_id, cart.lines) == (
-        CartState.CLOSED,
+    assert (cart.state, series(token).stop_reason, cart.email, cart.customer_id, cart.lines) == (
+        CartState.FORGOTTEN,
         "customer_deleted",
         None,
         None,
@@ -336,14 +336,13 @@ def test_holdout_carts_get_nothing_but_are_tracked_as_abandoned(track):
         put_cart(token, tea_line())
     sweep(T0 + 80 * HOUR)
 
-    held = set(TrackedCart.objects.filter(is_holdout=True).values_list("checkout_token", flat=True))
+    held_out = FlowEnrolment.objects.filter(flow="cart", is_holdout=True)
+    held = set(held_out.values_list("cart__checkout_token", flat=True))
     assert 0 < len(held) < 40
-    messaged = set(FlowMessage.objects.values_list("cart__checkout_token", flat=True))
+    messaged = set(FlowMessage.objects.values_list("enrolment__cart__checkout_token", flat=True))
     assert held.isdisjoint(messaged)
     assert messaged | held == {uuid.UUID(t) for t in tokens}
-    assert TrackedCart.objects.filter(is_holdout=True, abandoned_at__isnull=False).count() == len(
-        held
-    )
+    assert held_out.filter(data__has_key="abandoned_at").count() == len(held)
 
 
 def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
@@ -377,11 +376,7 @@ def test_recovery_is_credited_to_the_last_step_sent_with_its_revenue(track):
 
 def test_a_holdout_cart_that_converts_counts_as_recovered_without_a_step(track):
     cart_shop.configure(cart_holdout_percent="50")
-    token = next(
-        t
-        for t in (track() for _ in range(50))
-        if TrackedCart.objects.get(checkout_token=t).is_holdout
-    )
+    token = next(t for t in (track() for _ in range(50)) if series(t).is_holdout)
     put_cart(token, tea_line())
     sweep(T0 + 2 * HOUR)
     recovery = carts.record_order(order(token, at=T0 + 3 * HOUR), shop_settings())
@@ -416,7 +411,7 @@ def test_an_order_after_the_window_recovers_nothing(track):
         carts.record_order(order(None, at=T0 + 9 * 24 * HOUR, customer_id=5), shop_settings())
         is None
     )
-    assert TrackedCart.objects.get(checkout_token=token).stop_reason == "customer_ordered"
+    assert series(token).stop_reason == "customer_ordered"
 
 
 def test_a_cart_ordered_before_it_was_abandoned_is_no_recovery(track):
@@ -519,7 +514,7 @@ def test_a_reminder_that_failed_to_go_out_does_not_hold_back_the_next_one(track)
 
     second = track(at=T0 + 90 * flows.FIRST_RETRY_DELAY, customer_id=5)
     put_cart(second, tea_line("Pu-erh cake", sku="PE"), customer_id=5)
-    TrackedCart.objects.filter(checkout_token=first).update(next_check_at=None)
+    FlowEnrolment.objects.filter(subject_key=f"cart:{first}").update(next_check_at=None)
     FlowMessage.objects.filter(subject_key=first).update(next_attempt_at=T0 + 100 * HOUR)
     at = T0 + 90 * flows.FIRST_RETRY_DELAY + HOUR
     cart_reminders.advance_due_carts(now=at)

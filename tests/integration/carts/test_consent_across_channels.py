@@ -17,11 +17,11 @@ from django.test import RequestFactory
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.delivery.unsubscribe import unsubscribe_url
 from saleor_retention_plugin.endpoints import route_plugin_request
-from saleor_retention_plugin.models import FlowMessage, TrackedCart
+from saleor_retention_plugin.models import FlowMessage
 from saleor_retention_plugin.services import cart_reminders
 
 from . import cart_shop
-from .cart_shop import CHANNEL, HOUR, T0, put_cart, sweep, tea_line
+from .cart_shop import CHANNEL, HOUR, T0, put_cart, series, sweep, tea_line
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def test_unsubscribing_from_a_cny_reminder_stops_every_usd_reminder_and_coupon(t
 
     assert len(mail.outbox) == 1  # only the CNY reminder she unsubscribed from
     assert not FlowMessage.objects.filter(subject_key=usd_cart).exists()
-    assert TrackedCart.objects.get(checkout_token=usd_cart).stop_reason == "opted_out"
+    assert series(usd_cart).stop_reason == "opted_out"
 
 
 @pytest.mark.parametrize(

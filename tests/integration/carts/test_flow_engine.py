@@ -12,7 +12,7 @@ from django.core import mail
 
 from saleor_retention_plugin import schedule
 from saleor_retention_plugin.domain.carts import CartContents, PlacedOrder
-from saleor_retention_plugin.models import FlowMessage, TrackedCart
+from saleor_retention_plugin.models import FlowEnrolment, FlowMessage, TrackedCart
 from saleor_retention_plugin.services import cart_reminders, consent, flows
 from saleor_retention_plugin.services.carts import refresh_cart_contents
 from saleor_retention_plugin.tasks import record_order_for_carts_task
@@ -25,6 +25,7 @@ from .cart_shop import (
     WelcomeFlow,
     configure,
     put_cart,
+    series,
     sweep,
     tea_line,
 )
@@ -121,7 +122,7 @@ def test_tasks_take_plain_json(track):
 def test_refreshing_a_deleted_checkout_stops_its_series(track):
     token = track()
     assert refresh_cart_contents(token, None) is not None
-    assert TrackedCart.objects.get(checkout_token=token).stop_reason == "cart_deleted"
+    assert series(token).stop_reason == "cart_deleted"
 
 
 def test_the_sweep_registers_itself_with_celery_beat():
@@ -147,16 +148,28 @@ def test_the_sweep_reads_only_due_carts_whatever_the_number_tracked(track):
 
     few = queries_of_one_sweep(T0 + HOUR)
     FlowMessage.objects.all().delete()
-    TrackedCart.objects.update(next_step=1, next_check_at=T0 + HOUR)
-    TrackedCart.objects.bulk_create(
+    FlowEnrolment.objects.update(state="active", next_step=1, next_check_at=T0 + HOUR)
+    idle = TrackedCart.objects.bulk_create(
         TrackedCart(
             checkout_token=uuid.uuid4(),
             channel_slug=CHANNEL,
             email="x@example.com",
             last_activity_at=T0 + 50 * HOUR,
-            next_check_at=T0 + 51 * HOUR,
         )
         for _ in range(3000)
+    )
+    FlowEnrolment.objects.bulk_create(
+        FlowEnrolment(
+            flow="cart",
+            channel_slug=CHANNEL,
+            subject_kind="cart",
+            subject_key=f"cart:{cart.checkout_token}",
+            cart=cart,
+            email=cart.email,
+            anchor_at=cart.last_activity_at,
+            next_check_at=T0 + 51 * HOUR,
+        )
+        for cart in idle
     )
     many = queries_of_one_sweep(T0 + HOUR)
     assert many == few

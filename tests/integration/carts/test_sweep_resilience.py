@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from saleor_retention_plugin import flow_registry
 from saleor_retention_plugin.domain.carts import CartActivity
-from saleor_retention_plugin.models import FlowMessage, MessageState, TrackedCart
+from saleor_retention_plugin.models import FlowEnrolment, FlowMessage, MessageState, TrackedCart
 from saleor_retention_plugin.services import cart_reminders, carts, consent, flows
 from saleor_retention_plugin.tasks import sweep_flows_task
 
@@ -28,6 +28,7 @@ from .cart_shop import (
     WelcomeFlow,
     message,
     put_cart,
+    series,
     shop_settings,
     sweep,
     tea_line,
@@ -63,8 +64,8 @@ def test_a_cart_whose_contents_cannot_be_read_does_not_stop_the_others(track):
 
     assert (report.failed, report.scheduled) == (1, 3)
     assert sorted(FlowMessage.objects.values_list("subject_key", flat=True)) == sorted(good)
-    failing = TrackedCart.objects.get(checkout_token=bad)
-    assert (failing.sweep_failures, failing.next_check_at) == (1, DUE + timedelta(minutes=5))
+    failing = series(bad)
+    assert (failing.failures, failing.next_check_at) == (1, DUE + timedelta(minutes=5))
 
 
 @pytest.mark.django_db
@@ -74,11 +75,11 @@ def test_a_failing_cart_is_looked_at_again_with_growing_delays_until_it_works(tr
     at = DUE
     for expected_delay in (5, 10, 20, 40):
         cart_reminders.advance_due_carts(now=at, load_contents=failing_for(bad))
-        cart = TrackedCart.objects.get(checkout_token=bad)
-        assert cart.next_check_at == at + timedelta(minutes=expected_delay)
-        at = cart.next_check_at
+        failing = series(bad)
+        assert failing.next_check_at == at + timedelta(minutes=expected_delay)
+        at = failing.next_check_at
     assert cart_reminders.advance_due_carts(now=at).scheduled == 1
-    assert TrackedCart.objects.get(checkout_token=bad).sweep_failures == 0
+    assert series(bad).failures == 0
 
 
 @pytest.mark.django_db
@@ -161,7 +162,7 @@ def test_the_checkout_hook_is_not_blocked_while_the_sweep_reads_the_shop(track):
     assert hook_waited[0] < 1
     # The activity landed and restarted the clock; the sweep left the cart to it.
     cart = TrackedCart.objects.get(checkout_token=token)
-    assert (cart.last_activity_at, cart.next_check_at) == (DUE, DUE + HOUR)
+    assert (cart.last_activity_at, series(token).next_check_at) == (DUE, DUE + HOUR)
     assert report.scheduled == 0
     assert not FlowMessage.objects.exists()
 
@@ -224,11 +225,11 @@ def test_a_hook_with_a_lock_timeout_costs_a_fixed_number_of_queries(
 def test_an_anonymous_cart_is_never_armed_until_a_contact_arrives(track):
     token = track(email=None)
     track(token, at=T0 + 10 * HOUR, email=None)
-    assert TrackedCart.objects.get(checkout_token=token).next_check_at is None
-    assert not TrackedCart.objects.due(T0 + 100 * HOUR).exists()
+    assert series(token).next_check_at is None
+    assert not FlowEnrolment.objects.filter(next_check_at__isnull=False).exists()
 
     track(token, at=T0 + 11 * HOUR)  # the customer typed an email
-    assert TrackedCart.objects.get(checkout_token=token).next_check_at == T0 + 12 * HOUR
+    assert series(token).next_check_at == T0 + 12 * HOUR
 
 
 @pytest.mark.django_db
@@ -243,8 +244,8 @@ def test_the_sweep_does_not_read_the_shop_for_carts_it_cannot_remind(track):
 
     assert loaded == []
     assert report.stopped == 1
-    assert TrackedCart.objects.get(checkout_token=opted_out).stop_reason == "opted_out"
-    assert TrackedCart.objects.get(checkout_token=no_contact).next_check_at is None
+    assert series(opted_out).stop_reason == "opted_out"
+    assert series(no_contact).next_check_at is None
 
 
 # --- every registered flow goes through the sweep -------------------------------------------
