@@ -169,7 +169,7 @@ def _check_now(schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("saleor_retention_plugin", "0017_cart_conversions"),
+        ("saleor_retention_plugin", "0018_purchase_summaries"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('saleor_retention_plugin', '0017_cart_conversions'),
+        ('saleor_retention_plugin', '0019_cart_series_on_enrolments'),
     ]
 
     operations = [

@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 APP = "saleor_retention_plugin"
-BEFORE = [(APP, "0017_cart_conversions")]
+BEFORE = [(APP, "0018_purchase_summaries")]
 AFTER = [(APP, "0019_cart_series_on_enrolments")]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
