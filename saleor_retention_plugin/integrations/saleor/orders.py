@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -56,21 +57,9 @@ def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
     and their lines, refunded fulfilments and their lines).
     """
     from django.db.models import Prefetch, prefetch_related_objects
-    from saleor.order.models import Fulfillment, Order, OrderLine
+    from saleor.order.models import Fulfillment
 
-    order = (
-        _with_refund_facts(Order.objects.select_related("channel", "user"))
-        .prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=OrderLine.objects.select_related("variant__product").order_by(
-                    "created_at", "pk"
-                ),
-            )
-        )
-        .filter(pk=order_id)
-        .first()
-    )
+    order = _orders_to_read().filter(pk=order_id).first()
     if order is None:
         return None
     itemised: list[str | Prefetch] = []
@@ -91,6 +80,26 @@ def load_order_snapshot(order_id: str) -> OrderSnapshot | None:
     if itemised:
         prefetch_related_objects([order], *itemised)
     return order_snapshot(order)
+
+
+@functools.cache
+def _orders_to_read() -> QuerySet[Order]:
+    """``load_order_snapshot``'s queryset without the order's id, built once per process.
+
+    Never evaluated itself (each read filters a clone). Its expressions hold no value of
+    any one order, and resolving its four subqueries was a fifth of the order read's time.
+    """
+    from django.db.models import Prefetch
+    from saleor.order.models import Order, OrderLine
+
+    return _with_refund_facts(Order.objects.select_related("channel", "user")).prefetch_related(
+        Prefetch(
+            "lines",
+            queryset=OrderLine.objects.select_related("variant__product").order_by(
+                "created_at", "pk"
+            ),
+        )
+    )
 
 
 def orders_for_snapshots() -> QuerySet[Order]:
