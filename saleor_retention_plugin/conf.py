@@ -283,8 +283,22 @@ class ChannelSettings:
         ``strict`` raises ``InvalidConfiguration`` listing every bad field; otherwise bad
         values fall back to their defaults (a row stored before validation existed must
         not break the shop).
+
+        The same values parse once per process: Saleor builds the plugin (and so parses
+        its configuration) for every request and task, and every order task gets the
+        configuration again. Settings are frozen, so the parsed object is shared.
         """
         raw = _as_mapping(configuration)
+        try:
+            items = frozenset(raw.items())
+        except TypeError:  # a value that cannot be hashed (a list): parse it every time
+            return cls._parse(raw, strict=strict)
+        if cls is not ChannelSettings:
+            return cls._parse(raw, strict=strict)
+        return _parse_once(items, strict)
+
+    @classmethod
+    def _parse(cls, raw: Mapping[str, Any], *, strict: bool) -> ChannelSettings:
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for field in SETTING_FIELDS:
@@ -357,10 +371,28 @@ class ChannelSettings:
         Brokers, result backends and monitoring tools keep task arguments. Work that needs a
         secret, such as sending, loads the channel's settings in the worker instead.
         """
-        secret = {field.name for field in SETTING_FIELDS if field.type in SECRET_FIELD_TYPES}
-        return {
-            name: value for name, value in self.as_configuration().items() if name not in secret
-        }
+        # Computed once per (frozen) settings object: every order hook sends it.
+        kept: dict[str, str] | None = self.__dict__.get("_task_configuration")
+        if kept is None:
+            kept = {
+                name: value
+                for name, value in self.as_configuration().items()
+                if name not in _SECRET_NAMES
+            }
+            object.__setattr__(self, "_task_configuration", kept)
+        return dict(kept)
+
+
+_RENAMED = {alias: field.name for field in SETTING_FIELDS for alias in field.aliases}
+_SECRET_NAMES = frozenset(
+    field.name for field in SETTING_FIELDS if field.type in SECRET_FIELD_TYPES
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_once(items: frozenset[tuple[str, Any]], strict: bool) -> ChannelSettings:
+    # An invalid configuration raises under ``strict`` and is not cached.
+    return ChannelSettings._parse(dict(items), strict=strict)
 
 
 @functools.lru_cache(maxsize=64)
@@ -389,7 +421,7 @@ def with_current_names(configuration: Iterable[Mapping[str, Any]]) -> list[dict[
     For Saleor, which drops stored keys its structure no longer lists before the plugin
     parses them. An old name is dropped when the new one is stored too (the new one wins).
     """
-    renamed = {alias: field.name for field in SETTING_FIELDS for alias in field.aliases}
+    renamed = _RENAMED
     items = [dict(item) for item in configuration]
     present = {item.get("name") for item in items}
     current = []

@@ -114,6 +114,10 @@ class OrderSnapshot:
     has_discount: bool = False
     # The customer's language on the order (Saleor's ``language_code``), for messages.
     language_code: str = "en"
+    # When the shop fulfilled the order (Saleor: its latest fulfilment's creation), for
+    # an order that is fulfilled; None when not fulfilled or not known. Flows counted
+    # from fulfilment start here, not when the intake happens to see the order.
+    fulfilled_at: datetime | None = None
 
     @property
     def is_cancelled(self) -> bool:
@@ -144,6 +148,7 @@ class OrderSnapshot:
             "voucher_code": self.voucher_code,
             "has_discount": self.has_discount,
             "language_code": self.language_code,
+            "fulfilled_at": None if self.fulfilled_at is None else self.fulfilled_at.isoformat(),
         }
 
     @classmethod
@@ -175,6 +180,11 @@ class OrderSnapshot:
             voucher_code=data.get("voucher_code") or None,
             has_discount=bool(data.get("has_discount", False)),
             language_code=str(data.get("language_code") or "en"),
+            fulfilled_at=(
+                datetime.fromisoformat(str(data["fulfilled_at"]))
+                if data.get("fulfilled_at")
+                else None
+            ),
         )
 
     @property

@@ -101,6 +101,9 @@ class CareFlow(EnrolmentFlow):
                 paid_at=None,
                 payment_delay=care.payment_delay,
             )
+            seen = event.data.get("seen_at")
+            if anchor is not None and seen and series_over(anchor, seen, care.steps):
+                return  # fulfilled before the whole series' span (a backfill, a late sync)
         elif event.name == ORDER_PLACED and care.care_anchor is CareAnchor.PAYMENT:
             paid = event.data.get("paid_seen_at")
             anchor = care_anchor(
@@ -192,6 +195,15 @@ class CareFlow(EnrolmentFlow):
             context.update(coupon_context(incentive, currency, now, zone))
             return Ready(context=context, zone=zone, incentive=incentive, currency=currency)
         return Ready(context=context, zone=zone)
+
+
+def series_over(anchor: datetime, seen_at: str, steps: tuple[CareStep, ...]) -> bool:
+    """Whether the intake saw the fulfilment only after the series' last step was due.
+
+    ``seen_at`` is ISO text (the event's data). Its messages would all be late.
+    """
+    span = timedelta(days=steps[-1].day if steps else 0)
+    return datetime.fromisoformat(seen_at) - anchor > span
 
 
 def placed_too_long_ago(order_id: str, anchor: datetime, steps: tuple[CareStep, ...]) -> bool:

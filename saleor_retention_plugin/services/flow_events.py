@@ -7,7 +7,9 @@ enrolled idempotently. Who publishes:
 ``order_placed``     the order intake (``order_intake.apply_flows``), once the order is
                      no longer a draft; data: order_id, total, currency, is_first_order
 ``order_fulfilled``  the order intake when the snapshot says fulfilled (Saleor's
-                     ``order_fulfilled`` hook enqueues the intake); data: order_id
+                     ``order_fulfilled`` hook enqueues the intake), at the snapshot's
+                     ``fulfilled_at`` when known; data: order_id, order_number,
+                     seen_at (ISO: when the intake saw it fulfilled)
 ``tier_changed``     the ``signals.tier_changed`` receiver, through a task; data:
                      from_tier, to_tier, reason, change_id
 ``points_expiring``  ``publish_expiring_points`` (a periodic scan of the lots); data:
@@ -123,10 +125,16 @@ def publish_order_events(
         event = FlowEvent(ORDER_PLACED, occurred_at=order.created_at, data=data, **base)
         enrolled += publish(event, settings=settings, now=now)
     if order.status == FULFILLED_STATUS and enrolment_flows(ORDER_FULFILLED):
+        # The shop's fulfilment moment when the snapshot carries it (a task retried or a
+        # reconciliation hours later still counts from the fulfilment), else now.
         event = FlowEvent(
             ORDER_FULFILLED,
-            occurred_at=now,
-            data={"order_id": order.order_id, "order_number": order.number},
+            occurred_at=min(order.fulfilled_at or now, now),
+            data={
+                "order_id": order.order_id,
+                "order_number": order.number,
+                "seen_at": now.isoformat(),
+            },
             **base,
         )
         enrolled += publish(event, settings=settings, now=now)

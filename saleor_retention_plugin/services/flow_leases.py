@@ -136,11 +136,19 @@ def start_lease_heartbeat(*, only_in_a_celery_worker: bool = False) -> bool:
 
 
 def in_celery_worker() -> bool:
-    """Whether this code runs in a task of a real Celery worker (not eagerly)."""
+    """Whether this code runs in a task of a real Celery worker.
+
+    Not when the task runs eagerly, nor when its function is called directly (a test, a
+    shell, the sandbox): ``task()`` pushes a request too, marked ``called_directly``.
+    """
     from celery import current_task
 
     request = getattr(current_task, "request", None) if current_task else None
-    return request is not None and not getattr(request, "is_eager", False)
+    return (
+        request is not None
+        and not getattr(request, "called_directly", True)
+        and not getattr(request, "is_eager", False)
+    )
 
 
 def retry_database_blips(

@@ -170,3 +170,22 @@ def test_the_expiry_sweep_is_scheduled_without_overriding_the_merchants_entry(mo
     monkeypatch.setitem(current_app.conf, "beat_schedule", {EXPIRY: merchant_entry})
     register_periodic_tasks()
     assert current_app.conf.beat_schedule[EXPIRY] == merchant_entry
+
+
+def test_the_claim_lease_heartbeat_is_only_for_real_workers():
+    from celery import shared_task
+
+    from saleor_retention_plugin.services.flow_leases import in_celery_worker
+
+    seen: list[bool] = []
+
+    @shared_task(name="tests.integration.test_tasks.probe_worker")
+    def probe() -> None:
+        seen.append(in_celery_worker())
+
+    probe()  # called directly (a test, a shell, the sandbox)
+    probe.apply()  # eagerly (Saleor without a broker)
+    probe.delay()  # CELERY_TASK_ALWAYS_EAGER here
+
+    assert seen == [False, False, False]
+    assert not in_celery_worker()  # outside any task

@@ -157,6 +157,12 @@ def enable_retention_plugin(settings, channel_USD):  # type: ignore[no-untyped-d
 
     def enable(channel=None, active=True, **configuration):  # type: ignore[no-untyped-def]
         values = {item["name"]: item["value"] for item in default_configuration()}
+        # Every stored row holds every current name (the defaults below), and a current
+        # name wins over an old one: a setting passed under an old name (an alias such
+        # as cart_holdout_percent) or misspelt would be silently ignored.
+        unknown = sorted(set(configuration) - set(values))
+        if unknown:
+            raise ValueError(f"Not a current setting name: {', '.join(unknown)}")
         values.update({name: str(value) for name, value in configuration.items()})
         row, _ = PluginConfiguration.objects.update_or_create(
             identifier=RETENTION_PLUGIN_ID,

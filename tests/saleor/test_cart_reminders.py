@@ -66,7 +66,7 @@ COMPLETE = """
 def reminders_on(enable_retention_plugin, channel_USD):
     enable_retention_plugin(
         cart_reminders_enabled="true",
-        cart_holdout_percent="0",
+        holdout_percent="0",
         quiet_hours_start="00:00",
         quiet_hours_end="00:00",
         frequency_cap_hours="0",
@@ -149,6 +149,8 @@ def test_a_checkout_is_reminded_with_its_lines_and_a_voucher_then_stops_once_com
         "zh-hans",
     )
     assert cart.last_activity_at == start + timedelta(minutes=10)
+    # No holdout in this channel (holdout_percent 0): a held-out cart is never reminded.
+    assert not cart.is_holdout
 
     # Still active 65 minutes after creation: the lines were added 55 minutes ago.
     with time_machine.travel(start + timedelta(minutes=65), tick=False):

@@ -150,6 +150,14 @@ class TestWhenNot:
         fulfilled(8, at=T0 + 29 * DAY, order_id="o-slow")  # placed 1 day before: cared for
         assert FlowEnrolment.objects.filter(flow="care").count() == 1
 
+    def test_a_fulfilment_older_than_the_series_starts_nothing(self):
+        care_on()
+        placed = order(at=T0 - 41 * DAY)
+        # Fulfilled 40 days ago, seen only now (a backfill, a late re-sync): every step
+        # would be late.
+        refulfil(placed, T0, fulfilled_at=T0 - 40 * DAY)
+        assert not FlowEnrolment.objects.filter(flow="care").exists()
+
     def test_off_in_the_channel(self):
         fulfilled()  # care_enabled defaults to false
         assert not FlowEnrolment.objects.exists()
@@ -210,6 +218,16 @@ class TestOnce:
             sweep(T0 + 3 * DAY + HOUR)
         assert sent() == [("care", 1, 7)]
         assert len(mail.outbox) == 1
+
+    def test_counted_from_the_shops_fulfilment_when_the_intake_sees_it_later(self):
+        care_on()
+        placed = order(at=T0 - DAY)
+        # Saleor fulfilled it at T0; its task ran only five hours later (a retry).
+        refulfil(placed, T0 + 5 * HOUR, fulfilled_at=T0)
+        [enrolment] = FlowEnrolment.objects.filter(flow="care")
+        assert enrolment.anchor_at == T0
+        assert sweep(T0 + 3 * DAY - HOUR) == []
+        assert sweep(T0 + 3 * DAY) == ["sent"]
 
     def test_counted_from_payment_when_the_shop_does_not_fulfil(self):
         care_on(care_anchor="payment", care_payment_delay_days="2")
