@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import json
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -383,6 +385,28 @@ def config_structure() -> dict[str, dict[str, str]]:
         field.name: {"type": field.type.value, "label": field.label, "help_text": field.help_text}
         for field in SETTING_FIELDS
     }
+
+
+def stored_settings(
+    configuration: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> ChannelSettings:
+    """``ChannelSettings.from_configuration(configuration, strict=False)``, parsed once.
+
+    For configurations that arrive with every task and plugin instance (the same stored
+    row each time): the settings are frozen, so one parse per distinct configuration is
+    kept (the 64 most recent) and shared. A configuration that is not plain JSON is
+    parsed each time.
+    """
+    try:
+        key = json.dumps(_as_mapping(configuration), sort_keys=True)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return ChannelSettings.from_configuration(configuration, strict=False)
+    return _stored_settings(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_settings(canonical: str) -> ChannelSettings:
+    return ChannelSettings.from_configuration(json.loads(canonical), strict=False)
 
 
 def _as_mapping(configuration: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, Any]:
