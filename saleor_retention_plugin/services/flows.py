@@ -444,12 +444,18 @@ def _prepare_under_lock(
             message.last_error = f"deferred: {decision.reason}"
             _release(message, MessageState.DEFERRED, decision.send_at)
             return f"deferred:{decision.reason}"
-        for key in keys:
-            ContactLogEntry.objects.update_or_create(
-                message=message,
-                recipient_key=key,
-                defaults={"flow": message.flow, "contacted_at": now},
-            )
+        # One upsert for every key: a retried send moves its reservation, never adds one.
+        ContactLogEntry.objects.bulk_create(
+            [
+                ContactLogEntry(
+                    message=message, recipient_key=key, flow=message.flow, contacted_at=now
+                )
+                for key in keys
+            ],
+            update_conflicts=True,
+            unique_fields=["message", "recipient_key"],
+            update_fields=["flow", "contacted_at"],
+        )
         context = dict(prepared.context)
         if prepared.incentive is not None:
             if not message.coupon_code:
