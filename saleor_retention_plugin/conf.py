@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import json
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -289,13 +290,14 @@ class ChannelSettings:
         configuration again. Settings are frozen, so the parsed object is shared.
         """
         raw = _as_mapping(configuration)
-        try:
-            items = frozenset(raw.items())
-        except TypeError:  # a value that cannot be hashed (a list): parse it every time
-            return cls._parse(raw, strict=strict)
         if cls is not ChannelSettings:
             return cls._parse(raw, strict=strict)
-        return _parse_once(items, strict)
+        try:
+            # Canonical JSON: True and 1 are equal dict keys but not the same setting.
+            key = json.dumps(raw, sort_keys=True)
+        except (TypeError, ValueError):  # not plain JSON: parse it every time
+            return cls._parse(raw, strict=strict)
+        return _parse_once(key, strict)
 
     @classmethod
     def _parse(cls, raw: Mapping[str, Any], *, strict: bool) -> ChannelSettings:
@@ -330,23 +332,6 @@ class ChannelSettings:
         if errors and strict:
             raise InvalidConfiguration(errors)
         return settings
-
-    @classmethod
-    def from_task_configuration(cls, configuration: Mapping[str, Any]) -> ChannelSettings:
-        """``from_configuration(configuration, strict=False)``, parsed once per process.
-
-        A task receives the same configuration with every order. The settings are
-        frozen, so sharing them is safe; a configuration with values that cannot be
-        hashed (lists, mappings) is parsed every time.
-        """
-        try:
-            # The value's type too: True and 1 are equal keys but not the same text.
-            key = frozenset(
-                (name, type(value), value) for name, value in _as_mapping(configuration).items()
-            )
-        except TypeError:
-            return cls.from_configuration(configuration, strict=False)
-        return _parsed_task_configuration(key)
 
     def problems(self) -> dict[str, str]:
         """Rules that span sections, keyed by the field to fix."""
@@ -390,16 +375,9 @@ _SECRET_NAMES = frozenset(
 
 
 @functools.lru_cache(maxsize=64)
-def _parse_once(items: frozenset[tuple[str, Any]], strict: bool) -> ChannelSettings:
+def _parse_once(canonical: str, strict: bool) -> ChannelSettings:
     # An invalid configuration raises under ``strict`` and is not cached.
-    return ChannelSettings._parse(dict(items), strict=strict)
-
-
-@functools.lru_cache(maxsize=64)
-def _parsed_task_configuration(items: frozenset[tuple[str, type, Any]]) -> ChannelSettings:
-    return ChannelSettings.from_configuration(
-        {name: value for name, _, value in items}, strict=False
-    )
+    return ChannelSettings._parse(json.loads(canonical), strict=strict)
 
 
 def default_configuration() -> list[dict[str, Any]]:
@@ -440,6 +418,18 @@ def config_structure() -> dict[str, dict[str, str]]:
         field.name: {"type": field.type.value, "label": field.label, "help_text": field.help_text}
         for field in SETTING_FIELDS
     }
+
+
+def stored_settings(
+    configuration: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> ChannelSettings:
+    """A stored configuration's settings, leniently: bad values fall back to defaults.
+
+    ``ChannelSettings.from_configuration(configuration, strict=False)``, for what arrives
+    with every task and plugin instance; parsed once per distinct configuration (the 64
+    most recent are kept) and shared, as the settings are frozen.
+    """
+    return ChannelSettings.from_configuration(configuration, strict=False)
 
 
 def _as_mapping(configuration: Iterable[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, Any]:

@@ -71,9 +71,10 @@ class RetentionPlugin(BasePlugin):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Parsed once per instance (instances live per request / per task). Stored rows
-        # are validated on save; lenient parsing keeps an old bad row from breaking the shop.
-        self.settings = ChannelSettings.from_configuration(self.configuration, strict=False)
+        # Instances live per request / per task: the same stored row is parsed once per
+        # process (conf.stored_settings). Stored rows are validated on save; lenient
+        # parsing keeps an old bad row from breaking the shop.
+        self.settings = conf.stored_settings(self.configuration)
 
     @classmethod
     def _update_configuration_structure(cls, configuration: Any) -> Any:

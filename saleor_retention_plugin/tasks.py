@@ -17,7 +17,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from . import app_settings
-from .conf import ChannelSettings
+from .conf import ChannelSettings, stored_settings
 from .domain.orders import OrderSnapshot
 from .enqueue import coalesced_enqueues
 from .integrations.saleor.compat import RetentionTask
@@ -46,7 +46,7 @@ def sync_order_points_task(order: dict[str, Any], configuration: dict[str, Any])
     """
     from .services.order_intake import apply_order
 
-    settings = ChannelSettings.from_task_configuration(configuration)
+    settings = stored_settings(configuration)
     snapshot = OrderSnapshot.from_json(order)
     with coalesced_enqueues():
         return apply_order(snapshot, settings, skip=frozenset({"carts"})).to_json()
@@ -60,7 +60,7 @@ def sync_saleor_order_points_task(order_id: str, configuration: dict[str, Any]) 
     instead of in the hook keeps the customer's request free of the refund and payment
     queries.
     """
-    settings = ChannelSettings.from_task_configuration(configuration)
+    settings = stored_settings(configuration)
     return apply_saleor_order(order_id, settings)
 
 
@@ -143,8 +143,9 @@ def sweep_flows_task() -> dict[str, Any]:
     again after the timeout.
     """
     from .services import flows
+    from .services.flow_sweep import schedule_due_messages
 
-    report: dict[str, Any] = {"flows": flows.schedule_due_messages(timezone.now())}
+    report: dict[str, Any] = {"flows": schedule_due_messages(timezone.now())}
     claimed = 0
     while True:
         claims = flows.claim_due_messages(limit=100)
@@ -190,7 +191,7 @@ def record_order_for_carts_task(order: dict[str, Any], configuration: dict[str, 
     from .domain.carts import PlacedOrder
     from .services import carts
 
-    settings = ChannelSettings.from_task_configuration(configuration)
+    settings = stored_settings(configuration)
     return carts.record_order(PlacedOrder.from_json(order), settings) is not None
 
 

@@ -65,7 +65,6 @@ from .flows import (
     Retime,
     claim_due_messages,
     deliver_message,
-    schedule_due_messages,
 )
 
 if TYPE_CHECKING:
@@ -462,6 +461,8 @@ def sweep_and_deliver(*, now: datetime | None = None) -> list[str]:
     For the sandbox, management commands and tests; production runs
     ``tasks.sweep_flows_task``, which hands each claimed message to its own task.
     """
+    from .flow_sweep import schedule_due_messages  # builds on this module's flow
+
     now = now or timezone.now()
     schedule_due_messages(now)
     outcomes: list[str] = []

@@ -181,12 +181,15 @@ class EnrolmentFlow:
     # -- what the engine provides --
 
     def schedule_due(self, now: datetime) -> dict[str, int]:
-        enrolled = 0
-        for request in self.scan(now):
-            enrolled += enrol_request(self, request, now=now) is not None
+        # The periodic sweep does this for every flow at once (``flow_sweep``).
+        enrolled = self.enrol_scanned(now)
         report = advance_due_enrolments(self, now=now)
         report["enrolled"] = enrolled
         return report
+
+    def enrol_scanned(self, now: datetime) -> int:
+        """Enrol what ``scan`` finds now; returns how many of its requests enrolled."""
+        return sum(enrol_request(self, request, now=now) is not None for request in self.scan(now))
 
     def prepare(
         self, message: FlowMessage, settings: ChannelSettings, now: datetime

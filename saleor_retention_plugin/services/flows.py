@@ -29,8 +29,9 @@ longer than the slowest send), then goes again with the same idempotency key and
 Only a crash during the send itself can thus duplicate, and only where the receiver
 ignores the key. A row whose worker keeps dying is given up after the retry window.
 
-Flows schedule their own messages: the periodic sweep calls ``schedule_due(now)`` on
-every registered flow (the cart flow reads its due carts), then claims what is due.
+Flows schedule their own messages: the periodic sweep has every registered flow write
+its due rows (``flow_sweep.schedule_due_messages``; the cart flow reads its due carts),
+then claims what is due.
 """
 
 from __future__ import annotations
@@ -147,22 +148,6 @@ FLOWS: dict[str, Flow] = {}
 def register_flow(flow: Flow) -> Flow:
     FLOWS[flow.name] = flow
     return flow
-
-
-def schedule_due_messages(now: datetime) -> dict[str, dict[str, int]]:
-    """Let every registered flow write its due outbox rows.
-
-    A flow that fails is logged and skipped: the others, and the delivery of what is
-    already due, go on.
-    """
-    reports: dict[str, dict[str, int]] = {}
-    for name, flow in list(FLOWS.items()):
-        try:
-            reports[name] = flow.schedule_due(now)
-        except Exception:
-            logger.exception("Flow %s could not schedule its due messages", name)
-            reports[name] = {"error": 1}
-    return reports
 
 
 def retry_window() -> timedelta:
@@ -459,12 +444,18 @@ def _prepare_under_lock(
             message.last_error = f"deferred: {decision.reason}"
             _release(message, MessageState.DEFERRED, decision.send_at)
             return f"deferred:{decision.reason}"
-        for key in keys:
-            ContactLogEntry.objects.update_or_create(
-                message=message,
-                recipient_key=key,
-                defaults={"flow": message.flow, "contacted_at": now},
-            )
+        # One upsert for every key: a retried send moves its reservation, never adds one.
+        ContactLogEntry.objects.bulk_create(
+            [
+                ContactLogEntry(
+                    message=message, recipient_key=key, flow=message.flow, contacted_at=now
+                )
+                for key in keys
+            ],
+            update_conflicts=True,
+            unique_fields=["message", "recipient_key"],
+            update_fields=["flow", "contacted_at"],
+        )
         context = dict(prepared.context)
         if prepared.incentive is not None:
             if not message.coupon_code:

@@ -20,6 +20,7 @@ from saleor_retention_plugin.conf import (
     OverdraftPolicy,
     config_structure,
     default_configuration,
+    stored_settings,
 )
 
 
@@ -138,6 +139,21 @@ def test_lenient_parsing_keeps_good_values_and_falls_back_on_bad_ones():
     assert settings.ledger.points_per_currency_unit == Decimal(2)
     assert settings.ledger.pending_days == LedgerSettings.pending_days
     assert settings.ledger.timezone == LedgerSettings.timezone
+
+
+def test_a_stored_configuration_is_parsed_once_and_a_changed_one_again():
+    stored = saleor_list(points_per_currency_unit="2", pending_days="-5")
+    first = stored_settings(stored)
+
+    # Every task and plugin instance hands the same stored row in: one parse, shared.
+    assert stored_settings([dict(item) for item in stored]) is first
+    assert first == ChannelSettings.from_configuration(stored, strict=False)
+    assert first.ledger.pending_days == LedgerSettings.pending_days  # lenient, as stored rows
+    changed = stored_settings(saleor_list(points_per_currency_unit="3"))
+    assert changed.ledger.points_per_currency_unit == Decimal(3)
+    assert stored_settings(
+        {"points_per_currency_unit": Decimal(4)}
+    ).ledger.points_per_currency_unit == Decimal(4)
 
 
 ledger_settings = st.builds(

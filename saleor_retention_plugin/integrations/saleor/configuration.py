@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...conf import ChannelSettings
+from ...conf import ChannelSettings, stored_settings
 from ...constants import PLUGIN_ID
 
 
@@ -29,4 +29,4 @@ def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
     stored = load_channel_configuration(channel_slug)
     if stored is None or not stored[0]:
         return None
-    return ChannelSettings.from_configuration(stored[1], strict=False)
+    return stored_settings(stored[1])

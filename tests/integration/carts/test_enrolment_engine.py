@@ -27,7 +27,14 @@ from saleor_retention_plugin.models import (
     PointsEntry,
     PointsLot,
 )
-from saleor_retention_plugin.services import consent, enrolments, flow_events, flows, privacy
+from saleor_retention_plugin.services import (
+    consent,
+    enrolments,
+    flow_events,
+    flow_sweep,
+    flows,
+    privacy,
+)
 from saleor_retention_plugin.services.enrolments import (
     Complete,
     EnrolmentFlow,
@@ -105,7 +112,7 @@ def capture(outgoing, settings):
 def run(at):
     """One sweep of every flow and delivery of what is due, captured."""
     SENT.clear()
-    flows.schedule_due_messages(at)
+    flow_sweep.schedule_due_messages(at)
     outcomes = []
     while claims := flows.claim_due_messages(now=at):
         outcomes += [
@@ -263,7 +270,7 @@ def test_switching_the_flow_off_in_the_channel_stops_its_enrolments():
 
 def test_a_message_already_in_the_outbox_is_cancelled_once_the_customer_is_anonymised():
     enrolment = enrol_customer()
-    flows.schedule_due_messages(T0 + DAY)  # step 1 is in the outbox, not sent yet
+    flow_sweep.schedule_due_messages(T0 + DAY)  # step 1 is in the outbox, not sent yet
     privacy.anonymise_customer_everywhere(7, "ann@example.com")
     assert run(T0 + DAY) == []
     enrolment.refresh_from_db()

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from saleor_retention_plugin import flow_registry
 from saleor_retention_plugin.domain.carts import CartActivity
 from saleor_retention_plugin.models import FlowEnrolment, FlowMessage, MessageState, TrackedCart
-from saleor_retention_plugin.services import cart_reminders, carts, consent, flows
+from saleor_retention_plugin.services import cart_reminders, carts, consent, flow_sweep, flows
 from saleor_retention_plugin.tasks import sweep_flows_task
 
 from . import cart_shop
@@ -89,10 +89,11 @@ def test_the_sweep_task_claims_due_messages_even_when_scheduling_fails(track, mo
     cart_reminders.advance_due_carts(now=DUE)  # its reminder is in the outbox
     put_cart(track(), tea_line())
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("settings table unreadable")
 
-    monkeypatch.setattr(cart_reminders, "advance_due_carts", broken)
+    # Carts are an enrolment flow: the sweep advances them through the engine.
+    monkeypatch.setattr(flow_sweep, "advance_due_enrolments", broken)
     with monkeypatch.context() as patch:
         patch.setattr(flows.timezone, "now", lambda: DUE)
         report = sweep_flows_task.run()
@@ -264,7 +265,7 @@ def test_a_second_flow_is_scheduled_and_sent_by_the_same_sweep(welcome_flow, tra
         sent.append((outgoing.flow, outgoing.customer_id or outgoing.recipient_email))
         return DeliveryReceipt(channel="test")
 
-    assert flows.schedule_due_messages(DUE)["welcome_test"] == {"scheduled": 2}
+    assert flow_sweep.schedule_due_messages(DUE)["welcome_test"] == {"scheduled": 2}
     for claim in flows.claim_due_messages(now=DUE):
         flows.deliver_message(claim.message_id, claim.claim_token, now=DUE, send=capture)
     assert sorted(sent) == [

@@ -1,0 +1,89 @@
+"""The periodic sweep's first half: every registered flow writes its due outbox rows.
+
+``schedule_due_messages`` asks each flow of ``flows.FLOWS`` for its due messages (the
+second half, claiming and delivering them, is ``flows.claim_due_messages`` and
+``flows.deliver_message``). Flows on the enrolment scheduler (``enrolments``) are swept
+together: each scans first, then one statement over the due index names those with an
+enrolment due, and only they are advanced. A sweep in which nothing of theirs is due thus
+costs one statement instead of one claim per flow; the sweep runs every minute in a shop
+(and at every due moment in the sandbox).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..models import EnrolmentState, FlowEnrolment
+from .enrolments import EnrolmentFlow, advance_due_enrolments
+from .flows import FLOWS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+
+def schedule_due_messages(now: datetime) -> dict[str, dict[str, int]]:
+    """Let every registered flow write its due outbox rows; returns a report per flow.
+
+    A flow that fails is logged and reported as ``{"error": 1}``: the others, and the
+    delivery of what is already due, go on.
+    """
+    reports: dict[str, dict[str, int]] = {}
+    on_scheduler = []
+    for name, flow in list(FLOWS.items()):
+        if isinstance(flow, EnrolmentFlow):
+            on_scheduler.append(flow)
+            continue
+        try:
+            reports[name] = flow.schedule_due(now)
+        except Exception:
+            logger.exception("Flow %s could not schedule its due messages", name)
+            reports[name] = {"error": 1}
+    reports.update(schedule_enrolment_flows(on_scheduler, now))
+    return reports
+
+
+def schedule_enrolment_flows(
+    flows: Sequence[EnrolmentFlow], now: datetime
+) -> dict[str, dict[str, int]]:
+    """What ``EnrolmentFlow.schedule_due`` does for each flow, with one read of who is due.
+
+    Every flow scans first (a scan may enrol subjects due at once), then the flows with a
+    due enrolment are advanced. A scan that fails does not keep the flow's due
+    enrolments from advancing; either failure reports the flow as ``{"error": 1}``.
+    """
+    reports: dict[str, dict[str, int]] = {}
+    for flow in flows:
+        try:
+            reports[flow.name] = {"enrolled": flow.enrol_scanned(now)}
+        except Exception:
+            logger.exception("Flow %s could not scan for new enrolments", flow.name)
+            reports[flow.name] = {"error": 1}
+    due = flows_with_due_enrolments([flow.name for flow in flows], now)
+    for flow in flows:
+        if flow.name not in due:
+            continue
+        try:
+            reports[flow.name] = {**advance_due_enrolments(flow, now=now), **reports[flow.name]}
+        except Exception:
+            logger.exception("Flow %s could not advance its due enrolments", flow.name)
+            reports[flow.name] = {"error": 1}
+    return reports
+
+
+def flows_with_due_enrolments(names: Sequence[str], now: datetime) -> set[str]:
+    """Which of the flows ``names`` have an active enrolment due by ``now``.
+
+    One statement, reading only due rows (the partial index on active ``next_check_at``).
+    """
+    return set(
+        FlowEnrolment.objects.filter(
+            flow__in=list(names), state=EnrolmentState.ACTIVE, next_check_at__lte=now
+        )
+        .order_by()
+        .values_list("flow", flat=True)
+        .distinct()
+    )
