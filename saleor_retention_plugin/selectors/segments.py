@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..domain import metrics
 from ..domain.metrics import CustomerScore, OrderFact
@@ -20,7 +20,7 @@ from .lifetime import HighValue, high_value
 from .purchases import ChannelScope, _days_query, order_facts, repurchase_cycle
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from django.db.models import QuerySet
 
@@ -151,28 +151,7 @@ def stored_segment_sizes(scope: ChannelScope, cycle_days: int, high: HighValue) 
         )
         .order_by()
     )
-    by_segment = {"new": 0, "active": 0, "dormant": 0}
-    revenue = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
-    grid: Counter[tuple[int, int]] = Counter()
-    driven = 0
-    for segment, r, f, count, rev, driven_count in rows:
-        by_segment[segment] += count
-        revenue[segment] += rev
-        grid[(r, f)] += count
-        driven += driven_count
-    return SegmentSizes(
-        metrics.segment_thresholds(cycle_days),
-        sum(by_segment.values()),
-        by_segment,
-        revenue,
-        high.customers,
-        high.revenue,
-        driven,
-        dict(grid),
-        high.basis,
-        high.horizon_weeks,
-        high.fallback_reason,
-    )
+    return _sizes_from_grid(metrics.segment_thresholds(cycle_days), rows, high)
 
 
 def tiers_by_customer(channel: str) -> dict[str, str]:
@@ -242,6 +221,13 @@ def _segment_sizes_in_sql(
         active_days=limits.active_days,
         driven=metrics.DISCOUNT_DRIVEN_SHARE,
     )
+    return _sizes_from_grid(limits, rows, high)
+
+
+def _sizes_from_grid(
+    limits: metrics.SegmentThresholds, rows: Iterable[tuple[Any, ...]], high: HighValue
+) -> SegmentSizes:
+    """``SegmentSizes`` from (segment, R, F, customers, revenue, discount-driven) rows."""
     by_segment = {"new": 0, "active": 0, "dormant": 0}
     revenue = {"new": Decimal(0), "active": Decimal(0), "dormant": Decimal(0)}
     grid: Counter[tuple[int, int]] = Counter()

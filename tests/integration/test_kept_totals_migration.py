@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-APP = "saleor_retention_plugin"
+from .migration_steps import APP, migrate, migrated_to
+
 BEFORE = [(APP, "0014_flow_enrolments")]
 AFTER = [(APP, "0015_kept_account_totals")]
 ORDERS = "saleor_retention_plugin_qualifyingorder"
@@ -28,19 +28,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def before(transactional_db):
-    apps = migrate(BEFORE)
-    try:
+    with migrated_to(BEFORE) as apps:
         yield apps
-    finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes(APP))
 
 
 def recomputed(orders):

@@ -11,28 +11,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
-APP = "saleor_retention_plugin"
+from ..migration_steps import APP, migrate, migrated_to
+
 BEFORE = [(APP, "0016_campaigns")]
 AFTER = [(APP, "0017_cart_conversions")]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def before(transactional_db):
-    apps = migrate(BEFORE)
-    try:
+    with migrated_to(BEFORE) as apps:
         yield apps
-    finally:
-        migrate(MigrationExecutor(connection).loader.graph.leaf_nodes(APP))
 
 
 def cart(apps, *, holdout: bool, customer_id: int, stop_reason: str):
