@@ -20,17 +20,25 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 import time_machine
 from django.core import mail
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from ..constants import CART_FLOW
+from ..delivery.channels.email import IDEMPOTENCY_HEADER
+from ..delivery.rating_links import InvalidRatingLink, read_rating_token
 from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import order_event_syncs_points
 from ..models import (
+    Campaign,
+    CampaignState,
+    EnrolmentState,
+    FlowEnrolment,
     FlowMessage,
     LoyaltyAccount,
     MessageState,
@@ -39,22 +47,40 @@ from ..models import (
     Reward,
     TrackedCart,
 )
-from ..services import mall
+from ..services import mall, tiers
+from ..services.campaigns import schedule_campaign
+from ..services.care import award_review_points, record_rating
 from ..services.carts import record_cart_activity, refresh_cart_contents
+from ..services.enrolments import local_zone
 from ..services.errors import RetentionError
 from ..services.ledger import summarise_account
+from ..services.member_days import schedule_member_day
 from ..tasks import (
     expire_due_points_task,
     expire_reward_codes_task,
     merge_guest_accounts_task,
+    publish_expiring_points_task,
     record_order_for_carts_task,
     reevaluate_tiers_task,
+    refresh_lifecycle_task,
+    refresh_segments_task,
     sweep_flows_task,
     sync_order_points_task,
 )
-from .behaviour import NATURAL_RETURN, REGULARS_PER_CHANNEL, RETURN_AFTER_REMINDER, draw_habits
+from .behaviour import (
+    BIRTHDAY_ON_FILE,
+    COUPON_USE,
+    NATURAL_RETURN,
+    ORDER_AFTER_MESSAGE,
+    RATING_CLICKED,
+    RATING_SCORES,
+    REGULARS_PER_CHANNEL,
+    RETURN_AFTER_REMINDER,
+    REVIEW_WRITTEN,
+    draw_habits,
+)
 from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
-from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
+from .shop import CAMPAIGN, CATALOGUE, CHANNELS, MEMBER_DAY, REWARDS, load_channel_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,6 +94,16 @@ FORGET_LEFT_CART_AFTER = timedelta(days=10)
 # Celery beat runs the reminder sweep every minute: something due at a moment a sweep has
 # already handled is looked at again a minute later, never in a tight loop.
 BEAT_INTERVAL = timedelta(minutes=1)
+# Celery beat refreshes segments and the replenishment / win-back plan every 6 hours; the
+# sandbox does it once a day (a small shop's segments hardly move in a day), and the
+# sweep that follows scans the scan-started flows (birthdays, member days, replenishment,
+# win-back, campaigns). In between the clock jumps to the next due enrolment, message or
+# cart (and every sweep scans too, as in a shop).
+SCAN_AT = timedelta(hours=2, minutes=5)  # UTC: past 9:00 in Shanghai
+# A customer moved by a message orders within this many hours of reading it (inside the
+# default 7-day attribution window).
+ORDER_AFTER_MESSAGE_HOURS = (2, 6 * 24)
+CARE_STEPS = {1: "satisfaction", 2: "review"}
 
 
 class SimulatedStore:
@@ -81,12 +117,16 @@ class SimulatedStore:
         self.log = StoreLog()
         # The first reminder handed to the mail backend in each language ("en", "zh").
         self.sample_emails: dict[str, SampleEmail] = {}
+        # What the local mail sink received, per flow (every channel).
+        self.emails_by_flow: dict[str, int] = {}
         self._queue: list[Event] = []
         self._sequence = 0
         self._order_numbers = 0
         self._next_customer_id = 1000
         self._now = start
         self._last_sweep_at: datetime | None = None
+        self._campaigns_waiting = False  # until the merchant schedules one
+        self._by_email = {normalise_email(c.email): c for c in self.customers}
 
     # --- generating the story ---------------------------------------------------------
 
@@ -103,6 +143,10 @@ class SimulatedStore:
                 guest = index % 4 == 3  # every fourth customer starts as a guest
                 registers_on_day = self.random.randint(10, 40) if guest else None
                 habits = draw_habits(self.random, regular=index < REGULARS_PER_CHANNEL)
+                birthday = None
+                if self.random.random() < BIRTHDAY_ON_FILE:
+                    # 28 days a month: every birthday exists every year.
+                    birthday = (self.random.randint(1, 12), self.random.randint(1, 28))
                 customers.append(
                     Customer(
                         name=f"{name} ({channel.currency})",
@@ -111,6 +155,7 @@ class SimulatedStore:
                         customer_id=None if guest else 1 + len(customers),
                         habits=habits,
                         registers_on_day=registers_on_day,
+                        birthday=birthday,
                     )
                 )
         return customers
@@ -118,6 +163,9 @@ class SimulatedStore:
     def plan(self) -> None:
         """Open the shop; each day's events are drawn when that day begins."""
         self._at(self.start, "the merchant opens the points mall", self._open_points_mall)
+        self._at(self.start, "customers tell their birthdays", self._tell_birthdays)
+        self._at(self.start, "the merchant schedules a member day", self._schedule_member_day)
+        self._at(self.start, "the merchant schedules a campaign", self._schedule_campaign)
         self._at(self._midnight(0), "a new day", functools.partial(self._begin_day, 0))
 
     def _midnight(self, day: int) -> datetime:
@@ -131,8 +179,18 @@ class SimulatedStore:
             self._at(
                 self._midnight(day + 1), "a new day", functools.partial(self._begin_day, day + 1)
             )
-        # Celery beat's daily task.
+        # Celery beat's daily tasks, and the 6-hourly ones with the scan that follows them.
         self._at(midnight + timedelta(minutes=40), "tier re-evaluation", self._reevaluate)
+        self._at(
+            midnight + timedelta(minutes=50),
+            "points about to expire",
+            publish_expiring_points_task.delay,
+        )
+        self._at(
+            midnight + SCAN_AT,
+            "segments and lifecycle refreshed, flows scanned",
+            self._refresh_and_scan,
+        )
         for customer in self.customers:
             habits = customer.habits
             if customer.registers_on_day == day:
@@ -205,7 +263,7 @@ class SimulatedStore:
         self._order_numbers += 1
         return self._order_numbers
 
-    def _plan_order(self, cart: Cart, moment: datetime) -> Order:
+    def _plan_order(self, cart: Cart, moment: datetime, voucher_code: str | None = None) -> Order:
         goods = cart.goods
         order = Order(
             order_id=str(uuid.UUID(int=self.random.getrandbits(128))),
@@ -216,6 +274,8 @@ class SimulatedStore:
             goods=goods,
             shipping=Decimal("6.00"),
             tax=(goods * Decimal("0.08")).quantize(Decimal("0.01")),
+            lines=cart.lines,
+            voucher_code=voucher_code,
         )
         self._at(
             moment,
@@ -232,6 +292,12 @@ class SimulatedStore:
             return order
         paid_at = moment + (timedelta(days=2) if fate < 0.18 else timedelta(minutes=1))
         self._at(paid_at, f"order #{order.number} paid", functools.partial(self._pay, order))
+        if order.customer.channel.settings.care.care_anchor.value == "fulfilment":
+            self._at(
+                paid_at + timedelta(days=2, hours=self.random.randint(0, 24)),
+                f"order #{order.number} fulfilled",
+                functools.partial(self._fulfil, order),
+            )
         later = self.random.random()
         if later < 0.06:
             self._at(
@@ -303,13 +369,28 @@ class SimulatedStore:
         if not cart.return_planned:
             self.carts.pop(cart.token, None)
 
-    def _read_reminders(self, since: datetime | None) -> None:
-        """Customers read what the sweep just sent; some come back for their cart."""
+    def _read_messages(self, since: datetime | None) -> None:
+        """Customers read what the sweep just sent: some come back for their cart, some
+        answer a lifecycle message or the campaign (``behaviour.py``'s assumptions).
+        """
         just_sent = FlowMessage.objects.filter(state=MessageState.SENT, sent_at__lte=self._now)
         if since is not None:
             just_sent = just_sent.filter(sent_at__gt=since)
-        for token, step in just_sent.order_by("sent_at", "pk").values_list("subject_key", "step"):
-            cart = self.carts.get(str(token))
+        for message in just_sent.order_by("sent_at", "pk").only(
+            "flow",
+            "step",
+            "subject_key",
+            "recipient_email",
+            "coupon_code",
+            "context",
+            "channel_slug",
+            "customer_id",
+        ):
+            if message.flow != CART_FLOW:
+                self._react(message)
+                continue
+            cart = self.carts.get(str(message.subject_key))
+            step = message.step
             if cart is None or cart.return_planned:
                 continue
             self.log.reminders_read += 1
@@ -320,6 +401,59 @@ class SimulatedStore:
                     f"{cart.customer.name} comes back after reminder {step}",
                     functools.partial(self._come_back, cart, after_reminder=True),
                 )
+
+    def _react(self, message: FlowMessage) -> None:
+        """One customer reads one lifecycle or campaign message."""
+        customer = self._by_email.get(normalise_email(message.recipient_email or ""))
+        if customer is None:
+            return
+        self.log.messages_read += 1
+        care_step = CARE_STEPS.get(message.step) if message.flow == "care" else None
+        if care_step == "satisfaction" and self.random.random() < RATING_CLICKED:
+            self._rate(customer, message)
+        if (
+            care_step == "review"
+            and customer.customer_id is not None
+            and self.random.random() < REVIEW_WRITTEN
+        ):
+            award_review_points(
+                message.channel_slug,
+                customer.customer_id,
+                f"sandbox-review-{message.pk}",
+                settings=customer.channel.settings,
+                actor="sandbox",
+                now=self._now,
+            )
+            self.log.reviews += 1
+        if not customer.habits.active:
+            return  # dropped out for good: no message brings them back (BG/NBD)
+        if self.random.random() < ORDER_AFTER_MESSAGE.get(message.flow, 0):
+            coupon = message.coupon_code
+            use = coupon is not None and self.random.random() < COUPON_USE
+            moment = self._now + timedelta(hours=self.random.randint(*ORDER_AFTER_MESSAGE_HOURS))
+            if moment > self.horizon:
+                return  # after the story's end
+            cart = self._new_cart(customer)
+            self._at(
+                moment - timedelta(minutes=20),
+                f"{customer.name} fills a cart after a {message.flow} message",
+                functools.partial(self._touch_cart, cart),
+            )
+            self._plan_order(cart, moment, voucher_code=coupon if use else None)
+            self.log.orders_after_message += 1
+            self.log.coupons_used += use
+
+    def _rate(self, customer: Customer, message: FlowMessage) -> None:
+        """The customer clicks one of the message's signed rating links."""
+        links = {int(link["score"]): link["url"] for link in message.context["rating_links"]}
+        score = self.random.choices(list(RATING_SCORES), weights=list(RATING_SCORES.values()))[0]
+        token = parse_qs(urlsplit(links[score]).query)["token"][0]
+        try:
+            link = read_rating_token(token, now=self._now)
+        except InvalidRatingLink:
+            return
+        record_rating(link, customer.channel.settings, now=self._now)
+        self.log.ratings += 1
 
     def _come_back(self, cart: Cart, *, after_reminder: bool) -> None:
         if after_reminder:
@@ -340,6 +474,7 @@ class SimulatedStore:
             goods=cart.goods,
             shipping=Decimal("6.00"),
             tax=(cart.goods * Decimal("0.08")).quantize(Decimal("0.01")),
+            lines=cart.lines,
         )
         self._place(order)
         return order
@@ -369,6 +504,14 @@ class SimulatedStore:
         # Saleor may fire order_fully_paid more than once for one order.
         self._deliver("order_fully_paid", order, times=2 if self.random.random() < 0.3 else 1)
 
+    def _fulfil(self, order: Order) -> None:
+        """Saleor's order_fulfilled hook: the intake reads the order, now fulfilled."""
+        if order.status == "canceled":
+            return
+        order.status = "fulfilled"
+        channel = order.customer.channel
+        sync_order_points_task.delay(order.snapshot().to_json(), channel.configuration)
+
     def _cancel(self, order: Order) -> None:
         order.status = "canceled"
         self.log.cancellations += 1
@@ -389,6 +532,49 @@ class SimulatedStore:
         customer.customer_id = self._next_customer_id
         self.log.registrations += 1
         merge_guest_accounts_task.delay(customer.customer_id, customer.email)
+        self._tell_birthday(customer)
+
+    def _tell_birthdays(self) -> None:
+        for customer in self.customers:
+            self._tell_birthday(customer)
+
+    def _tell_birthday(self, customer: Customer) -> None:
+        """A registered customer's birthday on file (Saleor's profile, as staff enter it)."""
+        if customer.birthday is not None and customer.customer_id is not None:
+            month, day = customer.birthday
+            tiers.set_birthday(customer.customer_id, month=month, day=day, staff=True)
+
+    def _schedule_member_day(self) -> None:
+        """The merchant's member day, halfway through the story (each shop's local day)."""
+        day = max(MEMBER_DAY["earliest_day"], self.weeks * 7 // 2)
+        for channel in CHANNELS:
+            tiers.seed_default_tiers(channel.slug)  # the ladder the early access names
+            zone = local_zone(channel.settings.ledger.timezone)
+            starts = datetime.combine(self.start.date() + timedelta(days=day), time.min, zone)
+            schedule_member_day(
+                channel.slug,
+                name=MEMBER_DAY["name"],
+                starts_at=starts,
+                ends_at=starts + timedelta(days=1),
+                multiplier=MEMBER_DAY["multiplier"],
+                early_access_hours=MEMBER_DAY["early_access_hours"],
+                announce_hours=MEMBER_DAY["announce_hours"],
+            )
+
+    def _schedule_campaign(self) -> None:
+        """Staff schedule one campaign per channel, two thirds into the story."""
+        day = max(CAMPAIGN["earliest_day"], self.weeks * 7 * 2 // 3)
+        self._campaigns_waiting = True
+        for channel in CHANNELS:
+            values = {key: value for key, value in CAMPAIGN.items() if key != "earliest_day"}
+            schedule_campaign(
+                channel.slug,
+                channel.settings,
+                now=self._now,
+                created_by="sandbox",
+                send_on=self.start.date() + timedelta(days=day),
+                **values,
+            )
 
     def _open_points_mall(self) -> None:
         for channel in CHANNELS:
@@ -456,11 +642,20 @@ class SimulatedStore:
     def _reevaluate(self) -> None:
         reevaluate_tiers_task.delay()
 
+    def _refresh_and_scan(self) -> None:
+        """What beat runs every 6 hours (segments, then the lifecycle plan that reads them),
+        then the sweep that scans the scan-started flows.
+        """
+        refresh_segments_task.delay()
+        refresh_lifecycle_task.delay()
+        self.run_due_tasks(scan=True)
+
     # --- the plugin's periodic tasks, when they are due -------------------------------
 
     def next_due_moment(self) -> datetime | None:
-        """The earliest moment a periodic task has work: a cart to look at, a message to
-        send, a lot or a reward code to expire (each a MIN over a partial index).
+        """The earliest moment a periodic task has work: a cart or a flow enrolment to look
+        at, a message to send, a lot or a reward code to expire (each a MIN over a partial
+        index), or a scheduled campaign's first send moment.
         """
         due = min((at for at in self._due_moments().values() if at is not None), default=None)
         if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
@@ -469,31 +664,46 @@ class SimulatedStore:
         return due
 
     def _due_moments(self) -> dict[str, datetime | None]:
-        # One statement instead of four ORM queries: it runs after every event.
+        # One statement instead of five ORM queries: it runs after every event.
         with connection.cursor() as cursor:
             cursor.execute(_next_due_sql())
-            row = cursor.fetchone() or (None,) * 4
-        return dict(zip(("carts", "messages", "lots", "codes"), map(_as_moment, row), strict=True))
+            row = cursor.fetchone() or (None,) * len(DUE_KINDS)
+        due = dict(zip(DUE_KINDS, map(_as_moment, row), strict=True))
+        due["campaigns"] = self._next_campaign_moment()
+        return due
 
-    def run_due_tasks(self, *, everything: bool = False) -> None:
-        """What Celery beat runs when it has work: the reminder sweep, the expiry of points
-        and of reward codes (each only when something of its own is due, or ``everything``).
+    def _next_campaign_moment(self) -> datetime | None:
+        """A scheduled campaign starts at the first moment its wall time comes anywhere
+        (the campaign flow's scan looks for it then); a campaign a scan already took
+        sends through its enrolments.
+        """
+        from ..domain.campaigns import first_moment
+
+        if not self._campaigns_waiting:
+            return None
+        scheduled = Campaign.objects.filter(state=CampaignState.SCHEDULED)
+        moments = [first_moment(c.send_on, c.send_time) for c in scheduled.order_by("pk")]
+        self._campaigns_waiting = bool(moments)
+        return min(moments, default=None)
+
+    def run_due_tasks(self, *, expire_everything: bool = False, scan: bool = False) -> None:
+        """What Celery beat runs when it has work: the flows' sweep, the expiry of points
+        and of reward codes (each only when something of its own is due; expiry also when
+        ``expire_everything``, before the report; the sweep also when ``scan``: the
+        scan-started flows look for new subjects).
         """
         since, self._last_sweep_at = self._last_sweep_at, self._now
-        due = {
-            name: everything or (at is not None and at <= self._now)
-            for name, at in self._due_moments().items()
-        }
+        due = {name: at is not None and at <= self._now for name, at in self._due_moments().items()}
         with time_machine.travel(self._now, tick=False):
-            if due["lots"]:
+            if due["lots"] or expire_everything:
                 expire_due_points_task.delay()
-            if due["codes"]:
+            if due["codes"] or expire_everything:
                 expire_reward_codes_task.delay()
-            if due["carts"] or due["messages"]:
+            if scan or any(due[name] for name in ("carts", "messages", "enrolments", "campaigns")):
                 sweep_flows_task.delay()
         self.log.sweeps += 1
         self._collect_mail()
-        self._read_reminders(since)
+        self._read_messages(since)
 
     def _collect_mail(self) -> None:
         """Count what the mail backend received and keep one sample per language."""
@@ -502,6 +712,12 @@ class SimulatedStore:
             return
         for message in outbox:
             self.log.emails += 1
+            # retention:<flow>:<subject>:<step>, as the outbox keys each message.
+            flow = message.extra_headers.get(IDEMPOTENCY_HEADER, "").split(":")[1:2]
+            flow_name = flow[0] if flow else ""
+            self.emails_by_flow[flow_name] = self.emails_by_flow.get(flow_name, 0) + 1
+            if flow_name != CART_FLOW:
+                continue  # the samples are cart reminders
             language = message.extra_headers.get("Content-Language", "").lower()[:2]
             if language and language not in self.sample_emails:
                 self.sample_emails[language] = SampleEmail(
@@ -516,8 +732,10 @@ class SimulatedStore:
         while True:
             next_event = self._queue[0].at if self._queue else None
             due = self.next_due_moment()
-            if due is not None and next_event is None and due > self.horizon:
-                due = None  # only periodic work after the story's end: the report's moment
+            if due is not None and due > self.horizon:
+                # After the story's end only what it started goes on (payments, refunds,
+                # returns); periodic work waits for the report's moment.
+                due = None
             if due is None and next_event is None:
                 break
             if due is not None and (next_event is None or due <= next_event):
@@ -532,7 +750,7 @@ class SimulatedStore:
             if progress is not None:
                 progress(self._now)
         self._now = self.end
-        self.run_due_tasks(everything=True)
+        self.run_due_tasks(expire_everything=True)
 
     @property
     def now(self) -> datetime:
@@ -560,11 +778,15 @@ def use_throwaway_sqlite() -> None:
     connection_created.connect(tune, weak=False)
 
 
+DUE_KINDS = ("carts", "messages", "lots", "codes", "enrolments")
+
+
 @functools.cache
 def _next_due_sql() -> str:
     quote = connection.ops.quote_name
     cart, message = quote(TrackedCart._meta.db_table), quote(FlowMessage._meta.db_table)
     lot, redemption = quote(PointsLot._meta.db_table), quote(Redemption._meta.db_table)
+    enrolment = quote(FlowEnrolment._meta.db_table)
     return (
         f"SELECT (SELECT MIN(next_check_at) FROM {cart}"
         "        WHERE state = 'open' AND next_check_at IS NOT NULL),"
@@ -573,7 +795,9 @@ def _next_due_sql() -> str:
         f"       (SELECT MIN(expires_at) FROM {lot}"
         "        WHERE remaining > 0 AND expires_at IS NOT NULL),"
         f"       (SELECT MIN(expires_at) FROM {redemption}"
-        "        WHERE status = 'issued' AND expires_at IS NOT NULL)"
+        "        WHERE status = 'issued' AND expires_at IS NOT NULL),"
+        f"       (SELECT MIN(next_check_at) FROM {enrolment}"
+        f"        WHERE state = '{EnrolmentState.ACTIVE.value}' AND next_check_at IS NOT NULL)"
     )
 
 

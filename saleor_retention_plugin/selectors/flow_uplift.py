@@ -29,10 +29,13 @@ if TYPE_CHECKING:
 def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """One entry per flow with enrolments (or abandoned carts) in the channel, by name.
 
-    Each: ``{"flow", "uplift": experiments.Uplift, "revenue": {"messaged"|"holdout":
-    {currency: decimal text}}}``; ``uplift.treated`` / ``control`` count the messaged and
-    held-out enrolments, ``*_converted`` those that converted. Two grouped queries,
-    whatever the number of flows, plus the cart summary's.
+    Each: ``{"flow", "enrolled", "held_out", "sent", "uplift": experiments.Uplift,
+    "revenue": {"messaged"|"holdout": {currency: decimal text}}}``. ``enrolled`` counts
+    every enrolment started by ``now`` (``held_out`` of them in the holdout), ``sent`` the
+    flow's messages sent by ``now`` (the outbox rows); ``uplift.treated`` / ``control``
+    count the messaged and held-out enrolments whose window opened, ``*_converted`` those
+    that converted. For the cart flow ``enrolled`` counts abandoned carts. Four grouped
+    queries, whatever the number of flows, plus the cart summary's.
     """
     now = now or timezone.now()
     rows = (
@@ -60,13 +63,28 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
         group = "holdout" if sums["is_holdout"] else "messaged"
         by_currency = revenue.setdefault(sums["flow"], {}).setdefault(group, {})
         by_currency[sums["currency"]] = str(sums["total"])
+    started: dict[str, dict[bool, int]] = {}
+    for flow, is_holdout, count in (
+        FlowEnrolment.objects.filter(channel_slug=channel_slug, created_at__lte=now)
+        .exclude(flow=CART_FLOW)
+        .values("flow", "is_holdout")
+        .annotate(count=Count("id"))
+        .values_list("flow", "is_holdout", "count")
+        .order_by()
+    ):
+        started.setdefault(flow, {})[is_holdout] = count
+    sent = _sent(channel_slug, now)
     entries = []
-    for flow in sorted(tallies):
-        (messaged, messaged_converted) = tallies[flow].get(False, (0, 0))
-        (held, held_converted) = tallies[flow].get(True, (0, 0))
+    for flow in sorted(tallies.keys() | started.keys()):
+        (messaged, messaged_converted) = tallies.get(flow, {}).get(False, (0, 0))
+        (held, held_converted) = tallies.get(flow, {}).get(True, (0, 0))
+        groups = started.get(flow, {})
         entries.append(
             {
                 "flow": flow,
+                "enrolled": groups.get(False, 0) + groups.get(True, 0),
+                "held_out": groups.get(True, 0),
+                "sent": sent.get(flow, 0),
                 "uplift": experiments.uplift(
                     messaged,
                     messaged_converted,
@@ -80,10 +98,22 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
                 },
             }
         )
-    cart = _cart_entry(channel_slug, now)
+    cart = _cart_entry(channel_slug, now, sent.get(CART_FLOW, 0))
     if cart is not None:
         entries.append(cart)
     return sorted(entries, key=lambda entry: entry["flow"])
+
+
+def _sent(channel_slug: str, now: datetime) -> dict[str, int]:
+    """Messages sent by ``now`` per flow (the outbox rows)."""
+    return dict(
+        FlowMessage.objects.sent()
+        .filter(channel_slug=channel_slug, sent_at__lte=now)
+        .values("flow")
+        .annotate(count=Count("id"))
+        .values_list("flow", "count")
+        .order_by()
+    )
 
 
 def _ids(channel_slug: str, now: datetime) -> Any:
@@ -104,13 +134,16 @@ def _ids(channel_slug: str, now: datetime) -> Any:
     )
 
 
-def _cart_entry(channel_slug: str, now: datetime) -> dict[str, Any] | None:
+def _cart_entry(channel_slug: str, now: datetime, sent: int) -> dict[str, Any] | None:
     summary = cart_recovery_summary(channel_slug, now=now)
     reminded, holdout = summary["groups"]["reminded"], summary["groups"]["holdout"]
     if not reminded["abandoned_carts"] and not holdout["abandoned_carts"]:
         return None
     return {
         "flow": CART_FLOW,
+        "enrolled": reminded["abandoned_carts"] + holdout["abandoned_carts"],
+        "held_out": holdout["abandoned_carts"],
+        "sent": sent,
         "uplift": experiments.uplift(
             reminded["abandoned_carts"],
             reminded["recovered_carts"],
