@@ -7,6 +7,7 @@ details (every account of a big run, lots expiring soon) to the JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 import unicodedata
 from collections import defaultdict
@@ -81,7 +82,13 @@ def collect(store: SimulatedStore, now: datetime) -> dict[str, Any]:
             channel.slug: cart_recovery_summary(channel.slug, now=now) for channel in CHANNELS
         },
         # Every flow and the campaign against its holdout, as the retention report shows it.
-        "flows": {channel.slug: flow_uplifts(channel.slug, now=now) for channel in CHANNELS},
+        "flows": {
+            channel.slug: [
+                {**entry, "uplift": dataclasses.asdict(entry["uplift"])}
+                for entry in flow_uplifts(channel.slug, now=now)
+            ]
+            for channel in CHANNELS
+        },
         "emails_by_flow": dict(sorted(store.emails_by_flow.items())),
         "sample_emails": {
             language: vars(sample) for language, sample in sorted(store.sample_emails.items())

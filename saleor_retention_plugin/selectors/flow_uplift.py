@@ -31,7 +31,7 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
 
     Each: ``{"flow", "enrolled", "held_out", "sent", "uplift": experiments.Uplift,
     "revenue": {"messaged"|"holdout": {currency: decimal text}}}``. ``enrolled`` counts
-    every enrolment started by ``now`` (``held_out`` of them in the holdout), ``sent`` the
+    every enrolment there is (``held_out`` of them in the holdout), ``sent`` the
     flow's messages sent by ``now`` (the outbox rows); ``uplift.treated`` / ``control``
     count the messaged and held-out enrolments whose window opened, ``*_converted`` those
     that converted. For the cart flow ``enrolled`` counts abandoned carts. Four grouped
@@ -65,7 +65,7 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
         by_currency[sums["currency"]] = str(sums["total"])
     started: dict[str, dict[bool, int]] = {}
     for flow, is_holdout, count in (
-        FlowEnrolment.objects.filter(channel_slug=channel_slug, created_at__lte=now)
+        FlowEnrolment.objects.filter(channel_slug=channel_slug)
         .exclude(flow=CART_FLOW)
         .values("flow", "is_holdout")
         .annotate(count=Count("id"))
