@@ -257,7 +257,8 @@ def coupon_context(incentive: Incentive, currency: str, now: datetime, zone: Any
 
 def channels_of(customers: QuerySet[Any]) -> list[str]:
     """The channels in which these customers (a values queryset of ids) have a live account."""
-    return list(
+    # Sorted: the same channels in the same order on every database (enrolment ids follow).
+    return sorted(
         LoyaltyAccount.objects.filter(customer_id__in=customers, merged_into__isnull=True)
         .order_by()
         .values_list("channel_slug", flat=True)
@@ -392,7 +393,7 @@ class MemberDayFlow(EnrolmentFlow):
         upcoming = MemberDay.objects.filter(starts_at__gt=now)
         load = channel_settings_loader()
         channels = upcoming.order_by().values_list("channel_slug", flat=True).distinct()
-        for channel in list(channels):
+        for channel in sorted(channels):  # one order on every database
             settings = load(channel)
             if settings is None or not self.is_enabled(settings):
                 continue
