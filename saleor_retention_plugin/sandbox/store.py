@@ -17,44 +17,26 @@ import functools
 import heapq
 import random
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 import time_machine
-from django.core import mail
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
-from ..constants import CART_FLOW
-from ..delivery.channels.email import IDEMPOTENCY_HEADER
-from ..delivery.rating_links import InvalidRatingLink, read_rating_token
 from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import order_event_syncs_points
 from ..models import (
-    Campaign,
-    CampaignState,
-    EnrolmentState,
-    FlowEnrolment,
-    FlowMessage,
     LoyaltyAccount,
-    MessageState,
-    PointsLot,
     Redemption,
     Reward,
-    TrackedCart,
 )
-from ..services import mall, tiers
-from ..services.campaigns import schedule_campaign
-from ..services.care import award_review_points, record_rating
+from ..services import mall
 from ..services.carts import record_cart_activity, refresh_cart_contents
-from ..services.enrolments import local_zone
 from ..services.errors import RetentionError
 from ..services.ledger import summarise_account
-from ..services.member_days import schedule_member_day
 from ..tasks import (
     expire_due_points_task,
     expire_reward_codes_task,
@@ -67,20 +49,16 @@ from ..tasks import (
     sweep_flows_task,
     sync_order_points_task,
 )
+from . import messages
 from .behaviour import (
     BIRTHDAY_ON_FILE,
-    COUPON_USE,
     NATURAL_RETURN,
-    ORDER_AFTER_MESSAGE,
-    RATING_CLICKED,
-    RATING_SCORES,
     REGULARS_PER_CHANNEL,
-    RETURN_AFTER_REMINDER,
-    REVIEW_WRITTEN,
     draw_habits,
 )
+from .due_moments import DUE_KINDS, as_moment, next_due_sql
 from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
-from .shop import CAMPAIGN, CATALOGUE, CHANNELS, MEMBER_DAY, REWARDS, load_channel_settings
+from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -100,10 +78,6 @@ BEAT_INTERVAL = timedelta(minutes=1)
 # win-back, campaigns). In between the clock jumps to the next due enrolment, message or
 # cart (and every sweep scans too, as in a shop).
 SCAN_AT = timedelta(hours=2, minutes=5)  # UTC: past 9:00 in Shanghai
-# A customer moved by a message orders within this many hours of reading it (inside the
-# default 7-day attribution window).
-ORDER_AFTER_MESSAGE_HOURS = (2, 6 * 24)
-CARE_STEPS = {1: "satisfaction", 2: "review"}
 
 
 class SimulatedStore:
@@ -163,9 +137,8 @@ class SimulatedStore:
     def plan(self) -> None:
         """Open the shop; each day's events are drawn when that day begins."""
         self._at(self.start, "the merchant opens the points mall", self._open_points_mall)
-        self._at(self.start, "customers tell their birthdays", self._tell_birthdays)
-        self._at(self.start, "the merchant schedules a member day", self._schedule_member_day)
-        self._at(self.start, "the merchant schedules a campaign", self._schedule_campaign)
+        for description, merchant_plans in messages.AT_THE_START:
+            self._at(self.start, description, functools.partial(merchant_plans, self))
         self._at(self._midnight(0), "a new day", functools.partial(self._begin_day, 0))
 
     def _midnight(self, day: int) -> datetime:
@@ -369,92 +342,6 @@ class SimulatedStore:
         if not cart.return_planned:
             self.carts.pop(cart.token, None)
 
-    def _read_messages(self, since: datetime | None) -> None:
-        """Customers read what the sweep just sent: some come back for their cart, some
-        answer a lifecycle message or the campaign (``behaviour.py``'s assumptions).
-        """
-        just_sent = FlowMessage.objects.filter(state=MessageState.SENT, sent_at__lte=self._now)
-        if since is not None:
-            just_sent = just_sent.filter(sent_at__gt=since)
-        for message in just_sent.order_by("sent_at", "pk").only(
-            "flow",
-            "step",
-            "subject_key",
-            "recipient_email",
-            "coupon_code",
-            "context",
-            "channel_slug",
-            "customer_id",
-        ):
-            if message.flow != CART_FLOW:
-                self._react(message)
-                continue
-            cart = self.carts.get(str(message.subject_key))
-            step = message.step
-            if cart is None or cart.return_planned:
-                continue
-            self.log.reminders_read += 1
-            if self.random.random() < RETURN_AFTER_REMINDER.get(step, 0):
-                cart.return_planned = True
-                self._at(
-                    self._now + timedelta(hours=self.random.randint(1, 8)),
-                    f"{cart.customer.name} comes back after reminder {step}",
-                    functools.partial(self._come_back, cart, after_reminder=True),
-                )
-
-    def _react(self, message: FlowMessage) -> None:
-        """One customer reads one lifecycle or campaign message."""
-        customer = self._by_email.get(normalise_email(message.recipient_email or ""))
-        if customer is None:
-            return
-        self.log.messages_read += 1
-        care_step = CARE_STEPS.get(message.step) if message.flow == "care" else None
-        if care_step == "satisfaction" and self.random.random() < RATING_CLICKED:
-            self._rate(customer, message)
-        if (
-            care_step == "review"
-            and customer.customer_id is not None
-            and self.random.random() < REVIEW_WRITTEN
-        ):
-            award_review_points(
-                message.channel_slug,
-                customer.customer_id,
-                f"sandbox-review-{message.pk}",
-                settings=customer.channel.settings,
-                actor="sandbox",
-                now=self._now,
-            )
-            self.log.reviews += 1
-        if not customer.habits.active:
-            return  # dropped out for good: no message brings them back (BG/NBD)
-        if self.random.random() < ORDER_AFTER_MESSAGE.get(message.flow, 0):
-            coupon = message.coupon_code
-            use = coupon is not None and self.random.random() < COUPON_USE
-            moment = self._now + timedelta(hours=self.random.randint(*ORDER_AFTER_MESSAGE_HOURS))
-            if moment > self.horizon:
-                return  # after the story's end
-            cart = self._new_cart(customer)
-            self._at(
-                moment - timedelta(minutes=20),
-                f"{customer.name} fills a cart after a {message.flow} message",
-                functools.partial(self._touch_cart, cart),
-            )
-            self._plan_order(cart, moment, voucher_code=coupon if use else None)
-            self.log.orders_after_message += 1
-            self.log.coupons_used += use
-
-    def _rate(self, customer: Customer, message: FlowMessage) -> None:
-        """The customer clicks one of the message's signed rating links."""
-        links = {int(link["score"]): link["url"] for link in message.context["rating_links"]}
-        score = self.random.choices(list(RATING_SCORES), weights=list(RATING_SCORES.values()))[0]
-        token = parse_qs(urlsplit(links[score]).query)["token"][0]
-        try:
-            link = read_rating_token(token, now=self._now)
-        except InvalidRatingLink:
-            return
-        record_rating(link, customer.channel.settings, now=self._now)
-        self.log.ratings += 1
-
     def _come_back(self, cart: Cart, *, after_reminder: bool) -> None:
         if after_reminder:
             self.log.carts_back_after_reminder += 1
@@ -532,49 +419,7 @@ class SimulatedStore:
         customer.customer_id = self._next_customer_id
         self.log.registrations += 1
         merge_guest_accounts_task.delay(customer.customer_id, customer.email)
-        self._tell_birthday(customer)
-
-    def _tell_birthdays(self) -> None:
-        for customer in self.customers:
-            self._tell_birthday(customer)
-
-    def _tell_birthday(self, customer: Customer) -> None:
-        """A registered customer's birthday on file (Saleor's profile, as staff enter it)."""
-        if customer.birthday is not None and customer.customer_id is not None:
-            month, day = customer.birthday
-            tiers.set_birthday(customer.customer_id, month=month, day=day, staff=True)
-
-    def _schedule_member_day(self) -> None:
-        """The merchant's member day, halfway through the story (each shop's local day)."""
-        day = max(MEMBER_DAY["earliest_day"], self.weeks * 7 // 2)
-        for channel in CHANNELS:
-            tiers.seed_default_tiers(channel.slug)  # the ladder the early access names
-            zone = local_zone(channel.settings.ledger.timezone)
-            starts = datetime.combine(self.start.date() + timedelta(days=day), time.min, zone)
-            schedule_member_day(
-                channel.slug,
-                name=MEMBER_DAY["name"],
-                starts_at=starts,
-                ends_at=starts + timedelta(days=1),
-                multiplier=MEMBER_DAY["multiplier"],
-                early_access_hours=MEMBER_DAY["early_access_hours"],
-                announce_hours=MEMBER_DAY["announce_hours"],
-            )
-
-    def _schedule_campaign(self) -> None:
-        """Staff schedule one campaign per channel, two thirds into the story."""
-        day = max(CAMPAIGN["earliest_day"], self.weeks * 7 * 2 // 3)
-        self._campaigns_waiting = True
-        for channel in CHANNELS:
-            values = {key: value for key, value in CAMPAIGN.items() if key != "earliest_day"}
-            schedule_campaign(
-                channel.slug,
-                channel.settings,
-                now=self._now,
-                created_by="sandbox",
-                send_on=self.start.date() + timedelta(days=day),
-                **values,
-            )
+        messages.tell_birthday(self, customer)
 
     def _open_points_mall(self) -> None:
         for channel in CHANNELS:
@@ -666,25 +511,11 @@ class SimulatedStore:
     def _due_moments(self) -> dict[str, datetime | None]:
         # One statement instead of five ORM queries: it runs after every event.
         with connection.cursor() as cursor:
-            cursor.execute(_next_due_sql())
+            cursor.execute(next_due_sql())
             row = cursor.fetchone() or (None,) * len(DUE_KINDS)
-        due = dict(zip(DUE_KINDS, map(_as_moment, row), strict=True))
-        due["campaigns"] = self._next_campaign_moment()
+        due = dict(zip(DUE_KINDS, map(as_moment, row), strict=True))
+        due["campaigns"] = messages.next_campaign_moment(self)
         return due
-
-    def _next_campaign_moment(self) -> datetime | None:
-        """A scheduled campaign starts at the first moment its wall time comes anywhere
-        (the campaign flow's scan looks for it then); a campaign a scan already took
-        sends through its enrolments.
-        """
-        from ..domain.campaigns import first_moment
-
-        if not self._campaigns_waiting:
-            return None
-        scheduled = Campaign.objects.filter(state=CampaignState.SCHEDULED)
-        moments = [first_moment(c.send_on, c.send_time) for c in scheduled.order_by("pk")]
-        self._campaigns_waiting = bool(moments)
-        return min(moments, default=None)
 
     def run_due_tasks(self, *, expire_everything: bool = False, scan: bool = False) -> None:
         """What Celery beat runs when it has work: the flows' sweep, the expiry of points
@@ -702,28 +533,8 @@ class SimulatedStore:
             if scan or any(due[name] for name in ("carts", "messages", "enrolments", "campaigns")):
                 sweep_flows_task.delay()
         self.log.sweeps += 1
-        self._collect_mail()
-        self._read_messages(since)
-
-    def _collect_mail(self) -> None:
-        """Count what the mail backend received and keep one sample per language."""
-        outbox = getattr(mail, "outbox", None)
-        if not outbox:
-            return
-        for message in outbox:
-            self.log.emails += 1
-            # retention:<flow>:<subject>:<step>, as the outbox keys each message.
-            flow = message.extra_headers.get(IDEMPOTENCY_HEADER, "").split(":")[1:2]
-            flow_name = flow[0] if flow else ""
-            self.emails_by_flow[flow_name] = self.emails_by_flow.get(flow_name, 0) + 1
-            if flow_name != CART_FLOW:
-                continue  # the samples are cart reminders
-            language = message.extra_headers.get("Content-Language", "").lower()[:2]
-            if language and language not in self.sample_emails:
-                self.sample_emails[language] = SampleEmail(
-                    to=message.to[0], subject=message.subject, body=message.body
-                )
-        outbox.clear()
+        messages.collect_mail(self)
+        messages.read_messages(self, since)
 
     # --- running ---------------------------------------------------------------------
 
@@ -776,35 +587,3 @@ def use_throwaway_sqlite() -> None:
                 cursor.execute("PRAGMA journal_mode = MEMORY")
 
     connection_created.connect(tune, weak=False)
-
-
-DUE_KINDS = ("carts", "messages", "lots", "codes", "enrolments")
-
-
-@functools.cache
-def _next_due_sql() -> str:
-    quote = connection.ops.quote_name
-    cart, message = quote(TrackedCart._meta.db_table), quote(FlowMessage._meta.db_table)
-    lot, redemption = quote(PointsLot._meta.db_table), quote(Redemption._meta.db_table)
-    enrolment = quote(FlowEnrolment._meta.db_table)
-    return (
-        f"SELECT (SELECT MIN(next_check_at) FROM {cart}"
-        "        WHERE state = 'open' AND next_check_at IS NOT NULL),"
-        f"       (SELECT MIN(next_attempt_at) FROM {message}"
-        "        WHERE state IN ('scheduled', 'deferred')),"
-        f"       (SELECT MIN(expires_at) FROM {lot}"
-        "        WHERE remaining > 0 AND expires_at IS NOT NULL),"
-        f"       (SELECT MIN(expires_at) FROM {redemption}"
-        "        WHERE status = 'issued' AND expires_at IS NOT NULL),"
-        f"       (SELECT MIN(next_check_at) FROM {enrolment}"
-        f"        WHERE state = '{EnrolmentState.ACTIVE.value}' AND next_check_at IS NOT NULL)"
-    )
-
-
-def _as_moment(value: object) -> datetime | None:
-    """A timestamp as the database returns it (SQLite: text in UTC), as an aware datetime."""
-    if value is None:
-        return None
-    moment = parse_datetime(value) if isinstance(value, str) else value
-    assert isinstance(moment, datetime)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

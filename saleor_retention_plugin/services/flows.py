@@ -269,9 +269,7 @@ def claim_due_messages(
         cursor.execute(_GIVE_UP_STALE.format(table=table, abandoned=_ABANDONED), params)
         cursor.execute(_CLAIM_DUE.format(table=table, abandoned=_ABANDONED), params)
         rows = cursor.fetchall()
-    # RETURNING comes in no particular order: hand the claims out in the order they were
-    # due, as the portable claim does (the first delivered may take the frequency cap).
-    rows.sort(key=lambda row: (row[2] or now, row[0]))
+    rows.sort(key=lambda row: (row[2] or now, row[0]))  # RETURNING has no order; due first
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
 
 
