@@ -262,26 +262,36 @@ def _interval(value: Any, low: Any, high: Any) -> str:
 
 
 def _flows_table(flows: list[dict[str, Any]]) -> str:
-    """Every flow against its holdout: with and without, the uplift, the verdicts."""
+    """Every flow against its holdout, then its relative uplift and verdict.
+
+    Enrolled, held out and sent; converted with and without messages; the uplift. Reports
+    saved before enrolled, held out and sent were kept show "n/a" there.
+    """
     rows = [
         [
             entry["flow"],
-            f"{u['treated_converted']}/{u['treated']}",
-            _pct(u["treated_rate"]),
-            f"{u['control_converted']}/{u['control']}",
-            _pct(u["control_rate"]),
+            entry.get("enrolled"),
+            entry.get("held_out"),
+            entry.get("sent"),
+            f"{u['treated_converted']}/{u['treated']} {_pct(u['treated_rate'])}",
+            f"{u['control_converted']}/{u['control']} {_pct(u['control_rate'])}",
             _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
-            _interval(u["relative"], u["relative_low"], u["relative_high"]),
         ]
         for entry in flows
         for u in [entry["uplift"]]
     ]
     table = _table(
-        "Flows against their holdout (converted/counted; 95 % intervals)",
-        ["flow", "with", "rate", "without", "rate", "uplift", "relative"],
+        "Flows against their holdout (with / without messages: converted/counted, rate; "
+        "95 % intervals)",
+        ["flow", "enrolled", "held out", "sent", "with", "without", "uplift"],
         rows,
     )
-    verdicts = "".join(f"{entry['flow']}: {entry['uplift']['verdict']}\n" for entry in flows)
+    verdicts = "".join(
+        f"{entry['flow']}: relative uplift "
+        f"{_interval(u['relative'], u['relative_low'], u['relative_high'])}. {u['verdict']}\n"
+        for entry in flows
+        for u in [entry["uplift"]]
+    )
     parts = [table + verdicts]
     split = _variant_rows(flows)
     if split:

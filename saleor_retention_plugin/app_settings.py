@@ -25,6 +25,7 @@ Per-channel plugin configuration is another thing: ``conf.py``.
 | ``RETENTION_DELIVERY_RETRY_HOURS`` | 48 hours |
 | ``RETENTION_CLAIM_LEASE_SECONDS`` | 60 seconds |
 | ``RETENTION_CLAIM_PATIENCE_SECONDS`` | 5 minutes |
+| ``RETENTION_REPURCHASE_SCAN_MINUTES`` | 60 minutes |
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ DEFAULT_REQUESTOR_RESOLVER = (
 DEFAULT_RETRY_WINDOW = timedelta(hours=48)
 DEFAULT_CLAIM_LEASE = timedelta(seconds=60)
 DEFAULT_CLAIM_PATIENCE = timedelta(minutes=5)
+DEFAULT_REPURCHASE_SCAN_EVERY = timedelta(hours=1)
 
 
 @functools.lru_cache(maxsize=64)
@@ -141,6 +143,18 @@ class AppSettings:
         """``RETENTION_CLAIM_PATIENCE_SECONDS`` as a duration."""
         seconds = self._setting("CLAIM_PATIENCE_SECONDS")
         return DEFAULT_CLAIM_PATIENCE if seconds is None else timedelta(seconds=float(seconds))
+
+    @property
+    def REPURCHASE_SCAN_EVERY(self) -> timedelta:
+        """``RETENTION_REPURCHASE_SCAN_MINUTES`` as a duration.
+
+        How often replenishment and win-back scan a channel's due rows (the sandbox: once
+        a simulated day).
+        """
+        minutes = self._setting("REPURCHASE_SCAN_MINUTES")
+        return (
+            DEFAULT_REPURCHASE_SCAN_EVERY if minutes is None else timedelta(minutes=float(minutes))
+        )
 
     # The seams resolved: the objects the dotted paths name (None: no such seam here).
 

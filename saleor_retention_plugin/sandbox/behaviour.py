@@ -18,6 +18,17 @@ source when the store opens (so the same seed tells the same story):
 
 Carts come back the same way for everyone: by themselves with ``NATURAL_RETURN`` (whether
 or not they are reminded), and each reminder read adds the chance of its step.
+
+Lifecycle messages and the campaign move customers the same way for everyone too: each
+message read brings an order within the next six days with the chance its flow has in
+``ORDER_AFTER_MESSAGE``, on top of the customer's own habits (which go on as before; a
+customer who dropped out for good is not brought back). That order uses the message's
+coupon, when it has one, with ``COUPON_USE``. ``RATING_CLICKED`` of satisfaction checks
+are answered through one of their signed rating links (scores weighted by
+``RATING_SCORES``) and ``REVIEW_WRITTEN`` of review invitations to registered customers
+bring a review. Held-out customers get no message, so nothing moves them: the uplift the
+plugin measures against the holdout should come out near ``ORDER_AFTER_MESSAGE`` times
+the share of held-out customers who did not order anyway, within its interval.
 """
 
 from __future__ import annotations
@@ -38,6 +49,23 @@ OCCASIONAL = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 NATURAL_RETURN = 0.08
 RETURN_AFTER_REMINDER = {1: 0.18, 2: 0.12, 3: 0.06}
 
+BIRTHDAY_ON_FILE = 0.6  # customers who give their birthday once registered
+ORDER_AFTER_MESSAGE = {
+    "welcome": 0.10,
+    "care": 0.05,
+    "replenishment": 0.25,
+    "winback": 0.15,
+    "birthday": 0.20,
+    "member_day": 0.20,
+    "points_expiring": 0.20,
+    "tier_upgrade": 0.05,
+    "campaign": 0.15,
+}
+COUPON_USE = 0.6
+RATING_CLICKED = 0.4
+RATING_SCORES = {1: 0.05, 2: 0.05, 3: 0.15, 4: 0.35, 5: 0.4}
+REVIEW_WRITTEN = 0.25
+
 BEHAVIOUR = {
     "regulars_per_channel": REGULARS_PER_CHANNEL,
     "regular_order_daily": REGULAR_ORDER_DAILY,
@@ -47,6 +75,12 @@ BEHAVIOUR = {
     "occasional_bgnbd": OCCASIONAL,
     "natural_return": NATURAL_RETURN,
     "return_after_reminder": RETURN_AFTER_REMINDER,
+    "birthday_on_file": BIRTHDAY_ON_FILE,
+    "order_after_message": ORDER_AFTER_MESSAGE,
+    "coupon_use": COUPON_USE,
+    "rating_clicked": RATING_CLICKED,
+    "rating_scores": RATING_SCORES,
+    "review_written": REVIEW_WRITTEN,
 }
 
 
@@ -95,4 +129,16 @@ def describe() -> str:
         f"on average, Gamma shape {REGULAR_SHAPE:g}); the rest buy as BG/NBD describes, "
         f"with CDNOW's fit (weekly rate Gamma r={o['r']}, alpha={o['alpha']}; dropout after "
         f"each order Beta a={o['a']}, b={o['b']})"
+    )
+
+
+def describe_messages() -> str:
+    """The message assumptions in one sentence, for the report."""
+    lifts = ", ".join(f"{flow} {share:.0%}" for flow, share in ORDER_AFTER_MESSAGE.items())
+    return (
+        f"a message read brings an order within 6 days ({lifts}), on top of the customer's "
+        f"habits; {COUPON_USE:.0%} of those orders use the message's coupon; "
+        f"{RATING_CLICKED:.0%} of satisfaction checks get a rating click, "
+        f"{REVIEW_WRITTEN:.0%} of review invitations a review; {BIRTHDAY_ON_FILE:.0%} of "
+        "registered customers gave their birthday; held-out customers get no message"
     )

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..domain.orders import OrderSnapshot
+from ..domain.orders import OrderLineSnapshot, OrderSnapshot
+from .shop import PRODUCT_IDS, product_type_id
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,6 +29,7 @@ class Customer:
     customer_id: int | None  # None while shopping as a guest
     habits: Habits
     registers_on_day: int | None = None
+    birthday: tuple[int, int] | None = None  # (month, day) given once registered
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Order:
     status: str = "unfulfilled"
     paid: bool = False
     refunded: Decimal = Decimal(0)
+    lines: tuple[CartLine, ...] = ()
+    voucher_code: str | None = None  # a coupon from a message, used on this order
 
     @property
     def total(self) -> Decimal:
@@ -80,6 +84,24 @@ class Order:
             goods_amount=self.goods + self.tax,
             # Registered sandbox customers have confirmed their email.
             email_verified=self.customer_id is not None,
+            lines=tuple(
+                OrderLineSnapshot(
+                    line_id=f"{self.order_id}-{index}",
+                    variant_id=line.sku,
+                    product_id=PRODUCT_IDS[line.sku or ""],
+                    product_type_id=product_type_id(line.sku or ""),
+                    category_id=None,
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    unit_price_net=line.unit_price,
+                    is_gift_card=False,
+                )
+                for index, line in enumerate(self.lines, start=1)
+            ),
+            checkout_token=self.checkout_token,
+            voucher_code=self.voucher_code,
+            has_discount=self.voucher_code is not None,
+            language_code=self.customer.channel.language,
         )
 
 
@@ -108,6 +130,12 @@ class StoreLog:
     carts_back_after_reminder: int = 0
     reminders_read: int = 0
     emails: int = 0
+    # Lifecycle flows and the campaign: what customers did with the messages they read.
+    messages_read: int = 0
+    orders_after_message: int = 0
+    coupons_used: int = 0
+    ratings: int = 0
+    reviews: int = 0
 
 
 @dataclass(frozen=True)

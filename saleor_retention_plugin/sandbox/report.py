@@ -7,6 +7,7 @@ details (every account of a big run, lots expiring soon) to the JSON.
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 import unicodedata
 from collections import defaultdict
@@ -17,10 +18,11 @@ from django.db.models import Count, F, Sum
 
 from ..models import CustomerTier, LoyaltyAccount, PointsEntry, Redemption, TierChange
 from ..selectors.carts import cart_recovery_summary
+from ..selectors.flow_uplift import flow_uplifts
 from ..services import mall
 from ..services.ledger import summarise_account
 from ..services.ledger_audit import find_balance_drift
-from .behaviour import BEHAVIOUR
+from .behaviour import BEHAVIOUR, describe_messages
 from .behaviour import describe as describe_customers
 from .store import CHANNELS, SimulatedStore
 
@@ -79,6 +81,15 @@ def collect(store: SimulatedStore, now: datetime) -> dict[str, Any]:
         "carts": {
             channel.slug: cart_recovery_summary(channel.slug, now=now) for channel in CHANNELS
         },
+        # Every flow and the campaign against its holdout, as the retention report shows it.
+        "flows": {
+            channel.slug: [
+                {**entry, "uplift": dataclasses.asdict(entry["uplift"])}
+                for entry in flow_uplifts(channel.slug, now=now)
+            ]
+            for channel in CHANNELS
+        },
+        "emails_by_flow": dict(sorted(store.emails_by_flow.items())),
         "sample_emails": {
             language: vars(sample) for language, sample in sorted(store.sample_emails.items())
         },
@@ -273,7 +284,7 @@ def render(data: dict[str, Any], *, json_file: str | None = None) -> str:
     for channel in data["channels"]:
         out += ["", f"== {channel['slug']} ({channel['currency']}): {channel['rules']}"]
         out.append(_accounts_table(channel["accounts"], json_file))
-    out += ["", _membership(data), "", _carts(data)]
+    out += ["", _membership(data), "", _carts(data), "", _flows(data)]
     out += ["", f"Guest accounts merged into registered customers: {data['merged_guest_accounts']}"]
     out.append(
         table(
@@ -429,6 +440,40 @@ def _carts(data: dict[str, Any]) -> str:
     for language, sample in data["sample_emails"].items():
         out += ["", f"A reminder as sent ({language}) to {sample['to']}: {sample['subject']}"]
         out.extend("    " + line for line in sample["body"].strip().splitlines()[:14])
+    return "\n".join(out)
+
+
+def _flows(data: dict[str, Any]) -> str:
+    """What the simulation did with the lifecycle messages and the campaign; each flow
+    against its holdout is in the flows table of each channel's retention report below.
+    """
+    story = data["story"]
+    sent = {
+        flow: sum(
+            entry["sent"]
+            for entries in data["flows"].values()
+            for entry in entries
+            if entry["flow"] == flow
+        )
+        for flow in sorted({e["flow"] for entries in data["flows"].values() for e in entries})
+    }
+    received = data["emails_by_flow"]
+    out = [
+        "== Lifecycle flows and the campaign",
+        f"The simulation: customers read {story['messages_read']} lifecycle and campaign "
+        f"messages; {story['orders_after_message']} orders followed one "
+        f"({story['coupons_used']} with its coupon); {story['ratings']} satisfaction checks "
+        f"were rated through their links and {story['reviews']} reviews written.",
+        f"Its assumptions (sandbox/behaviour.py, not measurements): {describe_messages()}.",
+        "Sent per flow (the outbox) against what the mail sink received:",
+        table(
+            ["flow", "sent", "received"],
+            [(flow, count, received.get(flow, 0)) for flow, count in sent.items()],
+        ),
+        "Each flow and the campaign against its holdout (enrolled, held out, sent, converted, "
+        "uplift with its 95 % interval): the flows table of each channel's retention report "
+        "below.",
+    ]
     return "\n".join(out)
 
 

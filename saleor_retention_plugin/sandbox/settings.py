@@ -30,6 +30,10 @@ TEMPLATES = [
 LOGGING_CONFIG = None
 # Outside Saleor the flows read each channel's settings from here (in Saleor: its plugin rows).
 RETENTION_CHANNEL_SETTINGS_LOADER = "saleor_retention_plugin.sandbox.shop.load_channel_settings"
+# Replenishment and win-back scan their due rows once a simulated day (an hour in a shop),
+# after the daily refresh of those rows: the clock jumps between sweeps, and an hourly
+# scan would run at nearly every one of them.
+RETENTION_REPURCHASE_SCAN_MINUTES = 24 * 60
 # The sandbox runs every task in-process, in order, as a worker would run them one by one.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,26 @@ MESSAGE_SETTINGS = {
     "from_email": "Sandbox Shop <hello@sandbox-shop.example>",
 }
 
+# Every lifecycle flow and campaigns, switched on with the seeds' defaults (their timings,
+# holdout, cap and quiet hours are the dashboard's defaults); only what a flow needs to go
+# out at all is filled in: product links, a usage cycle per kind of product, review points.
+FLOW_SETTINGS = {
+    "welcome_enabled": "true",
+    "points_expiring_enabled": "true",  # warns only where points expire (the USD channel)
+    "tier_upgrade_enabled": "true",
+    "campaigns_enabled": "true",
+    "care_enabled": "true",
+    "review_points": "50",
+    "birthday_greetings_enabled": "true",
+    "member_day_announcements_enabled": "true",
+    "replenishment_enabled": "true",
+    "product_url_template": "https://sandbox-shop.example/products/{product_id}",
+    # Tea (product type 1) runs out like food and drink (7-30 days); teaware (type 2) lasts
+    # like apparel (30-90).
+    "replenishment_cycles": "product_type:1 = food_drink; product_type:2 = apparel",
+    "winback_enabled": "true",
+}
+
 CHANNELS = (
     SandboxChannel(
         "default-channel",
@@ -40,6 +61,7 @@ CHANNELS = (
         "en",
         {
             **MESSAGE_SETTINGS,
+            **FLOW_SETTINGS,
             "credit_trigger": "order_fully_paid",
             "pending_days": "14",
             "expiry_months": "2",
@@ -53,6 +75,9 @@ CHANNELS = (
         "zh-hans",
         {
             **MESSAGE_SETTINGS,
+            **FLOW_SETTINGS,
+            # This shop does not fulfil in Saleor: care counts from payment.
+            "care_anchor": "payment",
             "credit_trigger": "order_created",
             "pending_days": "0",
             "expiry_months": "0",
@@ -72,6 +97,13 @@ CATALOGUE = (
     ("Bamboo tea tray", "M", "TRAY-BM", Decimal("45.00")),
     ("Jasmine pearls", "50 g", "TEA-JP", Decimal("19.50")),
 )
+# Saleor's ids for the catalogue, as order lines carry them: product and product type
+# (1 tea, used up; 2 teaware, lasts).
+PRODUCT_IDS = {sku: str(11 + index) for index, (_, _, sku, _) in enumerate(CATALOGUE)}
+
+
+def product_type_id(sku: str) -> str:
+    return "1" if sku.startswith("TEA-") else "2"
 
 
 # The points mall each channel opens with: what a merchant creates in the dashboard.
@@ -116,3 +148,26 @@ def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
         if channel.slug == channel_slug:
             return channel.settings
     return None
+
+
+# What the merchant schedules during the story (sandbox/store.py picks the days): a member
+# day halfway through, with earlier access for higher tiers, and a festival greeting with a
+# coupon to the customers the stored segments call active, two thirds through.
+MEMBER_DAY: dict[str, Any] = {
+    "name": "Member day: double points",
+    "multiplier": Decimal(2),
+    "early_access_hours": {"gold": 24, "silver": 12},
+    "announce_hours": 48,
+    "earliest_day": 3,
+}
+CAMPAIGN: dict[str, Any] = {
+    "name": "Mid-autumn greeting",
+    "segment": "active",
+    "template": "festival_greeting",
+    "send_time": time(10, 0),
+    "coupon_discount": "10%",
+    "coupon_valid_days": 14,
+    # A large holdout: a small shop's campaign needs one to show anything.
+    "holdout_percent": Decimal(50),
+    "earliest_day": 4,
+}

@@ -17,25 +17,19 @@ import functools
 import heapq
 import random
 import uuid
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import time_machine
-from django.core import mail
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import order_event_syncs_points
 from ..models import (
-    FlowEnrolment,
-    FlowMessage,
     LoyaltyAccount,
-    MessageState,
-    PointsLot,
     Redemption,
     Reward,
 )
@@ -47,12 +41,22 @@ from ..tasks import (
     expire_due_points_task,
     expire_reward_codes_task,
     merge_guest_accounts_task,
+    publish_expiring_points_task,
     record_order_for_carts_task,
     reevaluate_tiers_task,
+    refresh_lifecycle_task,
+    refresh_segments_task,
     sweep_flows_task,
     sync_order_points_task,
 )
-from .behaviour import NATURAL_RETURN, REGULARS_PER_CHANNEL, RETURN_AFTER_REMINDER, draw_habits
+from . import messages
+from .behaviour import (
+    BIRTHDAY_ON_FILE,
+    NATURAL_RETURN,
+    REGULARS_PER_CHANNEL,
+    draw_habits,
+)
+from .due_moments import DUE_KINDS, as_moment, next_due_sql
 from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
 from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
@@ -68,6 +72,12 @@ FORGET_LEFT_CART_AFTER = timedelta(days=10)
 # Celery beat runs the reminder sweep every minute: something due at a moment a sweep has
 # already handled is looked at again a minute later, never in a tight loop.
 BEAT_INTERVAL = timedelta(minutes=1)
+# Celery beat refreshes segments and the replenishment / win-back plan every 6 hours; the
+# sandbox does it once a day (a small shop's segments hardly move in a day), and the
+# sweep that follows scans the scan-started flows (birthdays, member days, replenishment,
+# win-back, campaigns). In between the clock jumps to the next due enrolment, message or
+# cart (and every sweep scans too, as in a shop).
+SCAN_AT = timedelta(hours=2, minutes=5)  # UTC: past 9:00 in Shanghai
 
 
 class SimulatedStore:
@@ -81,12 +91,16 @@ class SimulatedStore:
         self.log = StoreLog()
         # The first reminder handed to the mail backend in each language ("en", "zh").
         self.sample_emails: dict[str, SampleEmail] = {}
+        # What the local mail sink received, per flow (every channel).
+        self.emails_by_flow: dict[str, int] = {}
         self._queue: list[Event] = []
         self._sequence = 0
         self._order_numbers = 0
         self._next_customer_id = 1000
         self._now = start
         self._last_sweep_at: datetime | None = None
+        self._campaigns_waiting = False  # until the merchant schedules one
+        self._by_email = {normalise_email(c.email): c for c in self.customers}
 
     # --- generating the story ---------------------------------------------------------
 
@@ -103,6 +117,10 @@ class SimulatedStore:
                 guest = index % 4 == 3  # every fourth customer starts as a guest
                 registers_on_day = self.random.randint(10, 40) if guest else None
                 habits = draw_habits(self.random, regular=index < REGULARS_PER_CHANNEL)
+                birthday = None
+                if self.random.random() < BIRTHDAY_ON_FILE:
+                    # 28 days a month: every birthday exists every year.
+                    birthday = (self.random.randint(1, 12), self.random.randint(1, 28))
                 customers.append(
                     Customer(
                         name=f"{name} ({channel.currency})",
@@ -111,6 +129,7 @@ class SimulatedStore:
                         customer_id=None if guest else 1 + len(customers),
                         habits=habits,
                         registers_on_day=registers_on_day,
+                        birthday=birthday,
                     )
                 )
         return customers
@@ -118,6 +137,8 @@ class SimulatedStore:
     def plan(self) -> None:
         """Open the shop; each day's events are drawn when that day begins."""
         self._at(self.start, "the merchant opens the points mall", self._open_points_mall)
+        for description, merchant_plans in messages.AT_THE_START:
+            self._at(self.start, description, functools.partial(merchant_plans, self))
         self._at(self._midnight(0), "a new day", functools.partial(self._begin_day, 0))
 
     def _midnight(self, day: int) -> datetime:
@@ -131,8 +152,18 @@ class SimulatedStore:
             self._at(
                 self._midnight(day + 1), "a new day", functools.partial(self._begin_day, day + 1)
             )
-        # Celery beat's daily task.
+        # Celery beat's daily tasks, and the 6-hourly ones with the scan that follows them.
         self._at(midnight + timedelta(minutes=40), "tier re-evaluation", self._reevaluate)
+        self._at(
+            midnight + timedelta(minutes=50),
+            "points about to expire",
+            publish_expiring_points_task.delay,
+        )
+        self._at(
+            midnight + SCAN_AT,
+            "segments and lifecycle refreshed, flows scanned",
+            self._refresh_and_scan,
+        )
         for customer in self.customers:
             habits = customer.habits
             if customer.registers_on_day == day:
@@ -205,7 +236,7 @@ class SimulatedStore:
         self._order_numbers += 1
         return self._order_numbers
 
-    def _plan_order(self, cart: Cart, moment: datetime) -> Order:
+    def _plan_order(self, cart: Cart, moment: datetime, voucher_code: str | None = None) -> Order:
         goods = cart.goods
         order = Order(
             order_id=str(uuid.UUID(int=self.random.getrandbits(128))),
@@ -216,6 +247,8 @@ class SimulatedStore:
             goods=goods,
             shipping=Decimal("6.00"),
             tax=(goods * Decimal("0.08")).quantize(Decimal("0.01")),
+            lines=cart.lines,
+            voucher_code=voucher_code,
         )
         self._at(
             moment,
@@ -232,6 +265,12 @@ class SimulatedStore:
             return order
         paid_at = moment + (timedelta(days=2) if fate < 0.18 else timedelta(minutes=1))
         self._at(paid_at, f"order #{order.number} paid", functools.partial(self._pay, order))
+        if order.customer.channel.settings.care.care_anchor.value == "fulfilment":
+            self._at(
+                paid_at + timedelta(days=2, hours=self.random.randint(0, 24)),
+                f"order #{order.number} fulfilled",
+                functools.partial(self._fulfil, order),
+            )
         later = self.random.random()
         if later < 0.06:
             self._at(
@@ -303,24 +342,6 @@ class SimulatedStore:
         if not cart.return_planned:
             self.carts.pop(cart.token, None)
 
-    def _read_reminders(self, since: datetime | None) -> None:
-        """Customers read what the sweep just sent; some come back for their cart."""
-        just_sent = FlowMessage.objects.filter(state=MessageState.SENT, sent_at__lte=self._now)
-        if since is not None:
-            just_sent = just_sent.filter(sent_at__gt=since)
-        for token, step in just_sent.order_by("sent_at", "pk").values_list("subject_key", "step"):
-            cart = self.carts.get(str(token))
-            if cart is None or cart.return_planned:
-                continue
-            self.log.reminders_read += 1
-            if self.random.random() < RETURN_AFTER_REMINDER.get(step, 0):
-                cart.return_planned = True
-                self._at(
-                    self._now + timedelta(hours=self.random.randint(1, 8)),
-                    f"{cart.customer.name} comes back after reminder {step}",
-                    functools.partial(self._come_back, cart, after_reminder=True),
-                )
-
     def _come_back(self, cart: Cart, *, after_reminder: bool) -> None:
         if after_reminder:
             self.log.carts_back_after_reminder += 1
@@ -340,6 +361,7 @@ class SimulatedStore:
             goods=cart.goods,
             shipping=Decimal("6.00"),
             tax=(cart.goods * Decimal("0.08")).quantize(Decimal("0.01")),
+            lines=cart.lines,
         )
         self._place(order)
         return order
@@ -369,6 +391,14 @@ class SimulatedStore:
         # Saleor may fire order_fully_paid more than once for one order.
         self._deliver("order_fully_paid", order, times=2 if self.random.random() < 0.3 else 1)
 
+    def _fulfil(self, order: Order) -> None:
+        """Saleor's order_fulfilled hook: the intake reads the order, now fulfilled."""
+        if order.status == "canceled":
+            return
+        order.status = "fulfilled"
+        channel = order.customer.channel
+        sync_order_points_task.delay(order.snapshot().to_json(), channel.configuration)
+
     def _cancel(self, order: Order) -> None:
         order.status = "canceled"
         self.log.cancellations += 1
@@ -389,6 +419,7 @@ class SimulatedStore:
         customer.customer_id = self._next_customer_id
         self.log.registrations += 1
         merge_guest_accounts_task.delay(customer.customer_id, customer.email)
+        messages.tell_birthday(self, customer)
 
     def _open_points_mall(self) -> None:
         for channel in CHANNELS:
@@ -456,11 +487,20 @@ class SimulatedStore:
     def _reevaluate(self) -> None:
         reevaluate_tiers_task.delay()
 
+    def _refresh_and_scan(self) -> None:
+        """What beat runs every 6 hours (segments, then the lifecycle plan that reads them),
+        then the sweep that scans the scan-started flows.
+        """
+        refresh_segments_task.delay()
+        refresh_lifecycle_task.delay()
+        self.run_due_tasks(scan=True)
+
     # --- the plugin's periodic tasks, when they are due -------------------------------
 
     def next_due_moment(self) -> datetime | None:
-        """The earliest moment a periodic task has work: a cart to look at, a message to
-        send, a lot or a reward code to expire (each a MIN over a partial index).
+        """The earliest moment a periodic task has work: a cart or a flow enrolment to look
+        at, a message to send, a lot or a reward code to expire (each a MIN over a partial
+        index), or a scheduled campaign's first send moment.
         """
         due = min((at for at in self._due_moments().values() if at is not None), default=None)
         if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
@@ -469,45 +509,32 @@ class SimulatedStore:
         return due
 
     def _due_moments(self) -> dict[str, datetime | None]:
-        # One statement instead of four ORM queries: it runs after every event.
+        # One statement instead of five ORM queries: it runs after every event.
         with connection.cursor() as cursor:
-            cursor.execute(_next_due_sql())
-            row = cursor.fetchone() or (None,) * 4
-        return dict(zip(("carts", "messages", "lots", "codes"), map(_as_moment, row), strict=True))
+            cursor.execute(next_due_sql())
+            row = cursor.fetchone() or (None,) * len(DUE_KINDS)
+        due = dict(zip(DUE_KINDS, map(as_moment, row), strict=True))
+        due["campaigns"] = messages.next_campaign_moment(self)
+        return due
 
-    def run_due_tasks(self, *, everything: bool = False) -> None:
-        """What Celery beat runs when it has work: the reminder sweep, the expiry of points
-        and of reward codes (each only when something of its own is due, or ``everything``).
+    def run_due_tasks(self, *, expire_everything: bool = False, scan: bool = False) -> None:
+        """What Celery beat runs when it has work: the flows' sweep, the expiry of points
+        and of reward codes (each only when something of its own is due; expiry also when
+        ``expire_everything``, before the report; the sweep also when ``scan``: the
+        scan-started flows look for new subjects).
         """
         since, self._last_sweep_at = self._last_sweep_at, self._now
-        due = {
-            name: everything or (at is not None and at <= self._now)
-            for name, at in self._due_moments().items()
-        }
+        due = {name: at is not None and at <= self._now for name, at in self._due_moments().items()}
         with time_machine.travel(self._now, tick=False):
-            if due["lots"]:
+            if due["lots"] or expire_everything:
                 expire_due_points_task.delay()
-            if due["codes"]:
+            if due["codes"] or expire_everything:
                 expire_reward_codes_task.delay()
-            if due["carts"] or due["messages"]:
+            if scan or any(due[name] for name in ("carts", "messages", "enrolments", "campaigns")):
                 sweep_flows_task.delay()
         self.log.sweeps += 1
-        self._collect_mail()
-        self._read_reminders(since)
-
-    def _collect_mail(self) -> None:
-        """Count what the mail backend received and keep one sample per language."""
-        outbox = getattr(mail, "outbox", None)
-        if not outbox:
-            return
-        for message in outbox:
-            self.log.emails += 1
-            language = message.extra_headers.get("Content-Language", "").lower()[:2]
-            if language and language not in self.sample_emails:
-                self.sample_emails[language] = SampleEmail(
-                    to=message.to[0], subject=message.subject, body=message.body
-                )
-        outbox.clear()
+        messages.collect_mail(self)
+        messages.read_messages(self, since)
 
     # --- running ---------------------------------------------------------------------
 
@@ -516,8 +543,10 @@ class SimulatedStore:
         while True:
             next_event = self._queue[0].at if self._queue else None
             due = self.next_due_moment()
-            if due is not None and next_event is None and due > self.horizon:
-                due = None  # only periodic work after the story's end: the report's moment
+            if due is not None and due > self.horizon:
+                # After the story's end only what it started goes on (payments, refunds,
+                # returns); periodic work waits for the report's moment.
+                due = None
             if due is None and next_event is None:
                 break
             if due is not None and (next_event is None or due <= next_event):
@@ -532,7 +561,7 @@ class SimulatedStore:
             if progress is not None:
                 progress(self._now)
         self._now = self.end
-        self.run_due_tasks(everything=True)
+        self.run_due_tasks(expire_everything=True)
 
     @property
     def now(self) -> datetime:
@@ -558,29 +587,3 @@ def use_throwaway_sqlite() -> None:
                 cursor.execute("PRAGMA journal_mode = MEMORY")
 
     connection_created.connect(tune, weak=False)
-
-
-@functools.cache
-def _next_due_sql() -> str:
-    quote = connection.ops.quote_name
-    cart, message = quote(FlowEnrolment._meta.db_table), quote(FlowMessage._meta.db_table)
-    lot, redemption = quote(PointsLot._meta.db_table), quote(Redemption._meta.db_table)
-    return (
-        f"SELECT (SELECT MIN(next_check_at) FROM {cart}"
-        "        WHERE flow = 'cart' AND state = 'active' AND next_check_at IS NOT NULL),"
-        f"       (SELECT MIN(next_attempt_at) FROM {message}"
-        "        WHERE state IN ('scheduled', 'deferred')),"
-        f"       (SELECT MIN(expires_at) FROM {lot}"
-        "        WHERE remaining > 0 AND expires_at IS NOT NULL),"
-        f"       (SELECT MIN(expires_at) FROM {redemption}"
-        "        WHERE status = 'issued' AND expires_at IS NOT NULL)"
-    )
-
-
-def _as_moment(value: object) -> datetime | None:
-    """A timestamp as the database returns it (SQLite: text in UTC), as an aware datetime."""
-    if value is None:
-        return None
-    moment = parse_datetime(value) if isinstance(value, str) else value
-    assert isinstance(moment, datetime)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

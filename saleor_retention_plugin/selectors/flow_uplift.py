@@ -41,8 +41,11 @@ if TYPE_CHECKING:
 def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """One entry per flow with enrolments (or abandoned carts) in the channel, by name.
 
-    Each: ``{"flow", "uplift": experiments.Uplift, "revenue": {"messaged"|"holdout":
-    {currency: decimal text}}, "messages_sent": int, "variants": [...]}``;
+    Each: ``{"flow", "enrolled", "held_out", "sent", "uplift": experiments.Uplift,
+    "revenue": {"messaged"|"holdout": {currency: decimal text}}, "messages_sent": int,
+    "variants": [...]}``. ``enrolled`` counts every enrolment there is (``held_out`` of
+    them in the holdout; for the cart flow, abandoned carts), ``sent`` the flow's
+    messages sent by ``now`` (the outbox rows);
     ``uplift.treated`` / ``control`` count the messaged and held-out enrolments,
     ``*_converted`` those that converted; ``messages_sent`` counts sent messages (a
     series sends several per enrolment). ``variants`` is empty unless the messaged
@@ -52,7 +55,7 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
     holdout, adding up to the flow's figures. The ``campaign`` flow lists ``campaigns``
     instead: one entry per campaign (``campaign_id``, ``name``, and the same figures
     against that campaign's own holdout, with its variants), adding up to the flow's.
-    Four grouped queries, whatever the number of flows, plus the cart summary's.
+    Six grouped queries, whatever the number of flows, plus the cart summary's.
     """
     now = now or timezone.now()
     counted = _ids(channel_slug, now)
@@ -118,7 +121,28 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
                 for campaign in sorted({cell[1] for cell in mine if cell[1] is not None})
             ]
         entries.append(entry)
-    cart = _cart_entry(channel_slug, now)
+    started: dict[str, dict[bool, int]] = {}
+    for flow, is_holdout, count in (
+        FlowEnrolment.objects.filter(channel_slug=channel_slug)
+        .exclude(flow=CART_FLOW)
+        .values("flow", "is_holdout")
+        .annotate(count=Count("id"))
+        .values_list("flow", "is_holdout", "count")
+        .order_by()
+    ):
+        started.setdefault(flow, {})[is_holdout] = count
+    sent = _sent(channel_slug, now)
+    for flow in sorted(started.keys() - {entry["flow"] for entry in entries}):
+        # Enrolled, but no window has opened yet: nothing to compare.
+        entries.append({"flow": flow, **_experiment({}, revenue)})
+        if flow == CAMPAIGN_FLOW:
+            entries[-1]["campaigns"] = []
+    for entry in entries:
+        groups = started.get(entry["flow"], {})
+        entry["enrolled"] = groups.get(False, 0) + groups.get(True, 0)
+        entry["held_out"] = groups.get(True, 0)
+        entry["sent"] = sent.get(entry["flow"], 0)
+    cart = _cart_entry(channel_slug, now, sent.get(CART_FLOW, 0))
     if cart is not None:
         entries.append(cart)
     return sorted(entries, key=lambda entry: entry["flow"])
@@ -180,6 +204,18 @@ def _experiment(
     }
 
 
+def _sent(channel_slug: str, now: datetime) -> dict[str, int]:
+    """Messages sent by ``now`` per flow (the outbox rows)."""
+    return dict(
+        FlowMessage.objects.sent()
+        .filter(channel_slug=channel_slug, sent_at__lte=now)
+        .values("flow")
+        .annotate(count=Count("id"))
+        .values_list("flow", "count")
+        .order_by()
+    )
+
+
 def _ids(channel_slug: str, now: datetime) -> Any:
     """The enrolments counted by ``now`` (see the module), as a subquery of ids."""
     sent = FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__lte=now)
@@ -198,13 +234,16 @@ def _ids(channel_slug: str, now: datetime) -> Any:
     )
 
 
-def _cart_entry(channel_slug: str, now: datetime) -> dict[str, Any] | None:
+def _cart_entry(channel_slug: str, now: datetime, sent: int) -> dict[str, Any] | None:
     summary = cart_recovery_summary(channel_slug, now=now)
     reminded, holdout = summary["groups"]["reminded"], summary["groups"]["holdout"]
     if not reminded["abandoned_carts"] and not holdout["abandoned_carts"]:
         return None
     return {
         "flow": CART_FLOW,
+        "enrolled": reminded["abandoned_carts"] + holdout["abandoned_carts"],
+        "held_out": holdout["abandoned_carts"],
+        "sent": sent,
         "uplift": experiments.uplift(
             reminded["abandoned_carts"],
             reminded["recovered_carts"],
@@ -212,8 +251,6 @@ def _cart_entry(channel_slug: str, now: datetime) -> dict[str, Any] | None:
             holdout["recovered_carts"],
         ),
         "revenue": {"messaged": reminded["revenue"], "holdout": holdout["revenue"]},
-        "messages_sent": FlowMessage.objects.sent()
-        .filter(flow=CART_FLOW, channel_slug=channel_slug, sent_at__lte=now)
-        .count(),
+        "messages_sent": sent,
         "variants": [],
     }

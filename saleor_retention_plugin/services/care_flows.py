@@ -273,7 +273,8 @@ def coupon_context(incentive: Incentive, currency: str, now: datetime, zone: Any
 
 def channels_of(customers: QuerySet[Any]) -> list[str]:
     """The channels in which these customers (a values queryset of ids) have a live account."""
-    return list(
+    # Sorted: the same channels in the same order on every database (enrolment ids follow).
+    return sorted(
         LoyaltyAccount.objects.filter(customer_id__in=customers, merged_into__isnull=True)
         .order_by()
         .values_list("channel_slug", flat=True)

@@ -191,9 +191,11 @@ def attribute_order(
             "customer_ordered",
             now=now,
         )
+    # No test of the anchor: a flow may anchor ahead of its messages (points expiring:
+    # the expiry), and the window below opens only once a message went out (or would have).
     candidates = (
         enrolments.exclude(state=EnrolmentState.ACTIVE, next_step=1, is_holdout=False)
-        .filter(conversion__isnull=True, anchor_at__lte=order.placed_at)
+        .filter(conversion__isnull=True)
         .annotate(first_sent=Min("messages__sent_at"))
     )
     window = settings.messaging.attribution_window

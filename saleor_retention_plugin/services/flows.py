@@ -212,7 +212,7 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, claim_token
+RETURNING id, claim_token, next_attempt_at
 """
 
 
@@ -254,6 +254,7 @@ def claim_due_messages(
         cursor.execute(_GIVE_UP_STALE.format(table=table, abandoned=_ABANDONED), params)
         cursor.execute(_CLAIM_DUE.format(table=table, abandoned=_ABANDONED), params)
         rows = cursor.fetchall()
+    rows.sort(key=lambda row: (row[2] or now, row[0]))  # RETURNING has no order; due first
     return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
 
 

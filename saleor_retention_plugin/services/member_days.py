@@ -283,6 +283,12 @@ def _tiers_low_to_high(channel_slug: str) -> list[str]:
 
 
 def _lock_channel(channel_slug: str) -> None:
+    """Serialise member-day writes of a channel (overlap checks) until the transaction ends.
+
+    PostgreSQL: an advisory lock; SQLite (the sandbox) serialises every writer already.
+    """
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"retention-member-days:{channel_slug}"]

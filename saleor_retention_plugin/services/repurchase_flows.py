@@ -16,9 +16,10 @@ refund or an anonymisation between two refreshes stops the message.
   overdue step.
 
 Scan cost: the sweep runs every minute but each flow scans a channel at most once per
-``SCAN_EVERY`` (a cache key per flow, channel and period, so processes sharing a cache
-share the gate), reading the due rows of the last ``LOOKBACK`` (an index range: cost
-follows what is due) and leaving out subjects already enrolled in one query. Rows due
+``app_settings.REPURCHASE_SCAN_EVERY`` (``SCAN_EVERY``, an hour, by default; a cache key
+per flow, channel and period, so processes sharing a cache share the gate), reading the
+due rows of the last ``LOOKBACK`` (an index range: cost follows what is due) and
+leaving out subjects already enrolled in one query. Rows due
 longer ago than ``LOOKBACK`` (the flow was just switched on, the sweep was down for a
 week) are left alone: a reminder that late is stale.
 
@@ -73,7 +74,7 @@ if TYPE_CHECKING:
     from .due_rows import DueSubject
     from .enrolments import Decision
 
-SCAN_EVERY = timedelta(hours=1)
+SCAN_EVERY = app_settings.DEFAULT_REPURCHASE_SCAN_EVERY
 LOOKBACK = timedelta(days=7)
 # Win-back coupons last as long as the gap to the next step (at least a week).
 WINBACK_COUPON_MIN_DAYS = 7
@@ -91,7 +92,8 @@ def scan_channels(
     the period's gate with an atomic ``cache.add``.
     """
     load = channel_settings_loader()
-    period = int(now.timestamp() // SCAN_EVERY.total_seconds())
+    every = app_settings.REPURCHASE_SCAN_EVERY
+    period = int(now.timestamp() // every.total_seconds())
     channel = ""
     while True:
         channel = (
@@ -108,7 +110,7 @@ def scan_channels(
         settings = load(channel)
         if settings is None or not flow.is_enabled(settings):
             continue
-        if cache.add(gate, 1, timeout=int(2 * SCAN_EVERY.total_seconds())):
+        if cache.add(gate, 1, timeout=int(2 * every.total_seconds())):
             yield channel, settings
 
 

@@ -23,7 +23,7 @@ POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
 def run_sandbox(
-    *args: str, extra_env: dict[str, str] | None = None
+    *args: str, extra_env: dict[str, str] | None = None, timeout: int = 300
 ) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -34,7 +34,7 @@ def run_sandbox(
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
     )
 
 

@@ -43,6 +43,7 @@ def story(tmp_path_factory):
             "--json",
             str(json_file),
             extra_env={"DATABASE_URL": url},
+            timeout=1200,  # every flow runs too: minutes on a loaded machine
         )
         assert result.returncode == 0, result.stderr
         yield json.loads(json_file.read_text()), url, result.stdout

@@ -74,11 +74,16 @@ def test_each_group_counts_its_enrolments_and_the_ones_the_order_intake_attribut
 def test_nothing_counts_before_its_window_opened():
     customers = range(1, 21)
     welcome_with_reorders(customers, [])
-    # An hour after the first orders no welcome was due, for either group: no comparison.
-    assert "welcome" not in entries(T0 + HOUR)
-    later = entries(T0 + 2 * DAY)["welcome"]["uplift"]
-    assert later.treated + later.control == 20
-    assert later.treated_converted == later.control_converted == 0
+    # An hour after the first orders no welcome was due, for either group: no comparison,
+    # though the enrolments are there.
+    early = entries(T0 + HOUR)["welcome"]
+    assert (early["enrolled"], early["sent"]) == (20, 0)
+    assert early["uplift"].treated + early["uplift"].control == 0
+    later = entries(T0 + 2 * DAY)["welcome"]
+    assert later["uplift"].treated + later["uplift"].control == 20
+    assert later["uplift"].treated_converted == later["uplift"].control_converted == 0
+    assert (later["enrolled"], later["held_out"]) == (20, 9)
+    assert later["sent"] == FlowMessage.objects.filter(flow="welcome", state="sent").count() == 11
 
 
 def test_the_cart_series_is_reported_from_its_carts_and_conversions(track):
@@ -107,7 +112,8 @@ def test_the_text_report_has_a_row_and_a_verdict_per_flow(track):
     text = out.getvalue()
 
     assert "Flows against their holdout" in text
-    assert "welcome: Too few enrolments to tell yet" in text
+    assert "welcome: relative uplift" in text
+    assert "Too few enrolments to tell yet" in text
 
 
 def test_campaign_variants_and_campaigns_against_their_holdout_add_up_to_the_flow():

@@ -16,6 +16,7 @@ from django.core import mail
 from django.utils import timezone
 
 from saleor_retention_plugin import signals
+from saleor_retention_plugin.domain.carts import PlacedOrder
 from saleor_retention_plugin.domain.holdout import is_in_holdout
 from saleor_retention_plugin.domain.orders import OrderSnapshot
 from saleor_retention_plugin.models import (
@@ -191,6 +192,26 @@ class TestPointsExpiring:
         assert sweep(T0 + 33 * DAY) == ["sent"]
         assert sweep(T0 + 39 * DAY) == []
         assert [message.step for message in FlowMessage.objects.order_by("step")] == [1, 2]
+
+    def test_an_order_after_the_warning_converts_it_though_the_expiry_is_ahead(self):
+        # The enrolment's anchor is the expiry, weeks after the warning; the attribution
+        # window opens at the warning (found by the sandbox: 0 of 17 converted).
+        configure(points_expiring_enabled="true")
+        expiring_lot(5, points=300, expires_at=T0 + 40 * DAY)
+        flow_events.publish_expiring_points(now=T0 + 10 * DAY)
+        assert sweep(T0 + 10 * DAY) == ["sent"]
+        order = PlacedOrder(
+            order_id="after-warning",
+            channel_slug=CHANNEL,
+            checkout_token=None,
+            customer_id=5,
+            email="c5@example.com",
+            total=Decimal("80.00"),
+            currency="CNY",
+            placed_at=T0 + 12 * DAY,
+        )
+        [conversion] = flow_events.attribute_order(order, shop_settings())
+        assert (conversion.flow, conversion.step) == ("points_expiring", 1)
 
     def test_points_spent_before_the_warning_cancel_it(self):
         configure(points_expiring_enabled="true")

@@ -1,0 +1,224 @@
+"""The sandbox's lifecycle flows and campaign, a part of ``SimulatedStore``.
+
+What the merchant schedules (birthdays on file, a member day, a campaign), what the local
+mail sink received, and how customers answer what they read (``behaviour.py``'s
+assumptions).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from django.core import mail
+
+from ..constants import CART_FLOW
+from ..delivery.channels.email import IDEMPOTENCY_HEADER
+from ..delivery.rating_links import InvalidRatingLink, read_rating_token
+from ..domain.customers import normalise_email
+from ..models import Campaign, CampaignState, FlowMessage, MessageState
+from ..services import campaigns, member_days, tiers
+from ..services.care import award_review_points, record_rating
+from ..services.enrolments import local_zone
+from .behaviour import (
+    COUPON_USE,
+    ORDER_AFTER_MESSAGE,
+    RATING_CLICKED,
+    RATING_SCORES,
+    RETURN_AFTER_REMINDER,
+    REVIEW_WRITTEN,
+)
+from .records import Customer, SampleEmail
+from .shop import CAMPAIGN, CHANNELS, MEMBER_DAY
+
+if TYPE_CHECKING:
+    from .store import SimulatedStore
+
+# A customer moved by a message orders within this many hours of reading it (inside the
+# default 7-day attribution window).
+ORDER_AFTER_MESSAGE_HOURS = (2, 6 * 24)
+CARE_STEPS = {1: "satisfaction", 2: "review"}
+
+
+def read_messages(store: SimulatedStore, since: datetime | None) -> None:
+    """Customers read what the sweep just sent.
+
+    Some come back for their cart, some answer a lifecycle message or the campaign
+    (``behaviour.py``'s assumptions).
+    """
+    just_sent = FlowMessage.objects.filter(state=MessageState.SENT, sent_at__lte=store._now)
+    if since is not None:
+        just_sent = just_sent.filter(sent_at__gt=since)
+    for message in just_sent.order_by("sent_at", "pk").only(
+        "flow",
+        "step",
+        "subject_key",
+        "recipient_email",
+        "coupon_code",
+        "context",
+        "channel_slug",
+        "customer_id",
+    ):
+        if message.flow != CART_FLOW:
+            react(store, message)
+            continue
+        cart = store.carts.get(str(message.subject_key))
+        step = message.step
+        if cart is None or cart.return_planned:
+            continue
+        store.log.reminders_read += 1
+        if store.random.random() < RETURN_AFTER_REMINDER.get(step, 0):
+            cart.return_planned = True
+            store._at(
+                store._now + timedelta(hours=store.random.randint(1, 8)),
+                f"{cart.customer.name} comes back after reminder {step}",
+                functools.partial(store._come_back, cart, after_reminder=True),
+            )
+
+
+def react(store: SimulatedStore, message: FlowMessage) -> None:
+    """One customer reads one lifecycle or campaign message."""
+    customer = store._by_email.get(normalise_email(message.recipient_email or ""))
+    if customer is None:
+        return
+    store.log.messages_read += 1
+    care_step = CARE_STEPS.get(message.step) if message.flow == "care" else None
+    if care_step == "satisfaction" and store.random.random() < RATING_CLICKED:
+        rate(store, customer, message)
+    if (
+        care_step == "review"
+        and customer.customer_id is not None
+        and store.random.random() < REVIEW_WRITTEN
+    ):
+        award_review_points(
+            message.channel_slug,
+            customer.customer_id,
+            f"sandbox-review-{message.pk}",
+            settings=customer.channel.settings,
+            actor="sandbox",
+            now=store._now,
+        )
+        store.log.reviews += 1
+    if not customer.habits.active:
+        return  # dropped out for good: no message brings them back (BG/NBD)
+    if store.random.random() < ORDER_AFTER_MESSAGE.get(message.flow, 0):
+        coupon = message.coupon_code
+        use = coupon is not None and store.random.random() < COUPON_USE
+        moment = store._now + timedelta(hours=store.random.randint(*ORDER_AFTER_MESSAGE_HOURS))
+        if moment > store.horizon:
+            return  # after the story's end
+        cart = store._new_cart(customer)
+        store._at(
+            moment - timedelta(minutes=20),
+            f"{customer.name} fills a cart after a {message.flow} message",
+            functools.partial(store._touch_cart, cart),
+        )
+        store._plan_order(cart, moment, voucher_code=coupon if use else None)
+        store.log.orders_after_message += 1
+        store.log.coupons_used += use
+
+
+def rate(store: SimulatedStore, customer: Customer, message: FlowMessage) -> None:
+    """The customer clicks one of the message's signed rating links."""
+    links = {int(link["score"]): link["url"] for link in message.context["rating_links"]}
+    score = store.random.choices(list(RATING_SCORES), weights=list(RATING_SCORES.values()))[0]
+    token = parse_qs(urlsplit(links[score]).query)["token"][0]
+    try:
+        link = read_rating_token(token, now=store._now)
+    except InvalidRatingLink:
+        return
+    record_rating(link, customer.channel.settings, now=store._now)
+    store.log.ratings += 1
+
+
+def tell_birthdays(store: SimulatedStore) -> None:
+    for customer in store.customers:
+        tell_birthday(store, customer)
+
+
+def tell_birthday(store: SimulatedStore, customer: Customer) -> None:
+    """A registered customer's birthday on file (Saleor's profile, as staff enter it)."""
+    if customer.birthday is not None and customer.customer_id is not None:
+        month, day = customer.birthday
+        tiers.set_birthday(customer.customer_id, month=month, day=day, staff=True)
+
+
+def plan_member_day(store: SimulatedStore) -> None:
+    """The merchant's member day, halfway through the story (each shop's local day)."""
+    day = max(MEMBER_DAY["earliest_day"], store.weeks * 7 // 2)
+    for channel in CHANNELS:
+        tiers.seed_default_tiers(channel.slug)  # the ladder the early access names
+        zone = local_zone(channel.settings.ledger.timezone)
+        starts = datetime.combine(store.start.date() + timedelta(days=day), time.min, zone)
+        member_days.schedule_member_day(
+            channel.slug,
+            name=MEMBER_DAY["name"],
+            starts_at=starts,
+            ends_at=starts + timedelta(days=1),
+            multiplier=MEMBER_DAY["multiplier"],
+            early_access_hours=MEMBER_DAY["early_access_hours"],
+            announce_hours=MEMBER_DAY["announce_hours"],
+        )
+
+
+def plan_campaign(store: SimulatedStore) -> None:
+    """Staff schedule one campaign per channel, two thirds into the story."""
+    day = max(CAMPAIGN["earliest_day"], store.weeks * 7 * 2 // 3)
+    store._campaigns_waiting = True
+    for channel in CHANNELS:
+        values = {key: value for key, value in CAMPAIGN.items() if key != "earliest_day"}
+        campaigns.schedule_campaign(
+            channel.slug,
+            channel.settings,
+            now=store._now,
+            created_by="sandbox",
+            send_on=store.start.date() + timedelta(days=day),
+            **values,
+        )
+
+
+def next_campaign_moment(store: SimulatedStore) -> datetime | None:
+    """When the next scheduled campaign starts, if any.
+
+    At the first moment its wall time comes anywhere (the campaign flow's scan looks
+    for it then); a campaign a scan already took sends through its enrolments.
+    """
+    from ..domain.campaigns import first_moment
+
+    if not store._campaigns_waiting:
+        return None
+    scheduled = Campaign.objects.filter(state=CampaignState.SCHEDULED)
+    moments = [first_moment(c.send_on, c.send_time) for c in scheduled.order_by("pk")]
+    store._campaigns_waiting = bool(moments)
+    return min(moments, default=None)
+
+
+def collect_mail(store: SimulatedStore) -> None:
+    """Count what the mail backend received and keep one sample per language."""
+    outbox = getattr(mail, "outbox", None)
+    if not outbox:
+        return
+    for message in outbox:
+        store.log.emails += 1
+        # retention:<flow>:<subject>:<step>, as the outbox keys each message.
+        flow = message.extra_headers.get(IDEMPOTENCY_HEADER, "").split(":")[1:2]
+        flow_name = flow[0] if flow else ""
+        store.emails_by_flow[flow_name] = store.emails_by_flow.get(flow_name, 0) + 1
+        if flow_name != CART_FLOW:
+            continue  # the samples are cart reminders
+        language = message.extra_headers.get("Content-Language", "").lower()[:2]
+        if language and language not in store.sample_emails:
+            store.sample_emails[language] = SampleEmail(
+                to=message.to[0], subject=message.subject, body=message.body
+            )
+    outbox.clear()
+
+
+# What happens when the shop opens, besides the points mall: (description, plan).
+AT_THE_START = (
+    ("customers tell their birthdays", tell_birthdays),
+    ("the merchant schedules a member day", plan_member_day),
+    ("the merchant schedules a campaign", plan_campaign),
+)
