@@ -11,7 +11,13 @@ from .flows import (
 )
 from .history import BackfillCheckpoint, PurchasedLine, PurchasedOrder
 from .ledger import LoyaltyAccount, PointsEntry, PointsLot
-from .lifecycle import CoPurchasePair, ReplenishmentDue, WinbackDue
+from .lifecycle import (
+    CoPurchasePair,
+    LifecycleRefreshState,
+    ProductInterval,
+    ReplenishmentDue,
+    WinbackDue,
+)
 from .mall import Redemption, Reward, RewardKind
 from .membership import (
     BenefitKind,
@@ -42,6 +48,7 @@ __all__ = [
     "FlowConversion",
     "FlowEnrolment",
     "FlowMessage",
+    "LifecycleRefreshState",
     "LoyaltyAccount",
     "MarketingOptOut",
     "MemberDay",
@@ -49,6 +56,7 @@ __all__ = [
     "MessageState",
     "PointsEntry",
     "PointsLot",
+    "ProductInterval",
     "PurchasedLine",
     "PurchasedOrder",
     "QualifyingMonth",
