@@ -49,4 +49,12 @@ class Migration(migrations.Migration):
             model_name='productinterval',
             constraint=models.CheckConstraint(condition=models.Q(('median_days__gt', 0)), name='retention_product_interval_positive'),
         ),
+        migrations.AddIndex(
+            model_name='replenishmentdue',
+            index=models.Index(fields=['channel_slug', 'last_order_id'], name='retention_replenish_anchor_idx'),
+        ),
+        migrations.AddIndex(
+            model_name='winbackdue',
+            index=models.Index(fields=['channel_slug', 'last_order_id'], name='retention_winback_anchor_idx'),
+        ),
     ]

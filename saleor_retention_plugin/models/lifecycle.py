@@ -56,6 +56,10 @@ class ReplenishmentDue(models.Model):
         ]
         indexes = [
             models.Index(fields=["channel_slug", "due_at"], name="retention_replenish_due_idx"),
+            # The incremental refresh finds the rows anchored on changed orders.
+            models.Index(
+                fields=["channel_slug", "last_order_id"], name="retention_replenish_anchor_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,6 +98,10 @@ class WinbackDue(models.Model):
         ]
         indexes = [
             models.Index(fields=["channel_slug", "dormant_at"], name="retention_winback_due_idx"),
+            # The incremental refresh finds the rows anchored on changed orders.
+            models.Index(
+                fields=["channel_slug", "last_order_id"], name="retention_winback_anchor_idx"
+            ),
         ]
 
     def __str__(self) -> str:
