@@ -278,17 +278,20 @@ def _stored_configuration(channel_slug: str) -> tuple[bool, list[dict[str, Any]]
 
 
 @shared_task(name="saleor_retention_plugin.tasks.refresh_lifecycle_task", **RETRY_POLICY)
-def refresh_lifecycle_task(channel_slug: str | None = None) -> dict[str, dict[str, int]]:
+def refresh_lifecycle_task(
+    channel_slug: str | None = None, rebuild: bool = False
+) -> dict[str, dict[str, int]]:
     """Re-plan replenishment run-outs, win-back dormancy and co-purchase pairs per channel.
 
     One channel, or every active channel with orders; idempotent
-    (``services.lifecycle``). Returns the rows planned per kind for each channel.
+    (``services.lifecycle``): incremental (the customers whose history changed), or a
+    full rebuild with ``rebuild=True``. Returns the rows planned per kind for each channel.
     """
     from .services import lifecycle, segments
 
     slugs = [channel_slug] if channel_slug else segments.channels_with_orders()
     return {
-        slug: lifecycle.refresh_lifecycle(slug, channel_settings(slug))
+        slug: lifecycle.refresh_lifecycle(slug, channel_settings(slug), rebuild=rebuild)
         for slug in slugs
         if channel_is_active(slug)
     }

@@ -17,7 +17,13 @@ from .flows import (
 )
 from .history import BackfillCheckpoint, PurchasedLine, PurchasedOrder
 from .ledger import LoyaltyAccount, PointsEntry, PointsLot
-from .lifecycle import CoPurchasePair, ReplenishmentDue, WinbackDue
+from .lifecycle import (
+    CoPurchasePair,
+    LifecycleRefreshState,
+    ProductInterval,
+    ReplenishmentDue,
+    WinbackDue,
+)
 from .mall import Redemption, Reward, RewardKind
 from .membership import (
     BenefitKind,
@@ -50,6 +56,7 @@ __all__ = [
     "FlowConversion",
     "FlowEnrolment",
     "FlowMessage",
+    "LifecycleRefreshState",
     "LoyaltyAccount",
     "MarketingOptOut",
     "MemberDay",
@@ -57,6 +64,7 @@ __all__ = [
     "MessageState",
     "PointsEntry",
     "PointsLot",
+    "ProductInterval",
     "PurchaseDay",
     "PurchaseKindDay",
     "PurchaseSummary",

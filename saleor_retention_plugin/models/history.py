@@ -56,6 +56,10 @@ class PurchasedOrder(models.Model):
             models.Index(fields=["channel_slug", "placed_at"], name="retention_purchase_time_idx"),
             models.Index(fields=["customer_id"], name="retention_purchase_custid_idx"),
             models.Index(fields=["email"], name="retention_purchase_email_idx"),
+            # The lifecycle refreshes' watermark: orders written since the last one.
+            models.Index(
+                fields=["channel_slug", "recorded_at"], name="retention_purchase_recor_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -56,6 +56,10 @@ class ReplenishmentDue(models.Model):
         ]
         indexes = [
             models.Index(fields=["channel_slug", "due_at"], name="retention_replenish_due_idx"),
+            # The incremental refresh finds the rows anchored on changed orders.
+            models.Index(
+                fields=["channel_slug", "last_order_id"], name="retention_replenish_anchor_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,6 +98,10 @@ class WinbackDue(models.Model):
         ]
         indexes = [
             models.Index(fields=["channel_slug", "dormant_at"], name="retention_winback_due_idx"),
+            # The incremental refresh finds the rows anchored on changed orders.
+            models.Index(
+                fields=["channel_slug", "last_order_id"], name="retention_winback_anchor_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -136,3 +144,60 @@ class CoPurchasePair(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_a} -> {self.product_b} @ {self.channel_slug}: {self.support}"
+
+
+class ProductInterval(models.Model):
+    """A product's median repurchase interval across customers, kept between refreshes.
+
+    Rewritten by the replenishment refresh's full rebuild (first run, a settings change,
+    ``rebuild=True``, and at least daily: ``services.due_rows.FULL_REBUILD_EVERY``); the
+    incremental refreshes in between read it instead of scanning every customer's history.
+    """
+
+    channel_slug = models.SlugField(max_length=255)
+    product_id = models.CharField(max_length=64)
+    median_days = models.FloatField()
+    # Intervals (at least ``domain.replenishment.MIN_INTERVAL_DAYS``) the median is of.
+    observations = models.PositiveIntegerField()
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_slug", "product_id"], name="retention_product_interval_once"
+            ),
+            check_constraint(
+                condition=Q(median_days__gt=0), name="retention_product_interval_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} @ {self.channel_slug}: {self.median_days} days"
+
+
+class LifecycleRefreshState(models.Model):
+    """Where a flow's incremental refresh of its kept due rows stands, per channel.
+
+    ``watermark_at``: the latest ``PurchasedOrder.recorded_at`` the refresh has re-planned
+    (the next one re-plans the customers of orders recorded since, with an overlap);
+    ``planned_until``: the ``now`` of the last refresh (orders placed after it, recorded
+    earlier, are picked up next time); ``rebuilt_at``: the last full rebuild;
+    ``settings_digest``: the settings the rows were planned with (a change rebuilds).
+    """
+
+    channel_slug = models.SlugField(max_length=255)
+    flow = models.CharField(max_length=32)
+    settings_digest = models.CharField(max_length=64)
+    watermark_at = models.DateTimeField(null=True, blank=True)
+    planned_until = models.DateTimeField()
+    rebuilt_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel_slug", "flow"], name="retention_lifecycle_state_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flow} @ {self.channel_slug}: up to {self.watermark_at}"

@@ -21,9 +21,17 @@ if TYPE_CHECKING:
 
 
 def refresh_lifecycle(
-    channel: str, settings: ChannelSettings, *, now: datetime | None = None
+    channel: str,
+    settings: ChannelSettings,
+    *,
+    now: datetime | None = None,
+    rebuild: bool = False,
 ) -> dict[str, int]:
     """Refresh the channel's kept lifecycle rows; returns rows planned per kind.
+
+    Replenishment and win-back re-plan only the customers whose purchase history changed
+    since their last refresh, or everyone on a full rebuild (``rebuild``, the first run, a
+    settings change, at least daily; ``services.due_rows``).
 
     A flow switched off keeps no rows (they are removed), so switching it on later starts
     from a fresh plan. Co-purchase pairs are kept whatever the flows (other messages show
@@ -33,12 +41,14 @@ def refresh_lifecycle(
     planned: dict[str, int] = {}
     if settings.replenishment.replenishment_enabled:
         planned["replenishment"] = replenishment.refresh_replenishment(
-            channel, settings.replenishment, now=now
+            channel, settings.replenishment, now=now, rebuild=rebuild
         ).planned
     else:
         replenishment.forget_channel(channel)
     if settings.winback.winback_enabled:
-        planned["winback"] = winback.refresh_winback(channel, settings.winback, now=now).planned
+        planned["winback"] = winback.refresh_winback(
+            channel, settings.winback, now=now, rebuild=rebuild
+        ).planned
     else:
         winback.forget_channel(channel)
     planned["co_purchase_pairs"] = recommendations.refresh_co_purchases(

@@ -171,7 +171,9 @@ def merge_guest_purchases(customer_id: int, email: str | None) -> int:
     if normalised is None:
         return 0
     moved = PurchasedOrder.objects.filter(customer_key=customer_key(None, normalised)).update(
-        customer_key=customer_key(customer_id, None), customer_id=customer_id
+        customer_key=customer_key(customer_id, None),
+        customer_id=customer_id,
+        recorded_at=timezone.now(),  # the lifecycle refreshes re-plan re-keyed orders
     )
     if moved:
         logger.info("Re-keyed %s guest orders of an email to customer %s", moved, customer_id)
@@ -196,4 +198,5 @@ def anonymise_purchases(customer_id: int, email: str | None = None) -> int:
             customer_id=None,
             email=None,
             voucher_code=None,
+            recorded_at=timezone.now(),  # the lifecycle refreshes drop the old key's rows
         )

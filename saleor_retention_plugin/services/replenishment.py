@@ -2,13 +2,16 @@
 
 Two halves, so the frequent question costs what is due, not what the history holds:
 
-* ``refresh_replenishment(channel, settings)`` (a periodic task, daily) rebuilds
+* ``refresh_replenishment(channel, settings)`` (a periodic task, every 6 hours) keeps
   ``models.ReplenishmentDue``: one row per customer and product with the next reminder,
-  by the rules of ``domain.replenishment``. On PostgreSQL it is one
-  ``INSERT ... SELECT ... ON CONFLICT`` over the purchase history's lines (``lag`` for
-  the intervals, ``percentile_cont`` for the customer's and the product's medians) plus
-  one ``DELETE`` of rows no longer planned, in one transaction; elsewhere (the SQLite
-  sandbox) the channel's lines are loaded once and the pure rules plan each pair.
+  by the rules of ``domain.replenishment``. It is incremental (``services.due_rows``):
+  only the customers whose history changed since the last refresh are re-planned, with
+  the product medians kept in ``models.ProductInterval``; a full rebuild (first run, a
+  change of cycles or lead days, ``rebuild=True``, at least daily) recomputes the medians
+  and every customer. On PostgreSQL each is one ``INSERT ... SELECT ... ON CONFLICT``
+  over the purchase history's lines (``lag`` for the intervals, ``percentile_cont`` for
+  the medians); elsewhere (the SQLite sandbox) the lines are loaded and the pure rules
+  plan each pair.
 * ``due_replenishments(channel, start, end, ...)`` reads the ``(channel, due_at)`` index
   range and re-checks each row against the history: the anchor order still belongs to
   the customer and still counts, and no later order holds the product. The same checks
@@ -34,11 +37,12 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ..domain import replenishment as rules
-from ..models import PurchasedLine, PurchasedOrder, ReplenishmentDue
+from ..models import ProductInterval, PurchasedLine, PurchasedOrder, ReplenishmentDue
 from . import due_rows
 from .due_rows import DueSubject, RefreshResult, cycle_of
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
     from datetime import datetime
 
     from django.db.models import QuerySet
@@ -50,6 +54,7 @@ FLOW = "replenishment"
 SUBJECT_KIND = "customer_product"
 DUE = ReplenishmentDue._meta.db_table
 ORDERS = PurchasedOrder._meta.db_table
+MEDIANS = ProductInterval._meta.db_table
 LINES = PurchasedLine._meta.db_table
 # A purchase of the history the flows may act on (``o`` is the order).
 COUNTED = (
@@ -69,29 +74,52 @@ def refresh_replenishment(
     *,
     now: datetime | None = None,
     set_based: bool | None = None,
+    rebuild: bool = False,
 ) -> RefreshResult:
-    """Re-plan every customer's next reminder per product in ``channel``; idempotent.
+    """Re-plan the next reminder per product of the customers whose history changed.
 
-    ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules over the
-    loaded lines; by default the database decides.
-
-    Pairs with no interval known (one purchase, no product median, no configured cycle)
-    get no row. Returns how many rows were planned and how many stale rows went.
+    Incremental between full rebuilds (``services.due_rows.refresh_channel``; ``rebuild``
+    forces one). ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules
+    over the loaded lines; by default the database decides. Pairs with no interval known
+    (one purchase, no product median, no configured cycle) get no row. Returns how many
+    rows were planned and how many stale rows went.
     """
     now = now or timezone.now()
-    return due_rows.rebuild_channel(
+    cycles = settings.replenishment_cycles.rules
+    digest = due_rows.settings_digest(
+        lead=settings.replenishment_lead_days,
+        cycles=[(rule.level.value, rule.object_id, rule.cycle.expected_days) for rule in cycles],
+    )
+
+    def full(set_based: bool) -> int:
+        if set_based:
+            _medians_in_sql(channel, now)
+            return _plan_in_sql(channel, settings, now, None)
+        return _plan_in_python(channel, settings, now, None)
+
+    def partial(set_based: bool, keys: Collection[str]) -> int:
+        if set_based:
+            return _plan_in_sql(channel, settings, now, keys)
+        return _plan_in_python(channel, settings, now, keys)
+
+    return due_rows.refresh_channel(
         ReplenishmentDue,
+        FLOW,
         channel,
         now,
+        digest=digest,
+        rebuild=rebuild,
         set_based=set_based,
-        in_sql=lambda: _plan_in_sql(channel, settings, now),
-        in_python=lambda: _plan_in_python(channel, settings, now),
+        anchor_field="last_order_id",
+        full=full,
+        partial=partial,
     )
 
 
 def forget_channel(channel: str) -> int:
-    """Drop the channel's kept rows (the flow was switched off); returns how many."""
-    return due_rows.forget_channel(ReplenishmentDue, channel)
+    """Drop the channel's kept rows and medians (the flow was switched off)."""
+    ProductInterval.objects.filter(channel_slug=channel).delete()
+    return due_rows.forget_channel(ReplenishmentDue, channel, FLOW)
 
 
 _COLUMNS = (
@@ -109,6 +137,7 @@ _PER_ORDER = f"""
                max(l.category_id) AS category_id, sum(l.quantity) AS qty
         FROM {LINES} l JOIN {ORDERS} o ON o.id = l.order_id
         WHERE o.channel_slug = %(channel)s AND o.placed_at <= %(now)s AND {COUNTED}
+              {{customers}}
         GROUP BY o.id, o.customer_key, o.customer_id, o.email, o.order_id, o.placed_at,
                  l.product_id
     ),
@@ -120,12 +149,21 @@ _PER_ORDER = f"""
         FROM per_order
     )"""
 
+# The product medians, rewritten by a full rebuild (before its plan, which reads them).
+_MEDIANS = f"""
+    WITH {_PER_ORDER.format(customers="")}
+    INSERT INTO {MEDIANS} (channel_slug, product_id, median_days, observations, computed_at)
+    SELECT %(channel)s, product_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), count(*),
+           %(now)s
+    FROM gaps WHERE gap >= %(min_gap)s
+    GROUP BY product_id HAVING count(*) >= %(min_obs)s
+"""
+
+# ``{customers}``: empty (everyone) or the filter to the customers re-planned.
 _PLAN = f"""
     WITH {_PER_ORDER},
     product_median AS (
-        SELECT product_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap) AS days
-        FROM gaps WHERE gap >= %(min_gap)s
-        GROUP BY product_id HAVING count(*) >= %(min_obs)s
+        SELECT product_id, median_days AS days FROM {MEDIANS} WHERE channel_slug = %(channel)s
     ),
     own AS (
         SELECT customer_key, product_id,
@@ -193,16 +231,33 @@ _PLAN = f"""
 """
 
 
-def _plan_in_sql(channel: str, settings: ReplenishmentSettings, now: datetime) -> int:
-    cycles = settings.replenishment_cycles.rules
+def _medians_in_sql(channel: str, now: datetime) -> None:
+    ProductInterval.objects.filter(channel_slug=channel).delete()
     with connection.cursor() as cursor:
         cursor.execute(
-            _PLAN,
+            _MEDIANS,
             {
                 "channel": channel,
                 "now": now,
                 "min_gap": rules.MIN_INTERVAL_DAYS,
                 "min_obs": rules.MIN_PRODUCT_OBSERVATIONS,
+            },
+        )
+
+
+def _plan_in_sql(
+    channel: str, settings: ReplenishmentSettings, now: datetime, keys: Collection[str] | None
+) -> int:
+    cycles = settings.replenishment_cycles.rules
+    customers = "" if keys is None else "AND o.customer_key = ANY(%(keys)s)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLAN.format(customers=customers),
+            {
+                "keys": list(keys or ()),
+                "channel": channel,
+                "now": now,
+                "min_gap": rules.MIN_INTERVAL_DAYS,
                 "k": rules.CREDIBILITY_K,
                 "max_factor": rules.MAX_QUANTITY_FACTOR,
                 "lead": settings.replenishment_lead_days,
@@ -221,12 +276,18 @@ class _Pair:
 
 
 def plans_in_python(
-    channel: str, settings: ReplenishmentSettings, now: datetime
+    channel: str,
+    settings: ReplenishmentSettings,
+    now: datetime,
+    *,
+    keys: Collection[str] | None = None,
+    medians: dict[str, float] | None = None,
 ) -> dict[tuple[str, str], tuple[dict[str, Any], rules.ReplenishmentPlan, int]]:
     """The reference plan from the pure rules: ``(customer_key, product_id) -> (last, plan, n)``.
 
-    Loads the channel's counted lines once; the SQLite sandbox's path and the tests'
-    reference for the SQL.
+    Loads the channel's counted lines once (of the customers ``keys`` only, if given); the
+    SQLite sandbox's path and the tests' reference for the SQL. ``medians`` (product id to
+    days) replaces the medians computed from the loaded lines.
     """
     rows = (
         PurchasedLine.objects.filter(
@@ -237,6 +298,7 @@ def plans_in_python(
             product_id__isnull=False,
         )
         .exclude(order__customer_key__startswith="anonymised:")
+        .filter(**({} if keys is None else {"order__customer_key__in": list(keys)}))
         .values(
             "order__customer_key", "order__customer_id", "order__email", "order__order_id",
             "order__placed_at", "product_id", "product_type_id", "category_id", "quantity",
@@ -262,10 +324,12 @@ def plans_in_python(
             pair.last["order__order_id"],
         ):
             pair.last = entry
-    by_product: dict[str, list[float]] = defaultdict(list)
-    for (_, product), pair in pairs.items():
-        by_product[product].extend(rules.repurchase_intervals([p.at for p in pair.purchases]))
-    medians = {product: rules.product_median(gaps) for product, gaps in by_product.items()}
+    if medians is None:
+        medians = {
+            product: median
+            for product, median in product_medians(pairs).items()
+            if median is not None
+        }
     plans = {}
     for (customer, product), pair in pairs.items():
         last = pair.last
@@ -282,8 +346,60 @@ def plans_in_python(
     return plans
 
 
-def _plan_in_python(channel: str, settings: ReplenishmentSettings, now: datetime) -> int:
-    plans = plans_in_python(channel, settings, now)
+def product_medians(pairs: dict[tuple[str, str], _Pair]) -> dict[str, float | None]:
+    """Each product's median interval across the loaded customers (``None``: too few)."""
+    by_product: dict[str, list[float]] = defaultdict(list)
+    for (_, product), pair in pairs.items():
+        by_product[product].extend(rules.repurchase_intervals([p.at for p in pair.purchases]))
+    return {product: rules.product_median(gaps) for product, gaps in by_product.items()}
+
+
+def _medians_in_python(channel: str, now: datetime) -> dict[str, float]:
+    """Recompute and store the channel's product medians (a full rebuild)."""
+    gaps: dict[str, list[float]] = defaultdict(list)
+    history: dict[tuple[str, str], set[tuple[datetime, str]]] = defaultdict(set)
+    for key, placed_at, order_id, product in (
+        PurchasedLine.objects.filter(
+            order__channel_slug=channel,
+            order__placed_at__lte=now,
+            order__counts=True,
+            order__net_goods_amount__gt=0,
+            product_id__isnull=False,
+        )
+        .exclude(order__customer_key__startswith="anonymised:")
+        .values_list("order__customer_key", "order__placed_at", "order__order_id", "product_id")
+    ):
+        history[(key, str(product))].add((placed_at, order_id))
+    for (_, product), orders in history.items():
+        gaps[product].extend(rules.repurchase_intervals([at for at, _ in sorted(orders)]))
+    medians: dict[str, float] = {}
+    ProductInterval.objects.filter(channel_slug=channel).delete()
+    for product, product_gaps in gaps.items():
+        median = rules.product_median(product_gaps)
+        if median is not None:
+            medians[product] = median
+            ProductInterval.objects.create(
+                channel_slug=channel,
+                product_id=product,
+                median_days=median,
+                observations=len(product_gaps),
+                computed_at=now,
+            )
+    return medians
+
+
+def _plan_in_python(
+    channel: str, settings: ReplenishmentSettings, now: datetime, keys: Collection[str] | None
+) -> int:
+    if keys is None:
+        medians = _medians_in_python(channel, now)
+    else:
+        medians = dict(
+            ProductInterval.objects.filter(channel_slug=channel).values_list(
+                "product_id", "median_days"
+            )
+        )
+    plans = plans_in_python(channel, settings, now, keys=keys, medians=medians)
     for (customer, product), (last, plan, purchases) in plans.items():
         ReplenishmentDue.objects.update_or_create(
             channel_slug=channel,

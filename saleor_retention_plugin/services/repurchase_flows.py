@@ -285,14 +285,20 @@ class WinbackFlow(EnrolmentFlow):
             yield from requests_for(self, channel, due)
 
     def kept_row(self, enrolment: FlowEnrolment) -> WinbackDue | None:
-        """The customer's due row while the series still runs (no order since, anchor counts)."""
-        return winback.still_dormant(
-            WinbackDue.objects.filter(
-                channel_slug=enrolment.channel_slug,
-                customer_key=history_key(enrolment),
-                last_order_at=enrolment.anchor_at,
-            )
-        ).first()
+        """The customer's due row while the series still runs (no order since, anchor counts).
+
+        ``high_value`` and ``price_sensitive`` are the customer's stored segment's now.
+        """
+        rows = winback.with_current_segment(
+            winback.still_dormant(
+                WinbackDue.objects.filter(
+                    channel_slug=enrolment.channel_slug,
+                    customer_key=history_key(enrolment),
+                    last_order_at=enrolment.anchor_at,
+                )
+            )[:1]
+        )
+        return rows[0] if rows else None
 
     def advance(
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime

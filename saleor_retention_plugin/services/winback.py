@@ -1,12 +1,16 @@
 """Win-back: keep when each customer goes dormant, answer "which step is due now".
 
-* ``refresh_winback(channel, settings)`` (a periodic task, daily, after the segments'
-  refresh) rebuilds ``models.WinbackDue``: one row per customer with a counted order,
-  holding their last order, their usual interval (median gap between orders), the moment
-  they become dormant (``domain.winback``) and, from the stored segments, whether they
-  are high-value or price-sensitive (discount-driven). On PostgreSQL it is one
-  ``INSERT ... SELECT ... ON CONFLICT`` (``lag`` and ``percentile_cont``) and one
-  ``DELETE``; elsewhere the pure rules plan each loaded customer.
+* ``refresh_winback(channel, settings)`` (a periodic task, every 6 hours, after the
+  segments' refresh) keeps ``models.WinbackDue``: one row per customer with a counted
+  order, holding their last order, their usual interval (median gap between orders) and
+  the moment they become dormant (``domain.winback``), so time passing needs no re-plan.
+  It is incremental (``services.due_rows``): only the customers whose history changed
+  since the last refresh are re-planned; a full rebuild runs on the first refresh, a
+  change of the dormancy settings, ``rebuild=True`` and at least daily. On PostgreSQL
+  each is one ``INSERT ... SELECT ... ON CONFLICT`` (``lag`` and ``percentile_cont``);
+  elsewhere the pure rules plan each loaded customer. Whether a customer is high-value
+  or price-sensitive (discount-driven) is read from the stored segments when a step is
+  due, so a segments' refresh needs no re-plan (the row keeps the flags seen at planning).
 * ``due_winback_steps(channel, settings, start, end)`` returns every series step due in
   ``(start, end]``: for step ``i``, the rows with ``dormant_at`` in
   ``(start - days_i, end - days_i]``, one ``(channel, dormant_at)`` index range per step,
@@ -23,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..domain import winback as rules
@@ -33,6 +38,8 @@ from . import due_rows
 from .due_rows import DueSubject, RefreshResult, cycle_of
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from django.db.models import QuerySet
 
     from ..config_lifecycle import WinbackSettings
@@ -51,27 +58,42 @@ def refresh_winback(
     *,
     now: datetime | None = None,
     set_based: bool | None = None,
+    rebuild: bool = False,
 ) -> RefreshResult:
-    """Re-plan when every customer of ``channel`` becomes dormant; idempotent.
+    """Re-plan when the customers whose history changed become dormant; idempotent.
 
-    ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules over the
-    loaded orders; by default the database decides.
+    Incremental between full rebuilds (``services.due_rows.refresh_channel``; ``rebuild``
+    forces one). ``set_based`` picks the SQL statement (PostgreSQL only) or the pure rules
+    over the loaded orders; by default the database decides.
     """
     now = now or timezone.now()
     policy = settings.policy
-    return due_rows.rebuild_channel(
+    digest = due_rows.settings_digest(
+        default_days=policy.default_days, factor=str(policy.dormancy_factor)
+    )
+
+    def plan(set_based: bool, keys: Collection[str] | None) -> int:
+        if set_based:
+            return _plan_in_sql(channel, policy, now, keys)
+        return _plan_in_python(channel, policy, now, keys)
+
+    return due_rows.refresh_channel(
         WinbackDue,
+        FLOW,
         channel,
         now,
+        digest=digest,
+        rebuild=rebuild,
         set_based=set_based,
-        in_sql=lambda: _plan_in_sql(channel, policy, now),
-        in_python=lambda: _plan_in_python(channel, policy, now),
+        anchor_field="last_order_id",
+        full=lambda set_based: plan(set_based, None),
+        partial=plan,
     )
 
 
 def forget_channel(channel: str) -> int:
-    """Drop the channel's kept rows (the flow was switched off); returns how many."""
-    return due_rows.forget_channel(WinbackDue, channel)
+    """Drop the channel's kept rows and refresh state (the flow was switched off)."""
+    return due_rows.forget_channel(WinbackDue, channel, FLOW)
 
 
 _PLAN = f"""
@@ -82,6 +104,7 @@ _PLAN = f"""
                )) / 86400.0 AS gap
         FROM {ORDERS} o
         WHERE o.channel_slug = %(channel)s AND o.placed_at <= %(now)s AND {_COUNTED}
+              {{customers}}
     ),
     usual AS (
         SELECT customer_key,
@@ -113,11 +136,15 @@ _PLAN = f"""
 """
 
 
-def _plan_in_sql(channel: str, policy: rules.WinbackPolicy, now: datetime) -> int:
+def _plan_in_sql(
+    channel: str, policy: rules.WinbackPolicy, now: datetime, keys: Collection[str] | None
+) -> int:
+    customers = "" if keys is None else "AND o.customer_key = ANY(%(keys)s)"
     with connection.cursor() as cursor:
         cursor.execute(
-            _PLAN,
+            _PLAN.format(customers=customers),
             {
+                "keys": list(keys or ()),
                 "channel": channel,
                 "now": now,
                 "min_gap": MIN_INTERVAL_DAYS,
@@ -130,17 +157,23 @@ def _plan_in_sql(channel: str, policy: rules.WinbackPolicy, now: datetime) -> in
 
 
 def plans_in_python(
-    channel: str, policy: rules.WinbackPolicy, now: datetime
+    channel: str,
+    policy: rules.WinbackPolicy,
+    now: datetime,
+    *,
+    keys: Collection[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The reference plan from the pure rules, ``customer_key -> WinbackDue fields``.
 
-    Loads the channel's counted orders once (the SQLite sandbox; the tests' reference).
+    Loads the channel's counted orders once, of the customers ``keys`` only if given (the
+    SQLite sandbox; the tests' reference).
     """
     orders = (
         PurchasedOrder.objects.filter(
             channel_slug=channel, placed_at__lte=now, counts=True, net_goods_amount__gt=0
         )
         .exclude(customer_key__startswith="anonymised:")
+        .filter(**({} if keys is None else {"customer_key__in": list(keys)}))
         .values("customer_key", "customer_id", "email", "order_id", "placed_at")
     )
     by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -149,7 +182,7 @@ def plans_in_python(
     segments = {
         key: (high_value, driven)
         for key, high_value, driven in CustomerSegment.objects.filter(
-            channel_slug=channel
+            channel_slug=channel, **({} if keys is None else {"customer_key__in": list(keys)})
         ).values_list("customer_key", "high_value", "discount_driven")
     }
     plans = {}
@@ -170,8 +203,10 @@ def plans_in_python(
     return plans
 
 
-def _plan_in_python(channel: str, policy: rules.WinbackPolicy, now: datetime) -> int:
-    plans = plans_in_python(channel, policy, now)
+def _plan_in_python(
+    channel: str, policy: rules.WinbackPolicy, now: datetime, keys: Collection[str] | None
+) -> int:
+    plans = plans_in_python(channel, policy, now, keys=keys)
     for key, fields in plans.items():
         WinbackDue.objects.update_or_create(
             channel_slug=channel, customer_key=key, defaults={**fields, "computed_at": now}
@@ -195,6 +230,33 @@ def still_dormant(queryset: QuerySet[WinbackDue]) -> QuerySet[WinbackDue]:
     return queryset.filter(last_holds).filter(~ordered_since)
 
 
+def with_current_segment(queryset: QuerySet[WinbackDue]) -> list[WinbackDue]:
+    """The rows with ``high_value`` / ``price_sensitive`` from the stored segments now.
+
+    One indexed look-up per row (``(channel, customer_key)``); a customer without a
+    segment row is neither.
+    """
+    segment = CustomerSegment.objects.filter(
+        channel_slug=OuterRef("channel_slug"), customer_key=OuterRef("customer_key")
+    )
+    rows: list[WinbackDue] = list(
+        queryset.annotate(
+            segment_high_value=Coalesce(
+                Subquery(segment.values("high_value")[:1]),
+                Value(False),
+            ),
+            segment_discount_driven=Coalesce(
+                Subquery(segment.values("discount_driven")[:1]),
+                Value(False),
+            ),
+        )
+    )
+    for row in rows:
+        row.high_value = getattr(row, "segment_high_value")  # noqa: B009 (an annotation)
+        row.price_sensitive = getattr(row, "segment_discount_driven")  # noqa: B009
+    return rows
+
+
 def due_winback_steps(
     channel: str, settings: WinbackSettings, start: datetime, end: datetime
 ) -> list[DueSubject]:
@@ -215,7 +277,7 @@ def due_winback_steps(
                 channel_slug=channel, dormant_at__gt=start - offset, dormant_at__lte=end - offset
             )
         ).order_by("dormant_at", "id")
-        for row in rows:
+        for row in with_current_segment(rows):
             incentive = rules.incentive_for(
                 index,
                 high_value=row.high_value,

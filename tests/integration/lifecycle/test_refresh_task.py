@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from saleor_retention_plugin.conf import ChannelSettings
-from saleor_retention_plugin.models import CoPurchasePair, ReplenishmentDue, WinbackDue
+from saleor_retention_plugin.models import (
+    CoPurchasePair,
+    LifecycleRefreshState,
+    ReplenishmentDue,
+    WinbackDue,
+)
 from saleor_retention_plugin.schedule import PERIODIC_TASKS
 from saleor_retention_plugin.tasks import refresh_lifecycle_task
 
@@ -60,3 +65,29 @@ def test_switched_on_flows_are_planned_and_switching_off_forgets_them(shop):
     assert not WinbackDue.objects.exists()
     entry = PERIODIC_TASKS["saleor-retention-refresh-lifecycle"]
     assert entry["task"] == refresh_lifecycle_task.name
+
+
+def test_the_task_refreshes_incrementally_and_rebuilds_on_request(shop):
+    SWITCHED[CHANNEL] = ChannelSettings.from_configuration(
+        {
+            "replenishment_enabled": "true",
+            "product_url_template": "https://tea.example/p/{product_id}",
+            "winback_enabled": "true",
+        }
+    )
+    refresh_lifecycle_task.apply(kwargs={"channel_slug": CHANNEL}).get()
+    first = dict(LifecycleRefreshState.objects.values_list("flow", "rebuilt_at"))
+
+    # Nothing changed, but the orders were recorded within the watermark's overlap: the
+    # incremental refresh re-plans them (idempotently) without a rebuild.
+    quiet = refresh_lifecycle_task.apply(kwargs={"channel_slug": CHANNEL}).get()
+    again = dict(LifecycleRefreshState.objects.values_list("flow", "rebuilt_at"))
+    rebuilt = refresh_lifecycle_task.apply(kwargs={"channel_slug": CHANNEL, "rebuild": True}).get()
+    last = dict(LifecycleRefreshState.objects.values_list("flow", "rebuilt_at"))
+
+    assert set(first) == {"replenishment", "winback"}
+    assert again == first
+    assert all(last[flow] > first[flow] for flow in first)
+    assert quiet[CHANNEL]["replenishment"] == 6
+    assert rebuilt == {CHANNEL: {"replenishment": 6, "winback": 3, "co_purchase_pairs": 2}}
+    assert ReplenishmentDue.objects.count() == 6

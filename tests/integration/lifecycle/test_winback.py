@@ -131,6 +131,17 @@ def test_the_perk_message_carries_the_merchants_text(shop):
     assert message.data["steps"] == 3
 
 
+def test_the_incentive_follows_the_segments_refreshed_after_the_win_back_refresh(shop):
+    winback.refresh_winback(CHANNEL, SETTINGS, now=NOW)
+    CustomerSegment.objects.filter(customer_key="customer:1").update(
+        high_value=False, discount_driven=True
+    )
+    segment(3, high_value=True)
+
+    assert steps(day(139), day(141)) == [("customer:1", 1, day(140), "discount", "10%")]
+    assert steps(day(15), day(17)) == [("customer:3", 1, day(16), "perk", "")]
+
+
 def test_an_order_stops_the_series_before_the_next_refresh(shop):
     winback.refresh_winback(CHANNEL, SETTINGS, now=NOW)
     record(order(2, 195, line("999")))
