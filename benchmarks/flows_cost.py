@@ -8,9 +8,9 @@ Three figures, each on its own seeded tables:
   holdout and two variants: the whole segment through
   ``campaign_enrolment.enrol_next_batch`` (PostgreSQL's ``INSERT ... SELECT``), per
   member in µs; and the Python path (``campaign_flow.recipients`` + ``enrol_batch``, what
-  SQLite runs and PostgreSQL ran before) on the small segment. Goals: the big segment's
-  cost per member within 2 times the small one's, and the set-based path at least 5 times
-  cheaper per member than the Python path.
+  SQLite runs and PostgreSQL ran before) on the small segment, for comparison. Goal (issue
+  10: cost follows the customers due): the big segment's cost per member within 2 times
+  the small one's.
 * ``refresh``: the periodic recompute of who is due (``replenishment.refresh_replenishment``
   and ``winback.refresh_winback``, the 6-hourly ``refresh_lifecycle`` minus co-purchases)
   over the purchase history of 10 thousand and of 1 million customers:
@@ -356,7 +356,6 @@ def main() -> dict[str, Any]:
     rep, win = refresh["replenishment_incremental"], refresh["winback_incremental"]
     goals = {
         "campaign_enrolment_per_member_within_2x": ratio_per_member <= 2,
-        "campaign_enrolment_5x_cheaper_than_python": speedup >= 5,
         **{
             f"refresh_{name}_within_2x": figure["ratio"] <= 2
             for name, figure in refresh.items()
