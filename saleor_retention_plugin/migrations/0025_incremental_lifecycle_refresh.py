@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from saleor_retention_plugin.models.constraints import check_constraint
+
 
 class Migration(migrations.Migration):
 
@@ -47,7 +49,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='productinterval',
-            constraint=models.CheckConstraint(condition=models.Q(('median_days__gt', 0)), name='retention_product_interval_positive'),
+            constraint=check_constraint(condition=models.Q(('median_days__gt', 0)), name='retention_product_interval_positive'),
         ),
         migrations.AddIndex(
             model_name='replenishmentdue',
