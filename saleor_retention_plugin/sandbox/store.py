@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CHANNELS", "SimulatedStore", "load_channel_settings"]
 
+# What ``_due_moments`` read (None: read them now).
+Moments = dict[str, datetime | None] | None
 FIRST_NAMES = ("Ann", "Bo", "Chen", "Dara", "Eli", "Fang", "Gus", "Hui", "Ida", "Jun", "Kai", "Lin")
 # A cart the customer never comes back for is forgotten (by the simulation, not the plugin)
 # once its last reminder has long been read.
@@ -100,8 +102,7 @@ class SimulatedStore:
         self._now = start
         self._last_sweep_at: datetime | None = None
         self._campaigns_waiting = False  # until the merchant schedules one
-        # The next campaign moment, as of (sweeps so far, campaigns waiting): only a sweep
-        # (the campaign flow's scan) or the merchant scheduling one changes it.
+        # (sweeps so far, campaigns waiting) -> the next campaign moment then.
         self._campaign_moment: tuple[tuple[int, bool], datetime | None] | None = None
         self._by_email = {normalise_email(c.email): c for c in self.customers}
 
@@ -500,14 +501,13 @@ class SimulatedStore:
 
     # --- the plugin's periodic tasks, when they are due -------------------------------
 
-    def next_due_moment(self, moments: dict[str, datetime | None] | None = None) -> datetime | None:
+    def next_due_moment(self, moments: Moments = None) -> datetime | None:
         """The earliest moment a periodic task has work: a cart or a flow enrolment to look
         at, a message to send, a lot or a reward code to expire (each a MIN over a partial
         index), or a scheduled campaign's first send moment. ``moments``: what
         ``_due_moments`` read just now, if the caller has it.
         """
-        if moments is None:
-            moments = self._due_moments()
+        moments = self._due_moments() if moments is None else moments
         due = min((at for at in moments.values() if at is not None), default=None)
         if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
             # Still due after a sweep at that moment (e.g. waiting for a retry): next beat.
@@ -520,19 +520,11 @@ class SimulatedStore:
             cursor.execute(next_due_sql())
             row = cursor.fetchone() or (None,) * len(DUE_KINDS)
         due = dict(zip(DUE_KINDS, map(as_moment, row), strict=True))
-        key = (self.log.sweeps, self._campaigns_waiting)
-        if self._campaign_moment is None or self._campaign_moment[0] != key:
-            moment = messages.next_campaign_moment(self)
-            self._campaign_moment = ((self.log.sweeps, self._campaigns_waiting), moment)
-        due["campaigns"] = self._campaign_moment[1]
+        due["campaigns"] = messages.next_campaign_moment(self)
         return due
 
     def run_due_tasks(
-        self,
-        *,
-        expire_everything: bool = False,
-        scan: bool = False,
-        moments: dict[str, datetime | None] | None = None,
+        self, *, expire_everything: bool = False, scan: bool = False, moments: Moments = None
     ) -> None:
         """What Celery beat runs when it has work: the flows' sweep, the expiry of points
         and of reward codes (each only when something of its own is due; expiry also when
@@ -541,8 +533,7 @@ class SimulatedStore:
         with nothing changed since (``run`` has just read them to choose this moment).
         """
         since, self._last_sweep_at = self._last_sweep_at, self._now
-        if moments is None:
-            moments = self._due_moments()
+        moments = self._due_moments() if moments is None else moments
         due = {name: at is not None and at <= self._now for name, at in moments.items()}
         with time_machine.travel(self._now, tick=False):
             if due["lots"] or expire_everything:
