@@ -183,16 +183,22 @@ def next_campaign_moment(store: SimulatedStore) -> datetime | None:
     """When the next scheduled campaign starts, if any.
 
     At the first moment its wall time comes anywhere (the campaign flow's scan looks
-    for it then); a campaign a scan already took sends through its enrolments.
+    for it then); a campaign a scan already took sends through its enrolments. Read
+    once per sweep: only a sweep (that scan) or the merchant scheduling one changes it.
     """
     from ..domain.campaigns import first_moment
 
-    if not store._campaigns_waiting:
-        return None
-    scheduled = Campaign.objects.filter(state=CampaignState.SCHEDULED)
-    moments = [first_moment(c.send_on, c.send_time) for c in scheduled.order_by("pk")]
-    store._campaigns_waiting = bool(moments)
-    return min(moments, default=None)
+    key = (store.log.sweeps, store._campaigns_waiting)
+    if store._campaign_moment is not None and store._campaign_moment[0] == key:
+        return store._campaign_moment[1]
+    moment = None
+    if store._campaigns_waiting:
+        scheduled = Campaign.objects.filter(state=CampaignState.SCHEDULED)
+        moments = [first_moment(c.send_on, c.send_time) for c in scheduled.order_by("pk")]
+        store._campaigns_waiting = bool(moments)
+        moment = min(moments, default=None)
+    store._campaign_moment = ((store.log.sweeps, store._campaigns_waiting), moment)
+    return moment
 
 
 def collect_mail(store: SimulatedStore) -> None:

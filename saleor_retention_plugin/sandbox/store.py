@@ -65,6 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CHANNELS", "SimulatedStore", "load_channel_settings"]
 
+# What ``_due_moments`` read (None: read them now).
+Moments = dict[str, datetime | None] | None
 FIRST_NAMES = ("Ann", "Bo", "Chen", "Dara", "Eli", "Fang", "Gus", "Hui", "Ida", "Jun", "Kai", "Lin")
 # A cart the customer never comes back for is forgotten (by the simulation, not the plugin)
 # once its last reminder has long been read.
@@ -100,6 +102,8 @@ class SimulatedStore:
         self._now = start
         self._last_sweep_at: datetime | None = None
         self._campaigns_waiting = False  # until the merchant schedules one
+        # (sweeps so far, campaigns waiting) -> the next campaign moment then.
+        self._campaign_moment: tuple[tuple[int, bool], datetime | None] | None = None
         self._by_email = {normalise_email(c.email): c for c in self.customers}
 
     # --- generating the story ---------------------------------------------------------
@@ -497,12 +501,14 @@ class SimulatedStore:
 
     # --- the plugin's periodic tasks, when they are due -------------------------------
 
-    def next_due_moment(self) -> datetime | None:
+    def next_due_moment(self, moments: Moments = None) -> datetime | None:
         """The earliest moment a periodic task has work: a cart or a flow enrolment to look
         at, a message to send, a lot or a reward code to expire (each a MIN over a partial
-        index), or a scheduled campaign's first send moment.
+        index), or a scheduled campaign's first send moment. ``moments``: what
+        ``_due_moments`` read just now, if the caller has it.
         """
-        due = min((at for at in self._due_moments().values() if at is not None), default=None)
+        moments = self._due_moments() if moments is None else moments
+        due = min((at for at in moments.values() if at is not None), default=None)
         if due is not None and self._last_sweep_at is not None and due <= self._last_sweep_at:
             # Still due after a sweep at that moment (e.g. waiting for a retry): next beat.
             due = self._last_sweep_at + BEAT_INTERVAL
@@ -517,14 +523,18 @@ class SimulatedStore:
         due["campaigns"] = messages.next_campaign_moment(self)
         return due
 
-    def run_due_tasks(self, *, expire_everything: bool = False, scan: bool = False) -> None:
+    def run_due_tasks(
+        self, *, expire_everything: bool = False, scan: bool = False, moments: Moments = None
+    ) -> None:
         """What Celery beat runs when it has work: the flows' sweep, the expiry of points
         and of reward codes (each only when something of its own is due; expiry also when
         ``expire_everything``, before the report; the sweep also when ``scan``: the
-        scan-started flows look for new subjects).
+        scan-started flows look for new subjects). ``moments``: what ``_due_moments`` read
+        with nothing changed since (``run`` has just read them to choose this moment).
         """
         since, self._last_sweep_at = self._last_sweep_at, self._now
-        due = {name: at is not None and at <= self._now for name, at in self._due_moments().items()}
+        moments = self._due_moments() if moments is None else moments
+        due = {name: at is not None and at <= self._now for name, at in moments.items()}
         with time_machine.travel(self._now, tick=False):
             if due["lots"] or expire_everything:
                 expire_due_points_task.delay()
@@ -542,7 +552,8 @@ class SimulatedStore:
         """Play the story to its end, then run what is due at the end (before a report)."""
         while True:
             next_event = self._queue[0].at if self._queue else None
-            due = self.next_due_moment()
+            moments = self._due_moments()
+            due = self.next_due_moment(moments)
             if due is not None and due > self.horizon:
                 # After the story's end only what it started goes on (payments, refunds,
                 # returns); periodic work waits for the report's moment.
@@ -551,7 +562,7 @@ class SimulatedStore:
                 break
             if due is not None and (next_event is None or due <= next_event):
                 self._now = due
-                self.run_due_tasks()
+                self.run_due_tasks(moments=moments)
             else:
                 event = heapq.heappop(self._queue)
                 self._now = event.at

@@ -388,6 +388,21 @@ def _medians_in_python(channel: str, now: datetime) -> dict[str, float]:
     return medians
 
 
+# What a refresh writes on a customer's product row that exists already.
+PLANNED_FIELDS = (
+    "customer_id",
+    "email",
+    "last_order_id",
+    "last_purchased_at",
+    "last_quantity",
+    "purchases",
+    "interval_days",
+    "interval_source",
+    "run_out_at",
+    "due_at",
+)
+
+
 def _plan_in_python(
     channel: str, settings: ReplenishmentSettings, now: datetime, keys: Collection[str] | None
 ) -> int:
@@ -400,25 +415,32 @@ def _plan_in_python(
             )
         )
     plans = plans_in_python(channel, settings, now, keys=keys, medians=medians)
-    for (customer, product), (last, plan, purchases) in plans.items():
-        ReplenishmentDue.objects.update_or_create(
+    # One upsert per batch instead of a locked read and a write per row (the same rows).
+    rows = [
+        ReplenishmentDue(
             channel_slug=channel,
             customer_key=customer,
             product_id=product,
-            defaults={
-                "customer_id": last["order__customer_id"],
-                "email": last["order__email"],
-                "last_order_id": last["order__order_id"],
-                "last_purchased_at": plan.last_purchased_at,
-                "last_quantity": last["quantity"],
-                "purchases": purchases,
-                "interval_days": plan.interval.days,
-                "interval_source": plan.interval.source.value,
-                "run_out_at": plan.run_out_at,
-                "due_at": plan.due_at,
-                "computed_at": now,
-            },
+            customer_id=last["order__customer_id"],
+            email=last["order__email"],
+            last_order_id=last["order__order_id"],
+            last_purchased_at=plan.last_purchased_at,
+            last_quantity=last["quantity"],
+            purchases=purchases,
+            interval_days=plan.interval.days,
+            interval_source=plan.interval.source.value,
+            run_out_at=plan.run_out_at,
+            due_at=plan.due_at,
+            computed_at=now,
         )
+        for (customer, product), (last, plan, purchases) in plans.items()
+    ]
+    ReplenishmentDue.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["channel_slug", "customer_key", "product_id"],
+        update_fields=[*PLANNED_FIELDS, "computed_at"],
+    )
     return len(plans)
 
 

@@ -207,9 +207,17 @@ def _plan_in_python(
     channel: str, policy: rules.WinbackPolicy, now: datetime, keys: Collection[str] | None
 ) -> int:
     plans = plans_in_python(channel, policy, now, keys=keys)
-    for key, fields in plans.items():
-        WinbackDue.objects.update_or_create(
-            channel_slug=channel, customer_key=key, defaults={**fields, "computed_at": now}
+    # One upsert per batch instead of a locked read and a write per row (the same rows).
+    rows = [
+        WinbackDue(channel_slug=channel, customer_key=key, **fields, computed_at=now)
+        for key, fields in plans.items()
+    ]
+    if rows:
+        WinbackDue.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["channel_slug", "customer_key"],
+            update_fields=[*next(iter(plans.values())), "computed_at"],
         )
     return len(plans)
 
