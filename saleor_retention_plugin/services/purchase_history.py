@@ -3,14 +3,16 @@
 ``record_purchase`` is a reconciliation: it upserts the order row and replaces its lines
 in one transaction, so the same order recorded any number of times, from any event or
 from a backfill, leaves exactly one row with the order as it stands now.
-``record_purchases`` does the same for a batch with bulk statements (the backfill).
+``record_purchases`` does the same for a batch with bulk statements (the backfill): one
+multi-row statement per table and batch, so the purchase summaries' statement-level
+triggers recompute the batch's customers once.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -21,7 +23,7 @@ from ..domain.history import InvalidPurchase, PurchaseRecord, customer_key
 from ..models import PurchasedLine, PurchasedOrder
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from datetime import datetime
 
 logger = logging.getLogger(__name__)
@@ -63,22 +65,33 @@ _KEEPS_ITS_OWNER = (
     "'customer:%%' AND excluded.customer_key LIKE 'email:%%'))"
 )
 _OWNER_COLUMNS = ("customer_key", "customer_id", "email")
-# ON CONFLICT ... DO UPDATE ... RETURNING: PostgreSQL and SQLite 3.35+ alike.
-_UPSERT_ORDER = (
-    f"INSERT INTO {_ORDERS} ({', '.join(_ORDER_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_ORDER_COLUMNS))}) ON CONFLICT (order_id) DO UPDATE SET "
-    + ", ".join(
-        f"{column} = CASE WHEN {_KEEPS_ITS_OWNER} THEN {_ORDERS}.{column} "
-        f"ELSE excluded.{column} END"
-        if column in _OWNER_COLUMNS
-        else f"{column} = excluded.{column}"
-        for column in _ORDER_COLUMNS[1:]
-    )
+# ON CONFLICT ... DO UPDATE ... RETURNING: PostgreSQL and SQLite 3.35+ alike. One statement
+# per batch (``VALUES`` rows for ``%s`` below): the purchase summaries' statement-level
+# triggers (migrations 0018, 0026) then recompute a batch's customers once, not per order.
+_INSERT_ORDERS = f"INSERT INTO {_ORDERS} ({', '.join(_ORDER_COLUMNS)}) VALUES %s"
+_ON_CONFLICT = " ON CONFLICT (order_id) DO UPDATE SET " + ", ".join(
+    f"{column} = CASE WHEN {_KEEPS_ITS_OWNER} THEN {_ORDERS}.{column} ELSE excluded.{column} END"
+    if column in _OWNER_COLUMNS
+    else f"{column} = excluded.{column}"
+    for column in _ORDER_COLUMNS[1:]
 )
-_INSERT_LINE = (
-    f"INSERT INTO {PurchasedLine._meta.db_table} ({', '.join(_LINE_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(_LINE_COLUMNS))})"
-)
+_INSERT_LINES = f"INSERT INTO {PurchasedLine._meta.db_table} ({', '.join(_LINE_COLUMNS)}) VALUES %s"
+# A statement's placeholders stay under PostgreSQL's protocol limit (65,535), should the
+# connection bind parameters on the server.
+_MAX_PARAMETERS = 65_535
+
+
+def _chunks(rows: list[tuple[Any, ...]], columns: list[str]) -> Iterator[list[tuple[Any, ...]]]:
+    """``rows`` in as few multi-row statements as the database takes."""
+    size = min(connection.ops.bulk_batch_size(columns, rows), _MAX_PARAMETERS // len(columns))
+    for start in range(0, len(rows), max(size, 1)):
+        yield rows[start : start + size]
+
+
+def _values(template: str, rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """``template`` with one ``(%s, ...)`` group per row, and the rows' values in order."""
+    group = "(" + ", ".join(["%s"] * len(rows[0])) + ")"
+    return template % ", ".join([group] * len(rows)), [value for row in rows for value in row]
 
 
 def record_purchase(record: PurchaseRecord, *, source: str = "intake") -> PurchasedOrder:
@@ -125,24 +138,19 @@ def record_purchases(
             for record in latest.values()
         ]  # fmt: skip
         # Raw statements: the ORM's bulk_create spends most of a backfill compiling SQL.
+        # ``xmax = 0``: on PostgreSQL whether the row is new (a new order has no lines to
+        # replace); elsewhere every order's lines are replaced.
+        inserted = "(xmax = 0)" if connection.vendor == "postgresql" else "false"
+        ids: dict[str, int] = {}
+        stored: list[int] = []
         with connection.cursor() as cursor:
-            if len(order_rows) == 1:
-                # One order (every order event): its id comes back with the upsert, and on
-                # PostgreSQL whether the row is new (``xmax = 0``): a new row has no lines
-                # to replace.
-                inserted = "(xmax = 0)" if connection.vendor == "postgresql" else "false"
-                cursor.execute(_UPSERT_ORDER + f" RETURNING id, {inserted}", order_rows[0])
-                order_pk, is_new = cursor.fetchone()
-                ids = {order_rows[0][0]: order_pk}
-                stored = [] if is_new else [order_pk]
-            else:
-                cursor.executemany(_UPSERT_ORDER, order_rows)
-                ids = dict(
-                    PurchasedOrder.objects.filter(order_id__in=list(latest)).values_list(
-                        "order_id", "pk"
-                    )
-                )
-                stored = list(ids.values())
+            for chunk in _chunks(order_rows, _ORDER_COLUMNS):
+                sql, params = _values(_INSERT_ORDERS, chunk)
+                cursor.execute(sql + _ON_CONFLICT + f" RETURNING order_id, id, {inserted}", params)
+                for order_id, order_pk, is_new in cursor.fetchall():
+                    ids[order_id] = order_pk
+                    if not is_new:
+                        stored.append(order_pk)
         if stored:
             PurchasedLine.objects.filter(order_id__in=stored).delete()
         line_rows = [
@@ -156,7 +164,8 @@ def record_purchases(
         ]  # fmt: skip
         if line_rows:
             with connection.cursor() as cursor:
-                cursor.executemany(_INSERT_LINE, line_rows)
+                for chunk in _chunks(line_rows, _LINE_COLUMNS):
+                    cursor.execute(*_values(_INSERT_LINES, chunk))
     return len(latest)
 
 
