@@ -4,8 +4,9 @@ Claim checked (issue 9): the backfill's memory stays flat whatever the file's si
 holds one batch), so peak memory at 1 million orders is about that at 100 thousand;
 orders per second are reported for both. Each size runs in a fresh process (its own peak
 RSS, from ``getrusage``) on a JSON-lines file of synthetic orders with one line each,
-written beforehand. Uses its own PostgreSQL database ``retention_benchmark_backfill``.
-``main()`` prints one JSON object.
+written beforehand, into the same empty tables (orders, lines, kept summaries and
+checkpoints truncated before each size). Uses its own PostgreSQL database
+``retention_benchmark_backfill``. ``main()`` prints one JSON object.
 """
 
 from __future__ import annotations
@@ -73,13 +74,26 @@ def _child(path: str) -> None:
     from django.core.management import call_command
     from django.db import connection as db
 
-    from saleor_retention_plugin.models import BackfillCheckpoint, PurchasedOrder
+    from saleor_retention_plugin.models import (
+        BackfillCheckpoint,
+        PurchaseDay,
+        PurchasedLine,
+        PurchasedOrder,
+        PurchaseKindDay,
+        PurchaseSummary,
+    )
     from saleor_retention_plugin.services.backfill import file_rows, run_backfill
 
     call_command("migrate", verbosity=0)
+    # Every size starts from the same empty shop: TRUNCATE fires no trigger, so the kept
+    # summaries are emptied with the orders they summarise.
+    tables = (
+        PurchasedOrder, PurchasedLine, PurchaseDay, PurchaseKindDay, PurchaseSummary,
+        BackfillCheckpoint,
+    )  # fmt: skip
     with db.cursor() as cursor:
         cursor.execute(
-            f"TRUNCATE {PurchasedOrder._meta.db_table}, {BackfillCheckpoint._meta.db_table} "
+            f"TRUNCATE {', '.join(model._meta.db_table for model in tables)} "
             "RESTART IDENTITY CASCADE"
         )
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
