@@ -10,10 +10,12 @@ one-pass path gives.
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -237,3 +239,82 @@ def test_orders_of_a_channel_kept_in_another_timezone_move_days():
     assert (summary.second_day, summary.order_days) == (date(2026, 2, 2), 2)
     assert find_summary_drift(CHANNEL) == []
     assert not purchases.channel_scope(CHANNEL, "UTC", date(2026, 3, 1)).kept
+
+
+def backfill_file(path, rng: random.Random, *, cancelled: float) -> str:
+    """Orders of 12 customers and 4 guests in two channels, one JSON line each."""
+    rows = []
+    for n in range(60):
+        guest = n % 4 == 0
+        kinds = rng.sample(["coffee", "tea", "cups"], rng.randint(0, 2))
+        lines = [
+            {"line_id": str(i), "quantity": 1, "unit_price_net": "9.99",
+             "product_type_id": kind, "category_id": f"c-{kind}"}
+            for i, kind in enumerate(kinds)
+        ]  # fmt: skip
+        rows.append(
+            {
+                "order_id": f"o{n}",
+                "channel": CHANNEL if n % 3 else OTHER,
+                "customer_id": None if guest else rng.randint(1, 12),
+                "email": EMAILS[n % 4] if guest else None,
+                "placed_at": (
+                    datetime(2025, 11, 1, tzinfo=UTC) + timedelta(hours=rng.randint(0, 900))
+                ).isoformat(),
+                "status": "cancelled" if rng.random() < cancelled else "fulfilled",
+                "currency": "USD" if n % 3 else "EUR",
+                "net_goods_amount": rng.choice(["0", "9.99", "25.00", "120.50"]),
+                "used_discount": rng.random() < 0.3,
+                "lines": lines,
+            }
+        )
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def test_a_backfill_leaves_summaries_that_verify_against_its_orders(tmp_path):
+    """Batches of 7 split customers' orders across statements; a second file changes them."""
+    rng = random.Random(9)
+    first = backfill_file(tmp_path / "first.jsonl", rng, cancelled=0.1)
+    call_command("retention_backfill", "--file", first, "--batch-size", "7", stdout=StringIO())
+
+    out = StringIO()
+    call_command("retention_summaries", "--verify", stdout=out)
+    assert "Every kept purchase summary matches its orders." in out.getvalue()
+    assert PurchaseSummary.objects.filter(channel_slug=OTHER).exists()
+    assert kept_summaries() == expected_summaries()
+
+    # The same orders as they stand later: other amounts, days, statuses, kinds and owners.
+    changed = backfill_file(tmp_path / "changed.jsonl", rng, cancelled=0.4)
+    call_command("retention_backfill", "--file", changed, "--batch-size", "7", stdout=StringIO())
+
+    assert find_summary_drift(CHANNEL) == find_summary_drift(OTHER) == []
+    assert kept_summaries() == expected_summaries()
+    assert PurchasedOrder.objects.count() == 60
+
+
+def resummarise_calls() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT funcname, calls FROM pg_stat_xact_user_functions "
+            "WHERE funcname LIKE 'retention_resummarise%%'"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_a_batch_of_orders_is_summarised_in_one_call_not_one_per_order():
+    """Statement-level triggers run once per statement: one statement per table and batch."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL track_functions = 'pl'")
+    batch = [
+        purchase(customer_id=n, placed_at=f"2026-02-{n % 28 + 1:02d}T10:00:00+00:00")
+        for n in range(1, 41)
+    ]
+
+    record_purchases(batch)
+
+    # The orders' trigger recomputes the 40 customers once (with their kinds), the lines'
+    # trigger their kinds once more.
+    assert resummarise_calls() == {"retention_resummarise": 1, "retention_resummarise_kinds": 2}
+    assert kept_summaries() == expected_summaries()
+    assert find_summary_drift(CHANNEL) == []
