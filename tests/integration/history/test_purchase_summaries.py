@@ -318,3 +318,22 @@ def test_a_batch_of_orders_is_summarised_in_one_call_not_one_per_order():
     assert resummarise_calls() == {"retention_resummarise": 1, "retention_resummarise_kinds": 2}
     assert kept_summaries() == expected_summaries()
     assert find_summary_drift(CHANNEL) == []
+
+
+def test_a_report_in_another_timezone_than_the_kept_one_computes_from_the_orders():
+    """The refresh keeps Los Angeles days; a UTC report takes the one pass, exact and slower."""
+    rng = random.Random(5)
+    record_purchases([random_order(rng, f"tz{i}") for i in range(80)])
+    args = (CHANNEL, date(2026, 1, 1), date(2026, 3, 1))
+    as_of = date(2026, 3, 31)
+    refresh_segments(CHANNEL, "America/Los_Angeles", as_of)
+
+    assert not purchases.channel_scope(CHANNEL, "UTC", as_of).kept
+    in_utc = build_report(*args, tz="UTC", as_of=as_of)
+
+    # The report read the orders and left the kept rows in the refresh's timezone.
+    assert purchases.channel_scope(CHANNEL, "America/Los_Angeles", as_of).kept
+    assert in_utc["predicted"]["fit_source"] == "fitted"
+    assert keep_summaries_in(CHANNEL, "UTC")
+    assert purchases.channel_scope(CHANNEL, "UTC", as_of).kept
+    assert build_report(*args, tz="UTC", as_of=as_of) == in_utc
