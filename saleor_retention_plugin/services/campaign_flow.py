@@ -245,15 +245,31 @@ def enrol_next(campaign: Campaign, shop_zone: str) -> tuple[int, str | None]:
 
 
 def take_due_campaigns(now: datetime) -> list[Campaign]:
-    """Campaigns whose wall time has come somewhere: ``scheduled`` ones become ``sending``."""
+    """Campaigns whose wall time has come somewhere: ``scheduled`` ones become ``sending``.
+
+    Returns the ``sending`` campaigns by id. One query when none is due or sending (the
+    sweep asks every minute), plus one update per campaign taken.
+    """
     # Send dates from yesterday on cover UTC+14 (a day ahead of UTC at most).
     horizon = (now + timedelta(days=1)).date()
-    for campaign in Campaign.objects.filter(state=CampaignState.SCHEDULED, send_on__lte=horizon):
-        if rules.first_moment(campaign.send_on, campaign.send_time) <= now:
-            Campaign.objects.filter(pk=campaign.pk, state=CampaignState.SCHEDULED).update(
+    sending = []
+    for campaign in Campaign.objects.filter(
+        Q(state=CampaignState.SCHEDULED, send_on__lte=horizon) | Q(state=CampaignState.SENDING)
+    ).order_by("pk"):
+        if campaign.state == CampaignState.SCHEDULED:
+            if rules.first_moment(campaign.send_on, campaign.send_time) > now:
+                continue
+            # One sweep wins: the others find it sending already and only go on with it.
+            if not Campaign.objects.filter(pk=campaign.pk, state=CampaignState.SCHEDULED).update(
                 state=CampaignState.SENDING
-            )
-    return list(Campaign.objects.filter(state=CampaignState.SENDING).order_by("pk"))
+            ):
+                taken = Campaign.objects.filter(pk=campaign.pk).first()
+                if taken is None or taken.state != CampaignState.SENDING:
+                    continue
+                campaign = taken
+            campaign.state = CampaignState.SENDING
+        sending.append(campaign)
+    return sending
 
 
 def finish_if_sent(campaign: Campaign, now: datetime) -> None:

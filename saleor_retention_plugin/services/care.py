@@ -100,16 +100,31 @@ def care_step_still_due(order_id: str, kind: CareStepKind) -> bool:
     Yes while the order counts (not cancelled or refunded in full, per the purchase
     history) and, for the satisfaction check, it has not been rated yet.
     """
+    return not care_step_blocked(order_id, kind)
+
+
+def care_step_blocked(order_id: str, kind: CareStepKind) -> str:
+    """Why a care step of the order must not go out now, "" when it still should.
+
+    ``order_not_counted`` (cancelled or refunded in full, per the purchase history, or
+    unknown) or, for the satisfaction check, ``rated_already``. One query (two for the
+    satisfaction check of a counted order).
+    """
     order = (
         PurchasedOrder.objects.filter(order_id=order_id)
         .values_list("counts", "net_goods_amount")
         .first()
     )
     if order is None or not order[0] or order[1] <= 0:
-        return False
-    if kind is CareStepKind.SATISFACTION:
-        return not SatisfactionRating.objects.filter(order_id=order_id).exists()
-    return True
+        return "order_not_counted"
+    if kind is CareStepKind.SATISFACTION and order_rated(order_id):
+        return "rated_already"
+    return ""
+
+
+def order_rated(order_id: str) -> bool:
+    """Whether the order has a satisfaction rating. One query."""
+    return SatisfactionRating.objects.filter(order_id=order_id).exists()
 
 
 class ReviewPointsOff(RetentionError):

@@ -44,7 +44,7 @@ from ..models import (
     SubjectKind,
 )
 from . import birthday_greetings, member_days
-from .care import care_step_still_due
+from .care import care_step_blocked, care_step_still_due, order_rated
 from .enrolments import (
     Complete,
     EnrolmentFlow,
@@ -142,7 +142,8 @@ class CareFlow(EnrolmentFlow):
         step = due_care_step(steps, enrolment.anchor_at, now, done=done)
         if step is not None:
             enrolment.data = {**enrolment.data, DONE_DAY: step.day}  # saved by the engine
-            if care_step_still_due(order_id, step.kind):
+            # The order counts (checked above): only a rating can hold the step back.
+            if step.kind is not CareStepKind.SATISFACTION or not order_rated(order_id):
                 return SendStep(step.kind.number, self._next_due(steps, step, enrolment))
             done_day = step.day  # rated already: skip the satisfaction check
         ahead = [s for s in steps if s.day > done_day and s.due_at(enrolment.anchor_at) > now]
@@ -164,10 +165,9 @@ class CareFlow(EnrolmentFlow):
     ) -> Preparation:
         kind = list(CareStepKind)[message.step - 1]
         order_id = str(enrolment.data.get("order_id", ""))
-        if not care_step_still_due(order_id, CareStepKind.REVIEW):
-            return Cancel("order_not_counted")  # cancelled or refunded in full since
-        if not care_step_still_due(order_id, kind):
-            return Cancel("rated_already")
+        blocked = care_step_blocked(order_id, kind)
+        if blocked:
+            return Cancel(blocked)  # cancelled or refunded in full since, or rated already
         zone = self.zone(enrolment, settings)
         shop_url = storefront_url(settings)
         context: dict[str, Any] = {

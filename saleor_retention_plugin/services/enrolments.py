@@ -315,11 +315,13 @@ def enrol_request(
         "next_check_at": flow.first_check_at(request, settings),
     }
     try:
-        with transaction.atomic():
-            enrolment, _ = FlowEnrolment.objects.get_or_create(**key, defaults=defaults)
+        with transaction.atomic():  # absent a moment ago (read above): no second read
+            return FlowEnrolment.objects.create(**key, **defaults)
     except IntegrityError:  # a concurrent enrol of the same subject won
-        enrolment = FlowEnrolment.objects.get(**key)
-    return enrolment
+        enrolment = FlowEnrolment.objects.filter(**key).first()
+        if enrolment is None:
+            raise  # not the unique key: a real error
+        return enrolment
 
 
 def stop_enrolments(enrolments: Any, reason: str, *, now: datetime | None = None) -> int:
@@ -540,23 +542,28 @@ def _apply(
             ).send_at
         outcome = "held_out"
     else:
-        # Exactly once per step: the outbox row is unique per subject, flow and step.
-        FlowMessage.objects.get_or_create(
-            subject_key=flow.message_subject_key(enrolment),
-            flow=flow.name,
-            step=decision.step,
-            defaults={
-                "enrolment": enrolment,
-                "channel_slug": enrolment.channel_slug,
-                "customer_id": enrolment.customer_id,
-                "recipient_email": enrolment.email,
-                "language_code": enrolment.language_code,
-                "state": MessageState.SCHEDULED,
-                "next_attempt_at": now,
-                "idempotency_key": flow.idempotency_key(enrolment, decision.step),
-                "scheduled_for_activity_at": decision.scheduled_for_activity_at,
-                "context": decision.context,
-            },
+        # Exactly once per step: the outbox row is unique per subject, flow and step (and
+        # its idempotency key, made of the same), so one INSERT ... ON CONFLICT DO NOTHING
+        # leaves a row written by an earlier sweep (one that died after it) as it was.
+        FlowMessage.objects.bulk_create(
+            [
+                FlowMessage(
+                    subject_key=flow.message_subject_key(enrolment),
+                    flow=flow.name,
+                    step=decision.step,
+                    enrolment=enrolment,
+                    channel_slug=enrolment.channel_slug,
+                    customer_id=enrolment.customer_id,
+                    recipient_email=enrolment.email,
+                    language_code=enrolment.language_code,
+                    state=MessageState.SCHEDULED,
+                    next_attempt_at=now,
+                    idempotency_key=flow.idempotency_key(enrolment, decision.step),
+                    scheduled_for_activity_at=decision.scheduled_for_activity_at,
+                    context=decision.context,
+                )
+            ],
+            ignore_conflicts=True,
         )
     enrolment.next_step = decision.step + 1
     enrolment.next_check_at = decision.next_check_at

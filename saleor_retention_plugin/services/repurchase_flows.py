@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q
 
 from .. import app_settings
@@ -88,22 +89,13 @@ def scan_channels(
 ) -> Iterator[tuple[str, ChannelSettings]]:
     """Channels (and settings) holding ``model`` rows, ``flow`` on, not scanned this period.
 
-    Finds the channels by seeking the ``(channel, ...)`` index once per channel, and takes
-    the period's gate with an atomic ``cache.add``.
+    Finds the channels in one statement (``channels_holding``), and takes the period's
+    gate with an atomic ``cache.add``.
     """
     load = channel_settings_loader()
     every = app_settings.REPURCHASE_SCAN_EVERY
     period = int(now.timestamp() // every.total_seconds())
-    channel = ""
-    while True:
-        channel = (
-            model._default_manager.filter(channel_slug__gt=channel)
-            .order_by("channel_slug")
-            .values_list("channel_slug", flat=True)
-            .first()
-        ) or ""
-        if not channel:
-            return
+    for channel in channels_holding(model):
         gate = f"retention:scan:{flow.name}:{channel}:{period}"
         if cache.get(gate) is not None:
             continue  # scanned this period: no settings to load
@@ -112,6 +104,26 @@ def scan_channels(
             continue
         if cache.add(gate, 1, timeout=int(2 * every.total_seconds())):
             yield channel, settings
+
+
+def channels_holding(model: type[Model]) -> list[str]:
+    """The distinct ``channel_slug`` values of ``model``'s rows, in the database's order.
+
+    One statement that seeks the ``(channel_slug, ...)`` index once per channel (a
+    recursive ``MIN(channel_slug) > previous``, PostgreSQL and SQLite alike), so its cost
+    follows the channels, not the rows; the sweep runs it every minute for each flow.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH RECURSIVE channels(slug) AS ("
+            f" SELECT MIN(channel_slug) FROM {table}"
+            " UNION ALL"
+            f" SELECT (SELECT MIN(channel_slug) FROM {table} WHERE channel_slug > channels.slug)"
+            " FROM channels WHERE channels.slug IS NOT NULL"
+            ") SELECT slug FROM channels WHERE slug IS NOT NULL ORDER BY slug"
+        )
+        return [slug for (slug,) in cursor.fetchall()]
 
 
 def subject_of(kind: str, customer_id: int | None, email: str | None, product_id: str = "") -> str:
