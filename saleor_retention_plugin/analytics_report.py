@@ -311,6 +311,23 @@ def _flows_table(flows: list[dict[str, Any]]) -> str:
             )
             + "".join(f"{note}\n" for _, note in split)
         )
+    against_a = _b_against_a_rows(flows)
+    if against_a:
+        parts.append(
+            _table(
+                "Variant B against variant A (sent: enrolments messaged)",
+                [
+                    "flow / campaign",
+                    "B sent",
+                    "B conv",
+                    "B rate",
+                    "A rate",
+                    "B - A (95 % interval)",
+                ],
+                [row for row, _ in against_a],
+            )
+            + "".join(f"{note}\n" for _, note in against_a)
+        )
     return "\n".join(parts)
 
 
@@ -323,16 +340,47 @@ def _variant_parts(flows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str
     parts = []
     for entry in flows:
         for variant in entry.get("variants", []):
-            label = f"{entry['flow']} variant {variant['variant'] or '-'}"
+            label = f"{entry['flow']} {_variant_name(variant)}"
             parts.append((label, label, variant))
         for campaign in entry.get("campaigns", []):
             label = f"campaign {campaign['campaign_id']}"
             named = f"{label} ({campaign['name']})" if campaign["name"] else label
             parts.append((label, named, campaign))
             for variant in campaign["variants"]:
-                short = f"{label} variant {variant['variant'] or '-'}"
-                parts.append((short, f"{named} variant {variant['variant'] or '-'}", variant))
+                name = _variant_name(variant)
+                parts.append((f"{label} {name}", f"{named} {name}", variant))
     return parts
+
+
+def _variant_name(variant: dict[str, Any]) -> str:
+    """``variant b (B: subject)``; reports saved before variants had labels: ``variant b``."""
+    name = f"variant {variant['variant'] or '-'}"
+    label = variant.get("label")
+    return f"{name} ({label})" if label and label != variant["variant"].upper() else name
+
+
+def _b_against_a_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:
+    """A row per variant B (of a flow or a campaign) against its variant A, and a verdict."""
+    rows = []
+    for label, named, part in _variant_parts(flows):
+        u = part.get("against_a")
+        if not u:
+            continue
+        relative = _interval(u["relative"], u["relative_low"], u["relative_high"])
+        rows.append(
+            (
+                [
+                    label.split(" variant ")[0],
+                    u["treated"],
+                    u["treated_converted"],
+                    _pct(u["treated_rate"]),
+                    _pct(u["control_rate"]),
+                    _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
+                ],
+                f"{named} against variant A: relative {relative}. {u['verdict']}",
+            )
+        )
+    return rows
 
 
 def _variant_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:

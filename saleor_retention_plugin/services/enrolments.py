@@ -40,9 +40,9 @@ from django.utils import timezone
 
 from ..domain.contact_rules import decide_contact
 from ..domain.customers import normalise_email
-from ..domain.holdout import is_in_holdout, variant_of
+from ..domain.holdout import is_in_holdout
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
-from . import consent
+from . import consent, flow_variants
 
 # Re-exported: flows import the subjects and decisions from here.
 from .enrolment_steps import Complete as Complete
@@ -54,7 +54,14 @@ from .enrolment_steps import Subject as Subject
 from .enrolment_steps import WaitUntil as WaitUntil
 from .enrolment_steps import step_in_series as step_in_series
 from .flow_leases import worker_id
-from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, channel_settings_loader
+from .flows import (
+    FLOWS,
+    Cancel,
+    ChannelSettingsLoader,
+    Preparation,
+    Ready,
+    channel_settings_loader,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -102,14 +109,17 @@ class EnrolmentFlow:
         """This flow's holdout share (0-50); the messaging settings' default unless overridden."""
         return settings.messaging.holdout_percent
 
-    def variant_count(self, settings: ChannelSettings) -> int:
-        """1 (default) or 2: split the messaged subjects in halves ``a`` and ``b``.
+    def variant_draw(self, request: EnrolmentRequest, settings: ChannelSettings) -> str:
+        """``"a"`` / ``"b"`` when the merchant set the flow a variant B, else ``""``.
 
         Drawn at enrolment per flow, channel, subject and cycle and kept on the enrolment
-        (and on its ``FlowConversion``); ``compose`` reads ``enrolment.variant`` to change
-        the subject or the incentive size. The report compares each with the holdout.
+        (and on its ``FlowConversion``); ``prepare`` sends a ``"b"`` enrolment variant
+        B's subject and incentive (``services.flow_variants``). The report compares
+        each with the holdout and B with A.
         """
-        return 1
+        return flow_variants.draw_variant(
+            self.name, request.subject.key, request.cycle, request.channel_slug, settings
+        )
 
     def first_check_at(self, request: EnrolmentRequest, settings: ChannelSettings) -> datetime:
         """When the scheduler first looks at a new enrolment (its first step's time)."""
@@ -210,7 +220,16 @@ class EnrolmentFlow:
         message.customer_id = enrolment.customer_id
         message.recipient_email = enrolment.email
         message.language_code = enrolment.language_code
-        return self.compose(enrolment, message, settings, now)
+        # Variant B's incentive stands in for the flow's own; its subject for the template's.
+        variant_settings = flow_variants.settings_for(self.name, enrolment.variant, settings)
+        prepared = self.compose(enrolment, message, variant_settings, now)
+        if isinstance(prepared, Ready):
+            subject = flow_variants.variant_subject(
+                self.name, enrolment.variant, settings, message.language_code, prepared
+            )
+            if subject:
+                prepared.context[flow_variants.SUBJECT_KEY] = subject
+        return prepared
 
     def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
         if message.enrolment_id is not None:
@@ -307,11 +326,7 @@ def enrol_request(
             salt=f"{flow.name}-holdout:{request.channel_slug}",
             percent=flow.holdout_percent(settings),
         ),
-        "variant": variant_of(
-            f"{request.subject.key}:{request.cycle}",
-            salt=f"{flow.name}-variant:{request.channel_slug}",
-            variants=flow.variant_count(settings),
-        ),
+        "variant": flow.variant_draw(request, settings),
         "next_check_at": flow.first_check_at(request, settings),
     }
     try:
