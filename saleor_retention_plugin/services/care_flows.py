@@ -51,10 +51,10 @@ from .enrolments import (
     EnrolmentFlow,
     EnrolmentRequest,
     SendStep,
+    SingleMessageFlow,
     StopEnrolment,
     Subject,
     WaitUntil,
-    step_in_series,
 )
 from .flow_events import ORDER_FULFILLED, ORDER_PLACED, FlowEvent
 from .flow_variants import variant_b
@@ -404,7 +404,7 @@ def account_currency(account_id: int) -> str:
 # --- member days -----------------------------------------------------------------------
 
 
-class MemberDayFlow(EnrolmentFlow):
+class MemberDayFlow(SingleMessageFlow):
     name = MEMBER_DAY_FLOW
 
     def is_enabled(self, settings: ChannelSettings) -> bool:
@@ -442,17 +442,8 @@ class MemberDayFlow(EnrolmentFlow):
                     data={"account_id": due.account_id, "tier_code": due.tier_code},
                 )
 
-    def advance(
+    def content(
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
-    ) -> Decision:
-        return step_in_series([enrolment.anchor_at], enrolment, now)
-
-    def compose(
-        self,
-        enrolment: FlowEnrolment,
-        message: FlowMessage,
-        settings: ChannelSettings,
-        now: datetime,
     ) -> Preparation:
         day = MemberDay.objects.filter(
             channel_slug=enrolment.channel_slug, pk=enrolment.cycle

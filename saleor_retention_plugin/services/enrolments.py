@@ -23,8 +23,8 @@ and what does the message say?). Everything else is the engine's:
 Optional hooks (``check``, ``look`` / ``advance_looked`` with ``reads_outside_lock``,
 ``message_subject_key``, ``idempotency_key``, ``attributes_own_orders``) let a flow park
 instead of stop, read something slow before the row lock, keep its own message keys, or
-credit orders itself: the cart reminders (``services.cart_reminders``), the engine's
-first client, use them all.
+credit orders itself: the cart reminders (``services.cart_reminders``) use them all.
+``SingleMessageFlow`` owns the step of flows that send a message at a fixed moment.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..domain.contact_rules import decide_contact
+from ..domain.contact_rules import local_zone as local_zone  # re-exported
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
@@ -54,18 +54,13 @@ from .enrolment_steps import Subject as Subject
 from .enrolment_steps import WaitUntil as WaitUntil
 from .enrolment_steps import step_in_series as step_in_series
 from .flow_leases import worker_id
-from .flows import (
-    FLOWS,
-    Cancel,
-    ChannelSettingsLoader,
-    Preparation,
-    Ready,
-    channel_settings_loader,
-)
+from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, Ready
+from .flows import channel_settings_loader as channel_settings_loader
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from decimal import Decimal
+    from zoneinfo import ZoneInfo
 
     from ..conf import ChannelSettings
 
@@ -170,7 +165,7 @@ class EnrolmentFlow:
 
     def message_subject_key(self, enrolment: FlowEnrolment) -> str:
         """The outbox row's subject (unique with the flow and the step)."""
-        return message_subject_key(enrolment)
+        return f"enrolment:{enrolment.pk}"
 
     def idempotency_key(self, enrolment: FlowEnrolment, step: int) -> str:
         """The message's key for receivers, stable across every retry of the step."""
@@ -236,15 +231,36 @@ class EnrolmentFlow:
             stop_enrolments(FlowEnrolment.objects.filter(pk=message.enrolment_id), "opted_out")
 
 
-def local_zone(*names: str) -> ZoneInfo:
-    """The first valid IANA zone of ``names``, else UTC."""
-    for name in names:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+class SingleMessageFlow(EnrolmentFlow):
+    """A flow whose message goes out at a fixed moment (welcome, tier upgrade, member day).
+
+    ``send_times``: when each message is due (the anchor; points expiring: one per
+    warning). It owns the step (``step_in_series``: the latest due time sends, once) and
+    ``compose``; a subclass writes ``content``, which needs no outbox row.
+    """
+
+    def send_times(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> list[datetime]:
+        return [enrolment.anchor_at]
+
+    def advance(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
+    ) -> Decision:
+        return step_in_series(self.send_times(enrolment, settings), enrolment, now)
+
+    def compose(
+        self,
+        enrolment: FlowEnrolment,
+        message: FlowMessage,
+        settings: ChannelSettings,
+        now: datetime,
+    ) -> Preparation:
+        return self.content(enrolment, settings, now)
+
+    def content(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
+    ) -> Preparation:
+        """Checked again right before the send: ``Ready(context, zone)``, or ``Cancel``."""
+        raise NotImplementedError
 
 
 # --- enrolling -------------------------------------------------------------------------
@@ -579,8 +595,3 @@ def _apply(
         enrolment.state = EnrolmentState.COMPLETED
     enrolment.save()
     return outcome
-
-
-def message_subject_key(enrolment: FlowEnrolment) -> str:
-    """The outbox's subject for an enrolment's messages (unique per enrolment)."""
-    return f"enrolment:{enrolment.pk}"
