@@ -335,28 +335,27 @@ def _variant_parts(flows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str
     """Each campaign and each variant (of a flow or a campaign) in report order.
 
     ``(label, long label, figures)``: the label fits the table, the long one names the
-    campaign.
+    campaign and what the variant changes.
     """
     parts = []
     for entry in flows:
         for variant in entry.get("variants", []):
-            label = f"{entry['flow']} {_variant_name(variant)}"
-            parts.append((label, label, variant))
+            label = f"{entry['flow']} variant {variant['variant'] or '-'}"
+            parts.append((label, f"{label}{_changes(variant)}", variant))
         for campaign in entry.get("campaigns", []):
             label = f"campaign {campaign['campaign_id']}"
             named = f"{label} ({campaign['name']})" if campaign["name"] else label
             parts.append((label, named, campaign))
             for variant in campaign["variants"]:
-                name = _variant_name(variant)
-                parts.append((f"{label} {name}", f"{named} {name}", variant))
+                letter = f"variant {variant['variant'] or '-'}"
+                parts.append((f"{label} {letter}", f"{named} {letter}{_changes(variant)}", variant))
     return parts
 
 
-def _variant_name(variant: dict[str, Any]) -> str:
-    """``variant b (B: subject)``; reports saved before variants had labels: ``variant b``."""
-    name = f"variant {variant['variant'] or '-'}"
+def _changes(variant: dict[str, Any]) -> str:
+    """`` (B: subject)``: what a variant changes; "" for A and reports saved before labels."""
     label = variant.get("label")
-    return f"{name} ({label})" if label and label != variant["variant"].upper() else name
+    return f" ({label})" if label and label != variant["variant"].upper() else ""
 
 
 def _b_against_a_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:

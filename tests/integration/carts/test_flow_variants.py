@@ -214,6 +214,7 @@ def test_variant_rows_add_up_to_the_flow_and_b_is_compared_with_a():
     assert "welcome variant b (B: subject, coupon 15%)" in text
     assert "Variant B against variant A" in text
     assert "welcome variant b (B: subject, coupon 15%) against variant A: relative" in text
+    assert max(len(line) for line in text.splitlines()) <= 100  # the table fits
 
 
 def test_cart_reminders_variant_b_coupon_and_its_report_rows(track):
