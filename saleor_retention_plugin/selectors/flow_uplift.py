@@ -58,15 +58,15 @@ def flow_uplifts(
     enrolments carry variants (subject or incentive size, drawn at enrolment and copied
     onto each ``FlowConversion``): then one ``{"variant", "label", "uplift", "revenue",
     "messages_sent", "against_a"}`` per variant, each variant's messaged enrolments
-    against the whole holdout, adding up to the flow's figures; ``label`` names what the
-    variant changes (``"A"``, ``"B: subject, coupon 15%"``: variant B as the channel's
-    ``settings``, loaded when not given, or the campaign, configure it now; ``"B"`` when
-    it no longer does), and ``against_a`` is variant B's uplift over variant A (None on
-    A's entry), each an ``experiments.Uplift`` with its 95 % interval and verdict. The
-    ``campaign`` flow lists ``campaigns``
-    instead: one entry per campaign (``campaign_id``, ``name``, and the same figures
-    against that campaign's own holdout, with its variants), adding up to the flow's.
-    Six grouped queries, whatever the number of flows, plus the cart summary's.
+    against the whole holdout, adding up to the flow's figures. ``label`` says what the
+    variant changes: ``"A"``, or for ``b`` what variant B changes now in the channel's
+    ``settings`` (loaded when not given) or in the campaign, e.g. ``"B: subject, coupon
+    15%"`` (plain ``"B"`` once it is removed). ``against_a`` is variant B's
+    ``experiments.Uplift`` over variant A (None on A's entry), with its 95 % intervals
+    and verdict. The ``campaign`` flow lists ``campaigns`` instead: one entry per
+    campaign (``campaign_id``, ``name``, and the same figures against that campaign's
+    own holdout, with its variants), adding up to the flow's. Six grouped queries,
+    whatever the number of flows, plus the cart summary's and three for its variants.
     """
     now = now or timezone.now()
     if settings is None:
