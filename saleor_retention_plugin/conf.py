@@ -370,13 +370,15 @@ class ChannelSettings:
         Brokers, result backends and monitoring tools keep task arguments. Work that needs a
         secret, such as sending, loads the channel's settings in the worker instead.
         """
-        # Computed once per (frozen) settings object: every order hook sends it.
+        # Computed once per (frozen) settings object: every order hook sends it. Variant
+        # fields left at their defaults stay out (they parse back to the same), so the
+        # dozens of flow variant fields cost a task nothing until a merchant sets one.
         kept: dict[str, str] | None = self.__dict__.get("_task_configuration")
         if kept is None:
             kept = {
                 name: value
                 for name, value in self.as_configuration().items()
-                if name not in _SECRET_NAMES
+                if name not in _SECRET_NAMES and _VARIANT_DEFAULTS.get(name) != value
             }
             object.__setattr__(self, "_task_configuration", kept)
         return dict(kept)
@@ -386,6 +388,7 @@ _RENAMED = {alias: field.name for field in SETTING_FIELDS for alias in field.ali
 _SECRET_NAMES = frozenset(
     field.name for field in SETTING_FIELDS if field.type in SECRET_FIELD_TYPES
 )
+_VARIANT_DEFAULTS = {field.name: field.default for field in VARIANT_FIELDS}
 
 
 @functools.lru_cache(maxsize=64)

@@ -245,6 +245,21 @@ def test_secrets_never_travel_in_task_arguments():
     assert sent["webhook_url"] == "https://gateway.example/hooks"
 
 
+def test_task_arguments_parse_back_to_the_same_settings_and_skip_unset_variants():
+    plain = ChannelSettings()
+    split = ChannelSettings.from_configuration(
+        {"welcome_variant_b_subject_en": "Hi {points}", "welcome_variant_b_share": "20"}
+    )
+
+    for settings in (plain, split):
+        assert ChannelSettings.from_configuration(settings.as_task_configuration()) == settings
+    assert not [name for name in plain.as_task_configuration() if "_variant_b_" in name]
+    assert [name for name in split.as_task_configuration() if "_variant_b_" in name] == [
+        "welcome_variant_b_subject_en",
+        "welcome_variant_b_share",
+    ]
+
+
 def test_cart_reminders_need_a_link_back_to_the_cart():
     with pytest.raises(InvalidConfiguration) as error:
         ChannelSettings.from_configuration({"cart_reminders_enabled": "true"})
