@@ -311,6 +311,23 @@ def _flows_table(flows: list[dict[str, Any]]) -> str:
             )
             + "".join(f"{note}\n" for _, note in split)
         )
+    against_a = _b_against_a_rows(flows)
+    if against_a:
+        parts.append(
+            _table(
+                "Variant B against variant A (sent: enrolments messaged)",
+                [
+                    "flow / campaign",
+                    "B sent",
+                    "B conv",
+                    "B rate",
+                    "A rate",
+                    "B - A (95 % interval)",
+                ],
+                [row for row, _ in against_a],
+            )
+            + "".join(f"{note}\n" for _, note in against_a)
+        )
     return "\n".join(parts)
 
 
@@ -318,21 +335,51 @@ def _variant_parts(flows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str
     """Each campaign and each variant (of a flow or a campaign) in report order.
 
     ``(label, long label, figures)``: the label fits the table, the long one names the
-    campaign.
+    campaign and what the variant changes.
     """
     parts = []
     for entry in flows:
         for variant in entry.get("variants", []):
             label = f"{entry['flow']} variant {variant['variant'] or '-'}"
-            parts.append((label, label, variant))
+            parts.append((label, f"{label}{_changes(variant)}", variant))
         for campaign in entry.get("campaigns", []):
             label = f"campaign {campaign['campaign_id']}"
             named = f"{label} ({campaign['name']})" if campaign["name"] else label
             parts.append((label, named, campaign))
             for variant in campaign["variants"]:
-                short = f"{label} variant {variant['variant'] or '-'}"
-                parts.append((short, f"{named} variant {variant['variant'] or '-'}", variant))
+                letter = f"variant {variant['variant'] or '-'}"
+                parts.append((f"{label} {letter}", f"{named} {letter}{_changes(variant)}", variant))
     return parts
+
+
+def _changes(variant: dict[str, Any]) -> str:
+    """`` (B: subject)``: what a variant changes; "" for A and reports saved before labels."""
+    label = variant.get("label")
+    return f" ({label})" if label and label != variant["variant"].upper() else ""
+
+
+def _b_against_a_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:
+    """A row per variant B (of a flow or a campaign) against its variant A, and a verdict."""
+    rows = []
+    for label, named, part in _variant_parts(flows):
+        u = part.get("against_a")
+        if not u:
+            continue
+        relative = _interval(u["relative"], u["relative_low"], u["relative_high"])
+        rows.append(
+            (
+                [
+                    label.split(" variant ")[0],
+                    u["treated"],
+                    u["treated_converted"],
+                    _pct(u["treated_rate"]),
+                    _pct(u["control_rate"]),
+                    _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
+                ],
+                f"{named} against variant A: relative {relative}. {u['verdict']}",
+            )
+        )
+    return rows
 
 
 def _variant_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:

@@ -67,6 +67,12 @@ from .config_values import (
     parse_text,
     parse_timezone,
 )
+from .config_variants import (
+    VARIANT_FIELDS,
+    VariantSettings,
+    stray_incentives,
+    variant_problems,
+)
 from .domain.contact_rules import FrequencyCap, QuietHours
 
 # Declared in the domain (whose rules read it); importable from here as before.
@@ -74,9 +80,11 @@ from .domain.credit_trigger import CreditTrigger
 from .domain.schedules import DiscountKind, Incentive, ReminderSeries
 
 # Every setting of a channel. Post-purchase care and birthdays are declared in config_care,
-# replenishment, win-back and recommendations in config_lifecycle (both build on
-# config_fields, so they cannot be part of config_fields' own tuple).
-SETTING_FIELDS: tuple[SettingField, ...] = CORE_FIELDS + CARE_FIELDS + REORDER_FIELDS
+# replenishment, win-back and recommendations in config_lifecycle, every flow's variant B
+# in config_variants (all build on config_fields, so they cannot be part of its own tuple).
+SETTING_FIELDS: tuple[SettingField, ...] = (
+    CORE_FIELDS + CARE_FIELDS + REORDER_FIELDS + VARIANT_FIELDS
+)
 
 
 class InvalidConfiguration(ValueError):
@@ -274,6 +282,7 @@ class ChannelSettings:
     replenishment: ReplenishmentSettings = ReplenishmentSettings()  # noqa: RUF009
     winback: WinbackSettings = WinbackSettings()  # noqa: RUF009
     recommendations: RecommendationSettings = RecommendationSettings()  # noqa: RUF009
+    variants: VariantSettings = dataclasses.field(default_factory=VariantSettings)
 
     @classmethod
     def from_configuration(
@@ -315,6 +324,8 @@ class ChannelSettings:
             except ValueError as error:
                 errors[field.name] = str(error)
                 values[field.name] = field.parse(field.default)
+        for name, message in stray_incentives(raw).items():
+            errors.setdefault(name, message)
         sections = typing.get_type_hints(cls)
         built = {
             section.name: _build(sections[section.name], values)
@@ -341,13 +352,16 @@ class ChannelSettings:
                 "Cart reminders link back to the cart: enter your storefront's checkout link "
                 "with {token}, for example https://shop.example/checkout?token={token}."
             )
+        errors.update(variant_problems(self))
         return errors
 
     def as_configuration(self) -> dict[str, str]:
         """The raw name->value mapping that parses back to these settings (JSON-native)."""
         flat: dict[str, Any] = {}
         for section in dataclasses.fields(self):
-            flat.update(dataclasses.asdict(getattr(self, section.name)))
+            values = getattr(self, section.name)
+            as_values = getattr(values, "as_values", None)
+            flat.update(as_values() if as_values is not None else dataclasses.asdict(values))
         return {field.name: _format(flat[field.name]) for field in SETTING_FIELDS}
 
     def as_task_configuration(self) -> dict[str, str]:
@@ -356,13 +370,15 @@ class ChannelSettings:
         Brokers, result backends and monitoring tools keep task arguments. Work that needs a
         secret, such as sending, loads the channel's settings in the worker instead.
         """
-        # Computed once per (frozen) settings object: every order hook sends it.
+        # Computed once per (frozen) settings object: every order hook sends it. Variant
+        # fields left at their defaults stay out (they parse back to the same), so the
+        # dozens of flow variant fields cost a task nothing until a merchant sets one.
         kept: dict[str, str] | None = self.__dict__.get("_task_configuration")
         if kept is None:
             kept = {
                 name: value
                 for name, value in self.as_configuration().items()
-                if name not in _SECRET_NAMES
+                if name not in _SECRET_NAMES and _VARIANT_DEFAULTS.get(name) != value
             }
             object.__setattr__(self, "_task_configuration", kept)
         return dict(kept)
@@ -372,12 +388,35 @@ _RENAMED = {alias: field.name for field in SETTING_FIELDS for alias in field.ali
 _SECRET_NAMES = frozenset(
     field.name for field in SETTING_FIELDS if field.type in SECRET_FIELD_TYPES
 )
+_VARIANT_DEFAULTS = {field.name: field.default for field in VARIANT_FIELDS}
 
 
 @functools.lru_cache(maxsize=64)
 def _parse_once(canonical: str, strict: bool) -> ChannelSettings:
     # An invalid configuration raises under ``strict`` and is not cached.
     return ChannelSettings._parse(json.loads(canonical), strict=strict)
+
+
+def validate_configuration(
+    configuration: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> ChannelSettings:
+    """The dashboard's check of a configuration about to be saved (``pluginUpdate``).
+
+    Returns the parsed settings; raises Django's ``ValidationError`` with one error
+    (code ``invalid``) per bad field, which Saleor shows under that field and which
+    keeps the configuration from being stored.
+    """
+    from django.core.exceptions import ValidationError
+
+    try:
+        return ChannelSettings.from_configuration(configuration, strict=True)
+    except InvalidConfiguration as error:
+        raise ValidationError(
+            {
+                name: ValidationError(message, code="invalid")
+                for name, message in error.errors.items()
+            }
+        ) from None
 
 
 def default_configuration() -> list[dict[str, Any]]:
@@ -439,6 +478,9 @@ def _as_mapping(configuration: Iterable[Mapping[str, Any]] | Mapping[str, Any]) 
 
 
 def _build(section: type, values: Mapping[str, Any]) -> Any:
+    from_values = getattr(section, "from_values", None)
+    if from_values is not None:  # a section whose fields are not its attributes
+        return from_values(values)
     names = {field.name for field in dataclasses.fields(section)}
     return section(**{name: value for name, value in values.items() if name in names})
 
@@ -487,6 +529,7 @@ __all__ = [
     "ReminderSettings",
     "SettingField",
     "TierBasis",
+    "VariantSettings",
     "config_structure",
     "default_configuration",
     "delivery_channel_names",
@@ -505,5 +548,6 @@ __all__ = [
     "parse_port",
     "parse_text",
     "parse_timezone",
+    "validate_configuration",
     "with_current_names",
 ]

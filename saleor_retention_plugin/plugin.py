@@ -12,13 +12,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from saleor.plugins.base_plugin import BasePlugin
 
 from . import conf
-from .conf import ChannelSettings, InvalidConfiguration
 from .constants import PLUGIN_ID
 from .domain.orders import order_event_syncs_points
 from .enqueue import enqueue_after_commit
@@ -86,15 +84,8 @@ class RetentionPlugin(BasePlugin):
     def validate_plugin_configuration(
         cls, plugin_configuration: PluginConfiguration, **kwargs: Any
     ) -> None:
-        try:
-            ChannelSettings.from_configuration(plugin_configuration.configuration, strict=True)
-        except InvalidConfiguration as error:
-            raise ValidationError(
-                {
-                    name: ValidationError(message, code="invalid")
-                    for name, message in error.errors.items()
-                }
-            ) from None
+        # Raises ValidationError, one error per bad field (the dashboard shows each).
+        conf.validate_configuration(plugin_configuration.configuration)
 
     # --- HTTP: /plugins/channel/<channel-slug>/saleor.retention/<path> -------------------
 

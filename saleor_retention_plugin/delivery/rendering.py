@@ -10,9 +10,10 @@ directory listed before the app directories (``TEMPLATES[0]["DIRS"]``)::
     saleor_retention_plugin/messages/<flow>/<language>/default.<part>
 
 ``<language>`` is ``en`` or ``zh_hans``; ``<part>`` is ``subject.txt``, ``txt`` or
-``html``. The shipped bodies extend ``saleor_retention_plugin/messages/<language>/base.html``
-(the shared layout and footer with the unsubscribe link), which later lifecycle flows
-reuse.
+``html``. A message of a flow's variant B with its own subject (``variant_subject`` in
+the context) takes that subject instead of the subject template. The shipped bodies
+extend ``saleor_retention_plugin/messages/<language>/base.html`` (the shared layout and
+footer with the unsubscribe link), which later lifecycle flows reuse.
 """
 
 from __future__ import annotations
@@ -107,8 +108,11 @@ def render_message(message: OutgoingMessage, *, unsubscribe_url: str | None) -> 
         except TemplateSyntaxError as error:
             # Most likely a merchant's override: the message waits until it is fixed.
             raise TransientDeliveryError(f"A message template is broken: {error}.") from error
-    # A subject is one line whatever the template's whitespace.
-    subject = " ".join(rendered["subject.txt"].split())
+    # A subject is one line whatever the template's whitespace. A flow's variant B may
+    # bring its own (``services.flow_variants``), already filled: it wins over the template.
+    subject = " ".join(
+        str(context.get("variant_subject") or "").split() or rendered["subject.txt"].split()
+    )
     return RenderedMessage(
         language=language,
         subject=subject,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from .holdout import holdout_bucket
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from zoneinfo import ZoneInfo
 
 # What a merchant's text may name; filled at send time for each recipient.
@@ -36,8 +36,11 @@ EARLIEST_ZONE = timezone(timedelta(hours=14))
 LATEST_ZONE = timezone(timedelta(hours=-12))
 
 
-def text_problems(text: str) -> list[str]:
-    """What is wrong with a merchant's text, in English; empty when it can be rendered."""
+def text_problems(text: str, variables: Sequence[str] = VARIABLES) -> list[str]:
+    """What is wrong with a merchant's text, in English; empty when it can be rendered.
+
+    ``variables``: the names the text may use (a campaign's by default).
+    """
     try:
         parts = list(string.Formatter().parse(text))
     except ValueError as error:
@@ -46,23 +49,27 @@ def text_problems(text: str) -> list[str]:
     for _, name, spec, conversion in parts:
         if name is None:
             continue
-        if name not in VARIABLES:
+        if name not in variables:
             problems.append(
                 f"Unknown template variable {{{name}}}: use one of "
-                + ", ".join(f"{{{v}}}" for v in VARIABLES)
+                + ", ".join(f"{{{v}}}" for v in variables)
                 + "."
+                if variables
+                else f"Unknown template variable {{{name}}}: this text takes none."
             )
         elif spec or conversion:
             problems.append(f"Write {{{name}}} without a format or conversion.")
     return problems
 
 
-def render_text(text: str, values: Mapping[str, object]) -> str:
+def render_text(
+    text: str, values: Mapping[str, object], variables: Sequence[str] = VARIABLES
+) -> str:
     """``text`` with its variables filled; a text with problems raises ``ValueError``."""
-    problems = text_problems(text)
+    problems = text_problems(text, variables)
     if problems:
         raise ValueError(problems[0])
-    return string.Formatter().vformat(text, (), {name: values.get(name, "") for name in VARIABLES})
+    return string.Formatter().vformat(text, (), {name: values.get(name, "") for name in variables})
 
 
 def local_moment(send_on: date, send_time: time, zone: ZoneInfo | timezone) -> datetime:

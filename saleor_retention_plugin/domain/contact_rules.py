@@ -1,17 +1,15 @@
 """Respecting the customer: quiet hours and the frequency cap. Pure rules.
 
 Neither rule ever drops a message: each answers *when* it may go out at the earliest.
-Quiet hours are read in the customer's local time and may span midnight (21:00-08:00).
+Quiet hours are read in the customer's local time and may span midnight (21:00-08:00);
+``local_zone`` picks that zone from what is known of the customer and the shop.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 @dataclass(frozen=True)
@@ -97,3 +95,14 @@ def decide_contact(
             break
         moment = quiet
     return ContactDecision(send_at=moment, reason=reason)
+
+
+def local_zone(*names: str) -> ZoneInfo:
+    """The first valid IANA zone of ``names``, else UTC."""
+    for name in names:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")

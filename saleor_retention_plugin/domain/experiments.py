@@ -70,6 +70,8 @@ class Wording:
 
 CARTS = Wording("carts", "recovered", "unrecovered", "Reminders", "recover")
 ENROLMENTS = Wording("enrolments", "converted", "unconverted", "Messages", "convert")
+# A flow's variant B (treated) against its variant A (control).
+VARIANT_B = Wording("enrolments", "converted", "unconverted", "Variant B", "converts")
 
 
 def uplift(

@@ -1,4 +1,4 @@
-"""Deterministic holdout: a fixed share of carts gets no reminders, for comparison.
+"""Deterministic holdout and variant draws: a fixed share of subjects gets no messages.
 
 The choice hashes the cart token with a per-channel salt, so the same cart always lands
 in the same group (whichever worker asks, however often) and different channels draw
@@ -30,8 +30,18 @@ def is_in_holdout(subject: str, *, salt: str, percent: Decimal | int | float) ->
 VARIANTS = ("a", "b")
 
 
-def variant_of(subject: str, *, salt: str, variants: int) -> str:
-    """``"a"`` or ``"b"`` (halves, fixed per subject and salt); ``""`` for one variant."""
+def variant_of(
+    subject: str, *, salt: str, variants: int, share_b: Decimal | int | float = 50
+) -> str:
+    """``"a"`` or ``"b"``, fixed per subject and salt; ``""`` for one variant.
+
+    ``share_b`` percent of subjects (1-99; halves by default) get ``"b"``. The salt is
+    the flow's variant salt, never its holdout salt: the two draws are independent.
+    Raises ``ValueError`` for a share outside 1-99.
+    """
     if variants < 2:
         return ""
-    return VARIANTS[holdout_bucket(subject, salt=salt) % len(VARIANTS)]
+    share = Decimal(str(share_b))
+    if not Decimal(1) <= share <= Decimal(99):
+        raise ValueError("A variant's share is a percentage between 1 and 99.")
+    return "b" if holdout_bucket(subject, salt=salt) < int(share * BUCKETS / 100) else "a"

@@ -39,9 +39,7 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
     """
     now = now or timezone.now()
     series = FlowEnrolment.objects.filter(flow=CART_FLOW, channel_slug=channel_slug)
-    reminded = series.filter(is_holdout=False).filter(
-        Exists(FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__lte=now))
-    )
+    reminded = _reminded(channel_slug, now)
     held_out = series.filter(is_holdout=True, window_opens_at__lte=now).filter(
         Q(stopped_at__isnull=True) | Q(stopped_at__gte=F("window_opens_at"))
     )
@@ -97,6 +95,52 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
         .filter(Exists(series.filter(state__in=RUNNING_STATES, cart=OuterRef("pk"))))
         .count(),
     }
+
+
+def _reminded(channel_slug: str, now: datetime) -> Any:
+    """The reminded carts' series counted by ``now`` (a reminder was sent)."""
+    return FlowEnrolment.objects.filter(
+        flow=CART_FLOW, channel_slug=channel_slug, is_holdout=False
+    ).filter(Exists(FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__lte=now)))
+
+
+def reminded_by_variant(channel_slug: str, now: datetime) -> dict[str, dict[str, Any]]:
+    """The reminded group of ``cart_recovery_summary`` split by the series' variant.
+
+    ``{variant: {"carts", "recovered", "revenue": {currency: decimal text},
+    "messages_sent"}}``, on the summary's basis, so the variants add up to its reminded
+    group; empty when no reminded cart has a variant (one variant).
+    """
+    groups: dict[str, dict[str, Any]] = {}
+
+    def group(letter: str) -> dict[str, Any]:
+        return groups.setdefault(
+            letter, {"carts": 0, "recovered": 0, "revenue": {}, "messages_sent": 0}
+        )
+
+    for letter, count in (
+        _reminded(channel_slug, now).values_list("variant").annotate(n=Count("id")).order_by()
+    ):
+        group(letter)["carts"] = count
+    conversions = FlowConversion.objects.filter(
+        flow=CART_FLOW, channel_slug=channel_slug, converted_at__lte=now, is_holdout=False
+    )
+    for letter, currency, count, revenue in (
+        conversions.values_list("variant", "currency")
+        .annotate(n=Count("id"), revenue=Sum("revenue"))
+        .order_by("variant", "currency")
+    ):
+        group(letter)["recovered"] += count
+        group(letter)["revenue"][currency] = str(revenue)
+    for letter, count in (
+        FlowMessage.objects.sent()
+        .filter(channel_slug=channel_slug, flow=CART_FLOW, sent_at__lte=now)
+        .values_list("enrolment__variant")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        group(letter or "")["messages_sent"] += count
+    return groups if any(groups) else {}
 
 
 def _rate(part: int, whole: int) -> str:

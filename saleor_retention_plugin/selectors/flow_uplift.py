@@ -29,16 +29,22 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from .. import app_settings
+from ..config_variants import VariantSettings
 from ..constants import CAMPAIGN_FLOW, CART_FLOW
 from ..domain import experiments
 from ..models import Campaign, FlowConversion, FlowEnrolment, FlowMessage
-from .carts import cart_recovery_summary
+from .carts import cart_recovery_summary, reminded_by_variant
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ..conf import ChannelSettings
 
-def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
+
+def flow_uplifts(
+    channel_slug: str, *, now: datetime | None = None, settings: ChannelSettings | None = None
+) -> list[dict[str, Any]]:
     """One entry per flow with enrolments (or abandoned carts) in the channel, by name.
 
     Each: ``{"flow", "enrolled", "held_out", "sent", "uplift": experiments.Uplift,
@@ -50,14 +56,23 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
     ``*_converted`` those that converted; ``messages_sent`` counts sent messages (a
     series sends several per enrolment). ``variants`` is empty unless the messaged
     enrolments carry variants (subject or incentive size, drawn at enrolment and copied
-    onto each ``FlowConversion``): then one ``{"variant", "uplift", "revenue",
-    "messages_sent"}`` per variant, each variant's messaged enrolments against the whole
-    holdout, adding up to the flow's figures. The ``campaign`` flow lists ``campaigns``
-    instead: one entry per campaign (``campaign_id``, ``name``, and the same figures
-    against that campaign's own holdout, with its variants), adding up to the flow's.
-    Six grouped queries, whatever the number of flows, plus the cart summary's.
+    onto each ``FlowConversion``): then one ``{"variant", "label", "uplift", "revenue",
+    "messages_sent", "against_a"}`` per variant, each variant's messaged enrolments
+    against the whole holdout, adding up to the flow's figures. ``label`` says what the
+    variant changes: ``"A"``, or for ``b`` what variant B changes now in the channel's
+    ``settings`` (loaded when not given) or in the campaign, e.g. ``"B: subject, coupon
+    15%"`` (plain ``"B"`` once it is removed). ``against_a`` is variant B's
+    ``experiments.Uplift`` over variant A (None on A's entry), with its 95 % intervals
+    and verdict. The ``campaign`` flow lists ``campaigns`` instead: one entry per
+    campaign (``campaign_id``, ``name``, and the same figures against that campaign's
+    own holdout, with its variants), adding up to the flow's. Six grouped queries,
+    whatever the number of flows, plus the cart summary's and three for its variants.
     """
     now = now or timezone.now()
+    if settings is None:
+        loader = app_settings.channel_settings_loader
+        settings = loader(channel_slug) if loader is not None else None
+    variants = settings.variants if settings is not None else VariantSettings()
     counted = _ids(channel_slug, now)
     cells: dict[tuple[str, int | None, bool, str], list[int]] = {}
     for row in (
@@ -98,24 +113,28 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
         cell = (sums["flow"], sums["campaign"], sums["is_holdout"], sums["variant"])
         by_currency = revenue.setdefault(cell, {})
         by_currency[sums["currency"]] = by_currency.get(sums["currency"], 0) + sums["total"]
-    names = dict(
-        Campaign.objects.filter(
+    campaigns = {
+        campaign.pk: campaign
+        for campaign in Campaign.objects.filter(
             pk__in={campaign for (_, campaign, _, _) in cells if campaign is not None}
-        ).values_list("pk", "name")
-    )
+        ).only("pk", "name", "variant_b")
+    }
     entries = []
     for flow in sorted({flow for (flow, _, _, _) in cells}):
         mine = {cell: figures for cell, figures in cells.items() if cell[0] == flow}
-        entry = {"flow": flow, **_experiment(mine, revenue)}
+        variant = variants.for_flow(flow)
+        entry = {"flow": flow, **_experiment(mine, revenue, variant.label if variant else "B")}
         if flow == CAMPAIGN_FLOW:
             # Campaigns' variants differ per campaign: split per campaign, not pooled.
             entry["variants"] = []
             entry["campaigns"] = [
                 {
                     "campaign_id": campaign,
-                    "name": names.get(campaign, ""),
+                    "name": campaigns[campaign].name if campaign in campaigns else "",
                     **_experiment(
-                        {cell: f for cell, f in mine.items() if cell[1] == campaign}, revenue
+                        {cell: f for cell, f in mine.items() if cell[1] == campaign},
+                        revenue,
+                        campaign_label(campaigns.get(campaign)),
                     ),
                 }
                 for campaign in sorted({cell[1] for cell in mine if cell[1] is not None})
@@ -134,7 +153,7 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
     sent = _sent(channel_slug, now)
     for flow in sorted(started.keys() - {entry["flow"] for entry in entries}):
         # Enrolled, but no window has opened yet: nothing to compare.
-        entries.append({"flow": flow, **_experiment({}, revenue)})
+        entries.append({"flow": flow, **_experiment({}, revenue, "B")})
         if flow == CAMPAIGN_FLOW:
             entries[-1]["campaigns"] = []
     for entry in entries:
@@ -142,7 +161,10 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
         entry["enrolled"] = groups.get(False, 0) + groups.get(True, 0)
         entry["held_out"] = groups.get(True, 0)
         entry["sent"] = sent.get(entry["flow"], 0)
-    cart = _cart_entry(channel_slug, now, sent.get(CART_FLOW, 0))
+    cart_variant = variants.for_flow(CART_FLOW)
+    cart = _cart_entry(
+        channel_slug, now, sent.get(CART_FLOW, 0), cart_variant.label if cart_variant else "B"
+    )
     if cart is not None:
         entries.append(cart)
     return sorted(entries, key=lambda entry: entry["flow"])
@@ -157,11 +179,25 @@ def _campaign_of(prefix: str) -> Any:
     )
 
 
+def campaign_label(campaign: Campaign | None) -> str:
+    """What a campaign's variant B changes: ``"B: subject, coupon 15%"``."""
+    changes = []
+    if campaign is not None and campaign.variant_b.get("subject"):
+        changes.append("subject")
+    if campaign is not None and "coupon_discount" in campaign.variant_b:
+        changes.append(f"coupon {campaign.variant_b['coupon_discount'] or 'none'}")
+    return "B: " + ", ".join(changes) if changes else "B"
+
+
 def _experiment(
     cells: dict[tuple[str, int | None, bool, str], list[int]],
     revenue: dict[tuple[str, int | None, bool, str], dict[str, Decimal]],
+    b_label: str,
 ) -> dict[str, Any]:
-    """Messaged against holdout over ``cells``, and each messaged variant against it."""
+    """Messaged against holdout over ``cells``, each messaged variant against it, B against A.
+
+    ``b_label``: what the report calls variant ``b``.
+    """
 
     def total(group: dict[Any, list[int]], column: int) -> int:
         return sum(figures[column] for figures in group.values())
@@ -183,19 +219,30 @@ def _experiment(
             wording=experiments.ENROLMENTS,
         )  # fmt: skip
 
-    labels = sorted({cell[3] for cell in messaged})
+    letters = sorted({cell[3] for cell in messaged})
     variants = []
-    if any(labels):
-        for label in labels:
-            group = {cell: f for cell, f in messaged.items() if cell[3] == label}
+    if any(letters):
+        groups = {
+            letter: {cell: f for cell, f in messaged.items() if cell[3] == letter}
+            for letter in letters
+        }
+        for letter, group in groups.items():
+            a = groups.get("a", {})
             variants.append(
                 {
-                    "variant": label,
+                    "variant": letter,
+                    "label": {"a": "A", "b": b_label}.get(letter, letter or "-"),
                     "uplift": against_holdout(group),
                     "revenue": money(group),
                     "messages_sent": total(group, 2),
+                    "against_a": experiments.uplift(
+                        total(group, 0), total(group, 1), total(a, 0), total(a, 1),
+                        wording=experiments.VARIANT_B,
+                    )
+                    if letter == "b"
+                    else None,
                 }
-            )
+            )  # fmt: skip
     return {
         "uplift": against_holdout(messaged),
         "revenue": {"messaged": money(messaged), "holdout": money(holdout)},
@@ -234,7 +281,7 @@ def _ids(channel_slug: str, now: datetime) -> Any:
     )
 
 
-def _cart_entry(channel_slug: str, now: datetime, sent: int) -> dict[str, Any] | None:
+def _cart_entry(channel_slug: str, now: datetime, sent: int, b_label: str) -> dict[str, Any] | None:
     summary = cart_recovery_summary(channel_slug, now=now)
     reminded, holdout = summary["groups"]["reminded"], summary["groups"]["holdout"]
     if not reminded["abandoned_carts"] and not holdout["abandoned_carts"]:
@@ -252,5 +299,35 @@ def _cart_entry(channel_slug: str, now: datetime, sent: int) -> dict[str, Any] |
         ),
         "revenue": {"messaged": reminded["revenue"], "holdout": holdout["revenue"]},
         "messages_sent": sent,
-        "variants": [],
+        "variants": _cart_variants(
+            reminded_by_variant(channel_slug, now),
+            holdout["abandoned_carts"],
+            holdout["recovered_carts"],
+            b_label,
+        ),
     }
+
+
+def _cart_variants(
+    groups: dict[str, dict[str, Any]], control: int, control_recovered: int, b_label: str
+) -> list[dict[str, Any]]:
+    """The cart flow's variants as ``_experiment`` lists a flow's (carts for enrolments)."""
+    a = groups.get("a", {"carts": 0, "recovered": 0})
+    return [
+        {
+            "variant": letter,
+            "label": {"a": "A", "b": b_label}.get(letter, letter or "-"),
+            "uplift": experiments.uplift(
+                group["carts"], group["recovered"], control, control_recovered
+            ),
+            "revenue": group["revenue"],
+            "messages_sent": group["messages_sent"],
+            "against_a": experiments.uplift(
+                group["carts"], group["recovered"], a["carts"], a["recovered"],
+                wording=experiments.VARIANT_B,
+            )
+            if letter == "b"
+            else None,
+        }
+        for letter, group in sorted(groups.items())
+    ]  # fmt: skip

@@ -15,7 +15,8 @@ only translate between them and the engine (``services.enrolments``).
   The gift (points, and a coupon in the message) is recorded exactly once by
   ``record_birthday_greeting`` when the step comes due, **holdout members included**:
   the gift is a tier benefit the programme promises, so the holdout gets the points but
-  no message (and so no coupon); the holdout measures the message.
+  no message (and so no coupon); the holdout measures the message. A variant B with
+  gift points gives its messaged members those points instead of the tier's.
 * ``member_day`` (subject: the customer, cycle: the member day's id): a scan over
   ``member_day_announcements_due``, higher tiers first; cancelled at send when the window
   was cancelled or the member's access already started.
@@ -50,12 +51,13 @@ from .enrolments import (
     EnrolmentFlow,
     EnrolmentRequest,
     SendStep,
+    SingleMessageFlow,
     StopEnrolment,
     Subject,
     WaitUntil,
-    step_in_series,
 )
 from .flow_events import ORDER_FULFILLED, ORDER_PLACED, FlowEvent
+from .flow_variants import variant_b
 from .flows import Cancel, Preparation, Ready, channel_settings_loader
 from .lifecycle_content import recommendation_cards, storefront_url
 from .lifecycle_flows import tier_name
@@ -325,6 +327,10 @@ class BirthdayFlow(EnrolmentFlow):
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
     ) -> Decision:
         data = enrolment.data
+        variant = variant_b(self.name, enrolment.variant, settings)
+        if variant is not None and variant.incentive and not enrolment.is_holdout:
+            # Variant B's gift points; the holdout keeps the tier's (see the module).
+            data = enrolment.data = {**data, "gift_points": int(variant.incentive)}
         due = birthday_greetings.BirthdayDue(
             customer_id=int(enrolment.customer_id or 0),
             account_id=int(data["account_id"]),
@@ -398,7 +404,7 @@ def account_currency(account_id: int) -> str:
 # --- member days -----------------------------------------------------------------------
 
 
-class MemberDayFlow(EnrolmentFlow):
+class MemberDayFlow(SingleMessageFlow):
     name = MEMBER_DAY_FLOW
 
     def is_enabled(self, settings: ChannelSettings) -> bool:
@@ -436,17 +442,8 @@ class MemberDayFlow(EnrolmentFlow):
                     data={"account_id": due.account_id, "tier_code": due.tier_code},
                 )
 
-    def advance(
+    def content(
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
-    ) -> Decision:
-        return step_in_series([enrolment.anchor_at], enrolment, now)
-
-    def compose(
-        self,
-        enrolment: FlowEnrolment,
-        message: FlowMessage,
-        settings: ChannelSettings,
-        now: datetime,
     ) -> Preparation:
         day = MemberDay.objects.filter(
             channel_slug=enrolment.channel_slug, pk=enrolment.cycle

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ..constants import CART_FLOW
 from ..domain.holdout import is_in_holdout
 from ..models import CartState, EnrolmentState, FlowEnrolment, SubjectKind, TrackedCart
+from .flow_variants import draw_variant
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -67,7 +68,7 @@ SELECT
     -- a cart nobody can be reminded of is not armed; an activity bringing a contact arms it
     CASE WHEN cart.customer_id IS NULL AND cart.email IS NULL THEN NULL
         ELSE cart.last_activity_at + %(threshold)s END,
-    %(is_holdout)s, '', 0, '', '', %(now)s, %(now)s
+    %(is_holdout)s, %(variant)s, 0, '', '', %(now)s, %(now)s
 FROM cart
 ON CONFLICT (flow, channel_slug, subject_key, cycle) DO UPDATE SET
     customer_id = EXCLUDED.customer_id,
@@ -123,6 +124,8 @@ def record_cart_activity(
             salt=holdout_salt(activity.channel_slug),
             percent=settings.messaging.holdout_percent,
         ),
+        # Like the holdout, drawn once: a conflict (the cart seen again) keeps the first.
+        "variant": draw_variant(CART_FLOW, f"cart:{token}", 1, activity.channel_slug, settings),
         "threshold": settings.reminders.abandonment_threshold,
         "flow": CART_FLOW,
         "subject_key": f"cart:{token}",
@@ -213,5 +216,6 @@ def _record_activity_portably(params: dict[str, Any]) -> None:
                 subject_key=params["subject_key"],
                 cycle=1,
                 is_holdout=params["is_holdout"],
+                variant=params["variant"],
                 **series,
             )

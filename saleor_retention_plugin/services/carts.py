@@ -355,6 +355,7 @@ def record_order(
             currency=order.currency,
             step=last_step,
             is_holdout=enrolment.is_holdout,
+            variant=enrolment.variant,
             via=via,
             converted_at=order.placed_at,
         )

@@ -23,8 +23,8 @@ and what does the message say?). Everything else is the engine's:
 Optional hooks (``check``, ``look`` / ``advance_looked`` with ``reads_outside_lock``,
 ``message_subject_key``, ``idempotency_key``, ``attributes_own_orders``) let a flow park
 instead of stop, read something slow before the row lock, keep its own message keys, or
-credit orders itself: the cart reminders (``services.cart_reminders``), the engine's
-first client, use them all.
+credit orders itself: the cart reminders (``services.cart_reminders``) use them all.
+``SingleMessageFlow`` owns the step of flows that send a message at a fixed moment.
 """
 
 from __future__ import annotations
@@ -32,17 +32,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from ..domain.contact_rules import decide_contact
+from ..domain.contact_rules import local_zone as local_zone  # re-exported
 from ..domain.customers import normalise_email
-from ..domain.holdout import is_in_holdout, variant_of
+from ..domain.holdout import is_in_holdout
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
-from . import consent
+from . import consent, flow_variants
 
 # Re-exported: flows import the subjects and decisions from here.
 from .enrolment_steps import Complete as Complete
@@ -54,11 +54,13 @@ from .enrolment_steps import Subject as Subject
 from .enrolment_steps import WaitUntil as WaitUntil
 from .enrolment_steps import step_in_series as step_in_series
 from .flow_leases import worker_id
-from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, channel_settings_loader
+from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, Ready
+from .flows import channel_settings_loader as channel_settings_loader
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from decimal import Decimal
+    from zoneinfo import ZoneInfo
 
     from ..conf import ChannelSettings
 
@@ -102,14 +104,17 @@ class EnrolmentFlow:
         """This flow's holdout share (0-50); the messaging settings' default unless overridden."""
         return settings.messaging.holdout_percent
 
-    def variant_count(self, settings: ChannelSettings) -> int:
-        """1 (default) or 2: split the messaged subjects in halves ``a`` and ``b``.
+    def variant_draw(self, request: EnrolmentRequest, settings: ChannelSettings) -> str:
+        """``"a"`` / ``"b"`` when the merchant set the flow a variant B, else ``""``.
 
         Drawn at enrolment per flow, channel, subject and cycle and kept on the enrolment
-        (and on its ``FlowConversion``); ``compose`` reads ``enrolment.variant`` to change
-        the subject or the incentive size. The report compares each with the holdout.
+        (and on its ``FlowConversion``); ``prepare`` sends a ``"b"`` enrolment variant
+        B's subject and incentive (``services.flow_variants``). The report compares
+        each with the holdout and B with A.
         """
-        return 1
+        return flow_variants.draw_variant(
+            self.name, request.subject.key, request.cycle, request.channel_slug, settings
+        )
 
     def first_check_at(self, request: EnrolmentRequest, settings: ChannelSettings) -> datetime:
         """When the scheduler first looks at a new enrolment (its first step's time)."""
@@ -160,7 +165,7 @@ class EnrolmentFlow:
 
     def message_subject_key(self, enrolment: FlowEnrolment) -> str:
         """The outbox row's subject (unique with the flow and the step)."""
-        return message_subject_key(enrolment)
+        return f"enrolment:{enrolment.pk}"
 
     def idempotency_key(self, enrolment: FlowEnrolment, step: int) -> str:
         """The message's key for receivers, stable across every retry of the step."""
@@ -210,22 +215,52 @@ class EnrolmentFlow:
         message.customer_id = enrolment.customer_id
         message.recipient_email = enrolment.email
         message.language_code = enrolment.language_code
-        return self.compose(enrolment, message, settings, now)
+        # Variant B's incentive stands in for the flow's own; its subject for the template's.
+        variant_settings = flow_variants.settings_for(self.name, enrolment.variant, settings)
+        prepared = self.compose(enrolment, message, variant_settings, now)
+        if isinstance(prepared, Ready):
+            subject = flow_variants.variant_subject(
+                self.name, enrolment.variant, settings, message.language_code, prepared
+            )
+            if subject:
+                prepared.context[flow_variants.SUBJECT_KEY] = subject
+        return prepared
 
     def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
         if message.enrolment_id is not None:
             stop_enrolments(FlowEnrolment.objects.filter(pk=message.enrolment_id), "opted_out")
 
 
-def local_zone(*names: str) -> ZoneInfo:
-    """The first valid IANA zone of ``names``, else UTC."""
-    for name in names:
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+class SingleMessageFlow(EnrolmentFlow):
+    """A flow whose message goes out at a fixed moment (welcome, tier upgrade, member day).
+
+    ``send_times``: when each message is due (the anchor; points expiring: one per
+    warning). It owns the step (``step_in_series``: the latest due time sends, once) and
+    ``compose``; a subclass writes ``content``, which needs no outbox row.
+    """
+
+    def send_times(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> list[datetime]:
+        return [enrolment.anchor_at]
+
+    def advance(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
+    ) -> Decision:
+        return step_in_series(self.send_times(enrolment, settings), enrolment, now)
+
+    def compose(
+        self,
+        enrolment: FlowEnrolment,
+        message: FlowMessage,
+        settings: ChannelSettings,
+        now: datetime,
+    ) -> Preparation:
+        return self.content(enrolment, settings, now)
+
+    def content(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
+    ) -> Preparation:
+        """Checked again right before the send: ``Ready(context, zone)``, or ``Cancel``."""
+        raise NotImplementedError
 
 
 # --- enrolling -------------------------------------------------------------------------
@@ -307,11 +342,7 @@ def enrol_request(
             salt=f"{flow.name}-holdout:{request.channel_slug}",
             percent=flow.holdout_percent(settings),
         ),
-        "variant": variant_of(
-            f"{request.subject.key}:{request.cycle}",
-            salt=f"{flow.name}-variant:{request.channel_slug}",
-            variants=flow.variant_count(settings),
-        ),
+        "variant": flow.variant_draw(request, settings),
         "next_check_at": flow.first_check_at(request, settings),
     }
     try:
@@ -571,8 +602,3 @@ def _apply(
         enrolment.state = EnrolmentState.COMPLETED
     enrolment.save()
     return outcome
-
-
-def message_subject_key(enrolment: FlowEnrolment) -> str:
-    """The outbox's subject for an enrolment's messages (unique per enrolment)."""
-    return f"enrolment:{enrolment.pk}"

@@ -24,7 +24,7 @@ from django.db.models import Sum
 from ..domain.languages import best_language
 from ..models import CustomerTier, MembershipTier, PointsLot
 from ..selectors.membership import live_account
-from .enrolments import Complete, EnrolmentFlow, EnrolmentRequest, Subject, step_in_series
+from .enrolments import Complete, EnrolmentRequest, SingleMessageFlow, Subject
 from .flow_events import ORDER_PLACED, POINTS_EXPIRING, TIER_CHANGED, FlowEvent
 from .flows import Cancel, Preparation, Ready
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ..conf import ChannelSettings
-    from ..models import FlowEnrolment, FlowMessage
+    from ..models import FlowEnrolment
     from .enrolments import Decision
 
 WELCOME_FLOW = "welcome"
@@ -88,7 +88,7 @@ def points_and_tier(enrolment: FlowEnrolment) -> dict[str, Any]:
     }
 
 
-class WelcomeFlow(EnrolmentFlow):
+class WelcomeFlow(SingleMessageFlow):
     name = WELCOME_FLOW
     events = (ORDER_PLACED,)
 
@@ -109,19 +109,11 @@ class WelcomeFlow(EnrolmentFlow):
     def first_check_at(self, request: EnrolmentRequest, settings: ChannelSettings) -> datetime:
         return request.anchor_at + settings.lifecycle.welcome_delay
 
-    def advance(
-        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
-    ) -> Decision:
-        return step_in_series(
-            [enrolment.anchor_at + settings.lifecycle.welcome_delay], enrolment, now
-        )
+    def send_times(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> list[datetime]:
+        return [enrolment.anchor_at + settings.lifecycle.welcome_delay]
 
-    def compose(
-        self,
-        enrolment: FlowEnrolment,
-        message: FlowMessage,
-        settings: ChannelSettings,
-        now: datetime,
+    def content(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
     ) -> Preparation:
         incentive = settings.lifecycle.welcome_incentive
         return Ready(
@@ -132,7 +124,7 @@ class WelcomeFlow(EnrolmentFlow):
         )
 
 
-class PointsExpiringFlow(EnrolmentFlow):
+class PointsExpiringFlow(SingleMessageFlow):
     name = POINTS_EXPIRING_FLOW
     events = (POINTS_EXPIRING,)
 
@@ -153,7 +145,7 @@ class PointsExpiringFlow(EnrolmentFlow):
             expires_at=event.data["expires_at"],
         )
 
-    def warning_times(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> list[datetime]:
+    def send_times(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> list[datetime]:
         return [
             enrolment.anchor_at - timedelta(days=days)
             for days in settings.lifecycle.points_expiring_days_ahead
@@ -168,14 +160,10 @@ class PointsExpiringFlow(EnrolmentFlow):
     ) -> Decision:
         if now >= enrolment.anchor_at:
             return Complete()  # expired already: nothing left to warn of
-        return step_in_series(self.warning_times(enrolment, settings), enrolment, now)
+        return super().advance(enrolment, settings, now)
 
-    def compose(
-        self,
-        enrolment: FlowEnrolment,
-        message: FlowMessage,
-        settings: ChannelSettings,
-        now: datetime,
+    def content(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
     ) -> Preparation:
         if now >= enrolment.anchor_at:
             return Cancel("points_expired")
@@ -200,7 +188,7 @@ class PointsExpiringFlow(EnrolmentFlow):
         )
 
 
-class TierUpgradeFlow(EnrolmentFlow):
+class TierUpgradeFlow(SingleMessageFlow):
     name = TIER_UPGRADE_FLOW
     events = (TIER_CHANGED,)
 
@@ -225,17 +213,8 @@ class TierUpgradeFlow(EnrolmentFlow):
             to_tier=event.data["to_tier"],
         )
 
-    def advance(
+    def content(
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
-    ) -> Decision:
-        return step_in_series([enrolment.anchor_at], enrolment, now)
-
-    def compose(
-        self,
-        enrolment: FlowEnrolment,
-        message: FlowMessage,
-        settings: ChannelSettings,
-        now: datetime,
     ) -> Preparation:
         current = points_and_tier(enrolment)
         if current["tier_code"] != enrolment.data.get("to_tier"):

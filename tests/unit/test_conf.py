@@ -183,11 +183,13 @@ def test_as_configuration_parses_back_to_the_same_settings(ledger):
 def test_structure_defaults_and_parsed_sections_list_the_same_keys():
     declared = [field.name for field in SETTING_FIELDS]
     sections = typing.get_type_hints(ChannelSettings)
-    parsed = [
-        field.name
-        for section in dataclasses.fields(ChannelSettings)
-        for field in dataclasses.fields(sections[section.name])
-    ]
+    parsed = []
+    for section in dataclasses.fields(ChannelSettings):
+        built = getattr(ChannelSettings(), section.name)
+        if hasattr(built, "as_values"):  # a section built from its fields (the variants)
+            parsed += list(built.as_values())
+        else:
+            parsed += [field.name for field in dataclasses.fields(sections[section.name])]
 
     assert len(set(declared)) == len(declared)
     assert list(config_structure()) == declared
@@ -241,6 +243,21 @@ def test_secrets_never_travel_in_task_arguments():
     assert "s3cret-s3cret-s3cret" not in sent.values()
     assert {"smtp_password", "webhook_secret"}.isdisjoint(sent)
     assert sent["webhook_url"] == "https://gateway.example/hooks"
+
+
+def test_task_arguments_parse_back_to_the_same_settings_and_skip_unset_variants():
+    plain = ChannelSettings()
+    split = ChannelSettings.from_configuration(
+        {"welcome_variant_b_subject_en": "Hi {points}", "welcome_variant_b_share": "20"}
+    )
+
+    for settings in (plain, split):
+        assert ChannelSettings.from_configuration(settings.as_task_configuration()) == settings
+    assert not [name for name in plain.as_task_configuration() if "_variant_b_" in name]
+    assert [name for name in split.as_task_configuration() if "_variant_b_" in name] == [
+        "welcome_variant_b_subject_en",
+        "welcome_variant_b_share",
+    ]
 
 
 def test_cart_reminders_need_a_link_back_to_the_cart():

@@ -21,8 +21,6 @@ from saleor_retention_plugin.models import FlowConversion, FlowEnrolment, FlowMe
 from saleor_retention_plugin.selectors.flow_uplift import flow_uplifts
 from saleor_retention_plugin.selectors.report import build_report
 from saleor_retention_plugin.services import carts
-from saleor_retention_plugin.services.flows import FLOWS
-from saleor_retention_plugin.services.lifecycle_flows import WelcomeFlow
 
 from .cart_shop import CHANNEL, T0, configure, order, put_cart, shop_settings, sweep, tea_line
 from .test_lifecycle_flows import first_order
@@ -40,9 +38,9 @@ def entries(now):
     return {entry["flow"]: entry for entry in flow_uplifts(CHANNEL, now=now)}
 
 
-def welcome_with_reorders(customers, reorder):
+def welcome_with_reorders(customers, reorder, **settings):
     """First orders at T0, the welcome sweep, then second orders a day later from ``reorder``."""
-    configure(welcome_enabled="true", welcome_delay_hours="2", holdout_percent="50")
+    configure(welcome_enabled="true", welcome_delay_hours="2", holdout_percent="50", **settings)
     for customer_id in customers:
         first_order(customer_id, email=f"c{customer_id}@example.com")
     sweep(T0 + 2 * HOUR)
@@ -199,24 +197,21 @@ def test_campaign_variants_and_campaigns_against_their_holdout_add_up_to_the_flo
     text = out.getvalue()
     assert "Campaigns and variants against the holdout" in text
     assert f"campaign {split.pk} (Spring arrivals): relative" in text
-    assert f"campaign {split.pk} (Spring arrivals) variant b: relative" in text
+    assert f"campaign {split.pk} (Spring arrivals) variant b (B: coupon 20%): relative" in text
+    assert "Variant B against variant A" in text
+    assert (
+        f"campaign {split.pk} (Spring arrivals) variant b (B: coupon 20%) against variant A: "
+        "relative" in text
+    )
     assert f"campaign {single.pk} (Plain): relative" in text
     assert max(len(line) for line in text.splitlines()) <= 100
     html = render_html(build_report(CHANNEL, date(2026, 1, 1), date(2027, 1, 1), predict=False))
     assert f"campaign {split.pk} variant b" in html  # a point of the uplift chart
 
 
-class SplitWelcome(WelcomeFlow):
-    """The welcome flow with two variants (as a merchant's subject test would have)."""
-
-    def variant_count(self, settings):
-        return 2
-
-
-def test_a_flows_variants_each_against_the_holdout_add_up_to_the_flow(monkeypatch):
-    monkeypatch.setitem(FLOWS, "welcome", SplitWelcome())
+def test_a_flows_variants_each_against_the_holdout_add_up_to_the_flow():
     customers = range(1, 41)
-    welcome_with_reorders(customers, [])
+    welcome_with_reorders(customers, [], welcome_variant_b_subject_en="A gift for you")
     enrolled = list(FlowEnrolment.objects.filter(flow="welcome"))
     for enrolment in enrolled:  # the engine's draw: fixed per flow, channel, subject, cycle
         assert enrolment.variant == variant_of(
@@ -231,8 +226,15 @@ def test_a_flows_variants_each_against_the_holdout_add_up_to_the_flow(monkeypatc
 
     welcome = entries(T0 + 2 * DAY)["welcome"]
 
-    assert [v["variant"] for v in welcome["variants"]] == ["a", "b"]
+    assert [(v["variant"], v["label"]) for v in welcome["variants"]] == [
+        ("a", "A"),
+        ("b", "B: subject"),
+    ]
     va, vb = welcome["variants"]
+    assert va["against_a"] is None
+    assert vb["against_a"] == experiments.uplift(
+        len(b), 3, len(a), 1, wording=experiments.VARIANT_B
+    )
     assert va["uplift"] == experiments.uplift(
         len(a), 1, len(held), 2, wording=experiments.ENROLMENTS
     )
