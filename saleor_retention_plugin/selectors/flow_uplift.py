@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
@@ -31,11 +32,22 @@ from django.utils import timezone
 
 from ..constants import CAMPAIGN_FLOW, CART_FLOW
 from ..domain import experiments
-from ..models import Campaign, FlowConversion, FlowEnrolment, FlowMessage
+from ..models import (
+    Campaign,
+    FlowConversion,
+    FlowEnrolment,
+    FlowMessage,
+    MessageClick,
+    MessageOpen,
+)
 from .carts import cart_recovery_summary
 
 if TYPE_CHECKING:
     from datetime import datetime
+
+# The channel whose messages always report opens (the open pixel); other channels' do
+# once their gateway reports a delivery or an open (``delivery.tracking_views``).
+OPEN_TRACKING_CHANNEL = "email"
 
 
 def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -43,9 +55,9 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
 
     Each: ``{"flow", "enrolled", "held_out", "sent", "uplift": experiments.Uplift,
     "revenue": {"messaged"|"holdout": {currency: decimal text}}, "messages_sent": int,
-    "variants": [...]}``. ``enrolled`` counts every enrolment there is (``held_out`` of
-    them in the holdout; for the cart flow, abandoned carts), ``sent`` the flow's
-    messages sent by ``now`` (the outbox rows);
+    "engagement": {...}, "variants": [...]}``. ``enrolled`` counts every enrolment there
+    is (``held_out`` of them in the holdout; for the cart flow, abandoned carts),
+    ``sent`` the flow's messages sent by ``now`` (the outbox rows);
     ``uplift.treated`` / ``control`` count the messaged and held-out enrolments,
     ``*_converted`` those that converted; ``messages_sent`` counts sent messages (a
     series sends several per enrolment). ``variants`` is empty unless the messaged
@@ -55,7 +67,9 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
     holdout, adding up to the flow's figures. The ``campaign`` flow lists ``campaigns``
     instead: one entry per campaign (``campaign_id``, ``name``, and the same figures
     against that campaign's own holdout, with its variants), adding up to the flow's.
-    Six grouped queries, whatever the number of flows, plus the cart summary's.
+    ``engagement`` (flows, variants and campaigns alike) counts the same sent messages:
+    see ``engagement_figures``. Seven grouped queries, whatever the number of flows, plus
+    the cart summary's.
     """
     now = now or timezone.now()
     counted = _ids(channel_slug, now)
@@ -71,13 +85,13 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
         .order_by()
     ):
         cell = (row["flow"], row["campaign"], row["is_holdout"], row["variant"])
-        cells[cell] = [row["subjects"], row["converted"], 0]
+        # subjects, converted, then the messages' ``ENGAGEMENT_COUNTS`` (sent first).
+        cells[cell] = [row["subjects"], row["converted"], *[0] * len(ENGAGEMENT_COUNTS)]
     for row in (
-        FlowMessage.objects.sent()
-        .filter(enrolment__in=counted, sent_at__lte=now)
+        _engaged(FlowMessage.objects.sent().filter(enrolment__in=counted), now)
         .annotate(campaign=_campaign_of("enrolment__"))
         .values("enrolment__flow", "campaign", "enrolment__is_holdout", "enrolment__variant")
-        .annotate(sent=Count("id"))
+        .annotate(**ENGAGEMENT_COUNTS)
         .order_by()
     ):
         cell = (
@@ -86,7 +100,9 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
             row["enrolment__is_holdout"],
             row["enrolment__variant"],
         )
-        cells.setdefault(cell, [0, 0, 0])[2] += row["sent"]
+        figures = cells.setdefault(cell, [0] * (2 + len(ENGAGEMENT_COUNTS)))
+        for column, name in enumerate(ENGAGEMENT_COUNTS, start=2):
+            figures[column] += row[name]
     revenue: dict[tuple[str, int | None, bool, str], dict[str, Decimal]] = {}
     for sums in (
         FlowConversion.objects.filter(enrolment__in=counted, converted_at__lte=now)
@@ -148,6 +164,85 @@ def flow_uplifts(channel_slug: str, *, now: datetime | None = None) -> list[dict
     return sorted(entries, key=lambda entry: entry["flow"])
 
 
+ENGAGEMENT_COUNTS = {
+    "sent": Count("id"),
+    "open_tracked": Count("id", filter=Q(is_open_tracked=True)),
+    "opened": Count(
+        "id", filter=Q(is_open_tracked=True) & (Q(is_opened=True) | Q(is_clicked=True))
+    ),
+    "clicked": Count("id", filter=Q(is_clicked=True)),
+    "clicked_tracked": Count("id", filter=Q(is_open_tracked=True, is_clicked=True)),
+}
+
+
+def _engaged(messages: Any, now: datetime) -> Any:
+    """Sent messages by ``now``, annotated ``is_open_tracked``, ``is_opened``, ``is_clicked``.
+
+    A message's opens are tracked when its channel reports them: email (the open pixel),
+    or any channel whose gateway reported the message's delivery or open by ``now``
+    (webhook). ``is_opened``: an open recorded by ``now``; ``is_clicked``: a tracked link
+    first clicked by ``now``.
+    """
+    reported = MessageOpen.objects.filter(message=OuterRef("pk")).filter(
+        Q(opened_at__lte=now) | Q(delivered_at__lte=now)
+    )
+    return messages.filter(sent_at__lte=now).annotate(
+        is_reported=Exists(reported),
+        is_open_tracked=Case(
+            When(Q(delivery_channel=OPEN_TRACKING_CHANNEL) | Q(is_reported=True), then=True),
+            default=False,
+            output_field=BooleanField(),
+        ),
+        is_opened=Exists(MessageOpen.objects.filter(message=OuterRef("pk"), opened_at__lte=now)),
+        is_clicked=Exists(
+            MessageClick.objects.filter(message=OuterRef("pk"), first_clicked_at__lte=now)
+        ),
+    )
+
+
+def engagement_figures(
+    sent: int, open_tracked: int, opened: int, clicked: int, clicked_tracked: int
+) -> dict[str, Any]:
+    """Opens and clicks of ``sent`` messages, with their rates (0-1, 4 decimals, text).
+
+    ``{"sent", "open_tracked", "opened", "clicked", "clicked_tracked", "open_rate", "click_rate",
+    "click_to_open_rate"}``: ``open_tracked`` of the messages went through a channel that
+    reports opens, ``opened`` of those were opened (a click counts as an open: the pixel
+    is not loaded when images are off), ``clicked`` messages had a tracked link clicked
+    (one per message however many clicks; link scanners included). ``opened``,
+    ``open_rate`` (opened / open_tracked) and ``click_to_open_rate`` (``clicked_tracked``,
+    the clicked among the open-tracked, / opened) are None ("n/a") when no message's
+    channel reports opens; ``click_rate`` is clicked / sent, None without messages.
+    """
+    return {
+        "sent": sent,
+        "open_tracked": open_tracked,
+        "opened": opened if open_tracked else None,
+        "clicked": clicked,
+        "clicked_tracked": clicked_tracked,
+        "open_rate": _rate(opened, open_tracked),
+        "click_rate": _rate(clicked, sent),
+        "click_to_open_rate": _rate(clicked_tracked, opened) if open_tracked else None,
+    }
+
+
+def _rate(part: int, whole: int) -> str | None:
+    if not whole:
+        return None
+    return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")))
+
+
+def _cart_engagement(channel_slug: str, now: datetime) -> dict[str, Any]:
+    row = (
+        _engaged(FlowMessage.objects.sent().filter(channel_slug=channel_slug, flow=CART_FLOW), now)
+        .values("flow")
+        .annotate(**ENGAGEMENT_COUNTS)
+        .order_by("flow")
+        .first()
+    ) or dict.fromkeys(ENGAGEMENT_COUNTS, 0)
+    return engagement_figures(*(row[name] for name in ENGAGEMENT_COUNTS))
+
+
 def _campaign_of(prefix: str) -> Any:
     """The campaign's id (the enrolment's cycle) for the campaign flow, else NULL."""
     return Case(
@@ -194,12 +289,14 @@ def _experiment(
                     "uplift": against_holdout(group),
                     "revenue": money(group),
                     "messages_sent": total(group, 2),
+                    "engagement": engagement_figures(*(total(group, c) for c in range(2, 7))),
                 }
             )
     return {
         "uplift": against_holdout(messaged),
         "revenue": {"messaged": money(messaged), "holdout": money(holdout)},
         "messages_sent": total(messaged, 2),
+        "engagement": engagement_figures(*(total(messaged, c) for c in range(2, 7))),
         "variants": variants,
     }
 
@@ -252,5 +349,6 @@ def _cart_entry(channel_slug: str, now: datetime, sent: int) -> dict[str, Any] |
         ),
         "revenue": {"messaged": reminded["revenue"], "holdout": holdout["revenue"]},
         "messages_sent": sent,
+        "engagement": _cart_engagement(channel_slug, now),
         "variants": [],
     }
