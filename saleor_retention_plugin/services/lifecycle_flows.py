@@ -27,6 +27,7 @@ from ..selectors.membership import live_account
 from .enrolments import Complete, EnrolmentFlow, EnrolmentRequest, Subject, step_in_series
 from .flow_events import ORDER_PLACED, POINTS_EXPIRING, TIER_CHANGED, FlowEvent
 from .flows import Cancel, Preparation, Ready
+from .lifecycle_content import storefront_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -125,7 +126,7 @@ class WelcomeFlow(EnrolmentFlow):
     ) -> Preparation:
         incentive = settings.lifecycle.welcome_incentive
         return Ready(
-            context=points_and_tier(enrolment),
+            context={**points_and_tier(enrolment), "shop_url": storefront_url(settings)},
             zone=self.zone(enrolment, settings),
             incentive=incentive,
             currency=str(enrolment.data.get("currency") or ""),
@@ -195,6 +196,7 @@ class PointsExpiringFlow(EnrolmentFlow):
                 "expires_on": enrolment.anchor_at.astimezone(zone).date().isoformat(),
                 "days_left": max((enrolment.anchor_at - now).days, 0),
                 **points_and_tier(enrolment),
+                "shop_url": storefront_url(settings),
             },
             zone=zone,
         )
@@ -240,7 +242,10 @@ class TierUpgradeFlow(EnrolmentFlow):
         current = points_and_tier(enrolment)
         if current["tier_code"] != enrolment.data.get("to_tier"):
             return Cancel("tier_changed_again")  # downgraded or moved on before the send
-        return Ready(context=current, zone=self.zone(enrolment, settings))
+        return Ready(
+            context={**current, "shop_url": storefront_url(settings)},
+            zone=self.zone(enrolment, settings),
+        )
 
 
 def is_upgrade(channel_slug: str, from_code: str, to_code: str) -> bool:
