@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -35,6 +36,7 @@ def test_the_tables_come_and_go_and_the_outbox_is_untouched(transactional_db):
             target_digest="0" * 64, first_clicked_at=T0, last_clicked_at=T0,
         )  # fmt: skip
         Open.objects.create(message_id=message.pk, source="pixel", opened_at=T0)
+        bad: dict[str, Any]
         for bad in (
             {"link_kind": "banner"},
             {"click_count": 0},
