@@ -70,7 +70,7 @@ RATING_SCORES = {1: 0.05, 2: 0.05, 3: 0.15, 4: 0.35, 5: 0.4}
 REVIEW_WRITTEN = 0.25
 # Of the messages read, those whose reader's mail app loads images (the open pixel). Not
 # drawn from the story's random source (the same seed keeps telling the same story): a
-# hash of the message's key decides (``messages.images_shown``).
+# hash of the recipient, flow, step and send time decides (``messages.images_shown``).
 IMAGES_SHOWN = 0.7
 
 BEHAVIOUR = {

@@ -65,6 +65,7 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
         just_sent = just_sent.filter(sent_at__gt=since)
     for message in just_sent.order_by("sent_at", "pk").only(
         "idempotency_key",
+        "sent_at",
         "flow",
         "step",
         "subject_key",
@@ -157,15 +158,21 @@ def rate(
     store.log.ratings += 1
 
 
-def images_shown(message_key: str) -> bool:
-    """Whether the reader's mail app loads images: ``IMAGES_SHOWN`` of keys, by their hash."""
-    digest = int(hashlib.sha256(message_key.encode()).hexdigest()[:8], 16)
+def images_shown(message: FlowMessage) -> bool:
+    """Whether the reader's mail app loads images: ``IMAGES_SHOWN`` of messages, by a hash.
+
+    Of who got which message when, not of row ids or keys (which differ between SQLite and
+    PostgreSQL), so the same seed tells the same story on both.
+    """
+    sent_at = message.sent_at.isoformat() if message.sent_at else ""
+    who = f"{message.recipient_email}|{message.flow}|{message.step}|{sent_at}"
+    digest = int(hashlib.sha256(who.encode()).hexdigest()[:8], 16)
     return digest < IMAGES_SHOWN * 0x100000000
 
 
 def open_mail(store: SimulatedStore, message: FlowMessage, links: MailLinks | None) -> None:
     """A mail app that shows images loads the message's open pixel (its real token)."""
-    if links is None or links.pixel is None or not images_shown(message.idempotency_key):
+    if links is None or links.pixel is None or not images_shown(message):
         return
     try:
         opening = read_open_token(links.pixel, now=store._now)
