@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import weakref
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -75,7 +76,7 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
         "channel_slug",
         "customer_id",
     ):
-        links = store.mail_links.pop(message.idempotency_key, None)
+        links = _received(store).pop(message.idempotency_key, None)
         if message.flow != CART_FLOW:
             react(store, message, links)
             continue
@@ -200,6 +201,15 @@ def click(store: SimulatedStore, links: MailLinks | None) -> str | None:
 
 
 _NONE = MailLinks(clicks=(), pixel=None)
+# Per store: the tracking links of each mail the sink received, by idempotency key, until
+# the customer reads it (``read_messages`` pops them).
+_MAIL_LINKS: weakref.WeakKeyDictionary[SimulatedStore, dict[str, MailLinks]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _received(store: SimulatedStore) -> dict[str, MailLinks]:
+    return _MAIL_LINKS.setdefault(store, {})
 
 
 def _target(store: SimulatedStore, token: str) -> str | None:
@@ -300,7 +310,7 @@ def collect_mail(store: SimulatedStore) -> None:
             ),
             "",
         )
-        store.mail_links[key] = mail_links(html)
+        _received(store)[key] = mail_links(html)
         # retention:<flow>:<subject>:<step>, as the outbox keys each message.
         flow = key.split(":")[1:2]
         flow_name = flow[0] if flow else ""

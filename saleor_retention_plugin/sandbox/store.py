@@ -57,7 +57,7 @@ from .behaviour import (
     draw_habits,
 )
 from .due_moments import DUE_KINDS, as_moment, next_due_sql
-from .records import Cart, Customer, Event, MailLinks, Order, SampleEmail, StoreLog
+from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
 from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
 if TYPE_CHECKING:
@@ -95,8 +95,6 @@ class SimulatedStore:
         self.sample_emails: dict[str, SampleEmail] = {}
         # What the local mail sink received, per flow (every channel).
         self.emails_by_flow: dict[str, int] = {}
-        # The tracking links of each mail received, by idempotency key, until it is read.
-        self.mail_links: dict[str, MailLinks] = {}
         self._queue: list[Event] = []
         self._sequence = 0
         self._order_numbers = 0
