@@ -293,6 +293,25 @@ def _flows_table(flows: list[dict[str, Any]]) -> str:
         for u in [entry["uplift"]]
     )
     parts = [table + verdicts]
+    engagement = _engagement_rows(flows)
+    if engagement:
+        parts.append(
+            _table(
+                "Opens and clicks of the messages sent (n/a: no open reported by the channel)",
+                [
+                    "flow / campaign / variant",
+                    "sent",
+                    "opened",
+                    "open rate",
+                    "clicked",
+                    "click/sent",
+                    "click/open",
+                ],
+                engagement,
+            )
+            + "A clicked message counts as opened; clicks include mail security scanners "
+            "that follow every link.\n"
+        )
     split = _variant_rows(flows)
     if split:
         parts.append(
@@ -329,6 +348,29 @@ def _flows_table(flows: list[dict[str, Any]]) -> str:
             + "".join(f"{note}\n" for _, note in against_a)
         )
     return "\n".join(parts)
+
+
+def _engagement_rows(flows: list[dict[str, Any]]) -> list[list[Any]]:
+    """Each flow, then each campaign and variant: sent, opened, clicked and their rates.
+
+    Reports saved before opens and clicks were tracked have no ``engagement``: no rows.
+    """
+    parts = [(entry["flow"], entry) for entry in flows] + [
+        (label, part) for label, _, part in _variant_parts(flows)
+    ]
+    return [
+        [
+            label,
+            e["sent"],
+            e["opened"],
+            _pct(e["open_rate"]),
+            e["clicked"],
+            _pct(e["click_rate"]),
+            _pct(e["click_to_open_rate"]),
+        ]
+        for label, part in parts
+        if (e := part.get("engagement")) is not None
+    ]
 
 
 def _variant_parts(flows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:

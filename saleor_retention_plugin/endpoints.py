@@ -28,6 +28,7 @@ VIEW_MODULES: tuple[str, ...] = (
     "saleor_retention_plugin.graphql.report_view",
     "saleor_retention_plugin.delivery.views",
     "saleor_retention_plugin.delivery.rating_views",
+    "saleor_retention_plugin.delivery.tracking_views",
 )
 
 

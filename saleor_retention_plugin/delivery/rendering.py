@@ -27,6 +27,7 @@ from django.template.loader import select_template
 
 from .base import OutgoingMessage, PermanentDeliveryError, TransientDeliveryError
 from .language import MessageLanguage, message_language
+from .tracking import LinkTracker, track_links
 
 TEMPLATE_ROOT = "saleor_retention_plugin/messages"
 PARTS = ("subject.txt", "txt", "html")
@@ -61,10 +62,16 @@ def format_money(amount: Any, currency: str) -> str:
     return f"{symbol}{value:,}" if symbol else f"{value:,} {currency}"
 
 
-def message_context(message: OutgoingMessage, unsubscribe_url: str | None) -> dict[str, Any]:
-    """The template context: the engine's context plus display-ready money and links."""
+def message_context(
+    message: OutgoingMessage, unsubscribe_url: str | None, links: LinkTracker | None = None
+) -> dict[str, Any]:
+    """The template context: the engine's context plus display-ready money and links.
+
+    With ``links`` (``tracking.message_link_tracker``), every link but the unsubscribe
+    link goes through the signed click redirect (``tracking.track_links``).
+    """
     language = message_language(message.language)
-    context = dict(message.context)
+    context = track_links(message.context, links)
     currency = str(context.get("currency") or "")
     lines = []
     for line in context.get("lines") or []:
@@ -93,9 +100,12 @@ def message_context(message: OutgoingMessage, unsubscribe_url: str | None) -> di
     return context
 
 
-def render_message(message: OutgoingMessage, *, unsubscribe_url: str | None) -> RenderedMessage:
+def render_message(
+    message: OutgoingMessage, *, unsubscribe_url: str | None, links: LinkTracker | None = None
+) -> RenderedMessage:
+    """Subject, text and HTML; ``links`` tracks the message's links (``message_context``)."""
     language = message_language(message.language)
-    context = message_context(message, unsubscribe_url)
+    context = message_context(message, unsubscribe_url, links)
     rendered = {}
     for part in PARTS:
         names = template_names(message.channel_slug, message.flow, message.step, language, part)

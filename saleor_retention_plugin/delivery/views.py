@@ -141,12 +141,14 @@ def confirmation_page(
     *,
     status: int = 200,
     token: str = "",
+    continue_url: str = "",
 ) -> HttpResponse:
     """A small page for a link from a message.
 
     It shows ``copy[f"{state}_title"]`` and ``_body``; the ``confirm`` state shows a
     button (``copy["confirm_button"]``) that POSTs ``token`` back, so link scanners that
-    GET every link in an email change nothing.
+    GET every link in an email change nothing. ``continue_url`` (a link the plugin signed
+    itself) is shown as a plain link labelled ``copy["continue_link"]``.
     """
     html = render_to_string(
         PAGE_TEMPLATE,
@@ -158,6 +160,8 @@ def confirmation_page(
             "button": copy["confirm_button"],
             "token": token,
             "action": request.get_full_path(),
+            "continue_url": continue_url,
+            "continue_label": copy.get("continue_link", ""),
         },
     )
     response = HttpResponse(html, status=status, content_type="text/html; charset=utf-8")

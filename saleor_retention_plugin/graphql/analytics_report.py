@@ -30,6 +30,62 @@ class SegmentCounts(graphene.ObjectType):
     discount_driven = graphene.Int(required=True)
 
 
+class MessageEngagement(graphene.ObjectType):
+    """Opens and clicks of one flow's, campaign's or variant's sent messages."""
+
+    flow = graphene.String(required=True)
+    campaign_id = graphene.Int(description="Set on a campaign's rows.")
+    variant = graphene.String(description="Set on a variant's rows (a, b...).")
+    sent = graphene.Int(required=True, description="Messages sent.")
+    open_tracked = graphene.Int(
+        required=True, description="Of them, sent through a channel that reports opens."
+    )
+    opened = graphene.Int(
+        description="Messages opened (a click counts); null (n/a) when no message's "
+        "channel reports opens."
+    )
+    clicked = graphene.Int(
+        required=True, description="Messages with a tracked link clicked (scanners included)."
+    )
+    open_rate = graphene.String(description="opened / openTracked, 0-1, 4 decimals.")
+    click_rate = graphene.String(description="clicked / sent, 0-1, 4 decimals.")
+    click_to_open_rate = graphene.String(
+        description="Clicked among the open-tracked / opened, 0-1, 4 decimals."
+    )
+
+
+def engagement_rows(flows: list[dict[str, Any]]) -> list[MessageEngagement]:
+    """Each flow, then its campaigns and variants, in the report's order."""
+
+    def row(flow: str, part: dict[str, Any], **names: Any) -> MessageEngagement:
+        e = part["engagement"]
+        return MessageEngagement(
+            flow=flow, sent=e["sent"], open_tracked=e["open_tracked"], opened=e["opened"],
+            clicked=e["clicked"], open_rate=e["open_rate"], click_rate=e["click_rate"],
+            click_to_open_rate=e["click_to_open_rate"], **names,
+        )  # fmt: skip
+
+    rows = []
+    for entry in flows:
+        rows.append(row(entry["flow"], entry))
+        rows.extend(
+            row(entry["flow"], variant, variant=variant["variant"])
+            for variant in entry.get("variants", [])
+        )
+        for campaign in entry.get("campaigns", []):
+            rows.append(row(entry["flow"], campaign, campaign_id=campaign["campaign_id"]))
+            rows.extend(
+                row(
+                    entry["flow"],
+                    variant,
+                    campaign_id=campaign["campaign_id"],
+                    variant=variant["variant"],
+                )
+                for variant in campaign["variants"]
+            )
+    return rows
+
+
 class RetentionReport(graphene.ObjectType):
     currency = graphene.String(description="The channel's currency; null without orders.")
     start = graphene.String(required=True)
@@ -48,6 +104,11 @@ class RetentionReport(graphene.ObjectType):
     median_cycle_days = graphene.Float(description="Median days between orders.")
     ltv = graphene.String(description="AOV x orders per year x lifespan years.")
     segments = graphene.Field(SegmentCounts, required=True)
+    message_engagement = graphene.List(
+        graphene.NonNull(MessageEngagement),
+        required=True,
+        description="Opens and clicks per flow, campaign and variant (docs/delivery.md).",
+    )
     figures = JSONString(
         required=True, description="Every figure of the report (docs/analytics.md)."
     )
@@ -137,5 +198,6 @@ class RetentionReportQueries(graphene.ObjectType):
                 high_value=segments["high_value"],
                 discount_driven=segments["discount_driven"],
             ),
+            message_engagement=engagement_rows(figures["flows"]),
             figures=figures,
         )

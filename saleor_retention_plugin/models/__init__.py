@@ -1,5 +1,6 @@
 from .campaigns import Campaign, CampaignState
 from .care import BirthdayGreeting, MemberDay, ReviewAward, SatisfactionRating
+from .engagement import LinkKind, MessageClick, MessageOpen, OpenSource
 from .enrolments import (
     RUNNING_STATES,
     EnrolmentState,
@@ -57,11 +58,15 @@ __all__ = [
     "FlowEnrolment",
     "FlowMessage",
     "LifecycleRefreshState",
+    "LinkKind",
     "LoyaltyAccount",
     "MarketingOptOut",
     "MemberDay",
     "MembershipTier",
+    "MessageClick",
+    "MessageOpen",
     "MessageState",
+    "OpenSource",
     "PointsEntry",
     "PointsLot",
     "ProductInterval",

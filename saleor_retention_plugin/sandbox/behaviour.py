@@ -23,7 +23,10 @@ Lifecycle messages and the campaign move customers the same way for everyone too
 message read brings an order within the next six days with the chance its flow has in
 ``ORDER_AFTER_MESSAGE``, on top of the customer's own habits (which go on as before; a
 customer who dropped out for good is not brought back). That order uses the message's
-coupon, when it has one, with ``COUPON_USE``. ``RATING_CLICKED`` of satisfaction checks
+coupon, when it has one, with ``COUPON_USE``; the customer came through the message's
+first link (a click on its tracked link, as a returning cart's owner clicks the
+reminder's checkout link), and ``IMAGES_SHOWN`` of the messages read load their open
+pixel. ``RATING_CLICKED`` of satisfaction checks
 are answered through one of their signed rating links (scores weighted by
 ``RATING_SCORES``) and ``REVIEW_WRITTEN`` of review invitations to registered customers
 bring a review. Held-out customers get no message, so nothing moves them: the uplift the
@@ -65,6 +68,10 @@ COUPON_USE = 0.6
 RATING_CLICKED = 0.4
 RATING_SCORES = {1: 0.05, 2: 0.05, 3: 0.15, 4: 0.35, 5: 0.4}
 REVIEW_WRITTEN = 0.25
+# Of the messages read, those whose reader's mail app loads images (the open pixel). Not
+# drawn from the story's random source (the same seed keeps telling the same story): a
+# hash of the recipient, flow, step and send time decides (``messages.images_shown``).
+IMAGES_SHOWN = 0.7
 
 BEHAVIOUR = {
     "regulars_per_channel": REGULARS_PER_CHANNEL,
@@ -81,6 +88,7 @@ BEHAVIOUR = {
     "rating_clicked": RATING_CLICKED,
     "rating_scores": RATING_SCORES,
     "review_written": REVIEW_WRITTEN,
+    "images_shown": IMAGES_SHOWN,
 }
 
 
@@ -140,5 +148,7 @@ def describe_messages() -> str:
         f"habits; {COUPON_USE:.0%} of those orders use the message's coupon; "
         f"{RATING_CLICKED:.0%} of satisfaction checks get a rating click, "
         f"{REVIEW_WRITTEN:.0%} of review invitations a review; {BIRTHDAY_ON_FILE:.0%} of "
-        "registered customers gave their birthday; held-out customers get no message"
+        "registered customers gave their birthday; held-out customers get no message; "
+        f"{IMAGES_SHOWN:.0%} of messages read load their open pixel, and a customer who "
+        "comes back or answers a message clicks its first link"
     )

@@ -8,29 +8,40 @@ assumptions).
 from __future__ import annotations
 
 import functools
+import hashlib
+import re
+import weakref
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core import mail
 
 from ..constants import CART_FLOW
 from ..delivery.channels.email import IDEMPOTENCY_HEADER
 from ..delivery.rating_links import InvalidRatingLink, read_rating_token
+from ..delivery.tracking import (
+    CLICK_PATH,
+    OPEN_PATH,
+    InvalidTrackingLink,
+    read_click_token,
+    read_open_token,
+)
 from ..domain.customers import normalise_email
 from ..models import Campaign, CampaignState, FlowMessage, MessageState
-from ..services import campaigns, member_days, tiers
+from ..services import campaigns, engagement, member_days, tiers
 from ..services.care import award_review_points, record_rating
 from ..services.enrolments import local_zone
 from .behaviour import (
     COUPON_USE,
+    IMAGES_SHOWN,
     ORDER_AFTER_MESSAGE,
     RATING_CLICKED,
     RATING_SCORES,
     RETURN_AFTER_REMINDER,
     REVIEW_WRITTEN,
 )
-from .records import Customer, SampleEmail
+from .records import Customer, MailLinks, SampleEmail
 from .shop import CAMPAIGN, CHANNELS, MEMBER_DAY
 
 if TYPE_CHECKING:
@@ -40,6 +51,8 @@ if TYPE_CHECKING:
 # default 7-day attribution window).
 ORDER_AFTER_MESSAGE_HOURS = (2, 6 * 24)
 CARE_STEPS = {1: "satisfaction", 2: "review"}
+CLICK_URL = re.compile(re.escape(CLICK_PATH) + r"\?token=([^\s\"<&]+)")
+OPEN_URL = re.compile(re.escape(OPEN_PATH) + r"\?token=([^\s\"<&]+)")
 
 
 def read_messages(store: SimulatedStore, since: datetime | None) -> None:
@@ -52,6 +65,8 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
     if since is not None:
         just_sent = just_sent.filter(sent_at__gt=since)
     for message in just_sent.order_by("sent_at", "pk").only(
+        "idempotency_key",
+        "sent_at",
         "flow",
         "step",
         "subject_key",
@@ -61,16 +76,19 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
         "channel_slug",
         "customer_id",
     ):
+        links = _received(store).pop(message.idempotency_key, None)
         if message.flow != CART_FLOW:
-            react(store, message)
+            react(store, message, links)
             continue
         cart = store.carts.get(str(message.subject_key))
         step = message.step
         if cart is None or cart.return_planned:
             continue
         store.log.reminders_read += 1
+        open_mail(store, message, links)
         if store.random.random() < RETURN_AFTER_REMINDER.get(step, 0):
             cart.return_planned = True
+            click(store, links)  # back through the reminder's checkout link
             store._at(
                 store._now + timedelta(hours=store.random.randint(1, 8)),
                 f"{cart.customer.name} comes back after reminder {step}",
@@ -78,15 +96,16 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
             )
 
 
-def react(store: SimulatedStore, message: FlowMessage) -> None:
+def react(store: SimulatedStore, message: FlowMessage, links: MailLinks | None) -> None:
     """One customer reads one lifecycle or campaign message."""
     customer = store._by_email.get(normalise_email(message.recipient_email or ""))
     if customer is None:
         return
     store.log.messages_read += 1
+    open_mail(store, message, links)
     care_step = CARE_STEPS.get(message.step) if message.flow == "care" else None
     if care_step == "satisfaction" and store.random.random() < RATING_CLICKED:
-        rate(store, customer, message)
+        rate(store, customer, message, links)
     if (
         care_step == "review"
         and customer.customer_id is not None
@@ -109,6 +128,7 @@ def react(store: SimulatedStore, message: FlowMessage) -> None:
         moment = store._now + timedelta(hours=store.random.randint(*ORDER_AFTER_MESSAGE_HOURS))
         if moment > store.horizon:
             return  # after the story's end
+        click(store, links)  # they came through the message's first link
         cart = store._new_cart(customer)
         store._at(
             moment - timedelta(minutes=20),
@@ -120,17 +140,90 @@ def react(store: SimulatedStore, message: FlowMessage) -> None:
         store.log.coupons_used += use
 
 
-def rate(store: SimulatedStore, customer: Customer, message: FlowMessage) -> None:
-    """The customer clicks one of the message's signed rating links."""
-    links = {int(link["score"]): link["url"] for link in message.context["rating_links"]}
+def rate(
+    store: SimulatedStore, customer: Customer, message: FlowMessage, links: MailLinks | None
+) -> None:
+    """The customer clicks one of the message's signed rating links (through its redirect)."""
+    ratings = {int(link["score"]): link["url"] for link in message.context["rating_links"]}
     score = store.random.choices(list(RATING_SCORES), weights=list(RATING_SCORES.values()))[0]
-    token = parse_qs(urlsplit(links[score]).query)["token"][0]
+    target = ratings[score]
+    tracked = [url for url in (links.clicks if links else ()) if _target(store, url) == target]
+    if tracked:
+        target = click(store, MailLinks(clicks=(tracked[0],), pixel=None)) or target
+    token = parse_qs(urlsplit(target).query)["token"][0]
     try:
         link = read_rating_token(token, now=store._now)
     except InvalidRatingLink:
         return
     record_rating(link, customer.channel.settings, now=store._now)
     store.log.ratings += 1
+
+
+def images_shown(message: FlowMessage) -> bool:
+    """Whether the reader's mail app loads images: ``IMAGES_SHOWN`` of messages, by a hash.
+
+    Of who got which message when, not of row ids or keys (which differ between SQLite and
+    PostgreSQL), so the same seed tells the same story on both.
+    """
+    sent_at = message.sent_at.isoformat() if message.sent_at else ""
+    who = f"{message.recipient_email}|{message.flow}|{message.step}|{sent_at}"
+    digest = int(hashlib.sha256(who.encode()).hexdigest()[:8], 16)
+    return digest < IMAGES_SHOWN * 0x100000000
+
+
+def open_mail(store: SimulatedStore, message: FlowMessage, links: MailLinks | None) -> None:
+    """A mail app that shows images loads the message's open pixel (its real token)."""
+    if links is None or links.pixel is None or not images_shown(message):
+        return
+    try:
+        opening = read_open_token(links.pixel, now=store._now)
+    except InvalidTrackingLink:
+        return
+    engagement.record_open(opening.message_key, now=store._now)
+    store.log.opens += 1
+
+
+def click(store: SimulatedStore, links: MailLinks | None) -> str | None:
+    """Follow the mail's first tracked link as the click endpoint does; its target.
+
+    A rating link is followed here only when the mail has no other kind.
+    """
+    try:
+        tracked = [read_click_token(token, now=store._now) for token in (links or _NONE).clicks]
+    except InvalidTrackingLink:
+        return None
+    if not tracked:
+        return None
+    link = next((link for link in tracked if link.kind != "rating"), tracked[0])
+    engagement.record_click(link, now=store._now)
+    store.log.clicks += 1
+    return link.target
+
+
+_NONE = MailLinks(clicks=(), pixel=None)
+# Per store: the tracking links of each mail the sink received, by idempotency key, until
+# the customer reads it (``read_messages`` pops them).
+_MAIL_LINKS: weakref.WeakKeyDictionary[SimulatedStore, dict[str, MailLinks]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _received(store: SimulatedStore) -> dict[str, MailLinks]:
+    return _MAIL_LINKS.setdefault(store, {})
+
+
+def _target(store: SimulatedStore, token: str) -> str | None:
+    try:
+        return read_click_token(token, now=store._now).target
+    except InvalidTrackingLink:
+        return None
+
+
+def mail_links(html: str) -> MailLinks:
+    """The click tokens (in order, once each) and the open pixel's token of a mail's HTML."""
+    clicks = tuple(dict.fromkeys(unquote(token) for token in CLICK_URL.findall(html)))
+    pixels = [unquote(token) for token in OPEN_URL.findall(html)]
+    return MailLinks(clicks=clicks, pixel=pixels[0] if pixels else None)
 
 
 def tell_birthdays(store: SimulatedStore) -> None:
@@ -208,8 +301,18 @@ def collect_mail(store: SimulatedStore) -> None:
         return
     for message in outbox:
         store.log.emails += 1
+        key = message.extra_headers.get(IDEMPOTENCY_HEADER, "")
+        html = next(
+            (
+                str(body)
+                for body, kind in getattr(message, "alternatives", [])
+                if kind == "text/html"
+            ),
+            "",
+        )
+        _received(store)[key] = mail_links(html)
         # retention:<flow>:<subject>:<step>, as the outbox keys each message.
-        flow = message.extra_headers.get(IDEMPOTENCY_HEADER, "").split(":")[1:2]
+        flow = key.split(":")[1:2]
         flow_name = flow[0] if flow else ""
         store.emails_by_flow[flow_name] = store.emails_by_flow.get(flow_name, 0) + 1
         if flow_name != CART_FLOW:

@@ -136,6 +136,17 @@ class StoreLog:
     coupons_used: int = 0
     ratings: int = 0
     reviews: int = 0
+    # Through the tracking links in the mails the sink received (every flow).
+    opens: int = 0
+    clicks: int = 0
+
+
+@dataclass(frozen=True)
+class MailLinks:
+    """The tracking URLs of one mail the sink received: its links in order, its pixel."""
+
+    clicks: tuple[str, ...]
+    pixel: str | None
 
 
 @dataclass(frozen=True)

@@ -458,6 +458,17 @@ def _flows(data: dict[str, Any]) -> str:
         for flow in sorted({e["flow"] for entries in data["flows"].values() for e in entries})
     }
     received = data["emails_by_flow"]
+    opened: dict[str, int | None] = {}
+    clicked: dict[str, int] = {}
+    for entries in data["flows"].values():
+        for entry in entries:
+            figures = entry.get("engagement") or {}
+            flow = entry["flow"]
+            clicked[flow] = clicked.get(flow, 0) + (figures.get("clicked") or 0)
+            if figures.get("opened") is not None:
+                opened[flow] = (opened.get(flow) or 0) + figures["opened"]
+            else:
+                opened.setdefault(flow, None)
     out = [
         "== Lifecycle flows and the campaign",
         f"The simulation: customers read {story['messages_read']} lifecycle and campaign "
@@ -465,10 +476,22 @@ def _flows(data: dict[str, Any]) -> str:
         f"({story['coupons_used']} with its coupon); {story['ratings']} satisfaction checks "
         f"were rated through their links and {story['reviews']} reviews written.",
         f"Its assumptions (sandbox/behaviour.py, not measurements): {describe_messages()}.",
-        "Sent per flow (the outbox) against what the mail sink received:",
+        f"Through the tracking links of the mails received: {story.get('opens', 0)} open "
+        f"pixels loaded and {story.get('clicks', 0)} clicks.",
+        "Sent per flow (the outbox) against what the mail sink received, and the messages "
+        "opened and clicked as the retention report counts them (a click counts as an open):",
         table(
-            ["flow", "sent", "received"],
-            [(flow, count, received.get(flow, 0)) for flow, count in sent.items()],
+            ["flow", "sent", "received", "opened", "clicked"],
+            [
+                (
+                    flow,
+                    count,
+                    received.get(flow, 0),
+                    "n/a" if opened.get(flow) is None else opened[flow],
+                    clicked.get(flow, 0),
+                )
+                for flow, count in sent.items()
+            ],
         ),
         "Each flow and the campaign against its holdout (enrolled, held out, sent, converted, "
         "uplift with its 95 % interval): the flows table of each channel's retention report "

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     Exists,
@@ -33,13 +34,24 @@ from .. import app_settings
 from ..config_variants import VariantSettings
 from ..constants import CAMPAIGN_FLOW, CART_FLOW
 from ..domain import experiments
-from ..models import Campaign, FlowConversion, FlowEnrolment, FlowMessage
+from ..models import (
+    Campaign,
+    FlowConversion,
+    FlowEnrolment,
+    FlowMessage,
+    MessageClick,
+    MessageOpen,
+)
 from .carts import cart_recovery_summary, reminded_by_variant
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ..conf import ChannelSettings
+
+# The channel whose messages always report opens (the open pixel); other channels' do
+# once their gateway reports a delivery or an open (``delivery.tracking_views``).
+OPEN_TRACKING_CHANNEL = "email"
 
 
 def flow_uplifts(
@@ -49,9 +61,9 @@ def flow_uplifts(
 
     Each: ``{"flow", "enrolled", "held_out", "sent", "uplift": experiments.Uplift,
     "revenue": {"messaged"|"holdout": {currency: decimal text}}, "messages_sent": int,
-    "variants": [...]}``. ``enrolled`` counts every enrolment there is (``held_out`` of
-    them in the holdout; for the cart flow, abandoned carts), ``sent`` the flow's
-    messages sent by ``now`` (the outbox rows);
+    "engagement": {...}, "variants": [...]}``. ``enrolled`` counts every enrolment there
+    is (``held_out`` of them in the holdout; for the cart flow, abandoned carts),
+    ``sent`` the flow's messages sent by ``now`` (the outbox rows);
     ``uplift.treated`` / ``control`` count the messaged and held-out enrolments,
     ``*_converted`` those that converted; ``messages_sent`` counts sent messages (a
     series sends several per enrolment). ``variants`` is empty unless the messaged
@@ -65,8 +77,10 @@ def flow_uplifts(
     ``experiments.Uplift`` over variant A (None on A's entry), with its 95 % intervals
     and verdict. The ``campaign`` flow lists ``campaigns`` instead: one entry per
     campaign (``campaign_id``, ``name``, and the same figures against that campaign's
-    own holdout, with its variants), adding up to the flow's. Six grouped queries,
-    whatever the number of flows, plus the cart summary's and three for its variants.
+    own holdout, with its variants), adding up to the flow's. ``engagement`` (flows,
+    variants and campaigns alike) counts the same sent messages: see
+    ``engagement_figures``. Seven grouped queries, whatever the number of flows, plus the
+    cart summary's and four for its variants and engagement.
     """
     now = now or timezone.now()
     if settings is None:
@@ -86,13 +100,13 @@ def flow_uplifts(
         .order_by()
     ):
         cell = (row["flow"], row["campaign"], row["is_holdout"], row["variant"])
-        cells[cell] = [row["subjects"], row["converted"], 0]
+        # subjects, converted, then the messages' ``ENGAGEMENT_COUNTS`` (sent first).
+        cells[cell] = [row["subjects"], row["converted"], *[0] * len(ENGAGEMENT_COUNTS)]
     for row in (
-        FlowMessage.objects.sent()
-        .filter(enrolment__in=counted, sent_at__lte=now)
+        _engaged(FlowMessage.objects.sent().filter(enrolment__in=counted), now)
         .annotate(campaign=_campaign_of("enrolment__"))
         .values("enrolment__flow", "campaign", "enrolment__is_holdout", "enrolment__variant")
-        .annotate(sent=Count("id"))
+        .annotate(**ENGAGEMENT_COUNTS)
         .order_by()
     ):
         cell = (
@@ -101,7 +115,9 @@ def flow_uplifts(
             row["enrolment__is_holdout"],
             row["enrolment__variant"],
         )
-        cells.setdefault(cell, [0, 0, 0])[2] += row["sent"]
+        figures = cells.setdefault(cell, [0] * (2 + len(ENGAGEMENT_COUNTS)))
+        for column, name in enumerate(ENGAGEMENT_COUNTS, start=2):
+            figures[column] += row[name]
     revenue: dict[tuple[str, int | None, bool, str], dict[str, Decimal]] = {}
     for sums in (
         FlowConversion.objects.filter(enrolment__in=counted, converted_at__lte=now)
@@ -168,6 +184,96 @@ def flow_uplifts(
     if cart is not None:
         entries.append(cart)
     return sorted(entries, key=lambda entry: entry["flow"])
+
+
+ENGAGEMENT_COUNTS = {
+    "sent": Count("id"),
+    "open_tracked": Count("id", filter=Q(is_open_tracked=True)),
+    "opened": Count(
+        "id", filter=Q(is_open_tracked=True) & (Q(is_opened=True) | Q(is_clicked=True))
+    ),
+    "clicked": Count("id", filter=Q(is_clicked=True)),
+    "clicked_tracked": Count("id", filter=Q(is_open_tracked=True, is_clicked=True)),
+}
+
+
+def _engaged(messages: Any, now: datetime) -> Any:
+    """Sent messages by ``now``, annotated ``is_open_tracked``, ``is_opened``, ``is_clicked``.
+
+    A message's opens are tracked when its channel reports them: email (the open pixel),
+    or any channel whose gateway reported the message's delivery or open by ``now``
+    (webhook). ``is_opened``: an open recorded by ``now``; ``is_clicked``: a tracked link
+    first clicked by ``now``.
+    """
+    reported = MessageOpen.objects.filter(message=OuterRef("pk")).filter(
+        Q(opened_at__lte=now) | Q(delivered_at__lte=now)
+    )
+    return messages.filter(sent_at__lte=now).annotate(
+        is_reported=Exists(reported),
+        is_open_tracked=Case(
+            When(Q(delivery_channel=OPEN_TRACKING_CHANNEL) | Q(is_reported=True), then=True),
+            default=False,
+            output_field=BooleanField(),
+        ),
+        is_opened=Exists(MessageOpen.objects.filter(message=OuterRef("pk"), opened_at__lte=now)),
+        is_clicked=Exists(
+            MessageClick.objects.filter(message=OuterRef("pk"), first_clicked_at__lte=now)
+        ),
+    )
+
+
+def engagement_figures(
+    sent: int, open_tracked: int, opened: int, clicked: int, clicked_tracked: int
+) -> dict[str, Any]:
+    """Opens and clicks of ``sent`` messages, with their rates (0-1, 4 decimals, text).
+
+    ``{"sent", "open_tracked", "opened", "clicked", "clicked_tracked", "open_rate", "click_rate",
+    "click_to_open_rate"}``: ``open_tracked`` of the messages went through a channel that
+    reports opens, ``opened`` of those were opened (a click counts as an open: the pixel
+    is not loaded when images are off), ``clicked`` messages had a tracked link clicked
+    (one per message however many clicks; link scanners included). ``opened``,
+    ``open_rate`` (opened / open_tracked) and ``click_to_open_rate`` (``clicked_tracked``,
+    the clicked among the open-tracked, / opened) are None ("n/a") when no message's
+    channel reports opens; ``click_rate`` is clicked / sent, None without messages.
+    """
+    return {
+        "sent": sent,
+        "open_tracked": open_tracked,
+        "opened": opened if open_tracked else None,
+        "clicked": clicked,
+        "clicked_tracked": clicked_tracked,
+        "open_rate": _rate(opened, open_tracked),
+        "click_rate": _rate(clicked, sent),
+        "click_to_open_rate": _rate(clicked_tracked, opened) if open_tracked else None,
+    }
+
+
+def _rate(part: int, whole: int) -> str | None:
+    if not whole:
+        return None
+    return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")))
+
+
+def _cart_engagement(channel_slug: str, now: datetime) -> dict[str, dict[str, Any]]:
+    """The cart series' opens and clicks: ``{"": all sent, variant letter: its share}``.
+
+    One grouped query by the enrolment's variant; the variants add up to ``""``.
+    """
+    rows = {
+        row["enrolment__variant"] or "": [row[name] for name in ENGAGEMENT_COUNTS]
+        for row in _engaged(
+            FlowMessage.objects.sent().filter(channel_slug=channel_slug, flow=CART_FLOW), now
+        )
+        .values("enrolment__variant")
+        .annotate(**ENGAGEMENT_COUNTS)
+        .order_by("enrolment__variant")
+    }
+    totals = [sum(column) for column in zip(*rows.values(), strict=True)] or [0] * len(
+        ENGAGEMENT_COUNTS
+    )
+    figures = {letter: engagement_figures(*counts) for letter, counts in rows.items()}
+    figures[""] = engagement_figures(*totals)
+    return figures
 
 
 def _campaign_of(prefix: str) -> Any:
@@ -241,12 +347,14 @@ def _experiment(
                     )
                     if letter == "b"
                     else None,
+                    "engagement": engagement_figures(*(total(group, c) for c in range(2, 7))),
                 }
             )  # fmt: skip
     return {
         "uplift": against_holdout(messaged),
         "revenue": {"messaged": money(messaged), "holdout": money(holdout)},
         "messages_sent": total(messaged, 2),
+        "engagement": engagement_figures(*(total(messaged, c) for c in range(2, 7))),
         "variants": variants,
     }
 
@@ -283,6 +391,7 @@ def _ids(channel_slug: str, now: datetime) -> Any:
 
 def _cart_entry(channel_slug: str, now: datetime, sent: int, b_label: str) -> dict[str, Any] | None:
     summary = cart_recovery_summary(channel_slug, now=now)
+    cart_engagement = _cart_engagement(channel_slug, now)
     reminded, holdout = summary["groups"]["reminded"], summary["groups"]["holdout"]
     if not reminded["abandoned_carts"] and not holdout["abandoned_carts"]:
         return None
@@ -299,20 +408,30 @@ def _cart_entry(channel_slug: str, now: datetime, sent: int, b_label: str) -> di
         ),
         "revenue": {"messaged": reminded["revenue"], "holdout": holdout["revenue"]},
         "messages_sent": sent,
+        "engagement": cart_engagement[""],
         "variants": _cart_variants(
             reminded_by_variant(channel_slug, now),
             holdout["abandoned_carts"],
             holdout["recovered_carts"],
             b_label,
+            cart_engagement,
         ),
     }
 
 
 def _cart_variants(
-    groups: dict[str, dict[str, Any]], control: int, control_recovered: int, b_label: str
+    groups: dict[str, dict[str, Any]],
+    control: int,
+    control_recovered: int,
+    b_label: str,
+    engagement: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The cart flow's variants as ``_experiment`` lists a flow's (carts for enrolments)."""
+    """The cart flow's variants as ``_experiment`` lists a flow's (carts for enrolments).
+
+    ``engagement``: ``_cart_engagement``'s figures by variant letter.
+    """
     a = groups.get("a", {"carts": 0, "recovered": 0})
+    no_messages = engagement_figures(*[0] * len(ENGAGEMENT_COUNTS))
     return [
         {
             "variant": letter,
@@ -322,6 +441,7 @@ def _cart_variants(
             ),
             "revenue": group["revenue"],
             "messages_sent": group["messages_sent"],
+            "engagement": engagement.get(letter, no_messages),
             "against_a": experiments.uplift(
                 group["carts"], group["recovered"], a["carts"], a["recovered"],
                 wording=experiments.VARIANT_B,

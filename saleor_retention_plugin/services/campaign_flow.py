@@ -55,6 +55,7 @@ from .enrolments import (
     local_zone,
 )
 from .flows import Cancel, Preparation, Ready
+from .lifecycle_content import storefront_url
 from .lifecycle_flows import points_and_tier
 
 if TYPE_CHECKING:
@@ -347,7 +348,7 @@ class CampaignFlow(EnrolmentFlow):
         if campaign is None or campaign.state == CampaignState.CANCELLED:
             return Cancel("campaign_cancelled")
         context = message_context(campaign, enrolment.variant, enrolment.language_code, {
-            **points_and_tier(enrolment)
+            **points_and_tier(enrolment), "shop_url": storefront_url(settings),
         })  # fmt: skip
         discount = coupon_of(campaign, enrolment.variant)
         return Ready(

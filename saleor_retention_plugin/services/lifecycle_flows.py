@@ -27,6 +27,7 @@ from ..selectors.membership import live_account
 from .enrolments import Complete, EnrolmentRequest, SingleMessageFlow, Subject
 from .flow_events import ORDER_PLACED, POINTS_EXPIRING, TIER_CHANGED, FlowEvent
 from .flows import Cancel, Preparation, Ready
+from .lifecycle_content import storefront_url
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -117,7 +118,7 @@ class WelcomeFlow(SingleMessageFlow):
     ) -> Preparation:
         incentive = settings.lifecycle.welcome_incentive
         return Ready(
-            context=points_and_tier(enrolment),
+            context={**points_and_tier(enrolment), "shop_url": storefront_url(settings)},
             zone=self.zone(enrolment, settings),
             incentive=incentive,
             currency=str(enrolment.data.get("currency") or ""),
@@ -183,6 +184,7 @@ class PointsExpiringFlow(SingleMessageFlow):
                 "expires_on": enrolment.anchor_at.astimezone(zone).date().isoformat(),
                 "days_left": max((enrolment.anchor_at - now).days, 0),
                 **points_and_tier(enrolment),
+                "shop_url": storefront_url(settings),
             },
             zone=zone,
         )
@@ -219,7 +221,10 @@ class TierUpgradeFlow(SingleMessageFlow):
         current = points_and_tier(enrolment)
         if current["tier_code"] != enrolment.data.get("to_tier"):
             return Cancel("tier_changed_again")  # downgraded or moved on before the send
-        return Ready(context=current, zone=self.zone(enrolment, settings))
+        return Ready(
+            context={**current, "shop_url": storefront_url(settings)},
+            zone=self.zone(enrolment, settings),
+        )
 
 
 def is_upgrade(channel_slug: str, from_code: str, to_code: str) -> bool:

@@ -1,8 +1,10 @@
 """Cart reminders sent through a real SMTP server (aiosmtpd on 127.0.0.1)."""
 
-from urllib.parse import parse_qs, urlsplit
+import re
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from django.utils import timezone
 
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.delivery import (
@@ -11,6 +13,7 @@ from saleor_retention_plugin.delivery import (
     TransientDeliveryError,
     send_message,
 )
+from saleor_retention_plugin.delivery.tracking import read_click_token
 from saleor_retention_plugin.delivery.unsubscribe import read_unsubscribe_token
 
 from .delivery_servers import RecordingSMTPHandler, free_port, start_smtp_server
@@ -89,6 +92,17 @@ def make_reminder():
     return make
 
 
+def clicked_targets(part):
+    """``(kind, target)`` of every tracked click link in a rendered part."""
+    urls = re.findall(
+        r"https://api\.tea\.example/plugins/saleor\.retention/click/\?token=[^\s\"<&]+", part
+    )
+    links = [
+        read_click_token(unquote(url.split("token=", 1)[1]), now=timezone.now()) for url in urls
+    ]
+    return sorted({(link.kind, link.target) for link in links})
+
+
 def parts_of(received):
     text = received.get_body(preferencelist=("plain",)).get_content()
     html = received.get_body(preferencelist=("html",)).get_content()
@@ -113,8 +127,13 @@ def test_reminder_arrives_with_text_and_html_showing_lines_prices_and_links(
         assert "$25.00" in part  # 2 x 12.50
         assert "$1,234.00" in part
         assert "$1,259.00" in part
-        assert "https://tea.example/checkout?token=tok-1" in part
+        # The checkout link goes through the signed click redirect, to the same target.
+        assert "https://tea.example/checkout?token=tok-1" not in part
+        [(kind, target)] = clicked_targets(part)
+        assert (kind, target) == ("checkout", "https://tea.example/checkout?token=tok-1")
     assert '<img src="https://cdn.tea.example/oolong.png"' in html
+    assert html.count("/plugins/saleor.retention/open/?token=") == 1  # the open pixel
+    assert "/open/" not in text
     assert "code" not in text  # no coupon on this step
     assert receipt.channel == "email"
     assert receipt.provider_message_id == received["Message-ID"]

@@ -33,6 +33,21 @@ EVERY_FLOW = {
 }
 
 
+# Per channel and flow, from the tracking tables: sent messages opened (an open or a
+# click: every sandbox message is an email) and clicked.
+ENGAGEMENT_ROWS = """
+SELECT m.channel_slug, m.flow,
+       count(*) FILTER (WHERE o.opened_at IS NOT NULL OR c.message_id IS NOT NULL),
+       count(*) FILTER (WHERE c.message_id IS NOT NULL)
+FROM saleor_retention_plugin_flowmessage m
+LEFT JOIN saleor_retention_plugin_messageopen o ON o.message_id = m.id
+LEFT JOIN (SELECT DISTINCT message_id FROM saleor_retention_plugin_messageclick) c
+       ON c.message_id = m.id
+WHERE m.state = 'sent'
+GROUP BY m.channel_slug, m.flow
+"""
+
+
 @pytest.fixture(scope="module")
 def flows_story(tmp_path_factory):
     """One run on PostgreSQL: its JSON, its text and the outbox rows it left."""
@@ -53,7 +68,8 @@ def flows_story(tmp_path_factory):
                 "SELECT channel_slug, flow, count(*) FROM saleor_retention_plugin_flowmessage "
                 "WHERE state = 'sent' GROUP BY channel_slug, flow"
             ).fetchall()
-        yield json.loads(json_file.read_text()), result.stdout, outbox
+            engagement = connection.execute(ENGAGEMENT_ROWS).fetchall()
+        yield json.loads(json_file.read_text()), result.stdout, outbox, engagement
     finally:
         with psycopg.connect(POSTGRES_SERVER + "/postgres", autocommit=True) as server:
             server.execute(
@@ -62,7 +78,7 @@ def flows_story(tmp_path_factory):
 
 
 def test_the_sandbox_year_sends_every_flow_and_the_campaign(flows_story):
-    data, report, _ = flows_story
+    data, report, _, _ = flows_story
 
     sent = {flow for flow, count in data["emails_by_flow"].items() if count > 0}
     assert sent == EVERY_FLOW
@@ -79,7 +95,7 @@ def test_the_sandbox_year_sends_every_flow_and_the_campaign(flows_story):
 
 
 def test_the_flow_table_adds_up_against_the_outbox_and_the_mail_sink(flows_story):
-    data, _, outbox = flows_story
+    data, _, outbox, _ = flows_story
 
     in_outbox = {(channel, flow): count for channel, flow, count in outbox}
     in_table = {
@@ -96,7 +112,7 @@ def test_the_flow_table_adds_up_against_the_outbox_and_the_mail_sink(flows_story
 
 
 def test_every_flow_row_fits_inside_itself(flows_story):
-    data, _, _ = flows_story
+    data, _, _, _ = flows_story
 
     for entries in data["flows"].values():
         for entry in entries:
@@ -110,3 +126,28 @@ def test_every_flow_row_fits_inside_itself(flows_story):
             if entry["flow"] != "cart":
                 # A messaged enrolment counts once its first message went out.
                 assert uplift["treated"] <= entry["sent"], entry
+
+
+def test_opens_and_clicks_went_through_the_tracking_links_and_add_up(flows_story):
+    data, report, _, engagement = flows_story
+
+    story = data["story"]
+    assert story["opens"] > 0
+    assert story["clicks"] > 0
+    in_tables = {
+        (channel, flow): (opened, clicked) for channel, flow, opened, clicked in engagement
+    }
+    in_report = {
+        (channel, entry["flow"]): (entry["engagement"]["opened"], entry["engagement"]["clicked"])
+        for channel, entries in data["flows"].items()
+        for entry in entries
+        if entry["sent"]
+    }
+    assert in_report == in_tables
+    assert sum(clicked for _, clicked in in_tables.values()) > 0
+    for entries in data["flows"].values():
+        for entry in entries:
+            figures = entry["engagement"]
+            assert figures["clicked"] <= figures["opened"] <= figures["sent"], entry
+    assert "Through the tracking links of the mails received" in report
+    assert "Opens and clicks of the messages sent" in report

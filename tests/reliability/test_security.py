@@ -166,6 +166,47 @@ def test_an_unsubscribe_link_cannot_be_rewritten_to_name_someone_else():
     assert not MarketingOptOut.objects.exists()
 
 
+def test_a_click_link_cannot_be_rewritten_to_redirect_anywhere_else():
+    from datetime import timedelta
+    from urllib.parse import unquote
+
+    from django.utils import timezone
+
+    from saleor_retention_plugin.delivery.tracking import (
+        CLICK_SALT,
+        InvalidTrackingLink,
+        TrackedLink,
+        click_url,
+        read_click_token,
+    )
+
+    url = click_url(
+        "https://api.tea.example",
+        TrackedLink("retention:cart:1", "checkout", "https://tea.example/c", T0 + 3650 * HOUR),
+    )
+    token = unquote(url.split("token=", 1)[1])
+    payload = signing.loads(token, salt=CLICK_SALT)
+    forged = signing.dumps(
+        {**payload, "t": "https://evil.example/login"},
+        key="not-the-server-key",
+        salt=CLICK_SALT,
+        compress=True,
+    )
+    spliced = base64.urlsafe_b64encode(
+        b'{"m":"retention:cart:1","k":"checkout","t":"https://evil.example/","x":9999999999}'
+    ).decode()
+    spliced = spliced.rstrip("=") + ":" + token.rsplit(":", 1)[1]
+    now = timezone.now()
+
+    for bad in (forged, spliced, token[:-2] + ("AA" if not token.endswith("AA") else "BB")):
+        with pytest.raises(InvalidTrackingLink):
+            read_click_token(bad, now=now)
+    # Genuine, and its life cannot be stretched: past the expiry it records nothing.
+    assert read_click_token(token, now=T0).target == "https://tea.example/c"
+    with pytest.raises(InvalidTrackingLink):
+        read_click_token(token, now=T0 + 3650 * HOUR + timedelta(seconds=1))
+
+
 def test_a_signed_webhook_cannot_be_forged_or_replayed_once_its_timestamp_is_old():
     secret, body = "s3cret-s3cret-s3cret", b'{"to": "ann@example.com"}'
     now = int(time.time())

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings as django_settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils import timezone
+from django.utils.html import escape
 
 from ..base import (
     DeliveryError,
@@ -27,6 +29,7 @@ from ..base import (
 )
 from ..links import message_unsubscribe_url
 from ..rendering import render_message
+from ..tracking import message_link_tracker, message_open_pixel_url
 
 if TYPE_CHECKING:
     from django.core.mail.backends.base import BaseEmailBackend
@@ -96,7 +99,12 @@ def build_email(message: OutgoingMessage, settings: ChannelSettings) -> EmailMul
         raise PermanentDeliveryError("The customer has no email address.")
     delivery = settings.delivery
     unsubscribe = message_unsubscribe_url(message, settings)
-    rendered = render_message(message, unsubscribe_url=unsubscribe)
+    now = timezone.now()
+    rendered = render_message(
+        message,
+        unsubscribe_url=unsubscribe,
+        links=message_link_tracker(message, settings, now=now),
+    )
     sender = delivery.from_email or django_settings.DEFAULT_FROM_EMAIL
     email = EmailMultiAlternatives(
         subject=rendered.subject,
@@ -113,8 +121,25 @@ def build_email(message: OutgoingMessage, settings: ChannelSettings) -> EmailMul
             "Content-Language": "zh-Hans" if rendered.language.value == "zh_hans" else "en",
         },
     )
-    email.attach_alternative(rendered.html, "text/html")
+    html = with_open_pixel(rendered.html, message_open_pixel_url(message, settings, now=now))
+    email.attach_alternative(html, "text/html")
     return email
+
+
+def with_open_pixel(html: str, pixel_url: str) -> str:
+    """``html`` with a 1x1 open-tracking image just before ``</body>`` (or at the end).
+
+    Added here rather than in the templates, so a merchant's override that does not
+    extend the shipped layout is tracked too.
+    """
+    image = (
+        f'<img src="{escape(pixel_url)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0;">'
+    )
+    closing = html.lower().rfind("</body>")
+    if closing == -1:
+        return html + image
+    return html[:closing] + image + html[closing:]
 
 
 @register_channel("email")

@@ -24,6 +24,7 @@ from saleor_retention_plugin.models import (
 from saleor_retention_plugin.selectors.carts import cart_recovery_summary
 from saleor_retention_plugin.services import cart_reminders, carts, consent, flows
 from saleor_retention_plugin.services.privacy import anonymise_customer_everywhere
+from tests.integration.tracked_links import tracked_targets
 
 from . import cart_shop
 from .cart_shop import (
@@ -94,7 +95,8 @@ def test_abandoned_cart_gets_its_first_reminder_after_an_hour_with_lines_and_lin
     assert len(mail.outbox) == 1
     body = mail.outbox[0].body
     assert "Longjing green tea" in body
-    assert f"https://tea.example/checkout?token={token}" in body
+    checkout = f"https://tea.example/checkout?token={token}"
+    assert tracked_targets(body) == [("checkout", checkout)]  # through the click redirect
     assert mail.outbox[0].to == ["ann@example.com"]
 
 

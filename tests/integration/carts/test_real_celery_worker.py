@@ -23,6 +23,7 @@ from saleor_retention_plugin.domain.carts import CartActivity
 from saleor_retention_plugin.models import FlowMessage, MessageState
 from saleor_retention_plugin.services import carts
 from saleor_retention_plugin.tasks import sweep_flows_task
+from tests.integration.tracked_links import tracked_targets
 
 from .cart_shop import BASE_CONFIGURATION, CHANNEL, CONFIGURATION_ENV, put_cart, tea_line
 
@@ -134,7 +135,9 @@ def test_the_beat_sweep_on_a_real_worker_sends_the_reminder_once(worker):
     ]
     assert len(mails) == 1, mails
     assert "Longjing green tea" in mails[0]
-    assert f"https://tea.example/checkout?token={token}" in mails[0]
+    checkout = f"https://tea.example/checkout?token={token}"
+    # In the text and the HTML part, through the click redirect.
+    assert set(tracked_targets(mails[0])) == {("checkout", checkout)}
     assert FlowMessage.objects.filter(subject_key=token).count() == 1
 
 

@@ -25,6 +25,7 @@ from saleor_retention_plugin.domain.holdout import is_in_holdout
 from saleor_retention_plugin.models import FlowEnrolment, FlowMessage
 from saleor_retention_plugin.services import consent, lifecycle, privacy
 from saleor_retention_plugin.services.repurchase_flows import SCAN_EVERY
+from tests.integration.tracked_links import tracked_targets
 
 from ..lifecycle.factories import day, line, record
 from ..lifecycle.factories import order as history_order
@@ -104,7 +105,7 @@ class TestReplenishment:
         [email] = mail.outbox
         assert email.to == ["c1@example.com"]
         assert email.subject == "Running low on Product 101?"
-        assert "https://tea.example/p/101" in email.body
+        assert ("product", "https://tea.example/p/101") in tracked_targets(email.body)
         assert "Product 103" in email.body  # bought with tea, not yet by customer 1
         assert "Product 102" not in email.body  # bought by them within 90 days
         assert sweep(day(57) + 2 * HOUR + SCAN_EVERY) == []
