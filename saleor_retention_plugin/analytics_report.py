@@ -15,27 +15,11 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from .analytics_flow_tables import flows_table, pct, table, variant_parts
+
 
 class ChartsUnavailable(ImportError):
     """plotly is not installed: ``pip install 'saleor-retention-plugin[analytics]'``."""
-
-
-def _pct(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{Decimal(str(value)) * 100:.1f} %"
-
-
-def _table(title: str, header: list[str], rows: list[list[Any]]) -> str:
-    cells = [header, *[[("n/a" if c is None else str(c)) for c in row] for row in rows]]
-    cells = [row + [""] * (len(header) - len(row)) for row in cells]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [title, "-" * len(title)]
-    for number, row in enumerate(cells):
-        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
-        if number == 0:
-            lines.append("  ".join("-" * width for width in widths))
-    return "\n".join(lines) + "\n"
 
 
 def _high_value_label(segments: dict[str, Any]) -> str:
@@ -61,7 +45,7 @@ def render_text(report: dict[str, Any]) -> str:
             f"{report['other_currency_orders']} orders in other currencies are left out.\n"
         )
     parts.append(
-        _table(
+        table(
             "Repurchase",
             ["figure", "customers", "of", "rate"],
             [
@@ -69,19 +53,19 @@ def render_text(report: dict[str, Any]) -> str:
                     f"came back within {rep['within_days']} days",
                     rep["repeated"],
                     rep["new_customers"] - rep["new_customers_in_window"],
-                    _pct(rep["rate"]),
+                    pct(rep["rate"]),
                 ],
                 [
                     "ordered on 2+ days",
                     rep["repeat_buyers"],
                     rep["buyers"],
-                    _pct(rep["simple_rate"]),
+                    pct(rep["simple_rate"]),
                 ],
             ],
         )
     )
     parts.append(
-        _table(
+        table(
             f"Revenue ({currency})",
             ["from", "orders", "revenue"],
             [
@@ -92,12 +76,12 @@ def render_text(report: dict[str, Any]) -> str:
                 ],
                 ["returning customers", rev["returning_orders"], rev["returning_revenue"]],
                 ["all", rev["orders"], rev["revenue"]],
-                ["returning share", "", _pct(rev["returning_share"])],
+                ["returning share", "", pct(rev["returning_share"])],
             ],
         )
     )
     parts.append(
-        _table(
+        table(
             f"Repurchase cycle (days between orders; median {cycle['median_days']})",
             ["up to days", "gaps"],
             [[bound or "more", count] for bound, count in cycle["histogram"]],
@@ -106,7 +90,7 @@ def render_text(report: dict[str, Any]) -> str:
     by_type = report["cycle_by_product_type"]
     if by_type:
         parts.append(
-            _table(
+            table(
                 "Cycle per product type",
                 ["product type", "gaps", "median days"],
                 [[key, value["gaps"], value["median_days"]] for key, value in by_type.items()],
@@ -116,17 +100,17 @@ def render_text(report: dict[str, Any]) -> str:
     if cohorts:
         ages = max(len(c["retention"]) for c in cohorts)
         parts.append(
-            _table(
+            table(
                 "Cohorts: share ordering in month 0, 1, 2...",
                 ["cohort", "customers", *[f"m{age}" for age in range(min(ages, 13))]],
                 [
-                    [c["month"][:7], c["customers"], *[_pct(v) for v in c["retention"][:13]]]
+                    [c["month"][:7], c["customers"], *[pct(v) for v in c["retention"][:13]]]
                     for c in cohorts
                 ],
             )
         )
         parts.append(
-            _table(
+            table(
                 f"Realised revenue per customer by cohort age ({currency})",
                 ["cohort", *[f"m{age}" for age in range(min(ages, 13))]],
                 [[c["month"][:7], *c["revenue_per_customer"][:13]] for c in cohorts],
@@ -134,7 +118,7 @@ def render_text(report: dict[str, Any]) -> str:
         )
     ltv = report["ltv_formula"]
     parts.append(
-        _table(
+        table(
             "LTV (average order value x orders per year x lifespan)",
             ["AOV", "orders/year", "lifespan years", "LTV"],
             [
@@ -150,7 +134,7 @@ def render_text(report: dict[str, Any]) -> str:
     seg = report["segments"]
     limits = seg["thresholds"]
     parts.append(
-        _table(
+        table(
             f"Segments (cycle {limits['cycle_days']} days: new < {limits['new_days']} days "
             f"since the first order, active < {limits['active_days']} since the last)",
             ["segment", "customers", f"revenue ({currency})"],
@@ -174,11 +158,11 @@ def render_text(report: dict[str, Any]) -> str:
             f"High value is ranked by realised revenue: {seg['high_value_fallback_reason']}.\n"
         )
     parts.append(
-        _table(
+        table(
             "Repurchase by segment on the day before the period, and by tier",
             ["group", "customers", "ordered in the period", "rate"],
             [
-                [g["group"], g["customers"], g["ordered"], _pct(g["rate"])]
+                [g["group"], g["customers"], g["ordered"], pct(g["rate"])]
                 for g in report["repurchase_by_segment"]
             ],
         )
@@ -190,7 +174,7 @@ def render_text(report: dict[str, Any]) -> str:
         else:
             bg, gg = predicted["bg_nbd"], predicted["gamma_gamma"]
             parts.append(
-                _table(
+                table(
                     f"Predicted (BG/NBD + Gamma-Gamma, next {predicted['horizon_weeks']} weeks)",
                     ["customers", "mean P(alive)", "likely active", "orders", "revenue"],
                     [
@@ -209,7 +193,7 @@ def render_text(report: dict[str, Any]) -> str:
             )
     points = report["points"]
     parts.append(
-        _table(
+        table(
             f"Points (liability in {currency or 'the currency'}; adds up: matches the ledger)",
             [
                 "issued",
@@ -231,7 +215,7 @@ def render_text(report: dict[str, Any]) -> str:
                     points["taken_back"],
                     points["outstanding"],
                     points["liability"],
-                    _pct(points["redemption_rate"]),
+                    pct(points["redemption_rate"]),
                     "yes" if points["ledger_agrees"] else "NO",
                 ]
             ],
@@ -239,7 +223,7 @@ def render_text(report: dict[str, Any]) -> str:
     )
     groups, uplift = report["carts"]["groups"], report["cart_uplift"]
     parts.append(
-        _table(
+        table(
             "Abandoned carts",
             ["group", "abandoned", "recovered", "rate"],
             [
@@ -251,200 +235,8 @@ def render_text(report: dict[str, Any]) -> str:
         + "\n"
     )
     if report.get("flows"):  # reports saved before flows were reported have none
-        parts.append(_flows_table(report["flows"]))
+        parts.append(flows_table(report["flows"]))
     return "\n".join(_fit(part) for part in parts)
-
-
-def _interval(value: Any, low: Any, high: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{_pct(value)} ({_pct(low)} to {_pct(high)})"
-
-
-def _flows_table(flows: list[dict[str, Any]]) -> str:
-    """Every flow against its holdout, then its relative uplift and verdict.
-
-    Enrolled, held out and sent; converted with and without messages; the uplift. Reports
-    saved before enrolled, held out and sent were kept show "n/a" there.
-    """
-    rows = [
-        [
-            entry["flow"],
-            entry.get("enrolled"),
-            entry.get("held_out"),
-            entry.get("sent"),
-            f"{u['treated_converted']}/{u['treated']} {_pct(u['treated_rate'])}",
-            f"{u['control_converted']}/{u['control']} {_pct(u['control_rate'])}",
-            _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
-        ]
-        for entry in flows
-        for u in [entry["uplift"]]
-    ]
-    table = _table(
-        "Flows against their holdout (with / without messages: converted/counted, rate; "
-        "95 % intervals)",
-        ["flow", "enrolled", "held out", "sent", "with", "without", "uplift"],
-        rows,
-    )
-    verdicts = "".join(
-        f"{entry['flow']}: relative uplift "
-        f"{_interval(u['relative'], u['relative_low'], u['relative_high'])}. {u['verdict']}\n"
-        for entry in flows
-        for u in [entry["uplift"]]
-    )
-    parts = [table + verdicts]
-    engagement = _engagement_rows(flows)
-    if engagement:
-        parts.append(
-            _table(
-                "Opens and clicks of the messages sent (n/a: no open reported by the channel)",
-                [
-                    "flow / campaign / variant",
-                    "sent",
-                    "opened",
-                    "open rate",
-                    "clicked",
-                    "click/sent",
-                    "click/open",
-                ],
-                engagement,
-            )
-            + "A clicked message counts as opened; clicks include mail security scanners "
-            "that follow every link.\n"
-        )
-    split = _variant_rows(flows)
-    if split:
-        parts.append(
-            _table(
-                "Campaigns and variants against the holdout (sent: enrolments messaged)",
-                [
-                    "flow / campaign / variant",
-                    "sent",
-                    "msgs",
-                    "conv",
-                    "rate",
-                    "holdout",
-                    "uplift (95 % interval)",
-                ],
-                [row for row, _ in split],
-            )
-            + "".join(f"{note}\n" for _, note in split)
-        )
-    against_a = _b_against_a_rows(flows)
-    if against_a:
-        parts.append(
-            _table(
-                "Variant B against variant A (sent: enrolments messaged)",
-                [
-                    "flow / campaign",
-                    "B sent",
-                    "B conv",
-                    "B rate",
-                    "A rate",
-                    "B - A (95 % interval)",
-                ],
-                [row for row, _ in against_a],
-            )
-            + "".join(f"{note}\n" for _, note in against_a)
-        )
-    return "\n".join(parts)
-
-
-def _engagement_rows(flows: list[dict[str, Any]]) -> list[list[Any]]:
-    """Each flow, then each campaign and variant: sent, opened, clicked and their rates.
-
-    Reports saved before opens and clicks were tracked have no ``engagement``: no rows.
-    """
-    parts = [(entry["flow"], entry) for entry in flows] + [
-        (label, part) for label, _, part in _variant_parts(flows)
-    ]
-    return [
-        [
-            label,
-            e["sent"],
-            e["opened"],
-            _pct(e["open_rate"]),
-            e["clicked"],
-            _pct(e["click_rate"]),
-            _pct(e["click_to_open_rate"]),
-        ]
-        for label, part in parts
-        if (e := part.get("engagement")) is not None
-    ]
-
-
-def _variant_parts(flows: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
-    """Each campaign and each variant (of a flow or a campaign) in report order.
-
-    ``(label, long label, figures)``: the label fits the table, the long one names the
-    campaign and what the variant changes.
-    """
-    parts = []
-    for entry in flows:
-        for variant in entry.get("variants", []):
-            label = f"{entry['flow']} variant {variant['variant'] or '-'}"
-            parts.append((label, f"{label}{_changes(variant)}", variant))
-        for campaign in entry.get("campaigns", []):
-            label = f"campaign {campaign['campaign_id']}"
-            named = f"{label} ({campaign['name']})" if campaign["name"] else label
-            parts.append((label, named, campaign))
-            for variant in campaign["variants"]:
-                letter = f"variant {variant['variant'] or '-'}"
-                parts.append((f"{label} {letter}", f"{named} {letter}{_changes(variant)}", variant))
-    return parts
-
-
-def _changes(variant: dict[str, Any]) -> str:
-    """`` (B: subject)``: what a variant changes; "" for A and reports saved before labels."""
-    label = variant.get("label")
-    return f" ({label})" if label and label != variant["variant"].upper() else ""
-
-
-def _b_against_a_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:
-    """A row per variant B (of a flow or a campaign) against its variant A, and a verdict."""
-    rows = []
-    for label, named, part in _variant_parts(flows):
-        u = part.get("against_a")
-        if not u:
-            continue
-        relative = _interval(u["relative"], u["relative_low"], u["relative_high"])
-        rows.append(
-            (
-                [
-                    label.split(" variant ")[0],
-                    u["treated"],
-                    u["treated_converted"],
-                    _pct(u["treated_rate"]),
-                    _pct(u["control_rate"]),
-                    _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
-                ],
-                f"{named} against variant A: relative {relative}. {u['verdict']}",
-            )
-        )
-    return rows
-
-
-def _variant_rows(flows: list[dict[str, Any]]) -> list[tuple[list[Any], str]]:
-    """A table row per ``_variant_parts`` entry, and its relative uplift and verdict."""
-    rows = []
-    for label, named, part in _variant_parts(flows):
-        u = part["uplift"]
-        relative = _interval(u["relative"], u["relative_low"], u["relative_high"])
-        rows.append(
-            (
-                [
-                    label,
-                    u["treated"],
-                    part.get("messages_sent", ""),
-                    u["treated_converted"],
-                    _pct(u["treated_rate"]),
-                    _pct(u["control_rate"]),
-                    _interval(u["absolute"], u["absolute_low"], u["absolute_high"]),
-                ],
-                f"{named}: relative {relative}. {u['verdict']}",
-            )
-        )
-    return rows
 
 
 def _fit(text: str, width: int = 100) -> str:
@@ -556,7 +348,7 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, str, Any]]:
     )
     flows = report.get("flows", [])
     points = [(e["flow"], e) for e in flows] + [
-        (label, part) for label, _, part in _variant_parts(flows)
+        (label, part) for label, _, part in variant_parts(flows)
     ]
     measured = [(label, e) for label, e in points if e["uplift"]["absolute"] is not None]
     if measured:

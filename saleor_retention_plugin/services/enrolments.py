@@ -383,16 +383,6 @@ def naming(customer_id: int | None, email: str | None) -> Q:
     return who
 
 
-def anonymise_enrolments(customer_id: int | None, email: str | None) -> int:
-    """Stop the customer's enrolments (``customer_deleted``) and forget who they were.
-
-    Conversions stay for the totals. Returns how many enrolments named the customer.
-    """
-    named = FlowEnrolment.objects.filter(naming(customer_id, email))
-    stop_enrolments(named, "customer_deleted")
-    return named.update(customer_id=None, email=None, data={}, updated_at=timezone.now())
-
-
 # --- the sweep -------------------------------------------------------------------------
 
 
