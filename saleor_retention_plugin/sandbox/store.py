@@ -105,6 +105,9 @@ class SimulatedStore:
         # (sweeps so far, campaigns waiting) -> the next campaign moment then.
         self._campaign_moment: tuple[tuple[int, bool], datetime | None] | None = None
         self._by_email = {normalise_email(c.email): c for c in self.customers}
+        # Every message with a lower id is sent, failed or cancelled for good: what
+        # ``messages.read_messages`` need not look at again.
+        self.outbox_floor = 0
 
     # --- generating the story ---------------------------------------------------------
 
