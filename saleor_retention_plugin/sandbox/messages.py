@@ -65,15 +65,19 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
     store.outbox_floor = min(waiting, default=highest + 1)
     if len(waiting) == len(found):
         return  # nothing was sent since the last look
-    for message in recent.filter(window).order_by("sent_at", "pk").only(
-        "flow",
-        "step",
-        "subject_key",
-        "recipient_email",
-        "coupon_code",
-        "context",
-        "channel_slug",
-        "customer_id",
+    for message in (
+        recent.filter(window)
+        .order_by("sent_at", "pk")
+        .only(
+            "flow",
+            "step",
+            "subject_key",
+            "recipient_email",
+            "coupon_code",
+            "context",
+            "channel_slug",
+            "customer_id",
+        )
     ):
         if message.flow != CART_FLOW:
             react(store, message)
