@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core import mail
+from django.db.models import Q
 
 from ..constants import CART_FLOW
 from ..delivery.channels.email import IDEMPOTENCY_HEADER
@@ -53,6 +54,8 @@ ORDER_AFTER_MESSAGE_HOURS = (2, 6 * 24)
 CARE_STEPS = {1: "satisfaction", 2: "review"}
 CLICK_URL = re.compile(re.escape(CLICK_PATH) + r"\?token=([^\s\"<&]+)")
 OPEN_URL = re.compile(re.escape(OPEN_PATH) + r"\?token=([^\s\"<&]+)")
+# The states a message can still leave for ``sent``; sent, failed and cancelled are final.
+MAY_STILL_SEND = (MessageState.SCHEDULED, MessageState.DEFERRED, MessageState.CLAIMED)
 
 
 def read_messages(store: SimulatedStore, since: datetime | None) -> None:
@@ -61,20 +64,35 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
     Some come back for their cart, some answer a lifecycle message or the campaign
     (``behaviour.py``'s assumptions).
     """
-    just_sent = FlowMessage.objects.filter(state=MessageState.SENT, sent_at__lte=store._now)
+    window = Q(state=MessageState.SENT, sent_at__lte=store._now)
     if since is not None:
-        just_sent = just_sent.filter(sent_at__gt=since)
-    for message in just_sent.order_by("sent_at", "pk").only(
-        "idempotency_key",
-        "sent_at",
-        "flow",
-        "step",
-        "subject_key",
-        "recipient_email",
-        "coupon_code",
-        "context",
-        "channel_slug",
-        "customer_id",
+        window &= Q(sent_at__gt=since)
+    # Only the outbox from its oldest message that could still be sent: ``sent_at`` has no
+    # index (nothing else looks messages up by it), and reading the whole outbox after every
+    # sweep made a long story quadratic. Below that floor every message is sent, failed or
+    # cancelled for good; new messages come above it (ids only grow).
+    recent = FlowMessage.objects.filter(pk__gte=store.outbox_floor)
+    found = list(recent.filter(window | Q(state__in=MAY_STILL_SEND)).values_list("pk", "state"))
+    waiting = [pk for pk, state in found if state != MessageState.SENT]
+    highest = max((pk for pk, _ in found), default=store.outbox_floor - 1)
+    store.outbox_floor = min(waiting, default=highest + 1)
+    if len(waiting) == len(found):
+        return  # nothing was sent since the last look
+    for message in (
+        recent.filter(window)
+        .order_by("sent_at", "pk")
+        .only(
+            "idempotency_key",
+            "sent_at",
+            "flow",
+            "step",
+            "subject_key",
+            "recipient_email",
+            "coupon_code",
+            "context",
+            "channel_slug",
+            "customer_id",
+        )
     ):
         links = _received(store).pop(message.idempotency_key, None)
         if message.flow != CART_FLOW:

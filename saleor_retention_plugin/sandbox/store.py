@@ -28,11 +28,7 @@ from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
 from ..domain.customers import normalise_email
 from ..domain.orders import order_event_syncs_points
-from ..models import (
-    LoyaltyAccount,
-    Redemption,
-    Reward,
-)
+from ..models import LoyaltyAccount, Redemption, Reward
 from ..services import mall
 from ..services.carts import record_cart_activity, refresh_cart_contents
 from ..services.errors import RetentionError
@@ -105,6 +101,8 @@ class SimulatedStore:
         # (sweeps so far, campaigns waiting) -> the next campaign moment then.
         self._campaign_moment: tuple[tuple[int, bool], datetime | None] | None = None
         self._by_email = {normalise_email(c.email): c for c in self.customers}
+        # Below this id every message is sent, failed or cancelled: read_messages skips them.
+        self.outbox_floor = 0
 
     # --- generating the story ---------------------------------------------------------
 
