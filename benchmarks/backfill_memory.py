@@ -5,8 +5,9 @@ holds one batch), so peak memory at 1 million orders is about that at 100 thousa
 orders per second are reported for both. Goal: the peak at the big size within 1.2 times
 the small one's (``MAX_GROWTH``). Each size runs in a fresh process (its own peak
 RSS, from ``getrusage``) on a JSON-lines file of synthetic orders with one line each,
-written beforehand. Uses its own PostgreSQL database ``retention_benchmark_backfill``.
-``main()`` prints one JSON object.
+written beforehand. Uses its own PostgreSQL database, ``<RETENTION_BENCH_DB>_backfill``
+(``retention_bench_backfill`` by default), dropped at the end. ``main()`` prints one JSON
+object.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-BENCH_DB = "retention_benchmark_backfill"
+# Named after the run's benchmark database, so two checkouts' runs never share it.
+BENCH_DB = os.environ.get("RETENTION_BENCH_DB", "retention_bench") + "_backfill"
 # "Flat": the big file's peak resident memory within this many times the small one's (the
 # process itself, Django and the plugin loaded, is most of it; one batch is the rest).
 MAX_GROWTH = 1.2
@@ -56,6 +58,17 @@ def write_orders(path: str, orders: int, seed: int = 3) -> None:
             )
 
 
+def _server_url() -> str:
+    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def _drop_database() -> None:
+    import psycopg
+
+    with psycopg.connect(_server_url(), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
 def _child(path: str) -> None:
     """Run in a fresh process: one backfill of ``path``; prints its figures as JSON."""
     import resource
@@ -63,7 +76,7 @@ def _child(path: str) -> None:
 
     import psycopg
 
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    base = _server_url()
     with psycopg.connect(base, autocommit=True) as connection:
         if not connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)
@@ -124,6 +137,7 @@ def main(sizes: tuple[int, ...] | None = None) -> dict[str, Any]:
             )  # fmt: skip
             runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             os.remove(path)
+    _drop_database()
     growth = round(runs[-1]["peak_rss_mb"] / runs[0]["peak_rss_mb"], 2)
     goals = {"peak_memory_flat_within_1_2x": growth <= MAX_GROWTH}
     result: dict[str, Any] = {
