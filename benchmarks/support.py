@@ -105,6 +105,54 @@ def setup_django() -> None:
     _ready = True
 
 
+@contextmanager
+def on_connection(wrapper: Any) -> Iterator[None]:
+    """Inside, Django's default connection is ``wrapper`` (a ``DatabaseWrapper``).
+
+    The ORM, ``transaction.atomic()`` and ``django.db.connection`` all look the default
+    connection up on each use, so the code measured runs on ``wrapper``'s database.
+    """
+    from django.db import connections
+
+    previous = connections["default"]
+    connections["default"] = wrapper
+    try:
+        yield
+    finally:
+        connections["default"] = previous
+
+
+@contextmanager
+def second_database(suffix: str) -> Iterator[Any]:
+    """A second database, ``<RETENTION_BENCH_DB>_<suffix>``, on a connection of its own.
+
+    Created afresh and migrated; yields its ``DatabaseWrapper`` (use it with
+    ``on_connection``) and drops the database afterwards, whatever happened.
+    """
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connections
+
+    default = connections["default"]
+    name = f"{database_name()}_{suffix}"
+
+    def drop() -> None:
+        with psycopg.connect(server_url(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    drop()
+    with psycopg.connect(server_url(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    wrapper = type(default)({**default.settings_dict, "NAME": name}, default.alias)
+    try:
+        with on_connection(wrapper):
+            call_command("migrate", verbosity=0)
+        yield wrapper
+    finally:
+        wrapper.close()
+        drop()
+
+
 def execute(sql: str, params: Any = None) -> None:
     from django.db import connection
 
