@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
@@ -68,6 +67,8 @@ from .flows import (
 )
 
 if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
     from ..conf import ChannelSettings
     from ..domain.carts import CartContents
 
@@ -93,14 +94,8 @@ def customer_order_check() -> OrderCheck:
 
 
 def cart_zone(cart: TrackedCart, settings: ChannelSettings) -> ZoneInfo:
-    """The customer's zone when the cart tells it, else the shop's."""
-    for name in (cart.timezone, settings.ledger.timezone):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+    """The customer's zone when the cart tells it, else the shop's (UTC when neither is valid)."""
+    return local_zone(cart.timezone, settings.ledger.timezone)
 
 
 def subject_key(cart: TrackedCart) -> str:
