@@ -30,6 +30,7 @@ from saleor_retention_plugin.models import (
 )
 from saleor_retention_plugin.services import ledger, tiers
 from saleor_retention_plugin.tasks import reconcile_recent_orders_task, sweep_flows_task
+from tests.integration.tracked_links import tracked_targets
 
 MESSAGES_AT_ONCE = {
     "holdout_percent": "0",
@@ -182,7 +183,9 @@ def test_fulfilling_an_order_starts_the_care_clock_and_the_day_3_check_goes_out(
     # The satisfaction check carries its five signed rating links.
     links = message.context["rating_links"]
     assert [link["score"] for link in links] == [1, 2, 3, 4, 5]
-    assert all(link["url"] in check.body for link in links)
+    # Through the click redirect (delivery.tracking), each to its own rating page.
+    rated = [target for kind, target in tracked_targets(check.body) if kind == "rating"]
+    assert rated == [link["url"] for link in links]
 
     with time_machine.travel(fulfilled_at + timedelta(days=3, hours=6), tick=False):
         sweep_flows_task()

@@ -14,6 +14,7 @@ from saleor.webhook.models import Webhook
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.delivery import OutgoingMessage, send_message
 from tests.integration.delivery_servers import WebhookReceiver
+from tests.integration.tracked_links import tracked_targets
 
 
 @pytest.fixture
@@ -79,7 +80,10 @@ def test_a_cart_reminder_reaches_the_app_as_notify_user(
     assert payload["channel_slug"] == channel_USD.slug
     assert payload["subject"] == "您的购物车里还有商品未结算"
     assert "Oolong Tea" in payload["html"]
-    assert payload["context"]["checkout_url"] == "https://tea.example/checkout?token=tok-3"
+    # Through the click redirect on the plugin's path (delivery.tracking).
+    assert tracked_targets(payload["context"]["checkout_url"]) == [
+        ("checkout", "https://tea.example/checkout?token=tok-3")
+    ]
     assert payload["unsubscribe_url"].startswith(
         "https://api.tea.example/plugins/saleor.retention/unsubscribe/"
     )
