@@ -76,7 +76,12 @@ FIGURES: dict[str, tuple[str, ...]] = {
             for data in ("small_other_data", "large_other_data")
             for kind in ("spender", "hoarder")
             for entries in ("10", "{history}")
-            for figure in ("ms", "queries")
+            for figure in ("ms", "sql_ms", "queries")
+        ),
+        *(
+            f"ratios.other_data_10x_by_customer.{kind}/{entries}"
+            for kind in ("spender", "hoarder")
+            for entries in ("10", "{history}")
         ),
     ),
     "tier_reevaluation": tuple(
