@@ -74,6 +74,13 @@ RETURNING id, claim_token, next_attempt_at
 """
 
 
+_MARK_CLAIMED = """
+UPDATE {table} SET state = %s, claim_token = %s, claimed_at = %s, updated_at = %s,
+    first_failed_at = %s, claimed_by = %s, lease_expires_at = %s, send_started_at = %s
+WHERE id = %s
+"""
+
+
 def claim_due_messages(
     *,
     now: datetime | None = None,
@@ -178,25 +185,12 @@ def _mark_claimed(
     """
     if not claimed:
         return
-    field = FlowMessage._meta.get_field
-    quote = connection.ops.quote_name
+    fields = {field.name: field for field in FlowMessage._meta.concrete_fields}
 
     def value(name: str, python_value: Any) -> Any:
-        return field(name).get_db_prep_value(python_value, connection)
+        return fields[name].get_db_prep_value(python_value, connection)
 
-    columns = (
-        "state",
-        "claim_token",
-        "claimed_at",
-        "updated_at",
-        "first_failed_at",
-        "claimed_by",
-        "lease_expires_at",
-        "send_started_at",
-    )
-    assignments = ", ".join(f"{quote(field(name).column)} = %s" for name in columns)
-    table, key = quote(FlowMessage._meta.db_table), quote(FlowMessage._meta.pk.column)
-    sql = f"UPDATE {table} SET {assignments} WHERE {key} = %s"
+    sql = _MARK_CLAIMED.format(table=connection.ops.quote_name(FlowMessage._meta.db_table))
     with connection.cursor() as cursor:
         cursor.executemany(
             sql,
