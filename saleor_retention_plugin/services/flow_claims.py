@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import app_settings
 from ..models import FlowMessage, MessageState
 from .flow_leases import (
     CLAIM_TIMEOUT,
@@ -97,12 +98,10 @@ def claim_due_messages(
     heartbeat in Celery workers. An abandoned claim whose first failure is older than the
     retry window is failed instead: a message that crashes every worker is not retried for ever.
     """
-    from .flows import retry_window  # here: flows re-exports this module
-
     now = now or timezone.now()
     worker = worker or worker_id()
     lease_until = now + claim_lease()
-    give_up_before = now - retry_window()
+    give_up_before = now - app_settings.DELIVERY_RETRY_WINDOW  # ``flows.retry_window()``
     start_lease_heartbeat(only_in_a_celery_worker=True)
     if connection.vendor != "postgresql":
         return _claim_due_portably(
