@@ -1,9 +1,10 @@
 """What the flow engine's enrolments are about and what a flow decides for them.
 
 ``Subject`` / ``EnrolmentRequest``: who or what is enrolled (``enrol`` and a flow's
-``on_event`` / ``scan`` build them). ``SendStep`` / ``WaitUntil`` / ``StopEnrolment`` /
-``Complete``: what a flow's ``advance`` returns (``Decision``), and ``step_in_series``,
-the ``advance`` of any flow whose steps are fixed moments. Re-exported by
+``on_event`` / ``scan`` build them); ``enrolled_already``: which of them are.
+``SendStep`` / ``WaitUntil`` / ``StopEnrolment`` / ``Complete``: what a flow's
+``advance`` returns (``Decision``), and ``step_in_series``, the ``advance`` of any flow
+whose steps are fixed moments. Re-exported by
 ``services.enrolments``, where the engine that acts on them lives.
 """
 
@@ -12,13 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..models import SubjectKind
+from ..models import FlowEnrolment, SubjectKind
 from .consent import email_digest
 
 if TYPE_CHECKING:
     from datetime import datetime
-
-    from ..models import FlowEnrolment
 
 
 # --- subjects and requests -------------------------------------------------------------
@@ -65,6 +64,27 @@ class EnrolmentRequest:
     language_code: str = "en"
     cycle: int = 1
     data: dict[str, Any] = field(default_factory=dict)
+
+
+def enrolled_already(
+    flow: str, requests: list[EnrolmentRequest]
+) -> dict[tuple[str, str, int], FlowEnrolment]:
+    """The enrolments of ``flow`` the requests name, by (channel, subject key, cycle).
+
+    One query per channel and 500 subjects (the unique key's index).
+    """
+    subjects: dict[str, set[str]] = {}
+    for request in requests:
+        subjects.setdefault(request.channel_slug, set()).add(request.subject.key)
+    known: dict[tuple[str, str, int], FlowEnrolment] = {}
+    for channel, keys in subjects.items():
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            for enrolment in FlowEnrolment.objects.filter(
+                flow=flow, channel_slug=channel, subject_key__in=ordered[start : start + 500]
+            ):
+                known[(channel, enrolment.subject_key, enrolment.cycle)] = enrolment
+    return known
 
 
 # --- what ``advance`` decides ------------------------------------------------------------

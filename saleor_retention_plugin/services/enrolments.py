@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ..domain.contact_rules import decide_contact
@@ -52,7 +51,10 @@ from .enrolment_steps import SendStep as SendStep
 from .enrolment_steps import StopEnrolment as StopEnrolment
 from .enrolment_steps import Subject as Subject
 from .enrolment_steps import WaitUntil as WaitUntil
+from .enrolment_steps import enrolled_already as enrolled_already
 from .enrolment_steps import step_in_series as step_in_series
+from .enrolment_stops import naming as naming
+from .enrolment_stops import stop_enrolments as stop_enrolments
 from .flow_leases import worker_id
 from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, Ready
 from .flows import channel_settings_loader as channel_settings_loader
@@ -193,8 +195,21 @@ class EnrolmentFlow:
         return report
 
     def enrol_scanned(self, now: datetime) -> int:
-        """Enrol what ``scan`` finds now; returns how many of its requests enrolled."""
-        return sum(enrol_request(self, request, now=now) is not None for request in self.scan(now))
+        """Enrol what ``scan`` finds now; returns how many of its requests enrolled.
+
+        A scan finds mostly subjects enrolled at an earlier scan: one read tells which
+        (``enrolled_already``), not one per request. A scan that fails still enrols what
+        it found before.
+        """
+        found: list[EnrolmentRequest] = []
+        try:
+            found.extend(self.scan(now))
+        finally:
+            known = enrolled_already(self.name, found)
+            enrolled = sum(
+                enrol_request(self, request, now=now, known=known) is not None for request in found
+            )
+        return enrolled
 
     def prepare(
         self, message: FlowMessage, settings: ChannelSettings, now: datetime
@@ -311,8 +326,13 @@ def enrol_request(
     *,
     settings: ChannelSettings | None = None,
     now: datetime | None = None,
+    known: dict[tuple[str, str, int], FlowEnrolment] | None = None,
 ) -> FlowEnrolment | None:
-    """``enrol`` for a flow object and a request (what events and scans produce)."""
+    """``enrol`` for a flow object and a request (what events and scans produce).
+
+    ``known``: the flow's enrolments by (channel, subject key, cycle), read beforehand
+    (``enrolled_already``), so a request needs no read of its own.
+    """
     if request.cycle < 1:
         raise ValueError("An enrolment's cycle is 1 or more.")
     settings = settings or channel_settings_loader()(request.channel_slug)
@@ -327,7 +347,11 @@ def enrol_request(
         "subject_key": request.subject.key,
         "cycle": request.cycle,
     }
-    existing = FlowEnrolment.objects.filter(**key).first()
+    existing = (
+        FlowEnrolment.objects.filter(**key).first()
+        if known is None
+        else known.get((request.channel_slug, request.subject.key, request.cycle))
+    )
     if existing is not None:
         return existing
     defaults: dict[str, Any] = {
@@ -347,40 +371,15 @@ def enrol_request(
     }
     try:
         with transaction.atomic():  # absent a moment ago (read above): no second read
-            return FlowEnrolment.objects.create(**key, **defaults)
+            created = FlowEnrolment.objects.create(**key, **defaults)
+        if known is not None:  # a scan naming the subject twice reads it here
+            known[(request.channel_slug, request.subject.key, request.cycle)] = created
+        return created
     except IntegrityError:  # a concurrent enrol of the same subject won
         enrolment = FlowEnrolment.objects.filter(**key).first()
         if enrolment is None:
             raise  # not the unique key: a real error
         return enrolment
-
-
-def stop_enrolments(enrolments: Any, reason: str, *, now: datetime | None = None) -> int:
-    """Stop active enrolments (a queryset) and cancel their waiting messages; returns how many."""
-    now = now or timezone.now()
-    ids = list(enrolments.filter(state=EnrolmentState.ACTIVE).values_list("pk", flat=True))
-    FlowEnrolment.objects.filter(pk__in=ids).update(
-        state=EnrolmentState.STOPPED,
-        stop_reason=reason,
-        stopped_at=now,
-        next_check_at=None,
-        updated_at=now,
-    )
-    FlowMessage.objects.waiting().filter(enrolment_id__in=ids).update(
-        state=MessageState.CANCELLED, cancel_reason=reason, updated_at=now
-    )
-    return len(ids)
-
-
-def naming(customer_id: int | None, email: str | None) -> Q:
-    """Enrolments of this customer: by id, or by (normalised) email; none when neither."""
-    email = normalise_email(email)
-    who = Q(pk__in=[])
-    if customer_id is not None:
-        who |= Q(customer_id=customer_id)
-    if email:
-        who |= Q(email=email)
-    return who
 
 
 # --- the sweep -------------------------------------------------------------------------
@@ -535,9 +534,13 @@ def _apply(
     settings: ChannelSettings | None,
     now: datetime,
 ) -> str:
-    if isinstance(decision, StopEnrolment):
+    if isinstance(decision, StopEnrolment):  # ``stop_enrolments`` for the locked row, one save
+        enrolment.state, enrolment.next_check_at = EnrolmentState.STOPPED, None
+        enrolment.stop_reason, enrolment.stopped_at = decision.reason, now
         enrolment.save()
-        stop_enrolments(FlowEnrolment.objects.filter(pk=enrolment.pk), decision.reason, now=now)
+        FlowMessage.objects.waiting().filter(enrolment_id=enrolment.pk).update(
+            state=MessageState.CANCELLED, cancel_reason=decision.reason, updated_at=now
+        )
         return "stopped"
     if isinstance(decision, WaitUntil):
         enrolment.next_check_at = decision.at

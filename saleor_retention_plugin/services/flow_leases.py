@@ -43,7 +43,7 @@ def abandoned_claims(now: datetime, stale_before: datetime) -> Q:
     """Claims another worker may take.
 
     Those with nothing sent and the lease lapsed, or older than the claim timeout
-    (``services.flows._ABANDONED`` for the ORM).
+    (``services.flow_claims._ABANDONED`` for the ORM).
     """
     return Q(state=MessageState.CLAIMED) & (
         Q(claimed_at__lt=stale_before) | Q(send_started_at__isnull=True, lease_expires_at__lt=now)

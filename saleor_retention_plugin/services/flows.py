@@ -37,7 +37,6 @@ then claims what is due.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -45,7 +44,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connection, transaction
 from django.db.models import Max
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import app_settings
@@ -60,10 +58,10 @@ from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from . import consent
 from .consent import recipient_key
+from .flow_claims import Claim as Claim  # re-exported: the sweep claims through here
+from .flow_claims import claim_due_messages as claim_due_messages
 from .flow_leases import (
     CLAIM_TIMEOUT,
-    abandoned_claims,
-    claim_lease,
     retry_database_blips,
     start_lease_heartbeat,
     worker_id,
@@ -171,137 +169,6 @@ def default_sender() -> Sender:
     from ..delivery.sending import send_message
 
     return send_message
-
-
-# --- claiming --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Claim:
-    message_id: int
-    claim_token: str
-
-
-# A claimed row another worker may take: nothing was sent and the lease lapsed (the
-# worker is gone), or the claim is older than the claim timeout (a send in doubt).
-_ABANDONED = """state = 'claimed' AND (claimed_at < %(stale_before)s
-    OR (send_started_at IS NULL AND lease_expires_at < %(now)s))"""
-
-_GIVE_UP_STALE = """
-UPDATE {table} SET state = 'failed', updated_at = %(now)s,
-    last_error = 'gave up: its worker never finished (crashed or lost) until ' || %(now)s::text
-WHERE {abandoned} AND first_failed_at < %(give_up_before)s
-"""
-
-_CLAIM_DUE = """
-UPDATE {table} SET state = 'claimed', claimed_at = %(now)s,
-    -- an unsent claim keeps its token (every task queued for it stays good, and only one
-    -- can start the send); a claim whose send is in doubt gets a new one
-    claim_token = CASE WHEN state = 'claimed' AND send_started_at IS NULL THEN claim_token
-        ELSE gen_random_uuid() END,
-    updated_at = %(now)s, claimed_by = %(worker)s, lease_expires_at = %(lease_until)s,
-    send_started_at = NULL,
-    -- a stale claim means a worker died on it: that is a failure, and starts the clock
-    first_failed_at = CASE WHEN state = 'claimed' THEN COALESCE(first_failed_at, %(now)s)
-        ELSE first_failed_at END
-WHERE id IN (
-    SELECT id FROM {table}
-    WHERE (state IN ('scheduled', 'deferred') AND next_attempt_at <= %(now)s)
-       OR ({abandoned})
-    ORDER BY COALESCE(next_attempt_at, claimed_at), id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, claim_token, next_attempt_at
-"""
-
-
-def claim_due_messages(
-    *,
-    now: datetime | None = None,
-    limit: int = 100,
-    claim_timeout: timedelta = CLAIM_TIMEOUT,
-    worker: str | None = None,
-) -> list[Claim]:
-    """Atomically claim up to ``limit`` due messages, including abandoned claims.
-
-    Abandoned claims are a dead worker's unsent ones once their lease lapsed, and any
-    after ``claim_timeout``.
-
-    ``worker`` (default: this process) holds them for ``claim_lease()``, renewed by a
-    heartbeat in Celery workers. An abandoned claim whose first failure is older than the
-    retry window is failed instead: a message that crashes every worker is not retried for ever.
-    """
-    now = now or timezone.now()
-    worker = worker or worker_id()
-    lease_until = now + claim_lease()
-    give_up_before = now - retry_window()
-    start_lease_heartbeat(only_in_a_celery_worker=True)
-    if connection.vendor != "postgresql":
-        return _claim_due_portably(
-            now, now - claim_timeout, give_up_before, limit, worker, lease_until
-        )
-    table = FlowMessage._meta.db_table
-    params: dict[str, Any] = {
-        "now": now,
-        "stale_before": now - claim_timeout,
-        "give_up_before": give_up_before,
-        "limit": limit,
-        "worker": worker,
-        "lease_until": lease_until,
-    }
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_GIVE_UP_STALE.format(table=table, abandoned=_ABANDONED), params)
-        cursor.execute(_CLAIM_DUE.format(table=table, abandoned=_ABANDONED), params)
-        rows = cursor.fetchall()
-    rows.sort(key=lambda row: (row[2] or now, row[0]))  # RETURNING has no order; due first
-    return [Claim(message_id=row[0], claim_token=str(row[1])) for row in rows]
-
-
-def _claim_due_portably(
-    now: datetime,
-    stale_before: datetime,
-    give_up_before: datetime,
-    limit: int,
-    worker: str,
-    lease_until: datetime,
-) -> list[Claim]:
-    """The claim above for databases without ``SKIP LOCKED`` (the sandbox's SQLite).
-
-    SQLite has a single writer, so no other worker can claim between the read and the
-    updates of this transaction.
-    """
-    claims = []
-    with transaction.atomic():
-        abandoned = abandoned_claims(now, stale_before)
-        FlowMessage.objects.filter(abandoned, first_failed_at__lt=give_up_before).update(
-            state=MessageState.FAILED,
-            last_error=f"gave up: its worker never finished (crashed or lost) until {now}",
-            updated_at=now,
-        )
-        due = FlowMessage.objects.due(now) | FlowMessage.objects.filter(abandoned)
-        rows = list(
-            due.order_by(Coalesce("next_attempt_at", "claimed_at"), "pk").values_list(
-                "pk", "state", "first_failed_at", "claim_token", "send_started_at"
-            )[:limit]
-        )
-        for message_id, state, first_failed_at, token, send_started_at in rows:
-            if state != MessageState.CLAIMED or send_started_at is not None:
-                token = uuid.uuid4()
-            if state == MessageState.CLAIMED and first_failed_at is None:
-                first_failed_at = now
-            FlowMessage.objects.filter(pk=message_id).update(
-                state=MessageState.CLAIMED,
-                claim_token=token,
-                claimed_at=now,
-                updated_at=now,
-                first_failed_at=first_failed_at,
-                claimed_by=worker,
-                lease_expires_at=lease_until,
-                send_started_at=None,
-            )
-            claims.append(Claim(message_id=message_id, claim_token=str(token)))
-    return claims
 
 
 # --- delivering ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ change points already earned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -179,12 +179,15 @@ def announcements_opened(now: datetime) -> list[tuple[str, str]]:
     ``(channel, signature)``: the signature names each window (id and when it was
     written) and the tiers whose announcement moment has come and whose access has not
     started; it changes when another tier's announcement opens (or a window is edited),
-    so a scan gated on it looks again at once. One query for the windows and one per
-    channel that has any.
+    so a scan gated on it looks again at once. One query for the windows, and one per
+    channel with a window whose announcements may have begun (the sweep asks every
+    minute: a window announced days ahead costs one query until then).
     """
     opened: dict[str, list[str]] = {}
     tiers: dict[str, list[str]] = {}
     for day in MemberDay.objects.filter(starts_at__gt=now).order_by("channel_slug", "pk"):
+        if not _may_announce(_window(day), now):
+            continue
         if day.channel_slug not in tiers:
             tiers[day.channel_slug] = _tiers_low_to_high(day.channel_slug)
         window = _window(day)
@@ -197,6 +200,19 @@ def announcements_opened(now: datetime) -> list[tuple[str, str]]:
             stamp = day.updated_at.timestamp() if day.updated_at else 0
             opened.setdefault(day.channel_slug, []).append(f"{day.pk}@{stamp}={'+'.join(codes)}")
     return [(channel, ";".join(parts)) for channel, parts in opened.items()]
+
+
+def _may_announce(window: MemberDayWindow, now: datetime) -> bool:
+    """Whether some tier's announcement of ``window`` may have opened by ``now``.
+
+    Needs no tiers: the earliest announcement is the longest early access (or none)
+    plus ``announce_hours`` before the start; a negative ``announce_hours`` never opens.
+    """
+    if window.announce_hours < 0:
+        return False
+    hours = window.early_access_hours.values()
+    lead = max((0, *(value for value in hours if isinstance(value, int | float))))
+    return window.starts_at - timedelta(hours=lead + window.announce_hours) <= now
 
 
 def access_starts_at(channel_slug: str, member_day_id: int, account_id: int) -> datetime:

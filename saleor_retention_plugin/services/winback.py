@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Subquery, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -278,14 +278,22 @@ def due_winback_steps(
     """
     policy = settings.policy
     due: list[DueSubject] = []
-    for index, step in enumerate(policy.steps):
-        offset = timedelta(days=step.days_after)
-        rows = still_dormant(
-            WinbackDue.objects.filter(
-                channel_slug=channel, dormant_at__gt=start - offset, dormant_at__lte=end - offset
-            )
-        ).order_by("dormant_at", "id")
-        for row in with_current_segment(rows):
+    # One query for every step's dormancy range (a row may fall in several), then the
+    # rows step by step, each step's in the order of its own range.
+    ranges = [
+        (start - timedelta(days=step.days_after), end - timedelta(days=step.days_after))
+        for step in policy.steps
+    ]
+    in_any = Q(pk__in=[])
+    for after, through in ranges:
+        in_any |= Q(dormant_at__gt=after, dormant_at__lte=through)
+    rows = with_current_segment(
+        still_dormant(WinbackDue.objects.filter(in_any, channel_slug=channel)).order_by(
+            "dormant_at", "id"
+        )
+    )
+    for index, (step, (after, through)) in enumerate(zip(policy.steps, ranges, strict=True)):
+        for row in (row for row in rows if after < row.dormant_at <= through):
             incentive = rules.incentive_for(
                 index,
                 high_value=row.high_value,

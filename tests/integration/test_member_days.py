@@ -14,6 +14,7 @@ from saleor_retention_plugin.models import CustomerTier, MemberDay, MembershipTi
 from saleor_retention_plugin.services import ledger, tiers
 from saleor_retention_plugin.services.errors import InvalidInput
 from saleor_retention_plugin.services.member_days import (
+    announcements_opened,
     member_day_announcements_due,
     member_day_multiplier,
     order_earning_multiplier,
@@ -328,3 +329,16 @@ def test_the_channels_tiers_are_not_required():
     assert not MembershipTier.objects.exists()
     day()
     assert member_day_announcements_due(CHANNEL, START - timedelta(hours=1)) == []
+
+
+def test_a_sweep_before_any_announcement_opens_reads_only_the_windows(django_assert_num_queries):
+    tiers.seed_default_tiers(CHANNEL)
+    window = day(early_access_hours={"gold": 24}, announce_hours=48)
+
+    with django_assert_num_queries(1):  # no tiers read: no tier's announcement can be open
+        assert announcements_opened(START - timedelta(hours=72, seconds=1)) == []
+    with django_assert_num_queries(2):
+        [(channel, signature)] = announcements_opened(START - timedelta(hours=72))
+    assert channel == CHANNEL
+    assert signature.startswith(f"{window.pk}@")
+    assert signature.endswith("=gold")

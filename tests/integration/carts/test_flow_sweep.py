@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from saleor_retention_plugin import tasks
 from saleor_retention_plugin.models import FlowEnrolment, FlowMessage
 from saleor_retention_plugin.services import flow_sweep, flows
 from saleor_retention_plugin.services.enrolments import (
@@ -155,3 +156,57 @@ def test_a_failing_scan_still_lets_its_due_enrolments_go_out(register):
     assert messages_of("broken_scan") == 1
     assert reports["broken_scan"]["error"] == 1
     assert reports["broken_scan"]["scheduled"] == 1
+
+
+def test_a_rescan_reads_the_subjects_it_enrolled_before_once_not_one_by_one(register):
+    (flow,) = register(OneStepFlow("rescanned"))
+    flow.to_scan = [1, 2, 3]
+    assert flow.enrol_scanned(T0) == 3
+
+    flow.to_scan = [1, 2, 3, 3]  # the third named twice, as a scan over two steps may
+    with CaptureQueriesContext(connection) as queries:
+        assert flow.enrol_scanned(T0) == 4
+
+    assert len(queries) == 1
+    assert FlowEnrolment.objects.filter(flow="rescanned").count() == 3
+
+
+def test_a_new_subject_named_twice_in_one_scan_is_enrolled_once(register):
+    (flow,) = register(OneStepFlow("named_twice"))
+    flow.to_scan = [7, 7]
+
+    assert flow.enrol_scanned(T0) == 2
+    assert FlowEnrolment.objects.filter(flow="named_twice").count() == 1
+
+
+def test_a_scan_that_fails_midway_still_enrols_what_it_found_before(register):
+    class FailsAfterOne(OneStepFlow):
+        def scan(self, now):
+            yield from list(super().scan(now))[:1]
+            raise RuntimeError("the scan broke after its first subject")
+
+    (flow,) = register(FailsAfterOne("fails_midway"))
+    flow.to_scan = [1, 2]
+
+    with pytest.raises(RuntimeError):
+        flow.enrol_scanned(T0)
+    assert list(
+        FlowEnrolment.objects.filter(flow="fails_midway").values_list("customer_id", flat=True)
+    ) == [1]
+
+
+def test_claiming_when_nothing_is_due_costs_one_read():
+    with CaptureQueriesContext(connection) as queries:
+        assert flows.claim_due_messages(now=T0) == []
+
+    assert len(queries) == 1
+
+
+def test_an_idle_sweep_of_the_built_in_flows_costs_one_statement_per_question():
+    # Campaigns due; channels holding replenishment and win-back rows; channels of
+    # today's birthdays; member-day windows; flows with a due enrolment; messages due.
+    with CaptureQueriesContext(connection) as queries:
+        report = tasks.sweep_flows_task()
+
+    assert report["claimed"] == 0
+    assert len(queries) == 7, [query["sql"][:60] for query in queries]

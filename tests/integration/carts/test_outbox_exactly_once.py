@@ -13,11 +13,12 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from saleor_retention_plugin.delivery import TransientDeliveryError, send_message
 from saleor_retention_plugin.delivery.base import PermanentDeliveryError
 from saleor_retention_plugin.models import ContactLogEntry, FlowMessage, MessageState
-from saleor_retention_plugin.services import cart_reminders, flow_leases, flows
+from saleor_retention_plugin.services import cart_reminders, flow_claims, flow_leases, flows
 
 from .cart_shop import HOUR, T0, message, put_cart, sweep, tea_line
 
@@ -453,3 +454,31 @@ def test_the_database_allows_one_row_per_subject_flow_and_step():
     with pytest.raises(IntegrityError), transaction.atomic():
         outbox_row(idempotency_key="key-2").save()
     outbox_row(idempotency_key="key-3", step=2).save()
+
+
+@pytest.mark.django_db
+def test_the_portable_claim_writes_one_claim_or_many_in_the_same_statements(track):
+    # The path SQLite (the sandbox) takes, run here on PostgreSQL.
+    abandoned_carts(track, 6)
+    cart_reminders.advance_due_carts(now=DUE)
+    lease_until = DUE + timedelta(minutes=1)
+
+    def claim(limit):
+        with CaptureQueriesContext(connection) as queries:
+            claims = flow_claims._claim_due_portably(
+                DUE, DUE - timedelta(hours=1), DUE - timedelta(days=2), limit, "w1", lease_until
+            )
+        return claims, len(queries)
+
+    one, one_statements = claim(1)
+    five, five_statements = claim(5)
+
+    assert (len(one), len(five)) == (1, 5)
+    assert one_statements == five_statements
+    rows = {row.pk: row for row in FlowMessage.objects.all()}
+    for claimed in one + five:
+        row = rows[claimed.message_id]
+        assert row.state == MessageState.CLAIMED
+        assert str(row.claim_token) == claimed.claim_token
+        assert (row.claimed_by, row.claimed_at, row.lease_expires_at) == ("w1", DUE, lease_until)
+    assert len({claimed.claim_token for claimed in one + five}) == 6

@@ -200,3 +200,26 @@ def test_the_set_based_refresh_matches_the_pure_rules_on_a_random_shop():
             plan["high_value"],
             plan["price_sensitive"],
         ), key
+
+
+def test_the_steps_due_in_a_window_are_read_in_one_query_whatever_the_steps(
+    shop, django_assert_num_queries
+):
+    winback.refresh_winback(CHANNEL, SETTINGS, now=NOW)
+
+    with django_assert_num_queries(1):
+        due = steps(day(0), day(200))
+
+    # A customer whose several steps fall in the window gets each, by due date.
+    assert [(key, step, at.date()) for key, step, at, *_ in due] == [
+        ("customer:3", 1, day(16).date()),
+        ("customer:3", 2, day(30).date()),
+        ("customer:3", 3, day(46).date()),
+        ("customer:4", 1, day(91).date()),
+        ("customer:4", 2, day(105).date()),
+        ("customer:4", 3, day(121).date()),
+        ("customer:1", 1, day(140).date()),
+        ("customer:1", 2, day(154).date()),
+        ("customer:1", 3, day(170).date()),
+        ("customer:2", 1, day(190).date()),
+    ]
