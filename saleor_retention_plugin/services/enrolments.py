@@ -30,6 +30,7 @@ credit orders itself: the cart reminders (``services.cart_reminders``) use them 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +55,7 @@ from .enrolment_steps import Subject as Subject
 from .enrolment_steps import WaitUntil as WaitUntil
 from .enrolment_steps import step_in_series as step_in_series
 from .flow_leases import worker_id
-from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, Ready
+from .flows import FLOWS, Cancel, ChannelSettingsLoader, Due, Preparation, Ready
 from .flows import channel_settings_loader as channel_settings_loader
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class EnrolmentFlow:
         settings: ChannelSettings,
         now: datetime,
     ) -> Preparation:
-        """Check again right before the send; ``Ready(context, zone)`` or ``Cancel``/``Retime``."""
+        """Check again right before the send: ``Due``, ``Ready``, ``Cancel`` or ``Retime``."""
         raise NotImplementedError
 
     # -- optional hooks (the defaults suit most flows) --
@@ -218,13 +219,18 @@ class EnrolmentFlow:
         # Variant B's incentive stands in for the flow's own; its subject for the template's.
         variant_settings = flow_variants.settings_for(self.name, enrolment.variant, settings)
         prepared = self.compose(enrolment, message, variant_settings, now)
-        if isinstance(prepared, Ready):
-            subject = flow_variants.variant_subject(
-                self.name, enrolment.variant, settings, message.language_code, prepared
-            )
-            if subject:
-                prepared.context[flow_variants.SUBJECT_KEY] = subject
-        return prepared
+
+        def with_subject(ready: Ready) -> Ready:
+            if subject := flow_variants.variant_subject(
+                self.name, enrolment.variant, settings, message.language_code, ready
+            ):
+                ready.context[flow_variants.SUBJECT_KEY] = subject
+            return ready
+
+        if isinstance(prepared, Due):  # built once the contact rules let it go out now
+            build = prepared.compose
+            return replace(prepared, compose=lambda: with_subject(build()))
+        return with_subject(prepared) if isinstance(prepared, Ready) else prepared
 
     def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
         if message.enrolment_id is not None:

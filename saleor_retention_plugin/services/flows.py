@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -110,7 +110,23 @@ class Ready:
     currency: str = ""
 
 
-Preparation = Cancel | Retime | Ready
+@dataclass(frozen=True)
+class Due:
+    """Still due after every check: it goes out as soon as quiet hours and the cap allow.
+
+    ``compose()`` builds the message (the slow part: order history, recommendations,
+    points) and runs only when it goes out now, so a delivery that quiet hours or the
+    frequency cap defer never builds a message it does not send. Every check that may
+    cancel or re-time has run before (a deferred message is checked again when it comes
+    back); ``compose`` only reads.
+    """
+
+    zone: ZoneInfo
+    compose: Callable[[], Ready]
+    bypass_frequency_cap: bool = False
+
+
+Preparation = Cancel | Retime | Ready | Due
 
 
 class Flow(Protocol):
@@ -134,6 +150,7 @@ class Flow(Protocol):
 
         May update ``message.recipient_email`` / ``customer_id`` to the subject's current
         contact. Returning ``Cancel`` should also stop the subject's series if it has to.
+        ``Due`` leaves building the message until the contact rules let it go out now.
         """
         ...
 
@@ -428,23 +445,30 @@ def _prepare_under_lock(
             with connection.cursor() as cursor:
                 for key in keys:
                     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-        last_contacted_at = (
-            ContactLogEntry.objects.filter(recipient_key__in=keys)
-            .exclude(message=message)
-            .aggregate(last=Max("contacted_at"))["last"]
+        # The recipient's last contact by any other message, and whether an earlier
+        # attempt of this one left a reservation (under any key), in one statement.
+        contacts = ContactLogEntry.objects.filter(
+            Q(recipient_key__in=keys) | Q(message=message)
+        ).aggregate(
+            last=Max("contacted_at", filter=~Q(message=message)),
+            reserved=Count("pk", filter=Q(message=message)),
         )
         decision = decide_contact(
             now=now,
             zone=prepared.zone,
             quiet_hours=settings.messaging.quiet_hours,
             cap=settings.messaging.frequency_cap,
-            last_contacted_at=last_contacted_at,
+            last_contacted_at=contacts["last"],
             bypass_cap=prepared.bypass_frequency_cap,
         )
         if not decision.is_now(now):
             message.last_error = f"deferred: {decision.reason}"
-            _release(message, MessageState.DEFERRED, decision.send_at)
+            _release(
+                message, MessageState.DEFERRED, decision.send_at, reserved=contacts["reserved"] > 0
+            )
             return f"deferred:{decision.reason}"
+        if isinstance(prepared, Due):
+            prepared = prepared.compose()
         # One upsert for every key: a retried send moves its reservation, never adds one.
         ContactLogEntry.objects.bulk_create(
             [
@@ -505,14 +529,18 @@ def _cancel(message: FlowMessage, reason: str) -> str:
     return f"cancelled:{reason}"
 
 
-def _release(message: FlowMessage, state: str, at: datetime) -> None:
-    """Back to waiting: nothing went out, so the cap reservation goes too."""
+def _release(message: FlowMessage, state: str, at: datetime, *, reserved: bool = True) -> None:
+    """Back to waiting: nothing went out, so the cap reservation goes too.
+
+    ``reserved=False``: the caller read that the message holds no reservation.
+    """
     message.state = state
     message.next_attempt_at = at
     message.send_started_at = None
     message.lease_expires_at = None
     message.save()
-    ContactLogEntry.objects.filter(message=message).delete()
+    if reserved:
+        ContactLogEntry.objects.filter(message=message).delete()
 
 
 def _after_transient_failure(
