@@ -78,7 +78,8 @@ def is_opted_out(channel_slug: str, *, email: str | None, customer_id: int | Non
         return False
     # Asked before every step and every send (thousands of times a sweep in a big shop):
     # written by hand, as building the ORM's query costs several times running it.
-    who, params = [], []
+    who: list[str] = []
+    params: list[int | str] = []
     if customer_id is not None:
         who.append("customer_id = %s")
         params.append(customer_id)

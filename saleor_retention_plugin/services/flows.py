@@ -44,7 +44,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -445,27 +444,18 @@ def _prepare_under_lock(
             with connection.cursor() as cursor:
                 for key in keys:
                     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-        # The recipient's last contact by any other message, and whether an earlier
-        # attempt of this one left a reservation (under any key), in one statement.
-        contacts = ContactLogEntry.objects.filter(
-            Q(recipient_key__in=keys) | Q(message=message)
-        ).aggregate(
-            last=Max("contacted_at", filter=~Q(message=message)),
-            reserved=Count("pk", filter=Q(message=message)),
-        )
+        last_contacted_at, reserved = _contacts(keys, message.pk)
         decision = decide_contact(
             now=now,
             zone=prepared.zone,
             quiet_hours=settings.messaging.quiet_hours,
             cap=settings.messaging.frequency_cap,
-            last_contacted_at=contacts["last"],
+            last_contacted_at=last_contacted_at,
             bypass_cap=prepared.bypass_frequency_cap,
         )
         if not decision.is_now(now):
             message.last_error = f"deferred: {decision.reason}"
-            _release(
-                message, MessageState.DEFERRED, decision.send_at, reserved=contacts["reserved"] > 0
-            )
+            _release(message, MessageState.DEFERRED, decision.send_at, reserved=reserved)
             return f"deferred:{decision.reason}"
         if isinstance(prepared, Due):
             prepared = prepared.compose()
@@ -505,6 +495,28 @@ def _prepare_under_lock(
         message.claimed_by = worker_id()
         message.save()
     return message, settings
+
+
+def _contacts(keys: list[str], message_id: int) -> tuple[datetime | None, bool]:
+    """The recipient's last contact by another message, and whether this one is reserved.
+
+    A reservation of this message is an earlier attempt's, under any key. One statement,
+    written by hand: every delivery asks it, and building it with the ORM cost over ten
+    times running it.
+    """
+    table = connection.ops.quote_name(ContactLogEntry._meta.db_table)
+    marks = ", ".join(["%s"] * len(keys)) or "NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MAX(CASE WHEN message_id <> %s THEN contacted_at END),"
+            " COUNT(CASE WHEN message_id = %s THEN 1 END)"
+            f" FROM {table} WHERE recipient_key IN ({marks}) OR message_id = %s",
+            [message_id, message_id, *keys, message_id],
+        )
+        last, reserved = cursor.fetchone()
+    if isinstance(last, str):  # SQLite hands the stored text back
+        last = timezone.make_aware(datetime.fromisoformat(last), connection.timezone)
+    return last, reserved > 0
 
 
 def recipient_keys(customer_id: int | None, email: str | None) -> list[str]:
