@@ -9,7 +9,8 @@ A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due 
 2. ``deliver_message`` holds the claim token. Under the row lock it asks the flow to
    check every stop condition again (the flow may cancel the row, or re-time it after new
    activity), checks consent, applies quiet hours and the frequency cap (deferring,
-   never dropping), reserves the contact in the log and mints the coupon once.
+   never dropping), and only then builds the message (a flow's ``Due``), reserves the
+   contact in the log and mints the coupon once.
 3. It sends outside any transaction, with the row's stable idempotency key, and marks
    the row ``sent`` only if it still holds the claim. A transient failure (and any
    unexpected error: a broken template, a coupon issuer that is down) releases the row
