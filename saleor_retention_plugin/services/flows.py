@@ -58,8 +58,8 @@ from ..delivery.base import (
 )
 from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
-from . import consent
-from .consent import recipient_key
+from . import consent, contact_log
+from .contact_log import recipient_keys as recipient_keys  # re-exported
 from .flow_leases import (
     CLAIM_TIMEOUT,
     abandoned_claims,
@@ -445,7 +445,7 @@ def _prepare_under_lock(
             with connection.cursor() as cursor:
                 for key in keys:
                     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-        last_contacted_at, reserved = _contacts(keys, message.pk)
+        last_contacted_at, reserved = contact_log.last_contact(keys, message.pk)
         decision = decide_contact(
             now=now,
             zone=prepared.zone,
@@ -496,38 +496,6 @@ def _prepare_under_lock(
         message.claimed_by = worker_id()
         message.save()
     return message, settings
-
-
-def _contacts(keys: list[str], message_id: int) -> tuple[datetime | None, bool]:
-    """The recipient's last contact by another message, and whether this one is reserved.
-
-    A reservation of this message is an earlier attempt's, under any key. One statement,
-    written by hand: every delivery asks it, and building it with the ORM cost over ten
-    times running it.
-    """
-    table = connection.ops.quote_name(ContactLogEntry._meta.db_table)
-    marks = ", ".join(["%s"] * len(keys)) or "NULL"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT MAX(CASE WHEN message_id <> %s THEN contacted_at END),"
-            " COUNT(CASE WHEN message_id = %s THEN 1 END)"
-            f" FROM {table} WHERE recipient_key IN ({marks}) OR message_id = %s",
-            [message_id, message_id, *keys, message_id],
-        )
-        last, reserved = cursor.fetchone()
-    if isinstance(last, str):  # SQLite hands the stored text back
-        last = timezone.make_aware(datetime.fromisoformat(last), connection.timezone)
-    return last, reserved > 0
-
-
-def recipient_keys(customer_id: int | None, email: str | None) -> list[str]:
-    """Every key the frequency cap knows this recipient by, sorted (the lock order)."""
-    keys = []
-    if customer_id is not None:
-        keys.append(recipient_key(customer_id, None))
-    if email:
-        keys.append(recipient_key(None, email))
-    return sorted(keys)
 
 
 def retry_delay(attempts: int) -> timedelta:
