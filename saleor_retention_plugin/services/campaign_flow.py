@@ -54,12 +54,13 @@ from .enrolments import (
     WaitUntil,
     local_zone,
 )
-from .flows import Cancel, Preparation, Ready
+from .flows import Cancel, Due, Preparation, Ready
 from .lifecycle_content import storefront_url
 from .lifecycle_flows import points_and_tier
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from zoneinfo import ZoneInfo
 
     from ..conf import ChannelSettings
     from .enrolments import Decision, EnrolmentRequest
@@ -347,13 +348,24 @@ class CampaignFlow(EnrolmentFlow):
         campaign = Campaign.objects.filter(pk=enrolment.cycle).first()
         if campaign is None or campaign.state == CampaignState.CANCELLED:
             return Cancel("campaign_cancelled")
+        zone = self.zone(enrolment, settings)
+        return Due(zone, lambda: self.campaign_message(campaign, enrolment, settings, zone))
+
+    def campaign_message(
+        self,
+        campaign: Campaign,
+        enrolment: FlowEnrolment,
+        settings: ChannelSettings,
+        zone: ZoneInfo,
+    ) -> Ready:
+        """The campaign's message, built when it goes out (``compose`` checked it is still on)."""
         context = message_context(campaign, enrolment.variant, enrolment.language_code, {
             **points_and_tier(enrolment), "shop_url": storefront_url(settings),
         })  # fmt: skip
         discount = coupon_of(campaign, enrolment.variant)
         return Ready(
             context=context,
-            zone=self.zone(enrolment, settings),
+            zone=zone,
             incentive=incentive_from_text(discount, campaign.coupon_valid_days)
             if discount
             else None,

@@ -58,13 +58,14 @@ from .enrolments import (
 )
 from .flow_events import ORDER_FULFILLED, ORDER_PLACED, FlowEvent
 from .flow_variants import variant_b
-from .flows import Cancel, Preparation, Ready, channel_settings_loader
+from .flows import Cancel, Due, Preparation, Ready, channel_settings_loader
 from .lifecycle_content import recommendation_cards, storefront_url
 from .lifecycle_flows import tier_name
 from .recommendations import product_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from zoneinfo import ZoneInfo
 
     from ..conf import ChannelSettings
     from ..domain.schedules import Incentive
@@ -171,6 +172,18 @@ class CareFlow(EnrolmentFlow):
         if blocked:
             return Cancel(blocked)  # cancelled or refunded in full since, or rated already
         zone = self.zone(enrolment, settings)
+        return Due(zone, lambda: self.step_message(kind, enrolment, settings, now, zone))
+
+    def step_message(
+        self,
+        kind: CareStepKind,
+        enrolment: FlowEnrolment,
+        settings: ChannelSettings,
+        now: datetime,
+        zone: ZoneInfo,
+    ) -> Ready:
+        """The step's message, built when it goes out (``compose`` checked it is still due)."""
+        order_id = str(enrolment.data.get("order_id", ""))
         shop_url = storefront_url(settings)
         context: dict[str, Any] = {
             "order_number": enrolment.data.get("order_number", ""),
@@ -363,6 +376,12 @@ class BirthdayFlow(EnrolmentFlow):
         zone = self.zone(enrolment, settings)
         if now - enrolment.anchor_at > timedelta(days=1):
             return Cancel("birthday_passed")  # held (quiet hours, cap, outage) past the day
+        return Due(zone, lambda: self.greeting(enrolment, settings, now, zone))
+
+    def greeting(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime, zone: ZoneInfo
+    ) -> Ready:
+        """The greeting, built when it goes out (``compose`` checked it is still due)."""
         tier = MembershipTier.objects.filter(
             channel_slug=enrolment.channel_slug, code=enrolment.data.get("tier_code", "")
         ).first()
@@ -455,6 +474,17 @@ class MemberDayFlow(SingleMessageFlow):
         if now >= access:
             return Cancel("access_started")
         zone = self.zone(enrolment, settings)
+        return Due(zone, lambda: self.announcement(enrolment, settings, day, access, zone))
+
+    def announcement(
+        self,
+        enrolment: FlowEnrolment,
+        settings: ChannelSettings,
+        day: MemberDay,
+        access: datetime,
+        zone: ZoneInfo,
+    ) -> Ready:
+        """The announcement, built when it goes out (``content`` checked it is still due)."""
         tier = MembershipTier.objects.filter(
             channel_slug=enrolment.channel_slug, code=enrolment.data.get("tier_code", "")
         ).first()

@@ -422,18 +422,21 @@ class CartReminderFlow(EnrolmentFlow):
 
 
 def _follow_the_cart(enrolment: FlowEnrolment, cart: TrackedCart, *, save: bool = False) -> None:
-    """The series writes to whom the cart now belongs (the checkout is the truth)."""
-    enrolment.customer_id = cart.customer_id
-    enrolment.email = cart.email
-    enrolment.language_code = cart.language_code
-    enrolment.anchor_at = cart.last_activity_at
-    if save:
-        FlowEnrolment.objects.filter(pk=enrolment.pk).update(
-            customer_id=cart.customer_id,
-            email=cart.email,
-            language_code=cart.language_code,
-            anchor_at=cart.last_activity_at,
-        )
+    """The series writes to whom the cart now belongs (the checkout is the truth).
+
+    ``save``: write what changed at once (``enrolment`` was read under its row lock).
+    """
+    follows = {
+        "customer_id": cart.customer_id,
+        "email": cart.email,
+        "language_code": cart.language_code,
+        "anchor_at": cart.last_activity_at,
+    }
+    changed = {name: value for name, value in follows.items() if getattr(enrolment, name) != value}
+    for name, value in changed.items():
+        setattr(enrolment, name, value)
+    if save and changed:
+        FlowEnrolment.objects.filter(pk=enrolment.pk).update(**changed)
 
 
 def cart_reminder_context(

@@ -10,26 +10,24 @@ and what does the message say?). Everything else is the engine's:
   per flow, channel, subject and cycle), draws its holdout group, and arms it;
 * ``advance_due_enrolments`` claims the flow's due enrolments in batches, ``FOR UPDATE
   SKIP LOCKED`` on PostgreSQL (concurrent sweeps share the work; SQLite serialises
-  writers), by moving their ``next_check_at`` a lease ahead; it then advances each in a
-  short transaction of its own. A failing enrolment is logged and pushed back with
-  exponential backoff; the others go on. A sweep that dies leaves its enrolments to the
-  next one when the lease ends;
+  writers), by moving their ``next_check_at`` a lease ahead, then advances each in a short
+  transaction; a failing one is logged and backed off exponentially, the others go on,
+  and a dead sweep's enrolments go to the next sweep when the lease ends;
 * opt-outs, a lost contact and a flow switched off in the channel stop enrolments
   before the flow is asked; the holdout never gets a message, but its attribution
   window opens when its first one would have gone out;
 * due steps become ``FlowMessage`` rows, which the outbox (``services.flows``) claims,
   checks again (``EnrolmentFlow.prepare`` -> ``compose``), caps, times and sends once.
 
-Optional hooks (``check``, ``look`` / ``advance_looked`` with ``reads_outside_lock``,
-``message_subject_key``, ``idempotency_key``, ``attributes_own_orders``) let a flow park
-instead of stop, read something slow before the row lock, keep its own message keys, or
-credit orders itself: the cart reminders (``services.cart_reminders``) use them all.
-``SingleMessageFlow`` owns the step of flows that send a message at a fixed moment.
+Hooks (``check``, ``look``/``advance_looked``, ``reads_outside_lock``, ``message_subject_key``,
+``idempotency_key``, ``attributes_own_orders``; the cart reminders use them all) park, read
+before the lock, key messages, credit orders. ``SingleMessageFlow``: one message, fixed moment.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +54,7 @@ from .enrolment_steps import step_in_series as step_in_series
 from .enrolment_stops import naming as naming
 from .enrolment_stops import stop_enrolments as stop_enrolments
 from .flow_leases import worker_id
-from .flows import FLOWS, Cancel, ChannelSettingsLoader, Preparation, Ready
+from .flows import FLOWS, Cancel, ChannelSettingsLoader, Due, Preparation, Ready
 from .flows import channel_settings_loader as channel_settings_loader
 
 if TYPE_CHECKING:
@@ -135,7 +133,7 @@ class EnrolmentFlow:
         settings: ChannelSettings,
         now: datetime,
     ) -> Preparation:
-        """Check again right before the send; ``Ready(context, zone)`` or ``Cancel``/``Retime``."""
+        """Check again right before the send: ``Due``, ``Ready``, ``Cancel`` or ``Retime``."""
         raise NotImplementedError
 
     # -- optional hooks (the defaults suit most flows) --
@@ -233,13 +231,18 @@ class EnrolmentFlow:
         # Variant B's incentive stands in for the flow's own; its subject for the template's.
         variant_settings = flow_variants.settings_for(self.name, enrolment.variant, settings)
         prepared = self.compose(enrolment, message, variant_settings, now)
-        if isinstance(prepared, Ready):
-            subject = flow_variants.variant_subject(
-                self.name, enrolment.variant, settings, message.language_code, prepared
-            )
-            if subject:
-                prepared.context[flow_variants.SUBJECT_KEY] = subject
-        return prepared
+
+        def with_subject(ready: Ready) -> Ready:
+            if subject := flow_variants.variant_subject(
+                self.name, enrolment.variant, settings, message.language_code, ready
+            ):
+                ready.context[flow_variants.SUBJECT_KEY] = subject
+            return ready
+
+        if isinstance(prepared, Due):  # built once the contact rules let it go out now
+            build = prepared.compose
+            return replace(prepared, compose=lambda: with_subject(build()))
+        return with_subject(prepared) if isinstance(prepared, Ready) else prepared
 
     def on_opt_out(self, message: FlowMessage, now: datetime) -> None:
         if message.enrolment_id is not None:

@@ -9,7 +9,8 @@ A flow (``FLOWS``) knows its subject; the engine knows the outbox. For each due 
 2. ``deliver_message`` holds the claim token. Under the row lock it asks the flow to
    check every stop condition again (the flow may cancel the row, or re-time it after new
    activity), checks consent, applies quiet hours and the frequency cap (deferring,
-   never dropping), reserves the contact in the log and mints the coupon once.
+   never dropping), and only then builds the message (a flow's ``Due``), reserves the
+   contact in the log and mints the coupon once.
 3. It sends outside any transaction, with the row's stable idempotency key, and marks
    the row ``sent`` only if it still holds the claim. A transient failure (and any
    unexpected error: a broken template, a coupon issuer that is down) releases the row
@@ -43,7 +44,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from .. import app_settings
@@ -56,8 +56,8 @@ from ..delivery.base import (
 )
 from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
-from . import consent
-from .consent import recipient_key
+from . import consent, contact_log
+from .contact_log import recipient_keys as recipient_keys  # re-exported
 from .flow_claims import Claim as Claim  # re-exported: the sweep claims through here
 from .flow_claims import claim_due_messages as claim_due_messages
 from .flow_leases import (
@@ -108,7 +108,23 @@ class Ready:
     currency: str = ""
 
 
-Preparation = Cancel | Retime | Ready
+@dataclass(frozen=True)
+class Due:
+    """Still due after every check: it goes out as soon as quiet hours and the cap allow.
+
+    ``compose()`` builds the message (the slow part: order history, recommendations,
+    points) and runs only when it goes out now, so a delivery that quiet hours or the
+    frequency cap defer never builds a message it does not send. Every check that may
+    cancel or re-time has run before (a deferred message is checked again when it comes
+    back); ``compose`` only reads.
+    """
+
+    zone: ZoneInfo
+    compose: Callable[[], Ready]
+    bypass_frequency_cap: bool = False
+
+
+Preparation = Cancel | Retime | Ready | Due
 
 
 class Flow(Protocol):
@@ -132,6 +148,7 @@ class Flow(Protocol):
 
         May update ``message.recipient_email`` / ``customer_id`` to the subject's current
         contact. Returning ``Cancel`` should also stop the subject's series if it has to.
+        ``Due`` leaves building the message until the contact rules let it go out now.
         """
         ...
 
@@ -295,11 +312,7 @@ def _prepare_under_lock(
             with connection.cursor() as cursor:
                 for key in keys:
                     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-        last_contacted_at = (
-            ContactLogEntry.objects.filter(recipient_key__in=keys)
-            .exclude(message=message)
-            .aggregate(last=Max("contacted_at"))["last"]
-        )
+        last_contacted_at, reserved = contact_log.last_contact(keys, message.pk)
         decision = decide_contact(
             now=now,
             zone=prepared.zone,
@@ -310,8 +323,10 @@ def _prepare_under_lock(
         )
         if not decision.is_now(now):
             message.last_error = f"deferred: {decision.reason}"
-            _release(message, MessageState.DEFERRED, decision.send_at)
+            _release(message, MessageState.DEFERRED, decision.send_at, reserved=reserved)
             return f"deferred:{decision.reason}"
+        if isinstance(prepared, Due):
+            prepared = prepared.compose()
         # One upsert for every key: a retried send moves its reservation, never adds one.
         ContactLogEntry.objects.bulk_create(
             [
@@ -350,16 +365,6 @@ def _prepare_under_lock(
     return message, settings
 
 
-def recipient_keys(customer_id: int | None, email: str | None) -> list[str]:
-    """Every key the frequency cap knows this recipient by, sorted (the lock order)."""
-    keys = []
-    if customer_id is not None:
-        keys.append(recipient_key(customer_id, None))
-    if email:
-        keys.append(recipient_key(None, email))
-    return sorted(keys)
-
-
 def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY_DELAY * (2 ** max(attempts - 1, 0)), MAX_RETRY_DELAY)
 
@@ -372,14 +377,18 @@ def _cancel(message: FlowMessage, reason: str) -> str:
     return f"cancelled:{reason}"
 
 
-def _release(message: FlowMessage, state: str, at: datetime) -> None:
-    """Back to waiting: nothing went out, so the cap reservation goes too."""
+def _release(message: FlowMessage, state: str, at: datetime, *, reserved: bool = True) -> None:
+    """Back to waiting: nothing went out, so the cap reservation goes too.
+
+    ``reserved=False``: the caller read that the message holds no reservation.
+    """
     message.state = state
     message.next_attempt_at = at
     message.send_started_at = None
     message.lease_expires_at = None
     message.save()
-    ContactLogEntry.objects.filter(message=message).delete()
+    if reserved:
+        ContactLogEntry.objects.filter(message=message).delete()
 
 
 def _after_transient_failure(

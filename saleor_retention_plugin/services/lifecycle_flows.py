@@ -26,7 +26,7 @@ from ..models import CustomerTier, MembershipTier, PointsLot
 from ..selectors.membership import live_account
 from .enrolments import Complete, EnrolmentRequest, SingleMessageFlow, Subject
 from .flow_events import ORDER_PLACED, POINTS_EXPIRING, TIER_CHANGED, FlowEvent
-from .flows import Cancel, Preparation, Ready
+from .flows import Cancel, Due, Preparation, Ready
 from .lifecycle_content import storefront_url
 
 if TYPE_CHECKING:
@@ -116,12 +116,15 @@ class WelcomeFlow(SingleMessageFlow):
     def content(
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
     ) -> Preparation:
-        incentive = settings.lifecycle.welcome_incentive
-        return Ready(
-            context={**points_and_tier(enrolment), "shop_url": storefront_url(settings)},
-            zone=self.zone(enrolment, settings),
-            incentive=incentive,
-            currency=str(enrolment.data.get("currency") or ""),
+        zone = self.zone(enrolment, settings)
+        return Due(
+            zone,
+            lambda: Ready(
+                context={**points_and_tier(enrolment), "shop_url": storefront_url(settings)},
+                zone=zone,
+                incentive=settings.lifecycle.welcome_incentive,
+                currency=str(enrolment.data.get("currency") or ""),
+            ),
         )
 
 
@@ -178,15 +181,18 @@ class PointsExpiringFlow(SingleMessageFlow):
         if not expiring:
             return Cancel("points_no_longer_expiring")  # spent meanwhile
         zone = self.zone(enrolment, settings)
-        return Ready(
-            context={
-                "expiring_points": int(expiring),
-                "expires_on": enrolment.anchor_at.astimezone(zone).date().isoformat(),
-                "days_left": max((enrolment.anchor_at - now).days, 0),
-                **points_and_tier(enrolment),
-                "shop_url": storefront_url(settings),
-            },
-            zone=zone,
+        return Due(
+            zone,
+            lambda: Ready(
+                context={
+                    "expiring_points": int(expiring),
+                    "expires_on": enrolment.anchor_at.astimezone(zone).date().isoformat(),
+                    "days_left": max((enrolment.anchor_at - now).days, 0),
+                    **points_and_tier(enrolment),
+                    "shop_url": storefront_url(settings),
+                },
+                zone=zone,
+            ),
         )
 
 

@@ -62,11 +62,12 @@ from .enrolments import (
     Subject,
     WaitUntil,
 )
-from .flows import Cancel, Preparation, Ready, channel_settings_loader
+from .flows import Cancel, Due, Preparation, Ready, channel_settings_loader
 from .recommendations import product_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from zoneinfo import ZoneInfo
 
     from django.db.models import Model
 
@@ -248,6 +249,13 @@ class ReplenishmentFlow(EnrolmentFlow):
     ) -> Preparation:
         if not self.still_due(enrolment, now):
             return Cancel("no_longer_due")
+        zone = self.zone(enrolment, settings)
+        return Due(zone, lambda: self.reminder(enrolment, settings, now, zone))
+
+    def reminder(
+        self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime, zone: ZoneInfo
+    ) -> Ready:
+        """The reminder, built when it goes out (``compose`` checked it is still due)."""
         context = lifecycle_content.replenishment_context(
             enrolment.channel_slug,
             history_key(enrolment),
@@ -260,12 +268,7 @@ class ReplenishmentFlow(EnrolmentFlow):
         currency = ""
         if incentive is not None:
             currency = purchase_currency(enrolment.channel_slug, history_key(enrolment))
-        return Ready(
-            context=context,
-            zone=self.zone(enrolment, settings),
-            incentive=incentive,
-            currency=currency,
-        )
+        return Ready(context=context, zone=zone, incentive=incentive, currency=currency)
 
 
 def purchase_currency(channel: str, customer_key: str) -> str:
@@ -335,6 +338,19 @@ class WinbackFlow(EnrolmentFlow):
         row = self.kept_row(enrolment)
         if row is None:
             return Cancel("no_longer_due")
+        zone = self.zone(enrolment, settings)
+        return Due(zone, lambda: self.step_message(row, enrolment, message, settings, now, zone))
+
+    def step_message(
+        self,
+        row: WinbackDue,
+        enrolment: FlowEnrolment,
+        message: FlowMessage,
+        settings: ChannelSettings,
+        now: datetime,
+        zone: ZoneInfo,
+    ) -> Ready:
+        """The step's message, built when it goes out (``compose`` checked it is still due)."""
         key = history_key(enrolment)
         currency = (
             PurchasedOrder.objects.filter(
@@ -358,12 +374,7 @@ class WinbackFlow(EnrolmentFlow):
             incentive = incentive_from_text(
                 context["discount"], coupon_days(settings.winback.policy, message.step)
             )
-        return Ready(
-            context=context,
-            zone=self.zone(enrolment, settings),
-            incentive=incentive,
-            currency=currency,
-        )
+        return Ready(context=context, zone=zone, incentive=incentive, currency=currency)
 
 
 def coupon_days(policy: winback_rules.WinbackPolicy, step: int) -> int:

@@ -447,3 +447,71 @@ def test_a_failing_flow_never_undoes_the_order_but_a_lost_connection_retries_it(
     with pytest.raises(OperationalError):
         apply_order(snapshot("retried"), shop_settings(), now=T0)
     assert not PointsEntry.objects.filter(order_id="retried").exists()
+
+
+def built_when_sent(flow, monkeypatch):
+    """Make ``flow`` answer ``Due``; returns the moments its message was built at."""
+    built = []
+
+    def compose(enrolment, message, settings, now):
+        def build():
+            built.append(now)
+            return flows.Ready(context={"event": "built"}, zone=ZoneInfo("UTC"))
+
+        return flows.Due(ZoneInfo("UTC"), build)
+
+    monkeypatch.setattr(flow, "compose", compose)
+    return built
+
+
+def test_a_message_quiet_hours_hold_back_is_built_only_when_it_goes_out(two_step_flow, monkeypatch):
+    built = built_when_sent(two_step_flow, monkeypatch)
+    configure(quiet_hours_start="21:00", quiet_hours_end="08:00")
+    enrol_customer(at=T0 + 13 * timedelta(hours=1))  # step 1 at 22:00 UTC
+    assert run(T0 + DAY + 13 * timedelta(hours=1)) == ["deferred:quiet_hours"]
+    assert built == []
+    morning = (T0 + 2 * DAY).replace(hour=8)
+    assert run(morning) == ["sent"]
+    assert built == [morning]
+    assert FlowMessage.objects.get(state="sent").context["event"] == "built"
+
+
+def test_a_capped_message_is_not_built_and_drops_only_a_reservation_it_holds(
+    two_step_flow, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from saleor_retention_plugin.models import ContactLogEntry
+
+    built = built_when_sent(two_step_flow, monkeypatch)
+    configure(frequency_cap_hours="16")
+    enrol_customer(2, email="bo@example.com")
+    an_hour_before = T0 + DAY - timedelta(hours=1)
+    other = FlowMessage.objects.create(
+        flow="cart",
+        subject_key=str(uuid.uuid4()),
+        step=1,
+        channel_slug=CHANNEL,
+        customer_id=2,
+        state="sent",
+        sent_at=an_hour_before,
+        idempotency_key="other",
+    )
+    ContactLogEntry.objects.create(
+        recipient_key="customer:2", message=other, flow="cart", contacted_at=an_hour_before
+    )
+    with CaptureQueriesContext(connection) as statements:
+        assert run(T0 + DAY) == ["deferred:frequency_cap"]
+    table = ContactLogEntry._meta.db_table
+    assert not [s for s in statements if s["sql"].startswith("DELETE") and table in s["sql"]]
+    assert built == []
+    held = FlowMessage.objects.get(flow=TwoStepFlow.name)
+    FlowMessage.objects.filter(pk=held.pk).update(next_attempt_at=T0 + DAY + timedelta(hours=1))
+    ContactLogEntry.objects.create(  # left by an earlier attempt that never finished
+        recipient_key="customer:2", message=held, flow=held.flow, contacted_at=T0 + DAY
+    )
+    assert run(T0 + DAY + timedelta(hours=1)) == ["deferred:frequency_cap"]
+    assert not ContactLogEntry.objects.filter(message=held).exists()
+    assert run(an_hour_before + timedelta(hours=16)) == ["sent"]
+    assert built == [an_hour_before + timedelta(hours=16)]
