@@ -10,12 +10,14 @@ for every task, read by nobody here). Together about half of Celery's cost per t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.utils.objects import FallbackContext
 
 from ..integrations.saleor.compat import RetentionTask
+
+if TYPE_CHECKING:
+    from celery.utils.objects import FallbackContext
 
 # Characters of a task's result in Celery's "succeeded" log line (Celery's default: 1,024).
 RESULT_REPR_CHARACTERS = 64

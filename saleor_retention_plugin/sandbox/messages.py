@@ -306,10 +306,14 @@ def next_campaign_moment(store: SimulatedStore) -> datetime | None:
         (sweeps, waiting), moment = store._campaign_moment
         # The scan takes a scheduled campaign only once its moment has come: until a sweep
         # ran at or after that moment, the scheduled ones are the ones read.
-        swept_since = store.log.sweeps != sweeps
         last_sweep = store._last_sweep_at
-        taken = swept_since and moment is not None and last_sweep is not None
-        if waiting == store._campaigns_waiting and not (taken and moment <= last_sweep):
+        taken = (
+            store.log.sweeps != sweeps
+            and moment is not None
+            and last_sweep is not None
+            and moment <= last_sweep
+        )
+        if waiting == store._campaigns_waiting and not taken:
             return moment
     moment = None
     if store._campaigns_waiting:
@@ -322,8 +326,10 @@ def next_campaign_moment(store: SimulatedStore) -> datetime | None:
 
 
 def collect_mail(store: SimulatedStore) -> int:
-    """Count what the mail backend received and keep one sample per language; returns how
-    many mails it received since the last look."""
+    """Count what the mail backend received and keep one sample per language.
+
+    Returns how many mails it received since the last look.
+    """
     outbox = getattr(mail, "outbox", None)
     if not outbox:
         return 0
@@ -356,8 +362,11 @@ def collect_mail(store: SimulatedStore) -> int:
 
 
 def every_message_mailed() -> bool:
-    """Whether every channel sends its messages by email (through Django's mail backend,
-    which the sandbox reads): then a sweep that mailed nothing sent nothing to read."""
+    """Whether every channel sends its messages by email.
+
+    Through Django's mail backend, which the sandbox reads: then a sweep that mailed
+    nothing sent nothing to read.
+    """
     return all(
         channel.settings.delivery.delivery_channel == DeliveryChannelName.EMAIL.value
         and not channel.settings.delivery.smtp_host

@@ -279,15 +279,13 @@ def record_order(
         # conversion, and its last step sent before the order (one statement, not three
         # per cart).
         sent = FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__isnull=False)
-        enrolments = {
+        enrolments: dict[int | None, FlowEnrolment] = {
             enrolment.cart_id: enrolment
             for enrolment in FlowEnrolment.objects.filter(flow=CART_FLOW, cart__in=carts)
             .annotate(
                 first_sent_at=Subquery(sent.order_by("sent_at").values("sent_at")[:1]),
                 last_step_before_order=Subquery(
-                    sent.filter(sent_at__lte=order.placed_at)
-                    .order_by("-step")
-                    .values("step")[:1]
+                    sent.filter(sent_at__lte=order.placed_at).order_by("-step").values("step")[:1]
                 ),
                 converted=Exists(FlowConversion.objects.filter(enrolment=OuterRef("pk"))),
             )
@@ -352,17 +350,18 @@ def record_order(
         if recovered is None:
             return None
         enrolment = enrolments[recovered.pk]
-        last_step = (
-            None
-            if enrolment.is_holdout
-            else getattr(enrolment, "last_step_before_order", UNREAD)
-        )
-        if last_step is UNREAD:  # an enrolment made just now (``cart_enrolment``)
+        read_step = getattr(enrolment, "last_step_before_order", UNREAD)
+        last_step: int | None = None
+        if enrolment.is_holdout:
+            pass
+        elif read_step is UNREAD:  # an enrolment made just now (``cart_enrolment``)
             last_step = (
                 enrolment.messages.sent()
                 .filter(sent_at__lte=order.placed_at)
                 .aggregate(step=Max("step"))["step"]
             )
+        else:
+            last_step = cast("int | None", read_step)
         if not enrolment.is_holdout and enrolment.window_opens_at is None:
             FlowEnrolment.objects.filter(pk=enrolment.pk).update(
                 window_opens_at=starts[recovered.pk]
@@ -383,7 +382,7 @@ def record_order(
 
 
 def attribution_window_start(
-    enrolment: FlowEnrolment, first_sent: datetime | None | object = UNREAD
+    enrolment: FlowEnrolment, first_sent: datetime | object | None = UNREAD
 ) -> datetime | None:
     """When the cart's attribution window opens: its first reminder sent, or for a holdout
     cart the moment its first reminder would have gone out; None while it has not.
@@ -402,8 +401,11 @@ def attribution_window_start(
 
 
 def _stop_series_of_customer(enrolments: list[FlowEnrolment], *, now: datetime) -> None:
-    """``stop_series`` (``customer_ordered``) for the customer's other carts: their series
-    stop and their waiting reminders are cancelled in two statements, however many."""
+    """``stop_series`` (``customer_ordered``) for the customer's other carts.
+
+    Their series stop and their waiting reminders are cancelled in two statements,
+    however many.
+    """
     if not enrolments:
         return
     reason = NotAbandoned.CUSTOMER_ORDERED.value
