@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from django.core import mail
 from django.db.models import Q
 
+from ..config_fields import DeliveryChannelName
 from ..constants import CART_FLOW
 from ..delivery.channels.email import IDEMPOTENCY_HEADER
 from ..delivery.rating_links import InvalidRatingLink, read_rating_token
@@ -295,13 +296,25 @@ def next_campaign_moment(store: SimulatedStore) -> datetime | None:
 
     At the first moment its wall time comes anywhere (the campaign flow's scan looks
     for it then); a campaign a scan already took sends through its enrolments. Read
-    once per sweep: only a sweep (that scan) or the merchant scheduling one changes it.
+    again only when the merchant scheduled campaigns (``_campaigns_waiting`` turned on)
+    or a sweep ran at or after the moment read (its scan took that campaign): nothing
+    else changes a scheduled campaign.
     """
     from ..domain.campaigns import first_moment
 
-    key = (store.log.sweeps, store._campaigns_waiting)
-    if store._campaign_moment is not None and store._campaign_moment[0] == key:
-        return store._campaign_moment[1]
+    if store._campaign_moment is not None:
+        (sweeps, waiting), moment = store._campaign_moment
+        # The scan takes a scheduled campaign only once its moment has come: until a sweep
+        # ran at or after that moment, the scheduled ones are the ones read.
+        last_sweep = store._last_sweep_at
+        taken = (
+            store.log.sweeps != sweeps
+            and moment is not None
+            and last_sweep is not None
+            and moment <= last_sweep
+        )
+        if waiting == store._campaigns_waiting and not taken:
+            return moment
     moment = None
     if store._campaigns_waiting:
         scheduled = Campaign.objects.filter(state=CampaignState.SCHEDULED)
@@ -312,11 +325,15 @@ def next_campaign_moment(store: SimulatedStore) -> datetime | None:
     return moment
 
 
-def collect_mail(store: SimulatedStore) -> None:
-    """Count what the mail backend received and keep one sample per language."""
+def collect_mail(store: SimulatedStore) -> int:
+    """Count what the mail backend received and keep one sample per language.
+
+    Returns how many mails it received since the last look.
+    """
     outbox = getattr(mail, "outbox", None)
     if not outbox:
-        return
+        return 0
+    received = len(outbox)
     for message in outbox:
         store.log.emails += 1
         key = message.extra_headers.get(IDEMPOTENCY_HEADER, "")
@@ -341,6 +358,20 @@ def collect_mail(store: SimulatedStore) -> None:
                 to=message.to[0], subject=message.subject, body=message.body
             )
     outbox.clear()
+    return received
+
+
+def every_message_mailed() -> bool:
+    """Whether every channel sends its messages by email.
+
+    Through Django's mail backend, which the sandbox reads: then a sweep that mailed
+    nothing sent nothing to read.
+    """
+    return all(
+        channel.settings.delivery.delivery_channel == DeliveryChannelName.EMAIL.value
+        and not channel.settings.delivery.smtp_host
+        for channel in CHANNELS
+    )
 
 
 # What happens when the shop opens, besides the points mall: (description, plan).

@@ -18,10 +18,10 @@ import logging
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.db import transaction
-from django.db.models import CharField, Exists, Max, Min, OuterRef, Q, Value
+from django.db.models import CharField, Exists, Max, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 SALEOR_CART_LOADER = app_settings.SALEOR_CART_LOADER
 
 CartContentsLoader = Callable[[str], CartContents | None]
+# Not read with the enrolment (as opposed to None: read, and there is none).
+UNREAD = object()
 
 
 def cart_contents_loader() -> CartContentsLoader:
@@ -272,10 +274,21 @@ def record_order(
             or FlowConversion.objects.filter(flow=CART_FLOW, order_id=order.order_id).exists()
         ):
             return None  # no cart to stop or credit, or the order was recorded already
-        # Their series, locked after the carts (the checkout upsert's order).
-        enrolments = {
+        # Their series, locked after the carts (the checkout upsert's order), each read with
+        # what the attribution below decides on: its first reminder sent, whether it has a
+        # conversion, and its last step sent before the order (one statement, not three
+        # per cart).
+        sent = FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__isnull=False)
+        enrolments: dict[int | None, FlowEnrolment] = {
             enrolment.cart_id: enrolment
             for enrolment in FlowEnrolment.objects.filter(flow=CART_FLOW, cart__in=carts)
+            .annotate(
+                first_sent_at=Subquery(sent.order_by("sent_at").values("sent_at")[:1]),
+                last_step_before_order=Subquery(
+                    sent.filter(sent_at__lte=order.placed_at).order_by("-step").values("step")[:1]
+                ),
+                converted=Exists(FlowConversion.objects.filter(enrolment=OuterRef("pk"))),
+            )
             .select_for_update()
             .order_by("pk")
         }
@@ -287,7 +300,9 @@ def record_order(
         customer_carts = [cart for cart in carts if cart is not own_cart]
         # Before this order stops them: a window is one the cart reached while still open.
         starts = {
-            cart.pk: attribution_window_start(enrolments[cart.pk])
+            cart.pk: attribution_window_start(
+                enrolments[cart.pk], getattr(enrolments[cart.pk], "first_sent_at", UNREAD)
+            )
             for cart in [*customer_carts, *([own_cart] if own_cart else [])]
         }
         # The series stopped when the order was placed (its task may run later).
@@ -300,15 +315,14 @@ def record_order(
                 converted=True,
                 enrolment=enrolments[own_cart.pk],
             )
-        for cart in customer_carts:
-            enrolment = enrolments[cart.pk]
-            if enrolment.state != EnrolmentState.STOPPED:
-                stop_series(
-                    cart,
-                    NotAbandoned.CUSTOMER_ORDERED.value,
-                    now=stopped_at,
-                    enrolment=enrolment,
-                )
+        _stop_series_of_customer(
+            [
+                enrolments[cart.pk]
+                for cart in customer_carts
+                if enrolments[cart.pk].state != EnrolmentState.STOPPED
+            ],
+            now=stopped_at,
+        )
 
         def opened_at(cart: TrackedCart) -> datetime | None:
             """When the cart's window opened, if the order falls within it."""
@@ -318,9 +332,10 @@ def record_order(
                 or not start <= order.placed_at <= start + settings.messaging.attribution_window
             ):
                 return None
-            if FlowConversion.objects.filter(enrolment=enrolments[cart.pk]).exists():
-                return None
-            return start
+            converted = getattr(enrolments[cart.pk], "converted", None)
+            if converted is None:  # an enrolment made just now (``cart_enrolment``)
+                converted = FlowConversion.objects.filter(enrolment=enrolments[cart.pk]).exists()
+            return None if converted else start
 
         recovered, via = None, FlowConversion.Via.SUBJECT
         if own_cart is not None and opened_at(own_cart) is not None:
@@ -335,13 +350,18 @@ def record_order(
         if recovered is None:
             return None
         enrolment = enrolments[recovered.pk]
-        last_step = (
-            None
-            if enrolment.is_holdout
-            else enrolment.messages.sent()
-            .filter(sent_at__lte=order.placed_at)
-            .aggregate(step=Max("step"))["step"]
-        )
+        read_step = getattr(enrolment, "last_step_before_order", UNREAD)
+        last_step: int | None = None
+        if enrolment.is_holdout:
+            pass
+        elif read_step is UNREAD:  # an enrolment made just now (``cart_enrolment``)
+            last_step = (
+                enrolment.messages.sent()
+                .filter(sent_at__lte=order.placed_at)
+                .aggregate(step=Max("step"))["step"]
+            )
+        else:
+            last_step = cast("int | None", read_step)
         if not enrolment.is_holdout and enrolment.window_opens_at is None:
             FlowEnrolment.objects.filter(pk=enrolment.pk).update(
                 window_opens_at=starts[recovered.pk]
@@ -361,17 +381,50 @@ def record_order(
         )
 
 
-def attribution_window_start(enrolment: FlowEnrolment) -> datetime | None:
+def attribution_window_start(
+    enrolment: FlowEnrolment, first_sent: datetime | object | None = UNREAD
+) -> datetime | None:
     """When the cart's attribution window opens: its first reminder sent, or for a holdout
     cart the moment its first reminder would have gone out; None while it has not.
+
+    ``first_sent``: when the enrolment's first reminder was sent (None: none yet), if the
+    caller read it with the enrolment; otherwise it is read here (one query).
     """
     if enrolment.is_holdout:
         start = enrolment.window_opens_at
         if start is None or (enrolment.stopped_at is not None and enrolment.stopped_at < start):
             return None  # stopped (the customer ordered...) before it would have been reminded
         return start
-    first_sent: datetime | None = enrolment.messages.sent().aggregate(at=Min("sent_at"))["at"]
-    return first_sent
+    if first_sent is UNREAD:
+        first_sent = enrolment.messages.sent().aggregate(at=Min("sent_at"))["at"]
+    return cast("datetime | None", first_sent)
+
+
+def _stop_series_of_customer(enrolments: list[FlowEnrolment], *, now: datetime) -> None:
+    """``stop_series`` (``customer_ordered``) for the customer's other carts.
+
+    Their series stop and their waiting reminders are cancelled in two statements,
+    however many.
+    """
+    if not enrolments:
+        return
+    reason = NotAbandoned.CUSTOMER_ORDERED.value
+    for enrolment in enrolments:
+        enrolment.state = EnrolmentState.STOPPED
+        enrolment.stop_reason = reason
+        enrolment.stopped_at = now
+        enrolment.next_check_at = None
+        enrolment.leased_by = ""
+    ids = [enrolment.pk for enrolment in enrolments]
+    FlowEnrolment.objects.filter(pk__in=ids).update(
+        state=EnrolmentState.STOPPED,
+        stop_reason=reason,
+        stopped_at=now,
+        next_check_at=None,
+        leased_by="",
+        updated_at=timezone.now(),
+    )
+    cancel_waiting_messages(Q(enrolment_id__in=ids), reason)
 
 
 def anonymise_carts(customer_id: int | None, email: str | None) -> int:

@@ -193,10 +193,19 @@ def attribute_order(
         )
     # No test of the anchor: a flow may anchor ahead of its messages (points expiring:
     # the expiry), and the window below opens only once a message went out (or would have).
+    # The last step sent before the order is read with the window (one statement for all
+    # the candidates, not one per conversion). The candidates have no conversion: the
+    # one-to-one key refuses a second should a concurrent intake credit one meanwhile.
     candidates = (
         enrolments.exclude(state=EnrolmentState.ACTIVE, next_step=1, is_holdout=False)
         .filter(conversion__isnull=True)
-        .annotate(first_sent=Min("messages__sent_at"))
+        .annotate(
+            first_sent=Min("messages__sent_at"),
+            last_step_sent=Max(
+                "messages__step",
+                filter=Q(messages__state="sent", messages__sent_at__lte=order.placed_at),
+            ),
+        )
     )
     window = settings.messaging.attribution_window
     conversions = []
@@ -204,13 +213,7 @@ def attribute_order(
         opened = enrolment.window_opens_at if enrolment.is_holdout else enrolment.first_sent
         if opened is None or not opened <= order.placed_at <= opened + window:
             continue
-        if FlowConversion.objects.filter(enrolment=enrolment).exists():
-            continue
-        step = None
-        if not enrolment.is_holdout:
-            step = enrolment.messages.filter(state="sent", sent_at__lte=order.placed_at).aggregate(
-                step=Max("step")
-            )["step"]
+        step = None if enrolment.is_holdout else enrolment.last_step_sent
         conversions.append(
             FlowConversion.objects.create(
                 enrolment=enrolment,

@@ -212,3 +212,40 @@ def test_on_a_database_that_already_holds_sandbox_data_only_reset_empties_the_pl
         ]
     # Emptied and renumbered, the same seed tells the first run's story again.
     assert without_signed_links(reset.stdout) == without_signed_links(first.stdout)
+
+
+CELERY_CHECK = """
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = "saleor_retention_plugin.sandbox.settings"
+os.environ["RETENTION_SANDBOX_SQLITE"] = ":memory:"
+import django
+django.setup()
+from celery import shared_task
+from kombu.exceptions import EncodeError
+from saleor_retention_plugin.sandbox.celery_app import app
+
+@shared_task(name="sandbox_check.echo")
+def echo(value):
+    return value
+
+with app.producer_or_acquire() as first, app.producer_or_acquire() as second:
+    print("one producer:", first is second)
+print("runs eagerly:", echo.delay({"points": 3}).get())
+try:
+    echo.delay(object())
+except EncodeError:
+    print("arguments still go through the serializer")
+"""
+
+
+def test_the_sandbox_runs_tasks_through_celery_with_one_producer_and_the_json_serializer():
+    result = subprocess.run(
+        [sys.executable, "-c", CELERY_CHECK], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "one producer: True",
+        "runs eagerly: {'points': 3}",
+        "arguments still go through the serializer",
+    ]

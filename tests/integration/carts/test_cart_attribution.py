@@ -184,3 +184,32 @@ def test_quiet_hours_move_the_holdouts_window_as_they_would_move_its_reminder(tr
     sweep(evening + HOUR)
 
     assert series(token).window_opens_at == (T0 + DAY).replace(hour=8, minute=0)
+
+
+def test_an_order_stops_and_credits_a_customers_carts_in_as_many_statements_however_many(
+    track,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from saleor_retention_plugin.models import FlowMessage
+
+    one = [abandon(track, "reminded", email="ann@example.com")]
+    three = [abandon(track, "reminded", email="bo@example.com") for _ in range(3)]
+    sweep(T0 + HOUR)
+    sweep(T0 + 2 * HOUR)  # every cart's first reminder; the second still waits
+
+    statements = []
+    for email in ("ann@example.com", "bo@example.com"):
+        with CaptureQueriesContext(connection) as queries:
+            credited = carts.record_order(
+                order(None, at=T0 + 5 * HOUR, email=email), shop_settings()
+            )
+        statements.append(len(queries))
+        assert credited is not None
+        assert (credited.via, credited.step) == ("same_customer", 1)
+
+    assert statements[0] == statements[1]
+    for token in one + three:
+        assert series(token).stop_reason == "customer_ordered"
+    assert not FlowMessage.objects.waiting().exists()
