@@ -4,9 +4,9 @@ Claim checked (issue 9): the backfill's memory stays flat whatever the file's si
 holds one batch), so peak memory at 1 million orders is about that at 100 thousand;
 orders per second are reported for both. Goal: the peak at the big size within 1.2 times
 the small one's (``MAX_GROWTH``). Each size runs in a fresh process (its own peak
-RSS, from ``getrusage``) on a JSON-lines file of synthetic orders with one line each,
-written beforehand, into the same empty tables (orders, lines, kept summaries and
-checkpoints truncated before each size). Uses its own PostgreSQL database,
+RSS, ``VmHWM``: ``benchmarks/peak_memory.py``) on a JSON-lines file of synthetic orders
+with one line each, written beforehand, into the same empty tables (orders, lines, kept
+summaries and checkpoints truncated before each size). Uses its own PostgreSQL database,
 ``<RETENTION_BENCH_DB>_backfill`` (``retention_bench_backfill`` by default), dropped at
 the end. ``main()`` prints one JSON object.
 """
@@ -72,10 +72,11 @@ def _drop_database() -> None:
 
 def _child(path: str) -> None:
     """Run in a fresh process: one backfill of ``path``; prints its figures as JSON."""
-    import resource
     import time
 
     import psycopg
+
+    from benchmarks.peak_memory import own_peak_kb
 
     base = _server_url()
     with psycopg.connect(base, autocommit=True) as connection:
@@ -113,11 +114,13 @@ def _child(path: str) -> None:
             f"TRUNCATE {', '.join(model._meta.db_table for model in tables)} "
             "RESTART IDENTITY CASCADE"
         )
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # The process's own high-water mark: getrusage's would include the runner's memory
+    # at the fork (benchmarks/peak_memory.py).
+    before = own_peak_kb()
     started = time.perf_counter()
     report = run_backfill(f"bench:{path}", file_rows(path), batch_size=1000)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = own_peak_kb()
     print(
         json.dumps(
             {

@@ -31,6 +31,9 @@ import time
 from datetime import date
 from typing import Any
 
+from benchmarks.peak_memory import peak_from_stderr
+
+SANDBOX = "saleor_retention_plugin.sandbox"
 GOALS = {"default": {"seconds": 15.0}, "big": {"seconds": 180.0, "peak_mb": 300.0}}
 GOAL_SIZE = ("500", "52")
 DEFAULT_STORY = (8, 12)  # customers per channel, weeks: retention-sandbox's defaults
@@ -46,11 +49,16 @@ def measure(*args: str, limit: float | None = None) -> dict[str, Any]:
     """
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    # benchmarks.peak_memory is imported from this checkout, wherever the runner was started.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryFile() as stderr_file:
         started = time.perf_counter()
         child = subprocess.Popen(
-            [sys.executable, "-m", "saleor_retention_plugin.sandbox", *args],
+            # Through peak_memory, which reports the sandbox's own peak: the wait4 usage
+            # below would include this runner's memory at the fork.
+            [sys.executable, "-m", "benchmarks.peak_memory", SANDBOX, *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr_file,
@@ -67,7 +75,7 @@ def measure(*args: str, limit: float | None = None) -> dict[str, Any]:
         "finished": not stopped,
         "seconds": round(seconds, 2),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
-        "peak_mb": round(usage.ru_maxrss / 1024, 1),  # Linux reports KB
+        "peak_mb": peak_from_stderr(stderr),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     if stopped:
@@ -132,7 +140,8 @@ def main() -> dict[str, Any]:
         # A smaller run than the goal's says nothing about it.
         goals["big_under_3_minutes"] = big["finished"] and big["seconds"] < GOALS["big"]["seconds"]
         if big["finished"]:
-            goals["big_under_300_mb"] = big["peak_mb"] < GOALS["big"]["peak_mb"]
+            peak = big["peak_mb"]
+            goals["big_under_300_mb"] = peak is not None and peak < GOALS["big"]["peak_mb"]
     return {
         "default": default,
         "big": big,
