@@ -16,8 +16,9 @@ Three figures, each on its own seeded tables:
   over the purchase history of 10 thousand and of 1 million customers:
   ``*_incremental``, the refresh after ``DUE`` customers ordered again (median of
   ``ROUNDS`` rounds after a warm one, the two sizes on two databases in turns), and
-  ``*_rebuild``, the full rebuild (first run, settings change, daily), timed once. Goal stated by the issue, for the incremental
-  refresh: the big history within 2 times the small one (cost following what changed).
+  ``*_rebuild``, the full rebuild (first run, settings change, daily), timed once. Goal
+  stated by the issue, for the incremental refresh: the big history within 2 times the
+  small one (cost following what changed).
 * ``member_day_scan``: ``member_days.member_day_announcements_due`` with ``DUE`` gold
   members due among 10 thousand and 1 million accounts (the others without a tier, not due
   yet), then the same scan once they are enrolled (the SQL anti-join leaves them out). Goal:
