@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .. import app_settings
@@ -212,6 +212,11 @@ def deliver_message(
 
     try:
         prepared = _prepare_under_lock(message_id, claim_token, now, load_settings)
+    except (OperationalError, InterfaceError):
+        # The database, not the flow: nothing was sent and the row is still claimed. The
+        # task retries in seconds (tasks.TRANSIENT_DATABASE_ERRORS); booking it as the
+        # flow's failure would hold it back FIRST_RETRY_DELAY, or cannot be booked at all.
+        raise
     except Exception as error:
         # A flow, template context or coupon issuer that raised: nothing was sent, and
         # the row must not stay claimed for ever. Retried like a delivery failure.

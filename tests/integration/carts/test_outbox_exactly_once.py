@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.core.management import CommandError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from saleor_retention_plugin.delivery import TransientDeliveryError, send_message
@@ -304,6 +304,40 @@ def test_an_unexpected_error_is_retried_like_a_delivery_failure(track, monkeypat
 
     monkeypatch.undo()
     assert deliver_due(DUE + flows.FIRST_RETRY_DELAY, send_message) == ["sent"]
+
+
+@pytest.mark.django_db
+def test_a_database_error_while_preparing_is_left_to_the_task_retry_not_the_backoff(
+    track, monkeypatch
+):
+    """Seen in the crash suite: PostgreSQL 'starting up' failed one message's prepare, the
+    failure was booked as the flow's, and the message waited the 2-minute backoff.
+    """
+    token = track()
+    put_cart(token, tea_line())
+    cart_reminders.advance_due_carts(now=DUE)
+    [claim] = flows.claim_due_messages(now=DUE)
+
+    def starting_up(self, message, settings, now):
+        raise OperationalError("the database system is starting up")
+
+    monkeypatch.setattr(cart_reminders.CartReminderFlow, "prepare", starting_up)
+    with pytest.raises(OperationalError):
+        flows.deliver_message(claim.message_id, claim.claim_token, now=DUE, send=send_message)
+    waiting = message(token, 1)
+    assert (waiting.state, str(waiting.claim_token), waiting.attempts) == (
+        MessageState.CLAIMED,
+        claim.claim_token,
+        0,
+    )
+    assert waiting.first_failed_at is None
+    assert waiting.send_started_at is None
+
+    monkeypatch.undo()  # the task's retry, seconds later, with the same claim
+    assert (
+        flows.deliver_message(claim.message_id, claim.claim_token, now=DUE, send=send_message)
+        == "sent"
+    )
 
 
 def _with_incentive(prepare, incentive):
