@@ -206,21 +206,7 @@ def stop_series(
     if converted:
         cart.state = CartState.CONVERTED
         TrackedCart.objects.filter(pk=cart.pk).update(state=CartState.CONVERTED, updated_at=now)
-    enrolment = enrolment or cart_enrolment(cart)
-    enrolment.state = EnrolmentState.STOPPED
-    enrolment.stop_reason = reason
-    enrolment.stopped_at = now
-    enrolment.next_check_at = None
-    enrolment.leased_by = ""
-    FlowEnrolment.objects.filter(pk=enrolment.pk).update(
-        state=EnrolmentState.STOPPED,
-        stop_reason=reason,
-        stopped_at=now,
-        next_check_at=None,
-        leased_by="",
-        updated_at=timezone.now(),
-    )
-    cancel_waiting_messages(Q(enrolment_id=enrolment.pk), reason)
+    _stop_enrolments([enrolment or cart_enrolment(cart)], reason, now=now)
 
 
 def cancel_waiting_messages(which: Q, reason: str) -> int:
@@ -408,22 +394,23 @@ def _stop_series_of_customer(enrolments: list[FlowEnrolment], *, now: datetime) 
     """
     if not enrolments:
         return
-    reason = NotAbandoned.CUSTOMER_ORDERED.value
+    _stop_enrolments(enrolments, NotAbandoned.CUSTOMER_ORDERED.value, now=now)
+
+
+def _stop_enrolments(enrolments: list[FlowEnrolment], reason: str, *, now: datetime) -> None:
+    """Stop cart series, in memory and in one ``UPDATE``, and cancel their waiting reminders."""
+    stopped = {
+        "state": EnrolmentState.STOPPED,
+        "stop_reason": reason,
+        "stopped_at": now,
+        "next_check_at": None,
+        "leased_by": "",
+    }
     for enrolment in enrolments:
-        enrolment.state = EnrolmentState.STOPPED
-        enrolment.stop_reason = reason
-        enrolment.stopped_at = now
-        enrolment.next_check_at = None
-        enrolment.leased_by = ""
+        for name, value in stopped.items():
+            setattr(enrolment, name, value)
     ids = [enrolment.pk for enrolment in enrolments]
-    FlowEnrolment.objects.filter(pk__in=ids).update(
-        state=EnrolmentState.STOPPED,
-        stop_reason=reason,
-        stopped_at=now,
-        next_check_at=None,
-        leased_by="",
-        updated_at=timezone.now(),
-    )
+    FlowEnrolment.objects.filter(pk__in=ids).update(**stopped, updated_at=timezone.now())
     cancel_waiting_messages(Q(enrolment_id__in=ids), reason)
 
 
