@@ -239,22 +239,9 @@ def test_opted_out_capped_and_quiet_hours_are_the_outbox_rules_for_every_flow():
     consent.record_opt_out(CHANNEL, email="opted@example.com", customer_id=1)
     enrol_customer(2, email="bo@example.com")
     # Bo got a cart reminder (another flow) an hour before: the cap holds this one back.
-    from saleor_retention_plugin.models import ContactLogEntry
 
     an_hour_before = T0 + DAY - timedelta(hours=1)
-    other = FlowMessage.objects.create(
-        flow="cart",
-        subject_key=str(uuid.uuid4()),
-        step=1,
-        channel_slug=CHANNEL,
-        customer_id=2,
-        state="sent",
-        sent_at=an_hour_before,
-        idempotency_key="other",
-    )
-    ContactLogEntry.objects.create(
-        recipient_key="customer:2", message=other, flow="cart", contacted_at=an_hour_before
-    )
+    contacted_by_another_flow(2, an_hour_before)
     assert run(T0 + DAY) == ["deferred:frequency_cap"]
     opted.refresh_from_db()
     assert (opted.state, opted.stop_reason) == (EnrolmentState.STOPPED, "opted_out")
@@ -488,19 +475,7 @@ def test_a_capped_message_is_not_built_and_drops_only_a_reservation_it_holds(
     configure(frequency_cap_hours="16")
     enrol_customer(2, email="bo@example.com")
     an_hour_before = T0 + DAY - timedelta(hours=1)
-    other = FlowMessage.objects.create(
-        flow="cart",
-        subject_key=str(uuid.uuid4()),
-        step=1,
-        channel_slug=CHANNEL,
-        customer_id=2,
-        state="sent",
-        sent_at=an_hour_before,
-        idempotency_key="other",
-    )
-    ContactLogEntry.objects.create(
-        recipient_key="customer:2", message=other, flow="cart", contacted_at=an_hour_before
-    )
+    contacted_by_another_flow(2, an_hour_before)
     with CaptureQueriesContext(connection) as statements:
         assert run(T0 + DAY) == ["deferred:frequency_cap"]
     table = ContactLogEntry._meta.db_table
@@ -515,3 +490,22 @@ def test_a_capped_message_is_not_built_and_drops_only_a_reservation_it_holds(
     assert not ContactLogEntry.objects.filter(message=held).exists()
     assert run(an_hour_before + timedelta(hours=16)) == ["sent"]
     assert built == [an_hour_before + timedelta(hours=16)]
+
+
+def contacted_by_another_flow(customer_id, at):
+    """A cart reminder sent to the customer at ``at``, as the frequency cap's log holds it."""
+    from saleor_retention_plugin.models import ContactLogEntry
+
+    other = FlowMessage.objects.create(
+        flow="cart",
+        subject_key=str(uuid.uuid4()),
+        step=1,
+        channel_slug=CHANNEL,
+        customer_id=customer_id,
+        state="sent",
+        sent_at=at,
+        idempotency_key=f"other:{customer_id}",
+    )
+    ContactLogEntry.objects.create(
+        recipient_key=f"customer:{customer_id}", message=other, flow="cart", contacted_at=at
+    )
