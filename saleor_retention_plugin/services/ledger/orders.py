@@ -90,16 +90,11 @@ def sync_order_points(
         logger.info("Order %s earns no points: %s", order.order_id, skipped)
         return OrderPointsOutcome(order.order_id, None, skipped_reason=skipped)
 
-    connection = transaction.get_connection()
-    # SQLite runs one writer at a time, and a transaction reads one snapshot of the
-    # database from its first read: entries read in the caller's transaction cannot have
-    # changed when they are read "again under the lock" below.
-    read_stays_true = connection.vendor == "sqlite" and connection.in_atomic_block
     opening = (
         open_order(order.email_verified, normalise_email(order.email))
         if open_order is not None
         # Its lock must last until the caller's transaction ends.
-        and connection.in_atomic_block
+        and transaction.get_connection().in_atomic_block
         and order_earns_points(order, settings.credit_trigger)
         else None
     )
@@ -148,13 +143,11 @@ def sync_order_points(
                 return booked
         # Re-read under the lock: a concurrent task for the same order may have run,
         # possibly on another account (a guest's, merged into a customer's meanwhile).
-        # Nothing above wrote an entry (a first earning booked returned).
-        if not read_stays_true:
-            already = list(
-                PointsEntry.objects.for_order(order.order_id).values(
-                    "kind", "points", "written_off", "account_id"
-                )
+        already = list(
+            PointsEntry.objects.for_order(order.order_id).values(
+                "kind", "points", "written_off", "account_id"
             )
+        )
         if already and already[0]["account_id"] != account.pk:
             account = _lock_live(already[0]["account_id"])
         earned = sum(row["points"] for row in already if row["kind"] == PointsEntry.Kind.EARN)
