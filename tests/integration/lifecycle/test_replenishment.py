@@ -24,6 +24,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.models import ReplenishmentDue
@@ -255,3 +257,34 @@ def test_the_set_based_refresh_matches_the_pure_rules_on_a_random_shop():
         assert abs((row.due_at - plan.due_at).total_seconds()) < 1, key
         assert abs((row.run_out_at - plan.run_out_at).total_seconds()) < 1, key
         assert (row.purchases, row.last_quantity) == (purchases, last["quantity"]), key
+
+
+def test_the_send_time_check_agrees_with_the_due_selection_in_one_statement(shop):
+    replenishment.refresh_replenishment(CHANNEL, SETTINGS, now=NOW)
+    from saleor_retention_plugin.models import PurchasedOrder
+
+    # Between refreshes: a reorder, a cancelled anchor, another product bought.
+    record(o(3, 101, "102"), o(1, 101, "104"))
+    anchor = ReplenishmentDue.objects.get(customer_key="customer:4").last_order_id
+    PurchasedOrder.objects.filter(order_id=anchor).update(counts=False)
+    rows = list(ReplenishmentDue.objects.filter(channel_slug=CHANNEL))
+    standing = set(
+        replenishment.still_standing(
+            ReplenishmentDue.objects.filter(channel_slug=CHANNEL)
+        ).values_list("customer_key", "product_id")
+    )
+
+    answers = {}
+    for row in rows:
+        with CaptureQueriesContext(connection) as queries:
+            answers[(row.customer_key, row.product_id)] = replenishment.replenishment_still_due(
+                CHANNEL, row.customer_key, row.product_id, row.last_purchased_at, EVERYTHING
+            )
+        assert len(queries) == 1  # the fake catalogue asks the database nothing
+    moved = replenishment.replenishment_still_due(CHANNEL, "customer:1", "101", day(59), EVERYTHING)
+
+    assert {key for key, due in answers.items() if due} == standing
+    assert ("customer:3", "102") not in standing
+    assert ("customer:4", "102") not in standing
+    assert ("customer:1", "101") in standing
+    assert not moved  # another anchor than the kept row's
