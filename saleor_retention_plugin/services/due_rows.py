@@ -185,16 +185,20 @@ def refresh_channel(
                 removed += gone
             customers = len(keys)
             rebuilt_at = state.rebuilt_at
-        LifecycleRefreshState.objects.update_or_create(
-            channel_slug=channel,
-            flow=flow,
-            defaults={
-                "settings_digest": digest,
-                "watermark_at": latest,
-                "planned_until": now,
-                "rebuilt_at": rebuilt_at,
-            },
-        )
+        moved = {
+            "settings_digest": digest,
+            "watermark_at": latest,
+            "planned_until": now,
+            "rebuilt_at": rebuilt_at,
+        }
+        # The row is locked above when it exists: one UPDATE, not update_or_create's
+        # savepoint, read and write.
+        if state is not None:
+            LifecycleRefreshState.objects.filter(pk=state.pk).update(**moved)
+        else:  # the first refresh (a concurrent first one may have created it)
+            LifecycleRefreshState.objects.update_or_create(
+                channel_slug=channel, flow=flow, defaults=moved
+            )
     return RefreshResult(channel, planned, removed, must_rebuild, customers)
 
 

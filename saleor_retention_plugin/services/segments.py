@@ -101,11 +101,14 @@ def refresh_segments(channel: str, tz: str = "UTC", as_of: date | None = None) -
             written = _replace_from_scores(scope, limits, facts, high, computed_at)
         if high is None or not scope.postgres:
             SegmentFit.objects.filter(channel_slug=channel).delete()
-        removed, _ = (
-            CustomerSegment.objects.filter(channel_slug=channel)
-            .exclude(computed_at=computed_at)
-            .delete()
-        )
+        removed = 0
+        if scope.postgres or scope.currency is None:
+            # From scores, every row of the channel was replaced above: none older is left.
+            removed, _ = (
+                CustomerSegment.objects.filter(channel_slug=channel)
+                .exclude(computed_at=computed_at)
+                .delete()
+            )
     by_segment = dict.fromkeys(("new", "active", "dormant"), 0)
     for segment, count in _counts(channel):
         by_segment[segment] = count
