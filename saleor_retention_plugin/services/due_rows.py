@@ -185,7 +185,7 @@ def refresh_channel(
                 removed += gone
             customers = len(keys)
             rebuilt_at = state.rebuilt_at
-        moved = {
+        written = {
             "settings_digest": digest,
             "watermark_at": latest,
             "planned_until": now,
@@ -194,10 +194,10 @@ def refresh_channel(
         # The row is locked above when it exists: one UPDATE, not update_or_create's
         # savepoint, read and write.
         if state is not None:
-            LifecycleRefreshState.objects.filter(pk=state.pk).update(**moved)
+            LifecycleRefreshState.objects.filter(pk=state.pk).update(**written)
         else:  # the first refresh (a concurrent first one may have created it)
             LifecycleRefreshState.objects.update_or_create(
-                channel_slug=channel, flow=flow, defaults=moved
+                channel_slug=channel, flow=flow, defaults=written
             )
     return RefreshResult(channel, planned, removed, must_rebuild, customers)
 

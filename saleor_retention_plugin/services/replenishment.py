@@ -40,6 +40,7 @@ from ..domain import replenishment as rules
 from ..models import ProductInterval, PurchasedLine, PurchasedOrder, ReplenishmentDue
 from . import due_rows
 from .due_rows import DueSubject, RefreshResult, cycle_of
+from .product_intervals import PER_ORDER, medians_in_sql, store_medians
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -56,11 +57,6 @@ DUE = ReplenishmentDue._meta.db_table
 ORDERS = PurchasedOrder._meta.db_table
 MEDIANS = ProductInterval._meta.db_table
 LINES = PurchasedLine._meta.db_table
-# A purchase of the history the flows may act on (``o`` is the order).
-COUNTED = (
-    "o.counts AND o.net_goods_amount > 0 AND o.customer_key NOT LIKE 'anonymised:%%' "
-    "AND l.product_id IS NOT NULL"
-)
 
 
 def product_subject_key(customer_key: str, product_id: str) -> str:
@@ -93,14 +89,19 @@ def refresh_replenishment(
 
     def full(set_based: bool) -> int:
         if set_based:
-            _medians_in_sql(channel, now)
+            medians_in_sql(channel, now)
             return _plan_in_sql(channel, settings, now, None)
-        return _plan_in_python(channel, settings, now, None)
+        pairs = _load_pairs(channel, now)
+        medians = store_medians(channel, now, _product_gaps(pairs))
+        return _store_plans(channel, now, _plan_pairs(pairs, medians, settings))
 
     def partial(set_based: bool, keys: Collection[str]) -> int:
+        # Against the medians the last full rebuild kept: a median couples every customer
+        # of its product, so keeping it exact here would re-plan them all.
         if set_based:
             return _plan_in_sql(channel, settings, now, keys)
-        return _plan_in_python(channel, settings, now, keys)
+        pairs = _load_pairs(channel, now, keys=keys)
+        return _store_plans(channel, now, _plan_pairs(pairs, _medians_of(channel), settings))
 
     return due_rows.refresh_channel(
         ReplenishmentDue,
@@ -116,6 +117,14 @@ def refresh_replenishment(
     )
 
 
+def _medians_of(channel: str) -> dict[str, float]:
+    return dict(
+        ProductInterval.objects.filter(channel_slug=channel).values_list(
+            "product_id", "median_days"
+        )
+    )
+
+
 def forget_channel(channel: str) -> int:
     """Drop the channel's kept rows and medians (the flow was switched off)."""
     ProductInterval.objects.filter(channel_slug=channel).delete()
@@ -128,40 +137,9 @@ _COLUMNS = (
     "run_out_at, due_at, computed_at"
 )
 
-# One row per order and product (lines of one product summed), then the gaps between a
-# customer's successive orders of the product.
-_PER_ORDER = f"""
-    per_order AS (
-        SELECT o.customer_key, o.customer_id, o.email, o.order_id, o.placed_at,
-               l.product_id, max(l.product_type_id) AS product_type_id,
-               max(l.category_id) AS category_id, sum(l.quantity) AS qty
-        FROM {LINES} l JOIN {ORDERS} o ON o.id = l.order_id
-        WHERE o.channel_slug = %(channel)s AND o.placed_at <= %(now)s AND {COUNTED}
-              {{customers}}
-        GROUP BY o.id, o.customer_key, o.customer_id, o.email, o.order_id, o.placed_at,
-                 l.product_id
-    ),
-    gaps AS (
-        SELECT per_order.*,
-               extract(epoch FROM placed_at - lag(placed_at) OVER (
-                   PARTITION BY customer_key, product_id ORDER BY placed_at, order_id
-               )) / 86400.0 AS gap
-        FROM per_order
-    )"""
-
-# The product medians, rewritten by a full rebuild (before its plan, which reads them).
-_MEDIANS = f"""
-    WITH {_PER_ORDER.format(customers="")}
-    INSERT INTO {MEDIANS} (channel_slug, product_id, median_days, observations, computed_at)
-    SELECT %(channel)s, product_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY gap), count(*),
-           %(now)s
-    FROM gaps WHERE gap >= %(min_gap)s
-    GROUP BY product_id HAVING count(*) >= %(min_obs)s
-"""
-
 # ``{customers}``: empty (everyone) or the filter to the customers re-planned.
 _PLAN = f"""
-    WITH {_PER_ORDER},
+    WITH {PER_ORDER},
     product_median AS (
         SELECT product_id, median_days AS days FROM {MEDIANS} WHERE channel_slug = %(channel)s
     ),
@@ -231,20 +209,6 @@ _PLAN = f"""
 """
 
 
-def _medians_in_sql(channel: str, now: datetime) -> None:
-    ProductInterval.objects.filter(channel_slug=channel).delete()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _MEDIANS,
-            {
-                "channel": channel,
-                "now": now,
-                "min_gap": rules.MIN_INTERVAL_DAYS,
-                "min_obs": rules.MIN_PRODUCT_OBSERVATIONS,
-            },
-        )
-
-
 def _plan_in_sql(
     channel: str, settings: ReplenishmentSettings, now: datetime, keys: Collection[str] | None
 ) -> int:
@@ -289,20 +253,32 @@ def plans_in_python(
     SQLite sandbox's path and the tests' reference for the SQL. ``medians`` (product id to
     days) replaces the medians computed from the loaded lines.
     """
-    rows = (
-        PurchasedLine.objects.filter(
-            order__channel_slug=channel,
-            order__placed_at__lte=now,
-            order__counts=True,
-            order__net_goods_amount__gt=0,
-            product_id__isnull=False,
-        )
-        .exclude(order__customer_key__startswith="anonymised:")
-        .filter(**({} if keys is None else {"order__customer_key__in": list(keys)}))
-        .values(
-            "order__customer_key", "order__customer_id", "order__email", "order__order_id",
-            "order__placed_at", "product_id", "product_type_id", "category_id", "quantity",
-        )
+    pairs = _load_pairs(channel, now, keys=keys)
+    if medians is None:
+        medians = {
+            product: median
+            for product, median in product_medians(pairs).items()
+            if median is not None
+        }
+    return _plan_pairs(pairs, medians, settings)
+
+
+def _load_pairs(
+    channel: str, now: datetime, *, keys: Collection[str] | None = None
+) -> dict[tuple[str, str], _Pair]:
+    """Each ``(customer, product)``'s purchases (of the customers ``keys`` only, if given)."""
+    lines = PurchasedLine.objects.filter(
+        order__channel_slug=channel,
+        order__placed_at__lte=now,
+        order__counts=True,
+        order__net_goods_amount__gt=0,
+        product_id__isnull=False,
+    ).exclude(order__customer_key__startswith="anonymised:")
+    if keys is not None:
+        lines = lines.filter(order__customer_key__in=list(keys))
+    rows = lines.values(
+        "order__customer_key", "order__customer_id", "order__email", "order__order_id",
+        "order__placed_at", "product_id", "product_type_id", "category_id", "quantity",
     )  # fmt: skip
     per_order: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in rows:
@@ -324,12 +300,14 @@ def plans_in_python(
             pair.last["order__order_id"],
         ):
             pair.last = entry
-    if medians is None:
-        medians = {
-            product: median
-            for product, median in product_medians(pairs).items()
-            if median is not None
-        }
+    return pairs
+
+
+def _plan_pairs(
+    pairs: dict[tuple[str, str], _Pair],
+    medians: dict[str, float],
+    settings: ReplenishmentSettings,
+) -> dict[tuple[str, str], tuple[dict[str, Any], rules.ReplenishmentPlan, int]]:
     plans = {}
     for (customer, product), pair in pairs.items():
         last = pair.last
@@ -346,46 +324,17 @@ def plans_in_python(
     return plans
 
 
-def product_medians(pairs: dict[tuple[str, str], _Pair]) -> dict[str, float | None]:
-    """Each product's median interval across the loaded customers (``None``: too few)."""
+def _product_gaps(pairs: dict[tuple[str, str], _Pair]) -> dict[str, list[float]]:
+    """Each product's intervals across the loaded customers (what its median is of)."""
     by_product: dict[str, list[float]] = defaultdict(list)
     for (_, product), pair in pairs.items():
         by_product[product].extend(rules.repurchase_intervals([p.at for p in pair.purchases]))
-    return {product: rules.product_median(gaps) for product, gaps in by_product.items()}
+    return by_product
 
 
-def _medians_in_python(channel: str, now: datetime) -> dict[str, float]:
-    """Recompute and store the channel's product medians (a full rebuild)."""
-    gaps: dict[str, list[float]] = defaultdict(list)
-    history: dict[tuple[str, str], set[tuple[datetime, str]]] = defaultdict(set)
-    for key, placed_at, order_id, product in (
-        PurchasedLine.objects.filter(
-            order__channel_slug=channel,
-            order__placed_at__lte=now,
-            order__counts=True,
-            order__net_goods_amount__gt=0,
-            product_id__isnull=False,
-        )
-        .exclude(order__customer_key__startswith="anonymised:")
-        .values_list("order__customer_key", "order__placed_at", "order__order_id", "product_id")
-    ):
-        history[(key, str(product))].add((placed_at, order_id))
-    for (_, product), orders in history.items():
-        gaps[product].extend(rules.repurchase_intervals([at for at, _ in sorted(orders)]))
-    medians: dict[str, float] = {}
-    ProductInterval.objects.filter(channel_slug=channel).delete()
-    for product, product_gaps in gaps.items():
-        median = rules.product_median(product_gaps)
-        if median is not None:
-            medians[product] = median
-            ProductInterval.objects.create(
-                channel_slug=channel,
-                product_id=product,
-                median_days=median,
-                observations=len(product_gaps),
-                computed_at=now,
-            )
-    return medians
+def product_medians(pairs: dict[tuple[str, str], _Pair]) -> dict[str, float | None]:
+    """Each product's median interval across the loaded customers (``None``: too few)."""
+    return {product: rules.product_median(gaps) for product, gaps in _product_gaps(pairs).items()}
 
 
 # What a refresh writes on a customer's product row that exists already.
@@ -403,18 +352,11 @@ PLANNED_FIELDS = (
 )
 
 
-def _plan_in_python(
-    channel: str, settings: ReplenishmentSettings, now: datetime, keys: Collection[str] | None
+def _store_plans(
+    channel: str,
+    now: datetime,
+    plans: dict[tuple[str, str], tuple[dict[str, Any], rules.ReplenishmentPlan, int]],
 ) -> int:
-    if keys is None:
-        medians = _medians_in_python(channel, now)
-    else:
-        medians = dict(
-            ProductInterval.objects.filter(channel_slug=channel).values_list(
-                "product_id", "median_days"
-            )
-        )
-    plans = plans_in_python(channel, settings, now, keys=keys, medians=medians)
     # One upsert per batch instead of a locked read and a write per row (the same rows).
     rows = [
         ReplenishmentDue(
