@@ -255,10 +255,16 @@ class CartReminderFlow(EnrolmentFlow):
         return enrolment.subject_key.removeprefix("cart:")
 
     def zone(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> ZoneInfo:
-        cart = _cart_of(enrolment)
+        # The sweep's ``advance_looked`` has just read the cart: no second read to time
+        # the step's message.
+        cached = FlowEnrolment.cart.is_cached(enrolment)
+        cart = enrolment.cart if cached else _cart_of(enrolment)
         if cart is None:
             return local_zone(settings.ledger.timezone)
         return cart_zone(cart, settings)
+
+    def bypasses_frequency_cap(self, settings: ChannelSettings) -> bool:
+        return settings.reminders.cart_reminders_bypass_cap
 
     # -- the sweep --
 
@@ -296,6 +302,7 @@ class CartReminderFlow(EnrolmentFlow):
         cart = _cart_of(enrolment)
         if cart is None:
             return StopEnrolment(NotAbandoned.DELETED.value)
+        enrolment.cart = cart  # as read now: ``zone`` times the step's message with it
         if cart.state != CartState.OPEN:
             return StopEnrolment(
                 NotAbandoned.ORDERED.value if cart.state == CartState.CONVERTED else "cart_closed"
@@ -403,7 +410,7 @@ class CartReminderFlow(EnrolmentFlow):
         return Ready(
             context=cart_reminder_context(cart, contents, settings),
             zone=cart_zone(cart, settings),
-            bypass_frequency_cap=reminders.cart_reminders_bypass_cap,
+            bypass_frequency_cap=self.bypasses_frequency_cap(settings),
             incentive=step.incentive if step else None,
             currency=contents.currency or cart.currency,
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from ..models import ContactLogEntry
+from ..models import ContactLogEntry, FlowMessage, MessageState
 from .consent import recipient_key
 
 
@@ -36,6 +36,42 @@ def last_contact(keys: list[str], message_id: int) -> tuple[datetime | None, boo
     if isinstance(last, str):  # SQLite hands the stored text back
         last = timezone.make_aware(datetime.fromisoformat(last), connection.timezone)
     return last, reserved > 0
+
+
+def contact_before_delivery(
+    keys: list[str], customer_id: int | None, email: str | None, now: datetime
+) -> tuple[datetime | None, bool]:
+    """The recipient's last contact, and whether a message of theirs is due by ``now``.
+
+    What a new message's delivery would read at ``now`` (it holds no reservation yet),
+    and whether another message (matched by customer id or email; due, or claimed by a
+    worker) would be delivered before it: one that may reach the recipient first and
+    move the cap. One statement.
+    """
+    log = connection.ops.quote_name(ContactLogEntry._meta.db_table)
+    outbox = connection.ops.quote_name(FlowMessage._meta.db_table)
+    marks = ", ".join(["%s"] * len(keys)) or "NULL"
+    due_by = FlowMessage._meta.get_field("next_attempt_at").get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(contacted_at) FROM {log} WHERE recipient_key IN ({marks})),"
+            f" EXISTS(SELECT 1 FROM {outbox}"
+            " WHERE ((state IN (%s, %s) AND next_attempt_at <= %s) OR state = %s)"
+            " AND (customer_id = %s OR recipient_email = %s))",
+            [
+                *keys,
+                MessageState.SCHEDULED.value,
+                MessageState.DEFERRED.value,
+                due_by,
+                MessageState.CLAIMED.value,
+                customer_id,
+                email,
+            ],
+        )
+        last, other_due = cursor.fetchone()
+    if isinstance(last, str):  # SQLite hands the stored text back
+        last = timezone.make_aware(datetime.fromisoformat(last), connection.timezone)
+    return last, bool(other_due)
 
 
 def recipient_keys(customer_id: int | None, email: str | None) -> list[str]:

@@ -16,7 +16,8 @@ and what does the message say?). Everything else is the engine's:
 * opt-outs, a lost contact and a flow switched off in the channel stop enrolments
   before the flow is asked; the holdout never gets a message, but its attribution
   window opens when its first one would have gone out;
-* due steps become ``FlowMessage`` rows, which the outbox (``services.flows``) claims,
+* due steps become ``FlowMessage`` rows (``step_messages``: already deferred when quiet
+  hours or the cap hold them back), which the outbox (``services.flows``) claims,
   checks again (``EnrolmentFlow.prepare`` -> ``compose``), caps, times and sends once.
 
 Hooks (``check``, ``look``/``advance_looked``, ``reads_outside_lock``, ``message_subject_key``,
@@ -34,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..domain.contact_rules import decide_contact
 from ..domain.contact_rules import local_zone as local_zone  # re-exported
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
@@ -56,6 +56,7 @@ from .enrolment_stops import stop_enrolments as stop_enrolments
 from .flow_leases import worker_id
 from .flows import FLOWS, Cancel, ChannelSettingsLoader, Due, Preparation, Ready
 from .flows import channel_settings_loader as channel_settings_loader
+from .step_messages import first_send_at, write_step_message
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -180,8 +181,15 @@ class EnrolmentFlow:
         return ()
 
     def zone(self, enrolment: FlowEnrolment, settings: ChannelSettings) -> ZoneInfo:
-        """The recipient's zone for quiet hours: the shop's unless a flow knows better."""
+        """The recipient's zone for quiet hours: the shop's unless a flow knows better.
+
+        The zone ``compose`` answers with: a new step's message is timed with it.
+        """
         return local_zone(enrolment.data.get("timezone", ""), settings.ledger.timezone)
+
+    def bypasses_frequency_cap(self, settings: ChannelSettings) -> bool:
+        """Whether the flow's messages ignore the frequency cap (as ``compose`` answers)."""
+        return False
 
     # -- what the engine provides --
 
@@ -559,39 +567,10 @@ def _apply(
     if enrolment.is_holdout:
         if enrolment.window_opens_at is None:
             # When its first message would have gone out (quiet hours apply, the cap not).
-            enrolment.window_opens_at = decide_contact(
-                now=now,
-                zone=flow.zone(enrolment, settings),
-                quiet_hours=settings.messaging.quiet_hours,
-                cap=settings.messaging.frequency_cap,
-                last_contacted_at=None,
-                bypass_cap=True,
-            ).send_at
+            enrolment.window_opens_at = first_send_at(flow, enrolment, settings, now)
         outcome = "held_out"
     else:
-        # Exactly once per step: the outbox row is unique per subject, flow and step (and
-        # its idempotency key, made of the same), so one INSERT ... ON CONFLICT DO NOTHING
-        # leaves a row written by an earlier sweep (one that died after it) as it was.
-        FlowMessage.objects.bulk_create(
-            [
-                FlowMessage(
-                    subject_key=flow.message_subject_key(enrolment),
-                    flow=flow.name,
-                    step=decision.step,
-                    enrolment=enrolment,
-                    channel_slug=enrolment.channel_slug,
-                    customer_id=enrolment.customer_id,
-                    recipient_email=enrolment.email,
-                    language_code=enrolment.language_code,
-                    state=MessageState.SCHEDULED,
-                    next_attempt_at=now,
-                    idempotency_key=flow.idempotency_key(enrolment, decision.step),
-                    scheduled_for_activity_at=decision.scheduled_for_activity_at,
-                    context=decision.context,
-                )
-            ],
-            ignore_conflicts=True,
-        )
+        write_step_message(flow, enrolment, decision, settings, now)
     enrolment.next_step = decision.step + 1
     enrolment.next_check_at = decision.next_check_at
     if decision.next_check_at is None:

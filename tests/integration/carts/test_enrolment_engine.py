@@ -242,7 +242,9 @@ def test_opted_out_capped_and_quiet_hours_are_the_outbox_rules_for_every_flow():
 
     an_hour_before = T0 + DAY - timedelta(hours=1)
     contacted_by_another_flow(2, an_hour_before)
-    assert run(T0 + DAY) == ["deferred:frequency_cap"]
+    assert run(T0 + DAY) == []  # written deferred until the cap lets it go
+    held = FlowMessage.objects.get(flow=TwoStepFlow.name)
+    assert (held.state, held.next_attempt_at) == ("deferred", an_hour_before + timedelta(hours=16))
     opted.refresh_from_db()
     assert (opted.state, opted.stop_reason) == (EnrolmentState.STOPPED, "opted_out")
 
@@ -451,15 +453,85 @@ def built_when_sent(flow, monkeypatch):
     return built
 
 
+NIGHT = T0 + DAY + 13 * timedelta(hours=1)  # 22:00 UTC: step 1 of an enrolment at T0 + 13 h
+MORNING = (T0 + 2 * DAY).replace(hour=8)
+
+
+def test_a_step_due_in_quiet_hours_is_written_for_their_end_and_sent_once_there():
+    configure(quiet_hours_start="21:00", quiet_hours_end="08:00")
+    enrol_customer(at=T0 + 13 * timedelta(hours=1))
+    assert run(NIGHT) == []  # nothing claimed only to be deferred
+    waiting = FlowMessage.objects.get()
+    assert (waiting.state, waiting.next_attempt_at) == ("deferred", MORNING)
+    assert run(MORNING - timedelta(minutes=1)) == []
+    assert run(MORNING) == ["sent"]
+    assert run(MORNING + DAY) == []
+    assert FlowMessage.objects.get().sent_at == MORNING
+
+
+def test_quiet_hours_switched_off_after_the_step_was_timed_still_let_it_go():
+    configure(quiet_hours_start="21:00", quiet_hours_end="08:00")
+    enrol_customer(at=T0 + 13 * timedelta(hours=1))
+    assert run(NIGHT) == []
+    configure(quiet_hours_start="00:00", quiet_hours_end="00:00")
+    assert run(MORNING) == ["sent"]
+    assert len(SENT) == 1
+
+
+def test_the_delivery_applies_quiet_hours_set_after_the_step_was_timed(two_step_flow):
+    configure(quiet_hours_start="21:00", quiet_hours_end="08:00")
+    enrol_customer(at=T0 + 13 * timedelta(hours=1))
+    assert run(NIGHT) == []
+    configure(quiet_hours_start="21:00", quiet_hours_end="10:00")  # a later morning
+    assert run(MORNING) == ["deferred:quiet_hours"]
+    assert FlowMessage.objects.get().next_attempt_at == MORNING.replace(hour=10)
+    assert run(MORNING.replace(hour=10)) == ["sent"]
+
+
+def test_a_timed_step_capped_when_its_time_comes_is_deferred_again_never_lost():
+    configure(quiet_hours_start="21:00", quiet_hours_end="08:00", frequency_cap_hours="16")
+    enrol_customer(2, at=T0 + 13 * timedelta(hours=1), email="bo@example.com")
+    assert run(NIGHT) == []
+    contacted_by_another_flow(2, NIGHT - timedelta(hours=1))  # a cart reminder at 21:00
+    assert run(MORNING) == ["deferred:frequency_cap"]
+    capped_until = MORNING.replace(hour=13)  # 16 hours after 21:00
+    assert FlowMessage.objects.get(flow=TwoStepFlow.name).next_attempt_at == capped_until
+    assert run(capped_until - timedelta(minutes=1)) == []
+    assert run(capped_until) == ["sent"]
+    assert [step for _, step, _, _ in SENT] == [1]
+
+
+def test_a_step_is_left_to_its_delivery_while_another_message_of_the_recipient_is_due(
+    two_step_flow,
+):
+    configure(frequency_cap_hours="16")
+    enrol_customer(2, email="bo@example.com")
+    contacted_by_another_flow(2, T0 + DAY - timedelta(hours=1))
+    FlowMessage.objects.create(  # due first; had it gone out, it would have moved the cap
+        flow="cart",
+        subject_key=str(uuid.uuid4()),
+        step=1,
+        channel_slug=CHANNEL,
+        customer_id=2,
+        state="scheduled",
+        next_attempt_at=T0 + DAY,
+        idempotency_key="other:due",
+    )
+    enrolments.advance_due_enrolments(two_step_flow, now=T0 + DAY)
+    written = FlowMessage.objects.get(flow=TwoStepFlow.name)
+    assert (written.state, written.next_attempt_at) == ("scheduled", T0 + DAY)
+    assert run(T0 + DAY) == ["cancelled:enrolment_deleted", "deferred:frequency_cap"]
+
+
 def test_a_message_quiet_hours_hold_back_is_built_only_when_it_goes_out(two_step_flow, monkeypatch):
     built = built_when_sent(two_step_flow, monkeypatch)
+    enrol_customer(at=T0 + 13 * timedelta(hours=1))
+    enrolments.advance_due_enrolments(two_step_flow, now=NIGHT)  # written with no quiet hours
     configure(quiet_hours_start="21:00", quiet_hours_end="08:00")
-    enrol_customer(at=T0 + 13 * timedelta(hours=1))  # step 1 at 22:00 UTC
-    assert run(T0 + DAY + 13 * timedelta(hours=1)) == ["deferred:quiet_hours"]
+    assert run(NIGHT) == ["deferred:quiet_hours"]
     assert built == []
-    morning = (T0 + 2 * DAY).replace(hour=8)
-    assert run(morning) == ["sent"]
-    assert built == [morning]
+    assert run(MORNING) == ["sent"]
+    assert built == [MORNING]
     assert FlowMessage.objects.get(state="sent").context["event"] == "built"
 
 
@@ -474,6 +546,7 @@ def test_a_capped_message_is_not_built_and_drops_only_a_reservation_it_holds(
     built = built_when_sent(two_step_flow, monkeypatch)
     configure(frequency_cap_hours="16")
     enrol_customer(2, email="bo@example.com")
+    enrolments.advance_due_enrolments(two_step_flow, now=T0 + DAY)  # written before the contact
     an_hour_before = T0 + DAY - timedelta(hours=1)
     contacted_by_another_flow(2, an_hour_before)
     with CaptureQueriesContext(connection) as statements:
