@@ -5,8 +5,9 @@ second half, claiming and delivering them, is ``flows.claim_due_messages`` and
 ``flows.deliver_message``). Flows on the enrolment scheduler (``enrolments``) are swept
 together: each scans first, then one statement over the due index names those with an
 enrolment due, and only they are advanced. A sweep in which nothing of theirs is due thus
-costs one statement instead of one claim per flow; the sweep runs every minute in a shop
-(and at every due moment in the sandbox).
+costs one statement instead of one claim per flow, plus one reading the scan gates that
+let it skip the scans that cannot find anyone new (``scan_gates``); the sweep runs every
+minute in a shop (and at every due moment in the sandbox).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ..models import EnrolmentState, FlowEnrolment
+from . import scan_gates
 from .enrolments import EnrolmentFlow, advance_due_enrolments
 from .flows import FLOWS
 
@@ -51,14 +53,16 @@ def schedule_enrolment_flows(
 ) -> dict[str, dict[str, int]]:
     """What ``EnrolmentFlow.schedule_due`` does for each flow, with one read of who is due.
 
-    Every flow scans first (a scan may enrol subjects due at once), then the flows with a
-    due enrolment are advanced. A scan that fails does not keep the flow's due
+    Every flow scans first (a scan may enrol subjects due at once; one statement reads
+    every scan gate, and a gated flow whose gate is closed does not scan: ``scan_gates``),
+    then the flows with a due enrolment are advanced. A scan that fails does not keep the flow's due
     enrolments from advancing; either failure reports the flow as ``{"error": 1}``.
     """
     reports: dict[str, dict[str, int]] = {}
+    gates = scan_gates.read_gates() if any(flow.scan_inputs is not None for flow in flows) else {}
     for flow in flows:
         try:
-            reports[flow.name] = {"enrolled": flow.enrol_scanned(now)}
+            reports[flow.name] = {"enrolled": flow.enrol_scanned(now, gates)}
         except Exception:
             logger.exception("Flow %s could not scan for new enrolments", flow.name)
             reports[flow.name] = {"error": 1}
