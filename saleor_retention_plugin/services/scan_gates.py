@@ -10,13 +10,14 @@ by declaring what its scan reads and when time alone can change its answer:
   its own transaction: one ``UPDATE`` bumps the ``generation`` of the gates reading it;
 * ``scan_quiet_until(now)``: after a complete scan at ``now``, the moment before which,
   with no input changed, the scan would find nothing new (the next UTC or local day, the
-  greeting hour, a campaign's first moment, the next due plan row); None: only an input
+  greeting hour, a campaign's first moment, the next scan period); None: only an input
   change can make it find someone; ``now`` or earlier: scan again at the next sweep.
 
 The engine keeps one ``ScanGate`` row per flow: the generation the last complete scan
 started from (read *before* it scanned, so a change committed while it scanned re-opens
 the gate), its ``quiet_until`` and a ``signature`` of the code and settings it ran with.
-One statement reads every gate of a sweep (``read_gates``). A gate is closed only when
+One statement reads every gate of a sweep with who is due (``flow_sweep.gates_and_due``;
+``read_gates`` alone outside the sweep). A gate is closed only when
 its row says so for the current generation and signature; a missing row (the first
 sweep, a table emptied), a scan that raised (nothing recorded), a bumped input or a
 deploy that changed the signature let the next sweep scan. So a gate can cost a scan,
@@ -106,15 +107,17 @@ def take(flow: GatedScan, now: datetime, gates: Gates | None = None) -> Ticket |
 
     ``gates``: what ``read_gates`` read at the start of this sweep (read here when None).
     A flow without ``scan_inputs`` is not gated (no statement). The first scan of a flow
-    creates its row (open), so a change committed while that scan runs bumps it.
+    (or the first after its inputs changed) writes its row first, so a change committed
+    while that scan runs bumps it.
     """
     if flow.scan_inputs is None:
         return Ticket(flow.name, None)
     gate = (read_gates() if gates is None else gates).get(flow.name)
     if is_closed(flow, gate, now):
         return None
-    if gate is None:
-        gate, _ = ScanGate.objects.get_or_create(
+    if gate is None or gate.inputs != inputs_text(flow):
+        # Its inputs written before it scans, so a change committed meanwhile bumps it.
+        gate, _ = ScanGate.objects.update_or_create(
             flow=flow.name, defaults={"inputs": inputs_text(flow)}
         )
     return Ticket(flow.name, gate.generation)

@@ -16,6 +16,7 @@ from django.core import mail
 from saleor_retention_plugin.models import FlowEnrolment, ScanGate
 from saleor_retention_plugin.services import birthday_greetings, ledger, scan_gates, tiers
 from saleor_retention_plugin.services.campaigns import schedule_campaign
+from saleor_retention_plugin.services.care_flows import BirthdayFlow
 from saleor_retention_plugin.services.flows import FLOWS
 from saleor_retention_plugin.services.member_days import schedule_member_day
 from tests.integration.carts.cart_shop import CHANNEL, configure, shop_settings, sweep
@@ -210,3 +211,13 @@ class TestRepurchaseGates:
         member(2, birthday=(3, 10))
         assert sweep(BIRTHDAY + 9 * HOUR) == ["sent", "sent"]
         assert FlowEnrolment.objects.filter(flow="birthday").count() == 2
+
+
+def test_a_gate_row_kept_from_before_the_flow_was_gated_learns_its_inputs_first():
+    ScanGate.objects.create(flow="birthday", inputs="")  # as an ungated flow's row
+    flow = BirthdayFlow()
+    ticket = scan_gates.take(flow, BIRTHDAY)
+    assert ticket is not None
+    scan_gates.inputs_changed(scan_gates.BIRTHDAYS)  # committed while it scans
+    scan_gates.record(flow, ticket, BIRTHDAY)
+    assert scan_gates.take(flow, BIRTHDAY) is not None  # the change re-opened it
