@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from saleor.plugins.base_plugin import BasePlugin
@@ -86,6 +87,19 @@ class RetentionPlugin(BasePlugin):
     ) -> None:
         # Raises ValidationError, one error per bad field (the dashboard shows each).
         conf.validate_configuration(plugin_configuration.configuration)
+
+    @classmethod
+    def save_plugin_configuration(
+        cls, plugin_configuration: PluginConfiguration, cleaned_data: Any
+    ) -> Any:
+        # The flows' scan gates re-open with the saved row (services.scan_gates): a flow
+        # switched on, another greeting hour or timezone, are seen by the next sweep.
+        from .services import scan_gates
+
+        with transaction.atomic():
+            saved = super().save_plugin_configuration(plugin_configuration, cleaned_data)
+            scan_gates.inputs_changed(scan_gates.CHANNEL_SETTINGS)
+        return saved
 
     # --- HTTP: /plugins/channel/<channel-slug>/saleor.retention/<path> -------------------
 

@@ -11,7 +11,7 @@ the customer's local year of the birthday: each customer is greeted once per suc
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,3 +63,17 @@ def birthdays_on(local_day: date) -> tuple[tuple[int, int], ...]:
     if (local_day.month, local_day.day) == (2, 28) and not calendar.isleap(local_day.year):
         pairs.append((2, 29))
     return tuple(pairs)
+
+
+def greeting_changes_after(now: datetime, zone: ZoneInfo, hour: int) -> datetime:
+    """The first moment after ``now`` at which ``greeting_due_year`` may answer otherwise.
+
+    Today's greeting moment (``hour``:00 local, as ``greeting_moment``) while it is ahead,
+    else the next local midnight (a clock change at midnight: the first instant of the
+    next day). Until then the local day and whether the hour has come stay as at ``now``.
+    """
+    today = now.astimezone(zone).date()
+    moment = datetime.combine(today, time(hour), tzinfo=zone).astimezone(zone)
+    if now < moment:
+        return moment
+    return datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone).astimezone(zone)

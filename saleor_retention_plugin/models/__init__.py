@@ -37,6 +37,7 @@ from .membership import (
     TierBenefit,
     TierChange,
 )
+from .scan_gates import ScanGate
 from .segments import CustomerSegment, SegmentFit
 from .summaries import PurchaseDay, PurchaseKindDay, PurchaseSummary, PurchaseSummaryZone
 
@@ -84,6 +85,7 @@ __all__ = [
     "Reward",
     "RewardKind",
     "SatisfactionRating",
+    "ScanGate",
     "SegmentFit",
     "SubjectKind",
     "ThresholdKind",

@@ -43,6 +43,7 @@ from ..models import (
     TrackedCart,
 )
 from ..selectors.segments import customers_in_segment
+from . import scan_gates
 from .campaign_enrolment import enrol_next_batch, holdout_salt, variant_count
 from .consent import email_digest
 from .enrolments import (
@@ -296,6 +297,25 @@ class CampaignFlow(EnrolmentFlow):
 
     def holdout_percent(self, settings: ChannelSettings) -> Decimal:
         return Decimal(0)  # each campaign draws its own share (``enrol_batch``)
+
+    # Scheduled, changed and cancelled campaigns (``services.campaigns``), the settings.
+    scan_inputs = (scan_gates.CAMPAIGNS, scan_gates.CHANNEL_SETTINGS)
+
+    def scan_quiet_until(self, now: datetime) -> datetime | None:
+        """Now while a campaign is sending; else the earliest scheduled one's first moment.
+
+        A sending campaign's scan enrols its next batches or finds it sent at each sweep;
+        a scheduled one is taken at its first moment (``take_due_campaigns``); None when
+        no campaign waits. One query.
+        """
+        waiting = Campaign.objects.filter(
+            state__in=(CampaignState.SCHEDULED, CampaignState.SENDING)
+        ).values_list("state", "send_on", "send_time")
+        firsts = [
+            now if state == CampaignState.SENDING else rules.first_moment(send_on, send_time)
+            for state, send_on, send_time in waiting
+        ]
+        return min(firsts, default=None)
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
         from .flows import channel_settings_loader

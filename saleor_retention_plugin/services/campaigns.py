@@ -24,6 +24,7 @@ from ..conf import incentive_from_text
 from ..domain import campaigns as rules
 from ..models import Campaign, CampaignState, FlowEnrolment, FlowMessage, MessageState
 from ..selectors.segments import customers_in_segment
+from . import scan_gates
 from .campaign_enrolment import count_recipients
 from .campaign_flow import CAMPAIGN_FLOW, Recipient, recipients
 from .enrolments import local_zone, stop_enrolments
@@ -47,7 +48,9 @@ def schedule_campaign(
     """Schedule a campaign: ``check_campaign``, then save it (state ``scheduled``)."""
     campaign = check_campaign(channel_slug, settings, now=now, **values)
     campaign.created_by = created_by[:128]
-    campaign.save()
+    with transaction.atomic():
+        campaign.save()
+        scan_gates.inputs_changed(scan_gates.CAMPAIGNS)  # the flow's scan waits for it
     return campaign
 
 
@@ -224,6 +227,7 @@ def cancel_campaign(
         campaign.cancelled_at = now
         campaign.save(update_fields=["state", "cancelled_at"])
         stop_enrolments(enrolments, "campaign_cancelled", now=now)
+        scan_gates.inputs_changed(scan_gates.CAMPAIGNS)
     return campaign
 
 

@@ -24,15 +24,16 @@ only translate between them and the engine (``services.enrolments``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from ..conf import incentive_from_text
 from ..delivery.rating_links import satisfaction_rating_urls
-from ..domain.birthdays import birthdays_on
+from ..domain.birthdays import birthdays_on, greeting_changes_after
 from ..domain.care import CareAnchor, CareStep, CareStepKind, care_anchor, due_care_step
 from ..models import (
     CustomerProfile,
@@ -44,7 +45,7 @@ from ..models import (
     PurchasedOrder,
     SubjectKind,
 )
-from . import birthday_greetings, member_days
+from . import birthday_greetings, member_days, scan_gates
 from .care import care_step_blocked, care_step_still_due, order_rated
 from .enrolments import (
     Complete,
@@ -65,7 +66,6 @@ from .recommendations import product_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from zoneinfo import ZoneInfo
 
     from ..conf import ChannelSettings
     from ..domain.schedules import Incentive
@@ -297,8 +297,19 @@ def channels_of(customers: QuerySet[Any]) -> list[str]:
     )
 
 
+def born_around(utc_day: date) -> QuerySet[Any]:
+    """Ids (a values queryset) of the customers whose birthday is ``utc_day`` or a day off."""
+    born = Q(pk__in=[])
+    for offset in (-1, 0, 1):
+        for month, day in birthdays_on(utc_day + timedelta(days=offset)):
+            born |= Q(birth_month=month, birth_day=day)
+    return CustomerProfile.objects.filter(born).values("customer_id")
+
+
 class BirthdayFlow(EnrolmentFlow):
     name = BIRTHDAY_FLOW
+    # Its scan reads birthdays, the accounts of their customers and the channels' settings.
+    scan_inputs = (scan_gates.BIRTHDAYS, scan_gates.ACCOUNTS, scan_gates.CHANNEL_SETTINGS)
 
     def is_enabled(self, settings: ChannelSettings) -> bool:
         return settings.care.birthday_greetings_enabled
@@ -309,14 +320,8 @@ class BirthdayFlow(EnrolmentFlow):
         One query for the customers born around today and their channels; then
         ``birthday_greetings_due`` per channel: the cost follows today's birthdays.
         """
-        utc_day = now.date()
-        born = Q(pk__in=[])
-        for offset in (-1, 0, 1):
-            for month, day in birthdays_on(utc_day + timedelta(days=offset)):
-                born |= Q(birth_month=month, birth_day=day)
-        customers = CustomerProfile.objects.filter(born).values("customer_id")
         load = channel_settings_loader()
-        for channel in channels_of(customers):
+        for channel in channels_of(born_around(now.date())):
             settings = load(channel)
             if settings is None or not self.is_enabled(settings):
                 continue
@@ -335,6 +340,23 @@ class BirthdayFlow(EnrolmentFlow):
                         "gift_coupon": due.gift.coupon,
                     },
                 )
+
+    def scan_quiet_until(self, now: datetime) -> datetime | None:
+        """The next UTC midnight (who is born around today changes), or sooner a channel's.
+
+        A channel's: the next greeting hour or local midnight (``greeting_changes_after``)
+        of each channel with greetings on where someone born around today has an account.
+        One query (and the settings).
+        """
+        load = channel_settings_loader()
+        moments = [datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=now.tzinfo)]
+        for channel in channels_of(born_around(now.date())):
+            settings = load(channel)
+            if settings is not None and self.is_enabled(settings):
+                zone = ZoneInfo(settings.ledger.timezone)
+                hour = settings.care.birthday_greeting_hour
+                moments.append(greeting_changes_after(now, zone, hour))
+        return min(moments)
 
     def advance(
         self, enrolment: FlowEnrolment, settings: ChannelSettings, now: datetime
@@ -425,9 +447,26 @@ def account_currency(account_id: int) -> str:
 
 class MemberDayFlow(SingleMessageFlow):
     name = MEMBER_DAY_FLOW
+    scan_inputs = (scan_gates.MEMBER_DAYS, scan_gates.TIERS, scan_gates.CHANNEL_SETTINGS)
 
     def is_enabled(self, settings: ChannelSettings) -> bool:
         return settings.care.member_day_announcements_enabled
+
+    def scan_signature(self) -> str:
+        return f"every={MEMBER_DAY_SCAN_EVERY.total_seconds():g}s"
+
+    def scan_quiet_until(self, now: datetime) -> datetime | None:
+        """The next period while announcements run; sooner, a tier's next announcement.
+
+        While announcements run, the scan looks again each ``MEMBER_DAY_SCAN_EVERY`` for
+        members who joined a tier meanwhile; a tier's announcement opening or its access
+        starting changes what it looks for. Until then the period's cache gates, taken by
+        this scan, make every scan a no-op.
+        """
+        running, changes = member_days.announcements_change_after(now)
+        every = MEMBER_DAY_SCAN_EVERY.total_seconds()
+        period_ends = datetime.fromtimestamp((now.timestamp() // every + 1) * every, tz=UTC)
+        return scan_gates.earliest((period_ends if running else None, changes))
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
         """Members due an announcement, per channel with an upcoming window, higher tiers first.

@@ -39,7 +39,7 @@ from ..domain.contact_rules import local_zone as local_zone  # re-exported
 from ..domain.customers import normalise_email
 from ..domain.holdout import is_in_holdout
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, MessageState, SubjectKind
-from . import consent, flow_variants
+from . import consent, flow_variants, scan_gates
 
 # Re-exported: flows import the subjects and decisions from here.
 from .enrolment_steps import Complete as Complete
@@ -77,7 +77,7 @@ MAX_FAILURE_DELAY = timedelta(hours=6)
 # --- the flow base class ---------------------------------------------------------------
 
 
-class EnrolmentFlow:
+class EnrolmentFlow(scan_gates.GatedScan):
     """Base of every flow on the enrolment scheduler (see docs/flows.md).
 
     Subclasses set ``name`` (the ``FlowMessage.flow`` and template folder), ``subject_kind``
@@ -193,20 +193,19 @@ class EnrolmentFlow:
 
     # -- what the engine provides --
 
-    def schedule_due(self, now: datetime) -> dict[str, int]:
-        # The periodic sweep does this for every flow at once (``flow_sweep``).
+    def schedule_due(self, now: datetime) -> dict[str, int]:  # all at once: ``flow_sweep``
         enrolled = self.enrol_scanned(now)
-        report = advance_due_enrolments(self, now=now)
-        report["enrolled"] = enrolled
-        return report
+        return {**advance_due_enrolments(self, now=now), "enrolled": enrolled}
 
-    def enrol_scanned(self, now: datetime) -> int:
+    def enrol_scanned(self, now: datetime, gates: scan_gates.Gates | None = None) -> int:
         """Enrol what ``scan`` finds now; returns how many of its requests enrolled.
 
-        A scan finds mostly subjects enrolled at an earlier scan: one read tells which
-        (``enrolled_already``), not one per request. A scan that fails still enrols what
-        it found before.
+        Not when its gate says nothing is new (``scan_gates``; ``gates``: the sweep's read).
+        One read tells what was enrolled before; a failing scan enrols what it found, gate open.
         """
+        ticket = scan_gates.take(self, now, gates)
+        if ticket is None:
+            return 0
         found: list[EnrolmentRequest] = []
         try:
             found.extend(self.scan(now))
@@ -215,6 +214,7 @@ class EnrolmentFlow:
             enrolled = sum(
                 enrol_request(self, request, now=now, known=known) is not None for request in found
             )
+        scan_gates.record(self, ticket, now)
         return enrolled
 
     def prepare(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from . import recommendations, replenishment, winback
+from . import recommendations, replenishment, scan_gates, winback
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -54,4 +54,6 @@ def refresh_lifecycle(
     planned["co_purchase_pairs"] = recommendations.refresh_co_purchases(
         channel, settings.recommendations.recommendations_min_support, now=now
     ).pairs
+    if planned.get("replenishment") or planned.get("winback"):  # their scans look again
+        scan_gates.inputs_changed(scan_gates.REPURCHASE_PLAN)
     return planned

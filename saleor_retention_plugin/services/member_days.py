@@ -32,6 +32,7 @@ from ..models import (
     MemberDay,
     MembershipTier,
 )
+from . import scan_gates
 from .errors import InvalidInput, NotFound
 from .tiers.evaluation import tier_standing
 
@@ -52,6 +53,7 @@ def schedule_member_day(channel_slug: str, **values: Any) -> MemberDay:
         day = MemberDay(channel_slug=channel_slug, announce_hours=48)
         _apply(day, values, require_all=True)
         day.save()
+        scan_gates.inputs_changed(scan_gates.MEMBER_DAYS)  # its announcements' scan
     return day
 
 
@@ -64,12 +66,15 @@ def update_member_day(channel_slug: str, member_day_id: int, **changes: Any) -> 
             raise NotFound("No such member day in this channel.", field="id")
         _apply(day, changes, require_all=False)
         day.save()
+        scan_gates.inputs_changed(scan_gates.MEMBER_DAYS)
     return day
 
 
 def cancel_member_day(channel_slug: str, member_day_id: int) -> None:
     """Delete a window; points already earned in it stay."""
-    deleted, _ = MemberDay.objects.filter(channel_slug=channel_slug, pk=member_day_id).delete()
+    with transaction.atomic():
+        deleted, _ = MemberDay.objects.filter(channel_slug=channel_slug, pk=member_day_id).delete()
+        scan_gates.inputs_changed(scan_gates.MEMBER_DAYS)
     if not deleted:
         raise NotFound("No such member day in this channel.", field="id")
 
@@ -200,6 +205,28 @@ def announcements_opened(now: datetime) -> list[tuple[str, str]]:
             stamp = day.updated_at.timestamp() if day.updated_at else 0
             opened.setdefault(day.channel_slug, []).append(f"{day.pk}@{stamp}={'+'.join(codes)}")
     return [(channel, ";".join(parts)) for channel, parts in opened.items()]
+
+
+def announcements_change_after(now: datetime) -> tuple[bool, datetime | None]:
+    """Whether announcements run at ``now``, and the next moment they may change.
+
+    Running: some window's tier is told now (as ``announcements_opened``). The moment:
+    the first after ``now`` at which a tier's announcement opens or its access starts
+    (None: no window ahead); until then, with no window or tier written,
+    ``announcements_opened`` answers the same. One query, one per channel's tiers.
+    """
+    running, moments = False, list[datetime]()
+    tiers: dict[str, list[str]] = {}
+    for day in MemberDay.objects.filter(starts_at__gt=now).order_by("channel_slug", "pk"):
+        if day.channel_slug not in tiers:
+            tiers[day.channel_slug] = _tiers_low_to_high(day.channel_slug)
+        window = _window(day)
+        for code in announcement_order(tiers[day.channel_slug]):
+            opens, access = window.announce_at(code), window.access_starts_at(code)
+            running = running or (window.announce_hours >= 0 and opens <= now < access)
+            moments.extend(moment for moment in (opens, access) if moment > now)
+        moments.append(day.starts_at)
+    return running, min(moments, default=None)
 
 
 def _may_announce(window: MemberDayWindow, now: datetime) -> bool:

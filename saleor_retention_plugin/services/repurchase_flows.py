@@ -31,7 +31,7 @@ English.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
@@ -51,7 +51,7 @@ from ..models import (
     TrackedCart,
     WinbackDue,
 )
-from . import lifecycle_content, replenishment, winback
+from . import lifecycle_content, replenishment, scan_gates, winback
 from .consent import email_digest
 from .enrolments import (
     Complete,
@@ -105,6 +105,18 @@ def scan_channels(
             continue
         if cache.add(gate, 1, timeout=int(2 * every.total_seconds())):
             yield channel, settings
+
+
+def next_period(now: datetime) -> datetime:
+    """``scan_quiet_until`` of both flows: the start of the next scan period.
+
+    A scan takes the period's gate of every channel it reads (``scan_channels``), so no
+    scan finds anything new before the next period; a channel switched on meanwhile
+    (``scan_gates.CHANNEL_SETTINGS``) or holding its first plan rows (the refresh's
+    ``scan_gates.REPURCHASE_PLAN``) re-opens it at once.
+    """
+    every = app_settings.REPURCHASE_SCAN_EVERY.total_seconds()
+    return datetime.fromtimestamp((now.timestamp() // every + 1) * every, tz=UTC)
 
 
 def channels_holding(model: type[Model]) -> list[str]:
@@ -213,9 +225,16 @@ def history_key(enrolment: FlowEnrolment) -> str:
 class ReplenishmentFlow(EnrolmentFlow):
     name = replenishment.FLOW
     subject_kind = SubjectKind.CUSTOMER_PRODUCT
+    scan_inputs = (scan_gates.REPURCHASE_PLAN, scan_gates.CHANNEL_SETTINGS)
 
     def is_enabled(self, settings: ChannelSettings) -> bool:
         return settings.replenishment.replenishment_enabled
+
+    def scan_signature(self) -> str:
+        return f"every={app_settings.REPURCHASE_SCAN_EVERY.total_seconds():g}s"
+
+    def scan_quiet_until(self, now: datetime) -> datetime | None:
+        return next_period(now)
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
         catalogue = product_catalogue()
@@ -288,9 +307,16 @@ class WinbackFlow(EnrolmentFlow):
     name = winback.FLOW
     subject_kind = SubjectKind.CUSTOMER
     stops_on_order = True
+    scan_inputs = (scan_gates.REPURCHASE_PLAN, scan_gates.CHANNEL_SETTINGS)
 
     def is_enabled(self, settings: ChannelSettings) -> bool:
         return settings.winback.winback_enabled
+
+    def scan_signature(self) -> str:
+        return f"every={app_settings.REPURCHASE_SCAN_EVERY.total_seconds():g}s"
+
+    def scan_quiet_until(self, now: datetime) -> datetime | None:
+        return next_period(now)
 
     def scan(self, now: datetime) -> Iterator[EnrolmentRequest]:
         for channel, settings in scan_channels(WinbackDue, self, now):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from saleor_retention_plugin.domain.birthdays import (
     birthday_in_year,
     birthdays_on,
+    greeting_changes_after,
     greeting_due_year,
     greeting_moment,
 )
@@ -120,3 +121,33 @@ def test_someone_born_on_29_february_is_celebrated_every_year(year):
     assert celebrated.month == 2
     assert celebrated.day == (29 if calendar.isleap(year) else 28)
     assert (2, 29) in birthdays_on(celebrated)
+
+
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31)),
+    st.sampled_from([*ZONES, ZoneInfo("Asia/Kathmandu"), ZoneInfo("America/Santiago")]),
+    st.integers(min_value=0, max_value=23),
+    st.floats(min_value=0, max_value=1),
+)
+def test_nothing_about_the_greeting_changes_before_the_moment_the_gate_waits_for(
+    naive, zone, hour, fraction
+):
+    now = naive.replace(tzinfo=UTC)
+    changes = greeting_changes_after(now, zone, hour)
+    assert changes > now
+    later = now + (changes - now) * fraction
+    if later >= changes:
+        return
+    day = now.astimezone(zone).date()
+    month, day_of_month = day.month, day.day
+    assert later.astimezone(zone).date() == day
+    assert greeting_due_year(month, day_of_month, later, zone, hour) == greeting_due_year(
+        month, day_of_month, now, zone, hour
+    )
+
+
+def test_the_gate_waits_for_the_greeting_hour_then_for_midnight():
+    morning = datetime(2026, 3, 10, 0, 30, tzinfo=SHANGHAI)
+    assert greeting_changes_after(morning, SHANGHAI, 9) == datetime(2026, 3, 10, 9, tzinfo=SHANGHAI)
+    noon = datetime(2026, 3, 10, 12, tzinfo=SHANGHAI)
+    assert greeting_changes_after(noon, SHANGHAI, 9) == datetime(2026, 3, 11, tzinfo=SHANGHAI)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ...domain.customers import normalise_email
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
-from .. import purchase_history
+from .. import purchase_history, scan_gates
 from .entries import LedgerError, _restore_lot_invariant
 
 if TYPE_CHECKING:
@@ -122,6 +122,8 @@ def _create_or_get(queryset: QuerySet[LoyaltyAccount], **values: Any) -> Loyalty
     """Open the account ``queryset`` did not find; another worker's, if it just did."""
     try:
         with transaction.atomic():
+            if values.get("customer_id") is not None:  # a birthday greeting may be due there
+                scan_gates.inputs_changed(scan_gates.ACCOUNTS)
             return LoyaltyAccount.objects.create(**values)
     except IntegrityError:
         # Another worker created it between our read and our insert: use theirs.

@@ -18,6 +18,7 @@ from ...models import (
     PointsEntry,
     TierBenefit,
 )
+from .. import scan_gates
 from ..errors import FieldError, InvalidInput, RetentionError
 from ..inputs import is_whole_number
 
@@ -59,6 +60,7 @@ def set_birthday(
         if profile is None:
             try:
                 with transaction.atomic():
+                    scan_gates.inputs_changed(scan_gates.BIRTHDAYS)  # greeted today if due
                     return CustomerProfile.objects.create(
                         customer_id=customer_id,
                         birth_month=month,
@@ -83,6 +85,7 @@ def set_birthday(
         profile.birth_month, profile.birth_day, profile.birth_year = month, day, year
         profile.birthday_set_at = now
         profile.save()
+        scan_gates.inputs_changed(scan_gates.BIRTHDAYS)
         return profile
 
 

@@ -26,6 +26,7 @@ from ...models import (
     TierBenefit,
     TierChange,
 )
+from .. import scan_gates
 from ..errors import InvalidInput, NotFound
 from ..inputs import clean_texts, is_whole_number, parse_amount
 from .progress import _record_change, _totals
@@ -87,6 +88,7 @@ def seed_default_tiers(
                     TierBenefit.objects.create(
                         tier=tier, kind=kind, value=value, title=dict(title), position=position
                     )
+            scan_gates.inputs_changed(scan_gates.TIERS)  # member days announce by tier
     except IntegrityError:
         pass  # seeded concurrently by another worker: theirs stands
     return tiers_of_channel(channel_slug)
@@ -182,6 +184,7 @@ def _save_tier(
             own = ladder_errors.get(tier.pk or -1) or next(iter(ladder_errors.values()))
             raise InvalidInput({"threshold_value": own})
         tier.save()
+        scan_gates.inputs_changed(scan_gates.TIERS)
     changed = creating or any(getattr(tier, f) != before[f] for f in _THRESHOLD_FIELDS)
     if changed:
         _reevaluate_after_commit(tier.channel_slug)
@@ -270,6 +273,7 @@ def delete_tier(tier_id: int) -> None:
             membership.downgrade_due_at = None
             membership.save(update_fields=["tier", "achieved_at", "downgrade_due_at"])
         tier.delete()
+        scan_gates.inputs_changed(scan_gates.TIERS)
 
 
 def create_benefit(

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from saleor_retention_plugin.conf import ChannelSettings
 from saleor_retention_plugin.domain.carts import CartContents, CartLine, PlacedOrder
 from saleor_retention_plugin.models import FlowEnrolment, FlowMessage
-from saleor_retention_plugin.services import cart_reminders, flows
+from saleor_retention_plugin.services import cart_reminders, flows, scan_gates
 from saleor_retention_plugin.services.carts import stored_cart_contents
 
 CHANNEL = "tea-cn"
@@ -58,6 +58,14 @@ def load_channel_settings(channel_slug: str) -> ChannelSettings | None:
 
 
 def configure(channel_slug: str = CHANNEL, **overrides: Any) -> ChannelSettings:
+    """Save the channel's configuration, as the dashboard does (the scan gates re-open)."""
+    settings = set_up(channel_slug, **overrides)
+    scan_gates.inputs_changed(scan_gates.CHANNEL_SETTINGS)
+    return settings
+
+
+def set_up(channel_slug: str = CHANNEL, **overrides: Any) -> ChannelSettings:
+    """The configuration a test starts from (no database yet: nothing to re-open)."""
     settings = ChannelSettings.from_configuration({**BASE_CONFIGURATION, **overrides})
     SETTINGS[channel_slug] = settings
     return settings

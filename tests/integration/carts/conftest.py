@@ -9,7 +9,7 @@ import pytest
 from saleor_retention_plugin.domain.carts import CartActivity
 from saleor_retention_plugin.services import carts, flows
 
-from .cart_shop import CARTS, CHANNEL, SETTINGS, T0, WelcomeFlow, configure, load_channel_settings
+from .cart_shop import CARTS, CHANNEL, SETTINGS, T0, WelcomeFlow, load_channel_settings, set_up
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def shop(settings):
     settings.RETENTION_COUPON_ISSUER = "saleor_retention_plugin.services.incentives.PlainCodeIssuer"
     CARTS.clear()
     SETTINGS.clear()
-    configure()
+    set_up()
     yield
     CARTS.clear()
     SETTINGS.clear()

@@ -91,3 +91,28 @@ def test_the_task_refreshes_incrementally_and_rebuilds_on_request(shop):
     assert quiet[CHANNEL]["replenishment"] == 6
     assert rebuilt == {CHANNEL: {"replenishment": 6, "winback": 3, "co_purchase_pairs": 2}}
     assert ReplenishmentDue.objects.count() == 6
+
+
+def test_a_refresh_that_plans_rows_reopens_the_repurchase_scans(shop):
+    from datetime import UTC, datetime
+
+    from saleor_retention_plugin.services import scan_gates
+    from saleor_retention_plugin.services.repurchase_flows import ReplenishmentFlow
+
+    flow = ReplenishmentFlow()
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    ticket = scan_gates.take(flow, now)
+    assert ticket is not None
+    scan_gates.record(flow, ticket, now)
+    assert scan_gates.take(flow, now) is None  # closed: nothing changed
+    refresh_lifecycle_task.apply().get()  # flows off: nothing planned, the gate stays
+    assert scan_gates.take(flow, now) is None
+    SWITCHED[CHANNEL] = ChannelSettings.from_configuration(
+        {
+            "replenishment_enabled": "true",
+            "product_url_template": "https://tea.example/p/{product_id}",
+        }
+    )
+    refresh_lifecycle_task.apply(kwargs={"channel_slug": CHANNEL}).get()
+    assert ReplenishmentDue.objects.exists()
+    assert scan_gates.take(flow, now) is not None  # the next sweep scans
