@@ -24,16 +24,15 @@ only translate between them and the engine (``services.enrolments``).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
 
 from ..conf import incentive_from_text
 from ..delivery.rating_links import satisfaction_rating_urls
-from ..domain.birthdays import birthdays_on, greeting_changes_after
+from ..domain.birthdays import greeting_changes_after
 from ..domain.care import CareAnchor, CareStep, CareStepKind, care_anchor, due_care_step
 from ..models import (
     CustomerProfile,
@@ -45,6 +44,7 @@ from ..models import (
     PurchasedOrder,
     SubjectKind,
 )
+from ..selectors.birthdays import born_around
 from . import birthday_greetings, member_days, scan_gates
 from .care import care_step_blocked, care_step_still_due, order_rated
 from .enrolments import (
@@ -66,6 +66,8 @@ from .recommendations import product_catalogue
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from django.db.models import QuerySet
 
     from ..conf import ChannelSettings
     from ..domain.schedules import Incentive
@@ -295,15 +297,6 @@ def channels_of(customers: QuerySet[Any]) -> list[str]:
         .values_list("channel_slug", flat=True)
         .distinct()
     )
-
-
-def born_around(utc_day: date) -> QuerySet[Any]:
-    """Ids (a values queryset) of the customers whose birthday is ``utc_day`` or a day off."""
-    born = Q(pk__in=[])
-    for offset in (-1, 0, 1):
-        for month, day in birthdays_on(utc_day + timedelta(days=offset)):
-            born |= Q(birth_month=month, birth_day=day)
-    return CustomerProfile.objects.filter(born).values("customer_id")
 
 
 class BirthdayFlow(EnrolmentFlow):

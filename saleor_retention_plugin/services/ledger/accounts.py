@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ...domain.customers import normalise_email
 from ...models import LoyaltyAccount, PointsEntry, PointsLot
+from ...selectors.birthdays import is_born_around
 from .. import purchase_history, scan_gates
 from .entries import LedgerError, _restore_lot_invariant
 
@@ -122,7 +123,10 @@ def _create_or_get(queryset: QuerySet[LoyaltyAccount], **values: Any) -> Loyalty
     """Open the account ``queryset`` did not find; another worker's, if it just did."""
     try:
         with transaction.atomic():
-            if values.get("customer_id") is not None:  # a birthday greeting may be due there
+            customer_id = values.get("customer_id")
+            # A birthday greeting may be due in this channel now: the birthday flow's scan
+            # gate re-opens. Only then, so opening accounts does not queue on the gate row.
+            if customer_id is not None and is_born_around(customer_id, timezone.now().date()):
                 scan_gates.inputs_changed(scan_gates.ACCOUNTS)
             return LoyaltyAccount.objects.create(**values)
     except IntegrityError:

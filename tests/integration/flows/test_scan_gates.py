@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 
 from saleor_retention_plugin.models import FlowEnrolment, ScanGate
@@ -84,8 +85,24 @@ class TestBirthdayGate:
         greetings_on()
         tiers.set_birthday(4, month=3, day=10, staff=True)
         assert sweep(BIRTHDAY + 9 * HOUR) == []  # born today, but no account here yet
-        ledger.account_for(CHANNEL, 4, "c4@example.com")
+        with time_machine.travel(BIRTHDAY + 9 * HOUR + 30 * MINUTE, tick=False):
+            ledger.account_for(CHANNEL, 4, "c4@example.com")
         assert sweep(BIRTHDAY + 10 * HOUR) == ["sent"]
+
+    def test_an_account_of_someone_not_born_around_today_leaves_the_gate_closed(self, scans):
+        # Opening accounts is the order intake's everyday work: only a birthday around
+        # today re-opens the gate, so first orders do not all queue on its row.
+        greetings_on()
+        tiers.set_birthday(4, month=7, day=1, staff=True)
+        assert sweep(BIRTHDAY + 9 * HOUR) == []
+        assert scans["birthday"] == 1
+        generation = ScanGate.objects.get(flow="birthday").generation
+        with time_machine.travel(BIRTHDAY + 9 * HOUR + 30 * MINUTE, tick=False):
+            ledger.account_for(CHANNEL, 4, "c4@example.com")
+            ledger.account_for(CHANNEL, 5, "c5@example.com")  # no birthday on file
+        assert ScanGate.objects.get(flow="birthday").generation == generation
+        assert sweep(BIRTHDAY + 10 * HOUR) == []
+        assert scans["birthday"] == 1
 
     def test_saving_the_settings_opens_the_gate(self, scans):
         configure(holdout_percent="0")  # greetings off
