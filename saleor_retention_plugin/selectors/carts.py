@@ -21,6 +21,7 @@ from ..models import (
     FlowMessage,
     TrackedCart,
 )
+from .sums import at_scale
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -63,7 +64,7 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
             "other_order_rate": _rate(other_orders, total),
             # Per currency: a channel's currency may change, and sums across them mean nothing.
             "revenue": {
-                currency: str(revenue)
+                currency: str(at_scale(revenue, FlowConversion, "revenue"))
                 for currency, revenue in recoveries.values_list("currency")
                 .annotate(revenue=Sum("revenue"))
                 .order_by("currency")
@@ -84,7 +85,7 @@ def cart_recovery_summary(channel_slug: str, *, now: datetime | None = None) -> 
                 "step": row["step"],
                 "currency": row["currency"],
                 "carts": row["carts"],
-                "revenue": str(row["revenue"]),
+                "revenue": str(at_scale(row["revenue"], FlowConversion, "revenue")),
             }
             for row in per_step
         ],
@@ -131,7 +132,7 @@ def reminded_by_variant(channel_slug: str, now: datetime) -> dict[str, dict[str,
         .order_by("variant", "currency")
     ):
         group(letter)["recovered"] += count
-        group(letter)["revenue"][currency] = str(revenue)
+        group(letter)["revenue"][currency] = str(at_scale(revenue, FlowConversion, "revenue"))
     for letter, count in (
         FlowMessage.objects.sent()
         .filter(channel_slug=channel_slug, flow=CART_FLOW, sent_at__lte=now)

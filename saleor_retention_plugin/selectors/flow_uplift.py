@@ -43,6 +43,7 @@ from ..models import (
     MessageOpen,
 )
 from .carts import cart_recovery_summary, reminded_by_variant
+from .sums import at_scale
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -128,7 +129,8 @@ def flow_uplifts(
     ):
         cell = (sums["flow"], sums["campaign"], sums["is_holdout"], sums["variant"])
         by_currency = revenue.setdefault(cell, {})
-        by_currency[sums["currency"]] = by_currency.get(sums["currency"], 0) + sums["total"]
+        total = at_scale(sums["total"], FlowConversion, "revenue")
+        by_currency[sums["currency"]] = by_currency.get(sums["currency"], 0) + total
     campaigns = {
         campaign.pk: campaign
         for campaign in Campaign.objects.filter(
