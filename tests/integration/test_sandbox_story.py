@@ -150,6 +150,9 @@ def test_an_interrupted_run_leaves_no_temporary_files(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal delivers it: a test run started in the background (``&`` in
+        # a script) ignores SIGINT, and its children would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not any(Path(scratch).glob("retention-sandbox-*/sandbox.sqlite3")):
