@@ -14,7 +14,7 @@ from saleor.plugins.manager import get_plugins_manager
 
 from saleor_retention_plugin import enqueue, tasks
 from saleor_retention_plugin.conf import SETTING_FIELDS
-from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry
+from saleor_retention_plugin.models import LoyaltyAccount, PointsEntry, ScanGate
 
 PLUGIN_ID = "saleor.retention"
 
@@ -173,6 +173,33 @@ def test_dashboard_refuses_a_non_numeric_rate_with_a_field_error(
     row.refresh_from_db()
     stored = {item["name"]: item["value"] for item in row.configuration}
     assert stored["points_per_currency_unit"] == "2"
+
+
+def test_saving_in_the_dashboard_reopens_the_scan_gates_and_a_refused_save_does_not(
+    staff_api_client, permission_manage_plugins, enable_retention_plugin, channel_USD
+):
+    # A flow switched on, another greeting hour or timezone: the next sweep scans again.
+    enable_retention_plugin()
+    staff_api_client.user.user_permissions.add(permission_manage_plugins)
+    gate = ScanGate.objects.create(flow="birthday", inputs=",accounts,birthdays,settings,")
+
+    def save(value):
+        response = staff_api_client.post_graphql(
+            PLUGIN_UPDATE,
+            {
+                "id": PLUGIN_ID,
+                "channelId": graphene.Node.to_global_id("Channel", channel_USD.pk),
+                "input": {"configuration": [{"name": "points_per_currency_unit", "value": value}]},
+            },
+        )
+        return get_graphql_content(response)["data"]["pluginUpdate"]["errors"]
+
+    assert save("3") == []
+    gate.refresh_from_db()
+    assert gate.generation == 1
+    assert save("lots") != []
+    gate.refresh_from_db()
+    assert gate.generation == 1
 
 
 @pytest.mark.parametrize("credit_trigger", ["order_fully_paid", "order_created"])
