@@ -7,13 +7,16 @@ to expire, flow enrolments to check.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 from ..constants import CART_FLOW
 from ..models import EnrolmentState, FlowEnrolment, FlowMessage, PointsLot, Redemption
+from ..services.stored_moments import stored_moment
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 DUE_KINDS = ("carts", "messages", "lots", "codes", "enrolments")
 
@@ -42,10 +45,9 @@ def next_due_sql() -> str:
     )
 
 
-def as_moment(value: object) -> datetime | None:
-    """A timestamp as the database returns it (SQLite: text in UTC), as an aware datetime."""
-    if value is None:
-        return None
-    moment = parse_datetime(value) if isinstance(value, str) else value
-    assert isinstance(moment, datetime)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+def read_due_moments() -> dict[str, datetime | None]:
+    """The earliest moment of each of ``DUE_KINDS`` (None: nothing of it waits), aware."""
+    with connection.cursor() as cursor:
+        cursor.execute(next_due_sql())
+        row = cursor.fetchone() or (None,) * len(DUE_KINDS)
+    return dict(zip(DUE_KINDS, map(stored_moment, row), strict=True))

@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import time_machine
-from django.db import connection
 
 from ..domain import draws
 from ..domain.carts import CartActivity, CartContents, CartLine, PlacedOrder
@@ -52,7 +51,7 @@ from .behaviour import (
     REGULARS_PER_CHANNEL,
     draw_habits,
 )
-from .due_moments import DUE_KINDS, as_moment, next_due_sql
+from .due_moments import read_due_moments
 from .records import Cart, Customer, Event, Order, SampleEmail, StoreLog
 from .shop import CATALOGUE, CHANNELS, REWARDS, load_channel_settings
 
@@ -515,10 +514,7 @@ class SimulatedStore:
 
     def _due_moments(self) -> dict[str, datetime | None]:
         # One statement instead of five ORM queries: it runs after every event.
-        with connection.cursor() as cursor:
-            cursor.execute(next_due_sql())
-            row = cursor.fetchone() or (None,) * len(DUE_KINDS)
-        due = dict(zip(DUE_KINDS, map(as_moment, row), strict=True))
+        due = read_due_moments()
         due["campaigns"] = messages.next_campaign_moment(self)
         return due
 

@@ -7,13 +7,16 @@ last contact across every flow.
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.utils import timezone
 
 from ..models import ContactLogEntry, FlowMessage, MessageState
 from .consent import recipient_key
+from .stored_moments import stored_moment
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 def last_contact(keys: list[str], message_id: int) -> tuple[datetime | None, bool]:
@@ -33,9 +36,7 @@ def last_contact(keys: list[str], message_id: int) -> tuple[datetime | None, boo
             [message_id, message_id, *keys, message_id],
         )
         last, reserved = cursor.fetchone()
-    if isinstance(last, str):  # SQLite hands the stored text back
-        last = timezone.make_aware(datetime.fromisoformat(last), connection.timezone)
-    return last, reserved > 0
+    return stored_moment(last), reserved > 0
 
 
 def contact_before_delivery(
@@ -69,9 +70,7 @@ def contact_before_delivery(
             ],
         )
         last, other_due = cursor.fetchone()
-    if isinstance(last, str):  # SQLite hands the stored text back
-        last = timezone.make_aware(datetime.fromisoformat(last), connection.timezone)
-    return last, bool(other_due)
+    return stored_moment(last), bool(other_due)
 
 
 def recipient_keys(customer_id: int | None, email: str | None) -> list[str]:

@@ -13,16 +13,15 @@ runs every minute in a shop (and at every due moment in the sandbox).
 from __future__ import annotations
 
 import logging
-from datetime import UTC
 from typing import TYPE_CHECKING
 
 from django.db import connection
-from django.utils.dateparse import parse_datetime
 
 from ..models import EnrolmentState, FlowEnrolment, ScanGate
 from . import scan_gates
 from .enrolments import EnrolmentFlow, advance_due_enrolments
 from .flows import FLOWS
+from .stored_moments import stored_moment
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -111,17 +110,13 @@ def gates_and_due(
     gates: scan_gates.Gates = {}
     flows_due = set()
     for flow, inputs, generation, scanned, signature, until, due in rows:
-        if isinstance(until, str):  # SQLite: UTC text, or a naive UTC datetime
-            until = parse_datetime(until)
-        if until is not None and until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
         gates[flow] = ScanGate(
             flow=flow,
             inputs=inputs,
             generation=generation,
             scanned_generation=scanned,
             signature=signature,
-            quiet_until=until,
+            quiet_until=stored_moment(until),
         )
         if due:
             flows_due.add(flow)
