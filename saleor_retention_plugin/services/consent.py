@@ -73,11 +73,30 @@ def is_opted_out(channel_slug: str, *, email: str | None, customer_id: int | Non
     (``retention_optout_customer_idx``, ``retention_optout_email_idx``), so its cost does
     not grow with the opt-outs.
     """
-    digest = email_digest(email)
-    if customer_id is None and digest is None:
+    who = opt_out_match(email=email, customer_id=customer_id)
+    if who is None:
         return False
+    condition, params = who
     # Asked before every step and every send (thousands of times a sweep in a big shop):
     # written by hand, as building the ORM's query costs several times running it.
+    table = connection.ops.quote_name(MarketingOptOut._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {condition} LIMIT 1", params)
+        return cursor.fetchone() is not None
+
+
+def opt_out_match(
+    *, email: str | None, customer_id: int | None
+) -> tuple[str, list[int | str]] | None:
+    """The SQL condition on the opt-out table matching this customer, with its parameters.
+
+    ``None`` when there is nobody to match (no customer id, no valid email). Shared by
+    ``is_opted_out`` and the outbox's one-statement read before a send
+    (``contact_log.standing_before_send``), so both mean the same.
+    """
+    digest = email_digest(email)
+    if customer_id is None and digest is None:
+        return None
     who: list[str] = []
     params: list[int | str] = []
     if customer_id is not None:
@@ -86,10 +105,7 @@ def is_opted_out(channel_slug: str, *, email: str | None, customer_id: int | Non
     if digest is not None:
         who.append("email_digest = %s")
         params.append(digest)
-    table = connection.ops.quote_name(MarketingOptOut._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {table} WHERE {' OR '.join(who)} LIMIT 1", params)
-        return cursor.fetchone() is not None
+    return " OR ".join(who), params
 
 
 def recipient_key(customer_id: int | None, email: str | None) -> str:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from ..models import ContactLogEntry, FlowMessage, MessageState
+from ..models import ContactLogEntry, FlowMessage, MarketingOptOut, MessageState
+from . import consent
 from .consent import recipient_key
 from .stored_moments import stored_moment
 
@@ -19,24 +20,36 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
-def last_contact(keys: list[str], message_id: int) -> tuple[datetime | None, bool]:
-    """The recipient's last contact by another message, and whether this one is reserved.
+def standing_before_send(
+    keys: list[str], message_id: int, *, customer_id: int | None, email: str | None
+) -> tuple[bool, datetime | None, bool]:
+    """Whether the recipient opted out, their last contact, and whether this one is reserved.
 
-    A reservation of this message is an earlier attempt's, under any key. One statement,
-    written by hand: every delivery asks it, and building it with the ORM cost over ten
-    times running it.
+    What the outbox reads right before a send, under its locks: an opt-out by id or email
+    in any channel (``consent.is_opted_out``'s meaning), the last contact by another
+    message under any of ``keys`` (the frequency cap's), and whether this message holds a
+    reservation (an earlier attempt's, under any key). One statement, written by hand:
+    every delivery asks it, and building it with the ORM cost over ten times running it.
     """
+    who = consent.opt_out_match(email=email, customer_id=customer_id)
+    if who is None:
+        opted_out_sql, opted_out_params = "0", []
+    else:
+        condition, opted_out_params = who
+        optouts = connection.ops.quote_name(MarketingOptOut._meta.db_table)
+        opted_out_sql = f"EXISTS(SELECT 1 FROM {optouts} WHERE {condition})"
     table = connection.ops.quote_name(ContactLogEntry._meta.db_table)
     marks = ", ".join(["%s"] * len(keys)) or "NULL"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT MAX(CASE WHEN message_id <> %s THEN contacted_at END),"
+            f"SELECT {opted_out_sql},"
+            " MAX(CASE WHEN message_id <> %s THEN contacted_at END),"
             " COUNT(CASE WHEN message_id = %s THEN 1 END)"
             f" FROM {table} WHERE recipient_key IN ({marks}) OR message_id = %s",
-            [message_id, message_id, *keys, message_id],
+            [*opted_out_params, message_id, message_id, *keys, message_id],
         )
-        last, reserved = cursor.fetchone()
-    return stored_moment(last), reserved > 0
+        opted_out, last, reserved = cursor.fetchone()
+    return bool(opted_out), stored_moment(last), reserved > 0
 
 
 def contact_before_delivery(

@@ -222,9 +222,15 @@ class EnrolmentFlow(scan_gates.GatedScan):
     ) -> Preparation:
         enrolment = None
         if message.enrolment_id is not None:
-            enrolment = (
-                FlowEnrolment.objects.select_for_update().filter(pk=message.enrolment_id).first()
-            )
+            if FlowMessage.enrolment.is_cached(message):
+                # Read and locked with the message (``flows._prepare_under_lock``).
+                enrolment = message.enrolment
+            else:
+                enrolment = (
+                    FlowEnrolment.objects.select_for_update()
+                    .filter(pk=message.enrolment_id)
+                    .first()
+                )
         if enrolment is None:
             return Cancel("enrolment_deleted")
         if enrolment.state == EnrolmentState.STOPPED:

@@ -56,7 +56,7 @@ from ..delivery.base import (
 )
 from ..domain.contact_rules import decide_contact
 from ..models import ContactLogEntry, FlowMessage, MessageState
-from . import consent, contact_log
+from . import contact_log
 from .contact_log import recipient_keys as recipient_keys  # re-exported
 from .flow_claims import Claim as Claim  # re-exported: the sweep claims through here
 from .flow_claims import claim_due_messages as claim_due_messages
@@ -146,8 +146,10 @@ class Flow(Protocol):
     ) -> Preparation:
         """Check every stop condition again and build the message context (under lock).
 
-        May update ``message.recipient_email`` / ``customer_id`` to the subject's current
-        contact. Returning ``Cancel`` should also stop the subject's series if it has to.
+        May update ``message.recipient_email`` / ``customer_id`` / ``language_code`` to the
+        subject's current contact, and ``scheduled_for_activity_at``; the engine saves only
+        these of the flow's changes (``PREPARED_FIELDS``). Returning ``Cancel`` should also
+        stop the subject's series if it has to.
         ``Due`` leaves building the message until the contact rules let it go out now.
         """
         ...
@@ -158,6 +160,9 @@ class Flow(Protocol):
 
 
 FLOWS: dict[str, Flow] = {}
+
+# The message fields a flow's ``prepare`` may change (saved with the engine's own).
+PREPARED_FIELDS = ("customer_id", "recipient_email", "language_code", "scheduled_for_activity_at")
 
 
 def register_flow(flow: Flow) -> Flow:
@@ -275,13 +280,24 @@ def _prepare_under_lock(
 ) -> str | tuple[FlowMessage, ChannelSettings]:
     """Check, decide and reserve under the row lock: an outcome, or the message to send."""
     with transaction.atomic():
-        message = (
+        claimed = (
             FlowMessage.objects.select_for_update()
             .filter(pk=message_id, claim_token=claim_token, state=MessageState.CLAIMED)
             # A task delivered twice (redelivered by the broker) never sends twice.
             .filter(send_started_at__isnull=True)
+        )
+        # The message with its enrolment, both locked, in one statement (every flow's
+        # message has one; the filter makes the join an inner one, which PostgreSQL
+        # needs to lock both rows). ``EnrolmentFlow.prepare`` reads it from there.
+        message = (
+            claimed.filter(enrolment__isnull=False)
+            .select_related("enrolment")
+            .select_for_update(of=("self", "enrolment"))
             .first()
         )
+        if message is None:
+            # Claim lost, or an old row without an enrolment.
+            message = claimed.filter(enrolment__isnull=True).first()
         if message is None:
             return "claim_lost"
         flow = FLOWS.get(message.flow)
@@ -301,11 +317,6 @@ def _prepare_under_lock(
         if isinstance(prepared, Retime):
             _release(message, MessageState.SCHEDULED, prepared.at)
             return "retimed"
-        if consent.is_opted_out(
-            message.channel_slug, email=message.recipient_email, customer_id=message.customer_id
-        ):
-            flow.on_opt_out(message, now)
-            return _cancel(message, "opted_out")
         if message.recipient_email is None and message.customer_id is None:
             return _cancel(message, "no_contact")
 
@@ -317,7 +328,14 @@ def _prepare_under_lock(
             with connection.cursor() as cursor:
                 for key in keys:
                     cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key])
-        last_contacted_at, reserved = contact_log.last_contact(keys, message.pk)
+        # Consent (an opt-out in any channel: ``consent.is_opted_out``) and the cap's last
+        # contact, read in one statement.
+        opted_out, last_contacted_at, reserved = contact_log.standing_before_send(
+            keys, message.pk, customer_id=message.customer_id, email=message.recipient_email
+        )
+        if opted_out:
+            flow.on_opt_out(message, now)
+            return _cancel(message, "opted_out")
         decision = decide_contact(
             now=now,
             zone=prepared.zone,
@@ -366,7 +384,17 @@ def _prepare_under_lock(
         # doubt if this worker dies, and only the long claim timeout may take it over.
         message.send_started_at = timezone.now()
         message.claimed_by = worker_id()
-        message.save()
+        message.save(
+            update_fields=[
+                *PREPARED_FIELDS,
+                "coupon_code",
+                "context",
+                "attempts",
+                "send_started_at",
+                "claimed_by",
+                "updated_at",
+            ]
+        )
     return message, settings
 
 
@@ -377,21 +405,41 @@ def retry_delay(attempts: int) -> timedelta:
 def _cancel(message: FlowMessage, reason: str) -> str:
     message.state = MessageState.CANCELLED
     message.cancel_reason = reason
-    message.save()
+    message.save(update_fields=[*PREPARED_FIELDS, "state", "cancel_reason", "updated_at"])
     ContactLogEntry.objects.filter(message=message).delete()
     return f"cancelled:{reason}"
 
 
-def _release(message: FlowMessage, state: str, at: datetime, *, reserved: bool = True) -> None:
+def _release(
+    message: FlowMessage,
+    state: str,
+    at: datetime,
+    *,
+    reserved: bool = True,
+    changed: tuple[str, ...] = (),
+) -> None:
     """Back to waiting: nothing went out, so the cap reservation goes too.
 
-    ``reserved=False``: the caller read that the message holds no reservation.
+    Saves the fields it sets, ``last_error`` and what a flow's ``prepare`` may have changed
+    (``PREPARED_FIELDS``), and the caller's other ``changed`` fields. ``reserved=False``:
+    the caller read that the message holds no reservation.
     """
     message.state = state
     message.next_attempt_at = at
     message.send_started_at = None
     message.lease_expires_at = None
-    message.save()
+    message.save(
+        update_fields=[
+            *PREPARED_FIELDS,
+            "state",
+            "next_attempt_at",
+            "send_started_at",
+            "lease_expires_at",
+            "last_error",
+            "updated_at",
+            *changed,
+        ]
+    )
     if reserved:
         ContactLogEntry.objects.filter(message=message).delete()
 
@@ -416,7 +464,9 @@ def _after_transient_failure(
         give_up_at = current.first_failed_at + retry_window()
         if now >= give_up_at:
             current.state = MessageState.FAILED
-            current.save()
+            current.save(
+                update_fields=["last_error", "attempts", "first_failed_at", "state", "updated_at"]
+            )
             ContactLogEntry.objects.filter(message=current).delete()
             logger.warning(
                 "Giving up on message %s after %s attempts since %s: %s",
@@ -428,7 +478,7 @@ def _after_transient_failure(
             return "failed"
         # The last try falls on the end of the window, not some hours after it.
         retry_at = min(now + retry_delay(current.attempts), give_up_at)
-        _release(current, MessageState.DEFERRED, retry_at)
+        _release(current, MessageState.DEFERRED, retry_at, changed=("attempts", "first_failed_at"))
     logger.info("Message %s will be retried: %s", message_id, reason)
     return "retry"
 

@@ -582,3 +582,33 @@ def contacted_by_another_flow(customer_id, at):
     ContactLogEntry.objects.create(
         recipient_key=f"customer:{customer_id}", message=other, flow="cart", contacted_at=at
     )
+
+
+def test_a_delivery_locks_its_message_with_its_enrolment_and_reads_consent_with_the_cap(
+    two_step_flow,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    enrolment = enrol_customer()
+    enrolments.advance_due_enrolments(two_step_flow, now=T0 + DAY)
+    [claim] = flows.claim_due_messages(now=T0 + DAY)
+    with CaptureQueriesContext(connection) as statements:
+        outcome = flows.deliver_message(
+            claim.message_id, claim.claim_token, now=T0 + DAY, send=capture
+        )
+    assert outcome == "sent"
+    # (The test's transaction turns the delivery's transactions into savepoints.)
+    sql = [s["sql"] for s in statements if "SAVEPOINT" not in s["sql"]]
+    # The message and its enrolment, locked together (PostgreSQL: FOR UPDATE OF both).
+    assert FlowEnrolment._meta.db_table in sql[0]
+    if connection.vendor == "postgresql":
+        assert (
+            f'FOR UPDATE OF "{FlowMessage._meta.db_table}", "{FlowEnrolment._meta.db_table}"'
+            in (sql[0])
+        )
+    # One cap lock per recipient key on PostgreSQL; consent and the last contact in one
+    # read; the reservation; the send started; the send recorded.
+    cap_locks = 2 if connection.vendor == "postgresql" else 0
+    assert len(sql) == 1 + cap_locks + 4, sql
+    assert FlowMessage.objects.get(enrolment=enrolment).state == "sent"

@@ -9,11 +9,17 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db.models import Max
 
 from saleor_retention_plugin import schedule
 from saleor_retention_plugin.domain.carts import CartContents, PlacedOrder
-from saleor_retention_plugin.models import FlowEnrolment, FlowMessage, TrackedCart
-from saleor_retention_plugin.services import cart_reminders, consent, flows
+from saleor_retention_plugin.models import (
+    ContactLogEntry,
+    FlowEnrolment,
+    FlowMessage,
+    TrackedCart,
+)
+from saleor_retention_plugin.services import cart_reminders, consent, contact_log, flows
 from saleor_retention_plugin.services.carts import refresh_cart_contents
 from saleor_retention_plugin.tasks import record_order_for_carts_task
 
@@ -92,6 +98,36 @@ def test_opting_out_twice_is_harmless_and_nobody_cannot_opt_out():
     assert not consent.is_opted_out(CHANNEL, email=None, customer_id=None)
     with pytest.raises(ValueError, match="customer id or a valid email"):
         consent.record_opt_out(CHANNEL, email="not an email")
+
+
+def test_the_read_before_a_send_agrees_with_consent_and_the_contact_log():
+    consent.record_opt_out(CHANNEL, customer_id=5)
+    consent.record_opt_out("other-channel", email="bo@example.com")
+    message, other = welcome(6, at=T0), welcome(7, at=T0)
+    for key, entry_of, at in [
+        ("customer:6", other, T0),
+        ("customer:6", message, T0 + HOUR),  # this message's own reservation
+        (consent.recipient_key(None, "cy@example.com"), other, T0 - HOUR),
+    ]:
+        ContactLogEntry.objects.create(
+            recipient_key=key, message=entry_of, flow=entry_of.flow, contacted_at=at
+        )
+    for customer_id, email in [
+        (5, None),
+        (None, "BO@example.com"),
+        (6, "cy@example.com"),
+        (8, "dee@example.com"),
+        (None, "not an email"),
+        (None, None),
+    ]:
+        keys = flows.recipient_keys(customer_id, email)
+        opted_out, last, reserved = contact_log.standing_before_send(
+            keys, message.pk, customer_id=customer_id, email=email
+        )
+        assert opted_out == consent.is_opted_out(CHANNEL, email=email, customer_id=customer_id)
+        by_others = ContactLogEntry.objects.filter(recipient_key__in=keys).exclude(message=message)
+        assert last == by_others.aggregate(last=Max("contacted_at"))["last"]
+        assert reserved == ContactLogEntry.objects.filter(message=message).exists()
 
 
 def test_tasks_take_plain_json(track):
