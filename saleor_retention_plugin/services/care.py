@@ -15,9 +15,10 @@ stay spent: the balance never goes below zero for a removed review).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .. import signals
@@ -107,17 +108,16 @@ def care_step_blocked(order_id: str, kind: CareStepKind) -> str:
     """Why a care step of the order must not go out now, "" when it still should.
 
     ``order_not_counted`` (cancelled or refunded in full, per the purchase history, or
-    unknown) or, for the satisfaction check, ``rated_already``. One query (two for the
-    satisfaction check of a counted order).
+    unknown) or, for the satisfaction check, ``rated_already``. One query (the
+    satisfaction check reads ``order_rated`` with the order).
     """
-    order = (
-        PurchasedOrder.objects.filter(order_id=order_id)
-        .values_list("counts", "net_goods_amount")
-        .first()
-    )
+    fields: list[Any] = ["counts", "net_goods_amount"]
+    if kind is CareStepKind.SATISFACTION:
+        fields.append(Exists(SatisfactionRating.objects.filter(order_id=OuterRef("order_id"))))
+    order = PurchasedOrder.objects.filter(order_id=order_id).values_list(*fields).first()
     if order is None or not order[0] or order[1] <= 0:
         return "order_not_counted"
-    if kind is CareStepKind.SATISFACTION and order_rated(order_id):
+    if kind is CareStepKind.SATISFACTION and order[2]:
         return "rated_already"
     return ""
 

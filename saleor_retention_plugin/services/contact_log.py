@@ -32,8 +32,9 @@ def standing_before_send(
     every delivery asks it, and building it with the ORM cost over ten times running it.
     """
     who = consent.opt_out_match(email=email, customer_id=customer_id)
+    opted_out_params: list[int | str] = []
     if who is None:
-        opted_out_sql, opted_out_params = "0", []
+        opted_out_sql = "0"
     else:
         condition, opted_out_params = who
         optouts = connection.ops.quote_name(MarketingOptOut._meta.db_table)

@@ -219,12 +219,15 @@ def purchased(order_id: str, *, counts: bool = True, amount: str = "50.00") -> N
     )
 
 
-def test_care_steps_stop_for_cancelled_refunded_unknown_or_rated_orders():
+def test_care_steps_stop_for_cancelled_refunded_unknown_or_rated_orders(
+    django_assert_num_queries,
+):
     purchased("kept")
     purchased("cancelled", counts=False)
     purchased("refunded", amount="0")
 
-    assert care_step_still_due("kept", CareStepKind.SATISFACTION)
+    with django_assert_num_queries(1):  # the order with whether it was rated
+        assert care_step_still_due("kept", CareStepKind.SATISFACTION)
     assert care_step_still_due("kept", CareStepKind.COUPON)
     for order_id in ("cancelled", "refunded", "never-seen"):
         assert not care_step_still_due(order_id, CareStepKind.REVIEW)
