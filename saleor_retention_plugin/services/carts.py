@@ -255,16 +255,15 @@ def record_order(
         if order.checkout_token:
             candidates |= TrackedCart.objects.filter(checkout_token=order.checkout_token)
         carts = list(candidates.select_for_update().order_by("pk"))
-        if (
-            not carts
-            or FlowConversion.objects.filter(flow=CART_FLOW, order_id=order.order_id).exists()
-        ):
-            return None  # no cart to stop or credit, or the order was recorded already
+        if not carts:
+            return None  # no cart to stop or credit
         # Their series, locked after the carts (the checkout upsert's order), each read with
         # what the attribution below decides on: its first reminder sent, whether it has a
         # conversion, and its last step sent before the order (one statement, not three
-        # per cart).
+        # per cart); and, read under the carts' locks as well, whether the order was
+        # recorded already (the same on every row: no statement of its own).
         sent = FlowMessage.objects.sent().filter(enrolment=OuterRef("pk"), sent_at__isnull=False)
+        recorded = FlowConversion.objects.filter(flow=CART_FLOW, order_id=order.order_id)
         enrolments: dict[int | None, FlowEnrolment] = {
             enrolment.cart_id: enrolment
             for enrolment in FlowEnrolment.objects.filter(flow=CART_FLOW, cart__in=carts)
@@ -274,10 +273,17 @@ def record_order(
                     sent.filter(sent_at__lte=order.placed_at).order_by("-step").values("step")[:1]
                 ),
                 converted=Exists(FlowConversion.objects.filter(enrolment=OuterRef("pk"))),
+                order_recorded=Exists(recorded),
             )
             .select_for_update()
             .order_by("pk")
         }
+        if (
+            any(getattr(enrolment, "order_recorded", False) for enrolment in enrolments.values())
+            if enrolments
+            else recorded.exists()
+        ):
+            return None  # the order was recorded already
         for cart in carts:
             if cart.pk not in enrolments:
                 enrolments[cart.pk] = cart_enrolment(cart)

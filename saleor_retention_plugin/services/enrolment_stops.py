@@ -19,8 +19,16 @@ if TYPE_CHECKING:
 
 def stop_enrolments(enrolments: Any, reason: str, *, now: datetime | None = None) -> int:
     """Stop active enrolments (a queryset) and cancel their waiting messages; returns how many."""
-    now = now or timezone.now()
     ids = list(enrolments.filter(state=EnrolmentState.ACTIVE).values_list("pk", flat=True))
+    return stop_enrolment_ids(ids, reason, now=now)
+
+
+def stop_enrolment_ids(ids: list[int], reason: str, *, now: datetime | None = None) -> int:
+    """``stop_enrolments`` for enrolments the caller read active; returns how many.
+
+    No statement when ``ids`` is empty.
+    """
+    now = now or timezone.now()
     FlowEnrolment.objects.filter(pk__in=ids).update(
         state=EnrolmentState.STOPPED,
         stop_reason=reason,

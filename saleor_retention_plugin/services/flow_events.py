@@ -28,12 +28,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Max, Min, Q, Sum
+from django.db.models import Exists, Max, Min, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ..domain.customers import normalise_email
 from ..models import EnrolmentState, FlowConversion, FlowEnrolment, PointsLot, PurchasedOrder
-from .enrolments import EnrolmentFlow, enrol_request, naming, stop_enrolments
+from .enrolment_stops import stop_enrolment_ids
+from .enrolments import EnrolmentFlow, enrol_request, naming
 from .flows import FLOWS, channel_settings_loader
 
 if TYPE_CHECKING:
@@ -181,32 +182,54 @@ def attribute_order(
     enrolment is not credited again). Flows with ``stops_on_order`` are stopped.
     """
     own = [name for name, flow in FLOWS.items() if getattr(flow, "attributes_own_orders", False)]
-    enrolments = FlowEnrolment.objects.filter(
-        naming(order.customer_id, order.email), channel_slug=order.channel_slug
-    ).exclude(flow__in=own)
     stopping = [name for name, flow in FLOWS.items() if getattr(flow, "stops_on_order", False)]
-    if stopping:
-        stop_enrolments(
-            enrolments.filter(flow__in=stopping, anchor_at__lt=order.placed_at),
-            "customer_ordered",
-            now=now,
+    # One statement reads the enrolments the order stops (active, of a flow that stops on
+    # an order, anchored before it) and those it may be credited to (no conversion yet),
+    # the latter with their window: the first message sent and the last step sent before
+    # the order. No test of the anchor for crediting: a flow may anchor ahead of its
+    # messages (points expiring: the expiry), and the window opens only once a message
+    # went out (or would have). The one-to-one key refuses a second conversion should a
+    # concurrent intake credit one meanwhile.
+    stops = Q(flow__in=stopping, state=EnrolmentState.ACTIVE, anchor_at__lt=order.placed_at)
+    read = (
+        FlowEnrolment.objects.filter(
+            naming(order.customer_id, order.email), channel_slug=order.channel_slug
         )
-    # No test of the anchor: a flow may anchor ahead of its messages (points expiring:
-    # the expiry), and the window below opens only once a message went out (or would have).
-    # The last step sent before the order is read with the window (one statement for all
-    # the candidates, not one per conversion). The candidates have no conversion: the
-    # one-to-one key refuses a second should a concurrent intake credit one meanwhile.
-    candidates = (
-        enrolments.exclude(state=EnrolmentState.ACTIVE, next_step=1, is_holdout=False)
-        .filter(conversion__isnull=True)
+        .exclude(flow__in=own)
         .annotate(
+            credited=Exists(FlowConversion.objects.filter(enrolment=OuterRef("pk"))),
             first_sent=Min("messages__sent_at"),
             last_step_sent=Max(
                 "messages__step",
                 filter=Q(messages__state="sent", messages__sent_at__lte=order.placed_at),
             ),
         )
+        .filter(stops | Q(credited=False) if stopping else Q(credited=False))
     )
+    enrolments = list(read)
+    stopped = [
+        enrolment
+        for enrolment in enrolments
+        if enrolment.flow in stopping
+        and enrolment.state == EnrolmentState.ACTIVE
+        and enrolment.anchor_at < order.placed_at
+    ]
+    if stopped:
+        stop_enrolment_ids([enrolment.pk for enrolment in stopped], "customer_ordered", now=now)
+        for enrolment in stopped:
+            enrolment.state = EnrolmentState.STOPPED
+    # An enrolment still waiting for its first message is no candidate (read after the
+    # stop above: one it stopped is).
+    candidates = [
+        enrolment
+        for enrolment in enrolments
+        if not enrolment.credited
+        and not (
+            enrolment.state == EnrolmentState.ACTIVE
+            and enrolment.next_step == 1
+            and not enrolment.is_holdout
+        )
+    ]
     window = settings.messaging.attribution_window
     conversions = []
     for enrolment in candidates:

@@ -1,8 +1,9 @@
 """Write use-cases of the purchase history: record an order, merge a guest, forget a customer.
 
 ``record_purchase`` is a reconciliation: it upserts the order row and replaces its lines
-in one transaction, so the same order recorded any number of times, from any event or
-from a backfill, leaves exactly one row with the order as it stands now.
+(kept as they are when unchanged) in one transaction, so the same order recorded any
+number of times, from any event or from a backfill, leaves exactly one row with the order
+as it stands now.
 ``record_purchases`` does the same for a batch with bulk statements (the backfill): one
 multi-row statement per table and batch, so the purchase summaries' statement-level
 triggers recompute the batch's customers once.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
@@ -81,6 +84,43 @@ _INSERT_LINES = f"INSERT INTO {PurchasedLine._meta.db_table} ({', '.join(_LINE_C
 _MAX_PARAMETERS = 65_535
 
 
+def _no_lines() -> str:
+    """The upsert's ``RETURNING`` column: true when the order has no lines stored yet.
+
+    On PostgreSQL ``xmax = 0``: the row is new (a concurrent recording of the same order
+    waits on the row and is not seen by a subquery's snapshot, so only the row tells).
+    SQLite has one writer at a time: the lines themselves are asked.
+    """
+    if connection.vendor == "postgresql":
+        return "(xmax = 0)"
+    lines = PurchasedLine._meta.db_table
+    return f"NOT EXISTS (SELECT 1 FROM {lines} WHERE {lines}.order_id = {_ORDERS}.id)"
+
+
+def _stored_lines(order_pks: list[int]) -> dict[int, list[tuple[Any, ...]]]:
+    """The lines stored for these orders, as the line insert's rows (one statement)."""
+    stored: dict[int, list[tuple[Any, ...]]] = {order_pk: [] for order_pk in order_pks}
+    if order_pks:
+        for row in PurchasedLine.objects.filter(order_id__in=order_pks).values_list(*_LINE_COLUMNS):
+            stored[row[0]].append(row)
+    return stored
+
+
+def _same_lines(stored: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> bool:
+    """Whether the stored lines are exactly the rows the insert would write.
+
+    ``rows`` carry their prices as ``Decimal``, not yet adapted for the database.
+    A price with more than the column's two places is never the same: the insert would
+    round it, and the stored value read back is rounded as well.
+    """
+    if len(stored) != len(rows):
+        return False
+    cents = Decimal("0.01")
+    if any(row[-1] != row[-1].quantize(cents) for row in rows):
+        return False
+    return Counter(stored) == Counter(rows)
+
+
 def _chunks(rows: list[tuple[Any, ...]], columns: list[str]) -> Iterator[list[tuple[Any, ...]]]:
     """``rows`` in as few multi-row statements as the database takes."""
     size = min(connection.ops.bulk_batch_size(columns, rows), _MAX_PARAMETERS // len(columns))
@@ -108,7 +148,7 @@ def record_purchase(record: PurchaseRecord, *, source: str = "intake") -> Purcha
 def record_purchases(
     records: Sequence[PurchaseRecord], *, source: str = "intake", now: datetime | None = None
 ) -> int:
-    """Upsert a batch of orders and replace their lines, in one transaction.
+    """Upsert a batch of orders and replace their lines that changed, in one transaction.
 
     Raises ``InvalidPurchase`` for the first bad record before writing anything. Returns
     how many orders were written. Orders appearing twice in the batch: the last one wins.
@@ -138,33 +178,51 @@ def record_purchases(
             for record in latest.values()
         ]  # fmt: skip
         # Raw statements: the ORM's bulk_create spends most of a backfill compiling SQL.
-        # ``xmax = 0``: on PostgreSQL whether the row is new (a new order has no lines to
-        # replace); elsewhere every order's lines are replaced.
-        inserted = "(xmax = 0)" if connection.vendor == "postgresql" else "false"
+        # ``_no_lines()``: the order has no stored lines yet (a new row): none are read.
         ids: dict[str, int] = {}
         stored: list[int] = []
         with connection.cursor() as cursor:
             for chunk in _chunks(order_rows, _ORDER_COLUMNS):
                 sql, params = _values(_INSERT_ORDERS, chunk)
-                cursor.execute(sql + _ON_CONFLICT + f" RETURNING order_id, id, {inserted}", params)
-                for order_id, order_pk, is_new in cursor.fetchall():
+                cursor.execute(
+                    sql + _ON_CONFLICT + f" RETURNING order_id, id, {_no_lines()}", params
+                )
+                for order_id, order_pk, no_lines in cursor.fetchall():
                     ids[order_id] = order_pk
-                    if not is_new:
+                    if not no_lines:
                         stored.append(order_pk)
-        if stored:
-            PurchasedLine.objects.filter(order_id__in=stored).delete()
-        line_rows = [
-            (
-                ids[record.order_id], line.line_id, line.variant_id, line.product_id,
-                line.product_type_id, line.category_id, line.sku, line.quantity,
-                ops.adapt_decimalfield_value(line.unit_price_net, 14, 2),
-            )
+        line_rows = {
+            ids[record.order_id]: [
+                (
+                    ids[record.order_id], line.line_id, line.variant_id, line.product_id,
+                    line.product_type_id, line.category_id, line.sku, line.quantity,
+                    line.unit_price_net,
+                )
+                for line in record.lines
+            ]
             for record in latest.values()
-            for line in record.lines
-        ]  # fmt: skip
-        if line_rows:
+        }  # fmt: skip
+        # An order recorded again keeps its lines when they are what it would write (most
+        # events change the order's status or amounts, not its lines): one read instead of
+        # a delete and an insert, and on PostgreSQL no recomputation of the customers'
+        # kinds by the lines' triggers.
+        replaced = [
+            order_pk
+            for order_pk, lines in _stored_lines(stored).items()
+            if not _same_lines(lines, line_rows[order_pk])
+        ]
+        if replaced:
+            PurchasedLine.objects.filter(order_id__in=replaced).delete()
+        unchanged = set(stored) - set(replaced)
+        rows = [
+            (*row[:-1], ops.adapt_decimalfield_value(row[-1], 14, 2))
+            for order_pk, lines in line_rows.items()
+            if order_pk not in unchanged
+            for row in lines
+        ]
+        if rows:
             with connection.cursor() as cursor:
-                for chunk in _chunks(line_rows, _LINE_COLUMNS):
+                for chunk in _chunks(rows, _LINE_COLUMNS):
                     cursor.execute(*_values(_INSERT_LINES, chunk))
     return len(latest)
 

@@ -213,3 +213,23 @@ def test_an_order_stops_and_credits_a_customers_carts_in_as_many_statements_howe
     for token in one + three:
         assert series(token).stop_reason == "customer_ordered"
     assert not FlowMessage.objects.waiting().exists()
+
+
+def test_an_order_recorded_again_is_found_with_its_carts_series_and_changes_nothing(track):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    token = abandon(track, "reminded")
+    sweep(T0 + HOUR)
+    sweep(T0 + 3 * HOUR)  # its first reminder
+    placed = order(token, at=T0 + 5 * HOUR)
+    assert carts.record_order(placed, shop_settings()) is not None
+
+    with CaptureQueriesContext(connection) as queries:
+        again = carts.record_order(placed, shop_settings())
+
+    assert again is None
+    assert FlowConversion.objects.count() == 1
+    # The carts locked, then their series locked with whether the order was recorded
+    # already: nothing else is read or written.
+    assert len(queries) == 2, [q["sql"][:60] for q in queries]

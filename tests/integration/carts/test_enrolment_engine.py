@@ -612,3 +612,22 @@ def test_a_delivery_locks_its_message_with_its_enrolment_and_reads_consent_with_
     cap_locks = 2 if connection.vendor == "postgresql" else 0
     assert len(sql) == 1 + cap_locks + 4, sql
     assert FlowMessage.objects.get(enrolment=enrolment).state == "sent"
+
+
+def test_an_order_stops_a_flow_that_stops_on_orders_and_credits_it_from_one_read(monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(TwoStepFlow, "stops_on_order", True, raising=False)
+    enrolment = enrol_customer()
+    run(T0 + DAY)  # its first message sent; the second still to come
+
+    with CaptureQueriesContext(connection) as queries:
+        [conversion] = flow_events.attribute_order(placed(at=T0 + 2 * DAY), shop_settings())
+
+    enrolment.refresh_from_db()
+    assert (enrolment.state, enrolment.stop_reason) == (EnrolmentState.STOPPED, "customer_ordered")
+    assert (conversion.enrolment_id, conversion.step) == (enrolment.pk, 1)
+    # One read of the enrolments to stop and to credit; the stop (the enrolment, its
+    # waiting messages) and the conversion are the writes.
+    assert [q["sql"].split(None, 1)[0] for q in queries] == ["SELECT", "UPDATE", "UPDATE", "INSERT"]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from saleor_retention_plugin.domain.history import InvalidPurchase, PurchaseLine
 from saleor_retention_plugin.models import PurchasedLine, PurchasedOrder
@@ -130,3 +133,62 @@ def test_a_new_customer_takes_over_guest_orders_that_earned_no_points(
     assert list(PurchasedOrder.objects.values_list("customer_key", "customer_id")) == [
         (f"customer:{user.pk}", user.pk)
     ]
+
+
+class TestLinesRecordedAgain:
+    """An order recorded again keeps its stored lines when they are what it would write."""
+
+    def lines_statements(self, record) -> list[str]:
+        with CaptureQueriesContext(connection) as queries:
+            record_purchase(record)
+        # The statements whose table is the lines' (not the order upsert's).
+        return [
+            q["sql"].split(None, 1)[0].upper()
+            for q in queries
+            if (table := re.search(r'(?:FROM|INTO)\s+"?(\w+)', q["sql"]))
+            and table.group(1) == PurchasedLine._meta.db_table
+        ]
+
+    def test_unchanged_lines_are_read_not_rewritten(self):
+        order = purchase()
+        record_purchase(order)
+        kept = list(PurchasedLine.objects.values_list("pk", flat=True))
+
+        statements = self.lines_statements(dataclasses.replace(order, status="returned"))
+
+        assert statements == ["SELECT"]
+        assert list(PurchasedLine.objects.values_list("pk", flat=True)) == kept
+
+    @pytest.mark.parametrize(
+        "lines",
+        [
+            (PurchaseLine(line_id="l1", quantity=2, unit_price_net=Decimal("50.00")),),
+            (
+                PurchaseLine(line_id="l1", quantity=1, unit_price_net=Decimal("100.00")),
+                PurchaseLine(line_id="l2", quantity=1, unit_price_net=Decimal("5.00")),
+            ),
+            (),
+        ],
+        ids=["changed", "added", "removed"],
+    )
+    def test_changed_lines_are_replaced(self, lines):
+        order = purchase()
+        record_purchase(order)
+
+        record_purchase(dataclasses.replace(order, lines=lines))
+
+        assert sorted(
+            PurchasedLine.objects.values_list("line_id", "quantity", "unit_price_net")
+        ) == sorted((line.line_id, line.quantity, line.unit_price_net) for line in lines)
+
+    def test_a_price_finer_than_cents_is_written_again_rounded(self):
+        line = PurchaseLine(line_id="l1", quantity=1, unit_price_net=Decimal("10.005"))
+        order = purchase(amount="10.01", lines=(line,))
+        record_purchase(order)
+
+        statements = self.lines_statements(order)
+
+        assert statements == ["SELECT", "DELETE", "INSERT"]
+
+    def test_a_new_order_reads_no_lines(self):
+        assert self.lines_statements(purchase()) == ["INSERT"]
