@@ -90,3 +90,16 @@ def test_one_read_of_the_outbox_per_look():
     with CaptureQueriesContext(connection) as queries:
         assert read(store, T0 + 2 * HOUR, None) == 3
     assert sum(table in query["sql"] for query in queries.captured_queries) == 1
+
+
+def test_an_order_looks_for_a_reward_code_only_of_a_customer_who_redeemed(
+    django_assert_num_queries,
+):
+    store = SimulatedStore(seed=1, weeks=1, start=T0, customers_per_channel=1)
+    customer = store.customers[0]
+    with django_assert_num_queries(0):  # never redeemed: holds no code
+        store._use_a_reward_code(customer)
+    store._redeemers.add((customer.channel.slug, normalise_email(customer.email)))
+    with django_assert_num_queries(1):  # none issued yet: nothing marked used
+        store._use_a_reward_code(customer)
+    assert store.log.codes_used == 0
