@@ -102,9 +102,7 @@ class SimulatedStore:
         self._by_email = {normalise_email(c.email): c for c in self.customers}
         # Below this id every message is sent, failed or cancelled: read_messages skips them.
         self.outbox_floor = 0
-        # (channel, normalised email) of every customer who tried to redeem a reward: only
-        # they can hold a reward code (``_use_a_reward_code`` asks the database for theirs).
-        self._redeemers: set[tuple[str, str | None]] = set()
+        self._redeemers: set[tuple[str, str | None]] = set()  # (channel, email) who redeemed
         self._every_message_mailed = messages.every_message_mailed()
 
     # --- generating the story ---------------------------------------------------------
@@ -474,12 +472,9 @@ class SimulatedStore:
     def _use_a_reward_code(self, customer: Customer) -> None:
         """Customers apply a code they bought to most orders (checkoutAddPromoCode); the
         plugin's order task then marks it used.
-
-        Only customers who redeemed can hold a code (the points mall is the only issuer):
-        the others' orders ask nothing.
         """
         if (customer.channel.slug, normalise_email(customer.email)) not in self._redeemers:
-            return
+            return  # holds no code: only the points mall issues them, only _redeem redeems
         issued = (
             Redemption.objects.filter(
                 account__channel_slug=customer.channel.slug,
