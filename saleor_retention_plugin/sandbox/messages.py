@@ -72,17 +72,13 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
     # index (nothing else looks messages up by it), and reading the whole outbox after every
     # sweep made a long story quadratic. Below that floor every message is sent, failed or
     # cancelled for good; new messages come above it (ids only grow).
-    recent = FlowMessage.objects.filter(pk__gte=store.outbox_floor)
-    found = list(recent.filter(window | Q(state__in=MAY_STILL_SEND)).values_list("pk", "state"))
-    waiting = [pk for pk, state in found if state != MessageState.SENT]
-    highest = max((pk for pk, _ in found), default=store.outbox_floor - 1)
-    store.outbox_floor = min(waiting, default=highest + 1)
-    if len(waiting) == len(found):
-        return  # nothing was sent since the last look
-    for message in (
-        recent.filter(window)
-        .order_by("sent_at", "pk")
+    # One statement reads both: the still-unsent ones' ids move the floor, the ones sent in
+    # the window are read (the same fields for both; the unsent are few).
+    found = list(
+        FlowMessage.objects.filter(pk__gte=store.outbox_floor)
+        .filter(window | Q(state__in=MAY_STILL_SEND))
         .only(
+            "state",
             "idempotency_key",
             "sent_at",
             "flow",
@@ -94,7 +90,14 @@ def read_messages(store: SimulatedStore, since: datetime | None) -> None:
             "channel_slug",
             "customer_id",
         )
-    ):
+    )
+    waiting = [message.pk for message in found if message.state != MessageState.SENT]
+    highest = max((message.pk for message in found), default=store.outbox_floor - 1)
+    store.outbox_floor = min(waiting, default=highest + 1)
+    sent = [message for message in found if message.state == MessageState.SENT]
+    # In the order they were sent (ties by id), as ``ORDER BY sent_at, id`` would read them.
+    sent.sort(key=lambda message: (message.sent_at, message.pk))
+    for message in sent:
         links = _received(store).pop(message.idempotency_key, None)
         if message.flow != CART_FLOW:
             react(store, message, links)

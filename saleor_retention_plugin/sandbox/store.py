@@ -102,6 +102,7 @@ class SimulatedStore:
         self._by_email = {normalise_email(c.email): c for c in self.customers}
         # Below this id every message is sent, failed or cancelled: read_messages skips them.
         self.outbox_floor = 0
+        self._redeemers: set[tuple[str, str | None]] = set()  # (channel, email) who redeemed
         self._every_message_mailed = messages.every_message_mailed()
 
     # --- generating the story ---------------------------------------------------------
@@ -455,6 +456,7 @@ class SimulatedStore:
         if not affordable:
             return
         reward = self.random.choice(affordable)
+        self._redeemers.add((customer.channel.slug, normalise_email(customer.email)))
         try:
             mall.redeem_reward(
                 account,
@@ -471,6 +473,8 @@ class SimulatedStore:
         """Customers apply a code they bought to most orders (checkoutAddPromoCode); the
         plugin's order task then marks it used.
         """
+        if (customer.channel.slug, normalise_email(customer.email)) not in self._redeemers:
+            return  # holds no code: only the points mall issues them, only _redeem redeems
         issued = (
             Redemption.objects.filter(
                 account__channel_slug=customer.channel.slug,

@@ -155,6 +155,8 @@ def customer_languages(channel: str, dues: Iterable[DueSubject]) -> dict[str, st
     ids = {due.customer_id for due in dues if due.customer_id is not None}
     emails = {normalise_email(due.email) for due in dues if due.email}
     emails.discard(None)
+    if not ids and not emails:
+        return {}  # nobody to look up (most scans): no queries to build
     by_id: dict[int, str] = {}
     by_email: dict[str, str] = {}
     for model in (TrackedCart, FlowEnrolment):  # the later rows win
@@ -186,6 +188,8 @@ def requests_for(
     flow: EnrolmentFlow, channel: str, dues: list[DueSubject]
 ) -> Iterator[EnrolmentRequest]:
     """One request per subject and cycle not yet enrolled (one query for the check)."""
+    if not dues:
+        return  # most scans find nobody due: no queries to build
     keyed: dict[tuple[str, int], DueSubject] = {}
     for due in dues:
         subject = subject_of(
@@ -200,6 +204,8 @@ def requests_for(
         ).values_list("subject_key", "cycle")
     )
     fresh = {key: due for key, due in keyed.items() if key not in known}
+    if not fresh:
+        return  # every one enrolled already
     languages = customer_languages(channel, fresh.values())
     for (subject, cycle), due in fresh.items():
         yield EnrolmentRequest(

@@ -92,13 +92,14 @@ def signature_of(flow: GatedScan) -> str:
 
 def is_closed(flow: GatedScan, gate: ScanGate | None, now: datetime) -> bool:
     """Whether ``gate`` (the flow's row, None if missing) lets the sweep at ``now`` skip."""
+    # The row's own fields first: the signature (settings read) only for a gate still quiet.
     return (
         gate is not None
         and gate.scanned_generation is not None
         and gate.scanned_generation == gate.generation
+        and (gate.quiet_until is None or now < gate.quiet_until)
         and gate.inputs == inputs_text(flow)
         and gate.signature == signature_of(flow)
-        and (gate.quiet_until is None or now < gate.quiet_until)
     )
 
 

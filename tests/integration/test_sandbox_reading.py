@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from saleor_retention_plugin.domain.customers import normalise_email
 from saleor_retention_plugin.models import FlowMessage, MessageState
@@ -76,3 +78,28 @@ def test_a_deferred_message_keeps_the_floor_below_it():
     assert store.outbox_floor == deferred.pk
     send(deferred, T0 + 2 * HOUR)
     assert read(store, T0 + 2 * HOUR, T0 + HOUR) == 1
+
+
+def test_one_read_of_the_outbox_per_look():
+    """The floor's waiting ids and the sent messages come from the same statement."""
+    store = SimulatedStore(seed=1, weeks=1, start=T0, customers_per_channel=1)
+    write(store, 1, MessageState.SCHEDULED)
+    for number in range(2, 5):
+        write(store, number, MessageState.SENT, sent_at=T0 + HOUR)
+    table = FlowMessage._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        assert read(store, T0 + 2 * HOUR, None) == 3
+    assert sum(table in query["sql"] for query in queries.captured_queries) == 1
+
+
+def test_an_order_looks_for_a_reward_code_only_of_a_customer_who_redeemed(
+    django_assert_num_queries,
+):
+    store = SimulatedStore(seed=1, weeks=1, start=T0, customers_per_channel=1)
+    customer = store.customers[0]
+    with django_assert_num_queries(0):  # never redeemed: holds no code
+        store._use_a_reward_code(customer)
+    store._redeemers.add((customer.channel.slug, normalise_email(customer.email)))
+    with django_assert_num_queries(1):  # none issued yet: nothing marked used
+        store._use_a_reward_code(customer)
+    assert store.log.codes_used == 0
