@@ -24,7 +24,6 @@ only translate between them and the engine (``services.enrolments``).
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -300,12 +299,6 @@ def channels_of(customers: QuerySet[Any]) -> list[str]:
     )
 
 
-# The settings of the channels greeting today that this thread's last complete birthday
-# scan read, with its moment: the gate's ``scan_quiet_until``, called right after, reads
-# them from here instead of again (a change since bumps the gate's inputs anyway).
-_scanned = threading.local()
-
-
 class BirthdayFlow(EnrolmentFlow):
     name = BIRTHDAY_FLOW
     # Its scan reads birthdays, the accounts of their customers and the channels' settings.
@@ -321,13 +314,10 @@ class BirthdayFlow(EnrolmentFlow):
         ``birthday_greetings_due`` per channel: the cost follows today's birthdays.
         """
         load = channel_settings_loader()
-        _scanned.birthdays = None
-        greeting: list[ChannelSettings] = []
         for channel in channels_of(born_around(now.date())):
             settings = load(channel)
             if settings is None or not self.is_enabled(settings):
                 continue
-            greeting.append(settings)
             for due in birthday_greetings.birthday_greetings_due(channel, settings, now):
                 yield EnrolmentRequest(
                     subject=Subject.customer(due.customer_id),
@@ -343,31 +333,22 @@ class BirthdayFlow(EnrolmentFlow):
                         "gift_coupon": due.gift.coupon,
                     },
                 )
-        _scanned.birthdays = (now, greeting)
 
     def scan_quiet_until(self, now: datetime) -> datetime | None:
         """The next UTC midnight (who is born around today changes), or sooner a channel's.
 
         A channel's: the next greeting hour or local midnight (``greeting_changes_after``)
         of each channel with greetings on where someone born around today has an account.
-        No query after this thread's complete scan at ``now`` (its channels); else one
-        query (and the settings).
+        One query (and the settings).
         """
-        scanned, _scanned.birthdays = getattr(_scanned, "birthdays", None), None
-        if scanned is not None and scanned[0] == now:
-            greeting = scanned[1]
-        else:
-            load = channel_settings_loader()
-            greeting = [
-                settings
-                for settings in map(load, channels_of(born_around(now.date())))
-                if settings is not None and self.is_enabled(settings)
-            ]
+        load = channel_settings_loader()
         moments = [datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=now.tzinfo)]
-        for settings in greeting:
-            zone = ZoneInfo(settings.ledger.timezone)
-            hour = settings.care.birthday_greeting_hour
-            moments.append(greeting_changes_after(now, zone, hour))
+        for channel in channels_of(born_around(now.date())):
+            settings = load(channel)
+            if settings is not None and self.is_enabled(settings):
+                zone = ZoneInfo(settings.ledger.timezone)
+                hour = settings.care.birthday_greeting_hour
+                moments.append(greeting_changes_after(now, zone, hour))
         return min(moments)
 
     def advance(

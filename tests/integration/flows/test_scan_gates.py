@@ -124,16 +124,6 @@ class TestBirthdayGate:
         monkeypatch.setattr(birthday_greetings, "birthday_greetings_due", real)
         assert sweep(BIRTHDAY + 10 * HOUR + MINUTE) == ["sent"]
 
-    def test_the_quiet_moment_after_a_scan_reads_nothing_again(self, django_assert_num_queries):
-        greetings_on()
-        member(1, birthday=(3, 10))
-        flow, now = BirthdayFlow(), BIRTHDAY + 8 * HOUR
-        assert list(flow.scan(now)) == []  # before the greeting hour
-        with django_assert_num_queries(0):  # the channels the scan read
-            after_scan = flow.scan_quiet_until(now)
-        assert after_scan == BIRTHDAY + 9 * HOUR  # the channel's greeting hour
-        assert flow.scan_quiet_until(now) == after_scan  # read afresh: the same moment
-
     def test_a_lost_gate_row_only_costs_a_scan(self, scans):
         greetings_on()
         member(1, birthday=(3, 11))
