@@ -40,6 +40,7 @@ REGISTRY: list[str] = [
     "tier_reevaluation",
     "sweeps",
     "sandbox_speed",
+    "sandbox_floor",
     "saleor_checkout",
     "report_scaling",
     "lifecycle_due",
@@ -101,6 +102,17 @@ FIGURES: dict[str, tuple[str, ...]] = {
         "big.seconds",
         "big.cpu_seconds",
         "big.peak_mb",
+    ),
+    "sandbox_floor": tuple(
+        f"{story}.{figure}"
+        for story in ("default", "big_slice")
+        for figure in (
+            "story_cpu_seconds",
+            "database_cpu_seconds",
+            "database_share",
+            "max_speedup",
+            "statements",
+        )
     ),
     "saleor_checkout": ("lines",),
     "report_scaling": (
