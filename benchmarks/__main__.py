@@ -111,7 +111,7 @@ FIGURES: dict[str, tuple[str, ...]] = {
             "database_cpu_seconds",
             "database_share",
             "max_speedup",
-            "statements",
+            "story_statements",
         )
     ),
     "saleor_checkout": ("lines",),

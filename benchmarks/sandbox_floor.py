@@ -56,17 +56,26 @@ def measure(*args: str) -> dict[str, Any]:
         )
         if child.returncode != 0:
             raise RuntimeError(f"retention-sandbox {' '.join(args)} failed: {child.stderr[-2000:]}")
-        figures: dict[str, Any] = json.loads(out.read())
-    story, database = figures["story_cpu_seconds"], figures["database_cpu_seconds"]
-    figures["args"] = list(args)
-    figures["database_share"] = round(database / story, 3)
-    figures["max_speedup"] = round(story / database, 1)
-    return figures
+        timed: dict[str, float] = json.loads(out.read())
+    story = timed["cpu"] - timed["migrate"]
+    database = timed["database"] - timed["migrate_database"]
+    return {
+        "args": list(args),
+        "cpu_seconds": round(timed["cpu"], 2),
+        "migrate_cpu_seconds": round(timed["migrate"], 2),
+        "story_cpu_seconds": round(story, 2),
+        "database_cpu_seconds": round(database, 2),
+        "story_statements": int(timed["statements"] - timed["migrate_statements"]),
+        "database_share": round(database / story, 3),
+        "max_speedup": round(story / database, 1),
+    }
 
 
 def _child(out: str, args: list[str]) -> None:
     """In the child: time SQLite's cursor calls around the sandbox's ``main(args)``."""
-    timer = {"database": 0.0, "statements": 0, "migrate": 0.0, "migrate_database": 0.0}
+    timer = dict.fromkeys(
+        ("database", "statements", "migrate", "migrate_database", "migrate_statements"), 0.0
+    )
 
     def timed(call: Any, *, statement: bool = False) -> Any:
         def wrapper(*positional: Any, **named: Any) -> Any:
@@ -90,13 +99,14 @@ def _child(out: str, args: list[str]) -> None:
     call_command = management.call_command
 
     def timed_call_command(command_name: Any, *positional: Any, **named: Any) -> str:
-        started, database = time.process_time(), timer["database"]
+        before = {**timer, "cpu": time.process_time()}
         try:
             return call_command(command_name, *positional, **named)
         finally:
             if command_name == "migrate":
-                timer["migrate"] += time.process_time() - started
-                timer["migrate_database"] += timer["database"] - database
+                timer["migrate"] += time.process_time() - before["cpu"]
+                timer["migrate_database"] += timer["database"] - before["database"]
+                timer["migrate_statements"] += timer["statements"] - before["statements"]
 
     # The sandbox imports call_command from here when it migrates.
     management.call_command = timed_call_command
@@ -109,16 +119,7 @@ def _child(out: str, args: list[str]) -> None:
     if status:
         raise SystemExit(status)
     with open(out, "w") as file:
-        json.dump(
-            {
-                "cpu_seconds": round(total, 2),
-                "migrate_cpu_seconds": round(timer["migrate"], 2),
-                "story_cpu_seconds": round(total - timer["migrate"], 2),
-                "database_cpu_seconds": round(timer["database"] - timer["migrate_database"], 2),
-                "statements": timer["statements"],
-            },
-            file,
-        )
+        json.dump({**timer, "cpu": total}, file)  # unrounded: ``measure`` derives the figures
 
 
 def main() -> dict[str, Any]:
